@@ -1,0 +1,63 @@
+"""`minihadoop namenode` and `minihadoop datanode`: one daemon in the foreground."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+from minihadoop.config import DATANODE_PORT, NAMENODE_PORT, Settings
+from minihadoop.errors import IllegalArgumentError
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    if not settings.token:
+        raise IllegalArgumentError(
+            "no cluster token: set MINIHADOOP_TOKEN (the same value on every daemon and client)"
+        )
+    return settings
+
+
+def namenode(
+    dir: Path = typer.Option(..., "--dir", help="Name folder: checkpoints and edit log."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 for every interface)."),
+    port: int = typer.Option(NAMENODE_PORT, help="HTTP port (Hadoop's default: 9870)."),
+    ready_file: Path | None = typer.Option(None, help="Write the URL here once listening."),
+) -> None:
+    """Run a namenode in the foreground."""
+    from namenode.daemon import run
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    run(dir, _settings(), host, port, ready_file)
+
+
+def datanode(
+    dir: Path = typer.Option(..., "--dir", help="Data folder for block replicas."),
+    namenode_url: str = typer.Option(..., "--namenode", help="The namenode's URL."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(DATANODE_PORT, help="HTTP port (Hadoop's default: 9864)."),
+    advertise: str | None = typer.Option(
+        None, help="Host name clients and peers use to reach this node (default: --host)."
+    ),
+    rack: str = typer.Option("/default-rack", help="Rack, for rack-aware placement."),
+    capacity: str | None = typer.Option(None, help="Cap the space offered, e.g. 10G."),
+    ready_file: Path | None = typer.Option(None, help="Write the URL here once listening."),
+) -> None:
+    """Run a datanode in the foreground."""
+    from cli.format import parse_size
+    from datanode.daemon import run
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    run(
+        dir,
+        namenode_url,
+        _settings(),
+        host=host,
+        port=port,
+        advertise=advertise,
+        rack=rack,
+        capacity=parse_size(capacity) if capacity else 0,
+        ready_file=ready_file,
+    )

@@ -1,0 +1,38 @@
+"""The `minihadoop` command.
+
+Every failure the user can cause ends as one line on stderr and a non-zero exit code,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cli import cluster, daemons, fs
+from minihadoop.errors import MiniHadoopError
+
+app = typer.Typer(
+    help="minihadoop: a small but real Hadoop. DFS, MapReduce, and a local cluster to run them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(fs.app, name="fs")
+app.add_typer(cluster.app, name="cluster")
+app.command()(daemons.namenode)
+app.command()(daemons.datanode)
+
+
+def main() -> None:
+    try:
+        app()
+    except MiniHadoopError as exc:
+        print(f"minihadoop: {exc.message}", file=sys.stderr)
+        sys.exit(1)
+    except (OSError, ValueError) as exc:
+        print(f"minihadoop: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

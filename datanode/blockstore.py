@@ -1,0 +1,287 @@
+"""Block replicas on local disk. The only module that touches block files.
+
+Layout under the data folder::
+
+    VERSION                  the datanode's id (stable across restarts)
+    tmp/blk_<id>.<nonce>     a replica being received
+    current/<sub>/blk_<id>       finalized replica data
+    current/<sub>/blk_<id>.meta  header + CRC32C of every chunk
+
+A replica is finalized by fsyncing data and meta, then renaming meta and finally data into
+`current/`: the data file's rename is the commit point. On start, anything in `tmp/` is
+thrown away, and a meta file without its data is removed — a crash never leaves a replica
+that looks whole but is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import struct
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from minihadoop.checksum import CHECKSUM_SIZE, ChunkChecksummer, checksum_length, verify
+from minihadoop.errors import BlockNotFoundError, ChecksumError, IllegalArgumentError
+from minihadoop.models import ReplicaReport
+
+_META = struct.Struct("<4sHIQQ")  # magic, version, bytes per checksum, gen, length
+_MAGIC = b"MHBM"
+READ_SIZE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    block_id: int
+    gen: int
+    length: int
+    bytes_per_checksum: int
+    data_path: Path
+    meta_path: Path
+
+    @property
+    def report(self) -> ReplicaReport:
+        return ReplicaReport(block_id=self.block_id, gen=self.gen, length=self.length)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlockStore:
+    def __init__(self, root: Path, *, capacity: int = 0) -> None:
+        """`capacity` > 0 caps what this node offers (a quota), else the disk's size."""
+        self.root = root
+        self.capacity_limit = capacity
+        self.tmp = root / "tmp"
+        self.current = root / "current"
+        for d in (self.tmp, self.current):
+            d.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tmp.iterdir():
+            leftover.unlink(missing_ok=True)
+        version = root / "VERSION"
+        if not version.exists():
+            version.write_text(uuid.uuid4().hex[:16])
+        self.datanode_id = version.read_text().strip()
+        self._replicas: dict[int, Replica] = {}
+        self._load()
+
+    # --- paths ----------------------------------------------------------------------------
+
+    def _dir_for(self, block_id: int) -> Path:
+        return self.current / f"subdir{block_id % 64}"
+
+    def _paths(self, block_id: int) -> tuple[Path, Path]:
+        d = self._dir_for(block_id)
+        return d / f"blk_{block_id}", d / f"blk_{block_id}.meta"
+
+    def _load(self) -> None:
+        for sub in self.current.iterdir():
+            if not sub.is_dir():
+                continue
+            for meta in sub.glob("blk_*.meta"):
+                data = meta.with_suffix("")
+                if not data.exists():
+                    meta.unlink(missing_ok=True)
+                    continue
+                replica = self._read_meta(int(data.name[4:]), data, meta)
+                if replica is not None:
+                    self._replicas[replica.block_id] = replica
+            for data in sub.glob("blk_*"):
+                if data.suffix != ".meta" and not data.with_suffix(".meta").exists():
+                    data.unlink(missing_ok=True)
+
+    def _read_meta(self, block_id: int, data: Path, meta: Path) -> Replica | None:
+        try:
+            with open(meta, "rb") as f:
+                magic, _version, bpc, gen, length = _META.unpack(f.read(_META.size))
+        except (OSError, struct.error):
+            return None
+        if magic != _MAGIC:
+            return None
+        # The length is the one written at finalize; a truncated data file shows up as a
+        # checksum or length error when read or scanned, not as a shorter replica.
+        return Replica(block_id, gen, length, bpc, data, meta)
+
+    # --- queries --------------------------------------------------------------------------
+
+    def get(self, block_id: int) -> Replica:
+        replica = self._replicas.get(block_id)
+        if replica is None:
+            raise BlockNotFoundError(f"block {block_id} is not on this datanode")
+        return replica
+
+    def has(self, block_id: int) -> bool:
+        return block_id in self._replicas
+
+    def replicas(self) -> list[Replica]:
+        return list(self._replicas.values())
+
+    def used(self) -> int:
+        return sum(r.length for r in self._replicas.values())
+
+    def capacity(self) -> tuple[int, int, int]:
+        """(capacity, used, remaining) in bytes."""
+        used = self.used()
+        disk = shutil.disk_usage(self.root)
+        if self.capacity_limit:
+            cap = self.capacity_limit
+            return cap, used, max(0, min(cap - used, disk.free))
+        return disk.total, used, disk.free
+
+    # --- writing --------------------------------------------------------------------------
+
+    def begin(self, block_id: int, gen: int, bytes_per_checksum: int) -> ReplicaWriter:
+        if bytes_per_checksum < 1:
+            raise IllegalArgumentError("bytes per checksum must be positive")
+        nonce = uuid.uuid4().hex[:8]
+        return ReplicaWriter(
+            self, block_id, gen, bytes_per_checksum, self.tmp / f"blk_{block_id}.{nonce}"
+        )
+
+    def _finalize(self, writer: ReplicaWriter, checksums: bytes) -> Replica:
+        data_path, meta_path = self._paths(writer.block_id)
+        data_path.parent.mkdir(exist_ok=True)
+        tmp_meta = writer.tmp_path.with_suffix(writer.tmp_path.suffix + ".meta")
+        with open(tmp_meta, "wb") as f:
+            f.write(_META.pack(_MAGIC, 1, writer.bytes_per_checksum, writer.gen, writer.length))
+            f.write(checksums)
+            f.flush()
+            os.fsync(f.fileno())
+        old = self._replicas.pop(writer.block_id, None)
+        if old is not None:  # a newer copy replaces the old one (re-replication of a rotten one)
+            old.data_path.unlink(missing_ok=True)
+        tmp_meta.replace(meta_path)
+        writer.tmp_path.replace(data_path)
+        _fsync_dir(data_path.parent)
+        replica = Replica(
+            writer.block_id,
+            writer.gen,
+            writer.length,
+            writer.bytes_per_checksum,
+            data_path,
+            meta_path,
+        )
+        self._replicas[writer.block_id] = replica
+        return replica
+
+    def delete(self, block_id: int) -> bool:
+        replica = self._replicas.pop(block_id, None)
+        data_path, meta_path = self._paths(block_id)
+        data_path.unlink(missing_ok=True)
+        meta_path.unlink(missing_ok=True)
+        return replica is not None
+
+    # --- reading --------------------------------------------------------------------------
+
+    def checksums(self, replica: Replica, first_chunk: int, chunks: int) -> bytes:
+        with open(replica.meta_path, "rb") as f:
+            f.seek(_META.size + first_chunk * CHECKSUM_SIZE)
+            out = f.read(chunks * CHECKSUM_SIZE)
+        if len(out) != chunks * CHECKSUM_SIZE:
+            raise ChecksumError(f"block {replica.block_id}: checksum file is truncated")
+        return out
+
+    def read_range(self, replica: Replica, start: int, end: int) -> Iterator[bytes]:
+        """The bytes [start, end) of a replica, in pieces of about READ_SIZE."""
+        with open(replica.data_path, "rb") as f:
+            f.seek(start)
+            pos = start
+            while pos < end:
+                piece = f.read(min(READ_SIZE, end - pos))
+                if not piece:
+                    raise ChecksumError(
+                        f"block {replica.block_id}: data file is truncated at {pos}"
+                    )
+                pos += len(piece)
+                yield piece
+
+    def verified_range(self, replica: Replica, start: int, end: int) -> Iterator[bytes]:
+        """Like `read_range`, but checks each piece against the stored checksums first.
+
+        `start` must be chunk-aligned; pieces are whole chunks except perhaps the last.
+        """
+        bpc = replica.bytes_per_checksum
+        if start % bpc:
+            raise IllegalArgumentError("verified reads start on a chunk boundary")
+        piece_size = max(bpc, READ_SIZE - READ_SIZE % bpc)
+        with open(replica.data_path, "rb") as f, open(replica.meta_path, "rb") as m:
+            f.seek(start)
+            m.seek(_META.size + (start // bpc) * CHECKSUM_SIZE)
+            pos = start
+            while pos < end:
+                piece = f.read(min(piece_size, end - pos))
+                if len(piece) != min(piece_size, end - pos):
+                    raise ChecksumError(f"block {replica.block_id}: data file is truncated")
+                sums = m.read(checksum_length(len(piece), bpc))
+                verify(piece, sums, bpc, where=f"block {replica.block_id}", first_chunk=pos // bpc)
+                pos += len(piece)
+                yield piece
+
+    def scan(self, replica: Replica) -> None:
+        """Verify a whole replica; raises ChecksumError when it has rotten."""
+        if replica.data_path.stat().st_size != replica.length:
+            raise ChecksumError(
+                f"block {replica.block_id}: data file has {replica.data_path.stat().st_size} "
+                f"bytes, expected {replica.length}"
+            )
+        for _ in self.verified_range(replica, 0, replica.length):
+            pass
+
+
+class ReplicaWriter:
+    """Receives one replica's bytes into tmp/, checksumming them as they arrive."""
+
+    def __init__(
+        self, store: BlockStore, block_id: int, gen: int, bpc: int, tmp_path: Path
+    ) -> None:
+        self.store = store
+        self.block_id = block_id
+        self.gen = gen
+        self.bytes_per_checksum = bpc
+        self.tmp_path = tmp_path
+        self._file: BinaryIO = open(tmp_path, "wb")  # noqa: SIM115 - closed in finish/abort
+        self._summer = ChunkChecksummer(bpc)
+
+    @property
+    def length(self) -> int:
+        return self._summer.length
+
+    def write(self, piece: bytes | memoryview) -> None:
+        self._summer.update(piece)
+        self._file.write(piece)
+
+    def finish(
+        self, expected_checksums: bytes | None, expected_length: int | None = None
+    ) -> Replica:
+        """Check what arrived against the sender's checksums, make it durable, finalize."""
+        try:
+            actual = self._summer.finish()
+            if expected_length is not None and expected_length != self.length:
+                raise ChecksumError(
+                    f"block {self.block_id}: received {self.length} bytes, expected {expected_length}"
+                )
+            if expected_checksums is not None and expected_checksums != actual:
+                raise ChecksumError(
+                    f"block {self.block_id}: checksums do not match the data received"
+                )
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            return self.store._finalize(self, actual)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self.tmp_path.unlink(missing_ok=True)

@@ -1,0 +1,37 @@
+"""Running a datanode: open the block store, serve HTTP, heartbeat to the namenode."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from datanode.app import create_app
+from datanode.blockstore import BlockStore
+from datanode.service import DatanodeIdentity, DatanodeService
+from minihadoop.config import Settings
+from minihadoop.server import bind_socket, serve, url_for
+
+log = logging.getLogger("minihadoop.datanode")
+
+
+def run(
+    data_dir: Path,
+    namenode_url: str,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    advertise: str | None = None,
+    rack: str = "/default-rack",
+    capacity: int = 0,
+    ready_file: Path | None = None,
+) -> None:
+    store = BlockStore(data_dir, capacity=capacity)
+    sock = bind_socket(host, port)
+    url = url_for(advertise or host, sock.getsockname()[1])
+    service = DatanodeService(store, DatanodeIdentity(url=url, rack=rack), namenode_url, settings)
+    app = create_app(service, settings)
+    if ready_file is not None:
+        ready_file.write_text(url)
+    log.warning("datanode %s serving %s on %s", store.datanode_id, data_dir, url)
+    serve(app, sock)

@@ -1,0 +1,245 @@
+"""A datanode's life with its namenode: register, report, heartbeat, obey.
+
+`DatanodeService` owns the block store and one HTTP client. Its `run()` loop registers,
+sends a full block report, then heartbeats every `heartbeat_interval`, carrying out the
+commands that come back (replicate a block to other nodes, delete a block, re-register).
+A scanner pass re-verifies every replica every `scanner_interval` and reports rotten ones.
+
+If the namenode is unreachable the loop keeps retrying; the datanode keeps serving reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+
+from datanode.blockstore import BlockStore, Replica
+from datanode.pipeline import PipelineError, WriteSpec, send_block
+from minihadoop.config import Settings
+from minihadoop.errors import ChecksumError, MiniHadoopError
+from minihadoop.models import (
+    BadBlockReport,
+    BlockReportRequest,
+    Command,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    IncrementalReportRequest,
+    RegisterRequest,
+    ReplicaReport,
+)
+
+log = logging.getLogger("minihadoop.datanode")
+
+
+@dataclass
+class DatanodeIdentity:
+    url: str  # as advertised to the namenode and clients
+    rack: str = "/default-rack"
+
+
+class DatanodeService:
+    def __init__(
+        self,
+        store: BlockStore,
+        identity: DatanodeIdentity,
+        namenode_url: str,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.identity = identity
+        self.namenode_url = namenode_url.rstrip("/")
+        self.settings = settings
+        self.active_transfers = 0
+        self.registered = False
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0), limits=httpx.Limits(max_connections=64)
+        )
+        self._pending_received: list[ReplicaReport] = []
+        self._pending_deleted: list[int] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.transfer_timeout = max(30.0, 10 * settings.heartbeat_interval)
+
+    @property
+    def id(self) -> str:
+        return self.store.datanode_id
+
+    # --- talking to the namenode -----------------------------------------------------------
+
+    async def _post(self, endpoint: str, body: object) -> httpx.Response:
+        payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
+        response = await self.client.post(
+            f"{self.namenode_url}/internal/v1/{endpoint}",
+            json=payload,
+            headers={"authorization": f"Bearer {self.settings.token}"},
+        )
+        response.raise_for_status()
+        return response
+
+    async def register(self) -> None:
+        cap, used, remaining = self.store.capacity()
+        await self._post(
+            "register",
+            RegisterRequest(
+                datanode_id=self.id,
+                url=self.identity.url,
+                rack=self.identity.rack,
+                capacity=cap,
+                used=used,
+                remaining=remaining,
+            ),
+        )
+        self.registered = True
+        await self.block_report()
+
+    async def block_report(self) -> None:
+        report = BlockReportRequest(
+            datanode_id=self.id, replicas=[r.report for r in self.store.replicas()]
+        )
+        response = await self._post("block_report", report)
+        await self.obey(HeartbeatResponse.model_validate(response.json()).commands)
+
+    async def heartbeat(self) -> None:
+        cap, used, remaining = self.store.capacity()
+        response = await self._post(
+            "heartbeat",
+            HeartbeatRequest(
+                datanode_id=self.id,
+                capacity=cap,
+                used=used,
+                remaining=remaining,
+                active_transfers=self.active_transfers,
+                blocks=len(self.store.replicas()),
+            ),
+        )
+        await self.obey(HeartbeatResponse.model_validate(response.json()).commands)
+
+    async def block_received(self, replica: Replica) -> None:
+        """Tell the namenode about a new replica now; queue it when the namenode is away."""
+        self._pending_received.append(replica.report)
+        await self._flush_incremental()
+
+    async def _flush_incremental(self) -> None:
+        if not (self._pending_received or self._pending_deleted):
+            return
+        received, self._pending_received = self._pending_received, []
+        deleted, self._pending_deleted = self._pending_deleted, []
+        try:
+            await self._post(
+                "incremental_report",
+                IncrementalReportRequest(datanode_id=self.id, received=received, deleted=deleted),
+            )
+        except httpx.HTTPError:
+            self._pending_received[:0] = received
+            self._pending_deleted[:0] = deleted
+
+    async def report_bad(self, block_id: int, reason: str) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            await self._post(
+                "bad_block", BadBlockReport(block_id=block_id, datanode_id=self.id, reason=reason)
+            )
+
+    # --- commands ---------------------------------------------------------------------------
+
+    async def obey(self, commands: list[Command]) -> None:
+        for cmd in commands:
+            match cmd.kind:
+                case "register":
+                    await self.register()
+                case "report":
+                    await self.block_report()
+                case "delete" if cmd.block is not None:
+                    if self.store.delete(cmd.block.block_id):
+                        self._pending_deleted.append(cmd.block.block_id)
+                case "replicate" if cmd.block is not None and cmd.targets:
+                    self._spawn(self.replicate(cmd.block.block_id, [t.url for t in cmd.targets]))
+        await self._flush_incremental()
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def replicate(self, block_id: int, targets: list[str]) -> None:
+        """Copy a local replica to `targets` (as a pipeline), as the namenode asked."""
+        try:
+            replica = self.store.get(block_id)
+        except MiniHadoopError:
+            return
+        spec = WriteSpec(
+            block_id, replica.gen, replica.length, replica.bytes_per_checksum, tuple(targets)
+        )
+        self.active_transfers += 1
+        try:
+            await send_block(
+                self.client,
+                spec,
+                self._replica_body(replica),
+                self.settings.token,
+                self.transfer_timeout,
+            )
+        except PipelineError as exc:
+            if exc.status == 409:  # the target found our bytes bad: check our own copy
+                await self.scan_one(replica)
+            log.warning("replicating block %s to %s failed: %s", block_id, targets, exc)
+        except (httpx.HTTPError, ChecksumError, OSError) as exc:
+            log.warning("replicating block %s to %s failed: %s", block_id, targets, exc)
+        finally:
+            self.active_transfers -= 1
+
+    async def _replica_body(self, replica: Replica) -> AsyncIterator[bytes]:
+        for piece in self.store.read_range(replica, 0, replica.length):
+            yield piece
+        yield self.store.checksums(replica, 0, -(-replica.length // replica.bytes_per_checksum))
+
+    # --- scanner ----------------------------------------------------------------------------
+
+    async def scan_one(self, replica: Replica) -> bool:
+        try:
+            await asyncio.to_thread(self.store.scan, replica)
+            return True
+        except (ChecksumError, OSError) as exc:
+            log.warning("replica of block %s is bad: %s", replica.block_id, exc)
+            await self.report_bad(replica.block_id, str(exc))
+            return False
+
+    async def scan_all(self) -> int:
+        """One scanner pass; the number of bad replicas found."""
+        bad = 0
+        for replica in self.store.replicas():
+            if self.store.has(replica.block_id) and not await self.scan_one(replica):
+                bad += 1
+        return bad
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        s = self.settings
+        next_report = next_scan = time.monotonic()
+        next_scan += s.scanner_interval
+        while True:
+            try:
+                if not self.registered:
+                    await self.register()
+                    next_report = time.monotonic() + s.block_report_interval
+                await self.heartbeat()
+                if time.monotonic() >= next_report:
+                    await self.block_report()
+                    next_report = time.monotonic() + s.block_report_interval
+                if time.monotonic() >= next_scan:
+                    await self.scan_all()
+                    next_scan = time.monotonic() + s.scanner_interval
+            except (httpx.HTTPError, ValueError) as exc:
+                log.info("namenode not reachable (%s); retrying", exc)
+                self.registered = False
+            await asyncio.sleep(s.heartbeat_interval)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.client.aclose()

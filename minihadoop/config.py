@@ -1,0 +1,113 @@
+"""Configuration: the only module that reads the environment.
+
+`Settings` holds every tunable of the daemons, with Hadoop's meaning and minihadoop's
+defaults. Values come from keyword arguments (the CLI's flags), then `MINIHADOOP_*`
+environment variables, then the defaults here. Every timeout is a setting, so tests can
+make a cluster that notices a dead node in a second.
+
+`ClusterInfo` is the `cluster.json` a local cluster writes: where its daemons listen and its
+token, so clients find the cluster with no flags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1 << 20
+MIN_BLOCK_SIZE = 4096
+NAMENODE_PORT = 9870
+DATANODE_PORT = 9864
+JOBTRACKER_PORT = 8088
+CLUSTER_FILE = "cluster.json"
+
+PlacementName = Literal["default", "random", "round-robin", "least-used"]
+ReadPolicy = Literal["open", "token"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINIHADOOP_", extra="ignore")
+
+    # Security. Empty token means "no token configured": daemons then refuse to start
+    # unless insecure mode is asked for explicitly.
+    token: str = ""
+    read_policy: ReadPolicy = "open"
+
+    # Files.
+    block_size: int = Field(default=64 * MiB, ge=MIN_BLOCK_SIZE)
+    replication: int = Field(default=3, ge=1, le=512)
+    bytes_per_checksum: int = Field(default=4096, ge=512)
+
+    # Datanode liveness and reports (Hadoop: 3 s heartbeats, dead after 630 s).
+    heartbeat_interval: float = Field(default=3.0, gt=0)
+    dead_node_timeout: float = Field(default=60.0, gt=0)
+    block_report_interval: float = Field(default=3600.0, gt=0)
+    scanner_interval: float = Field(default=3600.0, gt=0)
+
+    # Replication monitor.
+    replication_interval: float = Field(default=1.0, gt=0)
+    replication_pending_timeout: float = Field(default=60.0, gt=0)
+    replication_max_streams: int = Field(default=4, ge=1)
+
+    # Safe mode (Hadoop: 0.999 of blocks, then a 30 s extension).
+    safemode_threshold: float = Field(default=0.999, ge=0, le=1)
+    safemode_extension: float = Field(default=0.0, ge=0)
+
+    # Namespace durability.
+    checkpoint_every: int = Field(default=10_000, ge=1)
+    lease_hard_limit: float = Field(default=3600.0, gt=0)
+    trash: bool = True
+
+    placement: PlacementName = "default"
+
+
+def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Where a local cluster lives: `explicit`, else $MINIHADOOP_HOME, else ~/.minihadoop."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("MINIHADOOP_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".minihadoop"
+
+
+def current_user() -> str:
+    """The user name a client acts as, like Hadoop's HADOOP_USER_NAME / login user."""
+    for var in ("MINIHADOOP_USER", "HADOOP_USER_NAME", "USER", "LOGNAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return "hadoop"
+
+
+class DaemonInfo(BaseModel):
+    name: str
+    url: str
+    pid: int
+    data_dir: str = ""
+    log: str = ""
+
+
+class ClusterInfo(BaseModel):
+    namenode: str
+    token: str
+    datanodes: list[DaemonInfo] = []
+    daemons: list[DaemonInfo] = []
+    jobtracker: str | None = None
+    settings: dict[str, Any] = {}
+
+    @staticmethod
+    def load(directory: Path) -> ClusterInfo:
+        path = directory / CLUSTER_FILE
+        return ClusterInfo.model_validate(json.loads(path.read_text()))
+
+    def save(self, directory: Path) -> None:
+        path = directory / CLUSTER_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        os.chmod(tmp, 0o600)  # it holds the token
+        tmp.replace(path)

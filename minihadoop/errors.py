@@ -1,0 +1,175 @@
+"""The one exception tree of minihadoop, shared by daemons and clients.
+
+    MiniHadoopError                      (java.io.IOException, 403)
+    ├── InvalidPathError                 (IllegalArgumentException, 400)
+    ├── IllegalArgumentError             (IllegalArgumentException, 400)
+    ├── FileNotFoundError_               (FileNotFoundException, 404)
+    ├── FileAlreadyExistsError           (FileAlreadyExistsException, 403)
+    ├── ParentNotDirectoryError          (ParentNotDirectoryException, 403)
+    ├── PathIsNotEmptyDirectoryError     (PathIsNotEmptyDirectoryException, 403)
+    ├── AlreadyBeingCreatedError         (AlreadyBeingCreatedException, 403)
+    ├── LeaseExpiredError                (LeaseExpiredException, 403)
+    ├── SafeModeError                    (SafeModeException, 403)
+    ├── AuthenticationError              (SecurityException, 401)
+    ├── AccessControlError               (AccessControlException, 403)
+    ├── NotEnoughReplicasError           (NotReplicatedYetException, 403)
+    ├── BlockNotFoundError               (ReplicaNotFoundException, 404)
+    ├── ChecksumError                    (ChecksumException, 409)
+    ├── UnsupportedOperationError        (UnsupportedOperationException, 400)
+    └── UnavailableError                 (RetriableException, 503): a daemon could not be reached
+
+Daemons raise these; the HTTP layer turns any of them into WebHDFS's error shape
+``{"RemoteException": {"exception", "javaClassName", "message"}}`` with the status above,
+and the client turns that shape back into the same class (`from_remote`). So code on either
+side of the wire catches the same exceptions.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, ClassVar
+
+
+class MiniHadoopError(Exception):
+    """Base class: every error minihadoop raises on purpose."""
+
+    status: ClassVar[int] = 403
+    exception: ClassVar[str] = "IOException"
+    java_class: ClassVar[str] = "java.io.IOException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_remote(self) -> dict[str, Any]:
+        return {
+            "RemoteException": {
+                "exception": self.exception,
+                "javaClassName": self.java_class,
+                "message": self.message,
+            }
+        }
+
+
+class InvalidPathError(MiniHadoopError):
+    status = 400
+    exception = "IllegalArgumentException"
+    java_class = "java.lang.IllegalArgumentException"
+
+
+class IllegalArgumentError(MiniHadoopError):
+    status = 400
+    exception = "IllegalArgumentException"
+    java_class = "java.lang.IllegalArgumentException"
+
+
+class FileNotFoundError_(MiniHadoopError, builtins.FileNotFoundError):
+    """A path that does not exist. Also a builtin FileNotFoundError, so `except OSError` works."""
+
+    status = 404
+    exception = "FileNotFoundException"
+    java_class = "java.io.FileNotFoundException"
+
+
+class FileAlreadyExistsError(MiniHadoopError, builtins.FileExistsError):
+    exception = "FileAlreadyExistsException"
+    java_class = "org.apache.hadoop.fs.FileAlreadyExistsException"
+
+
+class ParentNotDirectoryError(MiniHadoopError):
+    exception = "ParentNotDirectoryException"
+    java_class = "org.apache.hadoop.fs.ParentNotDirectoryException"
+
+
+class PathIsNotEmptyDirectoryError(MiniHadoopError):
+    exception = "PathIsNotEmptyDirectoryException"
+    java_class = "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException"
+
+
+class AlreadyBeingCreatedError(MiniHadoopError):
+    exception = "AlreadyBeingCreatedException"
+    java_class = "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException"
+
+
+class LeaseExpiredError(MiniHadoopError):
+    exception = "LeaseExpiredException"
+    java_class = "org.apache.hadoop.hdfs.server.namenode.LeaseExpiredException"
+
+
+class SafeModeError(MiniHadoopError):
+    exception = "SafeModeException"
+    java_class = "org.apache.hadoop.hdfs.server.namenode.SafeModeException"
+
+
+class AuthenticationError(MiniHadoopError):
+    status = 401
+    exception = "SecurityException"
+    java_class = "java.lang.SecurityException"
+
+
+class AccessControlError(MiniHadoopError, builtins.PermissionError):
+    exception = "AccessControlException"
+    java_class = "org.apache.hadoop.security.AccessControlException"
+
+
+class NotEnoughReplicasError(MiniHadoopError):
+    exception = "NotReplicatedYetException"
+    java_class = "org.apache.hadoop.hdfs.server.namenode.NotReplicatedYetException"
+
+
+class BlockNotFoundError(MiniHadoopError):
+    status = 404
+    exception = "ReplicaNotFoundException"
+    java_class = "org.apache.hadoop.hdfs.server.datanode.ReplicaNotFoundException"
+
+
+class ChecksumError(MiniHadoopError):
+    status = 409
+    exception = "ChecksumException"
+    java_class = "org.apache.hadoop.fs.ChecksumException"
+
+
+class UnsupportedOperationError(MiniHadoopError):
+    status = 400
+    exception = "UnsupportedOperationException"
+    java_class = "java.lang.UnsupportedOperationException"
+
+
+class UnavailableError(MiniHadoopError):
+    status = 503
+    exception = "RetriableException"
+    java_class = "org.apache.hadoop.ipc.RetriableException"
+
+
+_BY_NAME: dict[str, type[MiniHadoopError]] = {}
+for _cls in (
+    InvalidPathError,  # first: IllegalArgumentException maps back to the plainer class below
+    IllegalArgumentError,
+    FileNotFoundError_,
+    FileAlreadyExistsError,
+    ParentNotDirectoryError,
+    PathIsNotEmptyDirectoryError,
+    AlreadyBeingCreatedError,
+    LeaseExpiredError,
+    SafeModeError,
+    AuthenticationError,
+    AccessControlError,
+    NotEnoughReplicasError,
+    BlockNotFoundError,
+    ChecksumError,
+    UnsupportedOperationError,
+    UnavailableError,
+    MiniHadoopError,
+):
+    _BY_NAME[_cls.exception] = _cls
+
+
+def from_remote(body: Any, status: int) -> MiniHadoopError:
+    """Rebuild the exception a daemon raised from its WebHDFS error body."""
+    try:
+        remote = body["RemoteException"]
+        name, message = str(remote["exception"]), str(remote["message"])
+    except (KeyError, TypeError):
+        return MiniHadoopError(f"HTTP {status}: {str(body)[:200]}")
+    cls = _BY_NAME.get(name, MiniHadoopError)
+    return cls(message)

@@ -1,0 +1,643 @@
+"""`FileSystem`: the DFS client for programs.
+
+Namespace operations speak WebHDFS to the namenode; file data moves with the block-level
+protocol straight between this process and the datanodes:
+
+* **write** — the namenode allocates each block and its pipeline of datanodes; the client
+  streams the block (data, then one CRC32C per chunk) to the first node, which stores and
+  forwards it. If the first node cannot be reached the client sends the block to the next
+  node of the pipeline instead; nodes that drop out are re-replicated by the namenode later.
+  The file becomes visible when the client completes it.
+* **read** — the namenode returns each block's replicas, nearest and least busy first. The
+  client verifies every chunk against its checksum before handing bytes on; on a mismatch or
+  a dead node it reports the bad replica and carries on from the same byte on the next one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from minihadoop import paths
+from minihadoop.checksum import CHECKSUM_SIZE, chunk_checksums, verify
+from minihadoop.config import ClusterInfo, current_user, home_dir
+from minihadoop.errors import (
+    ChecksumError,
+    FileAlreadyExistsError,
+    FileNotFoundError_,
+    MiniHadoopError,
+    UnavailableError,
+    from_remote,
+)
+from minihadoop.models import (
+    AddBlockRequest,
+    Block,
+    BlockWriteResult,
+    CompleteRequest,
+    ContentSummary,
+    CreateRequest,
+    FileStatus,
+    FileType,
+    LocatedBlock,
+    LocatedBlocks,
+)
+
+Progress = Callable[[int], None]
+READ_PIECE = 1 << 20
+DEFAULT_BYTES_PER_CHECKSUM = 4096
+
+
+class FileSystem:
+    """A client of one minihadoop cluster. Thread-compatible: one per thread."""
+
+    def __init__(
+        self,
+        namenode: str,
+        token: str | None = None,
+        *,
+        user: str | None = None,
+        timeout: float = 120.0,
+        bytes_per_checksum: int = DEFAULT_BYTES_PER_CHECKSUM,
+    ) -> None:
+        self.namenode = namenode.rstrip("/")
+        self.token = token
+        self.user = user or current_user()
+        self.bytes_per_checksum = bytes_per_checksum
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            headers=headers,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+        self.client_name = f"mh-client-{uuid.uuid4().hex[:12]}"
+
+    @classmethod
+    def from_cluster(cls, directory: str | os.PathLike[str] | None = None, **kw: Any) -> FileSystem:
+        """Connect to the local cluster whose `cluster.json` is in `directory` (or the default)."""
+        where = home_dir(directory)
+        try:
+            info = ClusterInfo.load(where)
+        except FileNotFoundError:
+            raise UnavailableError(
+                f"no cluster found in {where} (start one with `minihadoop cluster up`)"
+            ) from None
+        return cls(info.namenode, info.token, **kw)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> FileSystem:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- HTTP plumbing ------------------------------------------------------------------------
+
+    def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, url, **kw)
+        except httpx.TransportError as exc:
+            raise UnavailableError(f"cannot reach {url.split('/', 3)[2]}: {exc}") from exc
+        if response.status_code >= 400:
+            raise _remote_error(response)
+        return response
+
+    def _webhdfs(self, method: str, path: str, op: str, **params: Any) -> Any:
+        path = paths.normalize(path)
+        params = {
+            "op": op,
+            "user.name": self.user,
+            **{k: v for k, v in params.items() if v is not None},
+        }
+        url = f"{self.namenode}/webhdfs/v1{path}"
+        return self._call(method, url, params=params).json()
+
+    def _native(self, endpoint: str, body: Any, **params: Any) -> Any:
+        url = f"{self.namenode}/nn/v1/{endpoint}"
+        payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
+        return self._call(
+            "POST", url, json=payload, params={"user.name": self.user, **params}
+        ).json()
+
+    # --- namespace ----------------------------------------------------------------------------
+
+    def stat(self, path: str) -> FileStatus:
+        path = paths.normalize(path)
+        return _status(path, self._webhdfs("GET", path, "GETFILESTATUS")["FileStatus"])
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+            return True
+        except FileNotFoundError_:
+            return False
+
+    def ls(self, path: str = "/") -> list[FileStatus]:
+        path = paths.normalize(path)
+        entries = self._webhdfs("GET", path, "LISTSTATUS")["FileStatuses"]["FileStatus"]
+        return [
+            _status(paths.join(path, e["pathSuffix"]) if e["pathSuffix"] else path, e)
+            for e in entries
+        ]
+
+    def mkdir(self, path: str, permission: str | None = None) -> None:
+        """Make a folder and any missing parents (`mkdir -p`)."""
+        self._webhdfs("PUT", path, "MKDIRS", permission=permission)
+
+    def rm(self, path: str, *, recursive: bool = False, skip_trash: bool = False) -> None:
+        """Remove a file or folder: to the user's trash unless `skip_trash`."""
+        done = self._webhdfs(
+            "DELETE", path, "DELETE", recursive=_flag(recursive), skiptrash=_flag(skip_trash)
+        )["boolean"]
+        if not done:
+            raise FileNotFoundError_(f"No such file or folder: {paths.normalize(path)}")
+
+    def mv(self, src: str, dst: str) -> None:
+        src, dst = paths.normalize(src), paths.normalize(dst)
+        if not self._webhdfs("PUT", src, "RENAME", destination=dst)["boolean"]:
+            self.stat(src)  # raises FileNotFound when that is why
+            raise FileAlreadyExistsError(f"cannot move {src} to {dst}: the destination exists")
+
+    def du(self, path: str = "/") -> ContentSummary:
+        s = self._webhdfs("GET", path, "GETCONTENTSUMMARY")["ContentSummary"]
+        return ContentSummary(
+            length=s["length"],
+            file_count=s["fileCount"],
+            directory_count=s["directoryCount"],
+            space_consumed=s["spaceConsumed"],
+        )
+
+    def setrep(self, path: str, replication: int) -> None:
+        self._webhdfs("PUT", path, "SETREPLICATION", replication=replication)
+
+    def fsck(self, path: str = "/") -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "GET", f"{self.namenode}/nn/v1/fsck", params={"path": paths.normalize(path)}
+        ).json()
+        return result
+
+    def cluster(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"{self.namenode}/nn/v1/cluster").json()
+        return result
+
+    def blocks(self, path: str) -> LocatedBlocks:
+        response = self._call(
+            "GET", f"{self.namenode}/nn/v1/blocks", params={"path": paths.normalize(path)}
+        )
+        return LocatedBlocks.model_validate(response.json())
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def create(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        replication: int | None = None,
+        block_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> DFSOutputStream:
+        """Open a new file for writing; it appears (or replaces the old one) on `close()`."""
+        path = paths.normalize(path)
+        created = self._native(
+            "create",
+            CreateRequest(
+                path=path,
+                client=self.client_name,
+                overwrite=overwrite,
+                replication=replication,
+                block_size=block_size,
+            ),
+        )
+        return DFSOutputStream(self, path, int(created["block_size"]), progress)
+
+    def write_bytes(self, path: str, data: bytes, **kw: Any) -> None:
+        with self.create(path, **kw) as out:
+            out.write(data)
+
+    def put(
+        self,
+        local: str | os.PathLike[str],
+        remote: str,
+        *,
+        overwrite: bool = False,
+        replication: int | None = None,
+        block_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> FileStatus:
+        """Upload a local file. A remote folder receives it under the local file's name."""
+        remote = paths.normalize(remote)
+        try:
+            if self.stat(remote).is_dir:
+                remote = paths.join(remote, Path(local).name)
+        except FileNotFoundError_:
+            pass
+        with (
+            open(local, "rb") as src,
+            self.create(
+                remote,
+                overwrite=overwrite,
+                replication=replication,
+                block_size=block_size,
+                progress=progress,
+            ) as out,
+        ):
+            out.write_from(src)
+        return self.stat(remote)
+
+    def _add_block(self, path: str, previous: Block | None, exclude: list[str]) -> LocatedBlock:
+        req = AddBlockRequest(
+            path=path, client=self.client_name, previous=previous, exclude=exclude
+        )
+        return LocatedBlock.model_validate(self._native("add_block", req))
+
+    def _complete(self, path: str, last: Block | None) -> None:
+        self._native("complete", CompleteRequest(path=path, client=self.client_name, last=last))
+
+    def _abandon(self, path: str) -> None:
+        try:
+            self._call(
+                "POST",
+                f"{self.namenode}/nn/v1/abandon",
+                params={"path": path, "client": self.client_name},
+            )
+        except MiniHadoopError:
+            pass  # the lease will expire on its own
+
+    def _write_block(self, located: LocatedBlock, data: bytes | memoryview) -> BlockWriteResult:
+        """Send one block down its pipeline, skipping first nodes that cannot take it."""
+        sums = chunk_checksums(data, self.bytes_per_checksum)
+        urls = [loc.url for loc in located.locations]
+        errors = []
+        for i, first in enumerate(urls):
+            rest = urls[i + 1 :]
+            try:
+                response = self._http.put(
+                    f"{first}/dn/v1/blocks/{located.block.block_id}",
+                    params={
+                        "gen": located.block.gen,
+                        "length": len(data),
+                        "bpc": self.bytes_per_checksum,
+                    },
+                    content=_body(data, sums),
+                    headers={
+                        "x-targets": ",".join(rest),
+                        "content-length": str(len(data) + len(sums)),
+                    },
+                )
+            except httpx.TransportError as exc:
+                errors.append(f"{first}: {exc}")
+                continue
+            if response.status_code == 200:
+                result = BlockWriteResult.model_validate(response.json())
+                if result.stored:
+                    return result
+            errors.append(f"{first}: HTTP {response.status_code} {response.text[:200]}")
+        raise UnavailableError(
+            f"could not write block {located.block.block_id} to any of its datanodes: "
+            + "; ".join(errors)
+        )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def open(self, path: str) -> DFSInputStream:
+        return DFSInputStream(self, self.blocks(path))
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.open(path) as f:
+            return f.read()
+
+    def cat(self, path: str) -> Iterator[bytes]:
+        with self.open(path) as f:
+            yield from f.iter_chunks()
+
+    def get(
+        self,
+        remote: str,
+        local: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+    ) -> int:
+        """Download a file; writes to a temp name and renames, so `local` is never partial."""
+        target = Path(local)
+        if target.is_dir():
+            target = target / paths.name(paths.normalize(remote))
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:6]}.part")
+        total = 0
+        try:
+            with self.open(remote) as src, open(tmp, "wb") as out:
+                for piece in src.iter_chunks():
+                    out.write(piece)
+                    total += len(piece)
+                    if progress is not None:
+                        progress(len(piece))
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return total
+
+    def _report_bad(self, block_id: int, datanode_id: str, reason: str) -> None:
+        if not self.token:
+            return
+        try:
+            self._call(
+                "POST",
+                f"{self.namenode}/internal/v1/bad_block",
+                json={"block_id": block_id, "datanode_id": datanode_id, "reason": reason},
+            )
+        except MiniHadoopError:
+            pass
+
+    def _read_block(self, located: LocatedBlock, start: int, end: int) -> Iterator[bytes]:
+        """Verified bytes [start, end) of one block, failing over between replicas."""
+        pos = start
+        problems: list[str] = []
+        for loc in located.locations:
+            if pos >= end:
+                return
+            try:
+                for piece in self._read_replica(loc.url, located.block.block_id, pos, end):
+                    pos += len(piece)
+                    yield piece
+                if pos >= end:
+                    return
+            except ChecksumError as exc:
+                problems.append(f"{loc.url}: {exc}")
+                self._report_bad(located.block.block_id, loc.id, str(exc))
+            except (httpx.HTTPError, MiniHadoopError) as exc:
+                problems.append(f"{loc.url}: {exc}")
+        if pos < end:
+            detail = "; ".join(problems) or "no live replica"
+            raise MiniHadoopError(
+                f"Could not obtain block {located.block.block_id} (offset {located.offset + pos}): {detail}"
+            )
+
+    def _read_replica(self, url: str, block_id: int, start: int, end: int) -> Iterator[bytes]:
+        params = {"offset": start, "length": end - start}
+        with self._http.stream("GET", f"{url}/dn/v1/blocks/{block_id}", params=params) as response:
+            if response.status_code != 200:
+                response.read()
+                raise _remote_error(response)
+            h = response.headers
+            chunk_start = int(h["x-chunk-start"])
+            sums_len = int(h["x-checksums-length"])
+            bpc = int(h["x-bytes-per-checksum"])
+            data_len = int(h["x-data-length"])
+            buf = bytearray()
+            sums = b""
+            pos = chunk_start  # block offset of buf[0]
+            chunk_index = chunk_start // bpc
+            for piece in response.iter_raw(READ_PIECE):
+                buf += piece
+                if len(sums) < sums_len:
+                    need = sums_len - len(sums)
+                    sums += bytes(buf[:need])
+                    del buf[:need]
+                whole = len(buf) - len(buf) % bpc
+                if whole:
+                    yield from self._verified(
+                        buf, whole, sums, bpc, chunk_index, chunk_start, pos, start, end, block_id
+                    )
+                    pos += whole
+                    chunk_index += whole // bpc
+                    del buf[:whole]
+            if pos - chunk_start + len(buf) != data_len:
+                raise UnavailableError(f"{url}: short read of block {block_id}")
+            if buf:
+                yield from self._verified(
+                    buf, len(buf), sums, bpc, chunk_index, chunk_start, pos, start, end, block_id
+                )
+
+    @staticmethod
+    def _verified(
+        buf: bytearray,
+        n: int,
+        sums: bytes,
+        bpc: int,
+        chunk_index: int,
+        chunk_start: int,
+        pos: int,
+        start: int,
+        end: int,
+        block_id: int,
+    ) -> Iterator[bytes]:
+        first = chunk_index - chunk_start // bpc
+        count = -(-n // bpc)
+        expected = sums[first * CHECKSUM_SIZE : (first + count) * CHECKSUM_SIZE]
+        view = memoryview(buf)[:n]
+        try:
+            verify(view, expected, bpc, where=f"block {block_id}", first_chunk=chunk_index)
+            lo, hi = max(start - pos, 0), min(n, end - pos)
+            if hi > lo:
+                yield bytes(view[lo:hi])
+        finally:
+            view.release()
+
+
+class DFSOutputStream(io.RawIOBase):
+    """A file being written: bytes are buffered into blocks and each full block is sent."""
+
+    def __init__(
+        self, fs: FileSystem, path: str, block_size: int, progress: Progress | None
+    ) -> None:
+        super().__init__()
+        self.fs = fs
+        self.path = path
+        self.block_size = block_size
+        self.progress = progress
+        self._buf = bytearray()
+        self._last: Block | None = None
+        self._failed_nodes: list[str] = []
+        self._done = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        n = len(view)
+        try:
+            while len(view):
+                room = self.block_size - len(self._buf)
+                self._buf += view[:room]
+                view = view[room:]
+                if len(self._buf) == self.block_size:
+                    self._flush_block()
+        except BaseException:
+            self._fail()
+            raise
+        return n
+
+    def write_from(self, src: io.BufferedIOBase | Any) -> None:
+        """Copy a whole binary file object in, one block at a time."""
+        try:
+            while True:
+                room = self.block_size - len(self._buf)
+                piece = src.read(room)
+                if not piece:
+                    break
+                self._buf += piece
+                if len(self._buf) == self.block_size:
+                    self._flush_block()
+        except BaseException:
+            self._fail()
+            raise
+
+    def _flush_block(self) -> None:
+        located = self.fs._add_block(self.path, self._last, self._failed_nodes)
+        data = bytes(self._buf)
+        result = self.fs._write_block(located, data)
+        self._failed_nodes = sorted(set(self._failed_nodes) | set(_ids_of(located, result.failed)))
+        self._last = Block(block_id=located.block.block_id, gen=located.block.gen, length=len(data))
+        self._buf.clear()
+        if self.progress is not None:
+            self.progress(len(data))
+
+    def _fail(self) -> None:
+        if not self._done:
+            self._done = True
+            self.fs._abandon(self.path)
+
+    def close(self) -> None:
+        if self._done or self.closed:
+            super().close()
+            return
+        try:
+            if self._buf:
+                self._flush_block()
+            self.fs._complete(self.path, self._last)
+            self._done = True
+        except BaseException:
+            self._fail()
+            raise
+        finally:
+            super().close()
+
+    def __exit__(self, exc_type: object, *_rest: object) -> None:
+        if exc_type is not None:
+            self._fail()
+        self.close()
+
+
+class DFSInputStream(io.RawIOBase):
+    """A file opened for reading: sequential streaming with seek, verified as it goes."""
+
+    def __init__(self, fs: FileSystem, located: LocatedBlocks) -> None:
+        super().__init__()
+        self.fs = fs
+        self.located = located
+        self.length = located.status.length
+        self._pos = 0
+        self._stream: Iterator[bytes] | None = None
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.length}[whence]
+        self._pos = max(0, base + offset)
+        self._stream, self._pending = None, b""
+        return self._pos
+
+    def _chunks_from(self, start: int, end: int) -> Iterator[bytes]:
+        for lb in self.located.blocks:
+            b_start, b_end = lb.offset, lb.offset + lb.block.length
+            if b_end <= start or b_start >= end:
+                continue
+            if not lb.locations:
+                raise MiniHadoopError(
+                    f"Could not obtain block {lb.block.block_id}: "
+                    + ("every replica is corrupt" if lb.corrupt else "no live datanode has it")
+                )
+            lo, hi = max(start, b_start) - b_start, min(end, b_end) - b_start
+            yield from self.fs._read_block(lb, lo, hi)
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        """The rest of the file in pieces of up to 1 MiB; the fast way to stream it."""
+        if self._pending:
+            piece, self._pending = self._pending, b""
+            self._pos += len(piece)
+            yield piece
+        for piece in self._chunks_from(self._pos, self.length):
+            self._pos += len(piece)
+            yield piece
+        self._stream = None
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(self.iter_chunks())
+        if self._stream is None:
+            self._stream = self._chunks_from(self._pos, self.length)
+        out = bytearray(self._pending)
+        self._pending = b""
+        while len(out) < size:
+            piece = next(self._stream, b"")
+            if not piece:
+                break
+            out += piece
+        data, self._pending = bytes(out[:size]), bytes(out[size:])
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+
+def _body(data: bytes | memoryview, sums: bytes) -> Iterator[bytes]:
+    view = memoryview(data)
+    for i in range(0, len(view), 4 << 20):
+        yield bytes(view[i : i + (4 << 20)])
+    yield sums
+
+
+def _ids_of(located: LocatedBlock, urls: list[str]) -> list[str]:
+    by_url = {loc.url: loc.id for loc in located.locations}
+    return [by_url[u] for u in urls if u in by_url]
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _remote_error(response: httpx.Response) -> MiniHadoopError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    return from_remote(body, response.status_code)
+
+
+def _status(path: str, w: dict[str, Any]) -> FileStatus:
+    return FileStatus(
+        path=path,
+        type=FileType(w["type"]),
+        length=w["length"],
+        replication=w["replication"],
+        block_size=w["blockSize"],
+        modification_time=w["modificationTime"],
+        access_time=w["accessTime"],
+        owner=w["owner"],
+        group=w["group"],
+        permission=w["permission"],
+        children_num=w.get("childrenNum", 0),
+        file_id=w.get("fileId", 0),
+    )

@@ -1,0 +1,248 @@
+"""A cluster on one machine: a namenode and N datanodes as background processes.
+
+`LocalCluster(directory).start(datanodes=3)` lays out::
+
+    <dir>/cluster.json        addresses, pids and the token (mode 600)
+    <dir>/namenode/           the namenode's name folder (checkpoints, edit log)
+    <dir>/datanode-<i>/       each datanode's block store
+    <dir>/logs/<daemon>.log   each daemon's output
+
+Every daemon listens on 127.0.0.1 on a free port chosen at start; a restarted daemon gets its
+old port back, so clients and the namenode keep the addresses they know. Settings (block
+size, replication, timeouts) reach the daemons as ``MINIHADOOP_*`` environment variables;
+so does the token, which never appears on a command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from minihadoop.config import CLUSTER_FILE, ClusterInfo, DaemonInfo
+from minihadoop.errors import MiniHadoopError, UnavailableError
+
+
+class LocalCluster:
+    def __init__(self, directory: str | os.PathLike[str], *, host: str = "127.0.0.1") -> None:
+        self.directory = Path(directory).expanduser().resolve()
+        self.host = host
+        self.info: ClusterInfo | None = None
+        self.settings: dict[str, Any] = {}
+
+    # --- layout ---------------------------------------------------------------------------
+
+    @property
+    def logs(self) -> Path:
+        return self.directory / "logs"
+
+    def _env(self, token: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["MINIHADOOP_TOKEN"] = token
+        for key, value in self.settings.items():
+            env[f"MINIHADOOP_{key.upper()}"] = str(value)
+        return env
+
+    def _spawn(self, name: str, argv: list[str], token: str) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        ready = self.directory / f".{name}.ready"
+        ready.unlink(missing_ok=True)
+        with open(self.logs / f"{name}.log", "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "cli", *argv, "--ready-file", str(ready)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self._env(token),
+                start_new_session=True,  # survives the shell that ran `cluster up`
+            )
+
+    def _wait_ready(self, name: str, proc: subprocess.Popen[bytes], timeout: float) -> str:
+        ready = self.directory / f".{name}.ready"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise MiniHadoopError(f"{name} exited with code {proc.returncode}:\n{tail}")
+            if ready.exists() and ready.read_text():
+                url = ready.read_text().strip()
+                if _healthy(url):
+                    return url
+            time.sleep(0.05)
+        raise UnavailableError(f"{name} did not become ready within {timeout:.0f}s")
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def start(
+        self,
+        *,
+        datanodes: int = 3,
+        token: str | None = None,
+        settings: dict[str, Any] | None = None,
+        timeout: float = 30.0,
+    ) -> ClusterInfo:
+        if (self.directory / CLUSTER_FILE).exists() and self.running():
+            raise MiniHadoopError(f"a cluster is already running in {self.directory}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.settings = dict(settings or {})
+        token = token or secrets.token_urlsafe(24)
+        self.info = ClusterInfo(namenode="", token=token, settings=self.settings)
+        try:
+            self._start_namenode(port=0, timeout=timeout)
+            for i in range(datanodes):
+                self.add_datanode(port=0, index=i, timeout=timeout)
+            self.wait_for_datanodes(datanodes, timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self.info
+
+    def _start_namenode(self, *, port: int, timeout: float) -> None:
+        info = self._require()
+        name_dir = self.directory / "namenode"
+        argv = ["namenode", "--dir", str(name_dir), "--host", self.host, "--port", str(port)]
+        proc = self._spawn("namenode", argv, info.token)
+        url = self._wait_ready("namenode", proc, timeout)
+        info.namenode = url
+        info.daemons = [d for d in info.daemons if d.name != "namenode"]
+        info.daemons.insert(
+            0, DaemonInfo(name="namenode", url=url, pid=proc.pid, data_dir=str(name_dir))
+        )
+        info.save(self.directory)
+
+    def add_datanode(
+        self, *, port: int = 0, index: int | None = None, timeout: float = 30.0
+    ) -> DaemonInfo:
+        info = self._require()
+        if index is None:
+            index = len([d for d in info.daemons if d.name.startswith("datanode-")])
+        name = f"datanode-{index}"
+        data_dir = self.directory / name
+        argv = [
+            "datanode",
+            "--dir", str(data_dir),
+            "--namenode", info.namenode,
+            "--host", self.host,
+            "--port", str(port),
+        ]  # fmt: skip
+        proc = self._spawn(name, argv, info.token)
+        url = self._wait_ready(name, proc, timeout)
+        daemon = DaemonInfo(name=name, url=url, pid=proc.pid, data_dir=str(data_dir))
+        info.daemons = [d for d in info.daemons if d.name != name] + [daemon]
+        info.save(self.directory)
+        return daemon
+
+    def wait_for_datanodes(self, count: int, *, timeout: float = 30.0) -> None:
+        """Poll the namenode until `count` datanodes are live and safe mode is off."""
+        info = self._require()
+        deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                status = httpx.get(f"{info.namenode}/nn/v1/cluster", timeout=5).json()
+                if status.get("live", 0) >= count and not status.get("safemode", True):
+                    return
+            time.sleep(0.05)
+        raise UnavailableError(
+            f"only {status.get('live', 0)} of {count} datanodes registered within {timeout:.0f}s"
+        )
+
+    def daemon(self, name: str) -> DaemonInfo:
+        for d in self._require().daemons:
+            if d.name == name:
+                return d
+        raise MiniHadoopError(f"no daemon named {name}")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        d = self.daemon(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(d.pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            _wait_gone(d.pid, 15.0)
+
+    def restart(self, name: str, *, timeout: float = 30.0) -> DaemonInfo:
+        """Start a stopped or killed daemon again on its old port."""
+        d = self.daemon(name)
+        port = int(d.url.rsplit(":", 1)[1])
+        if name == "namenode":
+            self._start_namenode(port=port, timeout=timeout)
+            return self.daemon("namenode")
+        return self.add_datanode(port=port, index=int(name.split("-")[1]), timeout=timeout)
+
+    def running(self) -> bool:
+        try:
+            info = self._require()
+        except MiniHadoopError:
+            return False
+        return any(_alive(d.pid) for d in info.daemons)
+
+    def stop(self, *, timeout: float = 15.0) -> list[str]:
+        """Stop every daemon (SIGTERM, then SIGKILL after `timeout`); the names stopped."""
+        try:
+            info = self._require()
+        except MiniHadoopError:
+            return []
+        stopped = []
+        # Datanodes first, so the namenode does not see them die and start re-replicating.
+        for d in sorted(info.daemons, key=lambda d: d.name == "namenode"):
+            if _alive(d.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(d.pid, signal.SIGTERM)
+                if not _wait_gone(d.pid, timeout):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(d.pid, signal.SIGKILL)
+                    _wait_gone(d.pid, 5.0)
+                stopped.append(d.name)
+        return stopped
+
+    def _require(self) -> ClusterInfo:
+        if self.info is None:
+            try:
+                self.info = ClusterInfo.load(self.directory)
+            except FileNotFoundError:
+                raise MiniHadoopError(f"no cluster in {self.directory}") from None
+            self.settings = dict(self.info.settings)
+        return self.info
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours is dead for our purposes.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.02)
+    return False

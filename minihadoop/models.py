@@ -1,0 +1,219 @@
+"""Wire models: the only things the namenode, datanodes and clients share.
+
+The namenode and datanode packages never import each other; they meet here. Every request
+body is validated against one of these models, so malformed input is refused at the edge.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BlockId = Annotated[int, Field(ge=1, lt=1 << 63)]
+NonNegative = Annotated[int, Field(ge=0, lt=1 << 63)]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileType(str, Enum):
+    FILE = "FILE"
+    DIRECTORY = "DIRECTORY"
+
+
+class DatanodeState(str, Enum):
+    LIVE = "LIVE"
+    DEAD = "DEAD"
+    DECOMMISSIONING = "DECOMMISSIONING"
+    DECOMMISSIONED = "DECOMMISSIONED"
+
+
+class Block(Wire):
+    """A block of a file: its id, generation stamp and length in bytes."""
+
+    block_id: BlockId
+    gen: NonNegative = 0
+    length: NonNegative = 0
+
+
+class DatanodeRef(Wire):
+    id: str
+    url: str
+    rack: str = "/default-rack"
+
+
+class LocatedBlock(Wire):
+    block: Block
+    offset: NonNegative
+    locations: list[DatanodeRef]
+    corrupt: bool = False
+
+
+class FileStatus(Wire):
+    path: str
+    type: FileType
+    length: NonNegative = 0
+    replication: int = 0
+    block_size: int = 0
+    modification_time: int = 0  # ms since the epoch, as WebHDFS has it
+    access_time: int = 0
+    owner: str = ""
+    group: str = ""
+    permission: str = "755"
+    children_num: int = 0
+    file_id: int = 0
+
+    @property
+    def is_dir(self) -> bool:
+        return self.type is FileType.DIRECTORY
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1] or "/"
+
+    def to_webhdfs(self, path_suffix: str) -> dict[str, Any]:
+        """This status in WebHDFS's FileStatus shape (Hadoop 3 fields)."""
+        return {
+            "accessTime": self.access_time,
+            "blockSize": self.block_size,
+            "childrenNum": self.children_num,
+            "fileId": self.file_id,
+            "group": self.group,
+            "length": self.length,
+            "modificationTime": self.modification_time,
+            "owner": self.owner,
+            "pathSuffix": path_suffix,
+            "permission": self.permission,
+            "replication": self.replication,
+            "storagePolicy": 0,
+            "type": self.type.value,
+        }
+
+
+class LocatedBlocks(Wire):
+    status: FileStatus
+    blocks: list[LocatedBlock]
+
+
+class ContentSummary(Wire):
+    length: int
+    file_count: int
+    directory_count: int
+    space_consumed: int
+
+
+# --- client -> namenode ------------------------------------------------------------------
+
+
+class CreateRequest(Wire):
+    path: str
+    client: str = Field(min_length=1, max_length=200)
+    overwrite: bool = False
+    replication: int | None = Field(default=None, ge=1, le=512)
+    block_size: int | None = Field(default=None, ge=4096, le=1 << 40)
+    permission: str | None = Field(default=None, pattern=r"^[0-7]{3,4}$")
+
+
+class AddBlockRequest(Wire):
+    path: str
+    client: str
+    previous: Block | None = None
+    exclude: list[str] = []
+
+
+class CompleteRequest(Wire):
+    path: str
+    client: str
+    last: Block | None = None
+
+
+class AbandonRequest(Wire):
+    path: str
+    client: str
+
+
+class MkdirsRequest(Wire):
+    path: str
+    permission: str | None = Field(default=None, pattern=r"^[0-7]{3,4}$")
+
+
+class DeleteRequest(Wire):
+    path: str
+    recursive: bool = False
+    skip_trash: bool = True
+
+
+class RenameRequest(Wire):
+    src: str
+    dst: str
+
+
+class SetReplicationRequest(Wire):
+    path: str
+    replication: int = Field(ge=1, le=512)
+
+
+class BadBlockReport(Wire):
+    block_id: BlockId
+    datanode_id: str
+    reason: str = ""
+
+
+# --- datanode -> namenode ----------------------------------------------------------------
+
+
+class ReplicaReport(Wire):
+    block_id: BlockId
+    gen: NonNegative = 0
+    length: NonNegative
+
+
+class RegisterRequest(Wire):
+    datanode_id: str = Field(min_length=1, max_length=100)
+    url: str = Field(min_length=1, max_length=500)
+    rack: str = "/default-rack"
+    capacity: NonNegative = 0
+    used: NonNegative = 0
+    remaining: NonNegative = 0
+
+
+class HeartbeatRequest(Wire):
+    datanode_id: str
+    capacity: NonNegative = 0
+    used: NonNegative = 0
+    remaining: NonNegative = 0
+    active_transfers: NonNegative = 0
+    blocks: NonNegative = 0
+
+
+class Command(Wire):
+    """An instruction for one datanode, carried in a heartbeat reply."""
+
+    kind: Literal["replicate", "delete", "register", "report"]
+    block: Block | None = None
+    targets: list[DatanodeRef] = []
+
+
+class HeartbeatResponse(Wire):
+    commands: list[Command] = []
+
+
+class BlockReportRequest(Wire):
+    datanode_id: str
+    replicas: list[ReplicaReport]
+
+
+class IncrementalReportRequest(Wire):
+    datanode_id: str
+    received: list[ReplicaReport] = []
+    deleted: list[BlockId] = []
+
+
+class BlockWriteResult(Wire):
+    """A datanode's answer to a pipeline write: which nodes stored the block."""
+
+    stored: list[str]
+    failed: list[str] = []

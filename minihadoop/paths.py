@@ -1,0 +1,71 @@
+"""Path rules for the DFS namespace, enforced here and nowhere else.
+
+A DFS path is absolute and POSIX-style. `normalize` folds repeated and trailing slashes and
+`.` components, and rejects what HDFS rejects: relative paths, `..`, NUL and other control
+characters, `:` in a component, over-long components and over-deep paths.
+"""
+
+from __future__ import annotations
+
+from minihadoop.errors import InvalidPathError
+
+MAX_COMPONENT_LENGTH = 255  # dfs.namenode.fs-limits.max-component-length
+MAX_DEPTH = 1000  # dfs.namenode.fs-limits.max-directory-items is another matter; depth is ours
+MAX_PATH_LENGTH = 8000
+ROOT = "/"
+
+
+def normalize(path: str) -> str:
+    """Return the canonical form of `path`, or raise InvalidPathError saying why not."""
+    if not isinstance(path, str):
+        raise InvalidPathError(f"path must be a string, not {type(path).__name__}")
+    if not path.startswith("/"):
+        raise InvalidPathError(f"path must be absolute: {path!r}")
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidPathError(f"path is longer than {MAX_PATH_LENGTH} characters")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    for part in parts:
+        _check_component(part, path)
+    if len(parts) > MAX_DEPTH:
+        raise InvalidPathError(f"path is deeper than {MAX_DEPTH} components")
+    return "/" + "/".join(parts)
+
+
+def _check_component(part: str, path: str) -> None:
+    if part == "..":
+        raise InvalidPathError(f"'..' is not allowed in a path: {path!r}")
+    if len(part) > MAX_COMPONENT_LENGTH:
+        raise InvalidPathError(
+            f"path component longer than {MAX_COMPONENT_LENGTH} characters: {part[:40]!r}…"
+        )
+    if ":" in part:
+        raise InvalidPathError(f"':' is not allowed in a path component: {path!r}")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in part):
+        raise InvalidPathError(f"control characters are not allowed in a path: {path!r}")
+
+
+def split(path: str) -> list[str]:
+    """Components of a normalised path; the root has none."""
+    return [] if path == ROOT else path[1:].split("/")
+
+
+def parent(path: str) -> str:
+    if path == ROOT:
+        return ROOT
+    head = path.rsplit("/", 1)[0]
+    return head or ROOT
+
+
+def name(path: str) -> str:
+    return "" if path == ROOT else path.rsplit("/", 1)[1]
+
+
+def join(base: str, *names: str) -> str:
+    return normalize("/".join([base.rstrip("/"), *names]))
+
+
+def is_ancestor(ancestor: str, path: str) -> bool:
+    """True when `path` is `ancestor` or lies below it."""
+    if ancestor == ROOT:
+        return True
+    return path == ancestor or path.startswith(ancestor + "/")

@@ -1,0 +1,161 @@
+"""Namespace commands: every mutation of the namespace is one of these frozen records.
+
+`Namespace.apply(cmd)` is deterministic: the same commands in the same order build the same
+namespace. A command carries every decision already made — the time, the new block's id —
+so replaying the edit log after a crash needs no clock and no randomness. A command is
+appended to the edit log only after `apply` accepted it, so a replayed command never fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Mkdirs:
+    path: str
+    mtime: int
+    owner: str
+    group: str
+    permission: str = "755"
+
+
+@dataclass(frozen=True, slots=True)
+class StartFile:
+    """Open `path` for writing by `client`. Not visible to readers until CompleteFile."""
+
+    path: str
+    client: str
+    mtime: int
+    owner: str
+    group: str
+    replication: int
+    block_size: int
+    overwrite: bool = False
+    permission: str = "644"
+
+
+@dataclass(frozen=True, slots=True)
+class AddBlock:
+    """Append a new block to a file being written; `previous_length` commits the last one."""
+
+    path: str
+    client: str
+    block_id: int
+    gen: int
+    previous_length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteFile:
+    path: str
+    client: str
+    mtime: int
+    last_length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonFile:
+    """Drop a file being written (client gave up, or its lease expired)."""
+
+    path: str
+    client: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    path: str
+    recursive: bool
+    mtime: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    src: str
+    dst: str
+    mtime: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoveToTrash:
+    """Move `path` under `trash_root`, keeping its full path there, as Hadoop's trash does."""
+
+    path: str
+    trash_root: str
+    mtime: int
+    owner: str
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetReplication:
+    path: str
+    replication: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimes:
+    path: str
+    mtime: int | None = None
+    atime: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetPermission:
+    path: str
+    permission: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetOwner:
+    path: str
+    owner: str | None = None
+    group: str | None = None
+
+
+NamespaceCommand = (
+    Mkdirs
+    | StartFile
+    | AddBlock
+    | CompleteFile
+    | AbandonFile
+    | Delete
+    | Rename
+    | MoveToTrash
+    | SetReplication
+    | SetTimes
+    | SetPermission
+    | SetOwner
+)
+
+_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        Mkdirs,
+        StartFile,
+        AddBlock,
+        CompleteFile,
+        AbandonFile,
+        Delete,
+        Rename,
+        MoveToTrash,
+        SetReplication,
+        SetTimes,
+        SetPermission,
+        SetOwner,
+    )
+}
+
+
+def to_record(cmd: NamespaceCommand) -> dict[str, Any]:
+    """The JSON-able form the edit log stores: the command's type name and its fields."""
+    return {"op": type(cmd).__name__, **dataclasses.asdict(cmd)}
+
+
+def from_record(record: dict[str, Any]) -> NamespaceCommand:
+    fields = dict(record)
+    cls = _TYPES[fields.pop("op")]
+    cmd: NamespaceCommand = cls(**fields)
+    return cmd

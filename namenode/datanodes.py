@@ -1,0 +1,122 @@
+"""The datanode registry: who is alive, how full, and what each node must do next. Pure.
+
+A node registers, then heartbeats. One silent for longer than the dead-node timeout is
+declared DEAD by `expire(now)` (the caller drops its replicas and re-replicates). A dead
+node that heartbeats again is told to re-register and send a full block report, as HDFS
+does. Commands for a node queue here and leave with its next heartbeat reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from minihadoop.models import Command, DatanodeRef, DatanodeState, HeartbeatRequest, RegisterRequest
+from namenode.placement import NodeView
+
+
+@dataclass
+class DatanodeDescriptor:
+    id: str
+    url: str
+    rack: str
+    registered_at: float
+    last_heartbeat: float
+    state: DatanodeState = DatanodeState.LIVE
+    capacity: int = 0
+    used: int = 0
+    remaining: int = 0
+    active_transfers: int = 0
+    commands: list[Command] = field(default_factory=list)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def ref(self) -> DatanodeRef:
+        return DatanodeRef(id=self.id, url=self.url, rack=self.rack)
+
+    @property
+    def view(self) -> NodeView:
+        return NodeView(
+            id=self.id,
+            host=self.host,
+            rack=self.rack,
+            capacity=self.capacity,
+            remaining=self.remaining,
+            active_transfers=self.active_transfers,
+        )
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in (DatanodeState.LIVE, DatanodeState.DECOMMISSIONING)
+
+
+class DatanodeRegistry:
+    def __init__(self, *, dead_timeout: float) -> None:
+        self.dead_timeout = dead_timeout
+        self.nodes: dict[str, DatanodeDescriptor] = {}
+
+    def register(self, req: RegisterRequest, now: float) -> DatanodeDescriptor:
+        node = self.nodes.get(req.datanode_id)
+        if node is None or node.state is DatanodeState.DEAD:
+            node = DatanodeDescriptor(
+                id=req.datanode_id,
+                url=req.url.rstrip("/"),
+                rack=req.rack,
+                registered_at=now,
+                last_heartbeat=now,
+            )
+            self.nodes[req.datanode_id] = node
+        else:  # a live node re-registering (e.g. restarted quickly): keep its state
+            node.url, node.rack, node.last_heartbeat = req.url.rstrip("/"), req.rack, now
+            node.commands.clear()
+        node.capacity, node.used, node.remaining = req.capacity, req.used, req.remaining
+        return node
+
+    def heartbeat(self, req: HeartbeatRequest, now: float) -> DatanodeDescriptor | None:
+        """Record a heartbeat; None when the node must register first."""
+        node = self.nodes.get(req.datanode_id)
+        if node is None or node.state is DatanodeState.DEAD:
+            return None
+        node.last_heartbeat = now
+        node.capacity, node.used, node.remaining = req.capacity, req.used, req.remaining
+        node.active_transfers = req.active_transfers
+        return node
+
+    def expire(self, now: float) -> list[DatanodeDescriptor]:
+        """Declare nodes silent for too long dead; the ones newly dead."""
+        dead = []
+        for node in self.nodes.values():
+            if node.is_live and now - node.last_heartbeat > self.dead_timeout:
+                node.state = DatanodeState.DEAD
+                node.commands.clear()
+                node.active_transfers = 0
+                dead.append(node)
+        return dead
+
+    def get(self, datanode_id: str) -> DatanodeDescriptor | None:
+        return self.nodes.get(datanode_id)
+
+    def live(self) -> dict[str, DatanodeDescriptor]:
+        return {k: n for k, n in self.nodes.items() if n.is_live}
+
+    def writable(self) -> dict[str, NodeView]:
+        """Nodes that may receive new replicas: live and not being drained."""
+        return {k: n.view for k, n in self.nodes.items() if n.state is DatanodeState.LIVE}
+
+    def queue(self, datanode_id: str, command: Command) -> None:
+        node = self.nodes.get(datanode_id)
+        if node is not None and node.is_live:
+            node.commands.append(command)
+
+    def take_commands(self, datanode_id: str, limit: int = 100) -> list[Command]:
+        node = self.nodes.get(datanode_id)
+        if node is None:
+            return []
+        out, node.commands = node.commands[:limit], node.commands[limit:]
+        return out
+
+    def by_url(self) -> dict[str, DatanodeDescriptor]:
+        return {n.url: n for n in self.nodes.values()}

@@ -1,0 +1,185 @@
+"""The edit log: every namespace command, framed, checksummed and fsynced.
+
+Layout of a name folder::
+
+    fsimage_<txid>.json     checkpoint: the namespace after transaction <txid>
+    edits_<first>.log       records with txid >= <first>, until the next segment
+
+A record is ``u32 length | u32 crc32c(payload) | payload`` where the payload is the JSON of
+``{"txid": n, **command}``. A checkpoint ends the current segment and starts a new one, so
+start-up is: newest good image, then every record after its txid.
+
+Contracts:
+* `append` assigns the next txid and buffers the record; it is cheap and must be called in
+  the order commands were applied (the namesystem holds its lock across both).
+* `sync(txid)` returns once that record is on disk. Concurrent callers share fsyncs
+  (group commit): whoever finds no flush in progress writes everything buffered so far and
+  fdatasyncs once; the others wait for it and usually find their record covered.
+* A torn record at the very end of the newest segment is the tail of a write that never
+  returned: it is dropped (and truncated away). A bad record with good data after it is
+  real corruption: loading fails and names the file and offset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import crc32c
+
+from minihadoop.errors import MiniHadoopError
+
+_HEADER = struct.Struct("<II")
+_SEGMENT = re.compile(r"^edits_(\d+)\.log$")
+MAX_RECORD = 16 << 20
+
+
+class EditLogCorruptError(MiniHadoopError):
+    """The edit log is damaged somewhere other than its torn tail."""
+
+
+def segment_name(first_txid: int) -> str:
+    return f"edits_{first_txid:020d}.log"
+
+
+def segments(directory: Path) -> list[tuple[int, Path]]:
+    found = []
+    for p in directory.iterdir():
+        m = _SEGMENT.match(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def encode(txid: int, record: dict[str, Any]) -> bytes:
+    payload = json.dumps({"txid": txid, **record}, separators=(",", ":")).encode()
+    return _HEADER.pack(len(payload), crc32c.crc32c(payload)) + payload
+
+
+def read_segment(path: Path, *, is_last: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Records of one segment. Truncates a torn tail when `is_last`."""
+    data = path.read_bytes()
+    pos = 0
+    while pos < len(data):
+        problem = _frame_problem(data, pos)
+        if problem is None:
+            length, _ = _HEADER.unpack_from(data, pos)
+            payload = data[pos + _HEADER.size : pos + _HEADER.size + length]
+            record = json.loads(payload)
+            txid = int(record.pop("txid"))
+            yield txid, record
+            pos += _HEADER.size + length
+            continue
+        if is_last and _is_tail(data, pos):
+            with open(path, "r+b") as f:
+                f.truncate(pos)
+                os.fsync(f.fileno())
+            return
+        raise EditLogCorruptError(f"edit log {path.name} is corrupt at offset {pos}: {problem}")
+
+
+def _frame_problem(data: bytes, pos: int) -> str | None:
+    if pos + _HEADER.size > len(data):
+        return "truncated header"
+    length, crc = _HEADER.unpack_from(data, pos)
+    if length > MAX_RECORD:
+        return f"record length {length} too large"
+    end = pos + _HEADER.size + length
+    if end > len(data):
+        return "truncated record"
+    if crc32c.crc32c(data[pos + _HEADER.size : end]) != crc:
+        return "checksum mismatch"
+    return None
+
+
+def _is_tail(data: bytes, pos: int) -> bool:
+    """A bad frame is a torn tail when it is the last thing in the file.
+
+    A torn write leaves one partial record: either it runs past the end of the file, or it is
+    the last frame. Zero padding after it (a preallocated block) also counts as tail.
+    """
+    if pos + _HEADER.size > len(data):
+        return True
+    length, _ = _HEADER.unpack_from(data, pos)
+    end = pos + _HEADER.size + length
+    return end >= len(data) or not any(data[end:])
+
+
+class EditLog:
+    """Appends records to the current segment with group-committed fsyncs."""
+
+    def __init__(self, directory: Path, first_txid: int) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._flushed = threading.Condition(self._lock)
+        self._buffer: list[bytes] = []
+        self._last_txid = first_txid - 1
+        self._synced_txid = first_txid - 1
+        self._flushing = False
+        self._file = open(directory / segment_name(first_txid), "ab")  # noqa: SIM115
+        _fsync_dir(directory)
+        self.syncs = 0
+
+    @property
+    def last_txid(self) -> int:
+        return self._last_txid
+
+    def append(self, record: dict[str, Any]) -> int:
+        with self._lock:
+            self._last_txid += 1
+            self._buffer.append(encode(self._last_txid, record))
+            return self._last_txid
+
+    def sync(self, txid: int) -> None:
+        """Block until record `txid` is durable."""
+        with self._lock:
+            while self._synced_txid < txid:
+                if self._flushing:
+                    self._flushed.wait()
+                    continue
+                self._flushing = True
+                batch, self._buffer = self._buffer, []
+                upto = self._last_txid
+                self._lock.release()
+                ok = False
+                try:
+                    self._file.write(b"".join(batch))
+                    self._file.flush()
+                    os.fdatasync(self._file.fileno())
+                    ok = True
+                finally:
+                    self._lock.acquire()
+                    if ok:
+                        self._synced_txid = upto
+                        self.syncs += 1
+                    self._flushing = False
+                    self._flushed.notify_all()
+
+    def roll(self) -> None:
+        """Sync everything, then start a new segment at the next txid (after a checkpoint)."""
+        self.sync(self._last_txid)
+        with self._lock:
+            self._file.close()
+            self._file = open(self.directory / segment_name(self._last_txid + 1), "ab")  # noqa: SIM115
+        _fsync_dir(self.directory)
+
+    def close(self) -> None:
+        self.sync(self._last_txid)
+        self._file.close()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+fsync_dir = _fsync_dir

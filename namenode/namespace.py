@@ -1,0 +1,513 @@
+"""The namespace: folders, files and the blocks each file is made of. Pure state.
+
+No HTTP, no disk, no clock: commands from `namenode.commands` go in through `apply`, which
+either raises a `MiniHadoopError` having changed nothing, or applies the whole command and
+returns what the block manager must know (blocks that left the namespace, files whose
+replication changed). Queries (`status`, `listing`, `located`, `walk`) read it.
+
+Files are write-once. A file being written lives in `under_construction`, not in the tree:
+readers never see it until `CompleteFile`, which also replaces an existing file atomically
+when the writer asked to overwrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from minihadoop import paths
+from minihadoop.errors import (
+    AlreadyBeingCreatedError,
+    FileAlreadyExistsError,
+    FileNotFoundError_,
+    IllegalArgumentError,
+    LeaseExpiredError,
+    ParentNotDirectoryError,
+    PathIsNotEmptyDirectoryError,
+)
+from minihadoop.models import ContentSummary, FileStatus, FileType
+from namenode import commands as c
+
+
+class BlockRecord:
+    """One block of a file. `length` is what the writer committed."""
+
+    __slots__ = ("block_id", "gen", "length")
+
+    def __init__(self, block_id: int, gen: int = 0, length: int = 0) -> None:
+        self.block_id = block_id
+        self.gen = gen
+        self.length = length
+
+
+class INode:
+    __slots__ = ("atime", "group", "id", "mtime", "owner", "permission")
+
+    def __init__(self, inode_id: int, mtime: int, owner: str, group: str, permission: str):
+        self.id = inode_id
+        self.mtime = mtime
+        self.atime = mtime
+        self.owner = owner
+        self.group = group
+        self.permission = permission
+
+
+class Directory(INode):
+    __slots__ = ("children",)
+
+    def __init__(self, inode_id: int, mtime: int, owner: str, group: str, permission: str):
+        super().__init__(inode_id, mtime, owner, group, permission)
+        self.children: dict[str, Directory | File] = {}
+
+
+class File(INode):
+    __slots__ = ("block_size", "blocks", "replication")
+
+    def __init__(
+        self,
+        inode_id: int,
+        mtime: int,
+        owner: str,
+        group: str,
+        permission: str,
+        replication: int,
+        block_size: int,
+    ):
+        super().__init__(inode_id, mtime, owner, group, permission)
+        self.replication = replication
+        self.block_size = block_size
+        self.blocks: list[BlockRecord] = []
+
+    @property
+    def length(self) -> int:
+        return sum(b.length for b in self.blocks)
+
+
+@dataclass
+class PendingFile:
+    """A file being written: owned by one client (its lease) until completed or abandoned."""
+
+    path: str
+    client: str
+    file: File
+    overwrite: bool
+    started: int
+
+
+@dataclass
+class Effects:
+    """What a command did that the block manager must act on."""
+
+    removed_blocks: list[int] = field(default_factory=list)
+    replication_changed: list[int] = field(default_factory=list)
+    result: Any = None
+
+
+class Namespace:
+    def __init__(self, *, now: int = 0, supergroup: str = "supergroup") -> None:
+        self.root = Directory(1, now, "hadoop", supergroup, "755")
+        self.under_construction: dict[str, PendingFile] = {}
+        self.last_inode_id = 1
+        self.last_block_id = 0
+        self.last_gen = 1000
+        # block id -> the file it belongs to, closed or being written.
+        self.block_owner: dict[int, File] = {}
+
+    # --- ids: decided by the namenode before a command is logged --------------------------
+
+    def next_block_id(self) -> int:
+        return self.last_block_id + 1
+
+    def next_gen(self) -> int:
+        return self.last_gen + 1
+
+    def _new_inode_id(self) -> int:
+        self.last_inode_id += 1
+        return self.last_inode_id
+
+    # --- lookups ----------------------------------------------------------------------------
+
+    def lookup(self, path: str) -> Directory | File | None:
+        node: Directory | File = self.root
+        for part in paths.split(path):
+            if not isinstance(node, Directory):
+                return None
+            child = node.children.get(part)
+            if child is None:
+                return None
+            node = child
+        return node
+
+    def _get(self, path: str) -> Directory | File:
+        node = self.lookup(path)
+        if node is None:
+            raise FileNotFoundError_(f"File does not exist: {path}")
+        return node
+
+    def _get_file(self, path: str) -> File:
+        node = self._get(path)
+        if not isinstance(node, File):
+            raise FileNotFoundError_(f"Path is not a file: {path}")
+        return node
+
+    def _parent_dir(self, path: str) -> Directory:
+        """The folder that holds `path`; every ancestor must already be a folder."""
+        node: Directory | File = self.root
+        for part in paths.split(paths.parent(path)):
+            assert isinstance(node, Directory)
+            child = node.children.get(part)
+            if child is None:
+                raise FileNotFoundError_(f"Parent folder does not exist: {paths.parent(path)}")
+            if not isinstance(child, Directory):
+                raise ParentNotDirectoryError(
+                    f"Parent path is not a folder: {child_path(path, part)}"
+                )
+            node = child
+        assert isinstance(node, Directory)
+        return node
+
+    def _check_dirs_creatable(self, path: str) -> None:
+        node: Directory | File = self.root
+        for part in paths.split(path):
+            if not isinstance(node, Directory):
+                raise ParentNotDirectoryError(f"Parent path is not a folder: {path}")
+            nxt = node.children.get(part)
+            if nxt is None:
+                return
+            node = nxt
+        if not isinstance(node, Directory):
+            raise FileAlreadyExistsError(f"Path is not a folder: {path}")
+
+    def status(self, path: str) -> FileStatus:
+        return self._status(path, self._get(path))
+
+    def _status(self, path: str, node: Directory | File) -> FileStatus:
+        if isinstance(node, File):
+            return FileStatus(
+                path=path,
+                type=FileType.FILE,
+                length=node.length,
+                replication=node.replication,
+                block_size=node.block_size,
+                modification_time=node.mtime,
+                access_time=node.atime,
+                owner=node.owner,
+                group=node.group,
+                permission=node.permission,
+                file_id=node.id,
+            )
+        return FileStatus(
+            path=path,
+            type=FileType.DIRECTORY,
+            modification_time=node.mtime,
+            access_time=node.atime,
+            owner=node.owner,
+            group=node.group,
+            permission=node.permission,
+            children_num=len(node.children),
+            file_id=node.id,
+        )
+
+    def listing(self, path: str) -> list[FileStatus]:
+        """A folder's entries sorted by name; a file lists as itself."""
+        node = self._get(path)
+        if isinstance(node, File):
+            return [self._status(path, node)]
+        base = "" if path == "/" else path
+        return [self._status(f"{base}/{n}", node.children[n]) for n in sorted(node.children)]
+
+    def file_blocks(self, path: str) -> tuple[FileStatus, list[BlockRecord]]:
+        node = self._get_file(path)
+        return self._status(path, node), list(node.blocks)
+
+    def walk(self, path: str = "/") -> Iterator[tuple[str, Directory | File]]:
+        """Every node at or below `path`, parents before children, children sorted."""
+        stack: list[tuple[str, Directory | File]] = [(path, self._get(path))]
+        while stack:
+            p, node = stack.pop()
+            yield p, node
+            if isinstance(node, Directory):
+                base = "" if p == "/" else p
+                for n in sorted(node.children, reverse=True):
+                    stack.append((f"{base}/{n}", node.children[n]))
+
+    def content_summary(self, path: str) -> ContentSummary:
+        length = files = dirs = space = 0
+        for _, node in self.walk(path):
+            if isinstance(node, File):
+                files += 1
+                n = node.length
+                length += n
+                space += n * node.replication
+            else:
+                dirs += 1
+        return ContentSummary(
+            length=length, file_count=files, directory_count=dirs, space_consumed=space
+        )
+
+    def expected_replication(self, block_id: int) -> int | None:
+        """The replication a block should have, or None when no file owns it."""
+        owner = self.block_owner.get(block_id)
+        return None if owner is None else owner.replication
+
+    def block_record(self, block_id: int) -> BlockRecord | None:
+        owner = self.block_owner.get(block_id)
+        if owner is None:
+            return None
+        for b in owner.blocks:
+            if b.block_id == block_id:
+                return b
+        return None
+
+    def is_complete_block(self, block_id: int) -> bool:
+        owner = self.block_owner.get(block_id)
+        return owner is not None and all(
+            p.file is not owner for p in self.under_construction.values()
+        )
+
+    def complete_block_ids(self) -> Iterator[int]:
+        pending = {id(p.file) for p in self.under_construction.values()}
+        for block_id, owner in self.block_owner.items():
+            if id(owner) not in pending:
+                yield block_id
+
+    # --- mutations --------------------------------------------------------------------------
+
+    def apply(self, cmd: c.NamespaceCommand) -> Effects:
+        """Apply one command, or raise having changed nothing."""
+        match cmd:
+            case c.Mkdirs():
+                return self._mkdirs(cmd)
+            case c.StartFile():
+                return self._start_file(cmd)
+            case c.AddBlock():
+                return self._add_block(cmd)
+            case c.CompleteFile():
+                return self._complete_file(cmd)
+            case c.AbandonFile():
+                return self._abandon_file(cmd)
+            case c.Delete():
+                return self._delete(cmd)
+            case c.Rename():
+                return self._rename(cmd)
+            case c.MoveToTrash():
+                return self._move_to_trash(cmd)
+            case c.SetReplication():
+                return self._set_replication(cmd)
+            case c.SetTimes() | c.SetPermission() | c.SetOwner():
+                return self._set_attributes(cmd)
+        raise IllegalArgumentError(f"unknown command {type(cmd).__name__}")
+
+    def _mkdirs(self, cmd: c.Mkdirs) -> Effects:
+        self._check_dirs_creatable(cmd.path)
+        if cmd.path in self.under_construction:
+            raise FileAlreadyExistsError(f"A file is being written at {cmd.path}")
+        self._make_dirs(cmd.path, cmd.mtime, cmd.owner, cmd.group, cmd.permission)
+        return Effects(result=True)
+
+    def _make_dirs(self, path: str, mtime: int, owner: str, group: str, perm: str) -> Directory:
+        node = self.root
+        for part in paths.split(path):
+            child = node.children.get(part)
+            if child is None:
+                child = Directory(self._new_inode_id(), mtime, owner, group, perm)
+                node.children[part] = child
+                node.mtime = mtime
+            assert isinstance(child, Directory)
+            node = child
+        return node
+
+    def _start_file(self, cmd: c.StartFile) -> Effects:
+        if cmd.path == "/":
+            raise FileAlreadyExistsError("/ is a folder")
+        pending = self.under_construction.get(cmd.path)
+        if pending is not None and pending.client != cmd.client:
+            raise AlreadyBeingCreatedError(
+                f"{cmd.path} is already being written by {pending.client}"
+            )
+        parent = self._parent_dir(cmd.path)
+        existing = parent.children.get(paths.name(cmd.path))
+        if isinstance(existing, Directory):
+            raise FileAlreadyExistsError(f"{cmd.path} is a folder")
+        if existing is not None and not cmd.overwrite:
+            raise FileAlreadyExistsError(f"{cmd.path} already exists")
+        removed = self._drop_pending(cmd.path) if pending is not None else []
+        node = File(
+            self._new_inode_id(),
+            cmd.mtime,
+            cmd.owner,
+            cmd.group,
+            cmd.permission,
+            cmd.replication,
+            cmd.block_size,
+        )
+        self.under_construction[cmd.path] = PendingFile(
+            cmd.path, cmd.client, node, cmd.overwrite, cmd.mtime
+        )
+        return Effects(removed_blocks=removed, result=node.id)
+
+    def _pending(self, path: str, client: str) -> PendingFile:
+        pending = self.under_construction.get(path)
+        if pending is None or pending.client != client:
+            raise LeaseExpiredError(f"No lease on {path}: not open for writing by {client}")
+        return pending
+
+    def _add_block(self, cmd: c.AddBlock) -> Effects:
+        pending = self._pending(cmd.path, cmd.client)
+        if cmd.block_id <= self.last_block_id or cmd.block_id in self.block_owner:
+            raise IllegalArgumentError(f"block id {cmd.block_id} already used")
+        blocks = pending.file.blocks
+        if blocks and cmd.previous_length is None:
+            raise IllegalArgumentError("the previous block's length must be given")
+        if cmd.previous_length is not None and not blocks:
+            raise IllegalArgumentError("there is no previous block")
+        _check_length(cmd.previous_length, pending.file.block_size)
+        if blocks and cmd.previous_length is not None:
+            blocks[-1].length = cmd.previous_length
+        blocks.append(BlockRecord(cmd.block_id, cmd.gen, 0))
+        self.block_owner[cmd.block_id] = pending.file
+        self.last_block_id = cmd.block_id
+        self.last_gen = max(self.last_gen, cmd.gen)
+        return Effects()
+
+    def _complete_file(self, cmd: c.CompleteFile) -> Effects:
+        pending = self._pending(cmd.path, cmd.client)
+        blocks = pending.file.blocks
+        if blocks and cmd.last_length is None:
+            raise IllegalArgumentError("the last block's length must be given")
+        _check_length(cmd.last_length, pending.file.block_size)
+        parent = self._parent_dir(cmd.path)
+        name = paths.name(cmd.path)
+        existing = parent.children.get(name)
+        if isinstance(existing, Directory):
+            raise FileAlreadyExistsError(f"{cmd.path} is a folder")
+        if existing is not None and not pending.overwrite:
+            raise FileAlreadyExistsError(f"{cmd.path} already exists")
+        if blocks and cmd.last_length is not None:
+            blocks[-1].length = cmd.last_length
+        removed = self._forget_blocks(existing) if existing is not None else []
+        # An empty last block (a writer that added one and wrote nothing) is dropped.
+        while blocks and blocks[-1].length == 0:
+            removed.append(blocks.pop().block_id)
+            del self.block_owner[removed[-1]]
+        del self.under_construction[cmd.path]
+        pending.file.mtime = pending.file.atime = cmd.mtime
+        parent.children[name] = pending.file
+        parent.mtime = cmd.mtime
+        return Effects(removed_blocks=removed, result=True)
+
+    def _drop_pending(self, path: str) -> list[int]:
+        pending = self.under_construction.pop(path)
+        return self._forget_blocks(pending.file)
+
+    def _abandon_file(self, cmd: c.AbandonFile) -> Effects:
+        self._pending(cmd.path, cmd.client)
+        return Effects(removed_blocks=self._drop_pending(cmd.path), result=True)
+
+    def _forget_blocks(self, node: Directory | File) -> list[int]:
+        removed: list[int] = []
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, File):
+                for b in n.blocks:
+                    self.block_owner.pop(b.block_id, None)
+                    removed.append(b.block_id)
+            else:
+                stack.extend(n.children.values())
+        return removed
+
+    def _delete(self, cmd: c.Delete) -> Effects:
+        if cmd.path == "/":
+            raise IllegalArgumentError("cannot delete /")
+        node = self.lookup(cmd.path)
+        if node is None:
+            return Effects(result=False)
+        if isinstance(node, Directory) and node.children and not cmd.recursive:
+            raise PathIsNotEmptyDirectoryError(f"{cmd.path} is a non-empty folder")
+        parent = self._parent_dir(cmd.path)
+        del parent.children[paths.name(cmd.path)]
+        parent.mtime = cmd.mtime
+        return Effects(removed_blocks=self._forget_blocks(node), result=True)
+
+    def _check_rename(self, src: str, dst: str) -> tuple[Directory, Directory | File, str]:
+        """Where `src` goes: (new parent, node, new name). HDFS's rename rules."""
+        if src == "/":
+            raise IllegalArgumentError("cannot rename /")
+        node = self._get(src)
+        target = self.lookup(dst)
+        if isinstance(target, Directory):  # mv a /b where /b is a folder -> /b/a
+            dst = paths.join(dst, paths.name(src))
+            if self.lookup(dst) is not None:
+                raise FileAlreadyExistsError(f"{dst} already exists")
+        elif target is not None:
+            raise FileAlreadyExistsError(f"{dst} already exists")
+        if paths.is_ancestor(src, dst):
+            raise IllegalArgumentError(f"cannot move {src} inside itself ({dst})")
+        if dst in self.under_construction:
+            raise FileAlreadyExistsError(f"A file is being written at {dst}")
+        return self._parent_dir(dst), node, paths.name(dst)
+
+    def _rename(self, cmd: c.Rename) -> Effects:
+        new_parent, node, new_name = self._check_rename(cmd.src, cmd.dst)
+        old_parent = self._parent_dir(cmd.src)
+        del old_parent.children[paths.name(cmd.src)]
+        new_parent.children[new_name] = node
+        old_parent.mtime = new_parent.mtime = cmd.mtime
+        return Effects(result=True)
+
+    def _move_to_trash(self, cmd: c.MoveToTrash) -> Effects:
+        node = self._get(cmd.path)
+        if cmd.path == "/":
+            raise IllegalArgumentError("cannot delete /")
+        del node
+        dst = paths.join(cmd.trash_root, cmd.path.lstrip("/"))
+        self._check_dirs_creatable(paths.parent(dst))
+        if self.lookup(dst) is not None:  # Hadoop appends the time to a name already in trash
+            dst = f"{dst}{cmd.mtime}"
+        if self.lookup(dst) is not None:
+            raise FileAlreadyExistsError(f"{dst} already exists in the trash")
+        if paths.is_ancestor(cmd.path, cmd.trash_root):
+            raise IllegalArgumentError(f"cannot move {cmd.path} into its own trash")
+        self._make_dirs(paths.parent(dst), cmd.mtime, cmd.owner, cmd.group, "700")
+        return self._rename(c.Rename(cmd.path, dst, cmd.mtime))
+
+    def _set_replication(self, cmd: c.SetReplication) -> Effects:
+        node = self._get(cmd.path)
+        changed: list[int] = []
+        for _, n in self.walk(cmd.path) if isinstance(node, Directory) else [(cmd.path, node)]:
+            if isinstance(n, File):
+                n.replication = cmd.replication
+                changed.extend(b.block_id for b in n.blocks)
+        return Effects(replication_changed=changed, result=True)
+
+    def _set_attributes(self, cmd: c.SetTimes | c.SetPermission | c.SetOwner) -> Effects:
+        node = self._get(cmd.path)
+        match cmd:
+            case c.SetTimes():
+                if cmd.mtime is not None and cmd.mtime >= 0:
+                    node.mtime = cmd.mtime
+                if cmd.atime is not None and cmd.atime >= 0:
+                    node.atime = cmd.atime
+            case c.SetPermission():
+                node.permission = cmd.permission
+            case c.SetOwner():
+                node.owner = cmd.owner if cmd.owner is not None else node.owner
+                node.group = cmd.group if cmd.group is not None else node.group
+        return Effects(result=True)
+
+
+def child_path(path: str, part: str) -> str:
+    """The ancestor of `path` that ends in component `part`."""
+    out = []
+    for p in paths.split(path):
+        out.append(p)
+        if p == part:
+            break
+    return "/" + "/".join(out)
+
+
+def _check_length(length: int | None, block_size: int) -> None:
+    if length is not None and not 0 <= length <= block_size:
+        raise IllegalArgumentError(f"block length {length} is outside 0..{block_size}")
