@@ -79,8 +79,9 @@ def verify(
 class ChunkChecksummer:
     """Checksums a stream that arrives in pieces of any size.
 
-    `update` returns the checksums of the chunks it completed; `finish` adds the short last
-    chunk. `checksums` is everything so far.
+    `update` takes the next piece (bytes of any length, empty included); `finish` adds the
+    short last chunk and returns the checksums of the whole stream, the same bytes as
+    `chunk_checksums` of it all. `length` counts the bytes so far.
     """
 
     def __init__(self, bytes_per_checksum: int) -> None:

@@ -48,8 +48,10 @@ class BlockMap:
         holders.add(datanode_id)
         self._node_blocks.setdefault(datanode_id, set()).add(block_id)
         corrupt = self._corrupt.get(block_id)
-        if corrupt:
+        if corrupt is not None:  # a good copy now (e.g. re-replicated onto the same node)
             corrupt.discard(datanode_id)
+            if not corrupt:
+                del self._corrupt[block_id]
         return True
 
     def remove(self, block_id: int, datanode_id: str) -> bool:

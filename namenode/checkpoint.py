@@ -78,11 +78,13 @@ def load(data: dict[str, Any]) -> tuple[Namespace, int]:
     ns.last_block_id = data["last_block_id"]
     ns.last_gen = data["last_gen"]
     root = _load_node(data["root"], ns)
-    assert isinstance(root, Directory)
+    if not isinstance(root, Directory):
+        raise ValueError("the image's root is not a folder")
     ns.root = root
     for path, client, overwrite, started, node in data["under_construction"]:
         f = _load_node(node, ns)
-        assert isinstance(f, File)
+        if not isinstance(f, File):
+            raise ValueError(f"the image's file being written at {path} is a folder")
         ns.under_construction[path] = PendingFile(path, client, f, overwrite, started)
     return ns, int(data["txid"])
 
@@ -104,7 +106,7 @@ def load_newest(directory: Path) -> tuple[Namespace, int] | None:
     for _, path in reversed(images(directory)):
         try:
             return load(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, IndexError):
             continue  # a damaged image: fall back to the one before it
     return None
 
@@ -115,10 +117,10 @@ def purge(directory: Path) -> None:
     if not kept:
         return
     oldest_kept = kept[0][0]
-    for txid, path in images(directory)[:-KEEP_IMAGES]:
+    for _, path in images(directory)[:-KEEP_IMAGES]:
         path.unlink(missing_ok=True)
     segs = segments(directory)
-    for i, (first, path) in enumerate(segs):
+    for i, (_, path) in enumerate(segs):
         nxt = segs[i + 1][0] if i + 1 < len(segs) else None
         # A segment is obsolete when all of its records are covered by the oldest kept image.
         if nxt is not None and nxt - 1 <= oldest_kept:

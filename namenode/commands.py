@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from minihadoop.errors import IllegalArgumentError
+
 
 @dataclass(frozen=True, slots=True)
 class Mkdirs:
@@ -155,7 +157,11 @@ def to_record(cmd: NamespaceCommand) -> dict[str, Any]:
 
 
 def from_record(record: dict[str, Any]) -> NamespaceCommand:
+    """The command `to_record` made `record` from; IllegalArgumentError for anything else."""
     fields = dict(record)
-    cls = _TYPES[fields.pop("op")]
-    cmd: NamespaceCommand = cls(**fields)
+    try:
+        cls = _TYPES[fields.pop("op")]
+        cmd: NamespaceCommand = cls(**fields)
+    except (KeyError, TypeError):
+        raise IllegalArgumentError(f"not a namespace command: {str(record)[:200]}") from None
     return cmd

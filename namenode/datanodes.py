@@ -29,9 +29,13 @@ class DatanodeDescriptor:
     active_transfers: int = 0
     commands: list[Command] = field(default_factory=list)
 
+    # The address the node's requests came from. Clients are matched against it for
+    # locality: a writer or reader knows its IP, not the name a datanode advertises.
+    ip: str = ""
+
     @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
+        return self.ip or urlsplit(self.url).hostname or ""
 
     @property
     def ref(self) -> DatanodeRef:
@@ -58,7 +62,7 @@ class DatanodeRegistry:
         self.dead_timeout = dead_timeout
         self.nodes: dict[str, DatanodeDescriptor] = {}
 
-    def register(self, req: RegisterRequest, now: float) -> DatanodeDescriptor:
+    def register(self, req: RegisterRequest, now: float, ip: str = "") -> DatanodeDescriptor:
         node = self.nodes.get(req.datanode_id)
         if node is None or node.state is DatanodeState.DEAD:
             node = DatanodeDescriptor(
@@ -73,6 +77,7 @@ class DatanodeRegistry:
             node.url, node.rack, node.last_heartbeat = req.url.rstrip("/"), req.rack, now
             node.commands.clear()
         node.capacity, node.used, node.remaining = req.capacity, req.used, req.remaining
+        node.ip = ip or node.ip
         return node
 
     def heartbeat(self, req: HeartbeatRequest, now: float) -> DatanodeDescriptor | None:

@@ -16,8 +16,12 @@ Contracts:
   (group commit): whoever finds no flush in progress writes everything buffered so far and
   fdatasyncs once; the others wait for it and usually find their record covered.
 * A torn record at the very end of the newest segment is the tail of a write that never
-  returned: it is dropped (and truncated away). A bad record with good data after it is
-  real corruption: loading fails and names the file and offset.
+  returned: it is dropped (and truncated away), as is zero padding after the last record.
+  A bad record with good data after it is real corruption: loading fails and names the file
+  and offset.
+* A failed write or fsync fails the log for good (`EditLogFailedError` from then on): part
+  of the batch may be on disk, so appending more after it could bury a torn record in the
+  middle of the segment, and the records of that batch must not be reported durable.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 
 import crc32c
 
-from minihadoop.errors import MiniHadoopError
+from minihadoop.errors import IllegalArgumentError, MiniHadoopError
 
 _HEADER = struct.Struct("<II")
 _SEGMENT = re.compile(r"^edits_(\d+)\.log$")
@@ -42,6 +46,10 @@ MAX_RECORD = 16 << 20
 
 class EditLogCorruptError(MiniHadoopError):
     """The edit log is damaged somewhere other than its torn tail."""
+
+
+class EditLogFailedError(MiniHadoopError):
+    """A write or fsync of the edit log failed; nothing more can be made durable."""
 
 
 def segment_name(first_txid: int) -> str:
@@ -59,6 +67,8 @@ def segments(directory: Path) -> list[tuple[int, Path]]:
 
 def encode(txid: int, record: dict[str, Any]) -> bytes:
     payload = json.dumps({"txid": txid, **record}, separators=(",", ":")).encode()
+    if len(payload) > MAX_RECORD:  # it could be written, but never read back
+        raise IllegalArgumentError(f"edit log record of {len(payload)} bytes is too large")
     return _HEADER.pack(len(payload), crc32c.crc32c(payload)) + payload
 
 
@@ -71,8 +81,14 @@ def read_segment(path: Path, *, is_last: bool) -> Iterator[tuple[int, dict[str, 
         if problem is None:
             length, _ = _HEADER.unpack_from(data, pos)
             payload = data[pos + _HEADER.size : pos + _HEADER.size + length]
-            record = json.loads(payload)
-            txid = int(record.pop("txid"))
+            try:
+                record = json.loads(payload)
+                txid = int(record.pop("txid"))
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                # The checksum matched, so this was written so: not a torn tail.
+                raise EditLogCorruptError(
+                    f"edit log {path.name} is corrupt at offset {pos}: unreadable record ({e})"
+                ) from None
             yield txid, record
             pos += _HEADER.size + length
             continue
@@ -88,6 +104,8 @@ def _frame_problem(data: bytes, pos: int) -> str | None:
     if pos + _HEADER.size > len(data):
         return "truncated header"
     length, crc = _HEADER.unpack_from(data, pos)
+    if length == 0:  # never written (a record holds at least its txid): zero padding
+        return "empty record"
     if length > MAX_RECORD:
         return f"record length {length} too large"
     end = pos + _HEADER.size + length
@@ -99,16 +117,18 @@ def _frame_problem(data: bytes, pos: int) -> str | None:
 
 
 def _is_tail(data: bytes, pos: int) -> bool:
-    """A bad frame is a torn tail when it is the last thing in the file.
+    """A bad frame is a torn tail when no good record follows it.
 
-    A torn write leaves one partial record: either it runs past the end of the file, or it is
-    the last frame. Zero padding after it (a preallocated block) also counts as tail.
+    A torn write leaves a partial last batch: a record that runs past the end of the file, or
+    garbage or zeros after the last good record. Rot in the middle of the log (even in a
+    record's length field, which hides where the next record starts) leaves good records
+    after the bad one; finding any proves the damage is not a tail.
     """
     if pos + _HEADER.size > len(data):
         return True
-    length, _ = _HEADER.unpack_from(data, pos)
-    end = pos + _HEADER.size + length
-    return end >= len(data) or not any(data[end:])
+    return not any(
+        _frame_problem(data, p) is None for p in range(pos + 1, len(data) - _HEADER.size)
+    )
 
 
 class EditLog:
@@ -122,6 +142,7 @@ class EditLog:
         self._last_txid = first_txid - 1
         self._synced_txid = first_txid - 1
         self._flushing = False
+        self._failed: BaseException | None = None
         self._file = open(directory / segment_name(first_txid), "ab")  # noqa: SIM115
         _fsync_dir(directory)
         self.syncs = 0
@@ -132,14 +153,16 @@ class EditLog:
 
     def append(self, record: dict[str, Any]) -> int:
         with self._lock:
+            self._check_failed()
+            self._buffer.append(encode(self._last_txid + 1, record))
             self._last_txid += 1
-            self._buffer.append(encode(self._last_txid, record))
             return self._last_txid
 
     def sync(self, txid: int) -> None:
         """Block until record `txid` is durable."""
         with self._lock:
             while self._synced_txid < txid:
+                self._check_failed()
                 if self._flushing:
                     self._flushed.wait()
                     continue
@@ -147,31 +170,56 @@ class EditLog:
                 batch, self._buffer = self._buffer, []
                 upto = self._last_txid
                 self._lock.release()
-                ok = False
                 try:
-                    self._file.write(b"".join(batch))
-                    self._file.flush()
-                    os.fdatasync(self._file.fileno())
-                    ok = True
-                finally:
+                    self._write(batch)
+                except BaseException as e:
                     self._lock.acquire()
-                    if ok:
-                        self._synced_txid = upto
-                        self.syncs += 1
+                    self._failed = e
+                    raise
+                else:
+                    self._lock.acquire()
+                    self._synced_txid = upto
+                    self.syncs += 1
+                finally:
                     self._flushing = False
                     self._flushed.notify_all()
 
+    def _write(self, batch: list[bytes]) -> None:
+        self._file.write(b"".join(batch))
+        self._file.flush()
+        os.fdatasync(self._file.fileno())
+
+    def _check_failed(self) -> None:
+        if self._failed is not None:
+            raise EditLogFailedError(
+                f"the edit log failed earlier and accepts no more records: {self._failed!r}"
+            )
+
     def roll(self) -> None:
-        """Sync everything, then start a new segment at the next txid (after a checkpoint)."""
-        self.sync(self._last_txid)
+        """Make everything durable, then start a new segment at the next txid (after a
+        checkpoint). Atomic with `append`: no record can land in the wrong segment."""
         with self._lock:
+            while self._flushing:
+                self._flushed.wait()
+            self._check_failed()
+            if self._buffer:
+                batch, self._buffer = self._buffer, []
+                try:
+                    self._write(batch)
+                except BaseException as e:
+                    self._failed = e
+                    raise
+                self._synced_txid = self._last_txid
+                self.syncs += 1
             self._file.close()
             self._file = open(self.directory / segment_name(self._last_txid + 1), "ab")  # noqa: SIM115
         _fsync_dir(self.directory)
 
     def close(self) -> None:
-        self.sync(self._last_txid)
-        self._file.close()
+        try:
+            self.sync(self._last_txid)
+        finally:
+            self._file.close()
 
 
 def _fsync_dir(directory: Path) -> None:

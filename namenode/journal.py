@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from minihadoop.errors import MiniHadoopError
 from namenode import checkpoint
 from namenode.commands import NamespaceCommand, from_record, to_record
 from namenode.editlog import EditLog, EditLogCorruptError, read_segment, segments
@@ -34,7 +35,13 @@ class Journal:
                     continue
                 if rec_txid != txid + 1:
                     raise checkpoint_gap(path, txid, rec_txid)
-                ns.apply(from_record(record))
+                try:
+                    ns.apply(from_record(record))
+                except MiniHadoopError as e:
+                    # Only accepted commands are logged, and apply is deterministic.
+                    raise EditLogCorruptError(
+                        f"edit log {path.name}: transaction {rec_txid} does not replay: {e}"
+                    ) from e
                 txid = rec_txid
                 self.replayed += 1
         self._log = EditLog(self.directory, txid + 1)
@@ -76,5 +83,6 @@ class Journal:
 
 def checkpoint_gap(path: Path, have: int, found: int) -> Exception:
     return EditLogCorruptError(
-        f"edit log {path.name}: expected transaction {have + 1}, found {found} (a segment is missing)"
+        f"edit log {path.name}: expected transaction {have + 1}, found {found} "
+        "(a segment is missing)"
     )

@@ -7,7 +7,9 @@ replication changed). Queries (`status`, `listing`, `located`, `walk`) read it.
 
 Files are write-once. A file being written lives in `under_construction`, not in the tree:
 readers never see it until `CompleteFile`, which also replaces an existing file atomically
-when the writer asked to overwrite.
+when the writer asked to overwrite. Its path is taken all the same: no folder is made
+there, and it goes with its folder when that is deleted (dropped) or renamed (moved), so
+its parent folder always exists.
 """
 
 from __future__ import annotations
@@ -154,30 +156,43 @@ class Namespace:
     def _parent_dir(self, path: str) -> Directory:
         """The folder that holds `path`; every ancestor must already be a folder."""
         node: Directory | File = self.root
+        prefix = ""
         for part in paths.split(paths.parent(path)):
             assert isinstance(node, Directory)
+            prefix = f"{prefix}/{part}"
             child = node.children.get(part)
             if child is None:
                 raise FileNotFoundError_(f"Parent folder does not exist: {paths.parent(path)}")
             if not isinstance(child, Directory):
-                raise ParentNotDirectoryError(
-                    f"Parent path is not a folder: {child_path(path, part)}"
-                )
+                raise ParentNotDirectoryError(f"Parent path is not a folder: {prefix}")
             node = child
         assert isinstance(node, Directory)
         return node
 
     def _check_dirs_creatable(self, path: str) -> None:
+        """Raise unless `mkdirs -p path` can succeed.
+
+        A file being written is not in the tree yet, but its path is taken: a folder at or
+        below that path would leave the writer nowhere to complete the file.
+        """
         node: Directory | File = self.root
+        prefix = ""
         for part in paths.split(path):
             if not isinstance(node, Directory):
-                raise ParentNotDirectoryError(f"Parent path is not a folder: {path}")
+                raise ParentNotDirectoryError(f"Parent path is not a folder: {prefix}")
+            prefix = f"{prefix}/{part}"
             nxt = node.children.get(part)
             if nxt is None:
+                if prefix in self.under_construction:
+                    raise FileAlreadyExistsError(f"A file is being written at {prefix}")
                 return
             node = nxt
         if not isinstance(node, Directory):
             raise FileAlreadyExistsError(f"Path is not a folder: {path}")
+
+    def _pending_below(self, path: str) -> list[str]:
+        """Paths of the files being written strictly below folder `path`."""
+        return [p for p in self.under_construction if p != path and paths.is_ancestor(path, p)]
 
     def status(self, path: str) -> FileStatus:
         return self._status(path, self._get(path))
@@ -301,8 +316,6 @@ class Namespace:
 
     def _mkdirs(self, cmd: c.Mkdirs) -> Effects:
         self._check_dirs_creatable(cmd.path)
-        if cmd.path in self.under_construction:
-            raise FileAlreadyExistsError(f"A file is being written at {cmd.path}")
         self._make_dirs(cmd.path, cmd.mtime, cmd.owner, cmd.group, cmd.permission)
         return Effects(result=True)
 
@@ -424,15 +437,21 @@ class Namespace:
         node = self.lookup(cmd.path)
         if node is None:
             return Effects(result=False)
-        if isinstance(node, Directory) and node.children and not cmd.recursive:
+        # Files being written below a folder go with it, as in HDFS: left behind, their
+        # writer could complete them into a folder re-created at the same path.
+        writing = self._pending_below(cmd.path) if isinstance(node, Directory) else []
+        if isinstance(node, Directory) and not cmd.recursive and (node.children or writing):
             raise PathIsNotEmptyDirectoryError(f"{cmd.path} is a non-empty folder")
         parent = self._parent_dir(cmd.path)
         del parent.children[paths.name(cmd.path)]
         parent.mtime = cmd.mtime
-        return Effects(removed_blocks=self._forget_blocks(node), result=True)
+        removed = self._forget_blocks(node)
+        for path in writing:
+            removed.extend(self._drop_pending(path))
+        return Effects(removed_blocks=removed, result=True)
 
     def _check_rename(self, src: str, dst: str) -> tuple[Directory, Directory | File, str]:
-        """Where `src` goes: (new parent, node, new name). HDFS's rename rules."""
+        """Where `src` goes: (new parent, node, final path). HDFS's rename rules."""
         if src == "/":
             raise IllegalArgumentError("cannot rename /")
         node = self._get(src)
@@ -447,31 +466,45 @@ class Namespace:
             raise IllegalArgumentError(f"cannot move {src} inside itself ({dst})")
         if dst in self.under_construction:
             raise FileAlreadyExistsError(f"A file is being written at {dst}")
-        return self._parent_dir(dst), node, paths.name(dst)
+        return self._parent_dir(dst), node, dst
 
     def _rename(self, cmd: c.Rename) -> Effects:
-        new_parent, node, new_name = self._check_rename(cmd.src, cmd.dst)
+        new_parent, node, dst = self._check_rename(cmd.src, cmd.dst)
         old_parent = self._parent_dir(cmd.src)
         del old_parent.children[paths.name(cmd.src)]
-        new_parent.children[new_name] = node
+        new_parent.children[paths.name(dst)] = node
         old_parent.mtime = new_parent.mtime = cmd.mtime
+        if isinstance(node, Directory):
+            # Files being written move with their folder, as HDFS moves their leases: left
+            # behind, they would have no parent folder to be completed into.
+            for old in self._pending_below(cmd.src):
+                pending = self.under_construction.pop(old)
+                pending.path = dst + old[len(cmd.src) :]
+                self.under_construction[pending.path] = pending
         return Effects(result=True)
 
     def _move_to_trash(self, cmd: c.MoveToTrash) -> Effects:
-        node = self._get(cmd.path)
+        self._get(cmd.path)
         if cmd.path == "/":
             raise IllegalArgumentError("cannot delete /")
-        del node
-        dst = paths.join(cmd.trash_root, cmd.path.lstrip("/"))
-        self._check_dirs_creatable(paths.parent(dst))
-        if self.lookup(dst) is not None:  # Hadoop appends the time to a name already in trash
-            dst = f"{dst}{cmd.mtime}"
-        if self.lookup(dst) is not None:
-            raise FileAlreadyExistsError(f"{dst} already exists in the trash")
         if paths.is_ancestor(cmd.path, cmd.trash_root):
             raise IllegalArgumentError(f"cannot move {cmd.path} into its own trash")
+        dst = paths.join(cmd.trash_root, cmd.path.lstrip("/"))
+        self._check_dirs_creatable(paths.parent(dst))
+        if self._taken(dst):  # Hadoop appends the time to a name already in trash
+            dst = paths.normalize(f"{dst}{cmd.mtime}")
+            if self._taken(dst):
+                raise FileAlreadyExistsError(f"{dst} already exists in the trash")
+        if paths.is_ancestor(cmd.path, dst):  # e.g. /T/user inside trash root /T
+            raise IllegalArgumentError(f"cannot move {cmd.path} inside itself ({dst})")
+        # Every check is done: from here on nothing may fail, or the folders made below
+        # would outlive a command that was never logged.
         self._make_dirs(paths.parent(dst), cmd.mtime, cmd.owner, cmd.group, "700")
         return self._rename(c.Rename(cmd.path, dst, cmd.mtime))
+
+    def _taken(self, path: str) -> bool:
+        """True when `path` names a file or folder, or a file being written."""
+        return self.lookup(path) is not None or path in self.under_construction
 
     def _set_replication(self, cmd: c.SetReplication) -> Effects:
         node = self._get(cmd.path)

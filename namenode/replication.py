@@ -6,9 +6,11 @@ still-unhealthy blocks and returns decisions:
 
 * `Replicate(block, source, targets)` for under-replicated blocks, fewest live replicas
   first (a block with one copy left is more urgent than one with two), at most
-  `max_streams` outstanding copies per source node;
+  `max_streams` outstanding copies per source node: the copies it was asked for in earlier
+  ticks and has not finished count, as do the `busy` ones the caller passes;
 * `Delete(block, node)` for replicas beyond the file's replication factor, and for corrupt
-  replicas once enough good ones exist.
+  replicas once enough good ones exist, or sooner when a corrupt replica sits on a node a
+  missing good copy could go to and no other node is left for it.
 
 A replication in flight is *pending* until its target reports the block or its deadline
 passes; only then is it scheduled again, so one slow copy is not started twice per tick.
@@ -39,7 +41,9 @@ class Delete:
 
 @dataclass(slots=True)
 class _Pending:
-    targets: set[str]
+    """Copies of one block in flight: each target, and the source copying to it."""
+
+    targets: dict[str, str]
     deadline: float
 
 
@@ -65,7 +69,7 @@ class ReplicationQueue:
     def replica_arrived(self, block_id: int, node: str) -> None:
         pending = self._pending.get(block_id)
         if pending is not None:
-            pending.targets.discard(node)
+            pending.targets.pop(node, None)
             if not pending.targets:
                 del self._pending[block_id]
         self._suspect.add(block_id)
@@ -93,41 +97,25 @@ class ReplicationQueue:
     ) -> list[Replicate | Delete]:
         """Decisions for this tick.
 
-        `live` are the nodes whose replicas count (and may be copied from); `writable` those
-        that may receive new replicas (default: all of `live`; draining nodes are not).
+        `live` are the nodes whose replicas may be copied from; `writable` those that may
+        receive new replicas (default: all of `live`). A live node that is not writable is
+        being drained: its replicas are copied from but do not count toward the replication
+        factor, so the block gets its full count elsewhere, and they are never chosen as
+        excess. `busy` counts copies a node is serving that this queue did not schedule.
         """
         targets_ok = live if writable is None else writable
-        for block_id, pending in list(self._pending.items()):
-            if pending.deadline <= now:
-                del self._pending[block_id]
-                self._unhealthy.add(block_id)
+        self._expire_pending(now)
         work = self._suspect | self._unhealthy
         self._suspect = set()
         self._unhealthy = set()
-        streams: dict[str, int] = dict(busy or {})
+        streams = self._streams(busy)
         decisions: list[Replicate | Delete] = []
-        under: list[tuple[int, int, int]] = []  # (live count, block, needed)
-        for block_id in work:
+        under: list[tuple[int, int, int]] = []  # (counted replicas, block, needed)
+        for block_id in sorted(work):
             want = expected(block_id)
-            if want is None:
-                continue
-            good = [n for n in blocks.holders(block_id) if n in live]
-            in_flight = len(self._pending[block_id].targets) if block_id in self._pending else 0
-            if len(good) + in_flight < want:
-                under.append((len(good), block_id, want - len(good) - in_flight))
-                self._unhealthy.add(block_id)
-            elif len(good) > want:
-                for node in choose_excess([live[n] for n in good], len(good) - want):
-                    decisions.append(Delete(block_id, node.id))
-            elif in_flight:
-                self._unhealthy.add(block_id)
-            if len(good) >= want:
-                decisions.extend(
-                    Delete(block_id, n) for n in blocks.corrupt_holders(block_id) if n in live
-                )
-        for count, block_id, needed in sorted(under):
-            if count == 0:
-                continue  # missing: nothing to copy from; fsck reports it
+            if want is not None:
+                decisions.extend(self._assess(block_id, want, blocks, live, targets_ok, under))
+        for _, block_id, needed in sorted(under):
             decision = self._replicate(
                 block_id,
                 needed,
@@ -141,12 +129,63 @@ class ReplicationQueue:
             )
             if decision is not None:
                 decisions.append(decision)
-                pending = self._pending.setdefault(
-                    block_id, _Pending(set(), now + self.pending_timeout)
-                )
-                pending.targets.update(decision.targets)
+                pending = self._pending.setdefault(block_id, _Pending({}, now))
+                pending.targets.update(dict.fromkeys(decision.targets, decision.source))
                 pending.deadline = now + self.pending_timeout
         return decisions
+
+    def _expire_pending(self, now: float) -> None:
+        """Give up on copies past their deadline: the block is looked at again."""
+        for block_id, pending in list(self._pending.items()):
+            if pending.deadline <= now:
+                del self._pending[block_id]
+                self._unhealthy.add(block_id)
+
+    def _streams(self, busy: Mapping[str, int] | None) -> dict[str, int]:
+        """Copies each source is busy with: `busy`, plus one per block it is still copying."""
+        streams: dict[str, int] = dict(busy or {})
+        for pending in self._pending.values():
+            for source in set(pending.targets.values()):
+                streams[source] = streams.get(source, 0) + 1
+        return streams
+
+    def _assess(
+        self,
+        block_id: int,
+        want: int,
+        blocks: BlockMap,
+        live: Mapping[str, NodeView],
+        writable: Mapping[str, NodeView],
+        under: list[tuple[int, int, int]],
+    ) -> list[Delete]:
+        """Deletions one block needs now; adds it to `under` when it needs copies."""
+        readable = [n for n in blocks.holders(block_id) if n in live]
+        counted = sorted(n for n in readable if n in writable)  # not on a draining node
+        corrupt = sorted(n for n in blocks.corrupt_holders(block_id) if n in live)
+        pending = self._pending.get(block_id)
+        in_flight = pending.targets.keys() if pending is not None else set()
+        needed = want - len(counted) - len(in_flight)
+        deletes: list[Delete] = []
+        if needed > 0:
+            self._unhealthy.add(block_id)
+            if readable:  # else missing: nothing to copy from; fsck reports it
+                under.append((len(counted), block_id, needed))
+        elif len(counted) > want:
+            for node in choose_excess([live[n] for n in counted], len(counted) - want):
+                deletes.append(Delete(block_id, node.id))
+        elif in_flight:
+            self._unhealthy.add(block_id)
+        if len(counted) >= want:
+            deletes.extend(Delete(block_id, n) for n in corrupt)
+        elif readable and corrupt:
+            # A corrupt copy is kept while it might matter, but not when it takes the place
+            # a good copy needs (three nodes, replication three): then it would stay
+            # under-replicated for ever. Its deletion frees the node for a good copy.
+            taken = set(blocks.holders(block_id)) | set(corrupt) | set(in_flight)
+            free = sum(1 for n in writable if n not in taken)
+            if free < needed:
+                deletes.extend(Delete(block_id, n) for n in corrupt)
+        return deletes
 
     def _replicate(
         self,
@@ -168,7 +207,7 @@ class ReplicationQueue:
         taken = blocks.holders(block_id) | blocks.corrupt_holders(block_id)
         pending = self._pending.get(block_id)
         if pending is not None:
-            taken |= pending.targets
+            taken |= pending.targets.keys()
         candidates = [v for k, v in sorted(writable.items()) if k not in taken]
         targets = policy.choose_targets(
             needed, candidates, rng=rng, existing=holders, block_size=size

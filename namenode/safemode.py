@@ -8,6 +8,8 @@ replication or deletion — otherwise it would "repair" blocks that are merely u
 
 from __future__ import annotations
 
+import math
+
 
 class SafeMode:
     def __init__(self, *, threshold: float, extension: float) -> None:
@@ -24,7 +26,7 @@ class SafeMode:
         self.total, self.reported = total, reported
         if not self.on or self.manual:
             return self.on
-        if total == 0 or reported >= self.threshold * total:
+        if reported >= self.needed(total):
             if self._reached_at is None:
                 self._reached_at = now
             if now - self._reached_at >= self.extension:
@@ -32,6 +34,11 @@ class SafeMode:
         else:
             self._reached_at = None
         return self.on
+
+    def needed(self, total: int) -> int:
+        """Blocks that must be reported before safe mode can end: `threshold` of `total`,
+        rounded up. Rounded to 1e-9 first so that 0.14 * 50 (7.000000000000001) needs 7."""
+        return math.ceil(round(self.threshold * total, 9))
 
     def enter(self) -> None:
         self.on = self.manual = True
