@@ -44,7 +44,7 @@ def up(
     with out.status(f"starting a namenode and {datanodes} datanodes in {where}…"):
         info = cluster.start(datanodes=datanodes, settings=settings)
     out.print(f"[green]cluster up[/] in {where}")
-    out.print(f"  namenode   {info.namenode}   (dashboard: {info.namenode}/)")
+    out.print(f"  namenode   {info.namenode}   (status: {info.namenode}/nn/v1/cluster)")
     for d in info.daemons[1:]:
         out.print(f"  {d.name:<10} {d.url}")
     out.print(f"  logs       {where / 'logs'}")
@@ -77,6 +77,7 @@ def status(dir: Path | None = DirOption) -> None:
     out.print(table)
     out.print(
         f"live {s['live']}, dead {s['dead']}; blocks {s['blocks']} "
-        f"(under-replicated {s['under_replicated']}, missing {s['missing']}, corrupt {s['corrupt']})"
+        f"(under-replicated {s['under_replicated']}, missing {s['missing']}, "
+        f"corrupt {s['corrupt']})"
     )
     out.print(s["safemode_message"])

@@ -24,7 +24,7 @@ DirOption = typer.Option(
 )
 
 
-def _fs(dir: Path | None) -> FileSystem:
+def client(dir: Path | None) -> FileSystem:
     url = os.environ.get("MINIHADOOP_NAMENODE")
     if url:  # a remote cluster: address and token from the environment
         return FileSystem(url, os.environ.get("MINIHADOOP_TOKEN"))
@@ -46,7 +46,7 @@ def _progress(total: int) -> Progress:
 @app.command()
 def ls(path: str = typer.Argument("/"), dir: Path | None = DirOption) -> None:
     """List a folder (or show one file)."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         entries = fs.ls(path)
     table = Table("permission", "repl", "owner", "size", "modified", "path", box=None)
     for e in entries:
@@ -67,7 +67,7 @@ def ls(path: str = typer.Argument("/"), dir: Path | None = DirOption) -> None:
 @app.command()
 def mkdir(path: str, dir: Path | None = DirOption) -> None:
     """Make a folder and its parents (like mkdir -p)."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         fs.mkdir(path)
 
 
@@ -82,7 +82,7 @@ def put(
 ) -> None:
     """Upload a local file."""
     size = local.stat().st_size
-    with _fs(dir) as fs, _progress(size) as bar:
+    with client(dir) as fs, _progress(size) as bar:
         task = bar.add_task(f"put {local.name}", total=size)
         status = fs.put(
             local,
@@ -98,7 +98,7 @@ def put(
 @app.command()
 def get(remote: str, local: Path = typer.Argument(Path(".")), dir: Path | None = DirOption) -> None:
     """Download a file."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         size = fs.stat(remote).length
         with _progress(size) as bar:
             task = bar.add_task(f"get {remote}", total=size)
@@ -108,7 +108,7 @@ def get(remote: str, local: Path = typer.Argument(Path(".")), dir: Path | None =
 @app.command()
 def cat(path: str, dir: Path | None = DirOption) -> None:
     """Print a file's bytes to standard output."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         for piece in fs.cat(path):
             sys.stdout.buffer.write(piece)
     sys.stdout.buffer.flush()
@@ -126,7 +126,7 @@ def rm(
     dir: Path | None = DirOption,
 ) -> None:
     """Remove a file or folder (to the trash unless --skip-trash)."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         fs.rm(path, recursive=recursive, skip_trash=skip_trash)
     out.print(f"Deleted {path}" if skip_trash else f"Moved {path} to the trash")
 
@@ -134,14 +134,14 @@ def rm(
 @app.command()
 def mv(src: str, dst: str, dir: Path | None = DirOption) -> None:
     """Move or rename a file or folder."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         fs.mv(src, dst)
 
 
 @app.command()
 def stat(path: str, dir: Path | None = DirOption) -> None:
     """Show a file's or folder's status."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         s = fs.stat(path)
     for key, value in s.model_dump(mode="json").items():
         out.print(f"{key:<18} {value}")
@@ -150,7 +150,7 @@ def stat(path: str, dir: Path | None = DirOption) -> None:
 @app.command()
 def du(path: str = typer.Argument("/"), dir: Path | None = DirOption) -> None:
     """Space used below a path (logical, and with replication)."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         s = fs.du(path)
     out.print(
         f"{human_size(s.length)}  {human_size(s.space_consumed)} with replication  "
@@ -165,7 +165,7 @@ def setrep(
     dir: Path | None = DirOption,
 ) -> None:
     """Change the replication factor of a file (or every file below a folder)."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         fs.setrep(path, replication)
     out.print(f"Replication {replication} set: {path}")
 
@@ -177,19 +177,22 @@ def fsck(
     dir: Path | None = DirOption,
 ) -> None:
     """Check block health: healthy, under-replicated, missing, corrupt."""
-    with _fs(dir) as fs:
+    with client(dir) as fs:
         report = fs.fsck(path)
     for f in report["files_detail"]:
         bad = [b for b in f["blocks"] if b["state"] != "HEALTHY"]
         if files or bad:
             out.print(
-                f"{f['path']} {f['length']} bytes, replication {f['replication']}, {len(f['blocks'])} block(s)"
+                f"{f['path']} {f['length']} bytes, replication {f['replication']}, "
+                f"{len(f['blocks'])} block(s)"
             )
             for b in f["blocks"] if files else bad:
                 locs = ", ".join(b["locations"]) or "-"
                 out.print(
                     f"  blk_{b['block_id']} len={b['length']} {b['state']} "
-                    f"live={b['live_replicas']}/{b['expected']} [{locs}]"
+                    f"live={b['live_replicas']}/{b['expected']} [{locs}]",
+                    markup=False,
+                    highlight=False,
                 )
     out.print(
         f"Total size: {report['size']} B\nTotal files: {report['files']}\n"

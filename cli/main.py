@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from cli import cluster, daemons, fs
+from cli import admin, cluster, daemons, fs
 from minihadoop.errors import MiniHadoopError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(fs.app, name="fs")
 app.add_typer(cluster.app, name="cluster")
+app.add_typer(admin.app, name="admin")
 app.command()(daemons.namenode)
 app.command()(daemons.datanode)
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 
-from datanode.blockstore import BlockStore
+from datanode.blockstore import BlockStore, Replica
 from datanode.pipeline import WriteSpec, receive_block
 from datanode.service import DatanodeService
 from minihadoop.config import Settings
@@ -95,71 +96,116 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
         await service.block_received(replica)
         return result
 
+    _read_routes(app, service, read)
+    _verified_read_route(app, service, read)
+    return app
+
+
+async def _open_range(
+    service: DatanodeService, block_id: int, offset: int, length: int | None
+) -> tuple[Replica, Span]:
+    """The replica and the chunk-aligned span covering [offset, offset+length).
+
+    A replica whose data file no longer has its finalized length (truncated on disk) is
+    reported to the namenode and refused with 409, never streamed short.
+    """
+    store = service.store
+    replica = store.get(block_id)
+    if offset > replica.length:
+        raise IllegalArgumentError(f"offset {offset} is past the block's end ({replica.length})")
+    try:
+        store.check_size(replica)
+    except ChecksumError as exc:
+        await service.report_bad(block_id, str(exc))
+        raise
+    return replica, Span.of(replica, offset, length)
+
+
+def _read_routes(app: FastAPI, service: DatanodeService, read: Any) -> None:
+    store = service.store
+
     @app.get("/dn/v1/blocks/{block_id}", dependencies=[read])
-    def read_block(
+    async def read_block(
         block_id: int, offset: int = Query(0, ge=0), length: int | None = Query(None, ge=0)
     ) -> StreamingResponse:
-        replica = store.get(block_id)
-        end = replica.length if length is None else min(replica.length, offset + length)
-        if offset > replica.length:
-            raise IllegalArgumentError(
-                f"offset {offset} is past the block's end ({replica.length})"
-            )
+        replica, span = await _open_range(service, block_id, offset, length)
         bpc = replica.bytes_per_checksum
-        start = offset - offset % bpc
-        end_aligned = min(replica.length, -(-end // bpc) * bpc)
-        first, count = start // bpc, -(-(end_aligned - start) // bpc)
-        sums = store.checksums(replica, first, count)
+        sums = store.checksums(replica, span.start // bpc, span.chunks)
 
         async def body() -> AsyncIterator[bytes]:
             service.active_transfers += 1
             try:
                 yield sums
-                for piece in store.read_range(replica, start, end_aligned):
+                for piece in store.read_range(replica, span.start, span.aligned_end):
                     yield piece
             finally:
                 service.active_transfers -= 1
 
         headers = {
-            "x-chunk-start": str(start),
-            "x-data-length": str(end_aligned - start),
+            "x-chunk-start": str(span.start),
+            "x-data-length": str(span.aligned_end - span.start),
             "x-checksums-length": str(len(sums)),
             "x-bytes-per-checksum": str(bpc),
             "x-block-length": str(replica.length),
-            "content-length": str(len(sums) + end_aligned - start),
+            "content-length": str(len(sums) + span.aligned_end - span.start),
         }
         return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)
+
+
+def _verified_read_route(app: FastAPI, service: DatanodeService, read: Any) -> None:
+    store = service.store
 
     @app.get("/dn/v1/blocks/{block_id}/data", dependencies=[read])
     async def read_verified(
         block_id: int, offset: int = Query(0, ge=0), length: int | None = Query(None, ge=0)
     ) -> StreamingResponse:
-        replica = store.get(block_id)
-        end = replica.length if length is None else min(replica.length, offset + length)
-        bpc = replica.bytes_per_checksum
-        start = offset - offset % bpc
-        pieces = store.verified_range(replica, start, -(-end // bpc) * bpc if end else 0)
+        replica, span = await _open_range(service, block_id, offset, length)
+        pieces = store.verified_range(replica, span.start, span.aligned_end)
         # Check the first piece before committing to a 200, so a rotten replica gets a 409.
         try:
             first = next(pieces, b"")
-        except ChecksumError:
-            await service.report_bad(block_id, "checksum mismatch on read")
+        except ChecksumError as exc:
+            await service.report_bad(block_id, str(exc))
             raise
 
         async def body() -> AsyncIterator[bytes]:
-            pos = start
-            chunk = first
+            pos, chunk = span.start, first
             while chunk:
-                lo, hi = max(offset - pos, 0), min(len(chunk), end - pos)
+                lo, hi = max(span.offset - pos, 0), min(len(chunk), span.end - pos)
                 if hi > lo:
                     yield chunk[lo:hi]
                 pos += len(chunk)
                 try:
                     chunk = next(pieces, b"")
-                except ChecksumError:
-                    await service.report_bad(block_id, "checksum mismatch on read")
+                except ChecksumError as exc:
+                    await service.report_bad(block_id, str(exc))
                     raise
 
-        return StreamingResponse(body(), media_type="application/octet-stream")
+        return StreamingResponse(
+            body(),
+            media_type="application/octet-stream",
+            headers={"content-length": str(span.end - span.offset)},
+        )
 
-    return app
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A requested byte range of a block and the whole chunks that cover it."""
+
+    offset: int
+    end: int
+    start: int  # offset rounded down to a chunk boundary
+    aligned_end: int  # end rounded up to a chunk boundary, or the block's end
+    bpc: int
+
+    @property
+    def chunks(self) -> int:
+        return -(-(self.aligned_end - self.start) // self.bpc)
+
+    @staticmethod
+    def of(replica: Replica, offset: int, length: int | None) -> Span:
+        bpc = replica.bytes_per_checksum
+        end = replica.length if length is None else min(replica.length, offset + length)
+        start = offset - offset % bpc
+        aligned_end = min(replica.length, -(-end // bpc) * bpc)
+        return Span(offset, end, start, max(start, aligned_end), bpc)

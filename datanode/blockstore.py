@@ -226,13 +226,33 @@ class BlockStore:
                 pos += len(piece)
                 yield piece
 
+    def report(self) -> list[ReplicaReport]:
+        """Every replica as a block report states it: with the data file's size on disk now,
+        so a replica truncated behind our back is reported short and the namenode marks it
+        corrupt, as HDFS's directory scanner would."""
+        out = []
+        for r in self._replicas.values():
+            try:
+                size = r.data_path.stat().st_size
+            except FileNotFoundError:
+                continue  # gone from disk: not reported, so the namenode forgets it here
+            out.append(ReplicaReport(block_id=r.block_id, gen=r.gen, length=size))
+        return out
+
+    def check_size(self, replica: Replica) -> None:
+        """Raise ChecksumError when the data file is missing or not its finalized length."""
+        try:
+            size = replica.data_path.stat().st_size
+        except FileNotFoundError:
+            raise ChecksumError(f"block {replica.block_id}: data file is missing") from None
+        if size != replica.length:
+            raise ChecksumError(
+                f"block {replica.block_id}: data file has {size} bytes, expected {replica.length}"
+            )
+
     def scan(self, replica: Replica) -> None:
         """Verify a whole replica; raises ChecksumError when it has rotten."""
-        if replica.data_path.stat().st_size != replica.length:
-            raise ChecksumError(
-                f"block {replica.block_id}: data file has {replica.data_path.stat().st_size} "
-                f"bytes, expected {replica.length}"
-            )
+        self.check_size(replica)
         for _ in self.verified_range(replica, 0, replica.length):
             pass
 
@@ -267,7 +287,8 @@ class ReplicaWriter:
             actual = self._summer.finish()
             if expected_length is not None and expected_length != self.length:
                 raise ChecksumError(
-                    f"block {self.block_id}: received {self.length} bytes, expected {expected_length}"
+                    f"block {self.block_id}: received {self.length} bytes, "
+                    f"expected {expected_length}"
                 )
             if expected_checksums is not None and expected_checksums != actual:
                 raise ChecksumError(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -50,26 +50,38 @@ def block_url(base: str, block_id: int) -> str:
 async def send_block(
     client: httpx.AsyncClient,
     spec: WriteSpec,
-    body: AsyncIterator[bytes],
+    body: Callable[[], AsyncIterator[bytes]],
     token: str,
     timeout: float,
 ) -> BlockWriteResult:
-    """PUT a block (data then checksums) to the first of `spec.targets`."""
-    first, rest = spec.targets[0], spec.targets[1:]
-    response = await client.put(
-        block_url(first, spec.block_id),
-        params=spec.query(),
-        content=body,
-        headers={
-            "x-targets": ",".join(rest),
-            "authorization": f"Bearer {token}",
-            "content-length": str(spec.body_length),
-        },
-        timeout=httpx.Timeout(timeout),
-    )
-    if response.status_code != 200:
-        raise PipelineError(first, response.status_code, response.text[:300])
-    return BlockWriteResult.model_validate(response.json())
+    """PUT a block (data then checksums) down the pipeline `spec.targets`.
+
+    A target that refuses the connection — dead, but not yet declared dead — is skipped and
+    the block goes to the next one, which forwards to the rest; no byte was sent to it, so
+    `body()` can be started afresh. Skipped targets are listed as failed in the result.
+    """
+    skipped: list[str] = []
+    for i, first in enumerate(spec.targets):
+        try:
+            response = await client.put(
+                block_url(first, spec.block_id),
+                params=spec.query(),
+                content=body(),
+                headers={
+                    "x-targets": ",".join(spec.targets[i + 1 :]),
+                    "authorization": f"Bearer {token}",
+                    "content-length": str(spec.body_length),
+                },
+                timeout=httpx.Timeout(timeout),
+            )
+        except httpx.ConnectError:
+            skipped.append(first)
+            continue
+        if response.status_code != 200:
+            raise PipelineError(first, response.status_code, response.text[:300])
+        result = BlockWriteResult.model_validate(response.json())
+        return BlockWriteResult(stored=result.stored, failed=skipped + result.failed)
+    raise PipelineError(spec.targets[-1], 503, f"no target reachable: {', '.join(skipped)}")
 
 
 class PipelineError(Exception):
@@ -149,7 +161,7 @@ def _start_downstream(
                 return
             yield piece
 
-    task = asyncio.create_task(send_block(client, spec, body(), token, timeout))
+    task = asyncio.create_task(send_block(client, spec, body, token, timeout))
     return _Downstream(queue, task)
 
 

@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -98,9 +99,7 @@ class DatanodeService:
         await self.block_report()
 
     async def block_report(self) -> None:
-        report = BlockReportRequest(
-            datanode_id=self.id, replicas=[r.report for r in self.store.replicas()]
-        )
+        report = BlockReportRequest(datanode_id=self.id, replicas=self.store.report())
         response = await self._post("block_report", report)
         await self.obey(HeartbeatResponse.model_validate(response.json()).commands)
 
@@ -160,8 +159,8 @@ class DatanodeService:
                     self._spawn(self.replicate(cmd.block.block_id, [t.url for t in cmd.targets]))
         await self._flush_incremental()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -179,7 +178,7 @@ class DatanodeService:
             await send_block(
                 self.client,
                 spec,
-                self._replica_body(replica),
+                lambda: self._replica_body(replica),
                 self.settings.token,
                 self.transfer_timeout,
             )
@@ -222,6 +221,7 @@ class DatanodeService:
         s = self.settings
         next_report = next_scan = time.monotonic()
         next_scan += s.scanner_interval
+        failing = False
         while True:
             try:
                 if not self.registered:
@@ -235,11 +235,25 @@ class DatanodeService:
                     await self.scan_all()
                     next_scan = time.monotonic() + s.scanner_interval
             except (httpx.HTTPError, ValueError) as exc:
-                log.info("namenode not reachable (%s); retrying", exc)
+                if self.registered or not failing:  # say it once per outage, not every beat
+                    log.warning("namenode %s: %s; retrying", self.namenode_url, _why(exc))
+                failing = True
                 self.registered = False
+            else:
+                if failing:
+                    log.warning("namenode %s reachable again", self.namenode_url)
+                failing = False
             await asyncio.sleep(s.heartbeat_interval)
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await self.client.aclose()
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        if exc.response.status_code == 401:
+            return "refused our token (is MINIHADOOP_TOKEN the same on every daemon?)"
+        return f"answered HTTP {exc.response.status_code}"
+    return f"not reachable ({type(exc).__name__}: {exc})"

@@ -33,8 +33,8 @@ ReadPolicy = Literal["open", "token"]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MINIHADOOP_", extra="ignore")
 
-    # Security. Empty token means "no token configured": daemons then refuse to start
-    # unless insecure mode is asked for explicitly.
+    # Security. Daemons refuse to start without a token; clients without one can only read
+    # (and only when read_policy is "open").
     token: str = ""
     read_policy: ReadPolicy = "open"
 
@@ -95,7 +95,6 @@ class DaemonInfo(BaseModel):
 class ClusterInfo(BaseModel):
     namenode: str
     token: str
-    datanodes: list[DaemonInfo] = []
     daemons: list[DaemonInfo] = []
     jobtracker: str | None = None
     settings: dict[str, Any] = {}

@@ -101,7 +101,7 @@ class SafeModeError(MiniHadoopError):
     java_class = "org.apache.hadoop.hdfs.server.namenode.SafeModeException"
 
 
-class AuthenticationError(MiniHadoopError):
+class AuthenticationError(MiniHadoopError, builtins.PermissionError):
     status = 401
     exception = "SecurityException"
     java_class = "java.lang.SecurityException"

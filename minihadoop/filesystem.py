@@ -9,12 +9,14 @@ protocol straight between this process and the datanodes:
   node of the pipeline instead; nodes that drop out are re-replicated by the namenode later.
   The file becomes visible when the client completes it.
 * **read** — the namenode returns each block's replicas, nearest and least busy first. The
-  client verifies every chunk against its checksum before handing bytes on; on a mismatch or
-  a dead node it reports the bad replica and carries on from the same byte on the next one.
+  client verifies every chunk against its checksum before handing bytes on; on a mismatch it
+  reports the bad replica, and on a mismatch or an unreachable node it carries on from the
+  same byte on the next replica.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import uuid
@@ -50,7 +52,6 @@ from minihadoop.models import (
 
 Progress = Callable[[int], None]
 READ_PIECE = 1 << 20
-DEFAULT_BYTES_PER_CHECKSUM = 4096
 
 
 class FileSystem:
@@ -63,8 +64,9 @@ class FileSystem:
         *,
         user: str | None = None,
         timeout: float = 120.0,
-        bytes_per_checksum: int = DEFAULT_BYTES_PER_CHECKSUM,
+        bytes_per_checksum: int | None = None,
     ) -> None:
+        """`bytes_per_checksum` overrides the cluster's setting for files this client writes."""
         self.namenode = namenode.rstrip("/")
         self.token = token
         self.user = user or current_user()
@@ -187,6 +189,20 @@ class FileSystem:
         result: dict[str, Any] = self._call("GET", f"{self.namenode}/nn/v1/cluster").json()
         return result
 
+    def safemode(self, action: str = "get") -> dict[str, Any]:
+        """Safe mode: `get` its state, `enter` it (read-only), or `leave` it (admin)."""
+        result: dict[str, Any] = self._call(
+            "POST", f"{self.namenode}/nn/v1/safemode", params={"action": action}
+        ).json()
+        return result
+
+    def decommission(self, datanode: str) -> str:
+        """Drain a datanode (by id or URL); returns its state."""
+        response = self._call(
+            "POST", f"{self.namenode}/nn/v1/decommission", params={"datanode": datanode}
+        )
+        return str(response.json()["state"])
+
     def blocks(self, path: str) -> LocatedBlocks:
         response = self._call(
             "GET", f"{self.namenode}/nn/v1/blocks", params={"path": paths.normalize(path)}
@@ -216,7 +232,8 @@ class FileSystem:
                 block_size=block_size,
             ),
         )
-        return DFSOutputStream(self, path, int(created["block_size"]), progress)
+        bpc = self.bytes_per_checksum or int(created["bytes_per_checksum"])
+        return DFSOutputStream(self, path, int(created["block_size"]), bpc, progress)
 
     def write_bytes(self, path: str, data: bytes, **kw: Any) -> None:
         with self.create(path, **kw) as out:
@@ -262,18 +279,18 @@ class FileSystem:
         self._native("complete", CompleteRequest(path=path, client=self.client_name, last=last))
 
     def _abandon(self, path: str) -> None:
-        try:
+        with contextlib.suppress(MiniHadoopError):  # else the lease expires on its own
             self._call(
                 "POST",
                 f"{self.namenode}/nn/v1/abandon",
                 params={"path": path, "client": self.client_name},
             )
-        except MiniHadoopError:
-            pass  # the lease will expire on its own
 
-    def _write_block(self, located: LocatedBlock, data: bytes | memoryview) -> BlockWriteResult:
+    def _write_block(
+        self, located: LocatedBlock, data: bytes | memoryview, bpc: int
+    ) -> BlockWriteResult:
         """Send one block down its pipeline, skipping first nodes that cannot take it."""
-        sums = chunk_checksums(data, self.bytes_per_checksum)
+        sums = chunk_checksums(data, bpc)
         urls = [loc.url for loc in located.locations]
         errors = []
         for i, first in enumerate(urls):
@@ -284,7 +301,7 @@ class FileSystem:
                     params={
                         "gen": located.block.gen,
                         "length": len(data),
-                        "bpc": self.bytes_per_checksum,
+                        "bpc": bpc,
                     },
                     content=_body(data, sums),
                     headers={
@@ -346,14 +363,12 @@ class FileSystem:
     def _report_bad(self, block_id: int, datanode_id: str, reason: str) -> None:
         if not self.token:
             return
-        try:
+        with contextlib.suppress(MiniHadoopError):
             self._call(
                 "POST",
                 f"{self.namenode}/internal/v1/bad_block",
                 json={"block_id": block_id, "datanode_id": datanode_id, "reason": reason},
             )
-        except MiniHadoopError:
-            pass
 
     def _read_block(self, located: LocatedBlock, start: int, end: int) -> Iterator[bytes]:
         """Verified bytes [start, end) of one block, failing over between replicas."""
@@ -375,9 +390,8 @@ class FileSystem:
                 problems.append(f"{loc.url}: {exc}")
         if pos < end:
             detail = "; ".join(problems) or "no live replica"
-            raise MiniHadoopError(
-                f"Could not obtain block {located.block.block_id} (offset {located.offset + pos}): {detail}"
-            )
+            where = f"block {located.block.block_id} (offset {located.offset + pos})"
+            raise MiniHadoopError(f"Could not obtain {where}: {detail}")
 
     def _read_replica(self, url: str, block_id: int, start: int, end: int) -> Iterator[bytes]:
         params = {"offset": start, "length": end - start}
@@ -445,12 +459,18 @@ class DFSOutputStream(io.RawIOBase):
     """A file being written: bytes are buffered into blocks and each full block is sent."""
 
     def __init__(
-        self, fs: FileSystem, path: str, block_size: int, progress: Progress | None
+        self,
+        fs: FileSystem,
+        path: str,
+        block_size: int,
+        bytes_per_checksum: int,
+        progress: Progress | None,
     ) -> None:
         super().__init__()
         self.fs = fs
         self.path = path
         self.block_size = block_size
+        self.bytes_per_checksum = bytes_per_checksum
         self.progress = progress
         self._buf = bytearray()
         self._last: Block | None = None
@@ -493,7 +513,7 @@ class DFSOutputStream(io.RawIOBase):
     def _flush_block(self) -> None:
         located = self.fs._add_block(self.path, self._last, self._failed_nodes)
         data = bytes(self._buf)
-        result = self.fs._write_block(located, data)
+        result = self.fs._write_block(located, data, self.bytes_per_checksum)
         self._failed_nodes = sorted(set(self._failed_nodes) | set(_ids_of(located, result.failed)))
         self._last = Block(block_id=located.block.block_id, gen=located.block.gen, length=len(data))
         self._buf.clear()

@@ -37,6 +37,9 @@ class LocalCluster:
         self.host = host
         self.info: ClusterInfo | None = None
         self.settings: dict[str, Any] = {}
+        # Children started by this object, kept so they can be reaped (no zombies, no
+        # "still running" warnings); daemons started by another process are found by pid.
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -56,7 +59,7 @@ class LocalCluster:
         ready = self.directory / f".{name}.ready"
         ready.unlink(missing_ok=True)
         with open(self.logs / f"{name}.log", "ab") as log:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "cli", *argv, "--ready-file", str(ready)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -64,6 +67,8 @@ class LocalCluster:
                 env=self._env(token),
                 start_new_session=True,  # survives the shell that ran `cluster up`
             )
+        self._procs[proc.pid] = proc
+        return proc
 
     def _wait_ready(self, name: str, proc: subprocess.Popen[bytes], timeout: float) -> str:
         ready = self.directory / f".{name}.ready"
@@ -114,7 +119,14 @@ class LocalCluster:
         info.namenode = url
         info.daemons = [d for d in info.daemons if d.name != "namenode"]
         info.daemons.insert(
-            0, DaemonInfo(name="namenode", url=url, pid=proc.pid, data_dir=str(name_dir))
+            0,
+            DaemonInfo(
+                name="namenode",
+                url=url,
+                pid=proc.pid,
+                data_dir=str(name_dir),
+                log=str(self.logs / "namenode.log"),
+            ),
         )
         info.save(self.directory)
 
@@ -135,7 +147,13 @@ class LocalCluster:
         ]  # fmt: skip
         proc = self._spawn(name, argv, info.token)
         url = self._wait_ready(name, proc, timeout)
-        daemon = DaemonInfo(name=name, url=url, pid=proc.pid, data_dir=str(data_dir))
+        daemon = DaemonInfo(
+            name=name,
+            url=url,
+            pid=proc.pid,
+            data_dir=str(data_dir),
+            log=str(self.logs / f"{name}.log"),
+        )
         info.daemons = [d for d in info.daemons if d.name != name] + [daemon]
         info.save(self.directory)
         return daemon
@@ -166,7 +184,7 @@ class LocalCluster:
         with contextlib.suppress(ProcessLookupError):
             os.kill(d.pid, sig)
         if sig in (signal.SIGKILL, signal.SIGTERM):
-            _wait_gone(d.pid, 15.0)
+            self._reap(d.pid, 15.0)
 
     def restart(self, name: str, *, timeout: float = 30.0) -> DaemonInfo:
         """Start a stopped or killed daemon again on its old port."""
@@ -196,12 +214,23 @@ class LocalCluster:
             if _alive(d.pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(d.pid, signal.SIGTERM)
-                if not _wait_gone(d.pid, timeout):
+                if not self._reap(d.pid, timeout):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(d.pid, signal.SIGKILL)
-                    _wait_gone(d.pid, 5.0)
+                    self._reap(d.pid, 5.0)
                 stopped.append(d.name)
         return stopped
+
+    def _reap(self, pid: int, timeout: float) -> bool:
+        proc = self._procs.pop(pid, None)
+        if proc is None:
+            return _wait_gone(pid, timeout)
+        try:
+            proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            self._procs[pid] = proc
+            return False
 
     def _require(self) -> ClusterInfo:
         if self.info is None:

@@ -6,7 +6,7 @@ body is validated against one of these models, so malformed input is refused at 
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,12 +19,12 @@ class Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FileType(str, Enum):
+class FileType(StrEnum):
     FILE = "FILE"
     DIRECTORY = "DIRECTORY"
 
 
-class DatanodeState(str, Enum):
+class DatanodeState(StrEnum):
     LIVE = "LIVE"
     DEAD = "DEAD"
     DECOMMISSIONING = "DECOMMISSIONING"
@@ -112,6 +112,7 @@ class CreateRequest(Wire):
     path: str
     client: str = Field(min_length=1, max_length=200)
     overwrite: bool = False
+    create_parent: bool = True
     replication: int | None = Field(default=None, ge=1, le=512)
     block_size: int | None = Field(default=None, ge=4096, le=1 << 40)
     permission: str | None = Field(default=None, pattern=r"^[0-7]{3,4}$")

@@ -30,7 +30,11 @@ def fsck_report(system: Namesystem, path: str) -> dict[str, Any]:
             for rec in node.blocks:
                 counts["blocks"] += 1
                 good = sorted(n for n in system.blocks.holders(rec.block_id) if n in live)
-                bad = sorted(system.blocks.corrupt_holders(rec.block_id))
+                nodes = system.datanodes.nodes
+                bad = sorted(
+                    nodes[n].url if n in nodes else n
+                    for n in system.blocks.corrupt_holders(rec.block_id)
+                )
                 state = _state(len(good), len(bad), node.replication)
                 if state != "HEALTHY":
                     problems[state.lower()] += 1

@@ -10,6 +10,8 @@ Time comes from the injected `clock` and randomness from the injected `rng`.
 
 from __future__ import annotations
 
+import logging
+import os
 import random
 import threading
 import time
@@ -23,7 +25,9 @@ from minihadoop.config import Settings
 from minihadoop.errors import (
     FileNotFoundError_,
     IllegalArgumentError,
+    LeaseExpiredError,
     NotEnoughReplicasError,
+    PathIsNotEmptyDirectoryError,
     SafeModeError,
 )
 from minihadoop.models import (
@@ -47,6 +51,7 @@ from minihadoop.models import (
 from namenode import commands as c
 from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
+from namenode.editlog import EditLogFailedError
 from namenode.journal import Journal
 from namenode.namespace import Effects, Namespace
 from namenode.placement import make_policy, order_for_reader
@@ -91,6 +96,10 @@ class Namesystem:
         self.events: deque[ClusterEvent] = deque(maxlen=200)
         self.started = clock()
         self._lease_seen: dict[str, float] = {}
+        # Replicas of blocks the namespace does not know, reported during safe mode: deleted
+        # only once safe mode is off (an operator may be restoring an older name folder).
+        self._postponed_invalid: set[tuple[str, int]] = set()
+        self.on_fatal: Callable[[str], None] = _terminate
         self._event("namenode", f"started; {self.journal.replayed} edits replayed")
         self.tick()
 
@@ -107,7 +116,11 @@ class Namesystem:
         if self.safemode.on:
             raise SafeModeError(f"Cannot change the namespace: {self.safemode.describe()}")
         effects = self.ns.apply(cmd)
-        txid = self.journal.log(cmd)
+        try:
+            txid = self.journal.log(cmd)
+        except EditLogFailedError as exc:
+            self.on_fatal(f"edit log failed: {exc}")  # memory is ahead of disk: stop
+            raise
         for block_id in effects.removed_blocks:
             for node in self.blocks.forget_block(block_id):
                 self.datanodes.queue(node, _delete_command(block_id))
@@ -118,7 +131,14 @@ class Namesystem:
         return effects, txid
 
     def sync(self, txid: int) -> None:
-        self.journal.sync(txid)
+        """Wait until `txid` is durable. A failed edit log is fatal, as in HDFS: the
+        namespace in memory is already ahead of the disk, so the process must not go on
+        answering from it; a restart replays what is durable."""
+        try:
+            self.journal.sync(txid)
+        except (OSError, EditLogFailedError) as exc:
+            self.on_fatal(f"edit log sync failed: {exc}")
+            raise
 
     def close(self) -> None:
         with self.lock:
@@ -136,6 +156,9 @@ class Namesystem:
         """Start a file; returns (txid, the file's block size)."""
         path = paths.normalize(req.path)
         with self.lock:
+            parent = paths.parent(path)
+            if req.create_parent and self.ns.lookup(parent) is None:
+                self._mutate(c.Mkdirs(parent, self._now_ms(), user, SUPERGROUP, "755"))
             cmd = c.StartFile(
                 path=path,
                 client=req.client,
@@ -156,9 +179,7 @@ class Namesystem:
         with self.lock:
             pending = self.ns.under_construction.get(path)
             if pending is None or pending.client != req.client:
-                # Let apply() raise the precise lease error.
-                self.ns.apply(c.AddBlock(path, req.client, 0, 0, None))
-            assert pending is not None
+                raise LeaseExpiredError(f"No lease on {path}: not open for writing by {req.client}")
             prev = req.previous.length if req.previous is not None else None
             candidates = [
                 v for k, v in sorted(self.datanodes.writable().items()) if k not in req.exclude
@@ -210,7 +231,7 @@ class Namesystem:
                 return False, 0
             if self.settings.trash and not skip_trash and not paths.is_ancestor(trash, path):
                 if not recursive and self.ns.status(path).is_dir and self.ns.listing(path):
-                    self.ns.apply(c.Delete(path, False, 0))  # raises the not-empty error
+                    raise PathIsNotEmptyDirectoryError(f"{path} is a non-empty folder")
                 cmd: c.NamespaceCommand = c.MoveToTrash(
                     path, f"{trash}/Current", self._now_ms(), user, SUPERGROUP
                 )
@@ -272,11 +293,11 @@ class Namesystem:
 
     # --- datanode protocol -----------------------------------------------------------------------
 
-    def register(self, req: RegisterRequest) -> None:
+    def register(self, req: RegisterRequest, peer_ip: str = "") -> None:
         with self.lock:
             known = self.datanodes.get(req.datanode_id)
             was_live = known is not None and known.is_live
-            node = self.datanodes.register(req, self.clock())
+            node = self.datanodes.register(req, self.clock(), ip=peer_ip)
             if not was_live:
                 self._event("datanode", f"datanode {node.id} joined at {node.url}")
 
@@ -319,8 +340,13 @@ class Namesystem:
         record = self.ns.block_record(replica.block_id)
         if record is None:  # deleted from the namespace, or never committed: garbage
             self.blocks.remove(replica.block_id, node.id)
-            self.datanodes.queue(node.id, _delete_command(replica.block_id))
+            if self.safemode.on:
+                self._postponed_invalid.add((node.id, replica.block_id))
+            else:
+                self.datanodes.queue(node.id, _delete_command(replica.block_id))
             return
+        if node.id in self.blocks.corrupt_holders(replica.block_id):
+            return  # reported bad earlier: stays bad until deleted, whatever its report says
         committed = self.ns.is_complete_block(replica.block_id)
         if committed and (replica.length != record.length or replica.gen != record.gen):
             self.blocks.mark_corrupt(replica.block_id, node.id)
@@ -350,12 +376,38 @@ class Namesystem:
             was_on = self.safemode.on
             self._update_safemode()
             if was_on and not self.safemode.on:
-                self._event("safemode", "left safe mode")
-                self.replication.check(self.ns.complete_block_ids())
+                self._left_safemode()
             if self.safemode.on:
                 return
             self._expire_leases(now)
             self._schedule_replication(now)
+            self._finish_decommissions()
+
+    def _left_safemode(self) -> None:
+        self._event("safemode", "left safe mode")
+        self.replication.check(self.ns.complete_block_ids())
+        for node_id, block_id in sorted(self._postponed_invalid):
+            if self.ns.block_record(block_id) is None:
+                self.datanodes.queue(node_id, _delete_command(block_id))
+        self._postponed_invalid.clear()
+
+    def set_safemode(self, action: str) -> str:
+        """`enter`, `leave` or `get` safe mode by hand; returns its description."""
+        with self.lock:
+            match action:
+                case "enter":
+                    self.safemode.enter()
+                    self._event("safemode", "entered safe mode by hand")
+                case "leave":
+                    was_on = self.safemode.on
+                    self.safemode.leave()
+                    if was_on:
+                        self._left_safemode()
+                case "get":
+                    pass
+                case _:
+                    raise IllegalArgumentError("safe mode action must be enter, leave or get")
+            return self.safemode.describe()
 
     def _update_safemode(self) -> None:
         if not self.safemode.on:
@@ -401,6 +453,21 @@ class Namesystem:
                 self.blocks.remove(d.block_id, d.node)
                 self.datanodes.queue(d.node, _delete_command(d.block_id))
 
+    def _finish_decommissions(self) -> None:
+        """A draining node is retired once every block it holds is fully replicated elsewhere."""
+        writable = self.datanodes.writable()
+        for node in list(self.datanodes.nodes.values()):
+            if node.state is not DatanodeState.DECOMMISSIONING:
+                continue
+            for block_id in self.blocks.blocks_of(node.id):
+                want = self.ns.expected_replication(block_id)
+                elsewhere = sum(1 for n in self.blocks.holders(block_id) if n in writable)
+                if want is not None and elsewhere < min(want, len(writable)):
+                    break
+            else:
+                node.state = DatanodeState.DECOMMISSIONED
+                self._event("datanode", f"{node.id} ({node.url}) is decommissioned")
+
     def _expected_for_replication(self, block_id: int) -> int | None:
         # Blocks still being written are the writer's business, not the monitor's.
         if not self.ns.is_complete_block(block_id):
@@ -409,6 +476,8 @@ class Namesystem:
 
     def _expire_leases(self, now: float) -> None:
         limit = self.settings.lease_hard_limit
+        for gone in self._lease_seen.keys() - self.ns.under_construction.keys():
+            del self._lease_seen[gone]  # completed, abandoned, or moved with its folder
         for path, pending in list(self.ns.under_construction.items()):
             seen = self._lease_seen.setdefault(path, now)
             if now - seen > limit:
@@ -439,13 +508,24 @@ class Namesystem:
         with self.lock:
             return sorted(self.datanodes.nodes.values(), key=lambda n: n.url)
 
-    def decommission(self, datanode_id: str) -> None:
+    def decommission(self, datanode: str) -> DatanodeState:
+        """Start draining a datanode (named by id or URL): its replicas are copied to other
+        nodes, it receives no new ones, and once every block it holds has its full
+        replication elsewhere it is DECOMMISSIONED and can be switched off."""
         with self.lock:
-            node = self.datanodes.get(datanode_id)
+            node = self.datanodes.get(datanode) or self.datanodes.by_url().get(datanode.rstrip("/"))
             if node is None:
-                raise FileNotFoundError_(f"no datanode {datanode_id}")
-            node.state = DatanodeState.DECOMMISSIONING
-            self.replication.check(self.blocks.blocks_of(datanode_id))
+                raise FileNotFoundError_(f"no datanode {datanode}")
+            if node.state is DatanodeState.LIVE:
+                node.state = DatanodeState.DECOMMISSIONING
+                self._event("datanode", f"decommissioning {node.id} ({node.url})")
+                self.replication.check(self.blocks.blocks_of(node.id))
+            return node.state
+
+
+def _terminate(reason: str) -> None:
+    logging.getLogger("minihadoop.namenode").critical("stopping the namenode: %s", reason)
+    os._exit(1)
 
 
 def _delete_command(block_id: int) -> Command:

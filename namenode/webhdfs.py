@@ -1,0 +1,196 @@
+"""WebHDFS on the namenode: ``/webhdfs/v1/<path>?op=…`` with Hadoop 3's JSON shapes.
+
+Each operation is one small function in a table per HTTP method, so adding an operation is
+adding a row. Unknown query parameters are ignored, as Hadoop does; an unknown `op` is a 400
+IllegalArgumentException, as Hadoop answers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from starlette.datastructures import QueryParams
+
+from minihadoop import paths
+from minihadoop.errors import IllegalArgumentError
+from namenode import commands as c
+from namenode.namesystem import Namesystem
+
+Op = Callable[[Namesystem, str, QueryParams, str], Any]
+
+
+def user_of(request: Request) -> str:
+    """WebHDFS's `user.name`: who the caller says it is (not checked: no Kerberos here)."""
+    user = request.query_params.get("user.name") or "hadoop"
+    if len(user) > 64 or not user.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise IllegalArgumentError(f"invalid user.name {user!r}")
+    return user
+
+
+def flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise IllegalArgumentError(f"expected true or false, got {value!r}")
+
+
+def integer(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise IllegalArgumentError(f"{name} must be an integer, got {value!r}") from None
+
+
+def permission(value: str | None, default: str) -> str:
+    perm = value or default
+    if not perm.isdigit() or any(ch > "7" for ch in perm) or len(perm) not in (3, 4):
+        raise IllegalArgumentError(f"invalid permission {perm!r}")
+    return perm
+
+
+# --- GET -----------------------------------------------------------------------------------
+
+
+def _getfilestatus(system: Namesystem, path: str, _q: QueryParams, _u: str) -> Any:
+    return {"FileStatus": system.status(path).to_webhdfs("")}
+
+
+def _liststatus(system: Namesystem, path: str, _q: QueryParams, _u: str) -> Any:
+    entries = system.listing(path)
+    single = len(entries) == 1 and entries[0].path == path  # a file lists itself
+    listed = [e.to_webhdfs("" if single else e.name) for e in entries]
+    return {"FileStatuses": {"FileStatus": listed}}
+
+
+def _getcontentsummary(system: Namesystem, path: str, _q: QueryParams, _u: str) -> Any:
+    s = system.summary(path)
+    return {
+        "ContentSummary": {
+            "directoryCount": s.directory_count,
+            "fileCount": s.file_count,
+            "length": s.length,
+            "quota": -1,
+            "spaceConsumed": s.space_consumed,
+            "spaceQuota": -1,
+        }
+    }
+
+
+def _gethomedirectory(_s: Namesystem, _p: str, _q: QueryParams, user: str) -> Any:
+    return {"Path": f"/user/{user}"}
+
+
+def _gettrashroot(_s: Namesystem, _p: str, _q: QueryParams, user: str) -> Any:
+    return {"Path": f"/user/{user}/.Trash"}
+
+
+# --- PUT -----------------------------------------------------------------------------------
+
+
+def _mkdirs(system: Namesystem, path: str, q: QueryParams, user: str) -> Any:
+    system.sync(system.mkdirs(path, user, permission(q.get("permission"), "755")))
+    return {"boolean": True}
+
+
+def _rename(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    dst = q.get("destination")
+    if not dst:
+        raise IllegalArgumentError("RENAME needs a destination")
+    try:
+        system.sync(system.rename(path, dst))
+    except (FileNotFoundError, FileExistsError):
+        return {"boolean": False}  # Hadoop answers false, not an error, for these
+    return {"boolean": True}
+
+
+def _setreplication(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    rep = integer(q.get("replication"), "replication") or system.settings.replication
+    system.sync(system.set_replication(path, rep))
+    return {"boolean": True}
+
+
+def _setpermission(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    cmd = c.SetPermission(path, permission(q.get("permission"), "755"))
+    system.sync(system.set_attributes(cmd))
+    return Response(status_code=200)  # Hadoop answers these with an empty 200
+
+
+def _setowner(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    system.sync(system.set_attributes(c.SetOwner(path, q.get("owner"), q.get("group"))))
+    return Response(status_code=200)
+
+
+def _settimes(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    mtime = integer(q.get("modificationtime"), "modificationtime")
+    atime = integer(q.get("accesstime"), "accesstime")
+    system.sync(system.set_attributes(c.SetTimes(path, mtime, atime)))
+    return Response(status_code=200)
+
+
+# --- DELETE --------------------------------------------------------------------------------
+
+
+def _delete(system: Namesystem, path: str, q: QueryParams, user: str) -> Any:
+    # WebHDFS deletes for good; minihadoop's own clients ask for the trash explicitly.
+    done, txid = system.delete(
+        path,
+        recursive=flag(q.get("recursive"), False),
+        skip_trash=flag(q.get("skiptrash"), True),
+        user=user,
+    )
+    if txid:
+        system.sync(txid)
+    return {"boolean": done}
+
+
+GET_OPS: dict[str, Op] = {
+    "GETFILESTATUS": _getfilestatus,
+    "LISTSTATUS": _liststatus,
+    "GETCONTENTSUMMARY": _getcontentsummary,
+    "GETHOMEDIRECTORY": _gethomedirectory,
+    "GETTRASHROOT": _gettrashroot,
+}
+PUT_OPS: dict[str, Op] = {
+    "MKDIRS": _mkdirs,
+    "RENAME": _rename,
+    "SETREPLICATION": _setreplication,
+    "SETPERMISSION": _setpermission,
+    "SETOWNER": _setowner,
+    "SETTIMES": _settimes,
+}
+DELETE_OPS: dict[str, Op] = {"DELETE": _delete}
+
+
+def _dispatch(
+    table: dict[str, Op], system: Namesystem, path: str, request: Request, op: str
+) -> Any:
+    handler = table.get(op.upper())
+    if handler is None:
+        raise IllegalArgumentError(f'Invalid value for webhdfs parameter "op": {op}')
+    return handler(system, paths.normalize("/" + path), request.query_params, user_of(request))
+
+
+def router(system: Namesystem, auth: Any, read: Any) -> APIRouter:
+    api = APIRouter(prefix="/webhdfs/v1", tags=["webhdfs"])
+
+    @api.get("/{path:path}", dependencies=[read])
+    def webhdfs_get(path: str, request: Request, op: str = Query(...)) -> Any:
+        return _dispatch(GET_OPS, system, path, request, op)
+
+    @api.put("/{path:path}", dependencies=[auth])
+    def webhdfs_put(path: str, request: Request, op: str = Query(...)) -> Any:
+        return _dispatch(PUT_OPS, system, path, request, op)
+
+    @api.delete("/{path:path}", dependencies=[auth])
+    def webhdfs_delete(path: str, request: Request, op: str = Query(...)) -> Any:
+        return _dispatch(DELETE_OPS, system, path, request, op)
+
+    return api

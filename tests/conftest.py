@@ -1,0 +1,74 @@
+"""Shared fixtures: real clusters of real processes on free ports.
+
+`cluster` is one session-wide cluster (3 datanodes, tiny blocks, fast timeouts) for tests
+that only read and write. Tests that kill, corrupt or restart daemons take `make_cluster`
+and get their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+
+# Timeouts short enough that failure handling happens within a test's patience.
+FAST = {
+    "heartbeat_interval": 0.2,
+    "dead_node_timeout": 2.0,
+    "replication_interval": 0.2,
+    "replication_pending_timeout": 5.0,
+    "block_size": 1 << 20,
+}
+
+
+def start_cluster(directory: Path, datanodes: int = 3, **settings: Any) -> LocalCluster:
+    cluster = LocalCluster(directory)
+    cluster.start(datanodes=datanodes, settings={**FAST, **settings})
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    c = start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def fs(cluster: LocalCluster) -> Iterator[FileSystem]:
+    with FileSystem.from_cluster(cluster.directory) as client:
+        yield client
+
+
+@pytest.fixture
+def make_cluster(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
+    made: list[LocalCluster] = []
+
+    def make(datanodes: int = 3, **settings: Any) -> LocalCluster:
+        c = start_cluster(tmp_path / f"cluster{len(made)}", datanodes, **settings)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.stop()
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[[LocalCluster], FileSystem]]:
+    """Clients for clusters a test made; all closed when the test ends, pass or fail."""
+    clients: list[FileSystem] = []
+
+    def make(c: LocalCluster) -> FileSystem:
+        client = FileSystem.from_cluster(c.directory)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

@@ -1,0 +1,235 @@
+"""The DFS under failure: daemons killed, restarted, replicas rotted on disk."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import os
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from minihadoop.errors import MiniHadoopError, SafeModeError
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+from tests.support import wait_for
+
+pytestmark = pytest.mark.integration
+MakeCluster = Callable[..., LocalCluster]
+Connect = Callable[[LocalCluster], FileSystem]
+
+
+def replica_files(cluster: LocalCluster, block_id: int) -> dict[str, Path]:
+    """datanode name -> the replica's data file, for every node holding one on disk."""
+    found = {}
+    for d in cluster._require().daemons:
+        if d.name.startswith("datanode-"):
+            path = Path(d.data_dir) / "current" / f"subdir{block_id % 64}" / f"blk_{block_id}"
+            if path.exists():
+                found[d.name] = path
+    return found
+
+
+def node_name(cluster: LocalCluster, url: str) -> str:
+    return next(d.name for d in cluster._require().daemons if d.url == url)
+
+
+def all_blocks_at(fs: FileSystem, path: str, replicas: int, avoid: set[str] = frozenset()) -> bool:
+    report = fs.fsck(path)
+    return all(
+        b["live_replicas"] == replicas and not avoid & set(b["locations"])
+        for f in report["files_detail"]
+        for b in f["blocks"]
+    )
+
+
+def test_namenode_kill9_keeps_every_acknowledged_file(
+    make_cluster: MakeCluster, connect: Connect
+) -> None:
+    cluster = make_cluster(datanodes=3, checkpoint_every=7)  # checkpoints happen mid-run too
+    fs = connect(cluster)
+    acknowledged: dict[str, str] = {}
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def writer(n: int) -> None:
+        with FileSystem.from_cluster(cluster.directory) as client:
+            i = 0
+            while not stop.is_set():
+                path, data = f"/acked/w{n}/f{i}", os.urandom(20_000 + 1000 * i)
+                try:
+                    client.write_bytes(path, data)
+                except (MiniHadoopError, httpx.HTTPError):
+                    continue  # not acknowledged: no promise made
+                with lock:
+                    acknowledged[path] = hashlib.sha256(data).hexdigest()
+                i += 1
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(writer, n) for n in range(3)]
+        wait_for(lambda: len(acknowledged) >= 30, what="30 files written")
+        cluster.kill("namenode", signal.SIGKILL)
+        stop.set()
+        for f in futures:
+            f.result()
+    with lock:
+        promised = dict(acknowledged)
+    cluster.restart("namenode")
+    cluster.wait_for_datanodes(3)
+    for path, digest in promised.items():
+        assert hashlib.sha256(fs.read_bytes(path)).hexdigest() == digest, path
+    assert fs.fsck("/")["status"] == "HEALTHY"
+
+
+def test_restarted_namenode_is_in_safe_mode_until_blocks_are_reported(
+    make_cluster: MakeCluster, connect: Connect
+) -> None:
+    cluster = make_cluster(datanodes=2, replication=2)
+    fs = connect(cluster)
+    fs.write_bytes("/safe/f", os.urandom(3 << 20))
+    for name in ("datanode-0", "datanode-1"):
+        cluster.kill(name)
+    cluster.kill("namenode")
+    cluster.restart("namenode")
+    with pytest.raises(SafeModeError):
+        fs.mkdir("/safe/blocked")
+    assert fs.cluster()["safemode"] is True
+    cluster.restart("datanode-0")
+    wait_for(lambda: not fs.cluster()["safemode"], what="safe mode off after block reports")
+    fs.mkdir("/safe/allowed")
+    assert len(fs.read_bytes("/safe/f")) == 3 << 20
+
+
+def test_dead_datanode_blocks_are_rereplicated(make_cluster: MakeCluster, connect: Connect) -> None:
+    cluster = make_cluster(datanodes=4)
+    fs = connect(cluster)
+    data = os.urandom(6 << 20)
+    fs.write_bytes("/rr/f", data)
+    victim_url = fs.blocks("/rr/f").blocks[0].locations[0].url
+    cluster.kill(node_name(cluster, victim_url), signal.SIGKILL)
+    wait_for(lambda: fs.cluster()["dead"] == 1, what="datanode declared dead")
+    wait_for(lambda: all_blocks_at(fs, "/rr", 3, {victim_url}), what="re-replication to 3")
+    assert fs.read_bytes("/rr/f") == data
+
+
+def test_returning_datanode_loses_its_excess_replicas(
+    make_cluster: MakeCluster, connect: Connect
+) -> None:
+    cluster = make_cluster(datanodes=4)
+    fs = connect(cluster)
+    fs.write_bytes("/back/f", os.urandom(4 << 20))
+    victim = node_name(cluster, fs.blocks("/back/f").blocks[0].locations[0].url)
+    cluster.kill(victim)
+    wait_for(lambda: all_blocks_at(fs, "/back", 3), what="re-replication while it is away")
+    cluster.restart(victim)
+    wait_for(lambda: fs.cluster()["live"] == 4, what="the node is back")
+    # Its old replicas are reported again, making 4; the namenode trims back to 3.
+    wait_for(lambda: all_blocks_at(fs, "/back", 3), what="excess replicas removed")
+    block_ids = [b.block.block_id for b in fs.blocks("/back/f").blocks]
+    wait_for(
+        lambda: all(len(replica_files(cluster, b)) == 3 for b in block_ids),
+        what="excess replica files deleted from disk",
+    )
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_corrupt_replica_is_never_served_and_is_replaced(
+    make_cluster: MakeCluster, connect: Connect, damage: str
+) -> None:
+    cluster = make_cluster(datanodes=3)
+    fs = connect(cluster)
+    data = os.urandom(2 << 20)
+    fs.write_bytes("/rot/f", data)
+    first = fs.blocks("/rot/f").blocks[0]
+    block_id = first.block.block_id
+    # Rot the replica readers try first, so the read must detect it and fail over.
+    victim = node_name(cluster, first.locations[0].url)
+    path = replica_files(cluster, block_id)[victim]
+    with open(path, "r+b") as f:
+        if damage == "flip":
+            f.seek(1000)
+            byte = f.read(1)
+            f.seek(1000)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        else:
+            f.truncate(5000)
+    # The datanode itself refuses to hand out a replica that is not its finalized length.
+    if damage == "truncate":
+        raw = httpx.get(f"{first.locations[0].url}/dn/v1/blocks/{block_id}")
+        assert raw.status_code == 409
+        assert raw.json()["RemoteException"]["exception"] == "ChecksumException"
+
+    def read_right_and_replaced() -> bool:
+        # Readers pick replicas in random order: keep reading, every read must be right,
+        # until some read has hit the rotten copy and the namenode has replaced it.
+        assert fs.read_bytes("/rot/f") == data
+        files = replica_files(cluster, block_id)
+        good = [p for p in files.values() if p.read_bytes() == data[: 1 << 20]]
+        return len(good) == 3 and all_blocks_at(fs, "/rot", 3)
+
+    wait_for(read_right_and_replaced, what="the rotten replica replaced by a good one")
+
+
+def test_scanner_finds_rot_nobody_read(make_cluster: MakeCluster, connect: Connect) -> None:
+    cluster = make_cluster(datanodes=3, scanner_interval=0.5)
+    fs = connect(cluster)
+    data = os.urandom(1 << 20)
+    fs.write_bytes("/scan/f", data)
+    block_id = fs.blocks("/scan/f").blocks[0].block.block_id
+    path = next(iter(replica_files(cluster, block_id).values()))
+    path.write_bytes(b"\0" * len(data))
+
+    def repaired() -> bool:
+        return path.exists() and path.read_bytes() == data and all_blocks_at(fs, "/scan", 3)
+
+    wait_for(repaired, what="scanner report and repair")
+
+
+def test_write_goes_on_around_a_dead_pipeline_node(
+    make_cluster: MakeCluster, connect: Connect
+) -> None:
+    # Dead timeout long enough that the namenode still hands out the dead node.
+    cluster = make_cluster(datanodes=3, dead_node_timeout=30.0)
+    fs = connect(cluster)
+    cluster.kill("datanode-1", signal.SIGKILL)
+    data = os.urandom(5 << 20)
+    fs.write_bytes("/pipe/f", data)  # every block's pipeline includes the dead node
+    assert fs.read_bytes("/pipe/f") == data
+    # Each block reached the two live nodes (their reports may trail the client's close).
+    wait_for(lambda: all_blocks_at(fs, "/pipe", 2), what="two live replicas of every block")
+    assert fs.fsck("/pipe")["status"] == "HEALTHY"
+
+
+def test_unreachable_namenode_is_a_clear_error(tmp_path: Path) -> None:
+    with (
+        FileSystem("http://127.0.0.1:9", "t") as fs,
+        pytest.raises(MiniHadoopError, match="cannot reach"),
+    ):
+        fs.ls("/")
+
+
+def test_decommissioned_node_is_drained_then_retired(
+    make_cluster: MakeCluster, connect: Connect
+) -> None:
+    cluster = make_cluster(datanodes=4)
+    fs = connect(cluster)
+    data = os.urandom(4 << 20)
+    fs.write_bytes("/drain/f", data)
+    victim = fs.blocks("/drain/f").blocks[0].locations[0].url
+    assert fs.decommission(victim) == "DECOMMISSIONING"
+
+    def retired() -> bool:
+        states = {d["url"]: d["state"] for d in fs.cluster()["datanodes"]}
+        return states[victim] == "DECOMMISSIONED" and all_blocks_at(fs, "/drain", 3, {victim})
+
+    wait_for(retired, what="the node drained and retired")
+    cluster.kill(node_name(cluster, victim))  # switching it off loses nothing
+    assert fs.read_bytes("/drain/f") == data
+    new = fs.write_bytes("/drain/g", b"x" * 5000)
+    assert new is None and victim not in {
+        loc.url for loc in fs.blocks("/drain/g").blocks[0].locations
+    }

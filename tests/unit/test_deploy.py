@@ -1,0 +1,478 @@
+"""deploy/ and the operations docs, checked against the code they describe.
+
+Nothing here needs Docker or systemd. What can be checked without them is: the compose file
+parses and has the shape the docs promise; every `minihadoop …` command line in the systemd
+units, the compose file and the docs' shell examples uses sub-commands and flags the real CLI
+accepts (asked of the CLI itself, through `--help`); every `MINIHADOOP_*` variable named is
+one the code reads; the settings table lists every setting with its real default; and the
+example environment file holds values `Settings` accepts.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minihadoop.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+COMPOSE = DEPLOY / "compose.yaml"
+DOCKERFILE = DEPLOY / "Dockerfile"
+ENV_EXAMPLE = DEPLOY / "minihadoop.env.example"
+UNITS = {
+    "namenode": DEPLOY / "systemd" / "minihadoop-namenode.service",
+    "datanode": DEPLOY / "systemd" / "minihadoop-datanode.service",
+}
+OPERATIONS = ROOT / "docs" / "operations.md"
+DOCS_WITH_COMMANDS = [OPERATIONS, ROOT / "docs" / "architecture.md", DEPLOY / "README.md"]
+
+SETTINGS_VARS = {f"MINIHADOOP_{name.upper()}" for name in Settings.model_fields}
+CLIENT_VARS = {"MINIHADOOP_HOME", "MINIHADOOP_NAMENODE", "MINIHADOOP_USER"}
+VARIABLE = re.compile(r"\bMINIHADOOP_[A-Z0-9_]+\b")
+DATANODE_SERVICES = ("datanode1", "datanode2", "datanode3")
+
+
+# --------------------------------------------------------------------------- the real CLI
+
+
+@functools.cache
+def cli_help(*words: str) -> tuple[int, str]:
+    """`python -m cli <words> --help`: exit code and text, wide and without colour."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    env.update(COLUMNS="250", NO_COLOR="1", TERM="dumb")
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", *words, "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def has_flag(help_text: str, flag: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", help_text) is not None
+
+
+def required_flags(help_text: str) -> set[str]:
+    """Options the help marks as required (rich's `*` in front of the option)."""
+    return set(re.findall(r"^\W*\*\s+(--[\w-]+)", help_text, flags=re.MULTILINE))
+
+
+def check_command(argv: list[str], where: str) -> None:
+    """Fail unless `minihadoop <argv>` names real sub-commands and only flags they accept."""
+    assert argv, f"{where}: `minihadoop` with no sub-command"
+    words = [argv[0]]
+    code, text = cli_help(*words)
+    assert code == 0, f"{where}: `minihadoop {argv[0]}` is not a sub-command:\n{text}"
+    if "Commands" in text and len(argv) > 1 and not argv[1].startswith("-"):
+        words.append(argv[1])  # a group (fs, cluster): the next word is its command
+        code, text = cli_help(*words)
+        assert code == 0, f"{where}: `minihadoop {' '.join(words)}` is not a command:\n{text}"
+    given = {arg.split("=", 1)[0] for arg in argv[len(words) :] if arg.startswith("-")}
+    unknown = sorted(flag for flag in given if not has_flag(text, flag))
+    assert not unknown, f"{where}: `minihadoop {' '.join(words)}` has no option {unknown}"
+    missing = sorted(required_flags(text) - given)
+    assert not missing, f"{where}: `minihadoop {' '.join(words)}` needs {missing}"
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def compose_commands_from_lines(text: str) -> dict[str, list[str]]:
+    """service -> `command:` list, read without a YAML library.
+
+    The compose file writes every command as a one-line flow list, which is also JSON.
+    """
+    commands: dict[str, list[str]] = {}
+    service = None
+    in_services = False
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line.startswith(" "):
+            in_services = line.startswith("services:")
+            continue
+        top = re.match(r"^  ([\w.-]+):\s*$", line)
+        if in_services and top:
+            service = top.group(1)
+            continue
+        cmd = re.match(r"^    command:\s*(\[.*\])\s*$", line)
+        if in_services and service and cmd:
+            commands[service] = json.loads(cmd.group(1))
+    return commands
+
+
+def compose_yaml() -> dict[str, Any]:
+    yaml = pytest.importorskip("yaml")
+    data: dict[str, Any] = yaml.safe_load(read(COMPOSE))
+    return data
+
+
+def entrypoint() -> list[str]:
+    match = re.search(r"^ENTRYPOINT\s+(\[.*\])\s*$", read(DOCKERFILE), flags=re.MULTILINE)
+    assert match, "the Dockerfile has no exec-form ENTRYPOINT"
+    value: list[str] = json.loads(match.group(1))
+    return value
+
+
+def unit_sections(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """A systemd unit as {section: [(key, value), ...]}, continuation lines joined."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    text = read(path).replace("\\\n", " ")
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        header = re.fullmatch(r"\[(\w+)\]", line)
+        if header:
+            current = sections.setdefault(header.group(1), [])
+            continue
+        assert current is not None, f"{path.name}: {line!r} before any [section]"
+        key, sep, value = line.partition("=")
+        assert sep, f"{path.name}: not a key=value line: {line!r}"
+        current.append((key.strip(), value.strip()))
+    return sections
+
+
+def unit_value(path: Path, section: str, key: str) -> list[str]:
+    return [v for k, v in unit_sections(path).get(section, []) if k == key]
+
+
+def env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in read(path).splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f"{path.name}: not KEY=value: {line!r}"
+            values[key.strip()] = value.strip()
+    return values
+
+
+# --------------------------------------------------------------------------- shell in docs
+
+
+SHELL_FENCE = re.compile(r"^```(sh|bash|shell|console)\s*$")
+OPERATORS = {"&&", "||", "|", ";", "&", "(", ")", ";;"}
+COMPOSE_VALUE_OPTIONS = {"-f", "--file", "-p", "--project-name", "--profile"}
+RUN_VALUE_OPTIONS = {"-e", "--env", "-u", "--user", "-w", "--workdir", "-v", "--volume"}
+
+
+def shell_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, command line) of the shell code blocks in a Markdown file."""
+    lines: list[tuple[int, str]] = []
+    fence = None
+    pending, start = "", 0
+    for number, raw in enumerate(read(path).splitlines(), start=1):
+        if fence is None:
+            found = SHELL_FENCE.match(raw.strip())
+            fence = found.group(1) if found else None
+            continue
+        if raw.strip().startswith("```"):
+            fence = None
+            continue
+        line = raw.strip()
+        if fence == "console":
+            if not line.startswith("$ "):
+                continue
+            line = line[2:]
+        start = start or number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        lines.append((start, pending + line))
+        pending, start = "", 0
+    return lines
+
+
+def segments(line: str) -> list[list[str]]:
+    """A shell line split into simple commands (at &&, |, ; and parentheses)."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    out: list[list[str]] = [[]]
+    for token in lexer:
+        if token in OPERATORS:
+            out.append([])
+        else:
+            out[-1].append(token)
+    return [s for s in out if s]
+
+
+def skip_options(tokens: list[str], with_values: set[str]) -> list[str]:
+    while tokens and tokens[0].startswith("-"):
+        option = tokens.pop(0)
+        if option in with_values and "=" not in option and tokens:
+            tokens.pop(0)
+    return tokens
+
+
+def minihadoop_argv(tokens: list[str]) -> list[str] | None:
+    """The arguments after `minihadoop` when this simple command runs it, else None.
+
+    Understands `VAR=value` prefixes, `sudo`/`env`, a path to the binary, and
+    `docker compose exec <service> minihadoop …` / `docker compose run <service> …` (the
+    image's entrypoint is `minihadoop`).
+    """
+    tokens = list(tokens)
+    while tokens and re.fullmatch(r"[A-Za-z_]\w*=.*", tokens[0]):
+        tokens.pop(0)
+    if tokens and tokens[0] in ("sudo", "env"):
+        tokens = skip_options(tokens[1:], {"-u", "-g"})
+        return minihadoop_argv(tokens)
+    if tokens[:2] == ["docker", "compose"]:
+        rest = skip_options(tokens[2:], COMPOSE_VALUE_OPTIONS)
+        if not rest or rest[0] not in ("exec", "run"):
+            return None
+        verb, rest = rest[0], skip_options(rest[1:], RUN_VALUE_OPTIONS)
+        if len(rest) < 2:
+            return None
+        return minihadoop_argv(rest[1:]) if verb == "exec" else rest[1:]
+    if tokens and Path(tokens[0]).name == "minihadoop" and not tokens[0].endswith("/"):
+        return tokens[1:]
+    return None
+
+
+def doc_commands() -> list[tuple[str, list[str]]]:
+    found = []
+    for path in DOCS_WITH_COMMANDS:
+        for number, line in shell_lines(path):
+            for tokens in segments(line):
+                argv = minihadoop_argv(tokens)
+                if argv is not None:
+                    found.append((f"{path.relative_to(ROOT)}:{number}", argv))
+    return found
+
+
+# --------------------------------------------------------------------------- compose
+
+
+def test_compose_parses_as_yaml_and_agrees_with_the_line_reader() -> None:
+    data = compose_yaml()
+    services = data["services"]
+    commands = {name: s["command"] for name, s in services.items() if "command" in s}
+    assert commands == compose_commands_from_lines(read(COMPOSE))
+
+
+def test_compose_runs_a_namenode_and_three_datanodes_built_from_the_dockerfile() -> None:
+    services = compose_yaml()["services"]
+    assert {"namenode", *DATANODE_SERVICES} <= set(services)
+    for name, service in services.items():
+        build = service["build"]
+        assert (COMPOSE.parent / build["context"]).resolve() == ROOT, name
+        assert (ROOT / build["dockerfile"]).resolve() == DOCKERFILE, name
+    assert services["namenode"]["command"][0] == "namenode"
+    for name in DATANODE_SERVICES:
+        assert services[name]["command"][0] == "datanode"
+
+
+def test_compose_datanodes_advertise_their_service_names_and_find_the_namenode() -> None:
+    commands = compose_commands_from_lines(read(COMPOSE))
+    nn = commands["namenode"]
+    nn_port = nn[nn.index("--port") + 1]
+    for name in DATANODE_SERVICES:
+        cmd = commands[name]
+        assert cmd[cmd.index("--advertise") + 1] == name
+        assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
+        assert cmd[cmd.index("--namenode") + 1] == f"http://namenode:{nn_port}"
+
+
+def test_compose_keeps_data_on_named_volumes() -> None:
+    data = compose_yaml()
+    declared = set(data["volumes"])
+    for name in ("namenode", *DATANODE_SERVICES):
+        service = data["services"][name]
+        folder = service["command"][service["command"].index("--dir") + 1]
+        mounts = dict(v.split(":", 1) for v in service["volumes"])
+        named = [src for src, dst in mounts.items() if dst.split(":")[0] == folder]
+        assert named, f"{name}: nothing is mounted on its --dir {folder}"
+        assert named[0] in declared, f"{name}: {named[0]} is not a named volume"
+
+
+def test_compose_takes_the_token_from_the_environment() -> None:
+    text = read(COMPOSE)
+    assert re.search(r"MINIHADOOP_TOKEN:\s*\$\{MINIHADOOP_TOKEN:\?", text)
+    services = compose_yaml()["services"]
+    for name in ("namenode", *DATANODE_SERVICES):
+        token = services[name]["environment"]["MINIHADOOP_TOKEN"]
+        assert token.startswith("${MINIHADOOP_TOKEN"), name
+
+
+def test_dockerfile_installs_every_package_of_the_distribution() -> None:
+    text = read(DOCKERFILE)
+    pyproject = tomllib.loads(read(ROOT / "pyproject.toml"))
+    packages = [
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    ]
+    readme = pyproject["project"]["readme"]
+    ignore = read(DEPLOY / "Dockerfile.dockerignore").split()
+    for needed in [*packages, "pyproject.toml", readme]:
+        assert re.search(rf"^COPY .*\b{re.escape(needed)}\b", text, flags=re.MULTILINE), needed
+        assert f"!{needed}" in ignore, f"Dockerfile.dockerignore leaves out {needed}"
+    assert re.search(r"^FROM python:3\.11", text, flags=re.MULTILINE)
+    assert re.search(r"^RUN pip install ", text, flags=re.MULTILINE)
+    assert re.search(r"^USER (?!root)\w+", text, flags=re.MULTILINE)
+    assert entrypoint() == ["minihadoop"]
+
+
+# --------------------------------------------------------------------------- systemd
+
+
+@pytest.mark.parametrize("daemon", sorted(UNITS))
+def test_systemd_unit_runs_the_daemon_as_a_dedicated_user_and_restarts_it(daemon: str) -> None:
+    unit = UNITS[daemon]
+    assert set(unit_sections(unit)) == {"Unit", "Service", "Install"}
+    assert unit_value(unit, "Service", "EnvironmentFile") == ["/etc/minihadoop/minihadoop.env"]
+    assert unit_value(unit, "Service", "User") == ["minihadoop"]
+    assert unit_value(unit, "Service", "Restart") == ["on-failure"]
+    assert unit_value(unit, "Service", "NoNewPrivileges") == ["yes"]
+    assert unit_value(unit, "Service", "ProtectSystem") == ["strict"]
+    (exec_start,) = unit_value(unit, "Service", "ExecStart")
+    binary, *argv = shlex.split(exec_start)
+    assert Path(binary).name == "minihadoop"
+    assert argv[0] == daemon
+
+
+def test_systemd_units_only_use_variables_the_environment_file_sets() -> None:
+    defined = set(env_file(ENV_EXAMPLE))
+    for unit in UNITS.values():
+        for key, value in unit_sections(unit)["Service"]:
+            if key.startswith("Exec"):
+                used = set(re.findall(r"(?<!\$)\$\{(\w+)\}", value))
+                assert used <= defined, f"{unit.name}: {sorted(used - defined)} never set"
+
+
+# --------------------------------------------------------------------------- command lines
+
+
+def deploy_commands() -> list[tuple[str, list[str]]]:
+    found = []
+    for unit in UNITS.values():
+        for key, value in unit_sections(unit)["Service"]:
+            if key == "ExecStart":
+                found.append((f"{unit.name}:ExecStart", shlex.split(value)[1:]))
+    for service, argv in compose_commands_from_lines(read(COMPOSE)).items():
+        found.append((f"compose.yaml:{service}", argv))
+    return found
+
+
+def params(commands: list[tuple[str, list[str]]]) -> list[Any]:
+    return [pytest.param(where, argv, id=where) for where, argv in commands]
+
+
+def test_deploy_files_have_command_lines_to_check() -> None:
+    names = [where for where, _ in deploy_commands()]
+    assert len(names) == len(UNITS) + 1 + len(DATANODE_SERVICES), names
+
+
+@pytest.mark.parametrize(("where", "argv"), params(deploy_commands()))
+def test_deploy_command_uses_real_subcommands_and_flags(where: str, argv: list[str]) -> None:
+    check_command(argv, where)
+
+
+def test_docs_have_command_lines_to_check() -> None:
+    found = {argv[0] for _, argv in doc_commands() if argv}
+    assert {"cluster", "namenode", "datanode", "fs"} <= found
+
+
+@pytest.mark.parametrize(("where", "argv"), params(doc_commands()))
+def test_doc_command_uses_real_subcommands_and_flags(where: str, argv: list[str]) -> None:
+    check_command(argv, where)
+
+
+def test_check_command_catches_a_made_up_flag_and_command() -> None:
+    with pytest.raises(AssertionError, match="no option"):
+        check_command(["datanode", "--dir", "d", "--namenode", "n", "--advertize", "x"], "t")
+    with pytest.raises(AssertionError, match="needs"):
+        check_command(["datanode", "--dir", "d"], "t")
+    with pytest.raises(AssertionError, match="not a"):
+        check_command(["fs", "copy", "a", "b"], "t")
+
+
+# --------------------------------------------------------------------------- variables
+
+
+def files_naming_variables() -> list[Path]:
+    docs = [OPERATIONS, ROOT / "docs" / "architecture.md"]
+    return [*docs, *sorted(p for p in DEPLOY.rglob("*") if p.is_file())]
+
+
+@pytest.mark.parametrize("path", files_naming_variables(), ids=lambda p: p.name)
+def test_every_variable_named_is_one_the_code_reads(path: Path) -> None:
+    named = set(VARIABLE.findall(read(path)))
+    unknown = sorted(named - SETTINGS_VARS - CLIENT_VARS)
+    assert not unknown, f"{path.relative_to(ROOT)} names {unknown}, which nothing reads"
+
+
+def test_client_variables_are_read_by_the_code() -> None:
+    sources = "".join(read(p) for p in (ROOT / "minihadoop").glob("*.py"))
+    sources += "".join(read(p) for p in (ROOT / "cli").glob("*.py"))
+    for var in CLIENT_VARS:
+        assert f'"{var}"' in sources, var
+
+
+def _settings_rows() -> dict[str, list[str]]:
+    rows = {}
+    for line in read(OPERATIONS).splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            match = re.fullmatch(r"`(MINIHADOOP_\w+)`", cells[0])
+            # The settings table has four columns; the client table names the token too.
+            if match and match.group(1) in SETTINGS_VARS and len(cells) == 4:
+                rows.setdefault(match.group(1), cells)
+    return rows
+
+
+def _shown(default: Any) -> str:
+    if isinstance(default, bool):
+        return str(default).lower()
+    if default == "":
+        return "(empty)"
+    return str(default)
+
+
+@pytest.mark.parametrize("field", sorted(Settings.model_fields))
+def test_settings_table_lists_the_field_with_its_default(field: str) -> None:
+    row = _settings_rows().get(f"MINIHADOOP_{field.upper()}")
+    assert row is not None, f"docs/operations.md has no settings row for MINIHADOOP_{field.upper()}"
+    info = Settings.model_fields[field]
+    assert row[1].split()[0] == _shown(info.default), (field, row[1])
+    for choice in typing.get_args(info.annotation):  # a Literal: every choice is named
+        assert f"`{choice}`" in row[3], (field, choice)
+
+
+def test_env_example_sets_the_token_and_the_defaults_settings_accepts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = env_file(ENV_EXAMPLE)
+    assert values.get("MINIHADOOP_TOKEN"), "the example must show where the token goes"
+    for key in list(os.environ):
+        if key.startswith("MINIHADOOP_"):
+            monkeypatch.delenv(key)
+    shown = {key: value for key, value in values.items() if key in SETTINGS_VARS}
+    for key, value in shown.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()  # raises when a value does not parse (e.g. "64M" for a size)
+    assert settings.token == values["MINIHADOOP_TOKEN"]
+    for key in shown.keys() - {"MINIHADOOP_TOKEN"}:
+        field = key.removeprefix("MINIHADOOP_").lower()
+        default = Settings.model_fields[field].default
+        assert getattr(settings, field) == default, f"{key} in the example is not the default"
