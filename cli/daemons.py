@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from minihadoop.config import DATANODE_PORT, NAMENODE_PORT, Settings
+from minihadoop.config import DATANODE_PORT, JOBTRACKER_PORT, NAMENODE_PORT, WORKER_PORT, Settings
 from minihadoop.errors import IllegalArgumentError
 
 
@@ -59,5 +59,46 @@ def datanode(
         advertise=advertise,
         rack=rack,
         capacity=parse_size(capacity) if capacity else 0,
+        ready_file=ready_file,
+    )
+
+
+def jobtracker(
+    dir: Path = typer.Option(..., "--dir", help="Job history and job payloads."),
+    namenode_url: str = typer.Option(..., "--namenode", help="The namenode's URL."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(JOBTRACKER_PORT, help="HTTP port (default 8088)."),
+    ready_file: Path | None = typer.Option(None, help="Write the URL here once listening."),
+) -> None:
+    """Run a job tracker in the foreground."""
+    from mapreduce.jobtracker_app import run
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    run(dir, namenode_url, _settings(), host=host, port=port, ready_file=ready_file)
+
+
+def worker(
+    dir: Path = typer.Option(..., "--dir", help="Scratch space for map outputs."),
+    jobtracker_url: str = typer.Option(..., "--jobtracker", help="The job tracker's URL."),
+    datanode_url: str | None = typer.Option(
+        None, "--datanode", help="The datanode beside this worker (for data-local maps)."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(WORKER_PORT, help="HTTP port (default 8042)."),
+    slots: int = typer.Option(0, min=0, help="Concurrent tasks (0: one per CPU core)."),
+    ready_file: Path | None = typer.Option(None, help="Write the URL here once listening."),
+) -> None:
+    """Run a worker in the foreground."""
+    from mapreduce.worker_app import run
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    run(
+        dir,
+        jobtracker_url,
+        _settings(),
+        host=host,
+        port=port,
+        datanode=datanode_url,
+        slots=slots,
         ready_file=ready_file,
     )

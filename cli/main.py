@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from cli import admin, cluster, daemons, fs
+from cli import admin, cluster, daemons, fs, job
 from minihadoop.errors import MiniHadoopError
 
 app = typer.Typer(
@@ -22,8 +22,11 @@ app = typer.Typer(
 app.add_typer(fs.app, name="fs")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(admin.app, name="admin")
+app.add_typer(job.app, name="job")
 app.command()(daemons.namenode)
 app.command()(daemons.datanode)
+app.command()(daemons.jobtracker)
+app.command()(daemons.worker)
 
 
 def main() -> None:

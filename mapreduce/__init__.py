@@ -1,0 +1,33 @@
+"""MapReduce on minihadoop: `from mapreduce import Job`.
+
+Exports are imported lazily, so worker child processes and the pure scheduler do not pay
+for what they do not use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mapreduce.counters import counter
+    from mapreduce.job import Job, JobResult, RunningJob
+    from mapreduce.protocol import JobState
+
+__all__ = ["Job", "JobResult", "JobState", "RunningJob", "counter"]
+
+_LAZY = {
+    "Job": "mapreduce.job",
+    "JobResult": "mapreduce.job",
+    "RunningJob": "mapreduce.job",
+    "JobState": "mapreduce.protocol",
+    "counter": "mapreduce.counters",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mapreduce' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -24,6 +24,7 @@ MIN_BLOCK_SIZE = 4096
 NAMENODE_PORT = 9870
 DATANODE_PORT = 9864
 JOBTRACKER_PORT = 8088
+WORKER_PORT = 8042
 CLUSTER_FILE = "cluster.json"
 
 PlacementName = Literal["default", "random", "round-robin", "least-used"]
@@ -64,6 +65,13 @@ class Settings(BaseSettings):
     trash: bool = True
 
     placement: PlacementName = "default"
+
+    # MapReduce (Hadoop: tasks time out after 600 s; 4 attempts).
+    mr_heartbeat_interval: float = Field(default=0.5, gt=0)
+    worker_timeout: float = Field(default=30.0, gt=0)
+    task_timeout: float = Field(default=600.0, gt=0)
+    worker_slots: int = Field(default=0, ge=0)  # 0: one per CPU core
+    sort_buffer_records: int = Field(default=1_000_000, ge=100)  # Hadoop: a 100 MB buffer
 
 
 def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:

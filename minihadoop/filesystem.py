@@ -324,8 +324,11 @@ class FileSystem:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def open(self, path: str) -> DFSInputStream:
-        return DFSInputStream(self, self.blocks(path))
+    def open(self, path: str, *, prefer: str | None = None) -> DFSInputStream:
+        """Open a file for reading. `prefer` names a datanode URL to read from first when it
+        holds a replica (a task reading the block beside it); the stream counts the bytes it
+        got from there (`bytes_local`) and from elsewhere (`bytes_remote`)."""
+        return DFSInputStream(self, self.blocks(path), prefer=prefer)
 
     def read_bytes(self, path: str) -> bytes:
         with self.open(path) as f:
@@ -549,11 +552,16 @@ class DFSOutputStream(io.RawIOBase):
 class DFSInputStream(io.RawIOBase):
     """A file opened for reading: sequential streaming with seek, verified as it goes."""
 
-    def __init__(self, fs: FileSystem, located: LocatedBlocks) -> None:
+    def __init__(
+        self, fs: FileSystem, located: LocatedBlocks, *, prefer: str | None = None
+    ) -> None:
         super().__init__()
         self.fs = fs
         self.located = located
         self.length = located.status.length
+        self.prefer = prefer.rstrip("/") if prefer else None
+        self.bytes_local = 0
+        self.bytes_remote = 0
         self._pos = 0
         self._stream: Iterator[bytes] | None = None
         self._pending = b""
@@ -584,7 +592,17 @@ class DFSInputStream(io.RawIOBase):
                     + ("every replica is corrupt" if lb.corrupt else "no live datanode has it")
                 )
             lo, hi = max(start, b_start) - b_start, min(end, b_end) - b_start
-            yield from self.fs._read_block(lb, lo, hi)
+            if self.prefer is not None:
+                mine = [loc for loc in lb.locations if loc.url == self.prefer]
+                others = [loc for loc in lb.locations if loc.url != self.prefer]
+                lb = lb.model_copy(update={"locations": mine + others})
+            local = bool(lb.locations) and lb.locations[0].url == self.prefer
+            for piece in self.fs._read_block(lb, lo, hi):
+                if local:
+                    self.bytes_local += len(piece)
+                else:
+                    self.bytes_remote += len(piece)
+                yield piece
 
     def iter_chunks(self) -> Iterator[bytes]:
         """The rest of the file in pieces of up to 1 MiB; the fast way to stream it."""

@@ -90,10 +90,13 @@ class LocalCluster:
         self,
         *,
         datanodes: int = 3,
+        mapreduce: bool = True,
         token: str | None = None,
         settings: dict[str, Any] | None = None,
         timeout: float = 30.0,
     ) -> ClusterInfo:
+        """Start a namenode and `datanodes` datanodes — and, with `mapreduce`, a job tracker
+        and one worker beside each datanode — and wait until they are all ready."""
         if (self.directory / CLUSTER_FILE).exists() and self.running():
             raise MiniHadoopError(f"a cluster is already running in {self.directory}")
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -104,47 +107,22 @@ class LocalCluster:
             self._start_namenode(port=0, timeout=timeout)
             for i in range(datanodes):
                 self.add_datanode(port=0, index=i, timeout=timeout)
+            if mapreduce:
+                self._start_jobtracker(port=0, timeout=timeout)
+                for i in range(datanodes):
+                    self._start_worker(index=i, port=0, timeout=timeout)
             self.wait_for_datanodes(datanodes, timeout=timeout)
+            if mapreduce:
+                self.wait_for_workers(datanodes, timeout=timeout)
         except BaseException:
             self.stop()
             raise
         return self.info
 
-    def _start_namenode(self, *, port: int, timeout: float) -> None:
-        info = self._require()
-        name_dir = self.directory / "namenode"
-        argv = ["namenode", "--dir", str(name_dir), "--host", self.host, "--port", str(port)]
-        proc = self._spawn("namenode", argv, info.token)
-        url = self._wait_ready("namenode", proc, timeout)
-        info.namenode = url
-        info.daemons = [d for d in info.daemons if d.name != "namenode"]
-        info.daemons.insert(
-            0,
-            DaemonInfo(
-                name="namenode",
-                url=url,
-                pid=proc.pid,
-                data_dir=str(name_dir),
-                log=str(self.logs / "namenode.log"),
-            ),
-        )
-        info.save(self.directory)
-
-    def add_datanode(
-        self, *, port: int = 0, index: int | None = None, timeout: float = 30.0
+    def _start_daemon(
+        self, name: str, argv: list[str], data_dir: Path, *, timeout: float
     ) -> DaemonInfo:
         info = self._require()
-        if index is None:
-            index = len([d for d in info.daemons if d.name.startswith("datanode-")])
-        name = f"datanode-{index}"
-        data_dir = self.directory / name
-        argv = [
-            "datanode",
-            "--dir", str(data_dir),
-            "--namenode", info.namenode,
-            "--host", self.host,
-            "--port", str(port),
-        ]  # fmt: skip
         proc = self._spawn(name, argv, info.token)
         url = self._wait_ready(name, proc, timeout)
         daemon = DaemonInfo(
@@ -154,9 +132,64 @@ class LocalCluster:
             data_dir=str(data_dir),
             log=str(self.logs / f"{name}.log"),
         )
-        info.daemons = [d for d in info.daemons if d.name != name] + [daemon]
+        others = [d for d in info.daemons if d.name != name]
+        info.daemons = [daemon, *others] if name == "namenode" else [*others, daemon]
+        if name == "namenode":
+            info.namenode = url
+        if name == "jobtracker":
+            info.jobtracker = url
         info.save(self.directory)
         return daemon
+
+    def _bind(self, port: int) -> list[str]:
+        return ["--host", self.host, "--port", str(port)]
+
+    def _start_namenode(self, *, port: int, timeout: float) -> DaemonInfo:
+        name_dir = self.directory / "namenode"
+        argv = ["namenode", "--dir", str(name_dir), *self._bind(port)]
+        return self._start_daemon("namenode", argv, name_dir, timeout=timeout)
+
+    def add_datanode(
+        self, *, port: int = 0, index: int | None = None, timeout: float = 30.0
+    ) -> DaemonInfo:
+        info = self._require()
+        if index is None:
+            index = len([d for d in info.daemons if d.name.startswith("datanode-")])
+        data_dir = self.directory / f"datanode-{index}"
+        argv = ["datanode", "--dir", str(data_dir), "--namenode", info.namenode, *self._bind(port)]
+        return self._start_daemon(f"datanode-{index}", argv, data_dir, timeout=timeout)
+
+    def _start_jobtracker(self, *, port: int, timeout: float) -> DaemonInfo:
+        info = self._require()
+        jt_dir = self.directory / "jobtracker"
+        argv = ["jobtracker", "--dir", str(jt_dir), "--namenode", info.namenode, *self._bind(port)]
+        return self._start_daemon("jobtracker", argv, jt_dir, timeout=timeout)
+
+    def _start_worker(self, *, index: int, port: int, timeout: float) -> DaemonInfo:
+        info = self._require()
+        work_dir = self.directory / f"worker-{index}"
+        argv = [
+            "worker",
+            "--dir", str(work_dir),
+            "--jobtracker", info.jobtracker or "",
+            "--datanode", self.daemon(f"datanode-{index}").url,
+            *self._bind(port),
+        ]  # fmt: skip
+        return self._start_daemon(f"worker-{index}", argv, work_dir, timeout=timeout)
+
+    def wait_for_workers(self, count: int, *, timeout: float = 30.0) -> None:
+        """Poll the job tracker until `count` workers heartbeat."""
+        info = self._require()
+        deadline = time.monotonic() + timeout
+        live = 0
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                workers = httpx.get(f"{info.jobtracker}/mr/v1/workers", timeout=5).json()
+                live = sum(1 for w in workers if w["state"] == "LIVE")
+                if live >= count:
+                    return
+            time.sleep(0.05)
+        raise UnavailableError(f"only {live} of {count} workers registered within {timeout:.0f}s")
 
     def wait_for_datanodes(self, count: int, *, timeout: float = 30.0) -> None:
         """Poll the namenode until `count` datanodes are live and safe mode is off."""
@@ -190,10 +223,15 @@ class LocalCluster:
         """Start a stopped or killed daemon again on its old port."""
         d = self.daemon(name)
         port = int(d.url.rsplit(":", 1)[1])
-        if name == "namenode":
-            self._start_namenode(port=port, timeout=timeout)
-            return self.daemon("namenode")
-        return self.add_datanode(port=port, index=int(name.split("-")[1]), timeout=timeout)
+        kind, _, index = name.partition("-")
+        match kind:
+            case "namenode":
+                return self._start_namenode(port=port, timeout=timeout)
+            case "jobtracker":
+                return self._start_jobtracker(port=port, timeout=timeout)
+            case "worker":
+                return self._start_worker(index=int(index), port=port, timeout=timeout)
+        return self.add_datanode(port=port, index=int(index), timeout=timeout)
 
     def running(self) -> bool:
         try:
@@ -209,8 +247,10 @@ class LocalCluster:
         except MiniHadoopError:
             return []
         stopped = []
-        # Datanodes first, so the namenode does not see them die and start re-replicating.
-        for d in sorted(info.daemons, key=lambda d: d.name == "namenode"):
+        # Compute first, then datanodes, the namenode last: nobody sees a peer die and
+        # starts repairing what is only being shut down.
+        order = {"worker": 0, "jobtracker": 1, "datanode": 2, "namenode": 3}
+        for d in sorted(info.daemons, key=lambda d: order.get(d.name.split("-")[0], 0)):
             if _alive(d.pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(d.pid, signal.SIGTERM)

@@ -23,6 +23,8 @@ FAST = {
     "replication_interval": 0.2,
     "replication_pending_timeout": 5.0,
     "block_size": 1 << 20,
+    "mr_heartbeat_interval": 0.1,
+    "worker_timeout": 3.0,
 }
 
 

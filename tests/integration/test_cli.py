@@ -90,5 +90,70 @@ def test_cluster_up_status_down(tmp_path: Path) -> None:
         assert again.returncode == 1 and "already running" in again.stderr
     finally:
         down = run(home, "cluster", "down")
-    assert "stopped 3 daemons" in down.stdout
+    assert "stopped 6 daemons" in down.stdout  # namenode, 2 datanodes, job tracker, 2 workers
     assert run(home, "cluster", "status", check=False).returncode == 1
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_job_submit_script_list_status_counters(cluster: LocalCluster, tmp_path: Path) -> None:
+    home = cluster.directory
+    book = tmp_path / "book.txt"
+    book.write_text("It was the best of times, it was the worst of times.\n" * 200)
+    run(home, "fs", "put", str(book), "/clijob/in/book.txt", "--block-size", "4k")
+    submitted = run(
+        home, "job", "submit", str(EXAMPLES / "wordcount.py"),
+        "--input", "/clijob/in", "--output", "/clijob/out", "--reducers", "2",
+    ).stdout  # fmt: skip
+    assert "SUCCEEDED" in submitted and "output: /clijob/out" in submitted
+    job_id = submitted.split()[1]
+    counts = {}
+    for part in ("part-r-00000", "part-r-00001"):
+        for line in run(home, "fs", "cat", f"/clijob/out/{part}").stdout.splitlines():
+            word, n = line.split("\t")
+            counts[word] = int(n)
+    assert counts == {"it": 400, "was": 400, "the": 400, "best": 200, "of": 400,
+                      "times": 400, "worst": 200}  # fmt: skip
+    assert job_id in run(home, "job", "list").stdout
+    assert "SUCCEEDED" in run(home, "job", "status", job_id).stdout
+    counters = run(home, "job", "counters", job_id).stdout
+    assert "MAP_INPUT_RECORDS" in counters and "200" in counters
+
+
+def test_chained_jobs_with_a_helper_module_beside_the_script(cluster: LocalCluster) -> None:
+    home = cluster.directory
+    run(home, "fs", "put", str(EXAMPLES / "wordcount.py"), "/chain/in/text.txt")
+    env_run = subprocess.run(
+        [sys.executable, str(EXAMPLES / "topwords.py"), "/chain/in", "/chain/work", "3"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MINIHADOOP_HOME": str(home)},
+        timeout=120,
+    )
+    assert env_run.returncode == 0, env_run.stderr
+    lines = env_run.stdout.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("  1. ")
+
+
+def test_job_errors_are_one_line(cluster: LocalCluster, tmp_path: Path) -> None:
+    home = cluster.directory
+    not_a_job = tmp_path / "nojob.py"
+    not_a_job.write_text("x = 1\n")
+    result = run(home, "job", "submit", str(not_a_job), "-i", "/x", "-o", "/y", check=False)
+    assert result.returncode == 1 and "defines no mapper" in result.stderr
+    result = run(home, "job", "status", "job_nope", check=False)
+    assert result.returncode == 1 and "no job job_nope" in result.stderr
+    result = run(
+        home,
+        "job",
+        "submit",
+        str(EXAMPLES / "wordcount.py"),
+        "-i",
+        "/missing",
+        "-o",
+        "/y",
+        check=False,
+    )
+    assert result.returncode == 1 and "/missing" in result.stderr
+    assert "Traceback" not in result.stderr

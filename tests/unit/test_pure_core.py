@@ -37,6 +37,10 @@ PURE = [
     "namenode.safemode",
     "namenode.datanodes",
     "namenode.placement",
+    "mapreduce.scheduler",
+    "mapreduce.records",
+    "mapreduce.splits",
+    "mapreduce.partition",
 ]
 
 

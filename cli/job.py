@@ -1,0 +1,185 @@
+"""`minihadoop job …`: submit MapReduce jobs written as Python scripts, and watch them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mapreduce.job import Job, JobResult, JobTrackerClient
+from minihadoop.config import home_dir
+from minihadoop.errors import IllegalArgumentError
+
+app = typer.Typer(help="Run MapReduce jobs: submit a script, list, status, kill, counters.")
+out = Console()
+err = Console(stderr=True)
+
+DirOption = typer.Option(
+    None, "--dir", help="Cluster folder (default: $MINIHADOOP_HOME or ~/.minihadoop)."
+)
+
+
+def load_script(path: Path) -> dict[str, Any]:
+    """The job functions a script defines: mapper (required), reducer, combiner, partitioner.
+
+    The script's folder goes on sys.path first, so it can import helper modules beside it;
+    those travel to the workers with the job.
+    """
+    if not path.is_file():
+        raise IllegalArgumentError(f"no such job script: {path}")
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = f"mhjob_{path.stem.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise IllegalArgumentError(f"cannot load {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    functions = {
+        k: getattr(module, k, None) for k in ("mapper", "reducer", "combiner", "partitioner")
+    }
+    if not callable(functions["mapper"]):
+        raise IllegalArgumentError(f"{path} defines no mapper(key, value) function")
+    return functions
+
+
+@app.command()
+def submit(
+    script: Path = typer.Argument(
+        ..., help="A Python file defining mapper, reducer, and optionally combiner, partitioner."
+    ),
+    inputs: list[str] = typer.Option(
+        ..., "--input", "-i", help="Input file or folder (repeatable)."
+    ),
+    output: str = typer.Option(..., "--output", "-o", help="Output folder (must not exist)."),
+    reducers: int = typer.Option(
+        1, "--reducers", "-r", min=0, max=10_000, help="Reduce tasks (0: map-only)."
+    ),
+    name: str | None = typer.Option(None, help="Job name (default: the script's name)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the job until it ends."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Submit a job script and follow its progress."""
+    functions = load_script(script)
+    job = Job(
+        functions["mapper"],
+        functions["reducer"],
+        combiner=functions["combiner"],
+        partitioner=functions["partitioner"],
+        inputs=inputs,
+        output=output,
+        num_reducers=reducers,
+        name=name or script.stem,
+        cluster_dir=home_dir(dir),
+    )
+    running = job.submit()
+    out.print(f"submitted {running.id}")
+    if not wait:
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    ) as bars:
+        maps = bars.add_task("map", total=None)
+        reduces = bars.add_task("reduce", total=None)
+
+        def show(status: dict[str, Any]) -> None:
+            bars.update(maps, total=status["maps"], completed=status["maps_done"])
+            bars.update(reduces, total=status["reduces"], completed=status["reduces_done"])
+
+        result = running.wait(progress=show)
+    _report(result)
+
+
+def _report(result: JobResult) -> None:
+    c = result.counters
+    out.print(
+        f"{result.id} {result.state.value} in {result.duration:.2f}s — "
+        f"maps {result.status.get('maps', 0)} ({c.get('DATA_LOCAL_MAPS', 0)} data-local), "
+        f"reduces {result.status.get('reduces', 0)}, "
+        f"input records {c.get('MAP_INPUT_RECORDS', 0)}, output records "
+        f"{c.get('REDUCE_OUTPUT_RECORDS', c.get('MAP_OUTPUT_RECORDS', 0))}"
+    )
+    if result.ok:
+        out.print(f"output: {result.output}")
+        return
+    err.print(result.error or "the job did not succeed", markup=False, highlight=False)
+    raise typer.Exit(1)
+
+
+def _client(dir: Path | None) -> JobTrackerClient:
+    return JobTrackerClient.from_cluster(home_dir(dir))
+
+
+@app.command("list")
+def list_jobs(limit: int = typer.Option(20, min=1), dir: Path | None = DirOption) -> None:
+    """Recent jobs, newest first."""
+    table = Table("job", "name", "user", "state", "maps", "reduces", "duration", box=None)
+    for j in _client(dir).jobs(limit):
+        table.add_row(
+            j["id"],
+            j["name"],
+            j["user"],
+            j["state"],
+            f"{j['maps_done']}/{j['maps']}",
+            f"{j['reduces_done']}/{j['reduces']}",
+            f"{j['duration']:.1f}s",
+        )
+    out.print(table)
+
+
+@app.command()
+def status(job_id: str, dir: Path | None = DirOption) -> None:
+    """A job's state, progress, and failed attempts."""
+    s = _client(dir).status(job_id)
+    out.print(f"{s['id']}  {s['name']}  {s['state']}")
+    out.print(
+        f"maps {s['maps_done']}/{s['maps']}  reduces {s['reduces_done']}/{s['reduces']}  "
+        f"{s['duration']:.1f}s  output {s['output']}"
+    )
+    started = min((a["started"] for a in s["attempts"]), default=time.time())
+    for a in s["attempts"]:
+        if a["state"] in ("FAILED", "KILLED"):
+            out.print(
+                f"  {a['id']} {a['state']} on {a['worker']} at +{a['started'] - started:.1f}s",
+                markup=False,
+            )
+            if a["error"]:
+                out.print(
+                    "    " + a["error"].strip().replace("\n", "\n    "),
+                    markup=False,
+                    highlight=False,
+                )
+    if s["error"]:
+        err.print(s["error"], markup=False, highlight=False)
+
+
+@app.command()
+def kill(job_id: str, dir: Path | None = DirOption) -> None:
+    """Kill a running job."""
+    out.print(f"{job_id}: {_client(dir).kill(job_id)}")
+
+
+@app.command()
+def counters(job_id: str, dir: Path | None = DirOption) -> None:
+    """A job's counters."""
+    s = _client(dir).status(job_id)
+    table = Table("counter", "value", box=None)
+    for name, value in sorted(s["counters"].items()):
+        table.add_row(name, f"{value:,}")
+    out.print(table)

@@ -1,0 +1,27 @@
+"""The entry point of a task attempt's child process.
+
+The worker forks one process per attempt (from a fork server that has already imported
+this module and the task runtime, so a start costs milliseconds, not an interpreter's
+start-up). User code runs only here: an exception, a crash or a hang ends this process, never
+the worker. The result travels back as a JSON file written to a temporary name and renamed,
+so the worker reads either a whole result or none (then the process died: exit code tells).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mapreduce import task
+from mapreduce.protocol import AttemptSpec
+
+
+def run_child(
+    spec_json: str, payload_path: str, work_dir: str, token: str, result_path: str
+) -> None:
+    spec = AttemptSpec.model_validate_json(spec_json)
+    result = task.execute(spec, Path(payload_path).read_bytes(), Path(work_dir), token)
+    tmp = f"{result_path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(result.model_dump_json())
+    os.replace(tmp, result_path)

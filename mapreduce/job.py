@@ -1,0 +1,211 @@
+"""The Job API: a MapReduce job is plain Python functions.
+
+    from mapreduce import Job
+
+    def mapper(offset, line):
+        for word in line.split():
+            yield word, 1
+
+    def reducer(word, counts):
+        yield word, sum(counts)
+
+    result = Job(mapper, reducer, combiner=reducer, inputs=["/books"], output="/counts").run()
+    print(result.state, result.counters["MAP_INPUT_RECORDS"])
+
+`run()` blocks (calling `progress` as the job advances) and returns a `JobResult`;
+`submit()` returns a `RunningJob` to poll, wait for or kill. Functions travel to the workers
+by value (see `mapreduce.serialization`), so nothing needs installing there.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from mapreduce.protocol import JobState, SubmitRequest
+from mapreduce.serialization import JobFunctions, Mapper, Partitioner, Reducer, dumps
+from minihadoop import paths
+from minihadoop.config import ClusterInfo, current_user, home_dir
+from minihadoop.errors import MiniHadoopError, UnavailableError, from_remote
+
+
+@dataclass
+class JobResult:
+    id: str
+    state: JobState
+    output: str
+    counters: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    duration: float = 0.0
+    status: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.state is JobState.SUCCEEDED
+
+
+class JobTrackerClient:
+    """The job tracker's HTTP API, for `Job` and the CLI."""
+
+    def __init__(self, url: str, token: str | None, *, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(timeout=timeout, headers=headers)
+
+    @classmethod
+    def from_cluster(cls, directory: str | os.PathLike[str] | None = None) -> JobTrackerClient:
+        url = os.environ.get("MINIHADOOP_JOBTRACKER")
+        if url:
+            return cls(url, os.environ.get("MINIHADOOP_TOKEN"))
+        where = home_dir(directory)
+        try:
+            info = ClusterInfo.load(where)
+        except FileNotFoundError:
+            raise UnavailableError(
+                f"no cluster found in {where} (start one with `minihadoop cluster up`)"
+            ) from None
+        if not info.jobtracker:
+            raise UnavailableError(f"the cluster in {where} runs no job tracker")
+        return cls(info.jobtracker, info.token)
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            response = self._http.request(method, f"{self.url}{path}", **kw)
+        except httpx.TransportError as exc:
+            raise UnavailableError(f"cannot reach the job tracker at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = response.text
+            raise from_remote(body, response.status_code)
+        return response.json()
+
+    def submit(self, req: SubmitRequest) -> str:
+        return str(self.call("POST", "/mr/v1/jobs", json=req.model_dump(mode="json"))["id"])
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("GET", f"/mr/v1/jobs/{job_id}")
+        return result
+
+    def jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.call("GET", "/mr/v1/jobs", params={"limit": limit})
+        return result
+
+    def kill(self, job_id: str) -> str:
+        return str(self.call("POST", f"/mr/v1/jobs/{job_id}/kill")["state"])
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class RunningJob:
+    """A submitted job. It owns its connection to the job tracker, closed once `wait()`
+    has seen the job end (or by `close()`)."""
+
+    def __init__(self, client: JobTrackerClient, job_id: str) -> None:
+        self.client = client
+        self.id = job_id
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> RunningJob:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def status(self) -> dict[str, Any]:
+        return self.client.status(self.id)
+
+    def kill(self) -> str:
+        return self.client.kill(self.id)
+
+    def wait(
+        self, *, progress: Callable[[dict[str, Any]], None] | None = None, poll: float = 0.1
+    ) -> JobResult:
+        """Poll until the job ends; `progress` sees every status on the way."""
+        while True:
+            status = self.status()
+            if progress is not None:
+                progress(status)
+            state = JobState(status["state"])
+            if state.finished:
+                self.close()
+                return JobResult(
+                    id=self.id,
+                    state=state,
+                    output=status["output"],
+                    counters=status["counters"],
+                    error=status["error"],
+                    duration=status["duration"],
+                    status=status,
+                )
+            time.sleep(poll)
+
+
+class Job:
+    def __init__(
+        self,
+        mapper: Mapper,
+        reducer: Reducer | None = None,
+        *,
+        inputs: Sequence[str] | str,
+        output: str,
+        combiner: Reducer | None = None,
+        partitioner: Partitioner | None = None,
+        num_reducers: int = 1,
+        name: str | None = None,
+        max_attempts: int = 4,
+        speculative: bool = True,
+        jobtracker: str | None = None,
+        token: str | None = None,
+        cluster_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.functions = JobFunctions(mapper, reducer, combiner, partitioner)
+        self.inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+        self.output = paths.normalize(output)
+        for path in self.inputs:
+            paths.normalize(path)
+        if num_reducers < 0:
+            raise MiniHadoopError("num_reducers must be 0 or more")
+        self.num_reducers = num_reducers
+        self.name = name or getattr(mapper, "__module__", "job")
+        self.max_attempts = max_attempts
+        self.speculative = speculative
+        self._where = (jobtracker, token, cluster_dir)
+
+    def _connect(self) -> JobTrackerClient:
+        jobtracker, token, cluster_dir = self._where
+        if jobtracker:
+            return JobTrackerClient(jobtracker, token)
+        return JobTrackerClient.from_cluster(cluster_dir)
+
+    def submit(self) -> RunningJob:
+        payload = dumps(self.functions)  # fails here, before anything runs, if unpicklable
+        req = SubmitRequest(
+            name=str(self.name)[:200],
+            user=current_user(),
+            inputs=self.inputs,
+            output=self.output,
+            num_reducers=self.num_reducers,
+            payload=base64.b64encode(payload).decode(),
+            max_attempts=self.max_attempts,
+            speculative=self.speculative,
+        )
+        client = self._connect()
+        try:
+            return RunningJob(client, client.submit(req))
+        except BaseException:
+            client.close()
+            raise
+
+    def run(self, *, progress: Callable[[dict[str, Any]], None] | None = None) -> JobResult:
+        return self.submit().wait(progress=progress)

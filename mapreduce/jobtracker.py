@@ -1,0 +1,396 @@
+"""The job tracker: accepts jobs, drives the scheduler, commits output, keeps history.
+
+`JobTracker` holds the pure `Scheduler` behind a lock and carries out its instructions:
+launches and kills are queued for the worker's next heartbeat reply; task commits and job
+commits are DFS renames; every change to a job is written to the SQLite history, which is
+what survives a restart (a job that was running then is marked FAILED with the reason).
+
+Output commit, as Hadoop's v1 committer: an attempt writes under
+``<output>/_temporary/<attempt>/``; committing a task moves its file to
+``<output>/_temporary/committed/``; committing the job moves every part into ``<output>/``,
+removes ``_temporary`` and finally writes ``_SUCCESS``. A job that fails or is killed leaves
+no ``_SUCCESS`` and no ``_temporary``. The job tracker never unpickles a job's payload: it
+only stores it for workers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mapreduce.history import AttemptRecord, JobHistory, JobRecord
+from mapreduce.protocol import (
+    AttemptSpec,
+    HeartbeatReply,
+    JobState,
+    SubmitRequest,
+    TaskKind,
+    WorkerHeartbeat,
+)
+from mapreduce.scheduler import (
+    CommitTask,
+    FinishJob,
+    Instruction,
+    Job,
+    Kill,
+    Launch,
+    Scheduler,
+    Touched,
+)
+from mapreduce.splits import plan_splits
+from minihadoop import paths
+from minihadoop.config import Settings
+from minihadoop.errors import (
+    FileAlreadyExistsError,
+    FileNotFoundError_,
+    IllegalArgumentError,
+    MiniHadoopError,
+)
+from minihadoop.filesystem import FileSystem
+
+log = logging.getLogger("minihadoop.jobtracker")
+MAX_PAYLOAD = 64 << 20
+
+
+class JobTracker:
+    def __init__(
+        self,
+        directory: Path,
+        fs: FileSystem,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = directory
+        self.fs = fs
+        self.settings = settings
+        self.clock = clock
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "payloads").mkdir(exist_ok=True)
+        self.history = JobHistory(directory / "history.db")
+        interrupted = self.history.mark_interrupted(
+            clock(), "the job tracker restarted while this job was running"
+        )
+        for job_id in interrupted:
+            self._cleanup_output(self.history.job(job_id))
+        self.scheduler = Scheduler(
+            worker_timeout=settings.worker_timeout,
+            task_timeout=settings.task_timeout,
+            launch_grace=max(5.0, 10 * settings.mr_heartbeat_interval),
+        )
+        self.lock = threading.RLock()
+        self.records: dict[str, JobRecord] = {}
+        self._launches: dict[str, list[AttemptSpec]] = {}
+        self._kills: dict[str, list[str]] = {}
+        self._worker_datanode: dict[str, str | None] = {}
+        self._saved: dict[str, tuple[str, float | None]] = {}
+        # Recently finished jobs, told to every worker so it can drop their map outputs.
+        self._finished_jobs: deque[str] = deque(maxlen=64)
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    def submit(self, req: SubmitRequest) -> str:
+        """Validate, plan splits and start a job; returns its id. Nothing runs on a bad job."""
+        output = paths.normalize(req.output)
+        if self.fs.exists(output):
+            raise FileAlreadyExistsError(f"Output directory {output} already exists")
+        try:
+            payload = base64.b64decode(req.payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise IllegalArgumentError("job payload is not valid base64") from None
+        if not payload or len(payload) > MAX_PAYLOAD:
+            raise IllegalArgumentError(f"job payload must be 1 byte to {MAX_PAYLOAD} bytes")
+        files = self._input_files([paths.normalize(p) for p in req.inputs])
+        splits = plan_splits([self.fs.blocks(f) for f in files])
+        now = self.clock()
+        job_id = f"job_{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}_{uuid.uuid4().hex[:6]}"
+        (self.directory / "payloads" / f"{job_id}.pkl").write_bytes(payload)
+        self.fs.mkdir(f"{output}/_temporary/committed")
+        record = JobRecord(
+            id=job_id,
+            name=req.name,
+            user=req.user,
+            state=JobState.RUNNING,
+            inputs=files,
+            output=output,
+            num_maps=len(splits),
+            num_reducers=req.num_reducers,
+            submitted=now,
+            started=now,
+            finished=None,
+            error=None,
+            counters={},
+        )
+        with self.lock:
+            self.records[job_id] = record
+            self._apply(
+                self.scheduler.add_job(
+                    job_id,
+                    splits,
+                    num_reducers=req.num_reducers,
+                    now=now,
+                    max_attempts=req.max_attempts,
+                    speculative=req.speculative,
+                )
+            )
+        log.warning("job %s submitted: %d maps, %d reduces", job_id, len(splits), req.num_reducers)
+        return job_id
+
+    def _input_files(self, inputs: list[str]) -> list[str]:
+        """Every file named, or below a folder named; hidden (`.`/`_`) names are skipped."""
+        files: list[str] = []
+        for path in inputs:
+            status = self.fs.stat(path)  # FileNotFound for a missing input
+            if not status.is_dir:
+                files.append(path)
+                continue
+            todo = [path]
+            while todo:
+                for entry in self.fs.ls(todo.pop()):
+                    if entry.name.startswith(("_", ".")):
+                        continue
+                    (todo if entry.is_dir else files).append(entry.path)
+        if not files:
+            raise FileNotFoundError_(f"no input files in {', '.join(inputs)}")
+        return sorted(dict.fromkeys(files), key=files.index)
+
+    def payload(self, job_id: str) -> bytes:
+        path = self.directory / "payloads" / f"{_safe(job_id)}.pkl"
+        if not path.exists():
+            raise FileNotFoundError_(f"no payload for job {job_id}")
+        return path.read_bytes()
+
+    def kill(self, job_id: str) -> JobState:
+        with self.lock:
+            if job_id not in self.scheduler.jobs:
+                record = self.history.job(job_id)
+                if record is None:
+                    raise FileNotFoundError_(f"no job {job_id}")
+                return record.state
+            self._apply(self.scheduler.kill_job(job_id, self.clock()))
+            return self.scheduler.jobs[job_id].state
+
+    # --- workers ------------------------------------------------------------------------------
+
+    def heartbeat(self, hb: WorkerHeartbeat) -> HeartbeatReply:
+        with self.lock:
+            self._worker_datanode[hb.worker_id] = hb.datanode_url
+            self._apply(self.scheduler.heartbeat(hb, self.clock()))
+            return HeartbeatReply(
+                launch=self._launches.pop(hb.worker_id, []),
+                kill=self._kills.pop(hb.worker_id, []),
+                finished_jobs=list(self._finished_jobs),
+            )
+
+    def tick(self) -> None:
+        with self.lock:
+            self._apply(self.scheduler.tick(self.clock()))
+
+    # --- carrying out instructions ----------------------------------------------------------------
+
+    def _apply(self, instructions: list[Instruction]) -> None:
+        queue = list(instructions)
+        touched: set[str] = set()
+        while queue:
+            ins = queue.pop(0)
+            match ins:
+                case Launch():
+                    self._launches.setdefault(ins.worker, []).append(self._spec(ins))
+                case Kill():
+                    self._kills.setdefault(ins.worker, []).append(ins.attempt_id)
+                case CommitTask():
+                    queue += self._commit_task(ins)
+                case FinishJob():
+                    self._finish_job(ins)
+                case Touched():
+                    touched.add(ins.job_id)
+        for job_id in touched:
+            self._persist(job_id)
+
+    def _spec(self, launch: Launch) -> AttemptSpec:
+        job = self.scheduler.jobs[launch.job_id]
+        task = (job.maps if launch.kind is TaskKind.MAP else job.reduces)[launch.index]
+        record = self.records[launch.job_id]
+        return AttemptSpec(
+            job_id=launch.job_id,
+            attempt_id=launch.attempt_id,
+            kind=launch.kind,
+            index=launch.index,
+            num_reducers=job.num_reducers,
+            namenode=self.fs.namenode,
+            output=record.output,
+            split=task.split,
+            map_outputs=self.scheduler.map_outputs(job.id)
+            if launch.kind is TaskKind.REDUCE
+            else [],
+            datanode_url=self._worker_datanode.get(launch.worker),
+            sort_buffer_records=self.settings.sort_buffer_records,
+        )
+
+    def _commit_task(self, ins: CommitTask) -> list[Instruction]:
+        output = self.records[ins.job_id].output
+        name = _part_name(ins.kind, ins.index)
+        try:
+            self.fs.mv(
+                f"{output}/_temporary/{ins.attempt_id}/{name}",
+                f"{output}/_temporary/committed/{name}",
+            )
+        except MiniHadoopError as exc:
+            return self.scheduler.commit_failed(ins.attempt_id, str(exc), self.clock())
+        return []
+
+    def _finish_job(self, ins: FinishJob) -> None:
+        record = self.records[ins.job_id]
+        state, error = ins.state, ins.error
+        if state is JobState.SUCCEEDED:
+            try:
+                self._commit_job(record)
+            except MiniHadoopError as exc:
+                state, error = JobState.FAILED, f"job commit failed: {exc}"
+                self.scheduler.jobs[ins.job_id].state = state
+        else:
+            self._cleanup_output(record)
+        record.state, record.error, record.finished = state, error, self.clock()
+        self._finished_jobs.append(ins.job_id)
+        log.warning("job %s %s%s", ins.job_id, state.value, f": {error}" if error else "")
+
+    def _commit_job(self, record: JobRecord) -> None:
+        committed = f"{record.output}/_temporary/committed"
+        for entry in self.fs.ls(committed):
+            self.fs.mv(entry.path, f"{record.output}/{entry.name}")
+        self.fs.rm(f"{record.output}/_temporary", recursive=True, skip_trash=True)
+        self.fs.write_bytes(f"{record.output}/_SUCCESS", b"", overwrite=True)
+
+    def _cleanup_output(self, record: JobRecord | None) -> None:
+        if record is None:
+            return
+        with contextlib.suppress(MiniHadoopError):
+            self.fs.rm(f"{record.output}/_temporary", recursive=True, skip_trash=True)
+
+    def _persist(self, job_id: str) -> None:
+        job = self.scheduler.jobs.get(job_id)
+        record = self.records.get(job_id)
+        if job is None or record is None:
+            return
+        record.counters = job.counters()
+        record.maps_done, record.reduces_done = job.maps_done(), job.reduces_done()
+        if not job.state.finished or record.state.finished:
+            record.state = job.state if not record.state.finished else record.state
+        self.history.save_job(record)
+        for task in job.tasks():
+            for a in task.attempts:
+                key = (a.state.value, a.finished)
+                if self._saved.get(a.id) == key:
+                    continue
+                self._saved[a.id] = key
+                self.history.save_attempt(
+                    AttemptRecord(
+                        id=a.id,
+                        job_id=job_id,
+                        kind=task.kind,
+                        index=task.index,
+                        worker=a.worker,
+                        state=a.state,
+                        started=a.started,
+                        finished=a.finished,
+                        error=a.error,
+                        counters=a.counters,
+                        speculative=a.speculative,
+                        data_local=a.data_local,
+                    )
+                )
+
+    # --- reports ----------------------------------------------------------------------------------
+
+    def job_status(self, job_id: str) -> dict[str, Any]:
+        with self.lock:
+            record = self.records.get(job_id) or self.history.job(job_id)
+            if record is None:
+                raise FileNotFoundError_(f"no job {job_id}")
+            attempts = self.history.attempts(job_id)
+            return {
+                **_summary(record, self.scheduler.jobs.get(job_id)),
+                "attempts": [
+                    {
+                        "id": a.id,
+                        "kind": a.kind.value,
+                        "index": a.index,
+                        "worker": a.worker,
+                        "state": a.state.value,
+                        "started": a.started,
+                        "finished": a.finished,
+                        "error": a.error,
+                        "speculative": a.speculative,
+                        "data_local": a.data_local,
+                        "counters": a.counters,
+                    }
+                    for a in attempts
+                ],
+            }
+
+    def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.lock:
+            return [_summary(r, self.scheduler.jobs.get(r.id)) for r in self.history.jobs(limit)]
+
+    def workers(self) -> list[dict[str, Any]]:
+        with self.lock:
+            now = self.clock()
+            return [
+                {
+                    "id": w.id,
+                    "url": w.url,
+                    "datanode": w.datanode_id,
+                    "slots": w.slots,
+                    "running": len(w.attempts),
+                    "state": "LOST" if w.lost else "LIVE",
+                    "last_heartbeat_age": round(now - w.last_seen, 1),
+                }
+                for w in self.scheduler.workers.values()
+            ]
+
+    def close(self) -> None:
+        self.history.close()
+
+
+def _summary(record: JobRecord, job: Job | None) -> dict[str, Any]:
+    maps_done = job.maps_done() if job else record.maps_done
+    reduces_done = job.reduces_done() if job else record.reduces_done
+    end = record.finished or time.time()
+    return {
+        "id": record.id,
+        "name": record.name,
+        "user": record.user,
+        "state": record.state.value,
+        "inputs": record.inputs,
+        "output": record.output,
+        "maps": record.num_maps,
+        "reduces": record.num_reducers,
+        "maps_done": maps_done,
+        "reduces_done": reduces_done,
+        "map_progress": maps_done / record.num_maps if record.num_maps else 1.0,
+        "reduce_progress": reduces_done / record.num_reducers if record.num_reducers else 1.0,
+        "submitted": record.submitted,
+        "finished": record.finished,
+        "duration": round(end - record.submitted, 3),
+        "error": record.error,
+        "counters": job.counters() if job else record.counters,
+    }
+
+
+def _part_name(kind: TaskKind, index: int) -> str:
+    return f"part-{'m' if kind is TaskKind.MAP else 'r'}-{index:05d}"
+
+
+def _safe(job_id: str) -> str:
+    if not job_id or not all(c.isalnum() or c in "_-" for c in job_id):
+        raise IllegalArgumentError(f"invalid job id {job_id!r}")
+    return job_id

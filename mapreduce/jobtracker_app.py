@@ -1,0 +1,117 @@
+"""The job tracker's HTTP adapter and daemon.
+
+* ``POST /mr/v1/jobs`` (token) — submit; ``GET /mr/v1/jobs``, ``GET /mr/v1/jobs/<id>`` —
+  list and status (progress, counters, attempts); ``POST /mr/v1/jobs/<id>/kill`` (token).
+* ``GET /mr/v1/jobs/<id>/payload`` (token) — the pickled functions, for workers.
+* ``POST /mr/v1/internal/heartbeat`` (token) — workers pull work.
+* ``GET /mr/v1/workers``, ``GET /health``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Query
+from fastapi.responses import Response
+
+from mapreduce.jobtracker import JobTracker
+from mapreduce.protocol import HeartbeatReply, SubmitRequest, WorkerHeartbeat
+from minihadoop.config import Settings
+from minihadoop.filesystem import FileSystem
+from minihadoop.server import (
+    bind_socket,
+    install_error_handlers,
+    limit_body_size,
+    read_dependency,
+    serve,
+    token_dependency,
+    url_for,
+)
+
+log = logging.getLogger("minihadoop.jobtracker")
+MAX_BODY = 96 << 20  # a base64 payload of up to 64 MiB
+
+
+def create_app(tracker: JobTracker, settings: Settings, *, lifespan: Any = None) -> FastAPI:
+    app = FastAPI(title="minihadoop job tracker", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    limit_body_size(app, MAX_BODY, exempt=lambda _p: False)
+    auth = Depends(token_dependency(settings.token))
+    read = Depends(read_dependency(settings.token, settings.read_policy))
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/mr/v1/jobs", dependencies=[auth])
+    def submit(req: SubmitRequest) -> dict[str, str]:
+        return {"id": tracker.submit(req)}
+
+    @app.get("/mr/v1/jobs", dependencies=[read])
+    def jobs(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
+        return tracker.list_jobs(limit)
+
+    @app.get("/mr/v1/jobs/{job_id}", dependencies=[read])
+    def job(job_id: str) -> dict[str, Any]:
+        return tracker.job_status(job_id)
+
+    @app.post("/mr/v1/jobs/{job_id}/kill", dependencies=[auth])
+    def kill(job_id: str) -> dict[str, str]:
+        return {"state": tracker.kill(job_id).value}
+
+    @app.get("/mr/v1/jobs/{job_id}/payload", dependencies=[auth])
+    def payload(job_id: str) -> Response:
+        return Response(tracker.payload(job_id), media_type="application/octet-stream")
+
+    @app.get("/mr/v1/workers", dependencies=[read])
+    def workers() -> list[dict[str, Any]]:
+        return tracker.workers()
+
+    @app.post("/mr/v1/internal/heartbeat", dependencies=[auth])
+    def heartbeat(hb: WorkerHeartbeat) -> HeartbeatReply:
+        return tracker.heartbeat(hb)
+
+    return app
+
+
+def run(
+    directory: Path,
+    namenode: str,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    ready_file: Path | None = None,
+) -> None:
+    tracker = JobTracker(directory, FileSystem(namenode, settings.token, user="mapred"), settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ticker = asyncio.create_task(_tick(tracker, settings.mr_heartbeat_interval))
+        yield
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        tracker.close()
+
+    app = create_app(tracker, settings, lifespan=lifespan)
+    sock = bind_socket(host, port)
+    url = url_for(host, sock.getsockname()[1])
+    if ready_file is not None:
+        ready_file.write_text(url)
+    log.warning("job tracker serving %s on %s", directory, url)
+    serve(app, sock)
+
+
+async def _tick(tracker: JobTracker, interval: float) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(tracker.tick)
+        except Exception:  # the ticker must outlive any one bad tick
+            log.exception("job tracker tick failed")
+        await asyncio.sleep(interval)

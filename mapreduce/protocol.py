@@ -1,0 +1,115 @@
+"""Wire models of MapReduce: job submission, worker heartbeats, task attempts.
+
+States are named as Hadoop names them, everywhere: API, CLI, dashboard.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobState(StrEnum):
+    PREP = "PREP"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.KILLED)
+
+
+class TaskState(StrEnum):
+    PREP = "PREP"  # waiting to be scheduled
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+class TaskKind(StrEnum):
+    MAP = "MAP"
+    REDUCE = "REDUCE"
+
+
+Counters = dict[str, int]
+
+
+class Split(Wire):
+    """One map task's input: a byte range of a file and the datanodes holding it."""
+
+    path: str
+    start: Annotated[int, Field(ge=0)]
+    length: Annotated[int, Field(ge=0)]
+    file_length: Annotated[int, Field(ge=0)]
+    hosts: list[str] = []  # datanode ids with a replica of the block
+
+
+class MapOutput(Wire):
+    """Where a finished map attempt's output can be fetched."""
+
+    map_index: int
+    attempt_id: str
+    worker_url: str
+
+
+class AttemptSpec(Wire):
+    """Everything a worker's child process needs to run one task attempt."""
+
+    job_id: str
+    attempt_id: str
+    kind: TaskKind
+    index: int  # map index or reduce partition
+    num_reducers: int
+    namenode: str
+    output: str  # the job's output folder
+    split: Split | None = None  # maps
+    map_outputs: list[MapOutput] = []  # reduces: every map's output for this partition
+    datanode_url: str | None = None  # the worker's own datanode, preferred for reads
+    sort_buffer_records: int = 1_000_000
+
+
+class AttemptResult(Wire):
+    """What a child process reports when its attempt ends."""
+
+    attempt_id: str
+    state: TaskState
+    counters: Counters = {}
+    error: str | None = None  # the user's traceback, or why the attempt died
+    fetch_failures: list[int] = []  # reduces: map indexes whose output could not be fetched
+    partition_bytes: list[int] = []  # maps: bytes of output per partition
+
+
+class SubmitRequest(Wire):
+    name: str = Field(default="job", max_length=200)
+    user: str = Field(default="hadoop", max_length=64)
+    inputs: list[str] = Field(min_length=1, max_length=10_000)
+    output: str
+    num_reducers: int = Field(default=1, ge=0, le=10_000)
+    payload: str  # base64 of the cloudpickled JobFunctions
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    speculative: bool = True
+
+
+class WorkerHeartbeat(Wire):
+    worker_id: str = Field(min_length=1, max_length=100)
+    url: str = Field(min_length=1, max_length=500)
+    datanode_id: str | None = None
+    datanode_url: str | None = None
+    slots: int = Field(ge=0, le=1024)
+    running: list[str] = []  # attempt ids still running
+    finished: list[AttemptResult] = []
+
+
+class HeartbeatReply(Wire):
+    launch: list[AttemptSpec] = []
+    kill: list[str] = []  # attempt ids to kill
+    finished_jobs: list[str] = []  # jobs whose map outputs workers may delete

@@ -1,0 +1,378 @@
+"""One task attempt, run inside the child process a worker starts for it.
+
+`execute` never raises: whatever goes wrong becomes a FAILED `AttemptResult` whose error is
+the formatted traceback (so a job shows the user's own traceback) or, for failures of the
+framework with a clear cause, a one-line reason.
+
+* **map** — reads its split from the DFS (preferring the worker's own datanode), calls the
+  mapper once per line and feeds the pairs to a `MapOutputBuffer`, which leaves one sorted
+  run per reducer in ``<work_dir>/<job>/<attempt>/part-<r>.run`` (`shuffle_path`). A
+  map-only job (no reducers) writes the mapper's output as text straight to the DFS instead.
+* **reduce** — fetches its partition of every map's output from the workers over HTTP,
+  merges the runs and calls the reducer once per key in key order, writing text to the DFS.
+
+Output goes to ``<output>/_temporary/<attempt>/part-[mr]-<index>``; committing (renaming it
+into place) is the job tracker's business. The attempt folder itself belongs to the worker
+(it puts ``result.json`` there): a failed attempt removes only its own files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import re
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Iterator
+from itertools import chain, repeat, starmap
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+
+from mapreduce import counters as user_counters
+from mapreduce.protocol import AttemptResult, AttemptSpec, MapOutput, TaskKind, TaskState
+from mapreduce.records import split_records
+from mapreduce.serialization import JobFunctions, Mapper, Reducer, loads
+from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, merge_runs, read_run
+from minihadoop.filesystem import FileSystem
+
+OUTPUT_PIECE = 1 << 20  # text output is joined into pieces of about this size per write
+FETCH_ATTEMPTS = 3
+FETCH_BACKOFF = 0.2  # seconds before the 2nd fetch attempt, doubled after that
+_ID = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+class FetchFailedError(Exception):
+    """Some maps' output could not be fetched; the job tracker should re-run those maps."""
+
+    def __init__(self, failures: dict[int, str]) -> None:
+        self.map_indexes = sorted(failures)
+        detail = "; ".join(f"map {i}: {failures[i]}" for i in self.map_indexes)
+        super().__init__(f"could not fetch the output of maps {self.map_indexes}: {detail}")
+
+
+# --- where map output lives ---------------------------------------------------------------
+
+
+def attempt_dir(work_dir: Path, job_id: str, attempt_id: str) -> Path:
+    """An attempt's local folder. Ids are checked, so a request cannot leave `work_dir`."""
+    for what, value in (("job id", job_id), ("attempt id", attempt_id)):
+        if not _ID.fullmatch(value) or value in (".", ".."):
+            raise ValueError(f"bad {what} {value!r}: only letters, digits and _ . - allowed")
+    return work_dir / job_id / attempt_id
+
+
+def shuffle_path(work_dir: Path, job_id: str, attempt_id: str, partition: int) -> Path:
+    """The file of a finished map attempt's output for reducer `partition`."""
+    if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
+        raise ValueError(f"bad partition {partition!r}")
+    return attempt_dir(work_dir, job_id, attempt_id) / f"part-{partition}.run"
+
+
+def output_path(spec: AttemptSpec) -> str:
+    """The DFS file an attempt writes its text output to, before the job commits it."""
+    kind = "m" if spec.kind is TaskKind.MAP else "r"
+    return f"{spec.output.rstrip('/')}/_temporary/{spec.attempt_id}/part-{kind}-{spec.index:05d}"
+
+
+# --- the attempt --------------------------------------------------------------------------
+
+
+def execute(spec: AttemptSpec, payload: bytes, work_dir: Path, token: str) -> AttemptResult:
+    """Run one attempt to its end; never raises."""
+    counters: Counter[str] = Counter()
+    user: Counter[str] = Counter()
+    user_counters.install(user)
+    result = AttemptResult(attempt_id=spec.attempt_id, state=TaskState.FAILED)
+    try:
+        with _collector_tuned():
+            result.partition_bytes = _run(spec, payload, work_dir, token, counters)
+        result.state = TaskState.SUCCEEDED
+    except FetchFailedError as exc:
+        result.error = str(exc)
+        result.fetch_failures = exc.map_indexes
+    except MapOutputError as exc:
+        result.error = f"MapOutputError: {exc}"
+    except BaseException:  # user code may raise anything, SystemExit included
+        result.error = traceback.format_exc()
+    finally:
+        user_counters.install(None)
+    counters.update(user)
+    result.counters = dict(counters)
+    return result
+
+
+def _run(
+    spec: AttemptSpec, payload: bytes, work_dir: Path, token: str, counters: Counter[str]
+) -> list[int]:
+    """The attempt's work; a map returns the size of its output for each reducer."""
+    functions = loads(payload)
+    if spec.kind is TaskKind.MAP:
+        return _run_map(spec, functions, work_dir, token, counters)
+    _run_reduce(spec, functions, work_dir, token, counters)
+    return []
+
+
+@contextlib.contextmanager
+def _collector_tuned() -> Iterator[None]:
+    """Collect garbage cycles less often while the attempt runs.
+
+    A map holds hundreds of thousands of lists and tuples that live until a spill and form
+    no cycles; with the default thresholds the collector traverses them again and again
+    (a fifth of a map's time without a combiner). Objects that exist when the attempt
+    starts (imported modules, the job's functions) are frozen out of collections.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def _run_map(
+    spec: AttemptSpec, functions: JobFunctions, work_dir: Path, token: str, counters: Counter[str]
+) -> list[int]:
+    split = spec.split
+    if split is None:
+        raise ValueError(f"map attempt {spec.attempt_id} has no input split")
+    with FileSystem(spec.namenode, token) as fs, fs.open(split.path, prefer=spec.datanode_url) as f:
+        f.seek(split.start)
+        # a generator: closing it ends the read from the datanode
+        pieces = cast(Generator[bytes, None, None], f.iter_chunks())
+        records = split_records(pieces, split.start, split.start + split.length)
+        mapper = _CountingMapper(functions.mapper)
+        pairs = chain.from_iterable(starmap(mapper, records))
+        try:
+            sizes: list[int] = []
+            if spec.num_reducers == 0:
+                out = _TextOutput()
+                with fs.create(output_path(spec), overwrite=True) as stream:
+                    out.write_all(pairs, stream.write)
+                counters["MAP_OUTPUT_RECORDS"] += out.records
+                counters["HDFS_BYTES_WRITTEN"] += out.bytes
+            else:
+                sizes = _collect(spec, functions, pairs, work_dir, counters)
+        finally:
+            pieces.close()  # stop reading past the split: closes the datanode response
+            counters["MAP_INPUT_RECORDS"] += mapper.calls
+            counters["BYTES_READ_LOCAL"] += f.bytes_local
+            counters["BYTES_READ_REMOTE"] += f.bytes_remote
+            counters["HDFS_BYTES_READ"] += f.bytes_local + f.bytes_remote
+    return sizes
+
+
+def _collect(
+    spec: AttemptSpec,
+    functions: JobFunctions,
+    pairs: Iterable[tuple[Any, Any]],
+    work_dir: Path,
+    counters: Counter[str],
+) -> list[int]:
+    """Sort the map output into one run per reducer; their sizes in bytes."""
+    directory = attempt_dir(work_dir, spec.job_id, spec.attempt_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    buffer = MapOutputBuffer(
+        directory,
+        spec.num_reducers,
+        limit=spec.sort_buffer_records,
+        combiner=functions.combiner,
+        partitioner=functions.partitioner,
+        counters=counters,
+    )
+    try:
+        buffer.add_all(pairs)
+        finals = buffer.finish()
+    except BaseException:
+        for p in directory.glob("*.run"):  # spills, merges, final runs: none may be served
+            p.unlink(missing_ok=True)
+        raise
+    finally:
+        counters["MAP_OUTPUT_RECORDS"] += buffer.output_records
+    return [p.stat().st_size for p in finals]
+
+
+class _CountingMapper:
+    """The mapper as `starmap` calls it: counts input records, and a mapper that returns
+    None (instead of an iterable) emits nothing. One call per line, not per pair."""
+
+    def __init__(self, mapper: Mapper) -> None:
+        self.mapper = mapper
+        self.calls = 0
+
+    def __call__(self, offset: int, line: str) -> Iterable[tuple[Any, Any]]:
+        self.calls += 1
+        out = self.mapper(offset, line)
+        return () if out is None else out
+
+
+# --- reduce -------------------------------------------------------------------------------
+
+
+def _run_reduce(
+    spec: AttemptSpec, functions: JobFunctions, work_dir: Path, token: str, counters: Counter[str]
+) -> None:
+    directory = attempt_dir(work_dir, spec.job_id, spec.attempt_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        fetched = _fetch_all(spec, directory, token, counters)
+        fetched = merge_passes(fetched)
+        groups = merge_runs([read_run(p) for p in fetched])
+        reduced = _Reduced(groups, functions.reducer)
+        out = _TextOutput()
+        with FileSystem(spec.namenode, token) as fs:
+            with fs.create(output_path(spec), overwrite=True) as stream:
+                try:
+                    out.write_all(reduced, stream.write)
+                finally:
+                    counters["REDUCE_INPUT_GROUPS"] += reduced.groups
+                    counters["REDUCE_INPUT_RECORDS"] += reduced.records
+                    counters["REDUCE_OUTPUT_RECORDS"] += out.records
+            counters["HDFS_BYTES_WRITTEN"] += out.bytes
+    finally:
+        for p in directory.glob("in-*.run"):
+            p.unlink(missing_ok=True)
+
+
+class _Reduced:
+    """The reducer's output over all groups, counting its input as it goes."""
+
+    def __init__(self, groups: Iterator[tuple[Any, list[Any]]], reducer: Reducer | None) -> None:
+        self._groups = groups
+        self._reducer = reducer
+        self.groups = 0
+        self.records = 0
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        reducer = self._reducer
+        for key, values in self._groups:
+            self.groups += 1
+            self.records += len(values)
+            if reducer is None:  # identity
+                yield from zip(repeat(key), values)
+            else:
+                out = reducer(key, values)
+                if out is not None:
+                    yield from out
+
+
+def _fetch_all(
+    spec: AttemptSpec, directory: Path, token: str, counters: Counter[str]
+) -> list[Path]:
+    """Download this reducer's partition of every map's output; raises `FetchFailedError`
+    naming every map that could not be fetched."""
+    fetched: list[Path] = []
+    failures: dict[int, str] = {}
+    unreachable: dict[str, str] = {}  # worker URL -> why: its other maps are not tried
+    headers = {"authorization": f"Bearer {token}"}
+    timeout = httpx.Timeout(120.0, connect=10.0)
+    with httpx.Client(headers=headers, timeout=timeout) as client:
+        for m in spec.map_outputs:
+            if m.worker_url in unreachable:
+                failures[m.map_index] = unreachable[m.worker_url]
+                continue
+            target = directory / f"in-{m.map_index}.run"
+            try:
+                counters["REDUCE_SHUFFLE_BYTES"] += _fetch(client, _shuffle_url(spec, m), target)
+                fetched.append(target)
+            except _FetchError as exc:
+                failures[m.map_index] = str(exc)
+                if exc.unreachable:
+                    unreachable[m.worker_url] = str(exc)
+    if failures:
+        raise FetchFailedError(failures)
+    return fetched
+
+
+def _shuffle_url(spec: AttemptSpec, m: MapOutput) -> str:
+    base = m.worker_url.rstrip("/")
+    return f"{base}/mr/v1/shuffle/{spec.job_id}/{m.attempt_id}/{spec.index}"
+
+
+class _FetchError(Exception):
+    def __init__(self, message: str, *, unreachable: bool) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable  # no connection could be made at all
+
+
+def _fetch(
+    client: httpx.Client,
+    url: str,
+    target: Path,
+    attempts: int = FETCH_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Stream `url` into `target`; its size. Transport errors and 5xx are retried with
+    backoff; any other HTTP error is final (the output is not there)."""
+    problem = "not tried"
+    connected = False
+    for attempt in range(attempts):
+        if attempt:
+            sleep(FETCH_BACKOFF * 2 ** (attempt - 1))
+        try:
+            with client.stream("GET", url) as response:
+                connected = True
+                if response.status_code != 200:
+                    response.read()
+                    problem = f"HTTP {response.status_code}: {response.text[:200]}"
+                    if response.status_code < 500:
+                        break
+                    continue
+                size = 0
+                with open(target, "wb") as f:
+                    for piece in response.iter_bytes(1 << 20):
+                        f.write(piece)
+                        size += len(piece)
+                return size
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        except httpx.TransportError as exc:
+            connected = True
+            problem = f"{type(exc).__name__}: {exc}"
+    raise _FetchError(f"{url}: {problem}", unreachable=not connected)
+
+
+# --- text output --------------------------------------------------------------------------
+
+
+class _TextOutput:
+    """Hadoop's TextOutputFormat: ``key<TAB>value`` lines; a None value writes the key
+    alone, a None key the value alone, and both None nothing. Text is UTF-8 (lone
+    surrogates from undecodable input are written back as the bytes they stand for)."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.bytes = 0
+
+    def write_all(self, pairs: Iterable[tuple[Any, Any]], write: Callable[[bytes], object]) -> None:
+        lines: list[str] = []
+        size = records = 0
+        try:
+            for key, value in pairs:
+                records += 1
+                if value is None:
+                    if key is None:
+                        continue
+                    line = f"{key}\n"
+                elif key is None:
+                    line = f"{value}\n"
+                else:
+                    line = f"{key}\t{value}\n"
+                lines.append(line)
+                size += len(line)
+                if size >= OUTPUT_PIECE:
+                    self._write(lines, write)
+                    lines, size = [], 0
+        finally:
+            self.records += records
+        if lines:
+            self._write(lines, write)
+
+    def _write(self, lines: list[str], write: Callable[[bytes], object]) -> None:
+        data = "".join(lines).encode("utf-8", "surrogateescape")
+        write(data)
+        self.bytes += len(data)

@@ -1,0 +1,237 @@
+"""A worker: runs task attempts beside a datanode and serves their map output.
+
+The loop heartbeats to the job tracker with its free slots, running attempts and finished
+results, and carries out the reply: launch attempts (each in its own child process, see
+`mapreduce.child`), kill attempts, drop the map outputs of finished jobs. A heartbeat goes
+out early whenever an attempt ends, so a job's next phase does not wait a full interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import httpx
+
+from mapreduce.protocol import (
+    AttemptResult,
+    AttemptSpec,
+    HeartbeatReply,
+    TaskState,
+    WorkerHeartbeat,
+)
+from minihadoop.config import Settings
+
+log = logging.getLogger("minihadoop.worker")
+
+
+@dataclass
+class RunningAttempt:
+    spec: AttemptSpec
+    process: BaseProcess
+    result_path: Path
+    started: float
+    killed: bool = False
+
+
+class WorkerService:
+    def __init__(
+        self,
+        work_dir: Path,
+        jobtracker: str,
+        settings: Settings,
+        *,
+        worker_id: str,
+        url: str,
+        datanode_url: str | None,
+        slots: int,
+    ) -> None:
+        self.work_dir = work_dir
+        self.jobtracker = jobtracker.rstrip("/")
+        self.settings = settings
+        self.worker_id = worker_id
+        self.url = url
+        self.datanode_url = datanode_url.rstrip("/") if datanode_url else None
+        self.datanode_id: str | None = None
+        self.slots = slots
+        self.running: dict[str, RunningAttempt] = {}
+        self.finished: list[AttemptResult] = []
+        self.cleaned: set[str] = set()
+        self.wake = asyncio.Event()
+        self.client = httpx.AsyncClient(
+            timeout=30.0, headers={"authorization": f"Bearer {settings.token}"}
+        )
+        self._payload_locks: dict[str, asyncio.Lock] = {}
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["mapreduce.child"])
+        self.ctx = ctx
+        work_dir.mkdir(parents=True, exist_ok=True)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        failing = False
+        while True:
+            try:
+                if self.datanode_url and self.datanode_id is None:
+                    info = await self.client.get(f"{self.datanode_url}/dn/v1/info")
+                    self.datanode_id = info.json()["id"]
+                await self.heartbeat()
+                if failing:
+                    log.warning("job tracker %s reachable again", self.jobtracker)
+                failing = False
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                if not failing:
+                    log.warning("job tracker %s: %s; retrying", self.jobtracker, exc)
+                failing = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.mr_heartbeat_interval)
+            self.wake.clear()
+
+    async def heartbeat(self) -> None:
+        self.poll()
+        finished, self.finished = self.finished, []
+        hb = WorkerHeartbeat(
+            worker_id=self.worker_id,
+            url=self.url,
+            datanode_id=self.datanode_id,
+            datanode_url=self.datanode_url,
+            slots=self.slots,
+            running=sorted(self.running),
+            finished=finished,
+        )
+        try:
+            response = await self.client.post(
+                f"{self.jobtracker}/mr/v1/internal/heartbeat", json=hb.model_dump(mode="json")
+            )
+            response.raise_for_status()
+        except BaseException:
+            self.finished[:0] = finished  # report them next time
+            raise
+        reply = HeartbeatReply.model_validate(response.json())
+        for attempt_id in reply.kill:
+            self.kill(attempt_id)
+        for spec in reply.launch:
+            await self.launch(spec)
+        for job_id in reply.finished_jobs:
+            self.cleanup(job_id)
+
+    # --- attempts -----------------------------------------------------------------------------
+
+    async def launch(self, spec: AttemptSpec) -> None:
+        try:
+            payload = await self._payload(spec.job_id)
+        except (httpx.HTTPError, OSError) as exc:
+            self.finished.append(
+                AttemptResult(
+                    attempt_id=spec.attempt_id, state=TaskState.FAILED, error=f"no payload: {exc}"
+                )
+            )
+            return
+        attempt_dir = self.work_dir / spec.job_id / spec.attempt_id
+        attempt_dir.mkdir(parents=True, exist_ok=True)
+        result_path = attempt_dir / "result.json"
+        process = self.ctx.Process(
+            target=_child_target,
+            args=(
+                spec.model_dump_json(),
+                str(payload),
+                str(self.work_dir),
+                self.settings.token,
+                str(result_path),
+            ),
+            name=spec.attempt_id,
+            daemon=True,
+        )
+        process.start()
+        self.running[spec.attempt_id] = RunningAttempt(spec, process, result_path, time.monotonic())
+        asyncio.get_running_loop().create_task(self._watch(spec.attempt_id, process))
+
+    async def _watch(self, attempt_id: str, process: BaseProcess) -> None:
+        """Wake the loop as soon as the process ends, for an early heartbeat."""
+        sentinel = process.sentinel
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        loop.add_reader(sentinel, done.set)
+        try:
+            await done.wait()
+        finally:
+            loop.remove_reader(sentinel)
+        self.wake.set()
+
+    async def _payload(self, job_id: str) -> Path:
+        path = self.work_dir / job_id / "payload.pkl"
+        lock = self._payload_locks.setdefault(job_id, asyncio.Lock())
+        async with lock:
+            if not path.exists():
+                response = await self.client.get(f"{self.jobtracker}/mr/v1/jobs/{job_id}/payload")
+                response.raise_for_status()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(response.content)
+                tmp.replace(path)
+        return path
+
+    def poll(self) -> None:
+        """Collect the results of attempts whose processes have ended."""
+        for attempt_id, running in list(self.running.items()):
+            if running.process.is_alive():
+                if time.monotonic() - running.started > self.settings.task_timeout * 1.2:
+                    self.kill(attempt_id)  # the job tracker should have: belt and braces
+                continue
+            running.process.join()
+            del self.running[attempt_id]
+            self.finished.append(self._result(running))
+
+    def _result(self, running: RunningAttempt) -> AttemptResult:
+        attempt_id = running.spec.attempt_id
+        if running.killed:
+            return AttemptResult(attempt_id=attempt_id, state=TaskState.KILLED, error="killed")
+        try:
+            return AttemptResult.model_validate_json(running.result_path.read_text())
+        except (OSError, ValueError):
+            code = running.process.exitcode
+            how = (
+                f"killed by signal {-code}"
+                if code is not None and code < 0
+                else f"exit code {code}"
+            )
+            return AttemptResult(
+                attempt_id=attempt_id,
+                state=TaskState.FAILED,
+                error=f"the task process died ({how}) before reporting a result",
+            )
+
+    def kill(self, attempt_id: str) -> None:
+        running = self.running.get(attempt_id)
+        if running is None:
+            return
+        running.killed = True
+        with contextlib.suppress(ProcessLookupError, TypeError):
+            os.kill(running.process.pid or 0, signal.SIGKILL)
+
+    def cleanup(self, job_id: str) -> None:
+        if job_id in self.cleaned or any(r.spec.job_id == job_id for r in self.running.values()):
+            return
+        self.cleaned.add(job_id)
+        shutil.rmtree(self.work_dir / job_id, ignore_errors=True)
+
+    async def close(self) -> None:
+        for attempt_id in list(self.running):
+            self.kill(attempt_id)
+        await self.client.aclose()
+
+
+def _child_target(spec_json: str, payload: str, work_dir: str, token: str, result: str) -> None:
+    from mapreduce.child import run_child
+
+    run_child(spec_json, payload, work_dir, token, result)

@@ -1,0 +1,215 @@
+"""MapReduce on a real cluster: job tracker, workers, child processes, shuffle over HTTP."""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mapreduce import Job, JobState
+from mapreduce.counters import counter
+from minihadoop.errors import FileAlreadyExistsError, IllegalArgumentError
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+from tests.support import wait_for
+
+pytestmark = pytest.mark.integration
+WORD = re.compile(r"[a-z']+")
+
+
+def corpus(lines: int, seed: int) -> str:
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(400)] + ["the", "a", "hadoop", "naïve", "café"]
+    weights = [1 / (i + 1) for i in range(len(vocab))]  # Zipf-ish, like real text
+    return "".join(
+        " ".join(rng.choices(vocab, weights, k=rng.randint(0, 14))) + ("\r\n" if i % 7 else "\n")
+        for i in range(lines)
+    )
+
+
+def wc_mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
+    for word in line.split():
+        yield word, 1
+
+
+def wc_reducer(word: str, counts: Iterator[int]) -> Iterator[tuple[str, int]]:
+    yield word, sum(counts)
+
+
+def read_output(fs: FileSystem, folder: str) -> dict[str, int]:
+    names = sorted(e.name for e in fs.ls(folder))
+    assert "_SUCCESS" in names and "_temporary" not in names
+    result: dict[str, int] = {}
+    for name in names:
+        if name.startswith("part-"):
+            for line in fs.read_bytes(f"{folder}/{name}").decode().splitlines():
+                word, count = line.split("\t")
+                assert word not in result, f"{word} in two partitions"
+                result[word] = int(count)
+    return result
+
+
+def job(cluster: LocalCluster, *args: object, **kw: object) -> Job:
+    return Job(*args, cluster_dir=cluster.directory, **kw)  # type: ignore[arg-type]
+
+
+def test_wordcount_with_4k_blocks_equals_counter(cluster: LocalCluster, fs: FileSystem) -> None:
+    text = corpus(3000, seed=1)
+    fs.write_bytes("/wc/in/corpus.txt", text.encode(), block_size=4096)
+    fs.write_bytes("/wc/in/small.txt", b"the hadoop the\nend", block_size=4096)
+    result = job(
+        cluster,
+        wc_mapper,
+        wc_reducer,
+        combiner=wc_reducer,
+        inputs=["/wc/in"],
+        output="/wc/out",
+        num_reducers=3,
+    ).run()
+    assert result.state is JobState.SUCCEEDED, result.error
+    expected = Counter((text + "\nthe hadoop the\nend").split())
+    assert read_output(fs, "/wc/out") == dict(expected)
+    maps = len(fs.blocks("/wc/in/corpus.txt").blocks) + 1
+    c = result.counters
+    assert result.status["maps"] == maps
+    assert c["MAP_INPUT_RECORDS"] == 3000 + 2
+    assert c["REDUCE_OUTPUT_RECORDS"] == len(expected)
+    assert c["DATA_LOCAL_MAPS"] > 0
+    assert c["DATA_LOCAL_MAPS"] + c["OTHER_LOCAL_MAPS"] == maps
+    assert c["COMBINE_OUTPUT_RECORDS"] < c["COMBINE_INPUT_RECORDS"]
+
+
+def test_map_only_job_and_user_counters(cluster: LocalCluster, fs: FileSystem) -> None:
+    fs.write_bytes("/maponly/in", b"keep 1\ndrop 2\nkeep 3\n")
+
+    def keep(offset: int, line: str) -> Iterator[tuple[str, None]]:
+        if line.startswith("keep"):
+            counter("kept")
+            yield line.upper(), None
+
+    result = job(cluster, keep, inputs=["/maponly/in"], output="/maponly/out", num_reducers=0).run()
+    assert result.ok, result.error
+    assert result.counters["user:kept"] == 2
+    parts = [e.path for e in fs.ls("/maponly/out") if e.name.startswith("part-m-")]
+    assert b"".join(fs.read_bytes(p) for p in parts) == b"KEEP 1\nKEEP 3\n"
+
+
+def test_failing_mapper_fails_the_job_with_the_users_traceback(
+    cluster: LocalCluster, fs: FileSystem
+) -> None:
+    fs.write_bytes("/fail/in", b"one line\n")
+
+    def broken_mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
+        raise ValueError(f"cannot parse {line!r}")
+        yield  # pragma: no cover
+
+    result = job(cluster, broken_mapper, wc_reducer, inputs=["/fail/in"], output="/fail/out").run()
+    assert result.state is JobState.FAILED
+    assert result.error is not None
+    assert "ValueError: cannot parse 'one line'" in result.error
+    assert "broken_mapper" in result.error  # the user's own frame
+    assert "failed 4 times" in result.error
+    assert not fs.exists("/fail/out/_SUCCESS") and not fs.exists("/fail/out/_temporary")
+
+
+def test_mapper_failing_only_on_its_first_attempt_succeeds(
+    cluster: LocalCluster, fs: FileSystem, tmp_path: Path
+) -> None:
+    fs.write_bytes("/flaky/in", b"a b\nb c\n")
+    marker = tmp_path / "failed-once"
+
+    def flaky_mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
+        if not marker.exists():
+            marker.write_text("x")
+            raise RuntimeError("first attempt fails")
+        yield from wc_mapper(offset, line)
+
+    result = job(cluster, flaky_mapper, wc_reducer, inputs=["/flaky/in"], output="/flaky/out").run()
+    assert result.ok, result.error
+    assert read_output(fs, "/flaky/out") == {"a": 1, "b": 2, "c": 1}
+    failed = [a for a in result.status["attempts"] if a["state"] == "FAILED"]
+    assert len(failed) == 1 and "first attempt fails" in failed[0]["error"]
+
+
+def test_crash_and_bad_jobs_are_refused_or_contained(cluster: LocalCluster, fs: FileSystem) -> None:
+    fs.write_bytes("/bad/in", b"x\n")
+    fs.mkdir("/bad/exists")
+    with pytest.raises(FileAlreadyExistsError):
+        job(cluster, wc_mapper, inputs=["/bad/in"], output="/bad/exists").submit()
+    lock = threading.Lock()  # a lock cannot travel to another process
+
+    def uses_lock(offset: int, line: str) -> Iterator[tuple[str, int]]:
+        with lock:
+            yield line, 1
+
+    with pytest.raises(IllegalArgumentError, match="cannot be shipped"):
+        job(cluster, uses_lock, inputs=["/bad/in"], output="/bad/never").submit()
+    assert not fs.exists("/bad/never")
+
+    def crashing_mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
+        import os
+
+        os._exit(3)  # the child process dies; the worker must not
+        yield "x", 1  # pragma: no cover
+
+    result = job(
+        cluster, crashing_mapper, inputs=["/bad/in"], output="/bad/crash", max_attempts=2
+    ).run()
+    assert result.state is JobState.FAILED
+    assert "exit code 3" in (result.error or "")
+    after = job(cluster, wc_mapper, wc_reducer, inputs=["/bad/in"], output="/bad/ok").run()
+    assert after.ok  # the workers survived
+
+
+def slow_mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
+    import time
+
+    time.sleep(0.01)  # a workload that takes a while, so a worker can die mid-job
+    yield from wc_mapper(offset, line)
+
+
+def test_worker_killed_mid_job_job_still_correct(
+    make_cluster: Callable[..., LocalCluster], tmp_path: Path
+) -> None:
+    cluster = make_cluster(datanodes=3, worker_timeout=1.5)
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        text = corpus(1500, seed=3)
+        fs.write_bytes("/kill/in", text.encode(), block_size=4096)
+        running = job(
+            cluster,
+            slow_mapper,
+            wc_reducer,
+            inputs=["/kill/in"],
+            output="/kill/out",
+            num_reducers=2,
+        ).submit()
+        wait_for(lambda: running.status()["maps_done"] >= 3, what="some maps done")
+        cluster.kill("worker-1", signal.SIGKILL)
+        result = running.wait()
+        assert result.ok, result.error
+        assert read_output(fs, "/kill/out") == dict(Counter(text.split()))
+
+
+def test_job_history_survives_a_job_tracker_restart(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    cluster = make_cluster(datanodes=1, replication=1)
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        fs.write_bytes("/hist/in", b"a a b\n")
+        done = job(cluster, wc_mapper, wc_reducer, inputs=["/hist/in"], output="/hist/out").run()
+        assert done.ok
+        cluster.kill("jobtracker", signal.SIGKILL)
+        cluster.restart("jobtracker")
+        cluster.wait_for_workers(1)
+        again = job(cluster, wc_mapper, inputs=["/hist/in"], output="/hist/x").submit()
+        status = again.client.status(done.id)
+        assert status["state"] == "SUCCEEDED"
+        assert status["counters"]["MAP_INPUT_RECORDS"] == 1
+        assert {a["kind"] for a in status["attempts"]} == {"MAP", "REDUCE"}
+        assert again.wait().ok
