@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import Response
 
@@ -90,22 +91,41 @@ def run(
 ) -> None:
     tracker = JobTracker(directory, FileSystem(namenode, settings.token, user="mapred"), settings)
 
+    sock = bind_socket(host, port)
+    url = url_for(host, sock.getsockname()[1])
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        ticker = asyncio.create_task(_tick(tracker, settings.mr_heartbeat_interval))
+        tasks = [
+            asyncio.create_task(_tick(tracker, settings.mr_heartbeat_interval)),
+            asyncio.create_task(_announce(namenode, url, settings)),
+        ]
         yield
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         tracker.close()
 
     app = create_app(tracker, settings, lifespan=lifespan)
-    sock = bind_socket(host, port)
-    url = url_for(host, sock.getsockname()[1])
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("job tracker serving %s on %s", directory, url)
     serve(app, sock)
+
+
+async def _announce(namenode: str, url: str, settings: Settings) -> None:
+    """Tell the namenode where the job tracker is (its dashboard shows jobs), now and every
+    few seconds, so a restarted namenode learns it again."""
+    async with httpx.AsyncClient(
+        timeout=10.0, headers={"authorization": f"Bearer {settings.token}"}
+    ) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.post(
+                    f"{namenode.rstrip('/')}/internal/v1/jobtracker", params={"url": url}
+                )
+            await asyncio.sleep(max(1.0, settings.heartbeat_interval))
 
 
 async def _tick(tracker: JobTracker, interval: float) -> None:

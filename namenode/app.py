@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from minihadoop.config import Settings
+from minihadoop.errors import IllegalArgumentError
 from minihadoop.models import (
     AddBlockRequest,
     BadBlockReport,
@@ -37,7 +38,7 @@ from minihadoop.server import (
     read_dependency,
     token_dependency,
 )
-from namenode import webhdfs
+from namenode import dashboard, webhdfs
 from namenode.fsck import fsck_report
 from namenode.namesystem import Namesystem
 from namenode.status import cluster_status
@@ -57,6 +58,7 @@ def create_app(system: Namesystem, settings: Settings, *, lifespan: Any = None) 
     def health() -> dict[str, Any]:
         return {"status": "ok", "safemode": system.safemode.on}
 
+    app.include_router(dashboard.router(system, read))
     app.include_router(webhdfs.router(system, auth, read))
     app.include_router(_native(system, auth, read))
     app.include_router(_internal(system, auth))
@@ -133,6 +135,13 @@ def _internal(system: Namesystem, auth: Any) -> APIRouter:
     @router.post("/incremental_report")
     def incremental_report(req: IncrementalReportRequest) -> dict[str, bool]:
         system.incremental_report(req)
+        return {"boolean": True}
+
+    @router.post("/jobtracker")
+    def jobtracker(url: str) -> dict[str, bool]:
+        if not url.startswith(("http://", "https://")) or len(url) > 500:
+            raise IllegalArgumentError("url must be an http(s) URL")
+        system.jobtracker_url = url.rstrip("/")
         return {"boolean": True}
 
     @router.post("/bad_block")

@@ -100,6 +100,8 @@ class Namesystem:
         # only once safe mode is off (an operator may be restoring an older name folder).
         self._postponed_invalid: set[tuple[str, int]] = set()
         self.on_fatal: Callable[[str], None] = _terminate
+        # The job tracker announces itself, so the dashboard can show jobs (soft state).
+        self.jobtracker_url: str | None = None
         self._event("namenode", f"started; {self.journal.replayed} edits replayed")
         self.tick()
 
