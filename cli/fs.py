@@ -96,6 +96,24 @@ def put(
 
 
 @app.command()
+def append(
+    local: str = typer.Argument(..., help="Local file to add, or - for standard input."),
+    remote: str = typer.Argument(...),
+    dir: Path | None = DirOption,
+) -> None:
+    """Add a local file's bytes to the end of a DFS file (visible once complete)."""
+    with client(dir) as fs:
+        with fs.append(remote) as stream:
+            if local == "-":
+                stream.write_from(sys.stdin.buffer)
+            else:
+                with open(local, "rb") as src:
+                    stream.write_from(src)
+        length = fs.stat(remote).length
+    out.print(f"{remote}  {human_size(length)}")
+
+
+@app.command()
 def get(remote: str, local: Path = typer.Argument(Path(".")), dir: Path | None = DirOption) -> None:
     """Download a file."""
     with client(dir) as fs:

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from datanode.blockstore import BlockStore, Replica
 from datanode.pipeline import WriteSpec, receive_block
 from datanode.service import DatanodeService
+from datanode.webhdfs import router as webhdfs_router
 from minihadoop.config import Settings
 from minihadoop.errors import ChecksumError, IllegalArgumentError
 from minihadoop.models import BlockWriteResult
@@ -98,6 +99,8 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
 
     _read_routes(app, service, read)
     _verified_read_route(app, service, read)
+    _checksums_route(app, service, read)
+    app.include_router(webhdfs_router(service, auth, read))
     return app
 
 
@@ -150,6 +153,20 @@ def _read_routes(app: FastAPI, service: DatanodeService, read: Any) -> None:
             "content-length": str(len(sums) + span.aligned_end - span.start),
         }
         return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)
+
+
+def _checksums_route(app: FastAPI, service: DatanodeService, read: Any) -> None:
+    @app.get("/dn/v1/blocks/{block_id}/checksums", dependencies=[read])
+    async def checksums(block_id: int) -> Response:
+        """The stored CRC32C of every chunk of a replica (little-endian uint32s)."""
+        replica, _ = await _open_range(service, block_id, 0, 0)
+        chunks = -(-replica.length // replica.bytes_per_checksum)
+        body = service.store.checksums(replica, 0, chunks)
+        return Response(
+            body,
+            media_type="application/octet-stream",
+            headers={"x-bytes-per-checksum": str(replica.bytes_per_checksum)},
+        )
 
 
 def _verified_read_route(app: FastAPI, service: DatanodeService, read: Any) -> None:

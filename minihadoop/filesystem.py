@@ -17,8 +17,10 @@ protocol straight between this process and the datanodes:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
+import struct
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,6 +41,8 @@ from minihadoop.errors import (
 )
 from minihadoop.models import (
     AddBlockRequest,
+    AppendRequest,
+    AppendResponse,
     Block,
     BlockWriteResult,
     CompleteRequest,
@@ -218,6 +222,7 @@ class FileSystem:
         overwrite: bool = False,
         replication: int | None = None,
         block_size: int | None = None,
+        permission: str | None = None,
         progress: Progress | None = None,
     ) -> DFSOutputStream:
         """Open a new file for writing; it appears (or replaces the old one) on `close()`."""
@@ -230,10 +235,28 @@ class FileSystem:
                 overwrite=overwrite,
                 replication=replication,
                 block_size=block_size,
+                permission=permission,
             ),
         )
         bpc = self.bytes_per_checksum or int(created["bytes_per_checksum"])
         return DFSOutputStream(self, path, int(created["block_size"]), bpc, progress)
+
+    def append(self, path: str, *, progress: Progress | None = None) -> DFSOutputStream:
+        """Open an existing file to add bytes at its end; they appear when it is closed."""
+        path = paths.normalize(path)
+        reply = AppendResponse.model_validate(
+            self._native("append", AppendRequest(path=path, client=self.client_name))
+        )
+        bpc = self.bytes_per_checksum or reply.bytes_per_checksum
+        out = DFSOutputStream(self, path, reply.block_size, bpc, progress)
+        if reply.rewrite is not None:
+            try:
+                last = reply.rewrite
+                out.prefill(b"".join(self._read_block(last, 0, last.block.length)))
+            except BaseException:
+                out._fail()
+                raise
+        return out
 
     def write_bytes(self, path: str, data: bytes, **kw: Any) -> None:
         with self.create(path, **kw) as out:
@@ -323,6 +346,37 @@ class FileSystem:
         )
 
     # --- reading ------------------------------------------------------------------------------
+
+    def checksum(self, path: str) -> dict[str, Any]:
+        """Hadoop's MD5-of-MD5-of-CRC32C file checksum, from the stored chunk checksums:
+        an MD5 over each block's CRCs (as big-endian integers), then an MD5 over those."""
+        located = self.blocks(path)
+        block_md5s = b""
+        bpc, per_block = 0, 0
+        for lb in located.blocks:
+            sums, bpc = self._block_checksums(lb)
+            per_block = max(per_block, len(sums) // CHECKSUM_SIZE)
+            values = struct.unpack(f"<{len(sums) // 4}I", sums)
+            block_md5s += hashlib.md5(struct.pack(f">{len(values)}I", *values)).digest()
+        if len(located.blocks) <= 1:
+            per_block = 0  # as Hadoop reports a single-block file
+        digest = hashlib.md5(block_md5s).digest()
+        return {
+            "algorithm": f"MD5-of-{per_block}MD5-of-{bpc or 512}CRC32C",
+            "bytes": (struct.pack(">iq", bpc or 512, per_block) + digest).hex(),
+            "length": 28,
+        }
+
+    def _block_checksums(self, located: LocatedBlock) -> tuple[bytes, int]:
+        problems = []
+        for loc in located.locations:
+            try:
+                r = self._call("GET", f"{loc.url}/dn/v1/blocks/{located.block.block_id}/checksums")
+                return r.content, int(r.headers["x-bytes-per-checksum"])
+            except (MiniHadoopError, KeyError, ValueError) as exc:
+                problems.append(f"{loc.url}: {exc}")
+        detail = "; ".join(problems) or "no replica"
+        raise MiniHadoopError(f"no checksums for block {located.block.block_id}: {detail}")
 
     def open(self, path: str, *, prefer: str | None = None) -> DFSInputStream:
         """Open a file for reading. `prefer` names a datanode URL to read from first when it
@@ -482,6 +536,11 @@ class DFSOutputStream(io.RawIOBase):
 
     def writable(self) -> bool:
         return True
+
+    def prefill(self, data: bytes) -> None:
+        """Bytes already in the file that go first into the next block (an append that
+        rewrites a partial last block); not counted as progress."""
+        self._buf += data
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")

@@ -118,6 +118,20 @@ class CreateRequest(Wire):
     permission: str | None = Field(default=None, pattern=r"^[0-7]{3,4}$")
 
 
+class AppendRequest(Wire):
+    path: str
+    client: str = Field(min_length=1, max_length=200)
+
+
+class AppendResponse(Wire):
+    """How to go on writing a file: its block size, and the partial last block (if any)
+    whose bytes the writer must send again at the start of the new block replacing it."""
+
+    block_size: int
+    bytes_per_checksum: int
+    rewrite: LocatedBlock | None = None
+
+
 class AddBlockRequest(Wire):
     path: str
     client: str

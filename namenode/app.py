@@ -21,6 +21,8 @@ from minihadoop.config import Settings
 from minihadoop.errors import IllegalArgumentError
 from minihadoop.models import (
     AddBlockRequest,
+    AppendRequest,
+    AppendResponse,
     BadBlockReport,
     BlockReportRequest,
     CompleteRequest,
@@ -78,6 +80,12 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
         txid, block_size = system.create(req, user)
         system.sync(txid)
         return {"block_size": block_size, "bytes_per_checksum": system.settings.bytes_per_checksum}
+
+    @router.post("/append", dependencies=[auth])
+    def append(req: AppendRequest, request: Request) -> AppendResponse:
+        response, txid = system.append(req, request.client.host if request.client else None)
+        system.sync(txid)
+        return response
 
     @router.post("/add_block", dependencies=[auth])
     def add_block(req: AddBlockRequest, request: Request) -> LocatedBlock:

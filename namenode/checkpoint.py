@@ -66,7 +66,15 @@ def dump(ns: Namespace, txid: int) -> dict[str, Any]:
         "last_gen": ns.last_gen,
         "root": _dump_node(ns.root),
         "under_construction": [
-            [p.path, p.client, p.overwrite, p.started, _dump_node(p.file)]
+            [
+                p.path,
+                p.client,
+                p.overwrite,
+                p.started,
+                _dump_node(p.file),
+                p.append_to is not None,
+                p.replace_last,
+            ]
             for p in ns.under_construction.values()
         ],
     }
@@ -81,11 +89,18 @@ def load(data: dict[str, Any]) -> tuple[Namespace, int]:
     if not isinstance(root, Directory):
         raise ValueError("the image's root is not a folder")
     ns.root = root
-    for path, client, overwrite, started, node in data["under_construction"]:
+    for path, client, overwrite, started, node, *append in data["under_construction"]:
         f = _load_node(node, ns)
         if not isinstance(f, File):
             raise ValueError(f"the image's file being written at {path} is a folder")
-        ns.under_construction[path] = PendingFile(path, client, f, overwrite, started)
+        is_append, replace_last = append if append else (False, False)
+        found = ns.lookup(path) if is_append else None
+        if is_append and not isinstance(found, File):
+            raise ValueError(f"the image's append at {path} has no file to append to")
+        base = found if isinstance(found, File) else None
+        ns.under_construction[path] = PendingFile(
+            path, client, f, overwrite, started, base, replace_last
+        )
     return ns, int(data["txid"])
 
 

@@ -40,6 +40,18 @@ class StartFile:
 
 
 @dataclass(frozen=True, slots=True)
+class StartAppend:
+    """Open an existing file to append to it. Readers keep seeing the old content until
+    CompleteFile swaps the new blocks in; with `replace_last` the writer rewrites the
+    file's partial last block (old bytes + new ones) as a new block that replaces it."""
+
+    path: str
+    client: str
+    mtime: int
+    replace_last: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AddBlock:
     """Append a new block to a file being written; `previous_length` commits the last one."""
 
@@ -120,6 +132,7 @@ class SetOwner:
 NamespaceCommand = (
     Mkdirs
     | StartFile
+    | StartAppend
     | AddBlock
     | CompleteFile
     | AbandonFile
@@ -137,6 +150,7 @@ _TYPES: dict[str, type[Any]] = {
     for cls in (
         Mkdirs,
         StartFile,
+        StartAppend,
         AddBlock,
         CompleteFile,
         AbandonFile,

@@ -95,6 +95,9 @@ class PendingFile:
     file: File
     overwrite: bool
     started: int
+    # An append: the file being extended, and whether its last block is being rewritten.
+    append_to: File | None = None
+    replace_last: bool = False
 
 
 @dataclass
@@ -189,6 +192,10 @@ class Namespace:
             node = nxt
         if not isinstance(node, Directory):
             raise FileAlreadyExistsError(f"Path is not a folder: {path}")
+
+    def _appending(self, node: File) -> list[str]:
+        """The path of the append in progress to `node`, if any (as a list, for symmetry)."""
+        return [p.path for p in self.under_construction.values() if p.append_to is node]
 
     def _pending_below(self, path: str) -> list[str]:
         """Paths of the files being written strictly below folder `path`."""
@@ -296,6 +303,8 @@ class Namespace:
                 return self._mkdirs(cmd)
             case c.StartFile():
                 return self._start_file(cmd)
+            case c.StartAppend():
+                return self._start_append(cmd)
             case c.AddBlock():
                 return self._add_block(cmd)
             case c.CompleteFile():
@@ -360,6 +369,25 @@ class Namespace:
         )
         return Effects(removed_blocks=removed, result=node.id)
 
+    def _start_append(self, cmd: c.StartAppend) -> Effects:
+        base = self._get_file(cmd.path)
+        pending = self.under_construction.get(cmd.path)
+        if pending is not None and pending.client != cmd.client:
+            raise AlreadyBeingCreatedError(
+                f"{cmd.path} is already being written by {pending.client}"
+            )
+        if cmd.replace_last and not base.blocks:
+            raise IllegalArgumentError(f"{cmd.path} has no last block to rewrite")
+        removed = self._drop_pending(cmd.path) if pending is not None else []
+        node = File(
+            base.id, cmd.mtime, base.owner, base.group, base.permission, base.replication,
+            base.block_size,
+        )  # fmt: skip
+        self.under_construction[cmd.path] = PendingFile(
+            cmd.path, cmd.client, node, False, cmd.mtime, base, cmd.replace_last
+        )
+        return Effects(removed_blocks=removed, result=base.id)
+
     def _pending(self, path: str, client: str) -> PendingFile:
         pending = self.under_construction.get(path)
         if pending is None or pending.client != client:
@@ -386,6 +414,8 @@ class Namespace:
 
     def _complete_file(self, cmd: c.CompleteFile) -> Effects:
         pending = self._pending(cmd.path, cmd.client)
+        if pending.append_to is not None:
+            return self._complete_append(cmd, pending, pending.append_to)
         blocks = pending.file.blocks
         if blocks and cmd.last_length is None:
             raise IllegalArgumentError("the last block's length must be given")
@@ -408,6 +438,30 @@ class Namespace:
         pending.file.mtime = pending.file.atime = cmd.mtime
         parent.children[name] = pending.file
         parent.mtime = cmd.mtime
+        return Effects(removed_blocks=removed, result=True)
+
+    def _complete_append(self, cmd: c.CompleteFile, pending: PendingFile, base: File) -> Effects:
+        blocks = pending.file.blocks
+        if blocks and cmd.last_length is None:
+            raise IllegalArgumentError("the last block's length must be given")
+        _check_length(cmd.last_length, pending.file.block_size)
+        if self.lookup(cmd.path) is not base:
+            raise LeaseExpiredError(f"{cmd.path} was replaced while being appended to")
+        if blocks and cmd.last_length is not None:
+            blocks[-1].length = cmd.last_length
+        removed: list[int] = []
+        while blocks and blocks[-1].length == 0:
+            removed.append(blocks.pop().block_id)
+            del self.block_owner[removed[-1]]
+        if pending.replace_last and blocks:
+            old = base.blocks.pop()
+            self.block_owner.pop(old.block_id, None)
+            removed.append(old.block_id)
+        for b in blocks:
+            self.block_owner[b.block_id] = base
+        base.blocks.extend(blocks)
+        base.mtime = base.atime = cmd.mtime
+        del self.under_construction[cmd.path]
         return Effects(removed_blocks=removed, result=True)
 
     def _drop_pending(self, path: str) -> list[int]:
@@ -438,8 +492,11 @@ class Namespace:
         if node is None:
             return Effects(result=False)
         # Files being written below a folder go with it, as in HDFS: left behind, their
-        # writer could complete them into a folder re-created at the same path.
-        writing = self._pending_below(cmd.path) if isinstance(node, Directory) else []
+        # writer could complete them into a folder re-created at the same path. So does an
+        # append to the file itself.
+        writing = (
+            self._pending_below(cmd.path) if isinstance(node, Directory) else self._appending(node)
+        )
         if isinstance(node, Directory) and not cmd.recursive and (node.children or writing):
             raise PathIsNotEmptyDirectoryError(f"{cmd.path} is a non-empty folder")
         parent = self._parent_dir(cmd.path)
@@ -474,10 +531,14 @@ class Namespace:
         del old_parent.children[paths.name(cmd.src)]
         new_parent.children[paths.name(dst)] = node
         old_parent.mtime = new_parent.mtime = cmd.mtime
-        if isinstance(node, Directory):
-            # Files being written move with their folder, as HDFS moves their leases: left
-            # behind, they would have no parent folder to be completed into.
-            for old in self._pending_below(cmd.src):
+        # Files being written move with their folder, as HDFS moves their leases: left
+        # behind, they would have no parent folder to be completed into. An append moves
+        # with its file.
+        moving = (
+            self._pending_below(cmd.src) if isinstance(node, Directory) else self._appending(node)
+        )
+        if moving:
+            for old in moving:
                 pending = self.under_construction.pop(old)
                 pending.path = dst + old[len(cmd.src) :]
                 self.under_construction[pending.path] = pending

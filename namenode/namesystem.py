@@ -23,6 +23,7 @@ from pathlib import Path
 from minihadoop import paths
 from minihadoop.config import Settings
 from minihadoop.errors import (
+    FileAlreadyExistsError,
     FileNotFoundError_,
     IllegalArgumentError,
     LeaseExpiredError,
@@ -32,6 +33,8 @@ from minihadoop.errors import (
 )
 from minihadoop.models import (
     AddBlockRequest,
+    AppendRequest,
+    AppendResponse,
     Block,
     BlockReportRequest,
     Command,
@@ -53,7 +56,7 @@ from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.editlog import EditLogFailedError
 from namenode.journal import Journal
-from namenode.namespace import Effects, Namespace
+from namenode.namespace import Directory, Effects, File, Namespace
 from namenode.placement import make_policy, order_for_reader
 from namenode.replication import BlockHealth, Delete, Replicate, ReplicationQueue, classify
 from namenode.safemode import SafeMode
@@ -176,6 +179,29 @@ class Namesystem:
             self._lease_seen[path] = self.clock()
             return txid, cmd.block_size
 
+    def append(self, req: AppendRequest, reader_host: str | None) -> tuple[AppendResponse, int]:
+        """Open a file for appending. A partial last block is rewritten (old bytes + new)
+        into a new block that replaces it when the append completes, so readers see either
+        the old file or the whole new one, and replicas never diverge."""
+        path = paths.normalize(req.path)
+        with self.lock:
+            node = self.ns.lookup(path)
+            if not isinstance(node, File):
+                raise FileNotFoundError_(f"File does not exist: {path}")
+            last = node.blocks[-1] if node.blocks else None
+            replace = last is not None and 0 < last.length < node.block_size
+            txid = self._mutate(c.StartAppend(path, req.client, self._now_ms(), replace))[1]
+            self._lease_seen[path] = self.clock()
+            rewrite = None
+            if replace:
+                rewrite = self.located_blocks(path, reader_host).blocks[-1]
+            response = AppendResponse(
+                block_size=node.block_size,
+                bytes_per_checksum=self.settings.bytes_per_checksum,
+                rewrite=rewrite,
+            )
+            return response, txid
+
     def add_block(self, req: AddBlockRequest, writer_host: str | None) -> tuple[LocatedBlock, int]:
         path = paths.normalize(req.path)
         with self.lock:
@@ -264,6 +290,11 @@ class Namesystem:
         with self.lock:
             return self.ns.status(paths.normalize(path))
 
+    def status_or_none(self, path: str) -> FileStatus | None:
+        with self.lock:
+            path = paths.normalize(path)
+            return self.ns.status(path) if self.ns.lookup(path) is not None else None
+
     def listing(self, path: str) -> list[FileStatus]:
         with self.lock:
             return self.ns.listing(paths.normalize(path))
@@ -292,6 +323,36 @@ class Namesystem:
                 )
                 offset += rec.length
             return LocatedBlocks(status=status, blocks=located)
+
+    def datanode_for(self, path: str, op: str, offset: int, client_host: str | None) -> str:
+        """The datanode URL a WebHDFS client is redirected to for `op` on `path`, after the
+        checks the namenode can make itself (so a bad request fails here, not there)."""
+        path = paths.normalize(path)
+        with self.lock:
+            node = self.ns.lookup(path)
+            if op == "CREATE":
+                if isinstance(node, Directory):
+                    raise FileAlreadyExistsError(f"{path} is a folder")
+                candidates = list(self.datanodes.writable().values())
+                chosen = self.policy.choose_targets(
+                    1, candidates, rng=self.rng, writer_host=client_host
+                )
+                if not chosen:
+                    raise NotEnoughReplicasError("no datanode can take a new file")
+                return self.datanodes.nodes[chosen[0].id].url
+            if not isinstance(node, File):
+                raise FileNotFoundError_(f"File does not exist: {path}")
+            if op == "APPEND":
+                return self.datanode_for(path, "CREATE", 0, client_host)
+            located = self.located_blocks(path, client_host).blocks
+            holding = [b for b in located if b.offset <= offset < b.offset + b.block.length]
+            for block in holding or located[:1]:
+                if block.locations:
+                    return block.locations[0].url
+            live = sorted(self.datanodes.live().values(), key=lambda n: n.active_transfers)
+            if not live:
+                raise NotEnoughReplicasError("no live datanode")
+            return live[0].url
 
     # --- datanode protocol -----------------------------------------------------------------------
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import QueryParams
 
 from minihadoop import paths
-from minihadoop.errors import IllegalArgumentError
+from minihadoop.errors import FileAlreadyExistsError, IllegalArgumentError
+from minihadoop.server import presented_token
 from namenode import commands as c
 from namenode.namesystem import Namesystem
 
@@ -92,6 +94,32 @@ def _gettrashroot(_s: Namesystem, _p: str, _q: QueryParams, user: str) -> Any:
     return {"Path": f"/user/{user}/.Trash"}
 
 
+def _getfileblocklocations(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    offset = integer(q.get("offset"), "offset") or 0
+    length = integer(q.get("length"), "length")
+    end = None if length is None else offset + length
+    located = []
+    for b in system.located_blocks(path).blocks:
+        if b.offset + b.block.length <= offset or (end is not None and b.offset >= end):
+            continue
+        names = [loc.url.split("//", 1)[-1] for loc in b.locations]
+        located.append(
+            {
+                "cachedHosts": [],
+                "corrupt": b.corrupt,
+                "hosts": [n.rsplit(":", 1)[0] for n in names],
+                "length": b.block.length,
+                "names": names,
+                "offset": b.offset,
+                "storageTypes": ["DISK"] * len(names),
+                "topologyPaths": [
+                    f"{loc.rack}/{n}" for loc, n in zip(b.locations, names, strict=True)
+                ],
+            }
+        )
+    return {"BlockLocations": {"BlockLocation": located}}
+
+
 # --- PUT -----------------------------------------------------------------------------------
 
 
@@ -157,6 +185,7 @@ GET_OPS: dict[str, Op] = {
     "GETCONTENTSUMMARY": _getcontentsummary,
     "GETHOMEDIRECTORY": _gethomedirectory,
     "GETTRASHROOT": _gettrashroot,
+    "GETFILEBLOCKLOCATIONS": _getfileblocklocations,
 }
 PUT_OPS: dict[str, Op] = {
     "MKDIRS": _mkdirs,
@@ -169,9 +198,49 @@ PUT_OPS: dict[str, Op] = {
 DELETE_OPS: dict[str, Op] = {"DELETE": _delete}
 
 
+# --- operations whose data lives on datanodes: redirected there ----------------------------
+
+REDIRECTED = {"CREATE": "PUT", "APPEND": "POST", "OPEN": "GET", "GETFILECHECKSUM": "GET"}
+
+
+def _redirect(system: Namesystem, path: str, request: Request, op: str) -> Response:
+    """307 to a datanode (or 200 with the URL, for `noredirect=true`), as Hadoop 3 answers.
+
+    The datanode URL carries the caller's query, `user.name`, and the cluster token as
+    WebHDFS's `delegation` parameter when the caller authenticated with a header, so a client
+    that follows the redirect is authorised there too.
+    """
+    q = request.query_params
+    user = user_of(request)
+    if (
+        op == "CREATE"
+        and system.status_or_none(path) is not None
+        and not flag(q.get("overwrite"), False)
+    ):
+        raise FileAlreadyExistsError(f"{path} already exists")
+    offset = integer(q.get("offset"), "offset") or 0
+    if offset < 0:
+        raise IllegalArgumentError("offset must not be negative")
+    client = request.client.host if request.client else None
+    datanode = system.datanode_for(path, op, offset, client)
+    params = [
+        (k, v) for k, v in q.multi_items() if k not in ("noredirect", "delegation", "user.name")
+    ]
+    params += [("user.name", user), ("namenoderpcaddress", str(request.base_url).rstrip("/"))]
+    token = presented_token(request)
+    if token:
+        params.append(("delegation", token))
+    location = f"{datanode}/webhdfs/v1{quote(path)}?{urlencode(params)}"
+    if flag(q.get("noredirect"), False):
+        return JSONResponse({"Location": location})
+    return Response(status_code=307, headers={"location": location})
+
+
 def _dispatch(
     table: dict[str, Op], system: Namesystem, path: str, request: Request, op: str
 ) -> Any:
+    if REDIRECTED.get(op.upper()) == request.method:
+        return _redirect(system, paths.normalize("/" + path), request, op.upper())
     handler = table.get(op.upper())
     if handler is None:
         raise IllegalArgumentError(f'Invalid value for webhdfs parameter "op": {op}')
@@ -188,6 +257,10 @@ def router(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     @api.put("/{path:path}", dependencies=[auth])
     def webhdfs_put(path: str, request: Request, op: str = Query(...)) -> Any:
         return _dispatch(PUT_OPS, system, path, request, op)
+
+    @api.post("/{path:path}", dependencies=[auth])
+    def webhdfs_post(path: str, request: Request, op: str = Query(...)) -> Any:
+        return _dispatch({}, system, path, request, op)
 
     @api.delete("/{path:path}", dependencies=[auth])
     def webhdfs_delete(path: str, request: Request, op: str = Query(...)) -> Any:

@@ -43,6 +43,12 @@ def test_fs_commands_round_trip(cluster: LocalCluster, tmp_path: Path) -> None:
     assert (tmp_path / "back.txt").read_bytes() == local.read_bytes()
     assert "type               FILE" in run(home, "fs", "stat", "/cli/in/words.txt").stdout
     assert "1 files" in run(home, "fs", "du", "/cli").stdout
+    extra = tmp_path / "more.txt"
+    extra.write_text("jumps over the lazy dog\n")
+    run(home, "fs", "append", str(extra), "/cli/in/words.txt")
+    assert (
+        run(home, "fs", "cat", "/cli/in/words.txt").stdout == local.read_text() + extra.read_text()
+    )
     run(home, "fs", "mv", "/cli/in/words.txt", "/cli/moved.txt")
     run(home, "fs", "setrep", "3", "/cli/moved.txt")
     fsck = run(home, "fs", "fsck", "/cli", "--files").stdout

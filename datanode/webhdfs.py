@@ -1,0 +1,153 @@
+"""WebHDFS on a datanode: where the namenode's CREATE, APPEND, OPEN and GETFILECHECKSUM
+redirects land.
+
+The datanode acts as a DFS client for the caller: CREATE and APPEND stream the request body
+(plain or chunked, possibly empty) into the DFS as blocks through the usual pipeline —
+this node first, as the namenode placed it — and answer 201 / 200 once the file is
+complete. OPEN streams any byte range of the file, verified, preferring this node's own
+replicas. A datanode URL can be reused for any number of requests (fsspec appends every
+buffer to the same one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from datanode.service import DatanodeService
+from minihadoop import paths
+from minihadoop.errors import IllegalArgumentError
+from minihadoop.filesystem import DFSOutputStream, FileSystem
+from minihadoop.server import presented_token
+
+BATCH = 4 << 20  # bytes gathered before handing them to the writer thread
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value in (None, ""):
+        return default
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise IllegalArgumentError(f"expected true or false, got {value!r}")
+
+
+def _int(value: str | None, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise IllegalArgumentError(f"{name} must be an integer, got {value!r}") from None
+
+
+def router(service: DatanodeService, auth: Any, read: Any) -> APIRouter:
+    api = APIRouter(prefix="/webhdfs/v1", tags=["webhdfs"])
+
+    def client(request: Request) -> FileSystem:
+        user = request.query_params.get("user.name") or "hadoop"
+        token = presented_token(request) or service.settings.token
+        return FileSystem(service.namenode_url, token, user=user)
+
+    @api.put("/{path:path}", dependencies=[auth])
+    async def create(path: str, request: Request, op: str = Query(...)) -> Response:
+        if op.upper() != "CREATE":
+            raise IllegalArgumentError(f'Invalid value for webhdfs parameter "op": {op}')
+        path = paths.normalize("/" + path)
+        q = request.query_params
+        replication = _int(q.get("replication"), "replication")
+        block_size = _int(q.get("blocksize"), "blocksize")
+        fs = client(request)
+        try:
+            stream = await asyncio.to_thread(
+                fs.create,
+                path,
+                overwrite=_flag(q.get("overwrite")),
+                replication=replication,
+                block_size=block_size,
+                permission=q.get("permission") or None,
+            )
+            await _pump(request, stream)
+        finally:
+            fs.close()
+        host = service.identity.url.split("//", 1)[-1]
+        return Response(status_code=201, headers={"location": f"webhdfs://{host}{quote(path)}"})
+
+    @api.post("/{path:path}", dependencies=[auth])
+    async def append(path: str, request: Request, op: str = Query(...)) -> Response:
+        if op.upper() != "APPEND":
+            raise IllegalArgumentError(f'Invalid value for webhdfs parameter "op": {op}')
+        fs = client(request)
+        try:
+            stream = await asyncio.to_thread(fs.append, paths.normalize("/" + path))
+            await _pump(request, stream)
+        finally:
+            fs.close()
+        return Response(status_code=200)
+
+    @api.get("/{path:path}", dependencies=[read])
+    def get(path: str, request: Request, op: str = Query(...)) -> Response:
+        path = paths.normalize("/" + path)
+        q = request.query_params
+        match op.upper():
+            case "OPEN":
+                offset = _int(q.get("offset"), "offset") or 0
+                length = _int(q.get("length"), "length")
+                if offset < 0 or (length is not None and length < 0):
+                    raise IllegalArgumentError("offset and length must not be negative")
+                fs = client(request)
+                try:
+                    source = fs.open(path, prefer=service.identity.url)
+                except BaseException:
+                    fs.close()
+                    raise
+                if offset > source.length:
+                    fs.close()
+                    raise IllegalArgumentError(f"offset {offset} is past the end ({source.length})")
+                return StreamingResponse(
+                    _range(fs, source, offset, length), media_type="application/octet-stream"
+                )
+            case "GETFILECHECKSUM":
+                with client(request) as fs:
+                    return JSONResponse({"FileChecksum": fs.checksum(path)})
+        raise IllegalArgumentError(f'Invalid value for webhdfs parameter "op": {op}')
+
+    return api
+
+
+async def _pump(request: Request, stream: DFSOutputStream) -> None:
+    """Copy the request body into `stream` and complete the file; on any failure the file
+    is abandoned, never left half-written and visible."""
+    batch = bytearray()
+    try:
+        async for piece in request.stream():
+            batch += piece
+            if len(batch) >= BATCH:
+                await asyncio.to_thread(stream.write, bytes(batch))
+                batch.clear()
+        if batch:
+            await asyncio.to_thread(stream.write, bytes(batch))
+        await asyncio.to_thread(stream.close)
+    except BaseException:
+        stream._fail()
+        raise
+
+
+def _range(fs: FileSystem, source: Any, offset: int, length: int | None) -> Iterator[bytes]:
+    try:
+        source.seek(offset)
+        left = source.length - offset if length is None else length
+        for piece in source.iter_chunks():
+            if left <= 0:
+                break
+            piece = piece[:left]
+            left -= len(piece)
+            yield piece
+    finally:
+        fs.close()

@@ -1,0 +1,227 @@
+"""WebHDFS: existing HDFS clients (fsspec, HdfsCLI) and raw HTTP against a real cluster."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import fsspec
+import httpx
+import pytest
+from hdfs import TokenClient
+from hdfs.util import HdfsError
+
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def nn(cluster: LocalCluster) -> str:
+    return cluster._require().namenode
+
+
+@pytest.fixture
+def token(cluster: LocalCluster) -> str:
+    return cluster._require().token
+
+
+@pytest.fixture
+def webhdfs(nn: str, token: str) -> fsspec.AbstractFileSystem:
+    host, port = nn.split("//")[1].rsplit(":", 1)
+    return fsspec.filesystem(
+        "webhdfs", host=host, port=int(port), token=token, skip_instance_cache=True
+    )
+
+
+def test_fsspec_as_a_user_would(webhdfs: fsspec.AbstractFileSystem, fs: FileSystem) -> None:
+    data = os.urandom(5 * 1000 * 1000)  # several blocks, written as CREATE + APPENDs
+    webhdfs.mkdir("/fsspec/a")
+    with webhdfs.open("/fsspec/a/data.bin", "wb", block_size=1 << 20) as f:
+        for i in range(0, len(data), 700_000):
+            f.write(data[i : i + 700_000])
+    assert webhdfs.ls("/fsspec/a", detail=False) == ["/fsspec/a/data.bin"]
+    info = webhdfs.info("/fsspec/a/data.bin")
+    assert (info["size"], info["type"]) == (len(data), "file")
+    assert webhdfs.cat("/fsspec/a/data.bin") == data
+    with webhdfs.open("/fsspec/a/data.bin", "rb") as f:
+        f.seek(2_500_000)
+        assert f.read(10_000) == data[2_500_000:2_510_000]
+    assert fs.read_bytes("/fsspec/a/data.bin") == data  # the native client agrees
+    assert fs.blocks("/fsspec/a/data.bin").blocks[0].block.length == 1 << 20  # full blocks
+    checksum = webhdfs.checksum("/fsspec/a/data.bin")
+    assert checksum == webhdfs.checksum("/fsspec/a/data.bin")
+    webhdfs.mv("/fsspec/a/data.bin", "/fsspec/a/moved.bin")
+    assert not webhdfs.exists("/fsspec/a/data.bin")
+    assert webhdfs.cat("/fsspec/a/moved.bin") == data
+    webhdfs.rm("/fsspec", recursive=True)
+    assert not webhdfs.exists("/fsspec")
+    with pytest.raises(FileNotFoundError):
+        webhdfs.info("/fsspec/nothing")
+
+
+def test_hdfscli_as_a_user_would(nn: str, token: str) -> None:
+    client = TokenClient(nn, token)
+    body = b"".join(b"line %d\n" % i for i in range(200_000))  # ~1.3 MB, two blocks
+    client.makedirs("/hdfscli/dir")
+
+    def chunks() -> Iterator[bytes]:  # a generator: sent chunked
+        for i in range(0, len(body), 65_536):
+            yield body[i : i + 65_536]
+
+    client.write("/hdfscli/dir/lines.txt", data=chunks(), overwrite=True, replication=2)
+    status = client.status("/hdfscli/dir/lines.txt")
+    assert (status["length"], status["replication"], status["type"]) == (len(body), 2, "FILE")
+    assert client.list("/hdfscli/dir") == ["lines.txt"]
+    with client.read("/hdfscli/dir/lines.txt", offset=100, length=50) as reader:
+        assert reader.read() == body[100:150]
+    client.write("/hdfscli/dir/lines.txt", data=b"tail\n", append=True)
+    with client.read("/hdfscli/dir/lines.txt") as reader:
+        assert hashlib.sha256(reader.read()).digest() == hashlib.sha256(body + b"tail\n").digest()
+    assert client.checksum("/hdfscli/dir/lines.txt")["length"] == 28
+    client.set_replication("/hdfscli/dir/lines.txt", 3)
+    client.set_permission("/hdfscli/dir/lines.txt", "600")
+    client.set_owner("/hdfscli/dir/lines.txt", owner="bob", group="staff")
+    client.set_times("/hdfscli/dir/lines.txt", modification_time=1_000_000, access_time=2_000_000)
+    status = client.status("/hdfscli/dir/lines.txt")
+    assert (status["permission"], status["owner"], status["group"]) == ("600", "bob", "staff")
+    assert (status["modificationTime"], status["accessTime"]) == (1_000_000, 2_000_000)
+    assert client.content("/hdfscli")["fileCount"] == 1
+    client.rename("/hdfscli/dir/lines.txt", "/hdfscli/renamed.txt")
+    assert client.status("/hdfscli/dir/lines.txt", strict=False) is None
+    with pytest.raises(HdfsError):
+        client.rename("/hdfscli/nothing", "/hdfscli/x")
+    assert client.delete("/hdfscli", recursive=True)
+    assert client.status("/hdfscli", strict=False) is None
+
+
+def test_redirects_and_noredirect(nn: str, token: str, fs: FileSystem) -> None:
+    auth = {"authorization": f"Bearer {token}"}
+    r = httpx.put(f"{nn}/webhdfs/v1/raw/f?op=CREATE&overwrite=true&user.name=carol", headers=auth)
+    assert r.status_code == 307 and r.content == b""
+    location = r.headers["location"]
+    query = parse_qs(urlsplit(location).query)
+    assert query["op"] == ["CREATE"] and query["user.name"] == ["carol"]
+    assert query["delegation"] == [token]  # a client following the redirect is authorised
+    datanodes = {d["url"] for d in fs.cluster()["datanodes"]}
+    assert location.split("/webhdfs")[0] in datanodes
+    r = httpx.put(location, content=b"hello")
+    assert r.status_code == 201 and r.headers["location"].startswith("webhdfs://")
+    assert fs.read_bytes("/raw/f") == b"hello" and fs.stat("/raw/f").owner == "carol"
+
+    r = httpx.post(f"{nn}/webhdfs/v1/raw/f?op=APPEND&noredirect=true", headers=auth)
+    assert r.status_code == 200
+    append_url = r.json()["Location"]
+    for part in (b" big", b"", b" world"):  # one datanode URL, reused for every append
+        assert httpx.post(append_url, content=part).status_code == 200
+    assert fs.read_bytes("/raw/f") == b"hello big world"
+
+    r = httpx.get(f"{nn}/webhdfs/v1/raw/f?op=OPEN&offset=6&length=3")
+    assert r.status_code == 307
+    assert httpx.get(r.headers["location"]).content == b"big"
+    r = httpx.get(f"{nn}/webhdfs/v1/raw/f?op=OPEN&noredirect=true")
+    assert httpx.get(r.json()["Location"]).content == b"hello big world"
+
+    def chunked() -> Iterator[bytes]:
+        yield b"a" * 100_000
+        yield b"b" * 100_000
+
+    r = httpx.put(f"{nn}/webhdfs/v1/raw/chunked?op=CREATE&noredirect=true", headers=auth)
+    assert httpx.put(r.json()["Location"], content=chunked()).status_code == 201
+    assert fs.read_bytes("/raw/chunked") == b"a" * 100_000 + b"b" * 100_000
+
+    locations = httpx.get(f"{nn}/webhdfs/v1/raw/chunked?op=GETFILEBLOCKLOCATIONS").json()
+    block = locations["BlockLocations"]["BlockLocation"][0]
+    assert block["offset"] == 0 and block["length"] == 200_000 and len(block["hosts"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status", "exception"),
+    [
+        ("GET", "/webhdfs/v1/nope?op=GETFILESTATUS", 404, "FileNotFoundException"),
+        ("GET", "/webhdfs/v1/nope?op=OPEN", 404, "FileNotFoundException"),
+        ("GET", "/webhdfs/v1/x?op=NOSUCHOP", 400, "IllegalArgumentException"),
+        ("GET", "/webhdfs/v1/a/%2E%2E/b?op=GETFILESTATUS", 400, "IllegalArgumentException"),
+        ("GET", "/webhdfs/v1/x?op=OPEN&offset=-1", 400, "IllegalArgumentException"),
+        ("PUT", "/webhdfs/v1/x?op=MKDIRS&permission=999", 400, "IllegalArgumentException"),
+        (
+            "PUT",
+            "/webhdfs/v1/x?op=SETREPLICATION&replication=lots",
+            400,
+            "IllegalArgumentException",
+        ),
+        ("DELETE", "/webhdfs/v1/x?op=DELETE&recursive=maybe", 400, "IllegalArgumentException"),
+    ],
+)
+def test_errors_in_hadoops_shape(
+    nn: str, token: str, method: str, url: str, status: int, exception: str
+) -> None:
+    r = httpx.request(method, f"{nn}{url}", headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == status, r.text
+    remote = r.json()["RemoteException"]
+    assert remote["exception"] == exception
+    assert remote["javaClassName"].endswith(exception)
+    assert remote["message"]
+
+
+def test_mutations_need_the_token_reads_do_not(nn: str, token: str, fs: FileSystem) -> None:
+    fs.write_bytes("/tok/f", b"data")
+    for method, url in [
+        ("PUT", "/webhdfs/v1/tok/x?op=MKDIRS"),
+        ("PUT", "/webhdfs/v1/tok/x?op=CREATE"),
+        ("POST", "/webhdfs/v1/tok/f?op=APPEND"),
+        ("DELETE", "/webhdfs/v1/tok?op=DELETE&recursive=true"),
+        ("PUT", "/webhdfs/v1/tok/f?op=RENAME&destination=/tok/g"),
+        ("PUT", "/webhdfs/v1/tok/f?op=SETREPLICATION&replication=1&delegation=wrong"),
+    ]:
+        r = httpx.request(method, f"{nn}{url}")
+        assert r.status_code == 401, (method, url)
+        assert r.json()["RemoteException"]["exception"] == "SecurityException"
+    assert fs.read_bytes("/tok/f") == b"data" and not fs.exists("/tok/x")
+    assert fs.stat("/tok/f").replication == 3
+    r = httpx.put(f"{nn}/webhdfs/v1/tok/x?op=MKDIRS&delegation={token}")
+    assert r.json() == {"boolean": True}
+    assert httpx.get(f"{nn}/webhdfs/v1/tok/f?op=GETFILESTATUS").status_code == 200
+    # A datanode URL without the token is refused too.
+    location = httpx.put(
+        f"{nn}/webhdfs/v1/tok/y?op=CREATE", headers={"authorization": f"Bearer {token}"}
+    ).headers["location"]
+    bare = location.split("&delegation=")[0]
+    assert httpx.put(bare, content=b"x").status_code == 401
+    assert not fs.exists("/tok/y")
+
+
+def test_liststatus_of_a_file_and_unknown_parameters(nn: str, fs: FileSystem) -> None:
+    fs.write_bytes("/ls/file.txt", b"12345")
+    r = httpx.get(f"{nn}/webhdfs/v1/ls/file.txt?op=LISTSTATUS&tempdir=x&permissions=y")
+    (entry,) = r.json()["FileStatuses"]["FileStatus"]
+    assert entry["pathSuffix"] == "" and entry["length"] == 5 and entry["type"] == "FILE"
+    listing = httpx.get(f"{nn}/webhdfs/v1/ls?op=LISTSTATUS").json()["FileStatuses"]["FileStatus"]
+    assert [e["pathSuffix"] for e in listing] == ["file.txt"]
+    for field in ("accessTime", "blockSize", "childrenNum", "fileId", "group", "length",
+                  "modificationTime", "owner", "pathSuffix", "permission", "replication",
+                  "storagePolicy", "type"):  # fmt: skip
+        assert field in entry
+    assert httpx.get(f"{nn}/webhdfs/v1/?op=GETHOMEDIRECTORY&user.name=dora").json() == {
+        "Path": "/user/dora"
+    }
+
+
+def test_native_append_and_cli(fs: FileSystem) -> None:
+    fs.write_bytes("/app/f", b"x" * 1_500_000, block_size=1 << 20)
+    with fs.append("/app/f") as out:
+        out.write(b"y" * 1_000_000)
+    assert fs.read_bytes("/app/f") == b"x" * 1_500_000 + b"y" * 1_000_000
+    assert [b.block.length for b in fs.blocks("/app/f").blocks] == [
+        1 << 20,
+        1 << 20,
+        2_500_000 - 2 * (1 << 20),
+    ]
+    # A failed append leaves the old content whole: readers never see half of it.
+    with pytest.raises(RuntimeError), fs.append("/app/f") as out:
+        out.write(b"z" * 10)
+        raise RuntimeError("writer died")
+    assert fs.stat("/app/f").length == 2_500_000
