@@ -141,6 +141,9 @@ class LocalCluster:
         info.save(self.directory)
         return daemon
 
+    def _auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._require().token}"}
+
     def _bind(self, port: int) -> list[str]:
         return ["--host", self.host, "--port", str(port)]
 
@@ -184,7 +187,9 @@ class LocalCluster:
         live = 0
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                workers = httpx.get(f"{info.jobtracker}/mr/v1/workers", timeout=5).json()
+                workers = httpx.get(
+                    f"{info.jobtracker}/mr/v1/workers", headers=self._auth(), timeout=5
+                ).json()
                 live = sum(1 for w in workers if w["state"] == "LIVE")
                 if live >= count:
                     return
@@ -198,7 +203,9 @@ class LocalCluster:
         status: dict[str, Any] = {}
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                status = httpx.get(f"{info.namenode}/nn/v1/cluster", timeout=5).json()
+                status = httpx.get(
+                    f"{info.namenode}/nn/v1/cluster", headers=self._auth(), timeout=5
+                ).json()
                 if status.get("live", 0) >= count and not status.get("safemode", True):
                     return
             time.sleep(0.05)

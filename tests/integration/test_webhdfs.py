@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import fsspec
@@ -225,3 +225,21 @@ def test_native_append_and_cli(fs: FileSystem) -> None:
         out.write(b"z" * 10)
         raise RuntimeError("writer died")
     assert fs.stat("/app/f").length == 2_500_000
+
+
+def test_token_read_policy_closes_reads_too(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    cluster = make_cluster(datanodes=1, replication=1, read_policy="token")
+    info = cluster._require()
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        fs.write_bytes("/private/f", b"secret")
+        assert fs.read_bytes("/private/f") == b"secret"  # with the token: fine
+    anonymous = httpx.get(f"{info.namenode}/webhdfs/v1/private/f?op=GETFILESTATUS")
+    assert anonymous.status_code == 401
+    with FileSystem(info.namenode, info.token) as fs:
+        block = fs.blocks("/private/f").blocks[0]
+    direct = httpx.get(f"{block.locations[0].url}/dn/v1/blocks/{block.block.block_id}")
+    assert direct.status_code == 401  # datanodes follow the same policy
+    with FileSystem(info.namenode, token=None) as no_token, pytest.raises(PermissionError):
+        no_token.read_bytes("/private/f")
