@@ -227,28 +227,35 @@ class BlockStore:
                 yield piece
 
     def report(self) -> list[ReplicaReport]:
-        """Every replica as a block report states it: with the data file's size on disk now,
-        so a replica truncated behind our back is reported short and the namenode marks it
-        corrupt, as HDFS's directory scanner would."""
+        """Every replica that is whole on disk, for a block report. One whose data or
+        checksum file went missing or changed length behind our back is left out, so the
+        namenode stops counting it here and copies the block elsewhere (what HDFS's
+        directory scanner achieves)."""
         out = []
         for r in self._replicas.values():
             try:
-                size = r.data_path.stat().st_size
-            except FileNotFoundError:
-                continue  # gone from disk: not reported, so the namenode forgets it here
-            out.append(ReplicaReport(block_id=r.block_id, gen=r.gen, length=size))
+                self.check_size(r)
+            except ChecksumError:
+                continue
+            out.append(r.report)
         return out
 
     def check_size(self, replica: Replica) -> None:
-        """Raise ChecksumError when the data file is missing or not its finalized length."""
-        try:
-            size = replica.data_path.stat().st_size
-        except FileNotFoundError:
-            raise ChecksumError(f"block {replica.block_id}: data file is missing") from None
-        if size != replica.length:
-            raise ChecksumError(
-                f"block {replica.block_id}: data file has {size} bytes, expected {replica.length}"
-            )
+        """Raise ChecksumError when the data or checksum file is missing or not the length
+        it had when the replica was finalized."""
+        expected_meta = _META.size + checksum_length(replica.length, replica.bytes_per_checksum)
+        for path, expected in (
+            (replica.data_path, replica.length),
+            (replica.meta_path, expected_meta),
+        ):
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                raise ChecksumError(f"block {replica.block_id}: {path.name} is missing") from None
+            if size != expected:
+                raise ChecksumError(
+                    f"block {replica.block_id}: {path.name} has {size} bytes, expected {expected}"
+                )
 
     def scan(self, replica: Replica) -> None:
         """Verify a whole replica; raises ChecksumError when it has rotten."""
