@@ -25,7 +25,7 @@ from datanode.pipeline import WriteSpec, receive_block
 from datanode.service import DatanodeService
 from datanode.webhdfs import router as webhdfs_router
 from minihadoop.config import Settings
-from minihadoop.errors import ChecksumError, IllegalArgumentError
+from minihadoop.errors import ChecksumError, IllegalArgumentError, MiniHadoopError
 from minihadoop.models import BlockWriteResult
 from minihadoop.server import install_error_handlers, read_dependency, token_dependency
 
@@ -82,6 +82,11 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
         if block_id < 1:
             raise IllegalArgumentError("block id must be positive")
         spec = WriteSpec(block_id, gen, length, bpc, targets)
+        _, _, remaining = store.capacity()
+        if length > remaining:  # the namenode's view may be a heartbeat old: check here
+            raise MiniHadoopError(
+                f"datanode {service.id} is full: {remaining} bytes free, block needs {length}"
+            )
         service.active_transfers += 1
         try:
             replica, result = await receive_block(

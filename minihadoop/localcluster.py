@@ -153,13 +153,21 @@ class LocalCluster:
         return self._start_daemon("namenode", argv, name_dir, timeout=timeout)
 
     def add_datanode(
-        self, *, port: int = 0, index: int | None = None, timeout: float = 30.0
+        self,
+        *,
+        port: int = 0,
+        index: int | None = None,
+        capacity: str | None = None,
+        timeout: float = 30.0,
     ) -> DaemonInfo:
+        """Start a datanode (a new one, or `index` again); `capacity` caps its space (e.g. 4M)."""
         info = self._require()
         if index is None:
             index = len([d for d in info.daemons if d.name.startswith("datanode-")])
         data_dir = self.directory / f"datanode-{index}"
         argv = ["datanode", "--dir", str(data_dir), "--namenode", info.namenode, *self._bind(port)]
+        if capacity:
+            argv += ["--capacity", capacity]
         return self._start_daemon(f"datanode-{index}", argv, data_dir, timeout=timeout)
 
     def _start_jobtracker(self, *, port: int, timeout: float) -> DaemonInfo:

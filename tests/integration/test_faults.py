@@ -233,3 +233,23 @@ def test_decommissioned_node_is_drained_then_retired(
     assert new is None and victim not in {
         loc.url for loc in fs.blocks("/drain/g").blocks[0].locations
     }
+
+
+def test_full_datanode_gets_no_more_blocks_and_writes_go_on(
+    make_cluster: MakeCluster, connect: Connect
+) -> None:
+    # Random placement offers the small node its share; free-space placement would avoid it.
+    cluster = make_cluster(datanodes=3, replication=3, placement="random")
+    small = cluster.add_datanode(capacity="3M")
+    cluster.wait_for_datanodes(4)
+    fs = connect(cluster)
+    written = {}
+    for i in range(12):  # 12 MiB at replication 3 over 4 nodes: far more than 3 MiB each
+        data = os.urandom(1 << 20)
+        fs.write_bytes(f"/full/f{i}", data)
+        written[f"/full/f{i}"] = data
+    wait_for(lambda: all_blocks_at(fs, "/full", 3), what="every block at replication 3")
+    node = next(d for d in fs.cluster()["datanodes"] if d["url"] == small.url)
+    assert 0 < node["used"] <= 3 << 20  # it took what fit, then nothing more
+    for path, data in written.items():
+        assert fs.read_bytes(path) == data
