@@ -32,7 +32,8 @@ from mapreduce.protocol import JobState, SubmitRequest
 from mapreduce.serialization import JobFunctions, Mapper, Partitioner, Reducer, dumps
 from minihadoop import paths
 from minihadoop.config import ClusterInfo, current_user, home_dir
-from minihadoop.errors import MiniHadoopError, UnavailableError, from_remote
+from minihadoop.errors import MiniHadoopError, UnavailableError
+from minihadoop.rest import call
 
 
 @dataclass
@@ -75,17 +76,7 @@ class JobTrackerClient:
         return cls(info.jobtracker, info.token)
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
-        try:
-            response = self._http.request(method, f"{self.url}{path}", **kw)
-        except httpx.TransportError as exc:
-            raise UnavailableError(f"cannot reach the job tracker at {self.url}: {exc}") from exc
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = response.text
-            raise from_remote(body, response.status_code)
-        return response.json()
+        return call(self._http, method, f"{self.url}{path}", **kw).json()
 
     def submit(self, req: SubmitRequest) -> str:
         return str(self.call("POST", "/mr/v1/jobs", json=req.model_dump(mode="json"))["id"])

@@ -37,7 +37,6 @@ from minihadoop.errors import (
     FileNotFoundError_,
     MiniHadoopError,
     UnavailableError,
-    from_remote,
 )
 from minihadoop.models import (
     AddBlockRequest,
@@ -53,6 +52,7 @@ from minihadoop.models import (
     LocatedBlock,
     LocatedBlocks,
 )
+from minihadoop.rest import call, remote_error
 
 Progress = Callable[[int], None]
 READ_PIECE = 1 << 20
@@ -107,13 +107,7 @@ class FileSystem:
     # --- HTTP plumbing ------------------------------------------------------------------------
 
     def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        try:
-            response = self._http.request(method, url, **kw)
-        except httpx.TransportError as exc:
-            raise UnavailableError(f"cannot reach {url.split('/', 3)[2]}: {exc}") from exc
-        if response.status_code >= 400:
-            raise _remote_error(response)
-        return response
+        return call(self._http, method, url, **kw)
 
     def _webhdfs(self, method: str, path: str, op: str, **params: Any) -> Any:
         path = paths.normalize(path)
@@ -455,7 +449,7 @@ class FileSystem:
         with self._http.stream("GET", f"{url}/dn/v1/blocks/{block_id}", params=params) as response:
             if response.status_code != 200:
                 response.read()
-                raise _remote_error(response)
+                raise remote_error(response)
             h = response.headers
             chunk_start = int(h["x-chunk-start"])
             sums_len = int(h["x-checksums-length"])
@@ -713,14 +707,6 @@ def _ids_of(located: LocatedBlock, urls: list[str]) -> list[str]:
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
-
-
-def _remote_error(response: httpx.Response) -> MiniHadoopError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = response.text
-    return from_remote(body, response.status_code)
 
 
 def _status(path: str, w: dict[str, Any]) -> FileStatus:
