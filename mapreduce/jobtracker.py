@@ -86,6 +86,7 @@ class JobTracker:
             worker_timeout=settings.worker_timeout,
             task_timeout=settings.task_timeout,
             launch_grace=max(5.0, 10 * settings.mr_heartbeat_interval),
+            locality_delay=3 * settings.mr_heartbeat_interval,
         )
         self.lock = threading.RLock()
         self.records: dict[str, JobRecord] = {}
@@ -185,6 +186,9 @@ class JobTracker:
         with self.lock:
             self._worker_datanode[hb.worker_id] = hb.datanode_url
             self._apply(self.scheduler.heartbeat(hb, self.clock()))
+            # Commits this heartbeat carried out may have finished a job: end it now rather
+            # than a tick later (the scheduler ends a job one stimulus after its last commit).
+            self._apply(self.scheduler.tick(self.clock()))
             return HeartbeatReply(
                 launch=self._launches.pop(hb.worker_id, []),
                 kill=self._kills.pop(hb.worker_id, []),

@@ -169,12 +169,16 @@ class Scheduler:
         launch_grace: float,
         speculative_after: float = 1.5,
         speculative_min: float = 2.0,
+        locality_delay: float = 0.0,
     ) -> None:
         self.worker_timeout = worker_timeout
         self.task_timeout = task_timeout
         self.launch_grace = launch_grace  # a launched attempt must show up in reports by then
         self.speculative_after = speculative_after
         self.speculative_min = speculative_min
+        # Delay scheduling: a map waits this long for a worker beside a replica with a free
+        # slot before it runs anywhere else (0: run anywhere at once).
+        self.locality_delay = locality_delay
         self.jobs: dict[str, Job] = {}
         self.workers: dict[str, Worker] = {}
         self.attempts: dict[str, Attempt] = {}
@@ -384,8 +388,9 @@ class Scheduler:
                 continue
             maps = [t for t in job.maps if allowed(t)]
             local = [t for t in maps if t.split and worker.datanode_id in t.split.hosts]
-            if local or maps:
-                return (local or maps)[0], False
+            remote = local or [t for t in maps if self._may_run_remote(t, worker, now)]
+            if remote:
+                return remote[0], False
             if all(t.state is TaskState.SUCCEEDED for t in job.maps):
                 reduces = [t for t in job.reduces if allowed(t)]
                 if reduces:
@@ -394,6 +399,20 @@ class Scheduler:
             if straggler is not None:
                 return straggler, True
         return None
+
+    def _may_run_remote(self, task: Task, worker: Worker, now: float) -> bool:
+        """Delay scheduling: a map runs away from its data only when no worker beside a
+        replica has a free slot, or it has waited `locality_delay` for one."""
+        if task.split is None or not task.split.hosts:
+            return True
+        holders_free = any(
+            w.id != worker.id and w.datanode_id in task.split.hosts and w.slots > len(w.attempts)
+            for w in self.live_workers()
+        )
+        if not holders_free:
+            return True
+        ready = max([task.job.submitted, *(a.finished for a in task.attempts if a.finished)])
+        return now - ready >= self.locality_delay
 
     def _elsewhere(self, task: Task, worker: Worker) -> bool:
         """A task that failed on `worker` goes elsewhere while there is an elsewhere: a live

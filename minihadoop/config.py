@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     placement: PlacementName = "default"
 
     # MapReduce (Hadoop: tasks time out after 600 s; 4 attempts).
-    mr_heartbeat_interval: float = Field(default=0.5, gt=0)
+    mr_heartbeat_interval: float = Field(default=0.3, gt=0)
     worker_timeout: float = Field(default=30.0, gt=0)
     task_timeout: float = Field(default=600.0, gt=0)
     worker_slots: int = Field(default=0, ge=0)  # 0: one per CPU core

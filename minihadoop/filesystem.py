@@ -68,6 +68,7 @@ class FileSystem:
         *,
         user: str | None = None,
         timeout: float = 120.0,
+        quick_timeout: float = 15.0,
         bytes_per_checksum: int | None = None,
     ) -> None:
         """`bytes_per_checksum` overrides the cluster's setting for files this client writes."""
@@ -77,11 +78,15 @@ class FileSystem:
         self.bytes_per_checksum = bytes_per_checksum
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=5.0),
             headers=headers,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
         self.client_name = f"mh-client-{uuid.uuid4().hex[:12]}"
+        # Block writes wait for a whole pipeline's fsyncs: `timeout`. Everything else — the
+        # namenode, and the gap between bytes of a read — gets `quick_timeout`, so a node
+        # that went silent (partitioned, stopped) costs seconds before failover, not minutes.
+        self._quick = httpx.Timeout(min(quick_timeout, timeout), connect=5.0)
 
     @classmethod
     def from_cluster(cls, directory: str | os.PathLike[str] | None = None, **kw: Any) -> FileSystem:
@@ -107,6 +112,7 @@ class FileSystem:
     # --- HTTP plumbing ------------------------------------------------------------------------
 
     def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        kw.setdefault("timeout", self._quick)
         return call(self._http, method, url, **kw)
 
     def _webhdfs(self, method: str, path: str, op: str, **params: Any) -> Any:
@@ -446,7 +452,9 @@ class FileSystem:
 
     def _read_replica(self, url: str, block_id: int, start: int, end: int) -> Iterator[bytes]:
         params = {"offset": start, "length": end - start}
-        with self._http.stream("GET", f"{url}/dn/v1/blocks/{block_id}", params=params) as response:
+        with self._http.stream(
+            "GET", f"{url}/dn/v1/blocks/{block_id}", params=params, timeout=self._quick
+        ) as response:
             if response.status_code != 200:
                 response.read()
                 raise remote_error(response)

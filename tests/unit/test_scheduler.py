@@ -1260,3 +1260,34 @@ def test_the_simulation_exercises_the_interesting_paths() -> None:
         seen["fetch failures"] += sum(t.fetch_failures for t in sim.sched.jobs["job0"].reduces)
     paths = ["speculative", "failed", "commit failed", "lost", "vanished", "timed out"]
     assert all(seen[k] for k in [*paths, "fetch failures"]), seen
+
+
+# --- delay scheduling -------------------------------------------------------------------------
+
+
+def test_a_map_waits_for_a_worker_beside_its_data_before_running_elsewhere() -> None:
+    c = cluster("a", "b", slots=1)
+    c.sched.locality_delay = 1.0
+    c.beat("a", 0.0)  # both workers known, with free slots
+    c.beat("b", 0.0)
+    c.add_job("j", [split(0, "dn-b")], 0, now=0.0)
+    assert launches(c.beat("a", 0.5)) == []  # b holds the block and has a free slot: wait
+    launch = c.only(c.beat("b", 0.6))
+    assert (launch.worker, launch.data_local) == ("b", True)
+
+
+def test_a_map_runs_remote_after_the_delay_or_when_its_holders_are_busy() -> None:
+    c = cluster("a", "b", slots=1)
+    c.sched.locality_delay = 1.0
+    c.beat("a", 0.0)
+    c.beat("b", 0.0)
+    c.add_job("j", [split(0, "dn-b")], 0, now=0.0)
+    assert launches(c.beat("a", 0.9)) == []
+    launch = c.only(c.beat("a", 1.0))  # waited long enough: run it away from its data
+    assert (launch.worker, launch.data_local) == ("a", False)
+
+    c.add_job("k", [split(0, "dn-b"), split(1, "dn-b")], 0, now=2.0)
+    busy = c.only(c.beat("b", 2.0))  # b's only slot is now taken by a local map
+    assert busy.data_local
+    other = c.only(c.beat("a", 2.1, ok(launch.attempt_id)))  # so the second need not wait
+    assert (other.job_id, other.data_local) == ("k", False)
