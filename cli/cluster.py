@@ -44,7 +44,10 @@ def up(
     with out.status(f"starting a namenode and {datanodes} datanodes in {where}…"):
         info = cluster.start(datanodes=datanodes, settings=settings)
     out.print(f"[green]cluster up[/] in {where}")
-    out.print(f"  namenode   {info.namenode}   (status: {info.namenode}/nn/v1/cluster)")
+    out.print(f"  dashboard  {info.namenode}/")
+    out.print(f"  namenode   {info.namenode}")
+    if info.jobtracker:
+        out.print(f"  jobtracker {info.jobtracker}")
     for d in info.daemons[1:]:
         out.print(f"  {d.name:<10} {d.url}")
     out.print(f"  logs       {where / 'logs'}")

@@ -371,6 +371,7 @@ class Scheduler:
                 break
             task, speculative = pick
             out.append(self._launch(task, worker, now, speculative))
+            out.append(Touched(task.job.id))  # a running attempt is history too (timeline)
             free -= 1
         return out
 

@@ -503,6 +503,9 @@ class Namesystem:
             writable=self.datanodes.writable(),
             block_size=block_size,
         )
+        copies = sum(1 for d in decisions if isinstance(d, Replicate))
+        if copies:
+            self._event("replication", f"copying {copies} under-replicated blocks")
         for d in decisions:
             if isinstance(d, Replicate):
                 rec = self.ns.block_record(d.block_id)

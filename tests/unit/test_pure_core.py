@@ -41,6 +41,7 @@ PURE = [
     "mapreduce.records",
     "mapreduce.splits",
     "mapreduce.partition",
+    "namenode.timeline",
 ]
 
 
