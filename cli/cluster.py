@@ -13,7 +13,9 @@ from minihadoop.config import home_dir
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 
-app = typer.Typer(help="Run a local cluster: a namenode and datanodes in the background.")
+app = typer.Typer(
+    help="Run a local cluster: a namenode, datanodes, a job tracker and workers in the background."
+)
 out = Console()
 
 DirOption = typer.Option(
@@ -32,7 +34,8 @@ def up(
         60.0, min=0.1, help="Declare a silent datanode dead after, s."
     ),
 ) -> None:
-    """Start a namenode and N datanodes, wait until they are ready, print the URLs."""
+    """Start a namenode, N datanodes, a job tracker and a worker beside each datanode;
+    wait until they are ready; print the URLs."""
     where = home_dir(dir)
     cluster = LocalCluster(where)
     settings = {
@@ -46,8 +49,6 @@ def up(
     out.print(f"[green]cluster up[/] in {where}")
     out.print(f"  dashboard  {info.namenode}/")
     out.print(f"  namenode   {info.namenode}")
-    if info.jobtracker:
-        out.print(f"  jobtracker {info.jobtracker}")
     for d in info.daemons[1:]:
         out.print(f"  {d.name:<10} {d.url}")
     out.print(f"  logs       {where / 'logs'}")

@@ -68,13 +68,24 @@ def jobtracker(
     namenode_url: str = typer.Option(..., "--namenode", help="The namenode's URL."),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(JOBTRACKER_PORT, help="HTTP port (default 8088)."),
+    advertise: str | None = typer.Option(
+        None, help="Host name workers and the dashboard use to reach it (default: --host)."
+    ),
     ready_file: Path | None = typer.Option(None, help="Write the URL here once listening."),
 ) -> None:
     """Run a job tracker in the foreground."""
     from mapreduce.jobtracker_app import run
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    run(dir, namenode_url, _settings(), host=host, port=port, ready_file=ready_file)
+    run(
+        dir,
+        namenode_url,
+        _settings(),
+        host=host,
+        port=port,
+        advertise=advertise,
+        ready_file=ready_file,
+    )
 
 
 def worker(
@@ -86,6 +97,9 @@ def worker(
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(WORKER_PORT, help="HTTP port (default 8042)."),
     slots: int = typer.Option(0, min=0, help="Concurrent tasks (0: one per CPU core)."),
+    advertise: str | None = typer.Option(
+        None, help="Host name reducers use to fetch map output from it (default: --host)."
+    ),
     ready_file: Path | None = typer.Option(None, help="Write the URL here once listening."),
 ) -> None:
     """Run a worker in the foreground."""
@@ -100,5 +114,6 @@ def worker(
         port=port,
         datanode=datanode_url,
         slots=slots,
+        advertise=advertise,
         ready_file=ready_file,
     )

@@ -15,9 +15,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from datanode.blockstore import BlockStore, Replica
@@ -30,6 +30,9 @@ from minihadoop.models import BlockWriteResult
 from minihadoop.server import install_error_handlers, read_dependency, token_dependency
 
 MAX_TARGETS = 16
+# A block id as the namenode hands them out (`models.BlockId`): anything else is a 400 here,
+# before it names a file or reaches a block report.
+BlockIdParam = Annotated[int, Path(ge=1, lt=1 << 63)]
 
 
 def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool = True) -> FastAPI:
@@ -68,7 +71,7 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
 
     @app.put("/dn/v1/blocks/{block_id}", dependencies=[auth])
     async def write_block(
-        block_id: int,
+        block_id: BlockIdParam,
         request: Request,
         gen: int = Query(0, ge=0),
         length: int = Query(..., ge=0, le=1 << 40),
@@ -79,8 +82,6 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
             t.startswith(("http://", "https://")) for t in targets
         ):
             raise IllegalArgumentError("x-targets must list at most 16 http(s) URLs")
-        if block_id < 1:
-            raise IllegalArgumentError("block id must be positive")
         spec = WriteSpec(block_id, gen, length, bpc, targets)
         _, _, remaining = store.capacity()
         if length > remaining:  # the namenode's view may be a heartbeat old: check here
@@ -134,7 +135,9 @@ def _read_routes(app: FastAPI, service: DatanodeService, read: Any) -> None:
 
     @app.get("/dn/v1/blocks/{block_id}", dependencies=[read])
     async def read_block(
-        block_id: int, offset: int = Query(0, ge=0), length: int | None = Query(None, ge=0)
+        block_id: BlockIdParam,
+        offset: int = Query(0, ge=0),
+        length: int | None = Query(None, ge=0),
     ) -> StreamingResponse:
         replica, span = await _open_range(service, block_id, offset, length)
         bpc = replica.bytes_per_checksum
@@ -162,7 +165,7 @@ def _read_routes(app: FastAPI, service: DatanodeService, read: Any) -> None:
 
 def _checksums_route(app: FastAPI, service: DatanodeService, read: Any) -> None:
     @app.get("/dn/v1/blocks/{block_id}/checksums", dependencies=[read])
-    async def checksums(block_id: int) -> Response:
+    async def checksums(block_id: BlockIdParam) -> Response:
         """The stored CRC32C of every chunk of a replica (little-endian uint32s)."""
         replica, _ = await _open_range(service, block_id, 0, 0)
         chunks = -(-replica.length // replica.bytes_per_checksum)
@@ -179,7 +182,9 @@ def _verified_read_route(app: FastAPI, service: DatanodeService, read: Any) -> N
 
     @app.get("/dn/v1/blocks/{block_id}/data", dependencies=[read])
     async def read_verified(
-        block_id: int, offset: int = Query(0, ge=0), length: int | None = Query(None, ge=0)
+        block_id: BlockIdParam,
+        offset: int = Query(0, ge=0),
+        length: int | None = Query(None, ge=0),
     ) -> StreamingResponse:
         replica, span = await _open_range(service, block_id, offset, length)
         pieces = store.verified_range(replica, span.start, span.aligned_end)

@@ -18,11 +18,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.datastructures import QueryParams
 
 from datanode.service import DatanodeService
 from minihadoop import paths
 from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import DFSOutputStream, FileSystem
+from minihadoop.models import CreateRequest
 from minihadoop.server import presented_token
 
 BATCH = 4 << 20  # bytes gathered before handing them to the writer thread
@@ -47,6 +50,24 @@ def _int(value: str | None, name: str) -> int | None:
         raise IllegalArgumentError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _create_options(path: str, q: QueryParams) -> dict[str, Any]:
+    """CREATE's parameters, checked here against the namenode's own request model, so a bad
+    one is a 400 now rather than an error inside the client call."""
+    options: dict[str, Any] = {
+        "overwrite": _flag(q.get("overwrite")),
+        "replication": _int(q.get("replication"), "replication"),
+        "block_size": _int(q.get("blocksize"), "blocksize"),
+        "permission": q.get("permission") or None,
+    }
+    try:
+        CreateRequest(path=path, client="webhdfs", **options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise IllegalArgumentError(f"invalid {where}: {first['msg']}") from None
+    return options
+
+
 def router(service: DatanodeService, auth: Any, read: Any) -> APIRouter:
     api = APIRouter(prefix="/webhdfs/v1", tags=["webhdfs"])
 
@@ -60,19 +81,10 @@ def router(service: DatanodeService, auth: Any, read: Any) -> APIRouter:
         if op.upper() != "CREATE":
             raise IllegalArgumentError(f'Invalid value for webhdfs parameter "op": {op}')
         path = paths.normalize("/" + path)
-        q = request.query_params
-        replication = _int(q.get("replication"), "replication")
-        block_size = _int(q.get("blocksize"), "blocksize")
+        options = _create_options(path, request.query_params)
         fs = client(request)
         try:
-            stream = await asyncio.to_thread(
-                fs.create,
-                path,
-                overwrite=_flag(q.get("overwrite")),
-                replication=replication,
-                block_size=block_size,
-                permission=q.get("permission") or None,
-            )
+            stream = await asyncio.to_thread(fs.create, path, **options)
             await _pump(request, stream)
         finally:
             fs.close()

@@ -114,8 +114,8 @@ class JobTracker:
         splits = plan_splits([self.fs.blocks(f) for f in files])
         now = self.clock()
         job_id = f"job_{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}_{uuid.uuid4().hex[:6]}"
+        self.fs.mkdir(f"{output}/_temporary/committed")  # fails first for a bad output path
         (self.directory / "payloads" / f"{job_id}.pkl").write_bytes(payload)
-        self.fs.mkdir(f"{output}/_temporary/committed")
         record = JobRecord(
             id=job_id,
             name=req.name,
@@ -224,6 +224,9 @@ class JobTracker:
         job = self.scheduler.jobs[launch.job_id]
         task = (job.maps if launch.kind is TaskKind.MAP else job.reduces)[launch.index]
         record = self.records[launch.job_id]
+        if launch.kind is TaskKind.REDUCE or not job.num_reducers:  # it will write output
+            with contextlib.suppress(MiniHadoopError):  # if this fails, so will the attempt
+                self.fs.mkdir(f"{record.output}/_temporary/{launch.attempt_id}")
         return AttemptSpec(
             job_id=launch.job_id,
             attempt_id=launch.attempt_id,
@@ -232,6 +235,7 @@ class JobTracker:
             num_reducers=job.num_reducers,
             namenode=self.fs.namenode,
             output=record.output,
+            user=record.user,
             split=task.split,
             map_outputs=self.scheduler.map_outputs(job.id)
             if launch.kind is TaskKind.REDUCE
@@ -265,6 +269,7 @@ class JobTracker:
             self._cleanup_output(record)
         record.state, record.error, record.finished = state, error, self.clock()
         self._finished_jobs.append(ins.job_id)
+        (self.directory / "payloads" / f"{ins.job_id}.pkl").unlink(missing_ok=True)
         log.warning("job %s %s%s", ins.job_id, state.value, f": {error}" if error else "")
 
     def _commit_job(self, record: JobRecord) -> None:

@@ -22,7 +22,9 @@ from fastapi.responses import Response
 
 from mapreduce.jobtracker import JobTracker
 from mapreduce.protocol import HeartbeatReply, SubmitRequest, WorkerHeartbeat
+from minihadoop.address import advertised_host
 from minihadoop.config import Settings
+from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import FileSystem
 from minihadoop.server import (
     bind_socket,
@@ -75,6 +77,10 @@ def create_app(tracker: JobTracker, settings: Settings, *, lifespan: Any = None)
 
     @app.post("/mr/v1/internal/heartbeat", dependencies=[auth])
     def heartbeat(hb: WorkerHeartbeat) -> HeartbeatReply:
+        # Reducers fetch map output from the worker's url: a bad one is refused, not stored.
+        for url in (hb.url, hb.datanode_url or "http://"):
+            if not url.startswith(("http://", "https://")):
+                raise IllegalArgumentError(f"worker urls must be http(s) URLs, not {url[:100]!r}")
         return tracker.heartbeat(hb)
 
     return app
@@ -87,12 +93,13 @@ def run(
     *,
     host: str,
     port: int,
+    advertise: str | None = None,
     ready_file: Path | None = None,
 ) -> None:
     tracker = JobTracker(directory, FileSystem(namenode, settings.token, user="mapred"), settings)
 
     sock = bind_socket(host, port)
-    url = url_for(host, sock.getsockname()[1])
+    url = url_for(advertised_host(host, advertise), sock.getsockname()[1])
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

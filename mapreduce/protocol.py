@@ -71,6 +71,7 @@ class AttemptSpec(Wire):
     num_reducers: int
     namenode: str
     output: str  # the job's output folder
+    user: str = "hadoop"  # the submitter: owner of the output files
     split: Split | None = None  # maps
     map_outputs: list[MapOutput] = []  # reduces: every map's output for this partition
     datanode_url: str | None = None  # the worker's own datanode, preferred for reads

@@ -140,7 +140,10 @@ def _run_map(
     split = spec.split
     if split is None:
         raise ValueError(f"map attempt {spec.attempt_id} has no input split")
-    with FileSystem(spec.namenode, token) as fs, fs.open(split.path, prefer=spec.datanode_url) as f:
+    with (
+        FileSystem(spec.namenode, token, user=spec.user) as fs,
+        fs.open(split.path, prefer=spec.datanode_url) as f,
+    ):
         f.seek(split.start)
         # a generator: closing it ends the read from the datanode
         pieces = cast(Generator[bytes, None, None], f.iter_chunks())
@@ -151,7 +154,7 @@ def _run_map(
             sizes: list[int] = []
             if spec.num_reducers == 0:
                 out = _TextOutput()
-                with fs.create(output_path(spec), overwrite=True) as stream:
+                with fs.create(output_path(spec), overwrite=True, create_parent=False) as stream:
                     out.write_all(pairs, stream.write)
                 counters["MAP_OUTPUT_RECORDS"] += out.records
                 counters["HDFS_BYTES_WRITTEN"] += out.bytes
@@ -224,8 +227,11 @@ def _run_reduce(
         groups = merge_runs([read_run(p) for p in fetched])
         reduced = _Reduced(groups, functions.reducer)
         out = _TextOutput()
-        with FileSystem(spec.namenode, token) as fs:
-            with fs.create(output_path(spec), overwrite=True) as stream:
+        with FileSystem(spec.namenode, token, user=spec.user) as fs:
+            # The job tracker made this attempt's folder; if the job has ended since (and
+            # its _temporary was removed), creating the file fails rather than bringing
+            # _temporary back under a finished job's output.
+            with fs.create(output_path(spec), overwrite=True, create_parent=False) as stream:
                 try:
                     out.write_all(reduced, stream.write)
                 finally:

@@ -21,9 +21,17 @@ from fastapi.responses import StreamingResponse
 
 from mapreduce.task import shuffle_path
 from mapreduce.worker import WorkerService
+from minihadoop.address import advertised_host
 from minihadoop.config import Settings
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
-from minihadoop.server import bind_socket, install_error_handlers, serve, token_dependency, url_for
+from minihadoop.server import (
+    bind_socket,
+    install_error_handlers,
+    read_dependency,
+    serve,
+    token_dependency,
+    url_for,
+)
 
 log = logging.getLogger("minihadoop.worker")
 PIECE = 1 << 20
@@ -38,7 +46,10 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
     def health() -> dict[str, str]:
         return {"status": "ok", "id": service.worker_id}
 
-    @app.get("/mr/v1/worker")
+    @app.get(
+        "/mr/v1/worker",
+        dependencies=[Depends(read_dependency(settings.token, settings.read_policy))],
+    )
     def info() -> dict[str, Any]:
         return {
             "id": service.worker_id,
@@ -78,10 +89,11 @@ def run(
     port: int,
     datanode: str | None,
     slots: int,
+    advertise: str | None = None,
     ready_file: Path | None = None,
 ) -> None:
     sock = bind_socket(host, port)
-    url = url_for(host, sock.getsockname()[1])
+    url = url_for(advertised_host(host, advertise), sock.getsockname()[1])
     worker_id = f"{socket.gethostname()}:{sock.getsockname()[1]}"
     service = WorkerService(
         work_dir,

@@ -223,9 +223,11 @@ class FileSystem:
         replication: int | None = None,
         block_size: int | None = None,
         permission: str | None = None,
+        create_parent: bool = True,
         progress: Progress | None = None,
     ) -> DFSOutputStream:
-        """Open a new file for writing; it appears (or replaces the old one) on `close()`."""
+        """Open a new file for writing; it appears (or replaces the old one) on `close()`.
+        Missing parent folders are made, unless `create_parent` is false."""
         path = paths.normalize(path)
         created = self._native(
             "create",
@@ -236,6 +238,7 @@ class FileSystem:
                 replication=replication,
                 block_size=block_size,
                 permission=permission,
+                create_parent=create_parent,
             ),
         )
         bpc = self.bytes_per_checksum or int(created["bytes_per_checksum"])
@@ -273,6 +276,8 @@ class FileSystem:
         progress: Progress | None = None,
     ) -> FileStatus:
         """Upload a local file. A remote folder receives it under the local file's name."""
+        if remote.endswith("/") and remote != "/":  # "into this folder", made if missing
+            self.mkdir(remote)
         remote = paths.normalize(remote)
         try:
             if self.stat(remote).is_dir:

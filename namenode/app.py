@@ -129,6 +129,7 @@ def _internal(system: Namesystem, auth: Any) -> APIRouter:
 
     @router.post("/register")
     def register(req: RegisterRequest, request: Request) -> dict[str, bool]:
+        _check_url(req.url)  # clients and peers will be sent there
         system.register(req, request.client.host if request.client else "")
         return {"boolean": True}
 
@@ -147,14 +148,21 @@ def _internal(system: Namesystem, auth: Any) -> APIRouter:
 
     @router.post("/jobtracker")
     def jobtracker(url: str) -> dict[str, bool]:
-        if not url.startswith(("http://", "https://")) or len(url) > 500:
-            raise IllegalArgumentError("url must be an http(s) URL")
+        _check_url(url)
         system.jobtracker_url = url.rstrip("/")
         return {"boolean": True}
 
     @router.post("/bad_block")
     def bad_block(req: BadBlockReport) -> dict[str, bool]:
+        # A "corrupt replica" on a node nobody knows would never be cleared: refuse it.
+        if system.datanodes.get(req.datanode_id) is None:
+            raise IllegalArgumentError(f"no datanode {req.datanode_id!r} is registered")
         system.report_bad_replica(req.block_id, req.datanode_id, req.reason)
         return {"boolean": True}
 
     return router
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("http://", "https://")) or len(url) > 500:
+        raise IllegalArgumentError(f"url must be an http(s) URL, not {url[:100]!r}")

@@ -26,10 +26,14 @@ Op = Callable[[Namesystem, str, QueryParams, str], Any]
 
 def user_of(request: Request) -> str:
     """WebHDFS's `user.name`: who the caller says it is (not checked: no Kerberos here)."""
-    user = request.query_params.get("user.name") or "hadoop"
-    if len(user) > 64 or not user.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise IllegalArgumentError(f"invalid user.name {user!r}")
-    return user
+    return account(request.query_params.get("user.name") or "hadoop", "user.name")
+
+
+def account(name: str, what: str) -> str:
+    """A user or group name: letters, digits, `-`, `_` and `.`, at most 64 of them."""
+    if len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise IllegalArgumentError(f"invalid {what} {name[:100]!r}")
+    return name
 
 
 def flag(value: str | None, default: bool) -> bool:
@@ -46,9 +50,12 @@ def integer(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise IllegalArgumentError(f"{name} must be an integer, got {value!r}") from None
+    if not -(1 << 63) <= number < 1 << 63:  # a Java long, as Hadoop's LongParam
+        raise IllegalArgumentError(f"{name} is out of range: {value[:40]}")
+    return number
 
 
 def permission(value: str | None, default: str) -> str:
@@ -140,7 +147,9 @@ def _rename(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
 
 
 def _setreplication(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
-    rep = integer(q.get("replication"), "replication") or system.settings.replication
+    rep = integer(q.get("replication"), "replication")
+    if rep is None:  # 0 is not "unset": it is refused like any other bad replication
+        rep = system.settings.replication
     system.sync(system.set_replication(path, rep))
     return {"boolean": True}
 
@@ -152,7 +161,10 @@ def _setpermission(system: Namesystem, path: str, q: QueryParams, _u: str) -> An
 
 
 def _setowner(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
-    system.sync(system.set_attributes(c.SetOwner(path, q.get("owner"), q.get("group"))))
+    owner, group = q.get("owner") or None, q.get("group") or None
+    owner = None if owner is None else account(owner, "owner")
+    group = None if group is None else account(group, "group")
+    system.sync(system.set_attributes(c.SetOwner(path, owner, group)))
     return Response(status_code=200)
 
 
@@ -219,8 +231,9 @@ def _redirect(system: Namesystem, path: str, request: Request, op: str) -> Respo
     ):
         raise FileAlreadyExistsError(f"{path} already exists")
     offset = integer(q.get("offset"), "offset") or 0
-    if offset < 0:
-        raise IllegalArgumentError("offset must not be negative")
+    length = integer(q.get("length"), "length")
+    if offset < 0 or (length is not None and length < 0):
+        raise IllegalArgumentError("offset and length must not be negative")
     client = request.client.host if request.client else None
     datanode = system.datanode_for(path, op, offset, client)
     params = [
