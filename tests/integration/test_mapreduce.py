@@ -213,3 +213,42 @@ def test_job_history_survives_a_job_tracker_restart(
         assert status["counters"]["MAP_INPUT_RECORDS"] == 1
         assert {a["kind"] for a in status["attempts"]} == {"MAP", "REDUCE"}
         assert again.wait().ok
+
+
+def slow_reducer(word: str, counts: Iterator[int]) -> Iterator[tuple[str, int]]:
+    import time
+
+    time.sleep(0.05)  # a workload that takes a while, so a worker can die mid-shuffle
+    yield word, sum(counts)
+
+
+def test_worker_killed_during_shuffle_and_reduce_job_still_correct(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    cluster = make_cluster(datanodes=3, worker_timeout=1.5)
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        text = corpus(1500, seed=5)
+        fs.write_bytes("/shuffle/in", text.encode(), block_size=8192)
+        running = job(
+            cluster, wc_mapper, slow_reducer, inputs=["/shuffle/in"], output="/shuffle/out",
+            num_reducers=3,
+        ).submit()  # fmt: skip
+
+        def reducing() -> str | None:
+            attempts = running.status()["attempts"]
+            return next(
+                (
+                    a["worker"]
+                    for a in attempts
+                    if a["kind"] == "REDUCE" and a["state"] == "RUNNING"
+                ),
+                None,
+            )
+
+        worker = wait_for(reducing, what="a reduce running")  # maps done: outputs on workers
+        port = worker.rsplit(":", 1)[1]
+        victim = next(d.name for d in cluster._require().daemons if d.url.endswith(f":{port}"))
+        cluster.kill(victim, signal.SIGKILL)  # its map outputs and its reduce are gone
+        result = running.wait()
+        assert result.ok, result.error
+        assert read_output(fs, "/shuffle/out") == dict(Counter(text.split()))
