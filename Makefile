@@ -36,6 +36,7 @@ bench: install
 	$(PY) bench/dfs_io.py
 	$(PY) bench/wordcount.py --sizes 64,256 --repeat 1
 	$(PY) bench/job_latency.py
+	$(PY) bench/namenode_ops.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
