@@ -51,9 +51,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 
 import httpx
+from common import git_commit, terminate
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -366,22 +366,6 @@ def table(results: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
-def git_commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=BENCH_DIR,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip() or None
-
-
 def record(args: argparse.Namespace, results: list[Measurement], extra: dict[str, float]) -> None:
     line = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -444,14 +428,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the daemons.
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-", dir=args.tmpdir))
     try:
         run(args, work)

@@ -45,10 +45,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import wordcount
+from common import terminate
 
 from mapreduce import Job
 from minihadoop.config import Settings
@@ -213,14 +213,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the daemons.
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-latency-", dir=args.tmpdir))
     print("machine shared with other work: expect noise, the max above all")
     try:

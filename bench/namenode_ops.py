@@ -40,7 +40,6 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,10 +47,10 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
+from common import git_commit, terminate
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -333,22 +332,6 @@ def memory_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def git_commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=BENCH_DIR,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip() or None
-
-
 def record(lines: list[dict[str, Any]]) -> None:
     common = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -436,14 +419,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the daemons.
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-", dir=args.tmpdir))
     try:
         run(args, work)

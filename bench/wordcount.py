@@ -60,7 +60,6 @@ import shutil
 import signal
 import statistics
 import string
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -70,11 +69,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import corpus
 import httpx
+from common import git_commit, terminate
 
 from mapreduce import Job
 from mapreduce.job import JobResult
@@ -608,20 +607,6 @@ def table(results: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
-def git_commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=BENCH_DIR,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (done.stdout.strip() or None) if done.returncode == 0 else None
-
-
 def record(path: Path, line: dict[str, Any]) -> None:
     """Append `line`, stamped with the date, the host and the commit, to `path`."""
     stamp = {
@@ -703,14 +688,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the daemons.
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     sample = 'Don\'t stop: "Quoted," he said (twice).'
     assert [w for w, _ in mapper(0, sample)] == list(words(sample))
     work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-wc-", dir=args.tmpdir))
