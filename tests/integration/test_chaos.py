@@ -105,6 +105,10 @@ def replica_files(cluster: LocalCluster) -> list[Path]:
     return found
 
 
+def _block_of(path: Path) -> str:
+    return path.name.removesuffix(".meta")
+
+
 class Chaos:
     """Faults drawn from a seeded schedule; `heal()` undoes whatever is still broken."""
 
@@ -114,6 +118,7 @@ class Chaos:
         self.ledger = ledger
         self.down: set[str] = set()
         self.stopped: set[str] = set()
+        self.rotted: set[str] = set()
         names = [d.name for d in cluster._require().daemons]
         self.datanodes = sorted(n for n in names if n.startswith("datanode-"))
         self.workers = sorted(n for n in names if n.startswith("worker-"))
@@ -158,10 +163,12 @@ class Chaos:
         self.stopped.add(name)
 
     def rot_replica(self) -> None:
-        files = replica_files(self.cluster)
+        # One damaged replica per block at most: the promise is about R-1 bad replicas.
+        files = [f for f in replica_files(self.cluster) if _block_of(f) not in self.rotted]
         if not files:
             return
         victim = self.rng.choice(files)
+        self.rotted.add(_block_of(victim))
         how = self.rng.choice(["flip", "truncate", "delete", "meta"])
         self.note(f"{how} {victim.parent.parent.parent.name}/{victim.name}")
         with contextlib.suppress(OSError):
