@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
 import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -29,3 +35,21 @@ def git_commit() -> str | None:
 def terminate(signum: int, _frame: FrameType | None) -> None:
     """SIGTERM handler: unwind like Ctrl-C, so the finally blocks stop the daemons."""
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_in_workdir(args: Any, run: Callable[[Any, Path], None]) -> int:
+    """Run a benchmark in a fresh temp folder (args.tmpdir), removed afterwards unless
+    args.keep; SIGTERM and Ctrl-C unwind cleanly (exit 130)."""
+    signal.signal(signal.SIGTERM, terminate)
+    work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-", dir=args.tmpdir))
+    try:
+        run(args, work)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0

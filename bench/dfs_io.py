@@ -40,12 +40,10 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -53,7 +51,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
-from common import git_commit, terminate
+from common import git_commit, run_in_workdir
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -430,19 +428,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, terminate)
-    work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-", dir=args.tmpdir))
-    try:
-        run(args, work)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep:
-            print(f"kept {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return run_in_workdir(args, run)
 
 
 if __name__ == "__main__":

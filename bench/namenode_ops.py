@@ -39,9 +39,7 @@ import json
 import os
 import platform
 import shutil
-import signal
 import sys
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -50,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import git_commit, terminate
+from common import git_commit, run_in_workdir
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -421,19 +419,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, terminate)
-    work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-", dir=args.tmpdir))
-    try:
-        run(args, work)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep:
-            print(f"kept {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return run_in_workdir(args, run)
 
 
 if __name__ == "__main__":

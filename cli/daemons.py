@@ -11,6 +11,10 @@ from minihadoop.config import DATANODE_PORT, JOBTRACKER_PORT, NAMENODE_PORT, WOR
 from minihadoop.errors import IllegalArgumentError
 
 
+def _log_warnings() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+
+
 def _settings() -> Settings:
     settings = Settings()
     if not settings.token:
@@ -29,7 +33,7 @@ def namenode(
     """Run a namenode in the foreground."""
     from namenode.daemon import run
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    _log_warnings()
     run(dir, _settings(), host, port, ready_file)
 
 
@@ -49,7 +53,7 @@ def datanode(
     from cli.format import parse_size
     from datanode.daemon import run
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    _log_warnings()
     run(
         dir,
         namenode_url,
@@ -76,7 +80,7 @@ def jobtracker(
     """Run a job tracker in the foreground."""
     from mapreduce.jobtracker_app import run
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    _log_warnings()
     run(
         dir,
         namenode_url,
@@ -105,7 +109,7 @@ def worker(
     """Run a worker in the foreground."""
     from mapreduce.worker_app import run
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    _log_warnings()
     run(
         dir,
         jobtracker_url,
