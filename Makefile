@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-installed-stamp
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast lint format bench bench-install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +33,17 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install
+# The benchmarks' extra systems and tools (dask, pyspark, matplotlib, profilers): only here,
+# so install, test and demo never need them.
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench-install: $(BENCH_STAMP)
+
+bench: bench-install
 	$(PY) bench/dfs_io.py
-	$(PY) bench/wordcount.py --sizes 64,256 --repeat 1
+	$(PY) bench/wordcount.py --sizes 64,256,1024 --repeat 1
 	$(PY) bench/job_latency.py
 	$(PY) bench/namenode_ops.py
 
