@@ -50,12 +50,25 @@ from typing import Any
 import httpx
 from common import git_commit, run_in_workdir
 
+from minihadoop.config import Settings
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
+from minihadoop.models import (
+    AddBlockRequest,
+    Block,
+    CompleteRequest,
+    CreateRequest,
+    HeartbeatRequest,
+    IncrementalReportRequest,
+    LocatedBlock,
+    RegisterRequest,
+    ReplicaReport,
+)
 from namenode import commands as c
 from namenode.checkpoint import images
 from namenode.editlog import read_segment, segments
 from namenode.namespace import Namespace
+from namenode.namesystem import Namesystem
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results" / "namenode_ops.jsonl"
@@ -63,6 +76,11 @@ LIST_SIZE = 100
 FILES_PER_DIR = 1000
 BLOCK_SIZE = 64 << 20
 NN_OPS = ("mkdir", "create", "stat", "list")
+IN_OPS = tuple(f"in-proc {name}" for name in NN_OPS)
+FILE_LENGTH = 1 << 20  # the length of an in-process file's one block
+DATANODES = 3
+# What the namenode should reach in process on 2 cores (ops/s at the best thread count).
+TARGETS = {"in-proc stat": 10_000, "in-proc create": 2_000}
 
 # One operation: (the thread's client, thread index, op index within the thread) -> None.
 Op = Callable[[Any, int, int], object]
@@ -227,6 +245,129 @@ def measure_cluster(
     return table, txns_per_create
 
 
+# --- in process: the Namesystem without HTTP ------------------------------------------------
+
+
+class InProcessNamenode:
+    """A real `Namesystem` called directly, as NNThroughputBenchmark calls FSNamesystem: no
+    HTTP, no JSON, but its real edit log, fsynced with group commit in a folder on disk, and
+    every mutation waits for `sync(txid)` as the HTTP handlers do.
+
+    Around it, what the daemon has: a monitor thread calling `tick()` every
+    `replication_interval`, and three datanodes (no processes, only their protocol) that
+    heartbeat then and report the replicas of new blocks in one incremental report per node
+    per tick, as datanodes batch theirs. So the block map and the replication queue do the
+    work they do in a cluster, and the lock is shared with them as it is there.
+    """
+
+    def __init__(self, name_dir: Path) -> None:
+        self.settings = Settings(token="bench")
+        self.system = Namesystem(name_dir, self.settings)
+        self.nodes = [f"dn{i}" for i in range(DATANODES)]
+        for i, node in enumerate(self.nodes):
+            self.system.register(
+                RegisterRequest(
+                    datanode_id=node, url=f"http://127.0.0.{i + 1}:9864", capacity=1 << 50,
+                    remaining=1 << 50,
+                )
+            )  # fmt: skip
+        self._written: dict[str, list[ReplicaReport]] = {n: [] for n in self.nodes}
+        self._written_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._monitor = threading.Thread(target=self._run_monitor, daemon=True)
+        self._monitor.start()
+
+    def _run_monitor(self) -> None:
+        while not self._stop.wait(self.settings.replication_interval):
+            self.report()
+            self.system.tick()
+
+    def wrote(self, located: LocatedBlock) -> None:
+        """The pipeline stored `located` with FILE_LENGTH bytes on each of its targets."""
+        b = located.block
+        replica = ReplicaReport(block_id=b.block_id, gen=b.gen, length=FILE_LENGTH)
+        with self._written_lock:
+            for ref in located.locations:
+                self._written[ref.id].append(replica)
+
+    def report(self) -> None:
+        with self._written_lock:
+            written, self._written = self._written, {n: [] for n in self.nodes}
+        for node in self.nodes:
+            self.system.heartbeat(
+                HeartbeatRequest(datanode_id=node, capacity=1 << 50, remaining=1 << 50)
+            )
+            if written[node]:
+                self.system.incremental_report(
+                    IncrementalReportRequest(datanode_id=node, received=written[node])
+                )
+
+    def close(self) -> None:
+        self._stop.set()
+        self._monitor.join()
+        self.system.close()
+
+    # --- the operations: (client name, thread, op index) -> None ----------------------------
+
+    def create_file(self, client: str, path: str) -> None:
+        """A single-block file, as `FileSystem` writes one: create, add a block, complete;
+        each call's edit fsynced before the next is made."""
+        system = self.system
+        txid, _ = system.create(CreateRequest(path=path, client=client), "hadoop")
+        system.sync(txid)
+        located, txid = system.add_block(AddBlockRequest(path=path, client=client), None)
+        system.sync(txid)
+        self.wrote(located)
+        b = located.block
+        last = Block(block_id=b.block_id, gen=b.gen, length=FILE_LENGTH)
+        system.sync(system.complete(CompleteRequest(path=path, client=client, last=last)))
+
+    def ops(self, threads: int, cell: int) -> dict[str, Op]:
+        base = f"/bench/t{threads}-c{cell}"
+        system = self.system
+        return {
+            "in-proc mkdir": lambda _c, t, i: system.sync(
+                system.mkdirs(f"{base}/mkdir/t{t}/d{i}", "hadoop")
+            ),
+            "in-proc create": lambda client, t, i: self.create_file(
+                client, f"{base}/create/t{t}/f{i}"
+            ),
+            "in-proc stat": lambda _c, _t, i: system.status(f"/bench/listed/f{i % LIST_SIZE}"),
+            "in-proc list": lambda _c, _t, _i: system.listing("/bench/listed"),
+        }
+
+    def prepare(self, threads: int, cell: int) -> None:
+        base = f"/bench/t{threads}-c{cell}"
+        for t in range(threads):
+            self.system.sync(self.system.mkdirs(f"{base}/mkdir/t{t}", "hadoop"))
+            self.system.sync(self.system.mkdirs(f"{base}/create/t{t}", "hadoop"))
+
+
+def measure_in_process(
+    name_dir: Path, thread_counts: list[int], ops: int
+) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
+    """ops/s per in-process operation and thread count, and edit-log fsyncs per create."""
+    nn = InProcessNamenode(name_dir)
+    table: dict[str, dict[int, float]] = {name: {} for name in IN_OPS}
+    syncs_per_create: dict[int, float] = {}
+    try:
+        for i in range(LIST_SIZE):
+            nn.create_file("bench-setup", f"/bench/listed/f{i}")
+        for cell, threads in enumerate(thread_counts):
+            nn.prepare(threads, cell)
+            for name, op in nn.ops(threads, cell).items():
+                before = nn.system.journal.log_.syncs
+                rate = run_cell(threads, ops, lambda t: f"bench-client-{t}", op)
+                table[name][threads] = rate
+                if name == "in-proc create":
+                    done = max(1, ops // threads) * threads
+                    syncs_per_create[threads] = (nn.system.journal.log_.syncs - before) / done
+                print(f"  {name:<16} x{threads:<3} {rate:9.0f} ops/s", flush=True)
+    finally:
+        nn.close()
+    return table, syncs_per_create
+
+
 # --- memory per file --------------------------------------------------------------------------
 
 
@@ -288,34 +429,71 @@ def measure_memory(max_seconds: float) -> list[dict[str, Any]]:
 
 
 def throughput_table(table: dict[str, dict[int, float]], thread_counts: list[int]) -> str:
-    health = table["/health"]
+    health = table.get("/health")
     cols = "".join(f"{f'x{t} ops/s':>12}" for t in thread_counts)
-    ratios = "".join(f"{f'x{t} /hlth':>10}" for t in thread_counts)
+    ratios = "".join(f"{f'x{t} /hlth':>10}" for t in thread_counts) if health else ""
     header = f"{'operation':<16}{cols}  {ratios}"
     lines = [header, "-" * len(header)]
     for name, cells in table.items():
+        if name in IN_OPS:
+            continue
         row = "".join(f"{cells[t]:12.0f}" for t in thread_counts)
-        if name in NN_OPS:
+        if name in NN_OPS and health:
             row += "  " + "".join(f"{cells[t] / health[t]:9.2f}x" for t in thread_counts)
         lines.append(f"{name:<16}{row}")
     return "\n".join(lines)
 
 
+def in_process_table(table: dict[str, dict[int, float]], thread_counts: list[int]) -> str:
+    """In-process ops/s, over the same operation through HTTP (what the HTTP stack costs)."""
+    cols = "".join(f"{f'x{t} ops/s':>12}" for t in thread_counts)
+    has_http = "stat" in table
+    ratios = "".join(f"{f'x{t} /HTTP':>10}" for t in thread_counts) if has_http else ""
+    header = f"{'operation':<16}{cols}  {ratios}{'target':>9}"
+    lines = [header, "-" * len(header)]
+    for name in IN_OPS:
+        cells = table[name]
+        row = "".join(f"{cells[t]:12.0f}" for t in thread_counts)
+        http = table.get(name.removeprefix("in-proc "))
+        row += "  " + (
+            "".join(f"{cells[t] / http[t]:9.1f}x" for t in thread_counts) if http else ""
+        )
+        target = TARGETS.get(name)
+        if target is not None:
+            met = "met" if max(cells.values()) >= target else "NOT met"
+            row += f"{target:>9,} {met}"
+        lines.append(f"{name:<16}{row}")
+    return "\n".join(lines)
+
+
 def create_cost(
-    table: dict[str, dict[int, float]], txns: dict[int, float | None], thread_counts: list[int]
+    table: dict[str, dict[int, float]],
+    txns: dict[int, float | None],
+    syncs: dict[int, float],
+    thread_counts: list[int],
 ) -> str:
     header = (
-        f"{'threads':>7} {'creates/s':>10} {'txn/create':>11} {'txn/s':>8} "
+        f"{'':<8}{'threads':>7} {'creates/s':>10} {'txn/create':>11} {'fsync/create':>13} "
         f"{'ms/create':>10} {'fdatasync/s':>12} {'vs mkdir':>9}"
     )
     lines = [header, "-" * len(header)]
+    nan = float("nan")
     for t in thread_counts:
+        if "create" not in table:
+            break
         rate = table["create"][t]
         per = txns.get(t)
         lines.append(
-            f"{t:>7} {rate:10.0f} {per if per is not None else float('nan'):11.2f} "
-            f"{rate * per if per is not None else float('nan'):8.0f} {1000 * t / rate:10.2f} "
+            f"{'HTTP':<8}{t:>7} {rate:10.0f} {per if per is not None else nan:11.2f} "
+            f"{'':>13} {1000 * t / rate:10.2f} "
             f"{table['local fdatasync'][t]:12.0f} {rate / table['mkdir'][t]:8.2f}x"
+        )
+    for t in thread_counts:
+        rate = table["in-proc create"][t]
+        lines.append(
+            f"{'in-proc':<8}{t:>7} {rate:10.0f} {3:11.2f} {syncs.get(t, nan):13.2f} "
+            f"{1000 * t / rate:10.2f} "
+            f"{table['local fdatasync'][t]:12.0f} {rate / table['in-proc mkdir'][t]:8.2f}x"
         )
     return "\n".join(lines)
 
@@ -356,16 +534,21 @@ def run(args: argparse.Namespace, work: Path) -> None:
             print(f"  {name:<16} x{t:<3} {table[name][t]:9.0f} ops/s", flush=True)
     shutil.rmtree(work / "local", ignore_errors=True)
 
-    cluster = LocalCluster(work / "cluster")
-    try:
-        start = time.perf_counter()
-        cluster.start(datanodes=1, mapreduce=False)
-        startup = time.perf_counter() - start
-        print(f"  {'cluster start':<16} {startup:7.3f} s", flush=True)
-        nn, txns = measure_cluster(cluster, thread_counts, args.ops)
-    finally:
-        cluster.stop()
-    table = {**nn, **table}
+    in_proc, syncs = measure_in_process(work / "in-process", thread_counts, args.ops)
+    txns: dict[int, float | None] = {}
+    startup = None
+    if not args.no_http:
+        cluster = LocalCluster(work / "cluster")
+        try:
+            start = time.perf_counter()
+            cluster.start(datanodes=1, mapreduce=False)
+            startup = time.perf_counter() - start
+            print(f"  {'cluster start':<16} {startup:7.3f} s", flush=True)
+            nn, txns = measure_cluster(cluster, thread_counts, args.ops)
+        finally:
+            cluster.stop()
+        table = {**nn, **table}
+    table = {**table, **in_proc}
 
     print("\nmemory per file (in-process Namespace, tracemalloc)", flush=True)
     memory = [] if args.no_memory else measure_memory(args.max_seconds)
@@ -373,8 +556,10 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print()
     print(f"{args.ops} ops a cell, split over the threads; ops/s, and / the /health ceiling")
     print(throughput_table(table, thread_counts))
-    print("\ncreate+close of an empty file: what it costs")
-    print(create_cost(table, txns, thread_counts))
+    print("\nin process: the Namesystem called directly (edit log fsynced), / the same over HTTP")
+    print(in_process_table(table, thread_counts))
+    print("\ncreate+close: over HTTP an empty file; in process a single-block file")
+    print(create_cost(table, txns, syncs, thread_counts))
     if memory:
         print("\nnamenode memory per single-block file")
         print(memory_table(memory))
@@ -389,6 +574,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
                     name: {str(t): v for t, v in row.items()} for name, row in table.items()
                 },
                 "txns_per_create": {str(t): v for t, v in txns.items()},
+                "fsyncs_per_create_in_process": {str(t): v for t, v in syncs.items()},
             },
             *({"kind": "memory", **row} for row in memory),
         ]
@@ -409,6 +595,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-seconds", type=float, default=60.0, help="budget for the 1M-file namespace"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    parser.add_argument(
+        "--no-http", action="store_true", help="skip the cluster: in-process rows only"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder for a look")
     parser.add_argument("--tmpdir", type=Path, default=None, help="where the temp folder goes")
     args = parser.parse_args(argv)
