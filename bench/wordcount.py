@@ -7,14 +7,19 @@ For each `--sizes` entry (MiB), on a corpus from `corpus.py` (generated once, th
 * **Pool x2** — a 2-process `multiprocessing.Pool` (fork): the file cut into two byte ranges
   at line boundaries, each counted as above, the two Counters added. What two cores give
   plain Python; the fair target for a 2-core machine.
-* **dask bag x2**, **pyspark local[2]** — only when importable (they are not dependencies;
-  the script never installs them): a printed note says when they are skipped.
+* **dask bag x2** — `read_text(blocksize=64 MiB)`, `.map(words).flatten().frequencies()`,
+  computed by the processes scheduler with 2 workers (spawned per compute, as dask does).
+* **pyspark local[2]** — `textFile`, `flatMap(words)`, `map((w, 1))`, `reduceByKey(add)`,
+  `collect()` on a SparkContext started before the clock (as the minihadoop cluster is); its
+  JVM and Python workers are children of this process, so they are in the memory figures.
+  Dask and pyspark run only when importable (the `bench` extra, `make bench-install`); a
+  printed note says when they are skipped.
 * **minihadoop** — `Job(mapper, reducer, combiner=reducer, num_reducers=2).run()` on a local
   cluster (namenode, 3 datanodes, job tracker, 3 workers with their default slots, one per
   core) started after the baselines, with 64 MiB blocks and replication 1 (keeps the upload
   cheap; a map reads one replica anyway). Heartbeats are the defaults of `minihadoop cluster
-  up` (datanodes 3.0 s, MapReduce 0.5 s). Timed from the submit to `run()` returning, i.e.
-  including the output written to the DFS; the upload is timed apart and not included.
+  up`. Timed from the submit to `run()` returning, i.e. including the output written to
+  the DFS; the upload is timed apart and not included.
 
 Every system uses the same word logic (`words()`: split on whitespace, strip punctuation from
 both ends, lower-case, drop empties), and every result is compared with the Counter's; the
@@ -38,9 +43,15 @@ Job timings come from the job's status: attempt start/finish are the job tracker
 the heartbeat that launched an attempt to the heartbeat that reported it, so they include
 starting the task process and up to one heartbeat of delay. Phases: first map start -> last
 map finish, last map finish -> first reduce start, first reduce start -> last reduce finish,
-then the job commit.
+then the job commit. With `--profile` (the default) one more, untimed run per size is sampled
+by py-spy to split those phases into stages: read, map, collect, combine, sort+spill,
+shuffle, reduce, write (see `jobprofile`).
 
-Run: ``.venv/bin/python bench/wordcount.py [--sizes 64,256] [--repeat 1] [--keep]``
+When the run has both 256 and 1024 MiB, it ends with how each system's best time and peak
+RSS grew from one to the other, beside minihadoop's targets (at most 4.4x the time, a flat
+peak). One JSON line per size, and one for that scaling, go to `results/wordcount.jsonl`.
+
+Run: ``.venv/bin/python bench/wordcount.py [--sizes 64,256,1024] [--repeat 1] [--keep]``
 """
 
 from __future__ import annotations
@@ -63,7 +74,6 @@ import string
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -73,7 +83,8 @@ from typing import Any
 
 import corpus
 import httpx
-from common import git_commit, terminate
+from common import TreeSampler, git_commit, terminate
+from jobprofile import StackSampler, phases, py_spy, wall_split
 
 from mapreduce import Job
 from mapreduce.job import JobResult
@@ -88,7 +99,6 @@ REPLICATION = 1
 REDUCERS = 2
 PROCESSES = 2
 READ_PIECE = 4 * MiB
-SAMPLE_EVERY = 0.1
 # `minihadoop cluster up` defaults, but for the block size and the replication.
 CLUSTER_SETTINGS: dict[str, Any] = {
     "block_size": BLOCK_SIZE,
@@ -100,6 +110,10 @@ MR_HEARTBEAT = Settings.model_fields["mr_heartbeat_interval"].default  # not set
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results" / "wordcount.jsonl"
 COUNTER, POOL = "Counter", f"Pool x{PROCESSES}"
+# The issue's targets for scaling: 4x the input in at most 4.4x the time, with a flat peak
+# (here: at most 1.25x the peak RSS).
+SCALE_FROM, SCALE_TO = 256, 1024
+TIME_RATIO_TARGET, FLAT_PEAK = 4.4, 1.25
 
 # --- the job: the same word logic for every system -----------------------------------------
 
@@ -181,125 +195,82 @@ def pool_count(path: Path) -> Counter[str]:
     return total
 
 
-def word_list(line: str) -> list[str]:
-    return list(words(line))
-
-
 def dask_count(path: Path) -> Counter[str]:
     import dask.bag as db  # optional: only when installed
 
-    bag = db.read_text(str(path), blocksize=path.stat().st_size // PROCESSES + 1)
+    # One partition per 64 MiB, as minihadoop's splits; read_text's default is one per file.
+    read_text: Callable[..., Any] = db.read_text  # dask is not typed
+    bag = read_text(str(path), blocksize=BLOCK_SIZE)
     pairs = (
-        bag.map(word_list)
-        .flatten()
-        .frequencies()
-        .compute(scheduler="processes", num_workers=PROCESSES)
+        bag.map(words).flatten().frequencies().compute(scheduler="processes", num_workers=PROCESSES)
     )
     return Counter(dict(pairs))
 
 
-def spark_count(path: Path) -> Counter[str]:
-    from pyspark import SparkContext  # optional: only when installed
+@contextlib.contextmanager
+def spark_context() -> Iterator[Callable[[Path], Counter[str]]]:
+    """A SparkContext on `local[2]` for the `with` block, then its JVM ended.
 
-    sc = SparkContext(f"local[{PROCESSES}]", "bench-wordcount")
+    The JVM (and the Python workers it forks) are children of this process, so the tree
+    sampler counts them. Its start is not timed, as the minihadoop cluster's is not: both
+    are a running cluster that a job is submitted to."""
+    # the venv's interpreter for the workers (Spark's default is whatever `python3` is);
+    # loopback, as the minihadoop daemons
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark import SparkConf, SparkContext  # optional: only when installed
+
+    conf = (
+        SparkConf()
+        .setMaster(f"local[{PROCESSES}]")
+        .setAppName("bench-wordcount")
+        .set("spark.ui.enabled", "false")
+        .set("spark.ui.showConsoleProgress", "false")
+    )
+    sc = SparkContext(conf=conf)
+    sc.setLogLevel("ERROR")
+    gateway: Any = sc._gateway
     try:
-        rdd = sc.textFile(str(path), minPartitions=PROCESSES)
-        pairs = rdd.flatMap(words).map(lambda w: (w, 1)).reduceByKey(operator.add).collect()
+        yield functools.partial(spark_count, sc)
     finally:
         sc.stop()
+        # stop() keeps the JVM for a next context; end it, or it would sit in the process
+        # tree (and its memory) through the systems measured after it
+        gateway.shutdown()
+        proc = getattr(gateway, "proc", None)
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+        SparkContext._gateway = None
+        SparkContext._jvm = None
+
+
+def spark_count(sc: Any, path: Path) -> Counter[str]:
+    rdd = sc.textFile(str(path))
+    pairs = rdd.flatMap(words).map(lambda w: (w, 1)).reduceByKey(operator.add).collect()
     return Counter(dict(pairs))
 
 
-OPTIONAL: dict[str, tuple[str, Callable[[Path], Counter[str]]]] = {
-    f"dask bag x{PROCESSES}": ("dask", dask_count),
-    f"pyspark local[{PROCESSES}]": ("pyspark", spark_count),
-}
+@dataclass(frozen=True)
+class System:
+    """A word count to measure: `start` gives, for a `with` block, the function that counts
+    a file; entering it (starting a cluster or a JVM) is timed apart from the counting."""
+
+    name: str
+    module: str | None  # must be importable to run; None: always runs
+    start: Callable[[], contextlib.AbstractContextManager[Callable[[Path], Counter[str]]]]
 
 
-# --- the process tree's memory and CPU ------------------------------------------------------
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def descendants(root: int) -> list[int]:
-    """`root` and every live descendant, from /proc/<pid>/task/<tid>/children."""
-    found, i = [root], 0
-    while i < len(found):
-        pid = found[i]
-        i += 1
-        with contextlib.suppress(OSError):
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/children") as f:
-                    found += [int(c) for c in f.read().split()]
-    return found
+def ready(count: Callable[[Path], Counter[str]]) -> Callable[[], contextlib.nullcontext[Any]]:
+    return lambda: contextlib.nullcontext(count)
 
 
-def rss_bytes(pid: int) -> int:
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0  # gone, or a zombie
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime + cutime + cstime: the process's and its reaped descendants' CPU time."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(x) for x in fields[11:15]) / TICK
-
-
-def machine_busy_seconds() -> float:
-    """CPU time every process on the machine has used since boot (all cores), counting time
-    the hypervisor gave to other guests (steal), from the first line of /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / TICK
-
-
-class TreeSampler:
-    """Samples this process's tree every `SAMPLE_EVERY` s while in its `with` block."""
-
-    def __init__(self, root: int | None = None) -> None:
-        self.root = root or os.getpid()
-        self.idle_rss = self.peak_rss = 0
-        self.cpu = self.others = 0.0
-        self.samples = 0
-        self._busy_start = 0.0
-        self._cpu_start: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="tree-sampler", daemon=True)
-
-    def _sample(self) -> list[int]:
-        pids = descendants(self.root)
-        rss = sum(rss_bytes(p) for p in pids)
-        self.peak_rss = max(self.peak_rss, rss)
-        self.samples += 1
-        return pids
-
-    def _loop(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY):
-            self._sample()
-
-    def __enter__(self) -> TreeSampler:
-        pids = descendants(self.root)
-        self._cpu_start = {p: cpu_seconds(p) for p in pids}
-        self.idle_rss = sum(rss_bytes(p) for p in pids)
-        self._busy_start = machine_busy_seconds()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        pids = self._sample()
-        self.cpu = sum(cpu_seconds(p) - self._cpu_start.get(p, 0.0) for p in pids)
-        # the rest of the machine's CPU time: other people's work, the noise
-        self.others = max(0.0, machine_busy_seconds() - self._busy_start - self.cpu)
+SYSTEMS = (
+    System(COUNTER, None, ready(counter_count)),
+    System(POOL, None, ready(pool_count)),
+    System(f"dask bag x{PROCESSES}", "dask", ready(dask_count)),
+    System(f"pyspark local[{PROCESSES}]", "pyspark", spark_context),
+)
 
 
 # --- measurements -------------------------------------------------------------------------------
@@ -320,6 +291,7 @@ class Measurement:
     size: int
     runs: list[Run] = field(default_factory=list)
     equal: bool = True
+    setup_s: float = 0.0  # starting the system (cluster, JVM) before its runs; not timed
 
     @property
     def best(self) -> Run:
@@ -387,31 +359,6 @@ def read_output(fs: FileSystem, output: str) -> dict[str, int]:
                     raise SystemExit(f"FAIL: {word!r} is in more than one part file of {output}")
                 counts[word] = int(n)
     return counts
-
-
-def phases(status: dict[str, Any]) -> dict[str, float]:
-    """Seconds of each phase of a finished job, from its attempts (job tracker's clock)."""
-    attempts = [a for a in status["attempts"] if a["started"] is not None]
-    maps = [a for a in attempts if a["kind"] == "MAP"]
-    reduces = [a for a in attempts if a["kind"] == "REDUCE"]
-
-    def end(xs: list[dict[str, Any]]) -> float:
-        return float(max(a["finished"] for a in xs if a["state"] == "SUCCEEDED"))
-
-    submitted, finished = status["submitted"], status["finished"]
-    map_start, map_end = min(a["started"] for a in maps), end(maps)
-    out = {"submit -> first map": map_start - submitted, "map phase": map_end - map_start}
-    if reduces:
-        reduce_start, reduce_end = min(a["started"] for a in reduces), end(reduces)
-        out |= {
-            "last map -> first reduce": reduce_start - map_end,
-            "reduce phase": reduce_end - reduce_start,
-            "commit": finished - reduce_end,
-        }
-    else:
-        out["commit"] = finished - map_end
-    out["job (tracker)"] = finished - submitted
-    return out
 
 
 ATTEMPT_COUNTERS = (
@@ -489,10 +436,11 @@ class ClusterRun:
     upload_s: float = 0.0
     slots: list[int] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)  # per run: id, counters, phases
+    profile: dict[str, Any] = field(default_factory=dict)  # the profiled extra run, if any
 
 
 def measure_minihadoop(
-    work: Path, path: Path, size_mb: int, times: int, expected: Counter[str]
+    work: Path, path: Path, size_mb: int, args: argparse.Namespace, expected: Counter[str]
 ) -> tuple[Measurement, ClusterRun]:
     m = Measurement("minihadoop", path.stat().st_size)
     info = ClusterRun()
@@ -500,7 +448,7 @@ def measure_minihadoop(
     try:
         start = time.perf_counter()
         cluster.start(datanodes=DATANODES, settings=CLUSTER_SETTINGS)
-        info.start_s = time.perf_counter() - start
+        info.start_s = m.setup_s = time.perf_counter() - start
         info.slots = worker_slots(cluster)
         with FileSystem.from_cluster(cluster.directory) as fs:
             remote = f"/bench/corpus-{size_mb}.txt"
@@ -514,7 +462,7 @@ def measure_minihadoop(
                 f"blocks, replication {REPLICATION}; not in the job's time)",
                 flush=True,
             )
-            for i in range(times):
+            for i in range(args.repeat):
                 result = measure(m, functools.partial(run_job, cluster, remote, f"/bench/out-{i}"))
                 report_job(result, m.runs[-1].seconds)
                 info.jobs.append(
@@ -531,9 +479,49 @@ def measure_minihadoop(
                     m.equal = False
                     continue
                 compare(m, read_output(fs, f"/bench/out-{i}"), expected)
+            if args.profile:
+                info.profile = profile_job(cluster, remote, work / f"profile-{size_mb}.txt", args)
     finally:
         cluster.stop()
     return m, info
+
+
+def profile_job(
+    cluster: LocalCluster, remote: str, output: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One more run of the job, under py-spy: where its time goes (see `jobprofile`)."""
+    executable = py_spy()
+    if executable is None:
+        print("  profile skipped: py-spy is not installed (`make bench-install` installs it)")
+        return {"skipped": "py-spy is not installed"}
+    sampler = StackSampler(os.getpid(), output, args.profile_rate, executable)
+    with sampler:
+        start = time.perf_counter()
+        result = run_job(cluster, remote, "/bench/out-profiled")
+        seconds = time.perf_counter() - start
+    if not result.ok or not sampler.samples:
+        why = result.error if not result.ok else f"py-spy wrote nothing: {sampler.error}"
+        print(f"  profile failed: {why}", flush=True)
+        return {"error": why}
+    job_phases = phases(result.status)
+    cpu = sampler.cpu_seconds()
+    wall = wall_split(job_phases, cpu)
+    print(
+        f"  profiled run (py-spy at {args.profile_rate} Hz, not in the table): {seconds:.1f} s\n"
+        "    wall s by stage (estimate: each phase shared by its tasks' CPU samples): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in wall.items())
+    )
+    for kind in ("map", "reduce", "task", "daemons"):
+        if cpu.get(kind):
+            label = "daemons, client" if kind == "daemons" else f"{kind} tasks"
+            print(f"    CPU s, {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu[kind].items()))
+    return {
+        "rate": args.profile_rate,
+        "seconds": seconds,
+        "phases": job_phases,
+        "cpu_s": cpu,
+        "wall_s": wall,
+    }
 
 
 def report_job(result: JobResult, wall: float) -> None:
@@ -562,25 +550,29 @@ def report_job(result: JobResult, wall: float) -> None:
 def measure_plain(path: Path, times: int) -> tuple[list[Measurement], Counter[str], list[str]]:
     """The baselines, and the optional systems that are installed; the Counter's result."""
     size = path.stat().st_size
-    counter = Measurement(COUNTER, size)
+    results: list[Measurement] = []
     expected: Counter[str] = Counter()
-    for _ in range(times):
-        expected = measure(counter, lambda: counter_count(path))
-    results = [counter]
-    systems: list[tuple[str, Callable[[Path], Counter[str]]]] = [(POOL, pool_count)]
     skipped = []
-    for name, (module, count) in OPTIONAL.items():
-        if importlib.util.find_spec(module) is None:
+    for system in SYSTEMS:
+        if system.module and importlib.util.find_spec(system.module) is None:
             print(
-                f"  {name:<20} skipped: {module} is not installed (this script never installs it)"
+                f"  {system.name:<20} skipped: {system.module} is not installed "
+                "(`make bench-install` installs it)"
             )
-            skipped.append(name)
-        else:
-            systems.append((name, count))
-    for name, count in systems:
-        m = Measurement(name, size)
-        for _ in range(times):
-            compare(m, measure(m, functools.partial(count, path)), expected)
+            skipped.append(system.name)
+            continue
+        m = Measurement(system.name, size)
+        start = time.perf_counter()
+        with system.start() as count:
+            m.setup_s = time.perf_counter() - start
+            if m.setup_s > 0.5:
+                print(f"  {system.name:<20} started in {m.setup_s:.1f} s (not timed)", flush=True)
+            for _ in range(times):
+                got = measure(m, functools.partial(count, path))
+                if system.name == COUNTER:
+                    expected = got
+                else:
+                    compare(m, got, expected)
         results.append(m)
     return results, expected, skipped
 
@@ -607,6 +599,59 @@ def table(results: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
+def versus(results: list[Measurement]) -> str:
+    """minihadoop's throughput against each other system's (their time / its time)."""
+    by_name = {m.name: m for m in results}
+    mh = by_name.get("minihadoop")
+    if mh is None:
+        return "minihadoop: no successful run"
+    others = [f"{m.best.seconds / mh.best.seconds:.2f}x {m.name}" for m in results if m is not mh]
+    return "minihadoop's throughput vs " + ", ".join(others)
+
+
+def scaling(
+    runs: dict[int, list[Measurement]], small: int = SCALE_FROM, large: int = SCALE_TO
+) -> dict[str, dict[str, float]]:
+    """Per system measured at both sizes: how its best time and its peak RSS grew."""
+    if small not in runs or large not in runs:
+        return {}
+    before = {m.name: m for m in runs[small]}
+    out = {}
+    for m in runs[large]:
+        if m.name in before:
+            b = before[m.name]
+            peak, peak_b = max(r.peak_rss for r in m.runs), max(r.peak_rss for r in b.runs)
+            out[m.name] = {
+                "time_ratio": m.best.seconds / b.best.seconds,
+                "size_ratio": m.size / b.size,
+                "peak_rss_ratio": peak / peak_b,
+                "peak_rss_mib": peak / MiB,
+                "peak_rss_mib_before": peak_b / MiB,
+            }
+    return out
+
+
+def scaling_text(ratios: dict[str, dict[str, float]]) -> str:
+    lines = [
+        f"{SCALE_FROM} -> {SCALE_TO} MiB ({SCALE_TO // SCALE_FROM}x the input): best time and "
+        f"peak RSS of the process tree grew by"
+    ]
+    for name, r in ratios.items():
+        line = (
+            f"  {name:<20} time {r['time_ratio']:5.2f}x   peak RSS {r['peak_rss_ratio']:5.2f}x "
+            f"({r['peak_rss_mib_before']:.0f} -> {r['peak_rss_mib']:.0f} MiB)"
+        )
+        if name == "minihadoop":
+            line += (
+                f"   target: time at most {TIME_RATIO_TARGET:.1f}x "
+                f"({'met' if r['time_ratio'] <= TIME_RATIO_TARGET else 'NOT met'}), "
+                f"flat peak, at most {FLAT_PEAK:.2f}x "
+                f"({'met' if r['peak_rss_ratio'] <= FLAT_PEAK else 'NOT met'})"
+            )
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def record(path: Path, line: dict[str, Any]) -> None:
     """Append `line`, stamped with the date, the host and the commit, to `path`."""
     stamp = {
@@ -626,14 +671,14 @@ def warm(path: Path) -> None:
             pass
 
 
-def run_size(args: argparse.Namespace, work: Path, size_mb: int) -> bool:
+def run_size(args: argparse.Namespace, work: Path, size_mb: int) -> tuple[bool, list[Measurement]]:
     print(f"\n== {size_mb} MiB", flush=True)
     start = time.perf_counter()
     path = corpus.cached(args.corpus_dir, size_mb, args.seed)
     print(f"  corpus {path} ({time.perf_counter() - start:.1f} s to generate or find)")
     warm(path)
     results, expected, skipped = measure_plain(path, args.repeat)
-    mh, cluster = measure_minihadoop(work, path, size_mb, args.repeat, expected)
+    mh, cluster = measure_minihadoop(work, path, size_mb, args, expected)
     if mh.runs:
         results.append(mh)
     print(
@@ -641,9 +686,12 @@ def run_size(args: argparse.Namespace, work: Path, size_mb: int) -> bool:
         f"of {args.repeat}; ratios are throughput / the baseline's (0.10x = 10 times slower)"
     )
     print(table(results))
+    print(versus(results), flush=True)
     record(
         RESULTS,
         {
+            "kind": "size",
+            "run": args.run,
             "size_mb": size_mb,
             "seed": args.seed,
             "repeat": args.repeat,
@@ -658,11 +706,12 @@ def run_size(args: argparse.Namespace, work: Path, size_mb: int) -> bool:
                 "upload_s": cluster.upload_s,
             },
             "jobs": cluster.jobs,
+            "profile": cluster.profile,
             "skipped": skipped,
             "results": [m.as_json() for m in results],
         },
     )
-    return all(m.equal for m in [*results, mh])
+    return all(m.equal for m in [*results, mh]), results
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -675,6 +724,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=Path(tempfile.gettempdir()) / "minihadoop-bench-corpus",
         help="where generated corpora are cached (default: <tmp>/minihadoop-bench-corpus)",
+    )
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one more minihadoop run per size under py-spy, for the stage breakdown",
+    )
+    parser.add_argument(
+        "--profile-rate", type=int, default=20, help="py-spy samples per second (default 20)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster's temp folder")
     parser.add_argument("--tmpdir", type=Path, default=None, help="where the temp folder goes")
@@ -701,10 +759,21 @@ def main(argv: list[str] | None = None) -> int:
         "(the defaults)\n"
         f"machine: {os.cpu_count()} cores, shared with other work: expect noise of 10 % or more"
     )
+    args.run = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     ok = True
+    runs: dict[int, list[Measurement]] = {}
     try:
         for size_mb in args.sizes:
-            ok = run_size(args, work, size_mb) and ok
+            size_ok, runs[size_mb] = run_size(args, work, size_mb)
+            ok = ok and size_ok
+        ratios = scaling(runs)
+        if ratios:
+            print("\n" + scaling_text(ratios))
+            record(
+                RESULTS,
+                {"kind": "scaling", "run": args.run, "from_mb": SCALE_FROM, "to_mb": SCALE_TO}
+                | {"systems": ratios},
+            )
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
