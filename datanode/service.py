@@ -168,6 +168,10 @@ class DatanodeService:
         """Copy a local replica to `targets` (as a pipeline), as the namenode asked."""
         try:
             replica = self.store.get(block_id)
+            self.store.check_size(replica)
+        except ChecksumError:
+            await self.scan_one(replica)  # reports it: the namenode picks another source
+            return
         except MiniHadoopError:
             return
         spec = WriteSpec(
@@ -186,7 +190,10 @@ class DatanodeService:
             if exc.status == 409:  # the target found our bytes bad: check our own copy
                 await self.scan_one(replica)
             log.warning("replicating block %s to %s failed: %s", block_id, targets, exc)
-        except (httpx.HTTPError, ChecksumError, OSError) as exc:
+        except (ChecksumError, OSError) as exc:  # reading our own copy failed
+            log.warning("replicating block %s to %s failed: %s", block_id, targets, exc)
+            await self.scan_one(replica)
+        except httpx.HTTPError as exc:
             log.warning("replicating block %s to %s failed: %s", block_id, targets, exc)
         finally:
             self.active_transfers -= 1

@@ -14,6 +14,8 @@ still-unhealthy blocks and returns decisions:
 
 A replication in flight is *pending* until its target reports the block or its deadline
 passes; only then is it scheduled again, so one slow copy is not started twice per tick.
+A source whose copy timed out is the last choice for that block next time, so one broken
+replica (a file gone from under its datanode) cannot stall the block's repair for ever.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class ReplicationQueue:
         self._suspect: set[int] = set()
         self._unhealthy: set[int] = set()
         self._pending: dict[int, _Pending] = {}
+        self._failed_sources: dict[int, set[str]] = {}  # block -> sources whose copy timed out
 
     def check(self, block_ids: Iterable[int]) -> None:
         """Mark blocks to look at on the next `compute`."""
@@ -78,6 +81,7 @@ class ReplicationQueue:
         self._suspect.discard(block_id)
         self._unhealthy.discard(block_id)
         self._pending.pop(block_id, None)
+        self._failed_sources.pop(block_id, None)
 
     def in_flight(self) -> int:
         return len(self._pending)
@@ -140,6 +144,7 @@ class ReplicationQueue:
             if pending.deadline <= now:
                 del self._pending[block_id]
                 self._unhealthy.add(block_id)
+                self._failed_sources.setdefault(block_id, set()).update(pending.targets.values())
 
     def _streams(self, busy: Mapping[str, int] | None) -> dict[str, int]:
         """Copies each source is busy with: `busy`, plus one per block it is still copying."""
@@ -166,6 +171,8 @@ class ReplicationQueue:
         in_flight = pending.targets.keys() if pending is not None else set()
         needed = want - len(counted) - len(in_flight)
         deletes: list[Delete] = []
+        if needed <= 0 and not in_flight:
+            self._failed_sources.pop(block_id, None)  # healthy again: the past is forgiven
         if needed > 0:
             self._unhealthy.add(block_id)
             if readable:  # else missing: nothing to copy from; fsck reports it
@@ -203,7 +210,11 @@ class ReplicationQueue:
         sources = [h for h in holders if streams.get(h.id, 0) < self.max_streams]
         if not sources:
             return None
-        source = min(sources, key=lambda h: (streams.get(h.id, 0), h.active_transfers, h.id))
+        failed = self._failed_sources.get(block_id, set())
+        source = min(
+            sources,
+            key=lambda h: (h.id in failed, streams.get(h.id, 0), h.active_transfers, h.id),
+        )
         taken = blocks.holders(block_id) | blocks.corrupt_holders(block_id)
         pending = self._pending.get(block_id)
         if pending is not None:

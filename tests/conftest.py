@@ -47,8 +47,30 @@ def fs(cluster: LocalCluster) -> Iterator[FileSystem]:
         yield client
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+LOG_TAIL_LINES = 60
+
+
+def print_log_tails(c: LocalCluster) -> None:
+    """The end of every daemon's log, printed so a failed test's report carries it."""
+    for log in sorted(c.logs.glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        print(f"----- {log.name} (last {len(lines)} lines) -----")
+        print("\n".join(lines))
+
+
 @pytest.fixture
-def make_cluster(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
+def make_cluster(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., LocalCluster]]:
     made: list[LocalCluster] = []
 
     def make(datanodes: int = 3, **settings: Any) -> LocalCluster:
@@ -57,7 +79,10 @@ def make_cluster(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
         return c
 
     yield make
+    failed = request.node.stash.get(_CALL_FAILED, False)
     for c in made:
+        if failed:
+            print_log_tails(c)
         c.stop()
 
 

@@ -248,6 +248,26 @@ def word_count_job(
                     time.sleep(0.2)
 
 
+def wait_until_healthy(fs: FileSystem, path: str, schedule: str) -> None:
+    """Wait for fsck to say HEALTHY at full replication; a timeout names the bad blocks."""
+    unhealthy: list[dict[str, object]] = []
+
+    def healthy() -> bool:
+        report = fs.fsck(path)
+        unhealthy[:] = [
+            {"path": f["path"], **b}
+            for f in report["files_detail"]
+            for b in f["blocks"]
+            if b["state"] != "HEALTHY"
+        ]
+        return report["status"] == "HEALTHY" and report["under_replicated"] == 0
+
+    try:
+        wait_for(healthy, timeout=90, what="a healthy filesystem")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; unhealthy blocks {unhealthy} ({schedule})") from None
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_chaos_loses_nothing_acknowledged(
     make_cluster: Callable[..., LocalCluster], seed: int
@@ -291,11 +311,7 @@ def test_chaos_loses_nothing_acknowledged(
     with FileSystem.from_cluster(cluster.directory) as fs:
         cluster.wait_for_datanodes(4, timeout=60)
 
-        def healthy() -> bool:
-            report = fs.fsck("/chaos")
-            return report["status"] == "HEALTHY" and report["under_replicated"] == 0
-
-        wait_for(healthy, timeout=90, what=f"a healthy filesystem ({schedule})")
+        wait_until_healthy(fs, "/chaos", schedule)
         lost = []
         for path, digest in sorted(ledger.acknowledged.items()):
             try:

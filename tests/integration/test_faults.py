@@ -136,6 +136,34 @@ def test_returning_datanode_loses_its_excess_replicas(
     )
 
 
+@pytest.mark.parametrize("gone", ["blk", "meta"])
+def test_a_source_whose_replica_files_are_gone_does_not_stall_rereplication(
+    make_cluster: MakeCluster, connect: Connect, gone: str
+) -> None:
+    cluster = make_cluster(datanodes=5)  # room for three good copies off both bad nodes
+    fs = connect(cluster)
+    data = os.urandom(1 << 20)
+    fs.write_bytes("/src/f", data)
+    located = fs.blocks("/src/f").blocks[0]
+    block_id = located.block.block_id
+    holders = sorted(located.locations, key=lambda n: n.id)
+    # An idle namenode copies from the holder with the smallest id: break that one's files,
+    # behind its datanode's back, then lose another holder so a copy is needed.
+    broken, lost = holders[0], holders[-1]
+    path = replica_files(cluster, block_id)[node_name(cluster, broken.url)]
+    (path if gone == "blk" else path.with_name(path.name + ".meta")).unlink()
+    cluster.kill(node_name(cluster, lost.url), signal.SIGKILL)
+
+    # The broken source reports its copy bad when it cannot send it, and the block is
+    # copied from a good holder instead: three good replicas, none on the broken node.
+    wait_for(
+        lambda: all_blocks_at(fs, "/src", 3, {broken.url, lost.url}),
+        timeout=60,
+        what="three good replicas away from the broken and the lost node",
+    )
+    assert fs.read_bytes("/src/f") == data
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_corrupt_replica_is_never_served_and_is_replaced(
     make_cluster: MakeCluster, connect: Connect, damage: str

@@ -452,3 +452,16 @@ def test_classify_by_live_count(live_count: int) -> None:
     assert (1 in health.missing) == (live_count == 0)
     assert (1 in health.under_replicated) == (0 < live_count < 3)
     assert not health.corrupt
+
+
+def test_a_source_whose_copy_timed_out_is_not_asked_again_while_another_exists() -> None:
+    # dn1 holds a broken replica it cannot send: its copy never arrives.
+    cl = Cluster(["dn1", "dn2", "dn3", "dn4"])
+    cl.block(1, 3, holders=["dn1", "dn2"])
+    assert replicates(cl.compute(now=0.0)) == [Replicate(1, "dn1", ("dn3",))]
+    retry = replicates(cl.compute(now=TIMEOUT + 1))
+    assert [r.source for r in retry] == ["dn2"]
+    # When every source has failed once, the least busy is tried again rather than none.
+    assert [r.source for r in replicates(cl.compute(now=2 * TIMEOUT + 2))] == ["dn1"]
+    cl.carry_out(replicates(cl.compute(now=3 * TIMEOUT + 3)))
+    assert cl.compute(now=3 * TIMEOUT + 4) == []
