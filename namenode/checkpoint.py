@@ -98,17 +98,18 @@ def load(data: dict[str, Any]) -> tuple[Namespace, int]:
         if is_append and not isinstance(found, File):
             raise ValueError(f"the image's append at {path} has no file to append to")
         base = found if isinstance(found, File) else None
-        ns.under_construction[path] = PendingFile(
-            path, client, f, overwrite, started, base, replace_last
-        )
+        ns.open_file(PendingFile(path, client, f, overwrite, started, base, replace_last))
     return ns, int(data["txid"])
 
 
 def save(directory: Path, ns: Namespace, txid: int) -> Path:
     final = directory / image_name(txid)
     tmp = final.with_suffix(".tmp")
+    # json.dumps, not json.dump: dump streams through the pure-Python encoder, several
+    # times slower than the C one that dumps uses (the namesystem's lock is held meanwhile).
+    text = json.dumps(dump(ns, txid), separators=(",", ":"))
     with open(tmp, "w") as f:
-        json.dump(dump(ns, txid), f, separators=(",", ":"))
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(final)

@@ -165,9 +165,19 @@ _TYPES: dict[str, type[Any]] = {
 }
 
 
+# Each command's field names, in order. Fields are str, int, bool or None, so a record is
+# made by reading them (dataclasses.asdict would deep-copy each value, on every mutation).
+_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _TYPES.values()
+}
+
+
 def to_record(cmd: NamespaceCommand) -> dict[str, Any]:
     """The JSON-able form the edit log stores: the command's type name and its fields."""
-    return {"op": type(cmd).__name__, **dataclasses.asdict(cmd)}
+    record: dict[str, Any] = {"op": type(cmd).__name__}
+    for name in _FIELDS[type(cmd)]:
+        record[name] = getattr(cmd, name)
+    return record
 
 
 def from_record(record: dict[str, Any]) -> NamespaceCommand:

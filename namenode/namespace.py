@@ -113,6 +113,9 @@ class Namespace:
     def __init__(self, *, now: int = 0, supergroup: str = "supergroup") -> None:
         self.root = Directory(1, now, "hadoop", supergroup, "755")
         self.under_construction: dict[str, PendingFile] = {}
+        # The files of `under_construction` (their inodes), so "is this block's file being
+        # written?" is a set lookup, not a scan of every open file.
+        self._writing: set[File] = set()
         self.last_inode_id = 1
         self.last_block_id = 0
         self.last_gen = 1000
@@ -284,15 +287,23 @@ class Namespace:
 
     def is_complete_block(self, block_id: int) -> bool:
         owner = self.block_owner.get(block_id)
-        return owner is not None and all(
-            p.file is not owner for p in self.under_construction.values()
-        )
+        return owner is not None and owner not in self._writing
 
     def complete_block_ids(self) -> Iterator[int]:
-        pending = {id(p.file) for p in self.under_construction.values()}
+        writing = self._writing
         for block_id, owner in self.block_owner.items():
-            if id(owner) not in pending:
+            if owner not in writing:
                 yield block_id
+
+    def open_file(self, pending: PendingFile) -> None:
+        """Record `pending` as being written (a command, or a checkpoint being loaded)."""
+        self.under_construction[pending.path] = pending
+        self._writing.add(pending.file)
+
+    def _close_file(self, path: str) -> PendingFile:
+        pending = self.under_construction.pop(path)
+        self._writing.discard(pending.file)
+        return pending
 
     # --- mutations --------------------------------------------------------------------------
 
@@ -364,9 +375,7 @@ class Namespace:
             cmd.replication,
             cmd.block_size,
         )
-        self.under_construction[cmd.path] = PendingFile(
-            cmd.path, cmd.client, node, cmd.overwrite, cmd.mtime
-        )
+        self.open_file(PendingFile(cmd.path, cmd.client, node, cmd.overwrite, cmd.mtime))
         return Effects(removed_blocks=removed, result=node.id)
 
     def _start_append(self, cmd: c.StartAppend) -> Effects:
@@ -383,8 +392,8 @@ class Namespace:
             base.id, cmd.mtime, base.owner, base.group, base.permission, base.replication,
             base.block_size,
         )  # fmt: skip
-        self.under_construction[cmd.path] = PendingFile(
-            cmd.path, cmd.client, node, False, cmd.mtime, base, cmd.replace_last
+        self.open_file(
+            PendingFile(cmd.path, cmd.client, node, False, cmd.mtime, base, cmd.replace_last)
         )
         return Effects(removed_blocks=removed, result=base.id)
 
@@ -434,7 +443,7 @@ class Namespace:
         while blocks and blocks[-1].length == 0:
             removed.append(blocks.pop().block_id)
             del self.block_owner[removed[-1]]
-        del self.under_construction[cmd.path]
+        self._close_file(cmd.path)
         pending.file.mtime = pending.file.atime = cmd.mtime
         parent.children[name] = pending.file
         parent.mtime = cmd.mtime
@@ -461,12 +470,11 @@ class Namespace:
             self.block_owner[b.block_id] = base
         base.blocks.extend(blocks)
         base.mtime = base.atime = cmd.mtime
-        del self.under_construction[cmd.path]
+        self._close_file(cmd.path)
         return Effects(removed_blocks=removed, result=True)
 
     def _drop_pending(self, path: str) -> list[int]:
-        pending = self.under_construction.pop(path)
-        return self._forget_blocks(pending.file)
+        return self._forget_blocks(self._close_file(path).file)
 
     def _abandon_file(self, cmd: c.AbandonFile) -> Effects:
         self._pending(cmd.path, cmd.client)

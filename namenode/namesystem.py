@@ -238,8 +238,9 @@ class Namesystem:
             txid = self._mutate(c.CompleteFile(path, req.client, self._now_ms(), last))[1]
             self._lease_seen.pop(path, None)
             # Blocks were reported while their length was unknown; check them now.
-            _, blocks = self.ns.file_blocks(path)
-            self.replication.check(b.block_id for b in blocks)
+            node = self.ns.lookup(path)
+            if isinstance(node, File):
+                self.replication.check(b.block_id for b in node.blocks)
             return txid
 
     def abandon(self, path: str, client: str) -> int:

@@ -284,6 +284,8 @@ def test_save_writes_an_image_atomically_and_load_newest_reads_it(tmp_path: Path
     assert txid == 3
     assert list(older.under_construction) == ["/a/f"]
     assert older.block_owner[1] is older.under_construction["/a/f"].file
+    # A block of a file still being written in the image is not complete once loaded.
+    assert not older.is_complete_block(1) and loaded[0].is_complete_block(1)
 
 
 def test_load_newest_with_no_readable_image_is_none(tmp_path: Path) -> None:

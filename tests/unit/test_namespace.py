@@ -143,6 +143,11 @@ def check_invariants(ns: Namespace) -> None:
     assert max(inode_ids) <= ns.last_inode_id
     assert set(ns.block_owner) == set(owners)
     assert all(ns.block_owner[b] is f for b, f in owners.items())
+    # is_complete_block keeps its own record of the files being written; it must agree.
+    writing = [p.file for p in ns.under_construction.values()]
+    for b, f in owners.items():
+        assert ns.is_complete_block(b) == all(f is not w for w in writing)
+    assert set(ns.complete_block_ids()) == {b for b in owners if ns.is_complete_block(b)}
 
 
 @pytest.fixture
