@@ -14,7 +14,8 @@ Contracts:
   the order commands were applied (the namesystem holds its lock across both).
 * `sync(txid)` returns once that record is on disk. Concurrent callers share fsyncs
   (group commit): whoever finds no flush in progress writes everything buffered so far and
-  fdatasyncs once; the others wait for it and usually find their record covered.
+  fdatasyncs once; the others wait for it and usually find their record covered; one that
+  is not covered flushes the next batch.
 * A torn record at the very end of the newest segment is the tail of a write that never
   returned: it is dropped (and truncated away), as is zero padding after the last record.
   A bad record with good data after it is real corruption: loading fails and names the file
@@ -131,14 +132,36 @@ def _is_tail(data: bytes, pos: int) -> bool:
     )
 
 
+class _Waiter:
+    """A `sync` caller waiting for a flush to cover `txid`. `wake` is held until a flusher
+    releases it, with `done` set when the flush covered it, clear when it must look again
+    (to flush the next batch itself, or to see that the log failed)."""
+
+    __slots__ = ("done", "txid", "wake")
+
+    def __init__(self, txid: int) -> None:
+        self.txid = txid
+        self.done = False
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+
 class EditLog:
-    """Appends records to the current segment with group-committed fsyncs."""
+    """Appends records to the current segment with group-committed fsyncs.
+
+    Group commit: a `sync` caller that finds no flush in progress becomes the flusher: it
+    takes every record buffered so far, writes and fdatasyncs them without the lock, then
+    wakes the waiters its flush covered and hands the flusher's role to one that it did not
+    (whose record came in during the flush), who flushes everything buffered by then. Each
+    waiter sleeps on a lock of its own, so a flush wakes only the threads it concerns and
+    a woken thread does not queue for the log's lock again just to learn it is done.
+    """
 
     def __init__(self, directory: Path, first_txid: int) -> None:
         self.directory = directory
         self._lock = threading.Lock()
-        self._flushed = threading.Condition(self._lock)
         self._buffer: list[bytes] = []
+        self._waiters: list[_Waiter] = []
         self._last_txid = first_txid - 1
         self._synced_txid = first_txid - 1
         self._flushing = False
@@ -160,29 +183,52 @@ class EditLog:
 
     def sync(self, txid: int) -> None:
         """Block until record `txid` is durable."""
-        with self._lock:
-            while self._synced_txid < txid:
+        while True:
+            waiter = None
+            with self._lock:
+                if self._synced_txid >= txid:
+                    return
                 self._check_failed()
                 if self._flushing:
-                    self._flushed.wait()
-                    continue
-                self._flushing = True
-                batch, self._buffer = self._buffer, []
-                upto = self._last_txid
-                self._lock.release()
-                try:
-                    self._write(batch)
-                except BaseException as e:
-                    self._lock.acquire()
-                    self._failed = e
-                    raise
+                    waiter = _Waiter(txid)
+                    self._waiters.append(waiter)
                 else:
-                    self._lock.acquire()
-                    self._synced_txid = upto
-                    self.syncs += 1
-                finally:
+                    self._flushing = True
+                    batch, self._buffer = self._buffer, []
+                    upto = self._last_txid
+            if waiter is not None:
+                waiter.wake.acquire()
+                if waiter.done:
+                    return
+                continue
+            try:
+                self._write(batch)
+            except BaseException as e:
+                with self._lock:
+                    self._failed = e
                     self._flushing = False
-                    self._flushed.notify_all()
+                    self._wake(None)
+                raise
+            with self._lock:
+                self._synced_txid = upto
+                self.syncs += 1
+                self._flushing = False
+                self._wake(upto)
+
+    def _wake(self, synced: int | None) -> None:
+        """After a flush (caller holds the lock): release the waiters up to `synced`, and
+        one more to flush next; every waiter when the flush failed (`synced` None)."""
+        waiters, self._waiters = self._waiters, []
+        handed_on = False
+        for w in waiters:
+            if synced is not None and w.txid <= synced:
+                w.done = True
+                w.wake.release()
+            elif synced is None or not handed_on:
+                w.wake.release()
+                handed_on = True
+            else:
+                self._waiters.append(w)
 
     def _write(self, batch: list[bytes]) -> None:
         self._file.write(b"".join(batch))
@@ -198,22 +244,31 @@ class EditLog:
     def roll(self) -> None:
         """Make everything durable, then start a new segment at the next txid (after a
         checkpoint). Atomic with `append`: no record can land in the wrong segment."""
-        with self._lock:
-            while self._flushing:
-                self._flushed.wait()
-            self._check_failed()
-            if self._buffer:
-                batch, self._buffer = self._buffer, []
-                try:
-                    self._write(batch)
-                except BaseException as e:
-                    self._failed = e
-                    raise
-                self._synced_txid = self._last_txid
-                self.syncs += 1
-            self._file.close()
-            self._file = open(self.directory / segment_name(self._last_txid + 1), "ab")  # noqa: SIM115
+        while True:
+            with self._lock:
+                if not self._flushing:
+                    self._roll_locked()
+                    break
+                waiter = _Waiter(self._last_txid)  # woken when the flush in progress ends
+                self._waiters.append(waiter)
+            waiter.wake.acquire()
         _fsync_dir(self.directory)
+
+    def _roll_locked(self) -> None:
+        self._check_failed()
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            try:
+                self._write(batch)
+            except BaseException as e:
+                self._failed = e
+                self._wake(None)
+                raise
+            self._synced_txid = self._last_txid
+            self.syncs += 1
+            self._wake(self._synced_txid)
+        self._file.close()
+        self._file = open(self.directory / segment_name(self._last_txid + 1), "ab")  # noqa: SIM115
 
     def close(self) -> None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -267,6 +268,81 @@ def test_a_failed_fsync_fails_the_log_for_good(
     assert log.syncs == 1
     with pytest.raises(EditLogFailedError):
         log.close()
+
+
+def test_a_failed_flush_wakes_every_waiter_with_the_failure(
+    tmp_path: Path, gated_fsync: Callable[[Callable[[int], None]], None]
+) -> None:
+    """Writers waiting behind a flush that fails must not hang, nor be told their records
+    are durable: each sees the log's failure."""
+    log = EditLog(tmp_path, 1)
+    waiters = 6
+    all_waiting = threading.Event()
+
+    def fail_once_all_wait(fd: int) -> None:
+        assert all_waiting.wait(timeout=10)
+        time.sleep(0.05)  # let the last one get from counting itself to waiting
+        raise OSError(5, "I/O error")
+
+    gated_fsync(fail_once_all_wait)
+    flusher_txid = log.append(rec(0))
+    outcomes: list[BaseException | None] = []
+    lock = threading.Lock()
+
+    def sync(txid: int) -> None:
+        try:
+            log.sync(txid)
+            outcome: BaseException | None = None
+        except BaseException as e:
+            outcome = e
+        with lock:
+            outcomes.append(outcome)
+
+    flusher = threading.Thread(target=sync, args=(flusher_txid,))
+    flusher.start()
+    while not log._flushing:
+        time.sleep(0.001)
+    others = [threading.Thread(target=sync, args=(log.append(rec(i)),)) for i in range(waiters)]
+    for w in others:
+        w.start()
+    while len(log._waiters) < waiters:
+        time.sleep(0.001)
+    all_waiting.set()
+    for w in [flusher, *others]:
+        w.join(timeout=10)
+        assert not w.is_alive()
+    assert len(outcomes) == waiters + 1
+    assert sum(isinstance(o, OSError) for o in outcomes) == 1  # the flusher's own error
+    assert sum(isinstance(o, EditLogFailedError) for o in outcomes) == waiters
+    assert log.syncs == 0
+    with pytest.raises(EditLogFailedError):
+        log.close()
+
+
+def test_roll_during_a_flush_waits_for_it_and_makes_the_waiters_durable(
+    tmp_path: Path, gated_fsync: Callable[[Callable[[int], None]], None]
+) -> None:
+    release = threading.Event()
+    gated_fsync(lambda _fd: None if release.is_set() else release.wait(timeout=10))
+    log = EditLog(tmp_path, 1)
+    first = threading.Thread(target=log.sync, args=(log.append(rec(1)),))
+    first.start()
+    while not log._flushing:
+        time.sleep(0.001)
+    second = threading.Thread(target=log.sync, args=(log.append(rec(2)),))
+    second.start()
+    while not log._waiters:
+        time.sleep(0.001)
+    roller = threading.Thread(target=log.roll)
+    roller.start()
+    release.set()
+    for t in (first, second, roller):
+        t.join(timeout=10)
+        assert not t.is_alive()
+    assert log.append(rec(3)) == 3
+    log.close()
+    assert [first for first, _ in segments(tmp_path)] == [1, 3]
+    assert read_all(tmp_path / segment_name(1), is_last=False) == expected(1, 2)
 
 
 # --------------------------------------------------------------------------- torn tails
