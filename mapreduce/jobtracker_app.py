@@ -1,6 +1,6 @@
 """The job tracker's HTTP adapter and daemon.
 
-* ``POST /mr/v1/jobs`` (token) — submit; ``GET /mr/v1/jobs``, ``GET /mr/v1/jobs/<id>`` —
+* ``POST /mr/v1/jobs`` (token) — submit (then every live worker is told to heartbeat now); ``GET /mr/v1/jobs``, ``GET /mr/v1/jobs/<id>`` —
   list and status (progress, counters, attempts); ``POST /mr/v1/jobs/<id>/kill`` (token).
 * ``GET /mr/v1/jobs/<id>/payload`` (token) — the pickled functions, for workers.
 * ``POST /mr/v1/internal/heartbeat`` (token) — workers pull work.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import Depends, FastAPI, Query
+from fastapi import BackgroundTasks, Depends, FastAPI, Query
 from fastapi.responses import Response
 
 from mapreduce.jobtracker import JobTracker
@@ -52,8 +52,10 @@ def create_app(tracker: JobTracker, settings: Settings, *, lifespan: Any = None)
         return {"status": "ok"}
 
     @app.post("/mr/v1/jobs", dependencies=[auth])
-    def submit(req: SubmitRequest) -> dict[str, str]:
-        return {"id": tracker.submit(req)}
+    def submit(req: SubmitRequest, background: BackgroundTasks) -> dict[str, str]:
+        job_id = tracker.submit(req)
+        background.add_task(wake_workers, tracker, settings.token)
+        return {"id": job_id}
 
     @app.get("/mr/v1/jobs", dependencies=[read])
     def jobs(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
@@ -84,6 +86,24 @@ def create_app(tracker: JobTracker, settings: Settings, *, lifespan: Any = None)
         return tracker.heartbeat(hb)
 
     return app
+
+
+async def wake_workers(tracker: JobTracker, token: str) -> None:
+    """Ask every live worker to heartbeat now, so a new job's first tasks start without
+    waiting out a heartbeat interval. Best effort: a worker that misses it heartbeats on
+    time anyway."""
+    urls = [w["url"] for w in tracker.workers() if w["state"] == "LIVE"]
+    if not urls:
+        return
+    async with httpx.AsyncClient(
+        timeout=2.0, headers={"authorization": f"Bearer {token}"}
+    ) as client:
+
+        async def wake(url: str) -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.post(f"{url.rstrip('/')}/mr/v1/internal/wake")
+
+        await asyncio.gather(*(wake(u) for u in urls))
 
 
 def run(

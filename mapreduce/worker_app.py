@@ -2,6 +2,7 @@
 
 * ``GET /mr/v1/shuffle/<job>/<attempt>/<partition>`` (token) — one partition of a finished
   map attempt's output, streamed to the reducer that asked.
+* ``POST /mr/v1/internal/wake`` (token) — heartbeat now: the job tracker has new work.
 * ``GET /health`` and ``GET /mr/v1/worker`` — what it is running.
 """
 
@@ -57,6 +58,12 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
             "running": sorted(service.running),
             "datanode": service.datanode_url,
         }
+
+    @app.post("/mr/v1/internal/wake", dependencies=[auth])
+    def wake() -> dict[str, str]:
+        """The job tracker has new work: heartbeat now instead of at the next interval."""
+        service.wake.set()
+        return {"status": "ok"}
 
     @app.get("/mr/v1/shuffle/{job_id}/{attempt_id}/{partition}", dependencies=[auth])
     def shuffle(job_id: str, attempt_id: str, partition: int) -> StreamingResponse:

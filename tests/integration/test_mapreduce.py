@@ -252,3 +252,22 @@ def test_worker_killed_during_shuffle_and_reduce_job_still_correct(
         result = running.wait()
         assert result.ok, result.error
         assert read_output(fs, "/shuffle/out") == dict(Counter(text.split()))
+
+
+def test_a_new_job_starts_without_waiting_for_the_next_heartbeat(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    # Workers heartbeat only once a minute here: the job still runs at once, because the
+    # job tracker tells every worker to heartbeat when a job arrives, and a worker reports
+    # an attempt the moment it ends.
+    cluster = make_cluster(datanodes=2, mr_heartbeat_interval=60.0, worker_timeout=600.0)
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        fs.write_bytes("/wake/in", b"one line\n")
+        submitted = job(cluster, wc_mapper, wc_reducer, inputs=["/wake/in"], output="/wake/out")
+        with submitted.submit() as running:
+            wait_for(
+                lambda: running.status()["state"] == "SUCCEEDED",
+                timeout=20,
+                what="the job done long before the next heartbeat",
+            )
+        assert read_output(fs, "/wake/out") == {"one": 1, "line": 1}
