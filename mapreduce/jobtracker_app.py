@@ -1,7 +1,8 @@
 """The job tracker's HTTP adapter and daemon.
 
-* ``POST /mr/v1/jobs`` (token) — submit (then every live worker is told to heartbeat now); ``GET /mr/v1/jobs``, ``GET /mr/v1/jobs/<id>`` —
-  list and status (progress, counters, attempts); ``POST /mr/v1/jobs/<id>/kill`` (token).
+* ``POST /mr/v1/jobs`` (token) — submit; every live worker is then told to heartbeat now.
+* ``GET /mr/v1/jobs``, ``GET /mr/v1/jobs/<id>`` — list and status (progress, counters,
+  attempts); ``POST /mr/v1/jobs/<id>/kill`` (token).
 * ``GET /mr/v1/jobs/<id>/payload`` (token) — the pickled functions, for workers.
 * ``POST /mr/v1/internal/heartbeat`` (token) — workers pull work.
 * ``GET /mr/v1/workers``, ``GET /health``.
