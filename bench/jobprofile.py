@@ -10,10 +10,13 @@ Two sources, because the job tracker records only when each attempt started and 
   merge, the reducer and the output write of every reduce. Reduces start only once every
   map has finished, so the two phases do not overlap.
 * **Stages** (`StackSampler`, `classify`): py-spy samples every process of this script's tree
-  (``py-spy record --subprocesses --nonblocking``, only threads that are on a CPU) while the
-  job runs. A task process's sample is put in a stage by the innermost minihadoop frame on
-  its stack that names one (`STAGE_FRAMES`); a daemon's by the daemon it is. Samples / rate
-  = CPU seconds per stage.
+  (``py-spy record --subprocesses --nonblocking``) while the job runs. A task process's sample
+  is put in a stage by the innermost minihadoop frame on its stack that names one
+  (`STAGE_FRAMES`); a daemon's by the daemon it is. py-spy skips idle threads, but a thread
+  that is runnable and waiting for a core counts as busy: with six map tasks on two cores,
+  samples / rate is three times the CPU time. So the samples are only shares, and
+  `StackSampler.cpu_seconds` spreads the tree's CPU time as measured from /proc over them
+  (assuming the runnable threads share the cores fairly).
 
 `wall_split` joins the two: each phase's wall time is shared among its stages in proportion
 to its tasks' CPU samples. That is an estimate (it assumes a task's CPU and wall time split
@@ -31,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from common import cpu_seconds
 
 # The stages of a task, in pipeline order; and the CPU that is not a task's.
 MAP_STAGES = ("read", "map", "collect", "combine", "sort+spill")
@@ -217,6 +222,7 @@ class StackSampler:
         self.output = output
         self.rate = rate
         self.samples: dict[str, collections.Counter[str]] = {}
+        self.own_cpu = 0.0  # py-spy's CPU time: it is in this script's tree too
         self.error = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -227,6 +233,7 @@ class StackSampler:
 
     def __exit__(self, *_exc: object) -> None:
         assert self._proc is not None
+        self.own_cpu = cpu_seconds(self._proc.pid)
         self._proc.send_signal(signal.SIGINT)
         try:
             _, err = self._proc.communicate(timeout=60)
@@ -238,8 +245,14 @@ class StackSampler:
         else:
             self.error = err.decode(errors="replace").strip()[-500:]
 
-    def cpu_seconds(self) -> dict[str, dict[str, float]]:
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {kind: dict(counts.most_common()) for kind, counts in self.samples.items()}
+
+    def cpu_seconds(self, total: float) -> dict[str, dict[str, float]]:
+        """`total` CPU seconds shared out in proportion to the samples."""
+        samples = sum(sum(c.values()) for c in self.samples.values())
+        scale = total / samples if samples else 0.0
         return {
-            kind: {k: round(n / self.rate, 2) for k, n in counts.most_common()}
+            kind: {k: round(n * scale, 2) for k, n in counts.most_common()}
             for kind, counts in self.samples.items()
         }

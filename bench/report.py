@@ -298,7 +298,7 @@ def cpu_table(sizes: dict[int, dict[str, Any]]) -> str:
             *(f"{sum(sum(v.values()) for v in c.values()):.1f}" for c in cpu.values()),
         ]
     )
-    return md_table(["CPU s (py-spy samples / rate)", *(f"{s} MiB" for s in cpu)], lines)
+    return md_table(["CPU s (estimate)", *(f"{s} MiB" for s in cpu)], lines)
 
 
 # --- the other benchmarks ------------------------------------------------------------------------
@@ -625,8 +625,10 @@ def page(results: Path, img_rel: str, made: list[str]) -> str:
     cpu = cpu_table(sizes)
     if cpu:
         out += [
-            "CPU seconds by stage and by daemon in the profiled runs (py-spy samples / rate; "
-            "*worker* includes serving the shuffle, *client* is the benchmark process):",
+            "CPU seconds by stage and by daemon in the profiled runs: the process tree's CPU "
+            "time (from /proc) shared out in proportion to py-spy's samples, which count a "
+            "thread that waits for a core as busy and so give only shares. *worker* includes "
+            "serving the shuffle, *client* is the benchmark process:",
             "",
             cpu,
             "",

@@ -495,7 +495,7 @@ def profile_job(
         print("  profile skipped: py-spy is not installed (`make bench-install` installs it)")
         return {"skipped": "py-spy is not installed"}
     sampler = StackSampler(os.getpid(), output, args.profile_rate, executable)
-    with sampler:
+    with TreeSampler() as tree, sampler:
         start = time.perf_counter()
         result = run_job(cluster, remote, "/bench/out-profiled")
         seconds = time.perf_counter() - start
@@ -504,21 +504,28 @@ def profile_job(
         print(f"  profile failed: {why}", flush=True)
         return {"error": why}
     job_phases = phases(result.status)
-    cpu = sampler.cpu_seconds()
-    wall = wall_split(job_phases, cpu)
+    tree_cpu = tree.cpu - sampler.own_cpu
+    cpu = sampler.cpu_seconds(tree_cpu)
+    wall = wall_split(job_phases, sampler.counts())
     print(
-        f"  profiled run (py-spy at {args.profile_rate} Hz, not in the table): {seconds:.1f} s\n"
-        "    wall s by stage (estimate: each phase shared by its tasks' CPU samples): "
+        f"  profiled run (py-spy at {args.profile_rate} Hz, not in the table): {seconds:.1f} s, "
+        f"{tree_cpu:.1f} CPU s\n"
+        "    wall s by stage (estimate: each phase shared by its tasks' samples): "
         + ", ".join(f"{k} {v:.1f}" for k, v in wall.items())
     )
-    for kind in ("map", "reduce", "task", "daemons"):
-        if cpu.get(kind):
-            label = "daemons, client" if kind == "daemons" else f"{kind} tasks"
-            print(f"    CPU s, {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu[kind].items()))
+    labels = {"map": "map tasks", "reduce": "reduce tasks", "task": "other task code"}
+    for kind, counts in cpu.items():
+        if counts:
+            print(
+                f"    CPU s, {labels.get(kind, 'daemons, client')}: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in counts.items())
+            )
     return {
         "rate": args.profile_rate,
         "seconds": seconds,
         "phases": job_phases,
+        "cpu": tree_cpu,
+        "samples": sampler.counts(),
         "cpu_s": cpu,
         "wall_s": wall,
     }
