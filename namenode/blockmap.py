@@ -12,8 +12,16 @@ from collections.abc import Iterable
 
 
 class BlockMap:
+    """Replicas by block and by node.
+
+    Memory: one entry per block of the namespace, so a block's good holders are a tuple (a
+    few nodes; 64 bytes for three, where a set takes 216), and callers pass the block id
+    the namespace already holds, so the keys here share its int instead of each keeping
+    the copy a datanode's report was parsed into.
+    """
+
     def __init__(self) -> None:
-        self._holders: dict[int, set[str]] = {}
+        self._holders: dict[int, tuple[str, ...]] = {}
         self._node_blocks: dict[str, set[int]] = {}
         self._corrupt: dict[int, set[str]] = {}
 
@@ -42,10 +50,10 @@ class BlockMap:
 
     def add(self, block_id: int, datanode_id: str) -> bool:
         """Record a good replica; True when it is new."""
-        holders = self._holders.setdefault(block_id, set())
+        holders = self._holders.get(block_id, ())
         if datanode_id in holders:
             return False
-        holders.add(datanode_id)
+        self._holders[block_id] = (*holders, datanode_id)
         self._node_blocks.setdefault(datanode_id, set()).add(block_id)
         corrupt = self._corrupt.get(block_id)
         if corrupt is not None:  # a good copy now (e.g. re-replicated onto the same node)
@@ -56,13 +64,7 @@ class BlockMap:
 
     def remove(self, block_id: int, datanode_id: str) -> bool:
         """Forget a replica (deleted, or its node is gone); True when it was known."""
-        found = False
-        holders = self._holders.get(block_id)
-        if holders and datanode_id in holders:
-            holders.discard(datanode_id)
-            found = True
-            if not holders:
-                del self._holders[block_id]
+        found = self._drop_holder(block_id, datanode_id)
         corrupt = self._corrupt.get(block_id)
         if corrupt and datanode_id in corrupt:
             corrupt.discard(datanode_id)
@@ -74,12 +76,19 @@ class BlockMap:
             blocks.discard(block_id)
         return found
 
+    def _drop_holder(self, block_id: int, datanode_id: str) -> bool:
+        holders = self._holders.get(block_id, ())
+        if datanode_id not in holders:
+            return False
+        rest = tuple(n for n in holders if n != datanode_id)
+        if rest:
+            self._holders[block_id] = rest
+        else:
+            del self._holders[block_id]
+        return True
+
     def mark_corrupt(self, block_id: int, datanode_id: str) -> None:
-        holders = self._holders.get(block_id)
-        if holders:
-            holders.discard(datanode_id)
-            if not holders:
-                del self._holders[block_id]
+        self._drop_holder(block_id, datanode_id)
         self._corrupt.setdefault(block_id, set()).add(datanode_id)
         self._node_blocks.setdefault(datanode_id, set()).add(block_id)
 
@@ -87,17 +96,17 @@ class BlockMap:
         """Forget every replica on a node; the blocks that lost one."""
         blocks = self._node_blocks.pop(datanode_id, set())
         for block_id in blocks:
-            for table in (self._holders, self._corrupt):
-                nodes = table.get(block_id)
-                if nodes is not None:
-                    nodes.discard(datanode_id)
-                    if not nodes:
-                        del table[block_id]
+            self._drop_holder(block_id, datanode_id)
+            corrupt = self._corrupt.get(block_id)
+            if corrupt is not None:
+                corrupt.discard(datanode_id)
+                if not corrupt:
+                    del self._corrupt[block_id]
         return blocks
 
     def forget_block(self, block_id: int) -> set[str]:
         """Drop a block that left the namespace; the nodes that still hold a copy."""
-        nodes = self._holders.pop(block_id, set()) | self._corrupt.pop(block_id, set())
+        nodes = set(self._holders.pop(block_id, ())) | self._corrupt.pop(block_id, set())
         for n in nodes:
             blocks = self._node_blocks.get(n)
             if blocks is not None:

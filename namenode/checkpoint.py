@@ -47,7 +47,7 @@ def _load_node(data: list[Any], ns: Namespace) -> Directory | File:
     if kind == "F":
         replication, block_size, blocks = rest
         node = File(inode_id, mtime, owner, group, perm, replication, block_size)
-        node.blocks = [BlockRecord(*b) for b in blocks]
+        node.blocks = tuple(BlockRecord(*b) for b in blocks)
         for b in node.blocks:
             ns.block_owner[b.block_id] = node
     else:

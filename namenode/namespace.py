@@ -31,6 +31,29 @@ from minihadoop.errors import (
 from minihadoop.models import ContentSummary, FileStatus, FileType
 from namenode import commands as c
 
+# Memory: a namenode holds every inode, so these classes are kept small (bench/namenode_ops.py
+# measures bytes per single-block file). __slots__ everywhere; a file's blocks in a tuple (a
+# list costs twice as much), or for a one-block file its block alone; and, as HDFS packs
+# them into one long each, (owner, group, permission) and (replication, block size) held as
+# one shared tuple per distinct combination: a million files of one user, written with the
+# defaults, share two small tuples instead of each holding five fields and its own copy of
+# the owner's name from the request that made it.
+Access = tuple[str, str, str]  # owner, group, permission
+Layout = tuple[int, int]  # replication, block size
+_ACCESS: dict[Access, Access] = {}
+_LAYOUT: dict[Layout, Layout] = {}
+
+
+def _access(owner: str, group: str, permission: str) -> Access:
+    """The one (owner, group, permission) tuple every inode with these values holds."""
+    key = (owner, group, permission)
+    return _ACCESS.setdefault(key, key)
+
+
+def _layout(replication: int, block_size: int) -> Layout:
+    key = (replication, block_size)
+    return _LAYOUT.setdefault(key, key)
+
 
 class BlockRecord:
     """One block of a file. `length` is what the writer committed."""
@@ -44,15 +67,37 @@ class BlockRecord:
 
 
 class INode:
-    __slots__ = ("atime", "group", "id", "mtime", "owner", "permission")
+    __slots__ = ("_access", "atime", "id", "mtime")
 
     def __init__(self, inode_id: int, mtime: int, owner: str, group: str, permission: str):
         self.id = inode_id
         self.mtime = mtime
         self.atime = mtime
-        self.owner = owner
-        self.group = group
-        self.permission = permission
+        self._access = _access(owner, group, permission)
+
+    @property
+    def owner(self) -> str:
+        return self._access[0]
+
+    @owner.setter
+    def owner(self, value: str) -> None:
+        self._access = _access(value, self._access[1], self._access[2])
+
+    @property
+    def group(self) -> str:
+        return self._access[1]
+
+    @group.setter
+    def group(self, value: str) -> None:
+        self._access = _access(self._access[0], value, self._access[2])
+
+    @property
+    def permission(self) -> str:
+        return self._access[2]
+
+    @permission.setter
+    def permission(self, value: str) -> None:
+        self._access = _access(self._access[0], self._access[1], value)
 
 
 class Directory(INode):
@@ -64,7 +109,7 @@ class Directory(INode):
 
 
 class File(INode):
-    __slots__ = ("block_size", "blocks", "replication")
+    __slots__ = ("_blocks", "_layout")
 
     def __init__(
         self,
@@ -77,16 +122,37 @@ class File(INode):
         block_size: int,
     ):
         super().__init__(inode_id, mtime, owner, group, permission)
-        self.replication = replication
-        self.block_size = block_size
-        self.blocks: list[BlockRecord] = []
+        self._layout = _layout(replication, block_size)
+        self._blocks: BlockRecord | tuple[BlockRecord, ...] = ()
+
+    @property
+    def blocks(self) -> tuple[BlockRecord, ...]:
+        held = self._blocks
+        return (held,) if isinstance(held, BlockRecord) else held
+
+    @blocks.setter
+    def blocks(self, blocks: tuple[BlockRecord, ...]) -> None:
+        # A one-block file, the usual kind, holds its block without a tuple around it.
+        self._blocks = blocks[0] if len(blocks) == 1 else blocks
+
+    @property
+    def replication(self) -> int:
+        return self._layout[0]
+
+    @replication.setter
+    def replication(self, value: int) -> None:
+        self._layout = _layout(value, self._layout[1])
+
+    @property
+    def block_size(self) -> int:
+        return self._layout[1]
 
     @property
     def length(self) -> int:
         return sum(b.length for b in self.blocks)
 
 
-@dataclass
+@dataclass(slots=True)
 class PendingFile:
     """A file being written: owned by one client (its lease) until completed or abandoned."""
 
@@ -100,7 +166,7 @@ class PendingFile:
     replace_last: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Effects:
     """What a command did that the block manager must act on."""
 
@@ -415,7 +481,7 @@ class Namespace:
         _check_length(cmd.previous_length, pending.file.block_size)
         if blocks and cmd.previous_length is not None:
             blocks[-1].length = cmd.previous_length
-        blocks.append(BlockRecord(cmd.block_id, cmd.gen, 0))
+        pending.file.blocks = (*blocks, BlockRecord(cmd.block_id, cmd.gen, 0))
         self.block_owner[cmd.block_id] = pending.file
         self.last_block_id = cmd.block_id
         self.last_gen = max(self.last_gen, cmd.gen)
@@ -440,9 +506,7 @@ class Namespace:
             blocks[-1].length = cmd.last_length
         removed = self._forget_blocks(existing) if existing is not None else []
         # An empty last block (a writer that added one and wrote nothing) is dropped.
-        while blocks and blocks[-1].length == 0:
-            removed.append(blocks.pop().block_id)
-            del self.block_owner[removed[-1]]
+        pending.file.blocks = self._drop_empty_last(pending.file.blocks, removed)
         self._close_file(cmd.path)
         pending.file.mtime = pending.file.atime = cmd.mtime
         parent.children[name] = pending.file
@@ -459,19 +523,30 @@ class Namespace:
         if blocks and cmd.last_length is not None:
             blocks[-1].length = cmd.last_length
         removed: list[int] = []
-        while blocks and blocks[-1].length == 0:
-            removed.append(blocks.pop().block_id)
-            del self.block_owner[removed[-1]]
+        blocks = self._drop_empty_last(blocks, removed)
+        kept = base.blocks
         if pending.replace_last and blocks:
-            old = base.blocks.pop()
+            old = kept[-1]
+            kept = kept[:-1]
             self.block_owner.pop(old.block_id, None)
             removed.append(old.block_id)
         for b in blocks:
             self.block_owner[b.block_id] = base
-        base.blocks.extend(blocks)
+        base.blocks = kept + blocks
         base.mtime = base.atime = cmd.mtime
         self._close_file(cmd.path)
         return Effects(removed_blocks=removed, result=True)
+
+    def _drop_empty_last(
+        self, blocks: tuple[BlockRecord, ...], removed: list[int]
+    ) -> tuple[BlockRecord, ...]:
+        """`blocks` without its empty last blocks (a writer that added one and wrote
+        nothing), whose ids go to `removed`."""
+        while blocks and blocks[-1].length == 0:
+            removed.append(blocks[-1].block_id)
+            del self.block_owner[blocks[-1].block_id]
+            blocks = blocks[:-1]
+        return blocks
 
     def _drop_pending(self, path: str) -> list[int]:
         return self._forget_blocks(self._close_file(path).file)

@@ -409,14 +409,17 @@ class Namesystem:
             else:
                 self.datanodes.queue(node.id, _delete_command(replica.block_id))
             return
-        if node.id in self.blocks.corrupt_holders(replica.block_id):
+        # The block map keys on the namespace's own int for the id (`record.block_id`), not
+        # the report's: one int per block, not one more per replica reported.
+        block_id = record.block_id
+        if node.id in self.blocks.corrupt_holders(block_id):
             return  # reported bad earlier: stays bad until deleted, whatever its report says
-        committed = self.ns.is_complete_block(replica.block_id)
+        committed = self.ns.is_complete_block(block_id)
         if committed and (replica.length != record.length or replica.gen != record.gen):
-            self.blocks.mark_corrupt(replica.block_id, node.id)
-            self._event("corrupt", f"block {replica.block_id} on {node.id}: wrong length/stamp")
-        elif self.blocks.add(replica.block_id, node.id):
-            self.replication.replica_arrived(replica.block_id, node.id)
+            self.blocks.mark_corrupt(block_id, node.id)
+            self._event("corrupt", f"block {block_id} on {node.id}: wrong length/stamp")
+        elif self.blocks.add(block_id, node.id):
+            self.replication.replica_arrived(block_id, node.id)
 
     def report_bad_replica(self, block_id: int, datanode_id: str, reason: str) -> None:
         with self.lock:

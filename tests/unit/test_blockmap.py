@@ -19,7 +19,8 @@ def check_invariants(bm: BlockMap) -> None:
     by_node: dict[str, set[int]] = {}
     for block_id, holders in bm._holders.items():
         assert holders, f"block {block_id} kept with no holder"
-        assert not holders & bm._corrupt.get(block_id, set())
+        assert len(set(holders)) == len(holders), f"block {block_id} holder listed twice"
+        assert not set(holders) & bm._corrupt.get(block_id, set())
         for n in holders:
             by_node.setdefault(n, set()).add(block_id)
     for block_id, corrupt in bm._corrupt.items():

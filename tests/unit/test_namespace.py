@@ -296,7 +296,7 @@ def test_the_same_client_starting_again_drops_what_it_wrote(ns: Namespace) -> No
     first = add_block(ns, "/f", "w1")
     effects = ns.apply(c.StartFile("/f", "w1", T0, "alice", "g", 1, BLOCK))
     assert effects.removed_blocks == [first]
-    assert ns.under_construction["/f"].file.blocks == []
+    assert ns.under_construction["/f"].file.blocks == ()
     check_invariants(ns)
 
 
@@ -625,6 +625,26 @@ def test_set_times_permission_owner(ns: Namespace) -> None:
     assert (s.permission, s.owner, s.group) == ("600", "bob", "staff")
     for cmd in (c.SetTimes("/m", 1), c.SetPermission("/m", "600"), c.SetOwner("/m", "bob")):
         fails_unchanged(ns, cmd, FileNotFoundError_)
+
+
+def test_files_alike_share_their_attributes_and_change_them_alone(ns: Namespace) -> None:
+    """Memory: equal (owner, group, permission) and (replication, block size) are held once
+    however many files have them, even from distinct strings (as each request brings its
+    own); changing one file's leaves the others as they were."""
+    for name in ("/a", "/b"):
+        owner = "".join(["al", "ice"])  # a string of its own, equal to the others
+        ns.apply(c.StartFile(name, "w", T0, owner, "g", 3, BLOCK))
+        ns.apply(c.CompleteFile(name, "w", T0))
+    a, b = ns.lookup("/a"), ns.lookup("/b")
+    assert isinstance(a, File) and isinstance(b, File)
+    assert a.owner is b.owner
+    assert a._access is b._access and a._layout is b._layout
+    ns.apply(c.SetOwner("/a", owner="bob"))
+    ns.apply(c.SetPermission("/a", "600"))
+    ns.apply(c.SetReplication("/a", 1))
+    assert (a.owner, a.group, a.permission, a.replication) == ("bob", "g", "600", 1)
+    assert (b.owner, b.group, b.permission, b.replication) == ("alice", "g", "644", 3)
+    assert a.block_size == b.block_size == BLOCK
 
 
 def test_unknown_command_is_refused(ns: Namespace) -> None:
