@@ -39,6 +39,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -65,6 +66,7 @@ from minihadoop.models import (
     ReplicaReport,
 )
 from namenode import commands as c
+from namenode.blockmap import BlockMap
 from namenode.checkpoint import images
 from namenode.editlog import read_segment, segments
 from namenode.namespace import Namespace
@@ -81,6 +83,7 @@ FILE_LENGTH = 1 << 20  # the length of an in-process file's one block
 DATANODES = 3
 # What the namenode should reach in process on 2 cores (ops/s at the best thread count).
 TARGETS = {"in-proc stat": 10_000, "in-proc create": 2_000}
+MEMORY_TARGET = 500  # bytes of namespace per single-block file, at most
 
 # One operation: (the thread's client, thread index, op index within the thread) -> None.
 Op = Callable[[Any, int, int], object]
@@ -371,57 +374,107 @@ def measure_in_process(
 # --- memory per file --------------------------------------------------------------------------
 
 
-def build_namespace(files: int, deadline: float) -> tuple[int, float, bool]:
-    """Fill a Namespace with `files` single-block files; (bytes per file, seconds, finished)."""
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def build_namespace(files: int, traced: bool) -> dict[str, Any]:
+    """Fill a Namespace with `files` single-block files, then record three replicas of each
+    block in a BlockMap; bytes per file each took. Run in a fresh interpreter (see
+    `measure_size`), so the process grew only for this.
+
+    With `traced`, the bytes are tracemalloc's (what Python allocated, exactly; the build is
+    ~6x slower); without, the growth of the resident set (allocator overhead included).
+    """
     ns = Namespace()
     now = time.time_ns() // 1_000_000
     dirs = (files + FILES_PER_DIR - 1) // FILES_PER_DIR
     for d in range(dirs):
         ns.apply(c.Mkdirs(f"/data/d{d:05d}", now, "hadoop", "supergroup"))
     gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.take_snapshot()
+    if traced:
+        tracemalloc.start()
+
+    def used() -> int:
+        return tracemalloc.get_traced_memory()[0] if traced else rss_bytes()
+
+    before = used()
     start = time.perf_counter()
-    finished = True
     for i in range(files):
-        if i % 10_000 == 0 and time.perf_counter() > deadline:
-            finished = False
-            break
         path = f"/data/d{i // FILES_PER_DIR:05d}/part-{i:08d}"
         owner = b"hadoop".decode()  # a string per file, as a request or a replayed edit makes
         client = f"client-{i}"
         block_id = ns.next_block_id()
         ns.apply(c.StartFile(path, client, now + i, owner, "supergroup", 3, BLOCK_SIZE))
         ns.apply(c.AddBlock(path, client, block_id, ns.next_gen()))
-        ns.apply(c.CompleteFile(path, client, now + i, 1 << 20))
+        length = FILE_LENGTH + i % 4096  # an int of its own, as a request's is
+        ns.apply(c.CompleteFile(path, client, now + i, length))
     seconds = time.perf_counter() - start
     gc.collect()
-    after = tracemalloc.take_snapshot()
-    tracemalloc.stop()
-    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    done = i + 1 if finished else i
-    del ns
+    namespace = used() - before
+    # Replicas, as the namesystem records a reported one: the namespace's block id, the
+    # registered node's id.
+    blocks = BlockMap()
+    nodes = [f"dn{n}" for n in range(DATANODES)]
+    before = used()
+    for block_id in ns.block_owner:
+        for node in nodes:
+            blocks.add(block_id, node)
     gc.collect()
-    return round(grown / max(1, done)), seconds, finished
+    block_map = used() - before
+    if traced:
+        tracemalloc.stop()
+    kind = "traced" if traced else "rss"
+    return {
+        f"{kind}_bytes_per_file": round(namespace / files),
+        f"{kind}_blockmap_bytes_per_block": round(block_map / files),
+        f"{kind}_seconds": seconds,
+    }
+
+
+def measure_size(files: int, traced: bool, timeout: float) -> dict[str, Any] | str:
+    """`build_namespace` in a child interpreter; its row, or why there is none."""
+    argv = [sys.executable, __file__, "--memory-child", str(files)]
+    try:
+        done = subprocess.run(
+            [*argv, *(["--traced"] if traced else [])],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return f"stopped after {timeout:.0f} s"
+    if done.returncode != 0:
+        return f"failed: {done.stderr.strip()[-300:]}"
+    row: dict[str, Any] = json.loads(done.stdout)
+    return row
 
 
 def measure_memory(max_seconds: float) -> list[dict[str, Any]]:
+    """100k and 1M files: resident-set growth at both sizes (a 1M build takes ~15-30 s), and
+    tracemalloc's count at 100k, and at 1M when 10x the 100k traced build fits in
+    `max_seconds`."""
     rows = []
-    per_file, seconds, _ = build_namespace(100_000, time.perf_counter() + 10 * max_seconds)
-    rows.append({"files": 100_000, "bytes_per_file": per_file, "seconds": seconds})
-    print(f"  {100_000:>9,} files {per_file:6d} B/file  {seconds:6.1f} s", flush=True)
-    estimate = seconds * 10
-    if estimate > max_seconds:
-        note = f"skipped: 100k took {seconds:.1f} s, so 1M would take ~{estimate:.0f} s"
-        rows.append({"files": 1_000_000, "skipped": note})
-        print(f"  1,000,000 files {note}", flush=True)
-        return rows
-    per_file, seconds, finished = build_namespace(1_000_000, time.perf_counter() + 2 * max_seconds)
-    row: dict[str, Any] = {"files": 1_000_000, "bytes_per_file": per_file, "seconds": seconds}
-    if not finished:
-        row["skipped"] = f"stopped after {seconds:.0f} s"
-    rows.append(row)
-    print(f"  {1_000_000:>9,} files {per_file:6d} B/file  {seconds:6.1f} s", flush=True)
+    traced_100k = 0.0
+    for files in (100_000, 1_000_000):
+        row: dict[str, Any] = {"files": files}
+        for traced in (False, True):
+            if traced and files > 100_000 and 10 * traced_100k > max_seconds:
+                row["traced_skipped"] = (
+                    f"100k took {traced_100k:.0f} s traced, so 1M would take "
+                    f"~{10 * traced_100k:.0f} s (> --max-seconds {max_seconds:.0f})"
+                )
+                continue
+            got = measure_size(files, traced, timeout=max(120.0, 3 * max_seconds))
+            if isinstance(got, str):
+                row["traced_skipped" if traced else "rss_skipped"] = got
+                continue
+            row.update(got)
+            if traced and files == 100_000:
+                traced_100k = got["traced_seconds"]
+        rows.append(row)
+        print(f"  {memory_line(row)}", flush=True)
     return rows
 
 
@@ -498,13 +551,34 @@ def create_cost(
     return "\n".join(lines)
 
 
+def memory_line(r: dict[str, Any]) -> str:
+    def cell(key: str) -> str:
+        return f"{r[key]:>9}" if key in r else f"{'-':>9}"
+
+    def total(kind: str) -> str:
+        keys = (f"{kind}_bytes_per_file", f"{kind}_blockmap_bytes_per_block")
+        return f"{r[keys[0]] + r[keys[1]]:>9}" if all(k in r for k in keys) else f"{'-':>9}"
+
+    traced, rss = r.get("traced_bytes_per_file"), r.get("rss_bytes_per_file")
+    worst = max((v for v in (traced, rss) if v is not None), default=None)
+    verdict = "" if worst is None else ("met" if worst <= MEMORY_TARGET else "NOT met")
+    line = (
+        f"{r['files']:>10,} {cell('traced_bytes_per_file')} {cell('rss_bytes_per_file')} "
+        f"{cell('traced_blockmap_bytes_per_block')} {cell('rss_blockmap_bytes_per_block')} "
+        f"{total('traced')} {total('rss')} {MEMORY_TARGET:>7} {verdict}"
+    )
+    notes = [f"{k}: {r[k]}" for k in ("traced_skipped", "rss_skipped") if k in r]
+    return "\n".join([line, *(f"{'':>11}{n}" for n in notes)])
+
+
 def memory_table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'files':>10} {'bytes/file':>11} {'build s':>8}", "-" * 31]
-    for r in rows:
-        if "bytes_per_file" in r:
-            lines.append(f"{r['files']:>10,} {r['bytes_per_file']:>11} {r['seconds']:8.1f}")
-        if "skipped" in r:
-            lines.append(f"{r['files']:>10,} {r['skipped']}")
+    header = (
+        f"{'':>10} {'namespace B/file':>19} {'block map r=3 B/blk':>19} {'total B/file':>19}\n"
+        f"{'files':>10} {'traced':>9} {'RSS':>9} {'traced':>9} {'RSS':>9} {'traced':>9} "
+        f"{'RSS':>9} {'target':>7}"
+    )
+    lines = [header, "-" * 90]
+    lines += [memory_line(r) for r in rows]
     return "\n".join(lines)
 
 
@@ -550,7 +624,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         table = {**nn, **table}
     table = {**table, **in_proc}
 
-    print("\nmemory per file (in-process Namespace, tracemalloc)", flush=True)
+    print("\nmemory per file (a Namespace and a BlockMap in a fresh interpreter)", flush=True)
     memory = [] if args.no_memory else measure_memory(args.max_seconds)
 
     print()
@@ -600,6 +674,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder for a look")
     parser.add_argument("--tmpdir", type=Path, default=None, help="where the temp folder goes")
+    # Internal: one memory measurement, in a fresh interpreter (see measure_size).
+    parser.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.ops < 1 or not args.threads or min(args.threads) < 1:
         parser.error("--ops and every --threads count must be at least 1")
@@ -608,6 +685,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.memory_child:
+        print(json.dumps(build_namespace(args.memory_child, args.traced)))
+        return 0
     return run_in_workdir(args, run)
 
 
