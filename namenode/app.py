@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from minihadoop.config import Settings
 from minihadoop.errors import IllegalArgumentError
@@ -36,6 +36,7 @@ from minihadoop.models import (
 )
 from minihadoop.server import (
     install_error_handlers,
+    json_response,
     limit_body_size,
     read_dependency,
     token_dependency,
@@ -70,16 +71,20 @@ def create_app(system: Namesystem, settings: Settings, *, lifespan: Any = None) 
 def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     router = APIRouter(prefix="/nn/v1")
 
-    @router.get("/blocks", dependencies=[read])
-    def blocks(request: Request, path: str) -> LocatedBlocks:
-        host = request.client.host if request.client else None
-        return system.located_blocks(path, host)
+    # The hot routes (a file's create, add_block, complete; a read's blocks) answer with
+    # json_response: see minihadoop.server for why.
 
-    @router.post("/create", dependencies=[auth])
-    def create(req: CreateRequest, user: str = Depends(webhdfs.user_of)) -> dict[str, int]:
+    @router.get("/blocks", dependencies=[read], response_model=LocatedBlocks)
+    def blocks(request: Request, path: str) -> Response:
+        host = request.client.host if request.client else None
+        return json_response(system.located_blocks(path, host))
+
+    @router.post("/create", dependencies=[auth], response_model=dict[str, int])
+    def create(req: CreateRequest, user: str = Depends(webhdfs.caller)) -> Response:
         txid, block_size = system.create(req, user)
         system.sync(txid)
-        return {"block_size": block_size, "bytes_per_checksum": system.settings.bytes_per_checksum}
+        bpc = system.settings.bytes_per_checksum
+        return json_response({"block_size": block_size, "bytes_per_checksum": bpc})
 
     @router.post("/append", dependencies=[auth])
     def append(req: AppendRequest, request: Request) -> AppendResponse:
@@ -87,17 +92,17 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
         system.sync(txid)
         return response
 
-    @router.post("/add_block", dependencies=[auth])
-    def add_block(req: AddBlockRequest, request: Request) -> LocatedBlock:
+    @router.post("/add_block", dependencies=[auth], response_model=LocatedBlock)
+    def add_block(req: AddBlockRequest, request: Request) -> Response:
         host = request.client.host if request.client else None
         located, txid = system.add_block(req, host)
         system.sync(txid)
-        return located
+        return json_response(located)
 
-    @router.post("/complete", dependencies=[auth])
-    def complete(req: CompleteRequest) -> dict[str, bool]:
+    @router.post("/complete", dependencies=[auth], response_model=dict[str, bool])
+    def complete(req: CompleteRequest) -> Response:
         system.sync(system.complete(req))
-        return {"boolean": True}
+        return json_response({"boolean": True})
 
     @router.post("/abandon", dependencies=[auth])
     def abandon(path: str, client: str) -> dict[str, bool]:
@@ -133,18 +138,20 @@ def _internal(system: Namesystem, auth: Any) -> APIRouter:
         system.register(req, request.client.host if request.client else "")
         return {"boolean": True}
 
-    @router.post("/heartbeat")
-    def heartbeat(req: HeartbeatRequest) -> HeartbeatResponse:
-        return system.heartbeat(req)
+    # Every datanode calls these every few seconds, and after every block it receives.
 
-    @router.post("/block_report")
-    def block_report(req: BlockReportRequest) -> HeartbeatResponse:
-        return system.block_report(req)
+    @router.post("/heartbeat", response_model=HeartbeatResponse)
+    def heartbeat(req: HeartbeatRequest) -> Response:
+        return json_response(system.heartbeat(req))
 
-    @router.post("/incremental_report")
-    def incremental_report(req: IncrementalReportRequest) -> dict[str, bool]:
+    @router.post("/block_report", response_model=HeartbeatResponse)
+    def block_report(req: BlockReportRequest) -> Response:
+        return json_response(system.block_report(req))
+
+    @router.post("/incremental_report", response_model=dict[str, bool])
+    def incremental_report(req: IncrementalReportRequest) -> Response:
         system.incremental_report(req)
-        return {"boolean": True}
+        return json_response({"boolean": True})
 
     @router.post("/jobtracker")
     def jobtracker(url: str) -> dict[str, bool]:

@@ -13,11 +13,12 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 
 from minihadoop import paths
 from minihadoop.errors import FileAlreadyExistsError, IllegalArgumentError
-from minihadoop.server import presented_token
+from minihadoop.server import json_response, presented_token
 from namenode import commands as c
 from namenode.namesystem import Namesystem
 
@@ -27,6 +28,12 @@ Op = Callable[[Namesystem, str, QueryParams, str], Any]
 def user_of(request: Request) -> str:
     """WebHDFS's `user.name`: who the caller says it is (not checked: no Kerberos here)."""
     return account(request.query_params.get("user.name") or "hadoop", "user.name")
+
+
+async def caller(request: Request) -> str:
+    """`user_of` as a dependency: async, so FastAPI runs it on the event loop, not in a
+    thread of its pool (see minihadoop.server)."""
+    return user_of(request)
 
 
 def account(name: str, what: str) -> str:
@@ -208,6 +215,8 @@ PUT_OPS: dict[str, Op] = {
     "SETTIMES": _settimes,
 }
 DELETE_OPS: dict[str, Op] = {"DELETE": _delete}
+# GET operations cheap enough to answer on the event loop: O(path depth), no fsync.
+INLINE_GET_OPS = frozenset({"GETFILESTATUS"})
 
 
 # --- operations whose data lives on datanodes: redirected there ----------------------------
@@ -264,19 +273,31 @@ def router(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     api = APIRouter(prefix="/webhdfs/v1", tags=["webhdfs"])
 
     @api.get("/{path:path}", dependencies=[read])
-    def webhdfs_get(path: str, request: Request, op: str = Query(...)) -> Any:
-        return _dispatch(GET_OPS, system, path, request, op)
+    async def webhdfs_get(path: str, request: Request, op: str = Query(...)) -> Response:
+        # A stat takes a few microseconds under the namesystem's lock; handing it to a
+        # thread of the pool and back cost more than the rest of the request. So when the
+        # lock is free it is answered here on the event loop; when the lock is busy (a
+        # mutation, a checkpoint), and for every other operation, in a thread as usual,
+        # so the loop never waits for the lock.
+        if op.upper() in INLINE_GET_OPS and system.lock.acquire(blocking=False):
+            try:
+                return json_response(_dispatch(GET_OPS, system, path, request, op))
+            finally:
+                system.lock.release()
+        return await run_in_threadpool(
+            lambda: json_response(_dispatch(GET_OPS, system, path, request, op))
+        )
 
     @api.put("/{path:path}", dependencies=[auth])
-    def webhdfs_put(path: str, request: Request, op: str = Query(...)) -> Any:
-        return _dispatch(PUT_OPS, system, path, request, op)
+    def webhdfs_put(path: str, request: Request, op: str = Query(...)) -> Response:
+        return json_response(_dispatch(PUT_OPS, system, path, request, op))
 
     @api.post("/{path:path}", dependencies=[auth])
-    def webhdfs_post(path: str, request: Request, op: str = Query(...)) -> Any:
-        return _dispatch({}, system, path, request, op)
+    def webhdfs_post(path: str, request: Request, op: str = Query(...)) -> Response:
+        return json_response(_dispatch({}, system, path, request, op))
 
     @api.delete("/{path:path}", dependencies=[auth])
-    def webhdfs_delete(path: str, request: Request, op: str = Query(...)) -> Any:
-        return _dispatch(DELETE_OPS, system, path, request, op)
+    def webhdfs_delete(path: str, request: Request, op: str = Query(...)) -> Response:
+        return json_response(_dispatch(DELETE_OPS, system, path, request, op))
 
     return api
