@@ -1,8 +1,9 @@
 """Namenode metadata throughput and memory per file, in the style of NNThroughputBenchmark.
 
-What is measured, for 1, 4, 16 and 64 client threads (`--threads`), each thread with its own
-`FileSystem` (its own connection pool), all started together behind a barrier; a cell is
-`--ops` operations in all, split evenly between the threads, and its figure is ops / wall time:
+What is measured, for 1, 4, 16 and 64 client threads (`--threads`), all started together
+behind a barrier; a cell is `--ops` operations in all, split evenly between the threads, and
+its figure is ops / wall time. Over HTTP each thread has its own `FileSystem` (its own
+connection pool):
 
 * **mkdir** — `fs.mkdir` of distinct new folders (one edit-log transaction each, fsynced).
 * **create** — `fs.create(path).close()` of distinct empty files: StartFile, then CompleteFile,
@@ -10,24 +11,26 @@ What is measured, for 1, 4, 16 and 64 client threads (`--threads`), each thread 
   create costs are counted from the edit log on disk, not assumed.
 * **stat** — `fs.stat` of existing files. **list** — `fs.ls` of a folder of 100 files.
 * **/health** — `GET /health` on the namenode with one `httpx.Client` per thread: the
-  smallest request the namenode's HTTP stack answers, so the ceiling for any operation here.
+  smallest request the namenode's HTTP stack answers.
+
+In process (`InProcessNamenode`), as NNThroughputBenchmark calls FSNamesystem with no RPC
+layer: the same four operations as direct calls on a real `Namesystem` whose edit log is
+fsynced with group commit in a folder on disk; a create is a single-block file (create, add
+block, complete). Beside them the local baselines:
+
 * **local mkdir / create / stat / list** — `os.mkdir`, `open(..., "wb").close()`, `os.stat`,
   `os.listdir` (of 100 entries) on the local disk, with the same threads and counts.
 * **local fdatasync** — appending 100 bytes to a file and `os.fdatasync`, one file per thread:
   what one edit-log group commit costs on this disk.
 
-Then, in-process (no HTTP, no disk), the memory a namespace needs per file: a
-`namenode.namespace.Namespace` is filled with N single-block files (StartFile, AddBlock,
-CompleteFile, 1,000 files a folder) and `tracemalloc` compares snapshots taken before and after
-(folders made before the first snapshot). Each file's owner is a string of its own, as it is
-when it comes from a request; its group and permission are shared constants, as in the
-namenode. 100,000 files, then 1,000,000 if the first run says it would take under
-`--max-seconds` (default 60).
+Then the memory a namespace needs per single-block file, and the block map per block with
+three replicas, each size built in a fresh interpreter: resident-set growth at 100k and 1M
+files, tracemalloc's count at 100k (and at 1M within `--max-seconds`).
 
-Results are appended to `bench/results/namenode_ops.jsonl`: one line for the throughput table,
-one per memory size.
+Results are appended to `bench/results/namenode_ops.jsonl`: one line for the throughput
+tables, one per memory size.
 
-Run: ``.venv/bin/python bench/namenode_ops.py [--ops 2000] [--threads 1,4,16,64] [--keep]``
+Run: ``.venv/bin/python bench/namenode_ops.py [--ops 2000] [--threads 1,4,16,64] [--no-http]``
 """
 
 from __future__ import annotations
