@@ -619,7 +619,8 @@ def versus(results: list[Measurement]) -> str:
 def scaling(
     runs: dict[int, list[Measurement]], small: int = SCALE_FROM, large: int = SCALE_TO
 ) -> dict[str, dict[str, float]]:
-    """Per system measured at both sizes: how its best time and its peak RSS grew."""
+    """Per system measured at both sizes: how its best time, that run's CPU time and its
+    peak RSS grew."""
     if small not in runs or large not in runs:
         return {}
     before = {m.name: m for m in runs[small]}
@@ -630,6 +631,7 @@ def scaling(
             peak, peak_b = max(r.peak_rss for r in m.runs), max(r.peak_rss for r in b.runs)
             out[m.name] = {
                 "time_ratio": m.best.seconds / b.best.seconds,
+                "cpu_ratio": m.best.cpu / b.best.cpu,
                 "size_ratio": m.size / b.size,
                 "peak_rss_ratio": peak / peak_b,
                 "peak_rss_mib": peak / MiB,
@@ -640,12 +642,14 @@ def scaling(
 
 def scaling_text(ratios: dict[str, dict[str, float]]) -> str:
     lines = [
-        f"{SCALE_FROM} -> {SCALE_TO} MiB ({SCALE_TO // SCALE_FROM}x the input): best time and "
-        f"peak RSS of the process tree grew by"
+        f"{SCALE_FROM} -> {SCALE_TO} MiB ({SCALE_TO // SCALE_FROM}x the input): best time, its "
+        "CPU time and peak RSS of the process tree grew by (compare `others` of the two sizes: "
+        "noise moves the time ratio most)"
     ]
     for name, r in ratios.items():
         line = (
-            f"  {name:<20} time {r['time_ratio']:5.2f}x   peak RSS {r['peak_rss_ratio']:5.2f}x "
+            f"  {name:<20} time {r['time_ratio']:5.2f}x   CPU {r['cpu_ratio']:5.2f}x   "
+            f"peak RSS {r['peak_rss_ratio']:5.2f}x "
             f"({r['peak_rss_mib_before']:.0f} -> {r['peak_rss_mib']:.0f} MiB)"
         )
         if name == "minihadoop":
@@ -659,12 +663,15 @@ def scaling_text(ratios: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+COMMIT = git_commit()  # of the code measured: taken once, as others may commit meanwhile
+
+
 def record(path: Path, line: dict[str, Any]) -> None:
     """Append `line`, stamped with the date, the host and the commit, to `path`."""
     stamp = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "node": platform.node(),
-        "commit": git_commit(),
+        "commit": COMMIT,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
