@@ -332,9 +332,10 @@ def cpu_table(sizes: dict[int, dict[str, Any]]) -> str:
             keys += [(kind, k) for k in counts if (kind, k) not in keys]
     order = {"map": 0, "reduce": 1, "task": 2, "daemons": 3}
     keys.sort(key=lambda kk: order.get(kk[0], 9))
+    label = {"map": "map tasks: ", "reduce": "reduce tasks: ", "task": "other task code: "}
     lines = [
         [
-            f"{kind} tasks: {k}" if kind != "daemons" else f"daemon: {k}",
+            label.get(kind, "daemon: ") + k,
             *(f"{c.get(kind, {}).get(k, 0.0):.1f}" for c in cpu.values()),
         ]
         for kind, k in keys
@@ -685,8 +686,10 @@ def page(results: Path, img_rel: str, made: list[str]) -> str:
         out += [
             "CPU seconds by stage and by daemon in the profiled runs: the process tree's CPU "
             "time (from /proc) shared out in proportion to py-spy's samples, which count a "
-            "thread that waits for a core as busy and so give only shares. *worker* includes "
-            "serving the shuffle, *client* is the benchmark process:",
+            "thread that waits for a core as busy and so give only shares. *worker* is the "
+            "worker daemons (serving the shuffle among the rest), their forkservers, and the "
+            "task processes outside the task's own code (before it starts and after it ends); "
+            "*client* is the benchmark process:",
             "",
             cpu,
             "",
