@@ -4,11 +4,18 @@ A node registers, then heartbeats. One silent for longer than the dead-node time
 declared DEAD by `expire(now)` (the caller drops its replicas and re-replicates). A dead
 node that heartbeats again is told to re-register and send a full block report, as HDFS
 does. Commands for a node queue here and leave with its next heartbeat reply.
+
+Like HDFS's "blocks scheduled", a node remembers the block writes it was chosen for and has
+not yet reported (`schedule` / `received`). Its `view` counts them as transfers under way
+and takes their bytes off its free space: between two heartbeats every node's reported
+numbers stand still, and without this every block of a burst would go to the same node.
+A scheduled write never reported (the writer died) stops counting after `SCHEDULED_TTL`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from minihadoop.models import Command, DatanodeRef, DatanodeState, HeartbeatRequest, RegisterRequest
@@ -28,6 +35,9 @@ class DatanodeDescriptor:
     remaining: int = 0
     active_transfers: int = 0
     commands: list[Command] = field(default_factory=list)
+    # block id -> (bytes, when): writes this node was chosen for, not yet reported received
+    scheduled: dict[int, tuple[int, float]] = field(default_factory=dict)
+    SCHEDULED_TTL: ClassVar[float] = 60.0
 
     # The address the node's requests came from. Clients are matched against it for
     # locality: a writer or reader knows its IP, not the name a datanode advertises.
@@ -48,9 +58,21 @@ class DatanodeDescriptor:
             host=self.host,
             rack=self.rack,
             capacity=self.capacity,
-            remaining=self.remaining,
-            active_transfers=self.active_transfers,
+            remaining=max(0, self.remaining - sum(b for b, _ in self.scheduled.values())),
+            active_transfers=self.active_transfers + len(self.scheduled),
         )
+
+    def schedule(self, block_id: int, size: int, now: float) -> None:
+        """This node was chosen to receive a replica of `block_id` (about `size` bytes)."""
+        self.scheduled[block_id] = (size, now)
+
+    def received(self, block_id: int) -> None:
+        self.scheduled.pop(block_id, None)
+
+    def forget_stale(self, now: float) -> None:
+        stale = [b for b, (_, when) in self.scheduled.items() if now - when > self.SCHEDULED_TTL]
+        for block_id in stale:
+            del self.scheduled[block_id]
 
     @property
     def is_live(self) -> bool:
@@ -76,6 +98,7 @@ class DatanodeRegistry:
         else:  # a live node re-registering (e.g. restarted quickly): keep its state
             node.url, node.rack, node.last_heartbeat = req.url.rstrip("/"), req.rack, now
             node.commands.clear()
+            node.scheduled.clear()
         node.capacity, node.used, node.remaining = req.capacity, req.used, req.remaining
         node.ip = ip or node.ip
         return node
@@ -88,6 +111,7 @@ class DatanodeRegistry:
         node.last_heartbeat = now
         node.capacity, node.used, node.remaining = req.capacity, req.used, req.remaining
         node.active_transfers = req.active_transfers
+        node.forget_stale(now)
         return node
 
     def expire(self, now: float) -> list[DatanodeDescriptor]:
@@ -97,6 +121,7 @@ class DatanodeRegistry:
             if node.is_live and now - node.last_heartbeat > self.dead_timeout:
                 node.state = DatanodeState.DEAD
                 node.commands.clear()
+                node.scheduled.clear()
                 node.active_transfers = 0
                 dead.append(node)
         return dead

@@ -226,7 +226,9 @@ class Namesystem:
                 )
             block_id, gen = self.ns.next_block_id(), self.ns.next_gen()
             txid = self._mutate(c.AddBlock(path, req.client, block_id, gen, prev))[1]
-            self._lease_seen[path] = self.clock()
+            now = self._lease_seen[path] = self.clock()
+            for t in targets:
+                self.datanodes.nodes[t.id].schedule(block_id, pending.file.block_size, now)
             refs = [self.datanodes.nodes[t.id].ref for t in targets]
             block = Block(block_id=block_id, gen=gen, length=0)
             return LocatedBlock(block=block, offset=0, locations=refs), txid
@@ -395,6 +397,7 @@ class Namesystem:
             if node is None or not node.is_live:
                 return
             for replica in req.received:
+                node.received(replica.block_id)
                 self._replica_reported(node, replica)
             for block_id in req.deleted:
                 self.blocks.remove(block_id, node.id)
@@ -515,6 +518,8 @@ class Namesystem:
                 rec = self.ns.block_record(d.block_id)
                 assert rec is not None
                 block = Block(block_id=rec.block_id, gen=rec.gen, length=rec.length)
+                for t in d.targets:
+                    self.datanodes.nodes[t].schedule(rec.block_id, rec.length, now)
                 targets = [self.datanodes.nodes[t].ref for t in d.targets]
                 self.datanodes.queue(
                     d.source, Command(kind="replicate", block=block, targets=targets)

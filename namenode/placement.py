@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import Protocol
 
 DEFAULT_RACK = "/default-rack"
+BALANCED_TOLERANCE = Fraction(5, 100)  # power-of-two: scores this close count as equal
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,20 +93,28 @@ def _eligible(
 
 
 def _better(a: NodeView, b: NodeView) -> NodeView:
-    """The node with the higher `remaining / (1 + active_transfers)`; the smaller id on a tie.
+    """The node with the higher `remaining / (1 + active_transfers)`; `a` when the two are
+    within `BALANCED_TOLERANCE` of each other.
 
-    Compared by cross-multiplication, so exactly, without floating point.
+    Scores are compared by cross-multiplication, exactly, without floating point. Near-equal
+    nodes count as equal (as HDFS's available-space policy does, with the same 5 %): free
+    space is reported only every heartbeat, and nodes that share a disk report the same
+    space at different moments, so small differences say when a node last reported, not how
+    full it is. Preferring the larger one anyway sent a burst of writes to one node.
     """
     score_a = a.remaining * (1 + max(0, b.active_transfers))
     score_b = b.remaining * (1 + max(0, a.active_transfers))
-    if score_a != score_b:
-        return a if score_a > score_b else b
-    return a if a.id <= b.id else b
+    if abs(score_a - score_b) * BALANCED_TOLERANCE.denominator <= (
+        max(score_a, score_b) * BALANCED_TOLERANCE.numerator
+    ):
+        return a
+    return a if score_a > score_b else b
 
 
 def _power_of_two(pool: Sequence[NodeView], rng: random.Random) -> NodeView:
     """Power-of-two-choices: sample two distinct nodes of the non-empty `pool`, keep the
-    `_better` one. A pool of one node gives that node without drawing from `rng`."""
+    `_better` one (the first sampled, a random one, when they are near-equal). A pool of one
+    node gives that node without drawing from `rng`."""
     if len(pool) == 1:
         return pool[0]
     a, b = rng.sample(pool, 2)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from namenode.blockmap import BlockMap
 from namenode.placement import BlockPlacementPolicy, NodeView, choose_excess
@@ -107,7 +107,9 @@ class ReplicationQueue:
         factor, so the block gets its full count elsewhere, and they are never chosen as
         excess. `busy` counts copies a node is serving that this queue did not schedule.
         """
-        targets_ok = live if writable is None else writable
+        # A copy chosen this tick makes its target busier for the rest of the tick, so one
+        # tick's copies (a dead node's hundreds of blocks) spread instead of piling up.
+        targets_ok = dict(live if writable is None else writable)
         self._expire_pending(now)
         work = self._suspect | self._unhealthy
         self._suspect = set()
@@ -133,6 +135,13 @@ class ReplicationQueue:
             )
             if decision is not None:
                 decisions.append(decision)
+                for t in decision.targets:
+                    node = targets_ok[t]
+                    targets_ok[t] = replace(
+                        node,
+                        active_transfers=node.active_transfers + 1,
+                        remaining=max(0, node.remaining - block_size(block_id)),
+                    )
                 pending = self._pending.setdefault(block_id, _Pending({}, now))
                 pending.targets.update(dict.fromkeys(decision.targets, decision.source))
                 pending.deadline = now + self.pending_timeout

@@ -465,3 +465,15 @@ def test_a_source_whose_copy_timed_out_is_not_asked_again_while_another_exists()
     assert [r.source for r in replicates(cl.compute(now=2 * TIMEOUT + 2))] == ["dn1"]
     cl.carry_out(replicates(cl.compute(now=3 * TIMEOUT + 3)))
     assert cl.compute(now=3 * TIMEOUT + 4) == []
+
+
+def test_one_ticks_copies_spread_over_targets_that_looked_equal() -> None:
+    # A node died: 30 blocks left with one copy on dn1. The live nodes report the same free
+    # space; each copy chosen this tick makes its target look busier for the next choice.
+    cl = Cluster(["dn1", "dn2", "dn3", "dn4"], max_streams=100)
+    for b in range(30):
+        cl.block(b, 2, holders=["dn1"])
+    targets = Counter(t for r in replicates(cl.compute()) for t in r.targets)
+    assert sum(targets.values()) == 30
+    assert set(targets) == {"dn2", "dn3", "dn4"}
+    assert max(targets.values()) - min(targets.values()) <= 1, targets
