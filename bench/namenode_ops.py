@@ -102,8 +102,10 @@ def run_cell(
     op: Op,
     close: Callable[[Any], object] = lambda _c: None,
     warm: Op | None = None,
-) -> float:
-    """Run `total` ops split over `threads` threads; return ops per second."""
+    cpu_clock: Callable[[], float] = time.process_time,
+) -> tuple[float, float]:
+    """Run `total` ops split over `threads` threads; return ops per second, and CPU
+    microseconds per op by `cpu_clock` (seconds of CPU) over the timed part."""
     per_thread = max(1, total // threads)
     clients = [make_client(t) for t in range(threads)]
     barrier = threading.Barrier(threads + 1)
@@ -127,16 +129,17 @@ def run_cell(
         for w in workers:
             w.start()
         barrier.wait()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_clock()
         for w in workers:
             w.join()
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, cpu_clock() - cpu_start
     finally:
         for client in clients:
             close(client)
     if errors:
         raise SystemExit(f"FAIL: {errors[0]!r}")
-    return per_thread * threads / elapsed
+    done = per_thread * threads
+    return done / elapsed, 1e6 * cpu / done
 
 
 # --- local baselines --------------------------------------------------------------------------
@@ -208,14 +211,24 @@ def prepare(fs: FileSystem, threads: int, cell: int) -> None:
         fs.mkdir(f"{base}/create/t{t}")
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread) process `pid` has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_cluster(
     cluster: LocalCluster, thread_counts: list[int], ops: int
-) -> tuple[dict[str, dict[int, float]], dict[int, float | None]]:
-    """ops/s per namenode operation and thread count, and edit-log transactions per create."""
+) -> tuple[dict[str, dict[int, float]], dict[int, float | None], dict[str, dict[int, float]]]:
+    """ops/s per namenode operation and thread count, edit-log transactions per create, and
+    the namenode process's CPU microseconds per operation."""
     info = cluster.info
     assert info is not None
     name_dir = cluster.directory / "namenode"
+    pid = next(d.pid for d in info.daemons if d.name == "namenode")
     table: dict[str, dict[int, float]] = {name: {} for name in ("/health", *NN_OPS)}
+    cpu: dict[str, dict[int, float]] = {name: {} for name in ("/health", *NN_OPS)}
     txns_per_create: dict[int, float | None] = {}
     with FileSystem(info.namenode, info.token) as fs:
         fs.mkdir("/bench/listed")
@@ -229,16 +242,28 @@ def measure_cluster(
         client.get(f"{info.namenode}/health").raise_for_status()
 
     for cell, threads in enumerate(thread_counts):
-        table["/health"][threads] = run_cell(
-            threads, ops, lambda _t: httpx.Client(timeout=30), health, lambda h: h.close(), health
+        table["/health"][threads], cpu["/health"][threads] = run_cell(
+            threads,
+            ops,
+            lambda _t: httpx.Client(timeout=30),
+            health,
+            lambda h: h.close(),
+            health,
+            cpu_clock=lambda: process_cpu(pid),
         )
         print(f"  {'/health':<16} x{threads:<3} {table['/health'][threads]:9.0f} ops/s", flush=True)
         with FileSystem(info.namenode, info.token) as fs:
             prepare(fs, threads, cell)
         for name, op in namenode_ops(threads, cell).items():
             before = last_txid(name_dir) if name == "create" else None
-            rate = run_cell(
-                threads, ops, make_fs, op, lambda f: f.close(), lambda f, _t, _i: f.stat("/")
+            rate, cpu[name][threads] = run_cell(
+                threads,
+                ops,
+                make_fs,
+                op,
+                lambda f: f.close(),
+                lambda f, _t, _i: f.stat("/"),
+                cpu_clock=lambda: process_cpu(pid),
             )
             table[name][threads] = rate
             if name == "create":
@@ -248,7 +273,7 @@ def measure_cluster(
                     (after - before) / done if before is not None and after is not None else None
                 )
             print(f"  {name:<16} x{threads:<3} {rate:9.0f} ops/s", flush=True)
-    return table, txns_per_create
+    return table, txns_per_create, cpu
 
 
 # --- in process: the Namesystem without HTTP ------------------------------------------------
@@ -351,10 +376,12 @@ class InProcessNamenode:
 
 def measure_in_process(
     name_dir: Path, thread_counts: list[int], ops: int
-) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
-    """ops/s per in-process operation and thread count, and edit-log fsyncs per create."""
+) -> tuple[dict[str, dict[int, float]], dict[int, float], dict[str, dict[int, float]]]:
+    """ops/s per in-process operation and thread count, edit-log fsyncs per create, and CPU
+    microseconds per operation (this process's: the namesystem, its monitor, the callers)."""
     nn = InProcessNamenode(name_dir)
     table: dict[str, dict[int, float]] = {name: {} for name in IN_OPS}
+    cpu: dict[str, dict[int, float]] = {name: {} for name in IN_OPS}
     syncs_per_create: dict[int, float] = {}
     try:
         for i in range(LIST_SIZE):
@@ -363,15 +390,15 @@ def measure_in_process(
             nn.prepare(threads, cell)
             for name, op in nn.ops(threads, cell).items():
                 before = nn.system.journal.log_.syncs
-                rate = run_cell(threads, ops, lambda t: f"bench-client-{t}", op)
+                rate, cpu[name][threads] = run_cell(threads, ops, lambda t: f"client-{t}", op)
+                done = max(1, ops // threads) * threads
                 table[name][threads] = rate
                 if name == "in-proc create":
-                    done = max(1, ops // threads) * threads
                     syncs_per_create[threads] = (nn.system.journal.log_.syncs - before) / done
                 print(f"  {name:<16} x{threads:<3} {rate:9.0f} ops/s", flush=True)
     finally:
         nn.close()
-    return table, syncs_per_create
+    return table, syncs_per_create, cpu
 
 
 # --- memory per file --------------------------------------------------------------------------
@@ -554,6 +581,16 @@ def create_cost(
     return "\n".join(lines)
 
 
+def cpu_table(cpu: dict[str, dict[int, float]], thread_counts: list[int]) -> str:
+    """CPU time per operation: steadier than ops/s on a shared machine, since it counts what
+    the namenode did, not how long it waited for a core or the disk."""
+    header = f"{'operation':<16}" + "".join(f"{f'x{t} us/op':>12}" for t in thread_counts)
+    lines = [header, "-" * len(header)]
+    for name, cells in cpu.items():
+        lines.append(f"{name:<16}" + "".join(f"{cells[t]:12.0f}" for t in thread_counts))
+    return "\n".join(lines)
+
+
 def memory_line(r: dict[str, Any]) -> str:
     def cell(key: str) -> str:
         return f"{r[key]:>9}" if key in r else f"{'-':>9}"
@@ -607,11 +644,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
     for name, (make, op, close) in local.items():
         table[name] = {}
         for t in thread_counts:
-            table[name][t] = run_cell(t, args.ops, make, op, close)
+            table[name][t] = run_cell(t, args.ops, make, op, close)[0]
             print(f"  {name:<16} x{t:<3} {table[name][t]:9.0f} ops/s", flush=True)
     shutil.rmtree(work / "local", ignore_errors=True)
 
-    in_proc, syncs = measure_in_process(work / "in-process", thread_counts, args.ops)
+    in_proc, syncs, cpu = measure_in_process(work / "in-process", thread_counts, args.ops)
     txns: dict[int, float | None] = {}
     startup = None
     if not args.no_http:
@@ -621,10 +658,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
             cluster.start(datanodes=1, mapreduce=False)
             startup = time.perf_counter() - start
             print(f"  {'cluster start':<16} {startup:7.3f} s", flush=True)
-            nn, txns = measure_cluster(cluster, thread_counts, args.ops)
+            nn, txns, nn_cpu = measure_cluster(cluster, thread_counts, args.ops)
         finally:
             cluster.stop()
         table = {**nn, **table}
+        cpu = {**nn_cpu, **cpu}
     table = {**table, **in_proc}
 
     print("\nmemory per file (a Namespace and a BlockMap in a fresh interpreter)", flush=True)
@@ -637,6 +675,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print(in_process_table(table, thread_counts))
     print("\ncreate+close: over HTTP an empty file; in process a single-block file")
     print(create_cost(table, txns, syncs, thread_counts))
+    print("\nCPU per operation, us: the namenode process's over HTTP, this process's in process")
+    print(cpu_table(cpu, thread_counts))
     if memory:
         print("\nnamenode memory per single-block file")
         print(memory_table(memory))
@@ -652,6 +692,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
                 },
                 "txns_per_create": {str(t): v for t, v in txns.items()},
                 "fsyncs_per_create_in_process": {str(t): v for t, v in syncs.items()},
+                "cpu_us_per_op": {
+                    name: {str(t): v for t, v in row.items()} for name, row in cpu.items()
+                },
             },
             *({"kind": "memory", **row} for row in memory),
         ]
