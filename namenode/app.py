@@ -7,7 +7,10 @@
 * ``/health`` — readiness, and ``/nn/v1/cluster`` — what the CLI and dashboard show.
 
 Handlers are plain `def`: FastAPI runs them in its thread pool, so a handler waiting for an
-edit-log fsync does not stall the event loop, and concurrent waiters share one fsync.
+edit-log fsync does not stall the event loop, and concurrent waiters share one fsync. Two
+exceptions, both because a thread hop cost more than the work: the auth dependencies are
+async (minihadoop.server), and a WebHDFS GETFILESTATUS is answered on the event loop when
+the namesystem's lock is free (namenode.webhdfs).
 """
 
 from __future__ import annotations
