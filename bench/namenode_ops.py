@@ -16,7 +16,7 @@ connection pool):
 In process (`InProcessNamenode`), as NNThroughputBenchmark calls FSNamesystem with no RPC
 layer: the same four operations as direct calls on a real `Namesystem` whose edit log is
 fsynced with group commit in a folder on disk; a create is a single-block file (create, add
-block, complete). Beside them the local baselines:
+block, the three datanodes' reports of it, complete). Beside them the local baselines:
 
 * **local mkdir / create / stat / list** — `os.mkdir`, `open(..., "wb").close()`, `os.stat`,
   `os.listdir` (of 100 entries) on the local disk, with the same threads and counts.
@@ -284,11 +284,11 @@ class InProcessNamenode:
     HTTP, no JSON, but its real edit log, fsynced with group commit in a folder on disk, and
     every mutation waits for `sync(txid)` as the HTTP handlers do.
 
-    Around it, what the daemon has: a monitor thread calling `tick()` every
-    `replication_interval`, and three datanodes (no processes, only their protocol) that
-    heartbeat then and report the replicas of new blocks in one incremental report per node
-    per tick, as datanodes batch theirs. So the block map and the replication queue do the
-    work they do in a cluster, and the lock is shared with them as it is there.
+    Around it, what the daemon has: three datanodes (no processes, only their protocol) and
+    a monitor thread that calls `tick()` every `replication_interval` after a heartbeat from
+    each datanode. A datanode reports a new replica at once, as minihadoop's datanodes do
+    after storing a block, so the block map, the replication queue and placement's count of
+    writes in flight do the work they do in a cluster, under the same lock.
     """
 
     def __init__(self, name_dir: Path) -> None:
@@ -302,36 +302,26 @@ class InProcessNamenode:
                     remaining=1 << 50,
                 )
             )  # fmt: skip
-        self._written: dict[str, list[ReplicaReport]] = {n: [] for n in self.nodes}
-        self._written_lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor = threading.Thread(target=self._run_monitor, daemon=True)
         self._monitor.start()
 
     def _run_monitor(self) -> None:
         while not self._stop.wait(self.settings.replication_interval):
-            self.report()
+            for node in self.nodes:
+                self.system.heartbeat(
+                    HeartbeatRequest(datanode_id=node, capacity=1 << 50, remaining=1 << 50)
+                )
             self.system.tick()
 
-    def wrote(self, located: LocatedBlock) -> None:
-        """The pipeline stored `located` with FILE_LENGTH bytes on each of its targets."""
+    def stored(self, located: LocatedBlock) -> None:
+        """Each target of `located` reports its new replica of FILE_LENGTH bytes."""
         b = located.block
         replica = ReplicaReport(block_id=b.block_id, gen=b.gen, length=FILE_LENGTH)
-        with self._written_lock:
-            for ref in located.locations:
-                self._written[ref.id].append(replica)
-
-    def report(self) -> None:
-        with self._written_lock:
-            written, self._written = self._written, {n: [] for n in self.nodes}
-        for node in self.nodes:
-            self.system.heartbeat(
-                HeartbeatRequest(datanode_id=node, capacity=1 << 50, remaining=1 << 50)
+        for ref in located.locations:
+            self.system.incremental_report(
+                IncrementalReportRequest(datanode_id=ref.id, received=[replica])
             )
-            if written[node]:
-                self.system.incremental_report(
-                    IncrementalReportRequest(datanode_id=node, received=written[node])
-                )
 
     def close(self) -> None:
         self._stop.set()
@@ -341,14 +331,15 @@ class InProcessNamenode:
     # --- the operations: (client name, thread, op index) -> None ----------------------------
 
     def create_file(self, client: str, path: str) -> None:
-        """A single-block file, as `FileSystem` writes one: create, add a block, complete;
-        each call's edit fsynced before the next is made."""
+        """A single-block file, as `FileSystem` writes one: create, add a block, complete,
+        each call's edit fsynced before the next is made; between the last two, the three
+        datanodes' reports of the block."""
         system = self.system
         txid, _ = system.create(CreateRequest(path=path, client=client), "hadoop")
         system.sync(txid)
         located, txid = system.add_block(AddBlockRequest(path=path, client=client), None)
         system.sync(txid)
-        self.wrote(located)
+        self.stored(located)
         b = located.block
         last = Block(block_id=b.block_id, gen=b.gen, length=FILE_LENGTH)
         system.sync(system.complete(CompleteRequest(path=path, client=client, last=last)))
