@@ -265,6 +265,26 @@ def scaling_from_sizes(sizes: dict[int, dict[str, Any]]) -> dict[str, Any] | Non
     }
 
 
+def concurrency_note(sizes: dict[int, dict[str, Any]]) -> str:
+    """How many map tasks ran at once at each size: minihadoop's peak RSS holds one process
+    per running task, so it follows that, not the input size."""
+    parts = []
+    for size in (SCALE_FROM, SCALE_TO):
+        row = sizes.get(size)
+        jobs = (row or {}).get("jobs") or []
+        slots = sum((row or {}).get("cluster", {}).get("slots") or [])
+        if not jobs or not slots:
+            return ""
+        maps = int(jobs[0].get("counters", {}).get("DATA_LOCAL_MAPS", 0)) + int(
+            jobs[0].get("counters", {}).get("OTHER_LOCAL_MAPS", 0)
+        )
+        parts.append(f"{size} MiB: {maps} maps, {min(maps, slots)} at once")
+    return (
+        "minihadoop's peak RSS holds one process per running task, so it follows how many "
+        f"tasks run at once (the workers' slots: {slots}), not the input: " + "; ".join(parts) + "."
+    )
+
+
 def scaling_table(scaling: dict[str, Any]) -> str:
     lines = [
         [
@@ -659,6 +679,8 @@ def page(results: Path, img_rel: str, made: list[str]) -> str:
             "minihadoop's; the CPU-time ratio moves less.",
             "",
             scaling_table(scaling),
+            "",
+            concurrency_note(sizes),
             "",
         ]
     out += [
