@@ -14,7 +14,7 @@ each (default 10):
 
 Every job runs one map and two reduces, so its time is almost all coordination: heartbeats,
 starting task processes, DFS metadata calls and the commit. The script prints the median of
-each phase, from the job's attempts (job tracker's clock; see `wordcount.phases`), and the
+each phase, from the job's attempts (job tracker's clock; see `jobprofile.phases`), and the
 client's share (its wall time less the job tracker's duration). The first run pays for
 things later runs reuse (the workers' forkservers, imports); each run's time is printed.
 
@@ -49,6 +49,7 @@ from typing import Any
 
 import wordcount
 from common import terminate
+from jobprofile import phases
 
 from mapreduce import Job
 from minihadoop.config import Settings
@@ -131,9 +132,7 @@ def measure(
             if got != expected:
                 raise SystemExit(f"FAIL: job {result.id} counted {got}, expected {expected}")
             job.seconds.append(seconds)
-            job_phases.append(
-                {**wordcount.phases(result.status), "client": seconds - result.duration}
-            )
+            job_phases.append({**phases(result.status), "client": seconds - result.duration})
             print(f"  job {i + 1:>2}/{times} {seconds:6.2f} s  ({result.id})", flush=True)
     return [counter, put, job], job_phases
 

@@ -778,6 +778,7 @@ def main(argv: list[str] | None = None) -> int:
             namenode_series(load(args.results / "namenode_ops.jsonl")),
         )
     target = args.docs / "performance.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page(args.results, "img", made))
     print(f"wrote {target}" + "".join(f"\nwrote {args.docs / 'img' / n}" for n in made))
     return 0
