@@ -5,11 +5,13 @@ this module and the task runtime, so a start costs milliseconds, not an interpre
 start-up). User code runs only here: an exception, a crash or a hang ends this process, never
 the worker. The result travels back as a JSON file written to a temporary name and renamed,
 so the worker reads either a whole result or none (then the process died: exit code tells).
+The result carries the process's CPU time as the `CPU_MILLISECONDS` counter.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 from mapreduce import task
@@ -21,6 +23,9 @@ def run_child(
 ) -> None:
     spec = AttemptSpec.model_validate_json(spec_json)
     result = task.execute(spec, Path(payload_path).read_bytes(), Path(work_dir), token)
+    # Hadoop's CPU_MILLISECONDS: this process's user + system time, from its fork to here.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.counters["CPU_MILLISECONDS"] = round((usage.ru_utime + usage.ru_stime) * 1000)
     tmp = f"{result_path}.tmp"
     with open(tmp, "w") as f:
         f.write(result.model_dump_json())

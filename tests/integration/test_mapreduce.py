@@ -6,6 +6,7 @@ import random
 import re
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,6 +99,23 @@ def test_map_only_job_and_user_counters(cluster: LocalCluster, fs: FileSystem) -
     assert result.counters["user:kept"] == 2
     parts = [e.path for e in fs.ls("/maponly/out") if e.name.startswith("part-m-")]
     assert b"".join(fs.read_bytes(p) for p in parts) == b"KEEP 1\nKEEP 3\n"
+
+
+def test_cpu_milliseconds_counts_cpu_not_waiting(cluster: LocalCluster, fs: FileSystem) -> None:
+    fs.write_bytes("/cpu/in", b"one line\n")
+
+    def busy_then_idle(offset: int, line: str) -> Iterator[tuple[str, int]]:
+        start = time.process_time()
+        while time.process_time() - start < 0.3:  # 0.3 s of CPU
+            pass
+        time.sleep(2.0)  # and 2 s of none
+        yield line, 1
+
+    result = job(
+        cluster, busy_then_idle, inputs=["/cpu/in"], output="/cpu/out", num_reducers=0
+    ).run()
+    assert result.ok, result.error
+    assert 300 <= result.counters["CPU_MILLISECONDS"] < 1500, result.counters
 
 
 def test_failing_mapper_fails_the_job_with_the_users_traceback(
