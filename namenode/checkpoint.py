@@ -7,9 +7,12 @@ and the log segments they need are kept; older ones are removed.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +108,14 @@ def load(data: dict[str, Any]) -> tuple[Namespace, int]:
 def save(directory: Path, ns: Namespace, txid: int) -> Path:
     final = directory / image_name(txid)
     tmp = final.with_suffix(".tmp")
-    # json.dumps, not json.dump: dump streams through the pure-Python encoder, several
-    # times slower than the C one that dumps uses (the namesystem's lock is held meanwhile).
-    text = json.dumps(dump(ns, txid), separators=(",", ":"))
+    # The namesystem's lock is held meanwhile, so this is made fast: json.dumps, not
+    # json.dump, which streams through the pure-Python encoder, several times slower than the
+    # C one; and no cyclic garbage collection while the image is built. The image is millions
+    # of new lists with no cycle among them, and the heap growing by them set the collector
+    # off, walking the whole namespace, again and again: at 1M files 2.9-4.1 s to build the
+    # image, 1.2-1.4 s without.
+    with _no_cyclic_gc():
+        text = json.dumps(dump(ns, txid), separators=(",", ":"))
     with open(tmp, "w") as f:
         f.write(text)
         f.flush()
@@ -115,6 +123,17 @@ def save(directory: Path, ns: Namespace, txid: int) -> Path:
     tmp.replace(final)
     fsync_dir(directory)
     return final
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_newest(directory: Path) -> tuple[Namespace, int] | None:

@@ -3,6 +3,7 @@ whatever was synced comes back after a restart, through images and edit segments
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,6 +287,21 @@ def test_save_writes_an_image_atomically_and_load_newest_reads_it(tmp_path: Path
     assert older.block_owner[1] is older.under_construction["/a/f"].file
     # A block of a file still being written in the image is not complete once loaded.
     assert not older.is_complete_block(1) and loaded[0].is_complete_block(1)
+
+
+def test_save_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    """save() turns cyclic collection off while it builds the image (for speed): it must
+    turn it back on, and not turn it on when the caller had it off."""
+    ns = Namespace()
+    assert gc.isenabled()
+    checkpoint.save(tmp_path, ns, 1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        checkpoint.save(tmp_path, ns, 2)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_load_newest_with_no_readable_image_is_none(tmp_path: Path) -> None:
