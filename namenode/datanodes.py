@@ -37,6 +37,7 @@ class DatanodeDescriptor:
     commands: list[Command] = field(default_factory=list)
     # block id -> (bytes, when): writes this node was chosen for, not yet reported received
     scheduled: dict[int, tuple[int, float]] = field(default_factory=dict)
+    scheduled_bytes: int = 0  # their sum, kept as they come and go: views are built often
     SCHEDULED_TTL: ClassVar[float] = 60.0
 
     # The address the node's requests came from. Clients are matched against it for
@@ -58,21 +59,28 @@ class DatanodeDescriptor:
             host=self.host,
             rack=self.rack,
             capacity=self.capacity,
-            remaining=max(0, self.remaining - sum(b for b, _ in self.scheduled.values())),
+            remaining=max(0, self.remaining - self.scheduled_bytes),
             active_transfers=self.active_transfers + len(self.scheduled),
         )
 
     def schedule(self, block_id: int, size: int, now: float) -> None:
         """This node was chosen to receive a replica of `block_id` (about `size` bytes)."""
+        self.received(block_id)
         self.scheduled[block_id] = (size, now)
+        self.scheduled_bytes += size
 
     def received(self, block_id: int) -> None:
-        self.scheduled.pop(block_id, None)
+        size, _ = self.scheduled.pop(block_id, (0, 0.0))
+        self.scheduled_bytes -= size
 
     def forget_stale(self, now: float) -> None:
         stale = [b for b, (_, when) in self.scheduled.items() if now - when > self.SCHEDULED_TTL]
         for block_id in stale:
-            del self.scheduled[block_id]
+            self.received(block_id)
+
+    def clear_scheduled(self) -> None:
+        self.scheduled.clear()
+        self.scheduled_bytes = 0
 
     @property
     def is_live(self) -> bool:
@@ -98,7 +106,7 @@ class DatanodeRegistry:
         else:  # a live node re-registering (e.g. restarted quickly): keep its state
             node.url, node.rack, node.last_heartbeat = req.url.rstrip("/"), req.rack, now
             node.commands.clear()
-            node.scheduled.clear()
+            node.clear_scheduled()
         node.capacity, node.used, node.remaining = req.capacity, req.used, req.remaining
         node.ip = ip or node.ip
         return node
@@ -121,7 +129,7 @@ class DatanodeRegistry:
             if node.is_live and now - node.last_heartbeat > self.dead_timeout:
                 node.state = DatanodeState.DEAD
                 node.commands.clear()
-                node.scheduled.clear()
+                node.clear_scheduled()
                 node.active_transfers = 0
                 dead.append(node)
         return dead

@@ -92,3 +92,13 @@ def test_a_write_never_reported_stops_counting(system: Namesystem) -> None:
     node = system.datanodes.nodes[node_id]
     node.forget_stale(system.clock() + DatanodeDescriptor.SCHEDULED_TTL + 1)
     assert node.view.active_transfers == 0
+
+
+def test_scheduling_one_block_twice_counts_it_once(system: Namesystem) -> None:
+    node = system.datanodes.nodes["dn-a"]
+    node.schedule(7, BLOCK, 0.0)
+    node.schedule(7, BLOCK, 1.0)  # chosen again, e.g. a retried copy
+    assert (node.view.active_transfers, node.view.remaining) == (1, GIB - BLOCK)
+    node.received(7)
+    node.received(7)
+    assert (node.view.active_transfers, node.view.remaining) == (0, GIB)
