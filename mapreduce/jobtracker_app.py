@@ -93,7 +93,8 @@ async def wake_workers(tracker: JobTracker, token: str) -> None:
     """Ask every live worker to heartbeat now, so a new job's first tasks start without
     waiting out a heartbeat interval. Best effort: a worker that misses it heartbeats on
     time anyway."""
-    urls = [w["url"] for w in tracker.workers() if w["state"] == "LIVE"]
+    workers = await asyncio.to_thread(tracker.workers)  # its lock may be held by a tick
+    urls = [w["url"] for w in workers if w["state"] == "LIVE"]
     if not urls:
         return
     async with httpx.AsyncClient(
