@@ -41,13 +41,16 @@ def terminate(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_in_workdir(args: Any, run: Callable[[Any, Path], None]) -> int:
+def run_in_workdir(
+    args: Any, run: Callable[[Any, Path], int | None], prefix: str = "minihadoop-bench-"
+) -> int:
     """Run a benchmark in a fresh temp folder (args.tmpdir), removed afterwards unless
-    args.keep; SIGTERM and Ctrl-C unwind cleanly (exit 130)."""
+    args.keep; SIGTERM and Ctrl-C unwind cleanly (exit 130). The exit code is what `run`
+    returns (None: 0)."""
     signal.signal(signal.SIGTERM, terminate)
-    work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-", dir=args.tmpdir))
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=args.tmpdir))
     try:
-        run(args, work)
+        code = run(args, work)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -56,7 +59,7 @@ def run_in_workdir(args: Any, run: Callable[[Any, Path], None]) -> int:
             print(f"kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return code or 0
 
 
 # --- the process tree's memory and CPU ------------------------------------------------------

@@ -35,11 +35,8 @@ from __future__ import annotations
 
 import argparse
 import functools
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -48,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import wordcount
-from common import terminate
+from common import run_in_workdir
 from jobprofile import phases
 
 from mapreduce import Job
@@ -214,22 +211,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, terminate)
-    work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-latency-", dir=args.tmpdir))
     print("machine shared with other work: expect noise, the max above all")
-    try:
+
+    def run(args: argparse.Namespace, work: Path) -> None:
         for name in args.settings:
             run_config(args, work, name)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep:
-            print(f"kept {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    print(f"\nappended to {RESULTS}")
-    return 0
+        print(f"\nappended to {RESULTS}")
+
+    return run_in_workdir(args, run, prefix="minihadoop-bench-latency-")
 
 
 if __name__ == "__main__":

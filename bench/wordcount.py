@@ -67,7 +67,6 @@ import multiprocessing
 import operator
 import os
 import platform
-import shutil
 import signal
 import statistics
 import string
@@ -83,7 +82,7 @@ from typing import Any
 
 import corpus
 import httpx
-from common import TreeSampler, git_commit, terminate
+from common import TreeSampler, git_commit, run_in_workdir
 from jobprofile import StackSampler, phases, py_spy, wall_split
 
 from mapreduce import Job
@@ -762,10 +761,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, terminate)
     sample = 'Don\'t stop: "Quoted," he said (twice).'
     assert [w for w, _ in mapper(0, sample)] == list(words(sample))
-    work = Path(tempfile.mkdtemp(prefix="minihadoop-bench-wc-", dir=args.tmpdir))
     print(
         f"cluster: {DATANODES} datanodes + {DATANODES} workers, {BLOCK_SIZE // MiB} MiB blocks, "
         f"replication {REPLICATION} (keeps the upload cheap), {REDUCERS} reducers, heartbeats "
@@ -774,28 +771,24 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {os.cpu_count()} cores, shared with other work: expect noise of 10 % or more"
     )
     args.run = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return run_in_workdir(args, run_all, prefix="minihadoop-bench-wc-")
+
+
+def run_all(args: argparse.Namespace, work: Path) -> int:
+    """Every size in `work`; 1 when some system's output differed from Counter's."""
     ok = True
     runs: dict[int, list[Measurement]] = {}
-    try:
-        for size_mb in args.sizes:
-            size_ok, runs[size_mb] = run_size(args, work, size_mb)
-            ok = ok and size_ok
-        ratios = scaling(runs)
-        if ratios:
-            print("\n" + scaling_text(ratios))
-            record(
-                RESULTS,
-                {"kind": "scaling", "run": args.run, "from_mb": SCALE_FROM, "to_mb": SCALE_TO}
-                | {"systems": ratios},
-            )
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep:
-            print(f"kept {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    for size_mb in args.sizes:
+        size_ok, runs[size_mb] = run_size(args, work, size_mb)
+        ok = ok and size_ok
+    ratios = scaling(runs)
+    if ratios:
+        print("\n" + scaling_text(ratios))
+        record(
+            RESULTS,
+            {"kind": "scaling", "run": args.run, "from_mb": SCALE_FROM, "to_mb": SCALE_TO}
+            | {"systems": ratios},
+        )
     print(f"\nappended to {RESULTS}")
     return 0 if ok else 1
 
