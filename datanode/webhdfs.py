@@ -26,37 +26,18 @@ from minihadoop import paths
 from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import DFSOutputStream, FileSystem
 from minihadoop.models import CreateRequest
-from minihadoop.server import presented_token
+from minihadoop.server import flag, integer, presented_token
 
 BATCH = 4 << 20  # bytes gathered before handing them to the writer thread
-
-
-def _flag(value: str | None, default: bool = False) -> bool:
-    if value in (None, ""):
-        return default
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise IllegalArgumentError(f"expected true or false, got {value!r}")
-
-
-def _int(value: str | None, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise IllegalArgumentError(f"{name} must be an integer, got {value!r}") from None
 
 
 def _create_options(path: str, q: QueryParams) -> dict[str, Any]:
     """CREATE's parameters, checked here against the namenode's own request model, so a bad
     one is a 400 now rather than an error inside the client call."""
     options: dict[str, Any] = {
-        "overwrite": _flag(q.get("overwrite")),
-        "replication": _int(q.get("replication"), "replication"),
-        "block_size": _int(q.get("blocksize"), "blocksize"),
+        "overwrite": flag(q.get("overwrite")),
+        "replication": integer(q.get("replication"), "replication"),
+        "block_size": integer(q.get("blocksize"), "blocksize"),
         "permission": q.get("permission") or None,
     }
     try:
@@ -109,8 +90,8 @@ def router(service: DatanodeService, auth: Any, read: Any) -> APIRouter:
         q = request.query_params
         match op.upper():
             case "OPEN":
-                offset = _int(q.get("offset"), "offset") or 0
-                length = _int(q.get("length"), "length")
+                offset = integer(q.get("offset"), "offset") or 0
+                length = integer(q.get("length"), "length")
                 if offset < 0 or (length is not None and length < 0):
                     raise IllegalArgumentError("offset and length must not be negative")
                 fs = client(request)

@@ -201,3 +201,30 @@ def serve(app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
 def url_for(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+# --- WebHDFS query parameters (namenode and datanode) ---------------------------------------
+
+
+def flag(value: str | None, default: bool = False) -> bool:
+    """A WebHDFS boolean query parameter: true/false/1/0, any case; empty is `default`."""
+    if value is None or value == "":
+        return default
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise IllegalArgumentError(f"expected true or false, got {value!r}")
+
+
+def integer(value: str | None, name: str) -> int | None:
+    """A WebHDFS integer query parameter (a Java long); empty is None."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise IllegalArgumentError(f"{name} must be an integer, got {value!r}") from None
+    if not -(1 << 63) <= number < 1 << 63:  # a Java long, as Hadoop's LongParam
+        raise IllegalArgumentError(f"{name} is out of range: {value[:40]}")
+    return number

@@ -18,7 +18,7 @@ from starlette.datastructures import QueryParams
 
 from minihadoop import paths
 from minihadoop.errors import FileAlreadyExistsError, IllegalArgumentError
-from minihadoop.server import json_response, presented_token
+from minihadoop.server import flag, integer, json_response, presented_token
 from namenode import commands as c
 from namenode.namesystem import Namesystem
 
@@ -41,28 +41,6 @@ def account(name: str, what: str) -> str:
     if len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise IllegalArgumentError(f"invalid {what} {name[:100]!r}")
     return name
-
-
-def flag(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise IllegalArgumentError(f"expected true or false, got {value!r}")
-
-
-def integer(value: str | None, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise IllegalArgumentError(f"{name} must be an integer, got {value!r}") from None
-    if not -(1 << 63) <= number < 1 << 63:  # a Java long, as Hadoop's LongParam
-        raise IllegalArgumentError(f"{name} is out of range: {value[:40]}")
-    return number
 
 
 def permission(value: str | None, default: str) -> str:
