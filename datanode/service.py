@@ -168,11 +168,13 @@ class DatanodeService:
         """Copy a local replica to `targets` (as a pipeline), as the namenode asked."""
         try:
             replica = self.store.get(block_id)
-            self.store.check_size(replica)
-        except ChecksumError:
-            await self.scan_one(replica)  # reports it: the namenode picks another source
-            return
         except MiniHadoopError:
+            return
+        try:  # a file gone or cut short: say so now, not after streaming the rest
+            self.store.check_size(replica)
+        except ChecksumError as exc:
+            log.warning("replica of block %s is bad: %s", block_id, exc)
+            await self.report_bad(block_id, str(exc))  # the namenode picks another source
             return
         spec = WriteSpec(
             block_id, replica.gen, replica.length, replica.bytes_per_checksum, tuple(targets)
