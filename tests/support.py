@@ -6,6 +6,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
+from minihadoop.signing import ClusterAuth
+
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     """Poll `condition` until it returns something truthy; fail the test after `timeout`."""
@@ -17,3 +21,8 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "c
             return last
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def cluster_auth(token: str) -> httpx.Auth:
+    """What a test's raw HTTP call passes as ``auth=`` to prove it holds the cluster token."""
+    return ClusterAuth(token)
