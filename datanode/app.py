@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -26,8 +27,10 @@ from datanode.service import DatanodeService
 from datanode.webhdfs import router as webhdfs_router
 from minihadoop.config import Settings
 from minihadoop.errors import ChecksumError, IllegalArgumentError, MiniHadoopError
+from minihadoop.guard import HostNames, WebAuth, cluster_only, install_guard, read_access
 from minihadoop.models import BlockWriteResult
-from minihadoop.server import install_error_handlers, read_dependency, token_dependency
+from minihadoop.server import install_error_handlers
+from minihadoop.signing import CONTENT, UNSIGNED
 
 MAX_TARGETS = 16
 # A block id as the namenode hands them out (`models.BlockId`): anything else is a 400 here,
@@ -48,8 +51,9 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
 
     app = FastAPI(title="minihadoop datanode", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    auth = Depends(token_dependency(settings.token))
-    read = Depends(read_dependency(settings.token, settings.read_policy))
+    auth = Depends(cluster_only)
+    read = Depends(read_access(settings.read_policy))
+    web = WebAuth(service.check_delegation, settings.read_policy)
     store: BlockStore = service.store
 
     @app.get("/health")
@@ -95,7 +99,7 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
                 spec,
                 request.stream(),
                 client=service.client,
-                token=settings.token,
+                content=_signed_digest(request),
                 timeout=service.transfer_timeout,
             )
         finally:
@@ -106,8 +110,22 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
     _read_routes(app, service, read)
     _verified_read_route(app, service, read)
     _checksums_route(app, service, read)
-    app.include_router(webhdfs_router(service, auth, read))
+    app.include_router(webhdfs_router(service, Depends(web.user), Depends(web.reader)))
+    names = HostNames([*settings.host_names(), urlsplit(service.identity.url).hostname or ""])
+    install_guard(app, settings.token, names, unsigned_payload=_block_data)
     return app
+
+
+def _block_data(method: str, path: str) -> bool:
+    """Block data may come unsigned (`minihadoop.signing`): a replication copy streams a
+    replica whose digest it does not know; the data carries its CRC32C checksums."""
+    return method == "PUT" and path.startswith("/dn/v1/blocks/")
+
+
+def _signed_digest(request: Request) -> str | None:
+    """The body digest the writer signed, to pass down the pipeline, if it signed one."""
+    content = request.headers.get(CONTENT)
+    return None if content in (None, UNSIGNED) else content
 
 
 async def _open_range(

@@ -23,6 +23,7 @@ from datanode.blockstore import BlockStore, Replica
 from minihadoop.checksum import checksum_length
 from minihadoop.errors import ChecksumError, IllegalArgumentError
 from minihadoop.models import BlockWriteResult
+from minihadoop.signing import CONTENT
 
 _END = b""
 
@@ -51,7 +52,7 @@ async def send_block(
     client: httpx.AsyncClient,
     spec: WriteSpec,
     body: Callable[[], AsyncIterator[bytes]],
-    token: str,
+    content: str | None,
     timeout: float,
 ) -> BlockWriteResult:
     """PUT a block (data then checksums) down the pipeline `spec.targets`.
@@ -59,7 +60,14 @@ async def send_block(
     A target that refuses the connection — dead, but not yet declared dead — is skipped and
     the block goes to the next one, which forwards to the rest; no byte was sent to it, so
     `body()` can be started afresh. Skipped targets are listed as failed in the result.
+
+    `content` is the body's SHA-256 as its writer signed it, passed on so every node of
+    the pipeline checks the same bytes against it; None sends it as an unsigned payload
+    (`minihadoop.signing`), still covered by its CRC32C checksums.
     """
+    headers = {"x-targets": "", "content-length": str(spec.body_length)}
+    if content is not None:
+        headers[CONTENT] = content
     skipped: list[str] = []
     for i, first in enumerate(spec.targets):
         try:
@@ -67,11 +75,7 @@ async def send_block(
                 block_url(first, spec.block_id),
                 params=spec.query(),
                 content=body(),
-                headers={
-                    "x-targets": ",".join(spec.targets[i + 1 :]),
-                    "authorization": f"Bearer {token}",
-                    "content-length": str(spec.body_length),
-                },
+                headers={**headers, "x-targets": ",".join(spec.targets[i + 1 :])},
                 timeout=httpx.Timeout(timeout),
             )
         except httpx.ConnectError:
@@ -105,7 +109,7 @@ async def receive_block(
     stream: AsyncIterator[bytes],
     *,
     client: httpx.AsyncClient,
-    token: str,
+    content: str | None,
     timeout: float,
 ) -> tuple[Replica, BlockWriteResult]:
     """Store the block arriving on `stream`, forwarding it along `spec.targets`.
@@ -113,7 +117,7 @@ async def receive_block(
     Returns the finalized local replica and what the downstream nodes did. Raises
     (having stored nothing) when the stream is short, long, or fails its checksums.
     """
-    downstream = _start_downstream(spec, client, token, timeout) if spec.targets else None
+    downstream = _start_downstream(spec, client, content, timeout) if spec.targets else None
     writer = store.begin(spec.block_id, spec.gen, spec.bytes_per_checksum)
     sums = bytearray()
     received = 0
@@ -150,7 +154,7 @@ async def receive_block(
 
 
 def _start_downstream(
-    spec: WriteSpec, client: httpx.AsyncClient, token: str, timeout: float
+    spec: WriteSpec, client: httpx.AsyncClient, content: str | None, timeout: float
 ) -> _Downstream:
     queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=16)
 
@@ -161,7 +165,7 @@ def _start_downstream(
                 return
             yield piece
 
-    task = asyncio.create_task(send_block(client, spec, body, token, timeout))
+    task = asyncio.create_task(send_block(client, spec, body, content, timeout))
     return _Downstream(queue, task)
 
 

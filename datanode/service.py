@@ -23,7 +23,8 @@ import httpx
 from datanode.blockstore import BlockStore, Replica
 from datanode.pipeline import PipelineError, WriteSpec, send_block
 from minihadoop.config import Settings
-from minihadoop.errors import ChecksumError, MiniHadoopError
+from minihadoop.delegation import DelegationToken
+from minihadoop.errors import ChecksumError, MiniHadoopError, UnavailableError
 from minihadoop.models import (
     BadBlockReport,
     BlockReportRequest,
@@ -34,6 +35,8 @@ from minihadoop.models import (
     RegisterRequest,
     ReplicaReport,
 )
+from minihadoop.rest import remote_error
+from minihadoop.signing import ClusterAuth, Keys
 
 log = logging.getLogger("minihadoop.datanode")
 
@@ -58,9 +61,14 @@ class DatanodeService:
         self.settings = settings
         self.active_transfers = 0
         self.registered = False
+        # Every call this node makes — to the namenode, down a pipeline, to a replication
+        # target — is signed, and its answer checked, by ClusterAuth.
         self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0), limits=httpx.Limits(max_connections=64)
+            timeout=httpx.Timeout(30.0),
+            limits=httpx.Limits(max_connections=64),
+            auth=ClusterAuth(settings.token),
         )
+        self._keys = Keys.derive(settings.token)
         self._pending_received: list[ReplicaReport] = []
         self._pending_deleted: list[int] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -77,7 +85,6 @@ class DatanodeService:
         response = await self.client.post(
             f"{self.namenode_url}/internal/v1/{endpoint}",
             json=payload,
-            headers={"authorization": f"Bearer {self.settings.token}"},
         )
         response.raise_for_status()
         return response
@@ -143,6 +150,21 @@ class DatanodeService:
                 "bad_block", BadBlockReport(block_id=block_id, datanode_id=self.id, reason=reason)
             )
 
+    async def check_delegation(self, text: str, op: str, path: str) -> DelegationToken:
+        """A delegation token presented here, if the namenode — which alone knows whether
+        it was cancelled — says it is live and permits `op` on `path`."""
+        token = DelegationToken.decode(text, self._keys.delegation)  # garbage stops here
+        try:
+            response = await self.client.post(
+                f"{self.namenode_url}/internal/v1/delegation/check",
+                json={"token": text, "op": op, "path": path},
+            )
+        except httpx.TransportError as exc:
+            raise UnavailableError(f"cannot check the delegation token: {exc}") from exc
+        if response.status_code != 200:
+            raise remote_error(response)
+        return token
+
     # --- commands ---------------------------------------------------------------------------
 
     async def obey(self, commands: list[Command]) -> None:
@@ -185,7 +207,7 @@ class DatanodeService:
                 self.client,
                 spec,
                 lambda: self._replica_body(replica),
-                self.settings.token,
+                None,
                 self.transfer_timeout,
             )
         except PipelineError as exc:

@@ -25,8 +25,9 @@ from datanode.service import DatanodeService
 from minihadoop import paths
 from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import DFSOutputStream, FileSystem
+from minihadoop.guard import principal_of
 from minihadoop.models import CreateRequest
-from minihadoop.server import flag, integer, presented_token
+from minihadoop.server import flag, integer
 
 BATCH = 4 << 20  # bytes gathered before handing them to the writer thread
 
@@ -53,9 +54,12 @@ def router(service: DatanodeService, auth: Any, read: Any) -> APIRouter:
     api = APIRouter(prefix="/webhdfs/v1", tags=["webhdfs"])
 
     def client(request: Request) -> FileSystem:
-        user = request.query_params.get("user.name") or "hadoop"
-        token = presented_token(request) or service.settings.token
-        return FileSystem(service.namenode_url, token, user=user)
+        """A DFS client acting for the caller, whom the route's dependency checked: with a
+        delegation token, as the token's user; else as the `user.name` it gave."""
+        principal = principal_of(request)
+        user = principal.user if principal and principal.user else None
+        user = user or request.query_params.get("user.name") or "hadoop"
+        return FileSystem(service.namenode_url, service.settings.token, user=user)
 
     @api.put("/{path:path}", dependencies=[auth])
     async def create(path: str, request: Request, op: str = Query(...)) -> Response:

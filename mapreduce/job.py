@@ -29,11 +29,19 @@ from typing import Any
 import httpx
 
 from mapreduce.protocol import JobState, SubmitRequest
-from mapreduce.serialization import JobFunctions, Mapper, Partitioner, Reducer, dumps
+from mapreduce.serialization import (
+    JobFunctions,
+    Mapper,
+    Partitioner,
+    Reducer,
+    dumps,
+    seal_payload,
+)
 from minihadoop import paths
 from minihadoop.config import ClusterInfo, current_user, home_dir
-from minihadoop.errors import MiniHadoopError, UnavailableError
+from minihadoop.errors import AuthenticationError, MiniHadoopError, UnavailableError
 from minihadoop.rest import call
+from minihadoop.signing import ClusterAuth, Keys
 
 
 @dataclass
@@ -56,8 +64,8 @@ class JobTrackerClient:
 
     def __init__(self, url: str, token: str | None, *, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(timeout=timeout, headers=headers)
+        self._keys = Keys.derive(token) if token else None
+        self._http = httpx.Client(timeout=timeout, auth=ClusterAuth(token) if token else None)
 
     @classmethod
     def from_cluster(cls, directory: str | os.PathLike[str] | None = None) -> JobTrackerClient:
@@ -77,6 +85,12 @@ class JobTrackerClient:
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         return call(self._http, method, f"{self.url}{path}", **kw).json()
+
+    def seal(self, payload: bytes) -> bytes:
+        """`payload` sealed with the cluster's key, as workers will only unpickle it."""
+        if self._keys is None:
+            raise AuthenticationError("submitting a job needs the cluster token")
+        return seal_payload(payload, self._keys.seal)
 
     def submit(self, req: SubmitRequest) -> str:
         return str(self.call("POST", "/mr/v1/jobs", json=req.model_dump(mode="json"))["id"])
@@ -181,7 +195,15 @@ class Job:
 
     def submit(self) -> RunningJob:
         payload = dumps(self.functions)  # fails here, before anything runs, if unpicklable
-        req = SubmitRequest(
+        client = self._connect()
+        try:
+            return RunningJob(client, client.submit(self._request(client.seal(payload))))
+        except BaseException:
+            client.close()
+            raise
+
+    def _request(self, payload: bytes) -> SubmitRequest:
+        return SubmitRequest(
             name=str(self.name)[:200],
             user=current_user(),
             inputs=self.inputs,
@@ -191,12 +213,6 @@ class Job:
             max_attempts=self.max_attempts,
             speculative=self.speculative,
         )
-        client = self._connect()
-        try:
-            return RunningJob(client, client.submit(req))
-        except BaseException:
-            client.close()
-            raise
 
     def run(self, *, progress: Callable[[dict[str, Any]], None] | None = None) -> JobResult:
         return self.submit().wait(progress=progress)

@@ -46,6 +46,7 @@ from mapreduce.scheduler import (
     Scheduler,
     Touched,
 )
+from mapreduce.serialization import unseal_payload
 from mapreduce.splits import plan_splits
 from minihadoop import paths
 from minihadoop.config import Settings
@@ -56,6 +57,7 @@ from minihadoop.errors import (
     MiniHadoopError,
 )
 from minihadoop.filesystem import FileSystem
+from minihadoop.signing import Keys
 
 log = logging.getLogger("minihadoop.jobtracker")
 MAX_PAYLOAD = 64 << 20
@@ -74,6 +76,7 @@ class JobTracker:
         self.fs = fs
         self.settings = settings
         self.clock = clock
+        self._seal_key = Keys.derive(settings.token).seal
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "payloads").mkdir(exist_ok=True)
         self.history = JobHistory(directory / "history.db")
@@ -110,6 +113,7 @@ class JobTracker:
             raise IllegalArgumentError("job payload is not valid base64") from None
         if not payload or len(payload) > MAX_PAYLOAD:
             raise IllegalArgumentError(f"job payload must be 1 byte to {MAX_PAYLOAD} bytes")
+        unseal_payload(payload, self._seal_key)  # workers would refuse it: refuse it now
         files = self._input_files([paths.normalize(p) for p in req.inputs])
         splits = plan_splits([self.fs.blocks(f) for f in files])
         now = self.clock()

@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import BackgroundTasks, Depends, FastAPI, Query
@@ -27,26 +28,26 @@ from minihadoop.address import advertised_host
 from minihadoop.config import Settings
 from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import FileSystem
-from minihadoop.server import (
-    bind_socket,
-    install_error_handlers,
-    limit_body_size,
-    read_dependency,
-    serve,
-    token_dependency,
-    url_for,
-)
+from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
+from minihadoop.server import bind_socket, install_error_handlers, limit_body_size, serve, url_for
+from minihadoop.signing import ClusterAuth
 
 log = logging.getLogger("minihadoop.jobtracker")
 MAX_BODY = 96 << 20  # a base64 payload of up to 64 MiB
 
 
-def create_app(tracker: JobTracker, settings: Settings, *, lifespan: Any = None) -> FastAPI:
+def create_app(
+    tracker: JobTracker,
+    settings: Settings,
+    *,
+    lifespan: Any = None,
+    names: HostNames | None = None,
+) -> FastAPI:
     app = FastAPI(title="minihadoop job tracker", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     limit_body_size(app, MAX_BODY, exempt=lambda _p: False)
-    auth = Depends(token_dependency(settings.token))
-    read = Depends(read_dependency(settings.token, settings.read_policy))
+    auth = Depends(cluster_only)
+    read = Depends(read_access(settings.read_policy))
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -86,6 +87,7 @@ def create_app(tracker: JobTracker, settings: Settings, *, lifespan: Any = None)
                 raise IllegalArgumentError(f"worker urls must be http(s) URLs, not {url[:100]!r}")
         return tracker.heartbeat(hb)
 
+    install_guard(app, settings.token, names or HostNames(settings.host_names()))
     return app
 
 
@@ -97,9 +99,7 @@ async def wake_workers(tracker: JobTracker, token: str) -> None:
     urls = [w["url"] for w in workers if w["state"] == "LIVE"]
     if not urls:
         return
-    async with httpx.AsyncClient(
-        timeout=2.0, headers={"authorization": f"Bearer {token}"}
-    ) as client:
+    async with httpx.AsyncClient(timeout=2.0, auth=ClusterAuth(token)) as client:
 
         async def wake(url: str) -> None:
             with contextlib.suppress(httpx.HTTPError):
@@ -136,7 +136,8 @@ def run(
                 await task
         tracker.close()
 
-    app = create_app(tracker, settings, lifespan=lifespan)
+    names = HostNames([*settings.host_names(), urlsplit(url).hostname or "", host])
+    app = create_app(tracker, settings, lifespan=lifespan, names=names)
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("job tracker serving %s on %s", directory, url)
@@ -146,9 +147,7 @@ def run(
 async def _announce(namenode: str, url: str, settings: Settings) -> None:
     """Tell the namenode where the job tracker is (its dashboard shows jobs), now and every
     few seconds, so a restarted namenode learns it again."""
-    async with httpx.AsyncClient(
-        timeout=10.0, headers={"authorization": f"Bearer {settings.token}"}
-    ) as client:
+    async with httpx.AsyncClient(timeout=10.0, auth=ClusterAuth(settings.token)) as client:
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 await client.post(

@@ -20,7 +20,8 @@ from typing import Any
 
 import cloudpickle
 
-from minihadoop.errors import IllegalArgumentError
+from minihadoop.errors import AuthenticationError, IllegalArgumentError
+from minihadoop.signing import SignatureError, seal, unseal
 
 Mapper = Callable[[Any, Any], Iterable[tuple[Any, Any]]]
 Reducer = Callable[[Any, Iterable[Any]], Iterable[tuple[Any, Any]]]
@@ -99,9 +100,26 @@ def dumps(functions: JobFunctions) -> bytes:
             cloudpickle.unregister_pickle_by_value(module)
 
 
-def loads(data: bytes) -> JobFunctions:
-    """Only ever called on payloads that came in with the cluster token."""
-    functions = cloudpickle.loads(data)
+PAYLOAD = b"job-payload"  # what a payload's seal is made for (`minihadoop.signing.seal`)
+
+
+def seal_payload(data: bytes, key: bytes) -> bytes:
+    """A pickled payload behind a MAC made with the cluster's seal key: the only form in
+    which workers will unpickle it."""
+    return seal(key, data, PAYLOAD)
+
+
+def unseal_payload(sealed: bytes, key: bytes) -> bytes:
+    try:
+        return unseal(key, sealed, PAYLOAD)
+    except SignatureError:
+        raise AuthenticationError("the job payload is not sealed with this cluster's key") from None
+
+
+def loads(sealed: bytes, key: bytes) -> JobFunctions:
+    """Unpickle a sealed payload, having checked its seal first: nothing unsealed, nothing
+    sealed with another key, is ever unpickled."""
+    functions = cloudpickle.loads(unseal_payload(sealed, key))
     if not isinstance(functions, JobFunctions):
         raise IllegalArgumentError("job payload is not a minihadoop job")
     return functions

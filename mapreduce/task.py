@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hmac
 import re
 import time
 import traceback
@@ -37,6 +38,7 @@ from mapreduce.records import split_records
 from mapreduce.serialization import JobFunctions, Mapper, Reducer, loads
 from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, merge_runs, read_run
 from minihadoop.filesystem import FileSystem
+from minihadoop.signing import MAC_SIZE, ClusterAuth, Keys, stream_mac
 
 OUTPUT_PIECE = 1 << 20  # text output is joined into pieces of about this size per write
 FETCH_ATTEMPTS = 3
@@ -108,7 +110,7 @@ def _run(
     spec: AttemptSpec, payload: bytes, work_dir: Path, token: str, counters: Counter[str]
 ) -> list[int]:
     """The attempt's work; a map returns the size of its output for each reducer."""
-    functions = loads(payload)
+    functions = loads(payload, Keys.derive(token).seal)
     if spec.kind is TaskKind.MAP:
         return _run_map(spec, functions, work_dir, token, counters)
     _run_reduce(spec, functions, work_dir, token, counters)
@@ -274,16 +276,17 @@ def _fetch_all(
     fetched: list[Path] = []
     failures: dict[int, str] = {}
     unreachable: dict[str, str] = {}  # worker URL -> why: its other maps are not tried
-    headers = {"authorization": f"Bearer {token}"}
     timeout = httpx.Timeout(120.0, connect=10.0)
-    with httpx.Client(headers=headers, timeout=timeout) as client:
+    key = Keys.derive(token).seal
+    with httpx.Client(auth=ClusterAuth(token), timeout=timeout) as client:
         for m in spec.map_outputs:
             if m.worker_url in unreachable:
                 failures[m.map_index] = unreachable[m.worker_url]
                 continue
             target = directory / f"in-{m.map_index}.run"
             try:
-                counters["REDUCE_SHUFFLE_BYTES"] += _fetch(client, _shuffle_url(spec, m), target)
+                url, context = _shuffle_url(spec, m)
+                counters["REDUCE_SHUFFLE_BYTES"] += _fetch(client, url, target, key, context)
                 fetched.append(target)
             except _FetchError as exc:
                 failures[m.map_index] = str(exc)
@@ -294,9 +297,19 @@ def _fetch_all(
     return fetched
 
 
-def _shuffle_url(spec: AttemptSpec, m: MapOutput) -> str:
+def _shuffle_url(spec: AttemptSpec, m: MapOutput) -> tuple[str, bytes]:
+    """Where one map's output for this reducer is, and what its seal is made for."""
     base = m.worker_url.rstrip("/")
-    return f"{base}/mr/v1/shuffle/{spec.job_id}/{m.attempt_id}/{spec.index}"
+    return (
+        f"{base}/mr/v1/shuffle/{spec.job_id}/{m.attempt_id}/{spec.index}",
+        shuffle_context(spec.job_id, m.attempt_id, spec.index),
+    )
+
+
+def shuffle_context(job_id: str, attempt_id: str, partition: int) -> bytes:
+    """What a served map output's seal covers besides its bytes: which output it is, so one
+    recorded for another reducer or attempt is never taken for this one."""
+    return f"shuffle/{job_id}/{attempt_id}/{partition}".encode()
 
 
 class _FetchError(Exception):
@@ -309,11 +322,15 @@ def _fetch(
     client: httpx.Client,
     url: str,
     target: Path,
+    key: bytes,
+    context: bytes,
     attempts: int = FETCH_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Stream `url` into `target`; its size. Transport errors and 5xx are retried with
-    backoff; any other HTTP error is final (the output is not there)."""
+    backoff; any other HTTP error is final (the output is not there). The output is
+    unpickled later, so it must end in the seal its worker made (`worker_app`): one that
+    does not is final too, and nothing of it is kept."""
     problem = "not tried"
     connected = False
     for attempt in range(attempts):
@@ -328,18 +345,38 @@ def _fetch(
                     if response.status_code < 500:
                         break
                     continue
-                size = 0
-                with open(target, "wb") as f:
-                    for piece in response.iter_bytes(1 << 20):
-                        f.write(piece)
-                        size += len(piece)
-                return size
+                size = _receive_sealed(response, target, key, context)
+                if size is not None:
+                    return size
+                problem = "the map output is not sealed with this cluster's key"
+                target.unlink(missing_ok=True)
+                break
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             problem = f"{type(exc).__name__}: {exc}"
         except httpx.TransportError as exc:
             connected = True
             problem = f"{type(exc).__name__}: {exc}"
     raise _FetchError(f"{url}: {problem}", unreachable=not connected)
+
+
+def _receive_sealed(
+    response: httpx.Response, target: Path, key: bytes, context: bytes
+) -> int | None:
+    """Write the body less its trailing seal to `target`; its size, or None if the seal
+    does not hold."""
+    mac = stream_mac(key, context)
+    tail = b""
+    size = 0
+    with open(target, "wb") as f:
+        for piece in response.iter_bytes(1 << 20):
+            held = tail + piece
+            body, tail = held[:-MAC_SIZE], held[-MAC_SIZE:]
+            mac.update(body)
+            f.write(body)
+            size += len(body)
+    if len(tail) < MAC_SIZE or not hmac.compare_digest(mac.digest(), tail):
+        return None
+    return size
 
 
 # --- text output --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from mapreduce.protocol import (
     WorkerHeartbeat,
 )
 from minihadoop.config import Settings
+from minihadoop.signing import ClusterAuth
 
 log = logging.getLogger("minihadoop.worker")
 
@@ -67,9 +68,7 @@ class WorkerService:
         self.finished: list[AttemptResult] = []
         self.cleaned: set[str] = set()
         self.wake = asyncio.Event()
-        self.client = httpx.AsyncClient(
-            timeout=30.0, headers={"authorization": f"Bearer {settings.token}"}
-        )
+        self.client = httpx.AsyncClient(timeout=30.0, auth=ClusterAuth(settings.token))
         self._payload_locks: dict[str, asyncio.Lock] = {}
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["mapreduce.child"])

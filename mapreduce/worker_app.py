@@ -16,23 +16,19 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import StreamingResponse
 
-from mapreduce.task import shuffle_path
+from mapreduce.task import shuffle_context, shuffle_path
 from mapreduce.worker import WorkerService
 from minihadoop.address import advertised_host
 from minihadoop.config import Settings
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
-from minihadoop.server import (
-    bind_socket,
-    install_error_handlers,
-    read_dependency,
-    serve,
-    token_dependency,
-    url_for,
-)
+from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
+from minihadoop.server import bind_socket, install_error_handlers, serve, url_for
+from minihadoop.signing import MAC_SIZE, Keys, stream_mac
 
 log = logging.getLogger("minihadoop.worker")
 PIECE = 1 << 20
@@ -41,7 +37,8 @@ PIECE = 1 << 20
 def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = None) -> FastAPI:
     app = FastAPI(title="minihadoop worker", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    auth = Depends(token_dependency(settings.token))
+    auth = Depends(cluster_only)
+    seal_key = Keys.derive(settings.token).seal
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -49,7 +46,7 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
 
     @app.get(
         "/mr/v1/worker",
-        dependencies=[Depends(read_dependency(settings.token, settings.read_policy))],
+        dependencies=[Depends(read_access(settings.read_policy))],
     )
     def info() -> dict[str, Any]:
         return {
@@ -76,14 +73,20 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
         size = path.stat().st_size
 
         async def body() -> AsyncIterator[bytes]:
+            # The reducer unpickles what it fetches: the output ends in a seal over which
+            # output it is and its exact bytes (`task._receive_sealed` checks it).
+            mac = stream_mac(seal_key, shuffle_context(job_id, attempt_id, partition))
             with open(path, "rb") as f:
                 while piece := f.read(PIECE):
+                    mac.update(piece)
                     yield piece
+            yield mac.digest()
 
-        return StreamingResponse(
-            body(), media_type="application/octet-stream", headers={"content-length": str(size)}
-        )
+        headers = {"content-length": str(size + MAC_SIZE)}
+        return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)
 
+    names = HostNames([*settings.host_names(), urlsplit(service.url).hostname or ""])
+    install_guard(app, settings.token, names)
     return app
 
 

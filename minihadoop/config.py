@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # (and only when read_policy is "open").
     token: str = ""
     read_policy: ReadPolicy = "open"
+    # Host names (comma-separated) a daemon answers to besides IP literals, localhost, the
+    # machine's names and its own bind/advertised name: the names in front of it (a load
+    # balancer, a DNS alias). Any other Host header is refused (DNS rebinding).
+    allowed_hosts: str = ""
 
     # Files.
     block_size: int = Field(default=64 * MiB, ge=MIN_BLOCK_SIZE)
@@ -74,6 +78,9 @@ class Settings(BaseSettings):
     task_timeout: float = Field(default=600.0, gt=0)
     worker_slots: int = Field(default=0, ge=0)  # 0: one per CPU core
     sort_buffer_records: int = Field(default=1_000_000, ge=100)  # Hadoop: a 100 MB buffer
+
+    def host_names(self) -> list[str]:
+        return [name.strip() for name in self.allowed_hosts.split(",") if name.strip()]
 
 
 def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:

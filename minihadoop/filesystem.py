@@ -53,6 +53,7 @@ from minihadoop.models import (
     LocatedBlocks,
 )
 from minihadoop.rest import call, remote_error
+from minihadoop.signing import CONTENT, ClusterAuth
 
 Progress = Callable[[int], None]
 READ_PIECE = 1 << 20
@@ -76,10 +77,11 @@ class FileSystem:
         self.token = token
         self.user = user or current_user()
         self.bytes_per_checksum = bytes_per_checksum
-        headers = {"authorization": f"Bearer {token}"} if token else {}
+        # With the cluster token every call is signed and every answer checked (a peer that
+        # cannot sign is no peer); without it, only what the read policy leaves open works.
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=5.0),
-            headers=headers,
+            auth=ClusterAuth(token) if token else None,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
         self.client_name = f"mh-client-{uuid.uuid4().hex[:12]}"
@@ -192,6 +194,27 @@ class FileSystem:
     def cluster(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", f"{self.namenode}/nn/v1/cluster").json()
         return result
+
+    # --- delegation tokens (Hadoop's FileSystem.getDelegationToken and friends) ----------------
+
+    def get_delegation_token(self, renewer: str | None = None) -> str:
+        """A delegation token for this client's user, for WebHDFS clients (fsspec, HdfsCLI)
+        that should not hold the cluster token: it expires, can be renewed by `renewer`
+        (default: the user) up to a week, and cancelled."""
+        answer = self._webhdfs("GET", "/", "GETDELEGATIONTOKEN", renewer=renewer)
+        return str(answer["Token"]["urlString"])
+
+    def renew_delegation_token(self, token: str) -> float:
+        """Renew `token`; its new expiry, in seconds since the epoch."""
+        answer = self._webhdfs("PUT", "/", "RENEWDELEGATIONTOKEN", token=token)
+        return int(answer["long"]) / 1000
+
+    def cancel_delegation_token(self, token: str) -> None:
+        self._call(
+            "PUT",
+            f"{self.namenode}/webhdfs/v1/",
+            params={"op": "CANCELDELEGATIONTOKEN", "user.name": self.user, "token": token},
+        )
 
     def safemode(self, action: str = "get") -> dict[str, Any]:
         """Safe mode: `get` its state, `enter` it (read-only), or `leave` it (admin)."""
@@ -319,6 +342,10 @@ class FileSystem:
     ) -> BlockWriteResult:
         """Send one block down its pipeline, skipping first nodes that cannot take it."""
         sums = chunk_checksums(data, bpc)
+        # The body's digest, signed and checked by every node of the pipeline.
+        hasher = hashlib.sha256(data)
+        hasher.update(sums)
+        content = hasher.hexdigest()
         urls = [loc.url for loc in located.locations]
         errors = []
         for i, first in enumerate(urls):
@@ -335,6 +362,7 @@ class FileSystem:
                     headers={
                         "x-targets": ",".join(rest),
                         "content-length": str(len(data) + len(sums)),
+                        CONTENT: content,
                     },
                 )
             except httpx.TransportError as exc:

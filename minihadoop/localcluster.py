@@ -29,6 +29,7 @@ import httpx
 
 from minihadoop.config import CLUSTER_FILE, ClusterInfo, DaemonInfo
 from minihadoop.errors import MiniHadoopError, UnavailableError
+from minihadoop.signing import ClusterAuth
 
 
 class LocalCluster:
@@ -141,8 +142,8 @@ class LocalCluster:
         info.save(self.directory)
         return daemon
 
-    def _auth(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self._require().token}"}
+    def _auth(self) -> ClusterAuth:
+        return ClusterAuth(self._require().token)
 
     def _bind(self, port: int) -> list[str]:
         return ["--host", self.host, "--port", str(port)]
@@ -196,7 +197,7 @@ class LocalCluster:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 workers = httpx.get(
-                    f"{info.jobtracker}/mr/v1/workers", headers=self._auth(), timeout=5
+                    f"{info.jobtracker}/mr/v1/workers", auth=self._auth(), timeout=5
                 ).json()
                 live = sum(1 for w in workers if w["state"] == "LIVE")
                 if live >= count:
@@ -212,7 +213,7 @@ class LocalCluster:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 status = httpx.get(
-                    f"{info.namenode}/nn/v1/cluster", headers=self._auth(), timeout=5
+                    f"{info.namenode}/nn/v1/cluster", auth=self._auth(), timeout=5
                 ).json()
                 if status.get("live", 0) >= count and not status.get("safemode", True):
                     return

@@ -177,6 +177,14 @@ class BadBlockReport(Wire):
     reason: str = ""
 
 
+class DelegationCheckRequest(Wire):
+    """A datanode asking whether a delegation token presented to it is live."""
+
+    token: str = Field(max_length=2048)
+    op: str = Field(max_length=64)
+    path: str = Field(max_length=8192)
+
+
 # --- datanode -> namenode ----------------------------------------------------------------
 
 

@@ -6,18 +6,14 @@ unexpected exception becomes 500 RuntimeException (and is logged), never a crash
 client that hangs up in the middle of its body is a 400, not a logged 500. JSON endpoints
 refuse a body over their limit with 413, declared or chunked.
 
-Auth: mutating and internal endpoints depend on `require_token`, which accepts the cluster
-token as ``Authorization: Bearer <token>`` or as WebHDFS's ``delegation`` parameter, compared
-in constant time. Reads depend on `read_access`, which asks for the token only when the
-cluster's read policy is "token".
+Auth is `minihadoop.guard`'s: signed requests and answers, delegation tokens, the Host check.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -38,8 +34,6 @@ from minihadoop.errors import (
 )
 
 log = logging.getLogger("minihadoop")
-
-TOKEN_HEADER = "authorization"
 
 
 def error_response(exc: MiniHadoopError) -> JSONResponse:
@@ -89,7 +83,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             err = UnsupportedOperationError(f"method not allowed ({exc.detail})")
             return JSONResponse(err.to_remote(), status_code=405)
-        err = IllegalArgumentError(str(exc.detail))
+        if exc.status_code == 401:
+            err = AuthenticationError(str(exc.detail))
+        else:
+            err = IllegalArgumentError(str(exc.detail))
         return JSONResponse(err.to_remote(), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
@@ -142,38 +139,6 @@ class _BodyLimit:
             return msg
 
         await self.app(scope, limited, send)
-
-
-def presented_token(request: Request) -> str | None:
-    header = request.headers.get(TOKEN_HEADER, "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.query_params.get("delegation")
-
-
-def check_token(expected: str, presented: str | None) -> None:
-    if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise AuthenticationError("a valid cluster token is required")
-
-
-# The dependencies are `async def` though they never await: FastAPI runs a plain `def`
-# dependency in its thread pool, a thread hop (and a GIL hand-off each way) on every request
-# just to compare a header; async ones run on the event loop, where this is cheap.
-
-
-def token_dependency(expected: str) -> Callable[[Request], Awaitable[None]]:
-    async def require_token(request: Request) -> None:
-        check_token(expected, presented_token(request))
-
-    return require_token
-
-
-def read_dependency(expected: str, policy: str) -> Callable[[Request], Awaitable[None]]:
-    async def read_access(request: Request) -> None:
-        if policy == "token":
-            check_token(expected, presented_token(request))
-
-    return read_access
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

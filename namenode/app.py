@@ -3,7 +3,8 @@
 * ``/webhdfs/v1/<path>?op=…`` — the WebHDFS namespace operations, same JSON as Hadoop 3.
 * ``/nn/v1/…`` — the native block-level protocol used by `minihadoop.FileSystem`:
   create, add_block, complete, abandon, blocks (located blocks of a file).
-* ``/internal/v1/…`` — the datanode protocol: register, heartbeat, block reports.
+* ``/internal/v1/…`` — the datanode protocol: register, heartbeat, block reports; and
+  ``delegation/check``, where a datanode asks whether a delegation token is live.
 * ``/health`` — readiness, and ``/nn/v1/cluster`` — what the CLI and dashboard show.
 
 Handlers are plain `def`: FastAPI runs them in its thread pool, so a handler waiting for an
@@ -21,7 +22,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from minihadoop.config import Settings
-from minihadoop.errors import IllegalArgumentError
+from minihadoop.delegation import DelegationToken
+from minihadoop.errors import AuthenticationError, IllegalArgumentError
+from minihadoop.guard import HostNames, WebAuth, cluster_only, install_guard
 from minihadoop.models import (
     AddBlockRequest,
     AppendRequest,
@@ -30,6 +33,7 @@ from minihadoop.models import (
     BlockReportRequest,
     CompleteRequest,
     CreateRequest,
+    DelegationCheckRequest,
     HeartbeatRequest,
     HeartbeatResponse,
     IncrementalReportRequest,
@@ -37,37 +41,49 @@ from minihadoop.models import (
     LocatedBlocks,
     RegisterRequest,
 )
-from minihadoop.server import (
-    install_error_handlers,
-    json_response,
-    limit_body_size,
-    read_dependency,
-    token_dependency,
-)
+from minihadoop.server import install_error_handlers, json_response, limit_body_size
+from minihadoop.signing import Keys
 from namenode import dashboard, webhdfs
 from namenode.fsck import fsck_report
 from namenode.namesystem import Namesystem
 from namenode.status import cluster_status
+from namenode.tokens import TokenStore
 
 MAX_JSON_BODY = 64 << 20  # a block report of a few hundred thousand replicas
 
 
-def create_app(system: Namesystem, settings: Settings, *, lifespan: Any = None) -> FastAPI:
+def create_app(
+    system: Namesystem,
+    settings: Settings,
+    *,
+    lifespan: Any = None,
+    names: HostNames | None = None,
+    tokens: TokenStore | None = None,
+) -> FastAPI:
+    """The namenode's app; `names` are the host names it answers to (`minihadoop.guard`)."""
     app = FastAPI(title="minihadoop namenode", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     limit_body_size(app, MAX_JSON_BODY, exempt=lambda _p: False)
-    auth = Depends(token_dependency(settings.token))
-    read = Depends(read_dependency(settings.token, settings.read_policy))
+    tokens = tokens or TokenStore(system.journal.directory, Keys.derive(settings.token).delegation)
+
+    async def check(text: str, _op: str, _path: str) -> DelegationToken:
+        return tokens.check(text, time.time())
+
+    web = WebAuth(check, settings.read_policy)
+    auth = Depends(cluster_only)
+    read = Depends(web.reader)
     app.state.system = system
+    app.state.tokens = tokens
 
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "safemode": system.safemode.on}
 
     app.include_router(dashboard.router(system, read))
-    app.include_router(webhdfs.router(system, auth, read))
+    app.include_router(webhdfs.router(system, tokens, Depends(web.user), read))
     app.include_router(_native(system, auth, read))
-    app.include_router(_internal(system, auth))
+    app.include_router(_internal(system, tokens, auth))
+    install_guard(app, settings.token, names or HostNames(settings.host_names()))
     return app
 
 
@@ -132,7 +148,7 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     return router
 
 
-def _internal(system: Namesystem, auth: Any) -> APIRouter:
+def _internal(system: Namesystem, tokens: TokenStore, auth: Any) -> APIRouter:
     router = APIRouter(prefix="/internal/v1", dependencies=[auth])
 
     @router.post("/register")
@@ -160,6 +176,15 @@ def _internal(system: Namesystem, auth: Any) -> APIRouter:
     def jobtracker(url: str) -> dict[str, bool]:
         _check_url(url)
         system.jobtracker_url = url.rstrip("/")
+        return {"boolean": True}
+
+    @router.post("/delegation/check")
+    def delegation_check(req: DelegationCheckRequest) -> dict[str, bool]:
+        token = tokens.check(req.token, time.time())
+        if not token.permits(req.op, req.path):
+            raise AuthenticationError(
+                f"the delegation token does not permit {req.op} on {req.path}"
+            )
         return {"boolean": True}
 
     @router.post("/bad_block")

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from minihadoop.config import Settings
+from minihadoop.guard import HostNames
 from minihadoop.server import bind_socket, serve, url_for
 from namenode.app import create_app
 from namenode.namesystem import Namesystem
@@ -18,7 +19,7 @@ from namenode.namesystem import Namesystem
 log = logging.getLogger("minihadoop.namenode")
 
 
-def build_app(name_dir: Path, settings: Settings) -> FastAPI:
+def build_app(name_dir: Path, settings: Settings, host: str = "127.0.0.1") -> FastAPI:
     system = Namesystem(name_dir, settings)
 
     @contextlib.asynccontextmanager
@@ -30,7 +31,8 @@ def build_app(name_dir: Path, settings: Settings) -> FastAPI:
             await monitor
         system.close()
 
-    return create_app(system, settings, lifespan=lifespan)
+    names = HostNames([*settings.host_names(), host])
+    return create_app(system, settings, lifespan=lifespan, names=names)
 
 
 async def _monitor(system: Namesystem, interval: float) -> None:
@@ -43,7 +45,7 @@ async def _monitor(system: Namesystem, interval: float) -> None:
 
 
 def run(name_dir: Path, settings: Settings, host: str, port: int, ready_file: Path | None) -> None:
-    app = build_app(name_dir, settings)
+    app = build_app(name_dir, settings, host)
     sock = bind_socket(host, port)
     url = url_for(host, sock.getsockname()[1])
     if ready_file is not None:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
+from minihadoop.signing import ClusterAuth
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
@@ -28,7 +29,7 @@ class JobTrackerView:
         self, url_of: Callable[[], str | None], token: str | None, *, timeout: float = 2.0
     ) -> None:
         self._url_of = url_of
-        self._headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._auth = ClusterAuth(token) if token else None
         self._timeout = timeout
 
     @property
@@ -56,7 +57,7 @@ class JobTrackerView:
         if not base:
             raise JobTrackerUnavailable("no job tracker has announced itself to the namenode")
         try:
-            with httpx.Client(timeout=self._timeout, headers=self._headers) as client:
+            with httpx.Client(timeout=self._timeout, auth=self._auth) as client:
                 response = client.get(f"{base}{path}", params=params)
         except httpx.HTTPError as exc:
             raise JobTrackerUnavailable(f"cannot reach {base}: {exc}") from exc

@@ -7,6 +7,7 @@ IllegalArgumentException, as Hadoop answers it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,16 +18,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 
 from minihadoop import paths
-from minihadoop.errors import FileAlreadyExistsError, IllegalArgumentError
-from minihadoop.server import flag, integer, json_response, presented_token
+from minihadoop.errors import AuthenticationError, FileAlreadyExistsError, IllegalArgumentError
+from minihadoop.guard import CLUSTER, principal_of
+from minihadoop.server import flag, integer, json_response
 from namenode import commands as c
 from namenode.namesystem import Namesystem
+from namenode.tokens import Caller, TokenStore
 
 Op = Callable[[Namesystem, str, QueryParams, str], Any]
 
 
 def user_of(request: Request) -> str:
-    """WebHDFS's `user.name`: who the caller says it is (not checked: no Kerberos here)."""
+    """Who the caller acts as: a delegation token's user, else WebHDFS's `user.name`, who the
+    caller says it is (not checked: no Kerberos here)."""
+    principal = principal_of(request)
+    if principal is not None and principal.user is not None:
+        return principal.user
     return account(request.query_params.get("user.name") or "hadoop", "user.name")
 
 
@@ -200,14 +207,19 @@ INLINE_GET_OPS = frozenset({"GETFILESTATUS"})
 # --- operations whose data lives on datanodes: redirected there ----------------------------
 
 REDIRECTED = {"CREATE": "PUT", "APPEND": "POST", "OPEN": "GET", "GETFILECHECKSUM": "GET"}
+REDIRECT_TOKEN_LIFETIME = 3600.0  # a redirect's own token: that op on that path, for an hour
 
 
-def _redirect(system: Namesystem, path: str, request: Request, op: str) -> Response:
+def _redirect(
+    system: Namesystem, tokens: TokenStore, path: str, request: Request, op: str
+) -> Response:
     """307 to a datanode (or 200 with the URL, for `noredirect=true`), as Hadoop 3 answers.
 
-    The datanode URL carries the caller's query, `user.name`, and the cluster token as
-    WebHDFS's `delegation` parameter when the caller authenticated with a header, so a client
-    that follows the redirect is authorised there too.
+    The datanode URL carries the caller's query, `user.name`, and a delegation token as
+    WebHDFS's `delegation` parameter, so a client that follows the redirect is authorised
+    there too: the caller's own, or — for a caller that signed with the cluster token, which
+    never travels — one issued for this op on this path, for an hour. An anonymous read
+    under the open read policy needs none.
     """
     q = request.query_params
     user = user_of(request)
@@ -227,7 +239,7 @@ def _redirect(system: Namesystem, path: str, request: Request, op: str) -> Respo
         (k, v) for k, v in q.multi_items() if k not in ("noredirect", "delegation", "user.name")
     ]
     params += [("user.name", user), ("namenoderpcaddress", str(request.base_url).rstrip("/"))]
-    token = presented_token(request)
+    token = _redirect_token(system, tokens, request, op, path, user)
     if token:
         params.append(("delegation", token))
     location = f"{datanode}/webhdfs/v1{quote(path)}?{urlencode(params)}"
@@ -236,18 +248,75 @@ def _redirect(system: Namesystem, path: str, request: Request, op: str) -> Respo
     return Response(status_code=307, headers={"location": location})
 
 
+def _redirect_token(
+    system: Namesystem, tokens: TokenStore, request: Request, op: str, path: str, user: str
+) -> str | None:
+    principal = principal_of(request)
+    if principal is None:
+        return None
+    if principal.token_text is not None:
+        return principal.token_text
+    if op in ("OPEN", "GETFILECHECKSUM") and system.settings.read_policy == "open":
+        return None
+    return tokens.issue(
+        user, user, time.time(), ops=(op,), path=path, lifetime=REDIRECT_TOKEN_LIFETIME
+    )
+
+
+# --- delegation tokens ------------------------------------------------------------------------
+
+
+def _delegation_op(tokens: TokenStore, request: Request, op: str) -> Any:
+    """GETDELEGATIONTOKEN, RENEWDELEGATIONTOKEN, CANCELDELEGATIONTOKEN, as Hadoop answers
+    them. Only a caller that signed with the cluster token is issued one (Hadoop: only a
+    Kerberos-authenticated one); a token's renewer may renew it, its user or renewer cancel."""
+    principal = principal_of(request)
+    now = time.time()
+    if op == "GETDELEGATIONTOKEN":
+        if principal is not CLUSTER:
+            raise AuthenticationError(
+                "a delegation token is issued only to a caller signed with the cluster token"
+            )
+        user = user_of(request)
+        renewer = account(request.query_params.get("renewer") or user, "renewer")
+        return {"Token": {"urlString": tokens.issue(user, renewer, now)}}
+    text = request.query_params.get("token")
+    if not text:
+        raise IllegalArgumentError(f"{op} needs a token parameter")
+    assert principal is not None  # the route's dependency let only the authenticated in
+    caller = Caller(user=user_of(request), cluster=principal.cluster)
+    if op == "RENEWDELEGATIONTOKEN":
+        return {"long": int(tokens.renew(text, caller, now) * 1000)}
+    tokens.cancel(text, caller, now)
+    return Response(status_code=200)
+
+
+DELEGATION_OPS = {
+    "GETDELEGATIONTOKEN": "GET",
+    "RENEWDELEGATIONTOKEN": "PUT",
+    "CANCELDELEGATIONTOKEN": "PUT",
+}
+
+
 def _dispatch(
-    table: dict[str, Op], system: Namesystem, path: str, request: Request, op: str
+    table: dict[str, Op],
+    system: Namesystem,
+    tokens: TokenStore,
+    path: str,
+    request: Request,
+    op: str,
 ) -> Any:
+    if DELEGATION_OPS.get(op.upper()) == request.method:
+        return _delegation_op(tokens, request, op.upper())
     if REDIRECTED.get(op.upper()) == request.method:
-        return _redirect(system, paths.normalize("/" + path), request, op.upper())
+        return _redirect(system, tokens, paths.normalize("/" + path), request, op.upper())
     handler = table.get(op.upper())
     if handler is None:
         raise IllegalArgumentError(f'Invalid value for webhdfs parameter "op": {op}')
     return handler(system, paths.normalize("/" + path), request.query_params, user_of(request))
 
 
-def router(system: Namesystem, auth: Any, read: Any) -> APIRouter:
+def router(system: Namesystem, tokens: TokenStore, auth: Any, read: Any) -> APIRouter:
     api = APIRouter(prefix="/webhdfs/v1", tags=["webhdfs"])
 
     @api.get("/{path:path}", dependencies=[read])
@@ -259,23 +328,23 @@ def router(system: Namesystem, auth: Any, read: Any) -> APIRouter:
         # so the loop never waits for the lock.
         if op.upper() in INLINE_GET_OPS and system.lock.acquire(blocking=False):
             try:
-                return json_response(_dispatch(GET_OPS, system, path, request, op))
+                return json_response(_dispatch(GET_OPS, system, tokens, path, request, op))
             finally:
                 system.lock.release()
         return await run_in_threadpool(
-            lambda: json_response(_dispatch(GET_OPS, system, path, request, op))
+            lambda: json_response(_dispatch(GET_OPS, system, tokens, path, request, op))
         )
 
     @api.put("/{path:path}", dependencies=[auth])
     def webhdfs_put(path: str, request: Request, op: str = Query(...)) -> Response:
-        return json_response(_dispatch(PUT_OPS, system, path, request, op))
+        return json_response(_dispatch(PUT_OPS, system, tokens, path, request, op))
 
     @api.post("/{path:path}", dependencies=[auth])
     def webhdfs_post(path: str, request: Request, op: str = Query(...)) -> Response:
-        return json_response(_dispatch({}, system, path, request, op))
+        return json_response(_dispatch({}, system, tokens, path, request, op))
 
     @api.delete("/{path:path}", dependencies=[auth])
     def webhdfs_delete(path: str, request: Request, op: str = Query(...)) -> Response:
-        return json_response(_dispatch(DELETE_OPS, system, path, request, op))
+        return json_response(_dispatch(DELETE_OPS, system, tokens, path, request, op))
 
     return api

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from minihadoop.signing import ClusterAuth
+from minihadoop.signing import UNSIGNED, ClusterAuth, Keys, digest, sign_request
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -26,3 +27,14 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "c
 def cluster_auth(token: str) -> httpx.Auth:
     """What a test's raw HTTP call passes as ``auth=`` to prove it holds the cluster token."""
     return ClusterAuth(token)
+
+
+def signed_headers(
+    token: str, method: str, base: str, target: str, body: bytes | None = b""
+) -> dict[str, str]:
+    """The headers that sign `method target` (raw, as sent) to the daemon at `base`, for
+    requests sent byte by byte; a `body` of None is signed as an unsigned payload."""
+    content = UNSIGNED if body is None else digest(body)
+    host = urlsplit(base).netloc
+    signed = sign_request(Keys.derive(token), method, host, target, content, time.time())
+    return {"host": host, **signed}

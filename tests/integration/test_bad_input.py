@@ -30,12 +30,15 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+import requests
 
+from mapreduce.serialization import seal_payload
 from minihadoop.checksum import chunk_checksums
 from minihadoop.config import ClusterInfo
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
-from tests.support import wait_for
+from minihadoop.signing import CONTENT, ClusterAuth, Keys, digest, sign_request
+from tests.support import signed_headers, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -61,8 +64,8 @@ class World:
     text: str = "/badinput/in.txt"
 
     @property
-    def auth(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token}"}
+    def auth(self) -> ClusterAuth:
+        return ClusterAuth(self.token)
 
     def url(self, name: str) -> str:
         return next(d.url for d in self.info.daemons if d.name == name)
@@ -112,15 +115,15 @@ def snapshot(w: World) -> dict[str, Any]:
     todo = ["/"]
     while todo:
         folder = todo.pop()
-        listing = w.http.get(f"{w.nn}/webhdfs/v1{quote(folder)}?op=LISTSTATUS", headers=w.auth)
+        listing = w.http.get(f"{w.nn}/webhdfs/v1{quote(folder)}?op=LISTSTATUS", auth=w.auth)
         for e in listing.json()["FileStatuses"]["FileStatus"]:
             path = f"{folder.rstrip('/')}/{e['pathSuffix']}"
             files[path] = tuple(e[k] for k in FILE_FIELDS)
             if e["type"] == "DIRECTORY":
                 todo.append(path)
-    status = w.http.get(f"{w.nn}/nn/v1/cluster", headers=w.auth).json()
-    jobs = w.http.get(f"{w.jt}/mr/v1/jobs?limit=10000", headers=w.auth).json()
-    workers = w.http.get(f"{w.jt}/mr/v1/workers", headers=w.auth).json()
+    status = w.http.get(f"{w.nn}/nn/v1/cluster", auth=w.auth).json()
+    jobs = w.http.get(f"{w.jt}/mr/v1/jobs?limit=10000", auth=w.auth).json()
+    workers = w.http.get(f"{w.jt}/mr/v1/workers", auth=w.auth).json()
     return {
         "files": files,
         "datanodes": sorted((d["id"], d["url"], d["state"]) for d in status["datanodes"]),
@@ -188,12 +191,18 @@ def raw(
     target: str,
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
+    *,
+    token: str | None = None,
 ) -> tuple[int, bytes]:
-    """Send `target` byte for byte: httpx would resolve `..` before it left the client."""
+    """Send `target` byte for byte: httpx would resolve `..` before it left the client.
+    With `token`, signed as a holder of it would."""
     parts = urlsplit(base)
+    headers = dict(headers or {})
+    if token is not None:
+        headers.update(signed_headers(token, method, base, target, body or b""))
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     try:
-        conn.request(method, target, body=body, headers=headers or {})
+        conn.request(method, target, body=body, headers=headers)
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -323,15 +332,15 @@ def test_malformed_json_and_wrong_types_are_400(
 ) -> None:
     daemon, valid = JSON_ENDPOINTS[endpoint]
     url = (world.nn if daemon == "nn" else world.jt) + endpoint
-    json_type = {**world.auth, "content-type": "application/json"}
+    json_type = {"content-type": "application/json"}
     for body in MALFORMED:
-        remote(world.http.post(url, content=body, headers=json_type), 400)
+        remote(world.http.post(url, content=body, headers=json_type, auth=world.auth), 400)
     for key, value in valid.items():
         for wrong in wrong_values(value):
-            r = world.http.post(url, json={**valid, key: wrong}, headers=world.auth)
+            r = world.http.post(url, json={**valid, key: wrong}, auth=world.auth)
             message = remote(r, 400, exception="IllegalArgumentException")
             assert key in message, message  # names the field at fault
-    r = world.http.post(url, json={**valid, "unexpected": 1}, headers=world.auth)
+    r = world.http.post(url, json={**valid, "unexpected": 1}, auth=world.auth)
     assert "unexpected" in remote(r, 400)
 
 
@@ -388,14 +397,14 @@ def test_well_formed_but_wrong_requests_are_refused(
     status: int,
 ) -> None:
     base = world.nn if daemon == "nn" else world.jt
-    remote(world.http.request(method, base + target, json=body, headers=world.auth), status)
+    remote(world.http.request(method, base + target, json=body, auth=world.auth), status)
 
 
 def test_bad_block_reports_name_a_registered_datanode(world: World, unchanged: None) -> None:
     """A report for a real block from a datanode nobody knows would mark the block corrupt
     on a node that can never be cleaned up; it is refused instead."""
     report = {"block_id": world.block_id, "datanode_id": "intruder", "reason": "lies"}
-    r = world.http.post(f"{world.nn}/internal/v1/bad_block", json=report, headers=world.auth)
+    r = world.http.post(f"{world.nn}/internal/v1/bad_block", json=report, auth=world.auth)
     assert "intruder" in remote(r, 400)
 
 
@@ -418,15 +427,17 @@ def test_bad_block_reports_name_a_registered_datanode(world: World, unchanged: N
 def test_bad_job_submissions_are_refused_and_start_nothing(
     world: World, unchanged: None, body: dict[str, Any]
 ) -> None:
-    job = {"inputs": [world.text], "output": "/badinput/out", "payload": "eA==", **body}
-    remote(world.http.post(f"{world.jt}/mr/v1/jobs", json=job, headers=world.auth), 400, 403, 404)
+    sealed = base64.b64encode(seal_payload(b"x", Keys.derive(world.token).seal)).decode()
+    job = {"inputs": [world.text], "output": "/badinput/out", "payload": sealed, **body}
+    remote(world.http.post(f"{world.jt}/mr/v1/jobs", json=job, auth=world.auth), 400, 403, 404)
 
 
 def test_a_refused_submission_leaves_no_payload_file(world: World, unchanged: None) -> None:
     payloads = world.data_dir("jobtracker") / "payloads"
     before = set(payloads.iterdir())
-    job = {"inputs": [world.text], "output": f"{world.data}/out", "payload": "eA=="}
-    remote(world.http.post(f"{world.jt}/mr/v1/jobs", json=job, headers=world.auth), 403)
+    sealed = base64.b64encode(seal_payload(b"x", Keys.derive(world.token).seal)).decode()
+    job = {"inputs": [world.text], "output": f"{world.data}/out", "payload": sealed}
+    remote(world.http.post(f"{world.jt}/mr/v1/jobs", json=job, auth=world.auth), 403)
     assert set(payloads.iterdir()) == before
 
 
@@ -437,8 +448,8 @@ def declare_only(base: str, target: str, length: int, headers: dict[str, str]) -
     """Send headers declaring a `length`-byte body, and none of it: the answer must not wait."""
     parts = urlsplit(base)
     with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=10) as s:
-        head = f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head = f"POST {target} HTTP/1.1\r\nContent-Type: application/json\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in {"host": parts.netloc, **headers}.items())
         s.sendall(f"{head}Content-Length: {length}\r\n\r\n".encode())
         answer = b""
         while b"\r\n\r\n" not in answer:
@@ -473,14 +484,18 @@ def test_oversized_json_is_413_declared_or_chunked(
     world: World, unchanged: None, daemon: str, target: str, limit: int
 ) -> None:
     base = world.nn if daemon == "nn" else world.jt
-    for headers in (world.auth, {}):  # the limit holds before the token is even looked at
+    for token in (world.token, None):  # the limit holds before the token is even looked at
+        # Signed for a body that is never sent: the digest is never reached.
+        headers = signed_headers(token, "POST", base, target, b"{}") if token else {}
         status, body = declare_only(base, target, limit + 1, headers)
         assert str(limit) in remote((status, body), 413)
         started = time.monotonic()
         r = world.http.post(
             base + target,
             content=chunked_json(limit),
-            headers={**headers, "content-type": "application/json"},
+            # A streamed body has no digest to sign unless one is given: any will do here.
+            headers={"content-type": "application/json", CONTENT: "0" * 64},
+            auth=world.auth if token else None,
             timeout=60,
         )
         assert r.request.headers["transfer-encoding"] == "chunked"
@@ -505,8 +520,7 @@ TRAVERSALS = [
 
 @pytest.mark.parametrize("path", TRAVERSALS)
 def test_path_traversal_on_webhdfs_is_refused(world: World, unchanged: None, path: str) -> None:
-    auth = world.auth
-    dn_user = f"&user.name=bad&delegation={world.token}"
+    dn_user = "&user.name=bad"
     for method, base, op in [
         ("GET", world.nn, "GETFILESTATUS"),
         ("GET", world.nn, "LISTSTATUS"),
@@ -523,7 +537,7 @@ def test_path_traversal_on_webhdfs_is_refused(world: World, unchanged: None, pat
         ("PUT", world.dn, "CREATE&overwrite=true" + dn_user),
         ("POST", world.dn, "APPEND" + dn_user),
     ]:
-        status, body = raw(method, base, f"{path}?op={op}", headers=auth, body=b"x")
+        status, body = raw(method, base, f"{path}?op={op}", body=b"x", token=world.token)
         message = remote((status, body), 400, exception="IllegalArgumentException")
         if ".." in path.replace("%2E", ".").replace("%2e", "."):
             assert "'..' is not allowed" in message, (method, op, message)
@@ -554,7 +568,7 @@ def test_path_traversal_on_webhdfs_is_refused(world: World, unchanged: None, pat
     ],
 )
 def test_bad_webhdfs_parameters_are_refused(world: World, unchanged: None, query: str) -> None:
-    r = world.http.put(f"{world.nn}/webhdfs/v1/badinput/data.txt?{query}", headers=world.auth)
+    r = world.http.put(f"{world.nn}/webhdfs/v1/badinput/data.txt?{query}", auth=world.auth)
     remote(r, 400)
 
 
@@ -575,7 +589,7 @@ def test_bad_parameters_on_a_datanodes_webhdfs_create(
     world: World, unchanged: None, query: str
 ) -> None:
     r = world.http.put(
-        f"{world.dn}/webhdfs/v1/badinput/fresh?{query}", headers=world.auth, content=b"data"
+        f"{world.dn}/webhdfs/v1/badinput/fresh?{query}", auth=world.auth, content=b"data"
     )
     remote(r, 400)
 
@@ -615,9 +629,9 @@ def test_traversal_in_block_job_attempt_and_partition_ids(
     url = {"dn": world.dn, "worker": world.worker, "jt": world.jt}[base]
     suffixes = ["", "/data", "/checksums"] if base == "dn" else [""]
     for suffix in suffixes:
-        remote(raw("GET", url, target + suffix, headers=world.auth), *status)
+        remote(raw("GET", url, target + suffix, token=world.token), *status)
     if base == "dn" and (status != (404,) or "%2F" in target):  # writing there stores nothing
-        put = raw("PUT", url, f"{target}?length=0&bpc={BPC}", headers=world.auth, body=b"")
+        put = raw("PUT", url, f"{target}?length=0&bpc={BPC}", body=b"", token=world.token)
         remote(put, *status)
         for name in world.datanodes:
             for p in world.data_dir(name).rglob("blk_*"):
@@ -629,11 +643,11 @@ def test_bad_ranges_of_a_real_block(world: World, unchanged: None) -> None:
     block = f"{world.dn}/dn/v1/blocks/{world.block_id}"
     for suffix in ("", "/data"):
         for query in ("offset=-1", "length=-1", f"offset={10**30}", "offset=x", "length=1.5"):
-            remote(world.http.get(f"{block}{suffix}?{query}", headers=world.auth), 400)
+            remote(world.http.get(f"{block}{suffix}?{query}", auth=world.auth), 400)
     for query in ("offset=-1", f"offset={10**30}", "length=-1", "offset=1e3"):
-        r = world.http.get(f"{world.dn}/webhdfs/v1{world.data}?op=OPEN&{query}", headers=world.auth)
+        r = world.http.get(f"{world.dn}/webhdfs/v1{world.data}?op=OPEN&{query}", auth=world.auth)
         remote(r, 400)
-        r = world.http.get(f"{world.nn}/webhdfs/v1{world.data}?op=OPEN&{query}", headers=world.auth)
+        r = world.http.get(f"{world.nn}/webhdfs/v1{world.data}?op=OPEN&{query}", auth=world.auth)
         remote(r, 400)
 
 
@@ -663,12 +677,12 @@ def replica_files(w: World, block_id: int) -> dict[str, list[str]]:
 def put_block(
     w: World, block_id: int, body: Any, length: int, *, bpc: int = BPC, targets: str = ""
 ) -> httpx.Response:
-    headers = {**w.auth, "x-targets": targets} if targets else w.auth
     return w.http.put(
         f"{w.dn}/dn/v1/blocks/{block_id}",
         params={"gen": 1, "length": length, "bpc": bpc},
         content=body,
-        headers=headers,
+        headers={"x-targets": targets} if targets else {},
+        auth=w.auth,
         timeout=30,
     )
 
@@ -724,10 +738,10 @@ def test_chunked_and_disconnected_uploads_store_no_replica(world: World, unchang
     parts = urlsplit(world.dn)
     for framing in ("content-length", "chunked"):  # the client dies half-way through
         with socket.create_connection((parts.hostname or "", parts.port or 80)) as s:
-            head = (
-                f"PUT /dn/v1/blocks/{block_id}?length=3000&bpc={BPC} HTTP/1.1\r\n"
-                f"Host: x\r\nAuthorization: Bearer {world.token}\r\n"
-            )
+            target = f"/dn/v1/blocks/{block_id}?length=3000&bpc={BPC}"
+            signed = signed_headers(world.token, "PUT", world.dn, target, None)
+            head = f"PUT {target} HTTP/1.1\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in signed.items())
             if framing == "chunked":
                 s.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n3e8\r\n".encode())
                 s.sendall(GOOD[:1000] + b"\r\n")
@@ -805,6 +819,9 @@ MUTATING: list[tuple[str, str, str, dict[str, Any] | None]] = [
 
 NOT_THE_TOKEN: list[Callable[[str], tuple[dict[str, str], str]]] = [
     lambda t: ({}, ""),
+    # The raw cluster token never authenticates anything, in a header or as a delegation.
+    lambda t: ({"authorization": f"Bearer {t}"}, ""),
+    lambda t: ({}, f"delegation={t}"),
     lambda t: ({"authorization": "Bearer wrong"}, ""),
     lambda t: ({"authorization": "Bearer"}, ""),
     lambda t: ({"authorization": f"Bearer {t}x"}, ""),
@@ -838,7 +855,7 @@ def test_mutating_and_internal_endpoints_need_the_token(
     body: dict[str, Any] | None,
 ) -> None:
     """Well-formed requests to real things, refused only for want of the token."""
-    datanode = world.http.get(f"{world.dn}/dn/v1/info", headers=world.auth).json()["id"]
+    datanode = world.http.get(f"{world.dn}/dn/v1/info", auth=world.auth).json()["id"]
     base = {"nn": world.nn, "dn": world.dn, "jt": world.jt, "worker": world.worker}[daemon]
     url = base + fill(target, world, datanode)
     content = GOOD if target.startswith("/dn/") else b"x" if "webhdfs" in target else None
@@ -880,7 +897,11 @@ class Exit:
         return (os._exit, (7,))
 
 
-def submit(w: World, payload: bytes, headers: dict[str, str]) -> httpx.Response:
+def submit(
+    w: World, payload: bytes, auth: httpx.Auth | None, *, sealed: bool = True
+) -> httpx.Response:
+    """Submit `payload` as a job, sealed as a job client seals it unless told not to."""
+    payload = seal_payload(payload, Keys.derive(w.token).seal) if sealed else payload
     body = {
         "name": "bad-payload",
         "inputs": [w.text],
@@ -889,7 +910,7 @@ def submit(w: World, payload: bytes, headers: dict[str, str]) -> httpx.Response:
         "max_attempts": 1,
         "speculative": False,
     }
-    return w.http.post(f"{w.jt}/mr/v1/jobs", json=body, headers=headers)
+    return w.http.post(f"{w.jt}/mr/v1/jobs", json=body, auth=auth)
 
 
 def run_job(w: World, payload: bytes) -> dict[str, Any]:
@@ -898,7 +919,7 @@ def run_job(w: World, payload: bytes) -> dict[str, Any]:
     job_id = r.json()["id"]
 
     def finished() -> dict[str, Any] | None:
-        status: dict[str, Any] = w.http.get(f"{w.jt}/mr/v1/jobs/{job_id}", headers=w.auth).json()
+        status: dict[str, Any] = w.http.get(f"{w.jt}/mr/v1/jobs/{job_id}", auth=w.auth).json()
         return status if status["state"] in ("SUCCEEDED", "FAILED", "KILLED") else None
 
     result: dict[str, Any] = wait_for(finished, timeout=60, what=f"job {job_id} to end")
@@ -931,24 +952,46 @@ def test_garbage_payloads_fail_the_job_not_the_worker(
     assert all(x["state"] == "LIVE" for x in live)
 
 
-def test_hostile_payloads_are_unpickled_only_with_the_token(world: World, tmp_path: Path) -> None:
+def test_hostile_payloads_are_unpickled_only_when_sealed_with_the_key(
+    world: World, tmp_path: Path
+) -> None:
     marker = tmp_path / "unpickled"
     hostile = pickle.dumps(Touch(marker))
     jobs_before = world.http.get(f"{world.jt}/mr/v1/jobs?limit=10000").json()
+    sealed = seal_payload(hostile, Keys.derive(world.token).seal)
     for make in NOT_THE_TOKEN:
         headers, query = make(world.token)
         body = {"inputs": [world.text], "output": "/badinput/evil"}
-        body["payload"] = base64.b64encode(hostile).decode()
+        body["payload"] = base64.b64encode(sealed).decode()
         url = f"{world.jt}/mr/v1/jobs" + (f"?{query}" if query else "")
         remote(world.http.post(url, json=body, headers=headers), 401, exception="SecurityException")
+    # Signed with the token, but the payload not sealed, or sealed with another key.
+    remote(submit(world, hostile, world.auth, sealed=False), 401, exception="SecurityException")
+    forged = seal_payload(hostile, Keys.derive(world.token + "x").seal)
+    remote(submit(world, forged, world.auth, sealed=False), 401, exception="SecurityException")
     time.sleep(1.0)  # ten worker heartbeats: any job would have been launched by now
     assert world.http.get(f"{world.jt}/mr/v1/jobs?limit=10000").json() == jobs_before
     assert not marker.exists()
-    # With the token the same bytes are a job — workers unpickle it, and it fails cleanly.
+    # Sealed with the key, the same bytes are a job — workers unpickle it, it fails cleanly.
     status = run_job(world, hostile)
     assert marker.exists()
     assert status["state"] == "FAILED" and "not a minihadoop job" in status["error"]
     assert_healthy(world)
+
+
+class SignedRequests(requests.auth.AuthBase):
+    """Signs a `requests` request (the fuzzer's client) as a holder of the token would."""
+
+    def __init__(self, token: str) -> None:
+        self.keys = Keys.derive(token)
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = r.body.encode() if isinstance(r.body, str) else r.body or b""
+        host = urlsplit(r.url).netloc
+        r.headers.update(
+            sign_request(self.keys, r.method or "GET", host, r.path_url, digest(body), time.time())
+        )
+        return r
 
 
 # --- fuzzing from the OpenAPI schemas ------------------------------------------------------------
@@ -999,9 +1042,9 @@ def fuzz(base: str, strategies: list[Any], token: str, failures: list[str]) -> i
     @given(case=st.one_of(strategies), with_token=st.booleans())
     def run(case: Any, with_token: bool) -> None:
         nonlocal sent
-        headers = {"authorization": f"Bearer {token}"} if with_token else {}
+        auth = SignedRequests(token) if with_token else None
         try:
-            r = case.call(base_url=base, headers=headers, allow_redirects=False, timeout=30)
+            r = case.call(base_url=base, auth=auth, allow_redirects=False, timeout=30)
         except ValueError:  # a header value the HTTP client itself refuses to send
             return
         sent += 1

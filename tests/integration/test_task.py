@@ -27,10 +27,22 @@ from mapreduce.protocol import (
     TaskKind,
     TaskState,
 )
-from mapreduce.serialization import JobFunctions, dumps
+from mapreduce.serialization import JobFunctions, dumps, seal_payload
 from mapreduce.shuffle import read_run
-from mapreduce.task import shuffle_path
+from mapreduce.task import shuffle_context, shuffle_path
 from minihadoop.filesystem import FileSystem
+from minihadoop.signing import (
+    CONTENT,
+    SIGNATURE,
+    UNSIGNED,
+    Keys,
+    NonceCache,
+    SignatureError,
+    digest,
+    sign_response,
+    stream_mac,
+    verify_request,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +50,13 @@ WORDS = ["fox", "dog", "the", "über", "naïve", "日本語", "a", "over", "lazy
 
 
 def execute(spec: AttemptSpec, payload: bytes, work_dir: Path, token: str) -> AttemptResult:
-    """Run an attempt as the job tracker launches it: an attempt that writes output to the
-    DFS gets its `_temporary/<attempt>` folder made first (tasks never create it)."""
+    """Run an attempt as the job tracker launches it: the payload sealed as a job client
+    seals it, and an attempt that writes output to the DFS gets its `_temporary/<attempt>`
+    folder made first (tasks never create it)."""
     if spec.kind is TaskKind.REDUCE or spec.num_reducers == 0:
         with FileSystem(spec.namenode, token) as fs:
             fs.mkdir(f"{spec.output}/_temporary/{spec.attempt_id}")
-    return task.execute(spec, payload, work_dir, token)
+    return task.execute(spec, seal_payload(payload, Keys.derive(token).seal), work_dir, token)
 
 
 def corpus(size: int, seed: int = 7) -> str:
@@ -81,26 +94,43 @@ class ShuffleServer:
 def shuffle_server(tmp_path: Path, fs: FileSystem) -> Iterator[ShuffleServer]:
     work_dir = tmp_path / "work"
     work_dir.mkdir()
-    token = fs.token
+    assert fs.token is not None
+    keys = Keys.derive(fs.token)
+    nonces = NonceCache()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            # A worker's shuffle route as the worker serves it: the request's signature
+            # checked, every answer signed, the map output sealed.
+            host = self.headers.get("host", "")
+            try:
+                signed = verify_request(
+                    keys, "GET", host, self.path, "", self.headers, time.time(), nonces
+                )
+            except SignatureError:
+                return self.send_error(401)
             parts = self.path.split("/")
             if parts[:4] != ["", "mr", "v1", "shuffle"] or len(parts) != 7:
-                return self.send_error(404)
-            if self.headers.get("authorization") != f"Bearer {token}":
-                return self.send_error(401)
+                return self.reply(signed.nonce, 404, b"no such route")
             try:
                 path = shuffle_path(work_dir, parts[4], parts[5], int(parts[6]))
             except ValueError:
-                return self.send_error(400)
+                return self.reply(signed.nonce, 400, b"bad id")
             if not path.is_file():
-                return self.send_error(404)
+                return self.reply(signed.nonce, 404, b"no such map output")
+            mac = stream_mac(keys.seal, shuffle_context(parts[4], parts[5], int(parts[6])))
             data = path.read_bytes()
-            self.send_response(200)
-            self.send_header("content-length", str(len(data)))
+            mac.update(data)
+            self.reply(signed.nonce, 200, data + mac.digest(), streamed=True)
+
+        def reply(self, nonce: str, status: int, body: bytes, *, streamed: bool = False) -> None:
+            content = UNSIGNED if streamed else digest(body)
+            self.send_response(status)
+            self.send_header("content-length", str(len(body)))
+            self.send_header(CONTENT, content)
+            self.send_header(SIGNATURE, sign_response(keys, nonce, status, "", content))
             self.end_headers()
-            self.wfile.write(data)
+            self.wfile.write(body)
 
         def log_message(self, *args: Any) -> None:
             pass

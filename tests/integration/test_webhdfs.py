@@ -13,8 +13,10 @@ import pytest
 from hdfs import TokenClient
 from hdfs.util import HdfsError
 
+from minihadoop.delegation import DelegationToken
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
+from minihadoop.signing import ClusterAuth, Keys
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +32,16 @@ def token(cluster: LocalCluster) -> str:
 
 
 @pytest.fixture
-def webhdfs(nn: str, token: str) -> fsspec.AbstractFileSystem:
+def delegation(fs: FileSystem) -> str:
+    """What a WebHDFS client holds: a delegation token, never the cluster token."""
+    return fs.get_delegation_token()
+
+
+@pytest.fixture
+def webhdfs(nn: str, delegation: str) -> fsspec.AbstractFileSystem:
     host, port = nn.split("//")[1].rsplit(":", 1)
     return fsspec.filesystem(
-        "webhdfs", host=host, port=int(port), token=token, skip_instance_cache=True
+        "webhdfs", host=host, port=int(port), token=delegation, skip_instance_cache=True
     )
 
 
@@ -63,8 +71,8 @@ def test_fsspec_as_a_user_would(webhdfs: fsspec.AbstractFileSystem, fs: FileSyst
         webhdfs.info("/fsspec/nothing")
 
 
-def test_hdfscli_as_a_user_would(nn: str, token: str) -> None:
-    client = TokenClient(nn, token)
+def test_hdfscli_as_a_user_would(nn: str, delegation: str) -> None:
+    client = TokenClient(nn, delegation)
     body = b"".join(b"line %d\n" % i for i in range(200_000))  # ~1.3 MB, two blocks
     client.makedirs("/hdfscli/dir")
 
@@ -99,20 +107,25 @@ def test_hdfscli_as_a_user_would(nn: str, token: str) -> None:
 
 
 def test_redirects_and_noredirect(nn: str, token: str, fs: FileSystem) -> None:
-    auth = {"authorization": f"Bearer {token}"}
-    r = httpx.put(f"{nn}/webhdfs/v1/raw/f?op=CREATE&overwrite=true&user.name=carol", headers=auth)
+    auth = ClusterAuth(token)
+    r = httpx.put(f"{nn}/webhdfs/v1/raw/f?op=CREATE&overwrite=true&user.name=carol", auth=auth)
     assert r.status_code == 307 and r.content == b""
     location = r.headers["location"]
     query = parse_qs(urlsplit(location).query)
     assert query["op"] == ["CREATE"] and query["user.name"] == ["carol"]
-    assert query["delegation"] == [token]  # a client following the redirect is authorised
+    # A client following the redirect is authorised there by a delegation token made for
+    # this op on this path, never by the cluster token, which does not travel.
+    (delegation,) = query["delegation"]
+    assert token not in location
+    scoped = DelegationToken.decode(delegation, Keys.derive(token).delegation)
+    assert (scoped.user, scoped.ops, scoped.path) == ("carol", ("CREATE",), "/raw/f")
     datanodes = {d["url"] for d in fs.cluster()["datanodes"]}
     assert location.split("/webhdfs")[0] in datanodes
     r = httpx.put(location, content=b"hello")
     assert r.status_code == 201 and r.headers["location"].startswith("webhdfs://")
     assert fs.read_bytes("/raw/f") == b"hello" and fs.stat("/raw/f").owner == "carol"
 
-    r = httpx.post(f"{nn}/webhdfs/v1/raw/f?op=APPEND&noredirect=true", headers=auth)
+    r = httpx.post(f"{nn}/webhdfs/v1/raw/f?op=APPEND&noredirect=true", auth=auth)
     assert r.status_code == 200
     append_url = r.json()["Location"]
     for part in (b" big", b"", b" world"):  # one datanode URL, reused for every append
@@ -129,7 +142,7 @@ def test_redirects_and_noredirect(nn: str, token: str, fs: FileSystem) -> None:
         yield b"a" * 100_000
         yield b"b" * 100_000
 
-    r = httpx.put(f"{nn}/webhdfs/v1/raw/chunked?op=CREATE&noredirect=true", headers=auth)
+    r = httpx.put(f"{nn}/webhdfs/v1/raw/chunked?op=CREATE&noredirect=true", auth=auth)
     assert httpx.put(r.json()["Location"], content=chunked()).status_code == 201
     assert fs.read_bytes("/raw/chunked") == b"a" * 100_000 + b"b" * 100_000
 
@@ -159,7 +172,7 @@ def test_redirects_and_noredirect(nn: str, token: str, fs: FileSystem) -> None:
 def test_errors_in_hadoops_shape(
     nn: str, token: str, method: str, url: str, status: int, exception: str
 ) -> None:
-    r = httpx.request(method, f"{nn}{url}", headers={"authorization": f"Bearer {token}"})
+    r = httpx.request(method, f"{nn}{url}", auth=ClusterAuth(token))
     assert r.status_code == status, r.text
     remote = r.json()["RemoteException"]
     assert remote["exception"] == exception
@@ -167,7 +180,9 @@ def test_errors_in_hadoops_shape(
     assert remote["message"]
 
 
-def test_mutations_need_the_token_reads_do_not(nn: str, token: str, fs: FileSystem) -> None:
+def test_mutations_need_the_token_reads_do_not(
+    nn: str, token: str, delegation: str, fs: FileSystem
+) -> None:
     fs.write_bytes("/tok/f", b"data")
     for method, url in [
         ("PUT", "/webhdfs/v1/tok/x?op=MKDIRS"),
@@ -176,19 +191,28 @@ def test_mutations_need_the_token_reads_do_not(nn: str, token: str, fs: FileSyst
         ("DELETE", "/webhdfs/v1/tok?op=DELETE&recursive=true"),
         ("PUT", "/webhdfs/v1/tok/f?op=RENAME&destination=/tok/g"),
         ("PUT", "/webhdfs/v1/tok/f?op=SETREPLICATION&replication=1&delegation=wrong"),
+        # The cluster token itself is no credential on the wire, in any form.
+        ("PUT", f"/webhdfs/v1/tok/x?op=MKDIRS&delegation={token}"),
+        ("PUT", f"/webhdfs/v1/tok/x?op=MKDIRS&user.name=x&delegation={token}"),
     ]:
         r = httpx.request(method, f"{nn}{url}")
         assert r.status_code == 401, (method, url)
         assert r.json()["RemoteException"]["exception"] == "SecurityException"
     assert fs.read_bytes("/tok/f") == b"data" and not fs.exists("/tok/x")
     assert fs.stat("/tok/f").replication == 3
-    r = httpx.put(f"{nn}/webhdfs/v1/tok/x?op=MKDIRS&delegation={token}")
+    assert (
+        httpx.put(
+            f"{nn}/webhdfs/v1/tok/x?op=MKDIRS", headers={"authorization": f"Bearer {token}"}
+        ).status_code
+        == 401
+    )
+    r = httpx.put(f"{nn}/webhdfs/v1/tok/x?op=MKDIRS&delegation={delegation}")
     assert r.json() == {"boolean": True}
     assert httpx.get(f"{nn}/webhdfs/v1/tok/f?op=GETFILESTATUS").status_code == 200
     # A datanode URL without the token is refused too.
-    location = httpx.put(
-        f"{nn}/webhdfs/v1/tok/y?op=CREATE", headers={"authorization": f"Bearer {token}"}
-    ).headers["location"]
+    location = httpx.put(f"{nn}/webhdfs/v1/tok/y?op=CREATE", auth=ClusterAuth(token)).headers[
+        "location"
+    ]
     bare = location.split("&delegation=")[0]
     assert httpx.put(bare, content=b"x").status_code == 401
     assert not fs.exists("/tok/y")

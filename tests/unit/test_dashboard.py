@@ -162,7 +162,7 @@ def get(system: Namesystem, *urls: str) -> list[httpx.Response]:
 
     async def fetch() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://nn") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             return [await client.get(u) for u in urls]
 
     return asyncio.run(fetch())

@@ -18,11 +18,12 @@ import pytest
 from minihadoop.config import Settings
 from minihadoop.models import Block, LocatedBlock, RegisterRequest
 from minihadoop.server import json_response
+from minihadoop.signing import ClusterAuth
 from namenode.app import create_app
 from namenode.namesystem import Namesystem
 
 TOKEN = "secret"
-AUTH = {"authorization": f"Bearer {TOKEN}"}
+AUTH = ClusterAuth(TOKEN)
 
 
 def make_system(tmp_path: Path, **settings: Any) -> Namesystem:
@@ -48,7 +49,7 @@ def call(system: Namesystem, *requests: tuple[str, str, dict[str, Any]]) -> list
 
     async def run() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://nn") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             return [await client.request(m, u, **kw) for m, u, kw in requests]
 
     return asyncio.run(run())
@@ -62,13 +63,13 @@ def write_file(system: Namesystem, path: str) -> list[httpx.Response]:
     """create, add_block, complete (a 10-byte block) as FileSystem calls them."""
     create, add = call(
         system,
-        ("POST", "/nn/v1/create", {"json": {"path": path, "client": "c1"}, "headers": AUTH}),
-        ("POST", "/nn/v1/add_block", {"json": {"path": path, "client": "c1"}, "headers": AUTH}),
+        ("POST", "/nn/v1/create", {"json": {"path": path, "client": "c1"}, "auth": AUTH}),
+        ("POST", "/nn/v1/add_block", {"json": {"path": path, "client": "c1"}, "auth": AUTH}),
     )
     block = LocatedBlock.model_validate(add.json()).block
     last = Block(block_id=block.block_id, gen=block.gen, length=10).model_dump()
     body = {"path": path, "client": "c1", "last": last}
-    (complete,) = call(system, ("POST", "/nn/v1/complete", {"json": body, "headers": AUTH}))
+    (complete,) = call(system, ("POST", "/nn/v1/complete", {"json": body, "auth": AUTH}))
     return [create, add, complete]
 
 
@@ -121,11 +122,11 @@ def test_tokens_are_checked_on_every_path(tmp_path: Path) -> None:
         anonymous, bad, ok = call(
             system,
             ("POST", "/nn/v1/create", {"json": body}),
-            ("POST", "/nn/v1/create", {"json": body, "headers": {"authorization": "Bearer x"}}),
-            ("POST", "/nn/v1/create", {"json": body, "headers": AUTH}),
+            ("POST", "/nn/v1/create", {"json": body, "auth": ClusterAuth("x")}),
+            ("POST", "/nn/v1/create", {"json": body, "auth": AUTH}),
         )
         assert [anonymous.status_code, bad.status_code, ok.status_code] == [401, 401, 200]
-        read_anonymous, read_ok = call(system, stat("/"), stat("/", headers=AUTH))
+        read_anonymous, read_ok = call(system, stat("/"), stat("/", auth=AUTH))
         assert [read_anonymous.status_code, read_ok.status_code] == [401, 200]
     finally:
         system.close()

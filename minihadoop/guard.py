@@ -1,0 +1,295 @@
+"""What stands in front of every daemon's app: the Host check, request signatures, signed
+answers, and the dependencies that say who may call a route.
+
+`RequestGuard` (ASGI middleware, outermost):
+
+1. **Host.** A request whose Host header names something other than this daemon is refused
+   (400) before anything else, so a web page that rebinds its own DNS name to 127.0.0.1
+   cannot read the cluster through a browser. Allowed: any IP literal (rebinding needs a
+   name), ``localhost``, the machine's own names, the daemon's bind and advertised names,
+   and `Settings.allowed_hosts`.
+2. **Signature** (`minihadoop.signing`). A signed request is verified — signature, date,
+   nonce — and its body checked against its signed digest as it arrives (a mismatch raises
+   before the last chunk reaches the app, so nothing is acted on). A bad signature is 401.
+   A request without one goes on as *anonymous*: the route's dependency decides.
+3. **Answers** to a verified request are signed: one sent whole with its body digest, a
+   streamed one as UNSIGNED-PAYLOAD.
+
+The principal lands in ``scope["minihadoop.principal"]``: `CLUSTER` for a verified request,
+a `Principal` holding a `DelegationToken` once a route's dependency has checked one, else
+absent. Routes depend on `cluster_only` (daemon-to-daemon and native client calls),
+`WebAuth.user` (WebHDFS writes: the cluster or a live delegation token permitting the op and
+path) or `WebAuth.reader` (reads: that, or anyone under the "open" read policy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from minihadoop import paths
+from minihadoop.delegation import DelegationToken
+from minihadoop.errors import AuthenticationError, IllegalArgumentError, MiniHadoopError
+from minihadoop.signing import (
+    CONTENT,
+    SIGNATURE,
+    UNSIGNED,
+    Keys,
+    NonceCache,
+    SignatureError,
+    SignedRequest,
+    digest,
+    is_signed,
+    sign_response,
+    verify_request,
+)
+
+PRINCIPAL = "minihadoop.principal"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request proved to be: the cluster itself, or a delegation token's user."""
+
+    cluster: bool
+    token: DelegationToken | None = None
+    token_text: str | None = None
+
+    @property
+    def user(self) -> str | None:
+        return self.token.user if self.token else None
+
+
+CLUSTER = Principal(cluster=True)
+
+
+def principal_of(request: Request) -> Principal | None:
+    found: Principal | None = request.scope.get(PRINCIPAL)
+    return found
+
+
+# --- Host names ------------------------------------------------------------------------------
+
+
+class HostNames:
+    """The names this daemon answers to (see the module's docstring)."""
+
+    def __init__(self, extra: Iterable[str] = ()) -> None:
+        self.names = {"localhost", socket.gethostname().lower(), socket.getfqdn().lower()}
+        self.add(*extra)
+
+    def add(self, *names: str) -> None:
+        self.names.update(n.strip().lower().strip("[]") for n in names if n.strip())
+
+    def allows(self, host_header: str) -> bool:
+        host = host_header.strip().lower()
+        if host.startswith("["):  # [v6]:port
+            return host.find("]") > 0 and _is_ip(host[1 : host.find("]")])
+        host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return bool(host) and (_is_ip(host) or host.rstrip(".") in self.names)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# --- the middleware --------------------------------------------------------------------------
+
+
+class RequestGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: Keys,
+        names: HostNames,
+        *,
+        unsigned_payload: Callable[[str, str], bool] = lambda _m, _p: False,
+        clock: Callable[[], float] = time.time,
+        nonces: NonceCache | None = None,
+    ) -> None:
+        self.app = app
+        self.keys = keys
+        self.names = names
+        self.unsigned_payload = unsigned_payload
+        self.clock = clock
+        self.nonces = nonces if nonces is not None else NonceCache()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if is_signed(headers):
+            try:
+                signed = self._verify(scope, headers, host)
+            except SignatureError as exc:
+                await _refuse(AuthenticationError(str(exc)), scope, receive, send)
+                return
+            scope[PRINCIPAL] = CLUSTER
+            if signed.content != UNSIGNED:
+                receive = _checked_body(receive, signed.content)
+            # From here on every answer is signed, a refusal of the Host included, so a
+            # peer that named this daemon wrongly is told so rather than taken for an impostor.
+            send = _signed_answers(send, self.keys, signed.nonce)
+        if not self.names.allows(host):
+            err = IllegalArgumentError(f"this daemon does not answer to the host {host[:100]!r}")
+            await _refuse(err, scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _verify(self, scope: Scope, headers: Headers, host: str) -> SignedRequest:
+        signed = verify_request(
+            self.keys,
+            scope["method"],
+            host,
+            scope.get("raw_path", b"").decode("latin-1") or scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            self.clock(),
+            self.nonces,
+        )
+        if signed.content == UNSIGNED and not self.unsigned_payload(scope["method"], scope["path"]):
+            raise SignatureError("this route needs the request's body digest signed")
+        return signed
+
+
+async def _refuse(err: MiniHadoopError, scope: Scope, receive: Receive, send: Send) -> None:
+    await JSONResponse(err.to_remote(), status_code=err.status)(scope, receive, send)
+
+
+def _checked_body(receive: Receive, expected: str) -> Receive:
+    """`receive`, hashing the body as it passes; the last chunk is handed over only if the
+    whole body matches its signed digest."""
+    hasher = hashlib.sha256()
+
+    async def checked() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            hasher.update(message.get("body", b""))
+            if not message.get("more_body", False) and not hmac.compare_digest(
+                hasher.hexdigest(), expected
+            ):
+                # Raised as an HTTPException: FastAPI turns anything else met while reading a
+                # body into a 400 "error parsing the body" (see server.install_error_handlers).
+                raise StarletteHTTPException(
+                    401, "the request's body does not match its signed digest"
+                )
+        return message
+
+    return checked
+
+
+def _signed_answers(send: Send, keys: Keys, nonce: str) -> Send:
+    """`send`, signing the answer for the request `nonce`. An answer whose body comes in one
+    piece (JSON, errors, a payload) is signed with its digest; a streamed one (block data,
+    map output, which carry their own checksums or seal) as UNSIGNED-PAYLOAD, and is never
+    held back: the caller can tell them apart before reading, and streams the latter."""
+    start: Message | None = None
+
+    async def signing(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if start is not None and message["type"] == "http.response.body":
+            whole = not message.get("more_body", False)
+            content = digest(message.get("body", b"")) if whole else UNSIGNED
+            headers = MutableHeaders(scope=start)
+            headers[CONTENT] = content
+            headers[SIGNATURE] = sign_response(
+                keys, nonce, start["status"], headers.get("location", ""), content
+            )
+            await send(start)
+            start = None
+        await send(message)
+
+    return signing
+
+
+def install_guard(
+    app: Any,
+    token: str,
+    names: HostNames,
+    *,
+    unsigned_payload: Callable[[str, str], bool] = lambda _m, _p: False,
+) -> None:
+    """Put the guard in front of `app` (a FastAPI app): call after every other middleware,
+    so it is the outermost."""
+    app.add_middleware(
+        RequestGuard, keys=Keys.derive(token), names=names, unsigned_payload=unsigned_payload
+    )
+
+
+# --- who may call a route ----------------------------------------------------------------
+
+
+async def cluster_only(request: Request) -> None:
+    """Daemon-to-daemon and native-client routes: a request signed with the cluster key."""
+    if principal_of(request) is not CLUSTER:
+        raise AuthenticationError("this call must be signed with the cluster token")
+
+
+def read_access(policy: str) -> Callable[[Request], Awaitable[None]]:
+    """Native read routes: anyone under the "open" read policy, else the cluster only."""
+
+    async def reader(request: Request) -> None:
+        if policy != "open":
+            await cluster_only(request)
+
+    return reader
+
+
+# Checks a delegation token's text for the op and path it is used for; the namenode asks its
+# token store, a datanode the namenode.
+DelegationCheck = Callable[[str, str, str], Awaitable[DelegationToken]]
+
+
+class WebAuth:
+    """The WebHDFS routes' dependencies: `user` for writes, `reader` for reads."""
+
+    def __init__(self, check: DelegationCheck, read_policy: str) -> None:
+        self.check = check
+        self.read_policy = read_policy
+
+    async def _delegated(self, request: Request) -> Principal | None:
+        text = request.query_params.get("delegation")
+        if not text:
+            return None
+        op = request.query_params.get("op", "")
+        path = paths.normalize("/" + request.path_params.get("path", "").lstrip("/"))
+        token = await self.check(text, op, path)
+        if not token.permits(op, path):
+            raise AuthenticationError(f"the delegation token does not permit {op} on {path}")
+        principal = Principal(cluster=False, token=token, token_text=text)
+        request.scope[PRINCIPAL] = principal
+        return principal
+
+    async def user(self, request: Request) -> None:
+        if principal_of(request) is CLUSTER:
+            return
+        if await self._delegated(request) is None:
+            raise AuthenticationError(
+                "a request signed with the cluster token or a delegation token is required"
+            )
+
+    async def reader(self, request: Request) -> None:
+        if self.read_policy == "open" and "delegation" not in request.query_params:
+            return
+        await self.user(request)

@@ -1,0 +1,120 @@
+"""The delegation tokens the namenode issued, and which of them are still live.
+
+A token is live while it is in the store, not cancelled and not past its expiry; renewing
+moves the expiry on by `renew_interval` but never past the token's `max_date` (Hadoop's
+``dfs.namenode.delegation.token.renew-interval`` and ``.max-lifetime``: 1 and 7 days).
+
+The store is small (tokens live days, not seconds) and changes rarely, so it is one JSON
+file rewritten whole, fsynced and renamed into place before a change is answered: a token
+issued, renewed or cancelled stays so across a namenode restart. Expired tokens are dropped
+on every write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from minihadoop.delegation import DelegationToken
+from minihadoop.errors import AccessControlError, AuthenticationError
+
+RENEW_INTERVAL = 24 * 3600.0
+MAX_LIFETIME = 7 * 24 * 3600.0
+FILE = "delegation-tokens.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks to renew or cancel: a holder of the cluster token, or a user."""
+
+    user: str
+    cluster: bool
+
+
+class TokenStore:
+    def __init__(
+        self,
+        directory: Path,
+        key: bytes,
+        *,
+        renew_interval: float = RENEW_INTERVAL,
+        max_lifetime: float = MAX_LIFETIME,
+    ) -> None:
+        self._path = directory / FILE
+        self._key = key
+        self.renew_interval = renew_interval
+        self.max_lifetime = max_lifetime
+        self._lock = threading.Lock()
+        self._expiry: dict[str, float] = {}
+        if self._path.exists():
+            self._expiry = {str(k): float(v) for k, v in json.loads(self._path.read_text()).items()}
+
+    def issue(
+        self,
+        user: str,
+        renewer: str,
+        now: float,
+        *,
+        ops: tuple[str, ...] | None = None,
+        path: str | None = None,
+        lifetime: float | None = None,
+    ) -> str:
+        """A new live token; `lifetime` caps it below the usual maximum (redirect tokens)."""
+        max_date = now + min(lifetime or self.max_lifetime, self.max_lifetime)
+        token = DelegationToken(secrets.token_hex(16), user, renewer, now, max_date, ops, path)
+        with self._lock:
+            self._expiry[token.id] = min(now + self.renew_interval, max_date)
+            self._save(now)
+        return token.encode(self._key)
+
+    def check(self, text: str, now: float) -> DelegationToken:
+        """The token, if genuine and live; else AuthenticationError."""
+        token = DelegationToken.decode(text, self._key)
+        expiry = self._expiry.get(token.id)
+        if expiry is None:
+            raise AuthenticationError("the delegation token was cancelled or never issued")
+        if now >= expiry:
+            raise AuthenticationError("the delegation token has expired")
+        return token
+
+    def renew(self, text: str, caller: Caller, now: float) -> float:
+        """Move the token's expiry on; answers the new expiry (seconds since the epoch)."""
+        token = self.check(text, now)
+        if not caller.cluster and caller.user != token.renewer:
+            raise AccessControlError(f"{caller.user} tried to renew a token for {token.renewer}")
+        with self._lock:
+            expiry = min(now + self.renew_interval, token.max_date)
+            self._expiry[token.id] = expiry
+            self._save(now)
+        return expiry
+
+    def cancel(self, text: str, caller: Caller, now: float) -> None:
+        token = DelegationToken.decode(text, self._key)
+        if not caller.cluster and caller.user not in (token.user, token.renewer):
+            raise AccessControlError(f"{caller.user} tried to cancel a token of {token.user}")
+        with self._lock:
+            if self._expiry.pop(token.id, None) is None:
+                raise AuthenticationError("the delegation token was cancelled or never issued")
+            self._save(now)
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def _save(self, now: float) -> None:
+        self._expiry = {k: v for k, v in self._expiry.items() if v > now}
+        tmp = self._path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump(self._expiry, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        tmp.replace(self._path)
+        dir_fd = os.open(self._path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,412 @@
+"""Signed requests and answers, sealed bytes, delegation tokens, the token store and the
+guard in front of every app: what a holder of the token can do, and what nobody else can."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import StreamingResponse
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minihadoop.delegation import DelegationToken
+from minihadoop.errors import AccessControlError, AuthenticationError
+from minihadoop.guard import HostNames, cluster_only, install_guard
+from minihadoop.server import install_error_handlers
+from minihadoop.signing import (
+    CONTENT,
+    DATE,
+    NONCE,
+    SIGNATURE,
+    UNSIGNED,
+    ClusterAuth,
+    Keys,
+    NonceCache,
+    SignatureError,
+    UnsignedAnswerError,
+    digest,
+    seal,
+    sign_request,
+    sign_response,
+    unseal,
+    verify_request,
+)
+from namenode.tokens import Caller, TokenStore
+
+TOKEN = "the-cluster-token"
+KEYS = Keys.derive(TOKEN)
+NOW = 1_800_000_000.0
+
+
+def signed(
+    method: str = "POST", target: str = "/a/b?x=1&y=2", body: bytes = b"{}"
+) -> dict[str, str]:
+    return sign_request(KEYS, method, "nn:9870", target, digest(body), NOW)
+
+
+def verify(
+    headers: dict[str, str],
+    *,
+    method: str = "POST",
+    host: str = "nn:9870",
+    path: str = "/a/b",
+    query: str = "x=1&y=2",
+    now: float = NOW,
+    nonces: NonceCache | None = None,
+    keys: Keys = KEYS,
+) -> str:
+    return verify_request(
+        keys, method, host, path, query, headers, now, NonceCache() if nonces is None else nonces
+    ).nonce
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+def test_a_signed_request_verifies_and_the_token_is_nowhere_in_it() -> None:
+    headers = signed()
+    assert verify(headers) == headers[NONCE]
+    assert all(TOKEN not in v for v in headers.values())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"method": "PUT"},
+        {"host": "dn:9864"},  # relayed to another daemon
+        {"path": "/a/c"},
+        {"query": "x=1&y=3"},
+        {"query": "y=2&x=1"},  # the bytes as sent, not a normalised form
+        {"keys": Keys.derive(TOKEN + "x")},
+    ],
+)
+def test_any_change_to_what_was_signed_is_refused(change: dict[str, Any]) -> None:
+    with pytest.raises(SignatureError, match="signature"):
+        verify(signed(), **change)
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "why"),
+    [
+        (DATE, str(int(NOW) + 1), "signature"),
+        (NONCE, "0" * 32, "signature"),
+        (CONTENT, digest(b"other"), "signature"),
+        (CONTENT, UNSIGNED, "signature"),
+        (CONTENT, "xyz", "malformed"),
+        (DATE, "yesterday", "malformed"),
+        ("authorization", "Bearer " + TOKEN, "not signed"),
+        ("authorization", "MH-HMAC-SHA256 ", "not signed"),
+    ],
+)
+def test_tampered_headers_are_refused(header: str, value: str, why: str) -> None:
+    headers = {**signed(), header: value}
+    with pytest.raises(SignatureError, match=why):
+        verify(headers)
+
+
+def test_a_replay_is_refused_within_the_window_and_by_its_date_after() -> None:
+    nonces = NonceCache(window=300)
+    headers = signed()
+    verify(headers, nonces=nonces)
+    with pytest.raises(SignatureError, match="replayed"):
+        verify(headers, nonces=nonces, now=NOW + 299)
+    with pytest.raises(SignatureError, match="window"):
+        verify(headers, nonces=nonces, now=NOW + 301)
+    with pytest.raises(SignatureError, match="window"):
+        verify(signed(), now=NOW - 301)  # from the future
+
+
+def test_the_nonce_cache_forgets_only_what_the_date_check_refuses_anyway() -> None:
+    nonces = NonceCache(window=10)
+    assert nonces.add("a", 0) and not nonces.add("a", 19.9)
+    assert nonces.add("b", 15)
+    assert nonces.add("a", 20.0)  # forgotten at 2 x window: its date is refused by then
+    assert len(nonces) == 2
+
+
+def test_forged_signatures_never_reach_the_nonce_cache() -> None:
+    nonces = NonceCache()
+    for i in range(100):
+        headers = {**signed(), NONCE: f"{i:032x}"}
+        with pytest.raises(SignatureError):
+            verify(headers, nonces=nonces)
+    assert len(nonces) == 0
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def sign_answer(
+    nonce: str, status: int = 200, body: bytes = b"{}", location: str = ""
+) -> dict[str, str]:
+    content = digest(body)
+    headers = {CONTENT: content, SIGNATURE: sign_response(KEYS, nonce, status, location, content)}
+    return {**headers, "location": location} if location else headers
+
+
+def answered(
+    made_for: str | None,
+    *,
+    status: int = 200,
+    body: bytes = b"{}",
+    location: str = "",
+    signed_as: tuple[int, bytes, str] | None = None,
+) -> None:
+    """Send a request through ClusterAuth and answer it: signed for its own nonce (None),
+    for another (`made_for`), or not at all (""); `signed_as` signs other values than sent."""
+    gen = ClusterAuth(TOKEN).sync_auth_flow(httpx.Request("GET", "http://nn:9870/x"))
+    sent = next(gen)
+    nonce = sent.headers[NONCE] if made_for is None else made_for
+    s_status, s_body, s_location = signed_as or (status, body, location)
+    headers = sign_answer(nonce, s_status, s_body, s_location) if made_for != "" else {}
+    if location:
+        headers["location"] = location
+    with pytest.raises(StopIteration):
+        gen.send(httpx.Response(status, content=body, headers=headers, request=sent))
+
+
+def test_a_signed_answer_passes() -> None:
+    answered(None)
+    answered(None, status=307, location="http://dn:9864/x")
+
+
+@pytest.mark.parametrize("made_for", ["", "0" * 32], ids=["unsigned", "for-another-request"])
+def test_an_answer_not_signed_for_this_request_is_a_transport_error(made_for: str) -> None:
+    with pytest.raises(UnsignedAnswerError, match="not signed"):
+        answered(made_for)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"body": b"[]"},
+        {"status": 500},
+        {"status": 307, "location": "http://evil.example/"},
+    ],
+)
+def test_a_signed_answer_with_other_bytes_status_or_location_is_refused(
+    sent: dict[str, Any],
+) -> None:
+    with pytest.raises(UnsignedAnswerError):
+        answered(None, signed_as=(200, b"{}", ""), **sent)
+
+
+def test_an_unsigned_401_is_passed_through_so_a_wrong_token_is_reported() -> None:
+    answered("", status=401, body=b'{"RemoteException": {}}')
+
+
+# --- sealed bytes --------------------------------------------------------------------------------
+
+
+@given(st.binary(max_size=200), st.binary(max_size=20))
+def test_seal_round_trips_and_any_flipped_bit_is_refused(data: bytes, context: bytes) -> None:
+    sealed = seal(KEYS.seal, data, context)
+    assert unseal(KEYS.seal, sealed, context) == data
+    for i in range(0, len(sealed), max(1, len(sealed) // 7)):
+        bad = bytearray(sealed)
+        bad[i] ^= 1
+        with pytest.raises(SignatureError):
+            unseal(KEYS.seal, bytes(bad), context)
+    with pytest.raises(SignatureError):
+        unseal(KEYS.seal, sealed, context + b"x")
+    with pytest.raises(SignatureError):
+        unseal(Keys.derive("other").seal, sealed, context)
+
+
+def test_keys_for_different_uses_differ() -> None:
+    assert len({KEYS.request, KEYS.response, KEYS.seal, KEYS.delegation}) == 4
+
+
+# --- delegation tokens ---------------------------------------------------------------------------
+
+
+def test_a_delegation_token_round_trips_and_forgeries_are_refused() -> None:
+    token = DelegationToken("id1", "alice", "alice", NOW, NOW + 60, ("OPEN",), "/data")
+    text = token.encode(KEYS.delegation)
+    assert DelegationToken.decode(text, KEYS.delegation) == token
+    body, tag = text.split(".")
+    other = DelegationToken("id1", "root", "root", NOW, NOW + 1e9).encode(KEYS.delegation)
+    for forged in (
+        f"{other.split('.')[0]}.{tag}",  # fields changed, old MAC
+        f"{body}.{tag[:-2]}",
+        text + "x",
+        text.replace(".", ""),
+        "",
+        "a.b",
+        "x" * 5000,
+        token.encode(Keys.derive("other").delegation),
+        f"{body}.{tag}!",
+    ):
+        with pytest.raises(AuthenticationError):
+            DelegationToken.decode(forged, KEYS.delegation)
+
+
+def test_a_scoped_token_permits_its_ops_under_its_path_only() -> None:
+    token = DelegationToken("i", "u", "u", NOW, NOW + 1, ("CREATE", "APPEND"), "/data")
+    assert token.permits("create", "/data") and token.permits("APPEND", "/data/x/y")
+    assert not token.permits("DELETE", "/data")
+    assert not token.permits("CREATE", "/database") and not token.permits("CREATE", "/")
+    assert DelegationToken("i", "u", "u", NOW, NOW + 1).permits("DELETE", "/anything")
+
+
+def test_the_store_issues_renews_cancels_and_remembers(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path, KEYS.delegation, renew_interval=100, max_lifetime=250)
+    text = store.issue("alice", "bob", NOW)
+    assert store.check(text, NOW + 99).user == "alice"
+    with pytest.raises(AuthenticationError, match="expired"):
+        store.check(text, NOW + 100)
+    with pytest.raises(AccessControlError):
+        store.renew(text, Caller("alice", cluster=False), NOW + 50)  # bob renews, not alice
+    assert store.renew(text, Caller("bob", cluster=False), NOW + 90) == NOW + 190
+    assert store.renew(text, Caller("x", cluster=True), NOW + 180) == NOW + 250  # max date
+    reloaded = TokenStore(tmp_path, KEYS.delegation)  # a namenode restart
+    assert reloaded.check(text, NOW + 249).renewer == "bob"
+    with pytest.raises(AccessControlError):
+        reloaded.cancel(text, Caller("eve", cluster=False), NOW)
+    reloaded.cancel(text, Caller("alice", cluster=False), NOW)
+    for store_now in (reloaded, TokenStore(tmp_path, KEYS.delegation)):
+        with pytest.raises(AuthenticationError, match="cancelled"):
+            store_now.check(text, NOW)
+    assert oct((tmp_path / "delegation-tokens.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_store_forgets_expired_tokens(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path, KEYS.delegation, renew_interval=10)
+    for i in range(5):
+        store.issue("u", "u", NOW + i)
+    store.issue("u", "u", NOW + 100)
+    assert len(store) == 1
+    assert len(json.loads((tmp_path / "delegation-tokens.json").read_text())) == 1
+
+
+# --- host names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("127.0.0.1:9870", True),
+        ("10.1.2.3", True),
+        ("[::1]:9870", True),
+        ("localhost:9870", True),
+        ("nn.example.com:9870", True),
+        ("NN.Example.Com.", True),
+        ("attacker.example:9870", False),  # a rebound name
+        ("", False),
+        ("[nope]:1", False),
+        ("nn.example.com.attacker.example", False),
+    ],
+)
+def test_host_names(host: str, allowed: bool) -> None:
+    assert HostNames(["nn.example.com"]).allows(host) is allowed
+
+
+# --- the guard, in front of a real app -------------------------------------------------------
+
+
+def guarded_app() -> tuple[FastAPI, list[bytes]]:
+    app = FastAPI()
+    install_error_handlers(app)
+    seen: list[bytes] = []
+
+    @app.post("/echo", dependencies=[Depends(cluster_only)])
+    async def echo(request: Request) -> dict[str, int]:
+        body = await request.body()
+        seen.append(body)
+        return {"length": len(body)}
+
+    @app.put("/dn/v1/blocks/1", dependencies=[Depends(cluster_only)])
+    async def block(request: Request) -> dict[str, int]:
+        body = b"".join([piece async for piece in request.stream()])
+        seen.append(body)
+        return {"length": len(body)}
+
+    @app.get("/stream", dependencies=[Depends(cluster_only)])
+    async def stream() -> StreamingResponse:
+        async def pieces() -> Any:
+            yield b"a" * 10
+            yield b"b" * 10
+
+        return StreamingResponse(pieces())
+
+    install_guard(
+        app,
+        TOKEN,
+        HostNames(),
+        unsigned_payload=lambda m, p: m == "PUT" and p.startswith("/dn/v1/blocks/"),
+    )
+    return app, seen
+
+
+def through(
+    app: FastAPI, *requests: tuple[str, str, dict[str, Any]], host: str = "127.0.0.1"
+) -> list[httpx.Response]:
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as client:
+            return [await client.request(m, u, **kw) for m, u, kw in requests]
+
+    return asyncio.run(run())
+
+
+def test_the_guard_lets_the_token_holder_in_and_signs_its_answers() -> None:
+    app, seen = guarded_app()
+    auth = ClusterAuth(TOKEN)
+    echo, streamed = through(
+        app,
+        ("POST", "/echo", {"content": b"hello", "auth": auth}),
+        ("GET", "/stream", {"auth": auth}),
+    )
+    assert echo.json() == {"length": 5} and seen == [b"hello"]
+    assert streamed.content == b"a" * 10 + b"b" * 10
+    assert streamed.headers[CONTENT] == UNSIGNED and echo.headers[CONTENT] == digest(echo.content)
+
+
+def test_the_guard_refuses_the_anonymous_the_wrong_key_and_bad_hosts() -> None:
+    app, seen = guarded_app()
+    anonymous, bearer, wrong = through(
+        app,
+        ("POST", "/echo", {"content": b"x"}),
+        ("POST", "/echo", {"content": b"x", "headers": {"authorization": f"Bearer {TOKEN}"}}),
+        ("POST", "/echo", {"content": b"x", "auth": ClusterAuth("wrong")}),
+    )
+    assert [anonymous.status_code, bearer.status_code, wrong.status_code] == [401, 401, 401]
+    (rebound,) = through(
+        app, ("POST", "/echo", {"content": b"x", "auth": ClusterAuth(TOKEN)}), host="evil.example"
+    )
+    assert (
+        rebound.status_code == 400
+        and "evil.example" in rebound.json()["RemoteException"]["message"]
+    )
+    assert seen == []
+
+
+def test_a_body_that_differs_from_its_signed_digest_never_reaches_the_handler() -> None:
+    app, seen = guarded_app()
+    headers = sign_request(KEYS, "POST", "127.0.0.1", "/echo", digest(b"good"), time.time())
+    (r,) = through(app, ("POST", "/echo", {"content": b"evil", "headers": headers}))
+    assert r.status_code == 401 and seen == []
+    assert "digest" in r.json()["RemoteException"]["message"]
+
+
+def test_an_unsigned_payload_is_accepted_on_block_routes_only() -> None:
+    app, seen = guarded_app()
+
+    async def pieces() -> Any:
+        yield b"data"
+
+    auth = ClusterAuth(TOKEN)
+    echo, block = through(
+        app,
+        ("POST", "/echo", {"content": pieces(), "auth": auth}),
+        ("PUT", "/dn/v1/blocks/1", {"content": pieces(), "auth": auth}),
+    )
+    assert echo.status_code == 401 and block.json() == {"length": 4}
+    assert seen == [b"data"]
