@@ -111,8 +111,9 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
     _verified_read_route(app, service, read)
     _checksums_route(app, service, read)
     app.include_router(webhdfs_router(service, Depends(web.user), Depends(web.reader)))
-    names = HostNames([*settings.host_names(), urlsplit(service.identity.url).hostname or ""])
-    install_guard(app, settings.token, names, unsigned_payload=_block_data)
+    where = urlsplit(service.identity.url)
+    names = HostNames([*settings.host_names(), where.hostname or ""], ports=[where.port or 80])
+    install_guard(app, settings, names, unsigned_payload=_block_data)
     return app
 
 

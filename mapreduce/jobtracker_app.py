@@ -87,7 +87,7 @@ def create_app(
                 raise IllegalArgumentError(f"worker urls must be http(s) URLs, not {url[:100]!r}")
         return tracker.heartbeat(hb)
 
-    install_guard(app, settings.token, names or HostNames(settings.host_names()))
+    install_guard(app, settings, names or HostNames(settings.host_names()))
     return app
 
 
@@ -136,7 +136,10 @@ def run(
                 await task
         tracker.close()
 
-    names = HostNames([*settings.host_names(), urlsplit(url).hostname or "", host])
+    names = HostNames(
+        [*settings.host_names(), urlsplit(url).hostname or "", host],
+        ports=[sock.getsockname()[1]],
+    )
     app = create_app(tracker, settings, lifespan=lifespan, names=names)
     if ready_file is not None:
         ready_file.write_text(url)

@@ -85,8 +85,9 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
         headers = {"content-length": str(size + MAC_SIZE)}
         return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)
 
-    names = HostNames([*settings.host_names(), urlsplit(service.url).hostname or ""])
-    install_guard(app, settings.token, names)
+    where = urlsplit(service.url)
+    names = HostNames([*settings.host_names(), where.hostname or ""], ports=[where.port or 80])
+    install_guard(app, settings, names)
     return app
 
 

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # machine's names and its own bind/advertised name: the names in front of it (a load
     # balancer, a DNS alias). Any other Host header is refused (DNS rebinding).
     allowed_hosts: str = ""
+    # How far apart two machines' clocks may be. A daemon refuses requests signed before it
+    # started, less this: what an impostor recorded while it was down is never accepted.
+    max_clock_skew: float = Field(default=1.0, ge=0, le=300)
 
     # Files.
     block_size: int = Field(default=64 * MiB, ge=MIN_BLOCK_SIZE)

@@ -40,6 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minihadoop import paths
+from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
 from minihadoop.errors import AuthenticationError, IllegalArgumentError, MiniHadoopError
 from minihadoop.signing import (
@@ -84,21 +85,50 @@ def principal_of(request: Request) -> Principal | None:
 
 
 class HostNames:
-    """The names this daemon answers to (see the module's docstring)."""
+    """The names this daemon answers to (see the module's docstring), and the ports.
 
-    def __init__(self, extra: Iterable[str] = ()) -> None:
+    The port matters only to signed requests: a peer names the daemon it means, port
+    included, and its signature covers that Host, so a request one daemon received cannot
+    be relayed to another on the same machine. Browsers are not held to it (a dashboard seen
+    through a forwarded port). An entry ``name:port`` in `extra` adds a port reached through
+    a mapping (a container's published port).
+    """
+
+    def __init__(self, extra: Iterable[str] = (), ports: Iterable[int] = ()) -> None:
         self.names = {"localhost", socket.gethostname().lower(), socket.getfqdn().lower()}
+        self.ports = set(ports)
         self.add(*extra)
 
     def add(self, *names: str) -> None:
-        self.names.update(n.strip().lower().strip("[]") for n in names if n.strip())
+        for entry in names:
+            name, port = _split_host(entry.strip().lower())
+            if name:
+                self.names.add(name)
+            if port is not None:
+                self.ports.add(port)
 
-    def allows(self, host_header: str) -> bool:
-        host = host_header.strip().lower()
-        if host.startswith("["):  # [v6]:port
-            return host.find("]") > 0 and _is_ip(host[1 : host.find("]")])
-        host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        return bool(host) and (_is_ip(host) or host.rstrip(".") in self.names)
+    def allows(self, host_header: str, *, signed: bool = False) -> bool:
+        host, port = _split_host(host_header.strip().lower())
+        if not host or not (_is_ip(host) or host in self.names):
+            return False
+        return not (signed and self.ports and port not in self.ports)
+
+
+def _split_host(text: str) -> tuple[str, int | None]:
+    """``name``, ``name:port``, ``[v6]:port`` or a bare v6 address: (name, port)."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            return "", None
+        name, rest = text[1:end], text[end + 1 :]
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        name, port = text.split(":")
+    else:
+        name, port = text, ""
+    if port and not (port.isdigit() and len(port) <= 5):
+        return "", None
+    return name.rstrip("."), int(port) if port else None
 
 
 def _is_ip(text: str) -> bool:
@@ -122,6 +152,7 @@ class RequestGuard:
         unsigned_payload: Callable[[str, str], bool] = lambda _m, _p: False,
         clock: Callable[[], float] = time.time,
         nonces: NonceCache | None = None,
+        clock_skew: float = 1.0,
     ) -> None:
         self.app = app
         self.keys = keys
@@ -129,6 +160,8 @@ class RequestGuard:
         self.unsigned_payload = unsigned_payload
         self.clock = clock
         self.nonces = nonces if nonces is not None else NonceCache()
+        # Built before the daemon listens: nothing signed earlier was meant for this process.
+        self.not_before = clock() - clock_skew
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,7 +181,7 @@ class RequestGuard:
             # From here on every answer is signed, a refusal of the Host included, so a
             # peer that named this daemon wrongly is told so rather than taken for an impostor.
             send = _signed_answers(send, self.keys, signed.nonce)
-        if not self.names.allows(host):
+        if not self.names.allows(host, signed=PRINCIPAL in scope):
             err = IllegalArgumentError(f"this daemon does not answer to the host {host[:100]!r}")
             await _refuse(err, scope, receive, send)
             return
@@ -164,6 +197,7 @@ class RequestGuard:
             headers,
             self.clock(),
             self.nonces,
+            self.not_before,
         )
         if signed.content == UNSIGNED and not self.unsigned_payload(scope["method"], scope["path"]):
             raise SignatureError("this route needs the request's body digest signed")
@@ -225,7 +259,7 @@ def _signed_answers(send: Send, keys: Keys, nonce: str) -> Send:
 
 def install_guard(
     app: Any,
-    token: str,
+    settings: Settings,
     names: HostNames,
     *,
     unsigned_payload: Callable[[str, str], bool] = lambda _m, _p: False,
@@ -233,7 +267,11 @@ def install_guard(
     """Put the guard in front of `app` (a FastAPI app): call after every other middleware,
     so it is the outermost."""
     app.add_middleware(
-        RequestGuard, keys=Keys.derive(token), names=names, unsigned_payload=unsigned_payload
+        RequestGuard,
+        keys=Keys.derive(settings.token),
+        names=names,
+        unsigned_payload=unsigned_payload,
+        clock_skew=settings.max_clock_skew,
     )
 
 

@@ -51,6 +51,9 @@ class LocalCluster:
     def _env(self, token: str) -> dict[str, str]:
         env = dict(os.environ)
         env["MINIHADOOP_TOKEN"] = token
+        # Every daemon here reads one clock: none need allow for skew, so a restarted daemon
+        # refuses everything signed before it started (`minihadoop.signing`).
+        env.setdefault("MINIHADOOP_MAX_CLOCK_SKEW", "0")
         for key, value in self.settings.items():
             env[f"MINIHADOOP_{key.upper()}"] = str(value)
         return env

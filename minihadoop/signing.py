@@ -5,7 +5,8 @@ The token itself never travels. Every holder derives the same keys from it (`Key
 * a **request** carries an HMAC-SHA256, made with the request key, over its method, Host,
   raw path, raw query, a timestamp, a fresh nonce and a SHA-256 digest of its body::
 
-      x-mh-date: 1764833112            unix seconds; refused outside +-`WINDOW`
+      x-mh-date: 1764833112345         unix milliseconds; refused outside +-`WINDOW`, and
+                                       when older than the receiving daemon itself
       x-mh-nonce: 9f2c…(32 hex)         refused if seen before within the window
       x-mh-content-sha256: <hex>       or UNSIGNED-PAYLOAD, for streamed block data only
       authorization: MH-HMAC-SHA256 <hex>
@@ -115,7 +116,7 @@ def sign_request(
 ) -> dict[str, str]:
     """The headers that sign a request for `target` (raw path, then ``?query`` if any)."""
     path, _, query = target.partition("?")
-    date, nonce = str(int(now)), secrets.token_hex(16)
+    date, nonce = str(int(now * 1000)), secrets.token_hex(16)
     signature = mac(keys.request, request_string(method, host, path, query, date, nonce, content))
     return {
         DATE: date,
@@ -147,8 +148,15 @@ def verify_request(
     headers: Mapping[str, str],
     now: float,
     nonces: NonceCache,
+    not_before: float = 0.0,
 ) -> SignedRequest:
-    """Check a request's signature, time and nonce (not its body: see `SignedRequest`)."""
+    """Check a request's signature, time and nonce (not its body: see `SignedRequest`).
+
+    `not_before` is when the receiver started (less the clock skew it allows between
+    machines): a request signed before it could only have reached somebody else at this
+    address — an impostor, while the daemon was down — and is refused, since this process's
+    nonce cache, new at start, cannot know it was seen.
+    """
     scheme, _, presented = headers.get("authorization", "").partition(" ")
     date, nonce, content = headers.get(DATE, ""), headers.get(NONCE, ""), headers.get(CONTENT, "")
     if scheme != SCHEME or not presented:
@@ -162,8 +170,11 @@ def verify_request(
         raise SignatureError("the request's signature does not match")
     # Only a genuine signature reaches the clock and the nonce cache, so nobody without the
     # key can fill the cache or learn the receiver's clock.
-    if abs(now - int(date)) > nonces.window:
+    signed_at = int(date) / 1000
+    if abs(now - signed_at) > nonces.window:
         raise SignatureError("the request's date is outside the accepted window")
+    if signed_at < not_before:
+        raise SignatureError("the request was signed before this daemon started")
     if not nonces.add(nonce, now):
         raise SignatureError("the request was replayed")
     return SignedRequest(nonce, content)

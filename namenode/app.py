@@ -83,7 +83,7 @@ def create_app(
     app.include_router(webhdfs.router(system, tokens, Depends(web.user), read))
     app.include_router(_native(system, auth, read))
     app.include_router(_internal(system, tokens, auth))
-    install_guard(app, settings.token, names or HostNames(settings.host_names()))
+    install_guard(app, settings, names or HostNames(settings.host_names()))
     return app
 
 

@@ -19,7 +19,9 @@ from namenode.namesystem import Namesystem
 log = logging.getLogger("minihadoop.namenode")
 
 
-def build_app(name_dir: Path, settings: Settings, host: str = "127.0.0.1") -> FastAPI:
+def build_app(
+    name_dir: Path, settings: Settings, host: str = "127.0.0.1", port: int | None = None
+) -> FastAPI:
     system = Namesystem(name_dir, settings)
 
     @contextlib.asynccontextmanager
@@ -31,7 +33,7 @@ def build_app(name_dir: Path, settings: Settings, host: str = "127.0.0.1") -> Fa
             await monitor
         system.close()
 
-    names = HostNames([*settings.host_names(), host])
+    names = HostNames([*settings.host_names(), host], ports=[port] if port else [])
     return create_app(system, settings, lifespan=lifespan, names=names)
 
 
@@ -45,8 +47,8 @@ async def _monitor(system: Namesystem, interval: float) -> None:
 
 
 def run(name_dir: Path, settings: Settings, host: str, port: int, ready_file: Path | None) -> None:
-    app = build_app(name_dir, settings, host)
     sock = bind_socket(host, port)
+    app = build_app(name_dir, settings, host, sock.getsockname()[1])
     url = url_for(host, sock.getsockname()[1])
     if ready_file is not None:
         ready_file.write_text(url)

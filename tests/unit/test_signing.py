@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
 from minihadoop.errors import AccessControlError, AuthenticationError
 from minihadoop.guard import HostNames, cluster_only, install_guard
@@ -61,9 +62,18 @@ def verify(
     now: float = NOW,
     nonces: NonceCache | None = None,
     keys: Keys = KEYS,
+    not_before: float = 0.0,
 ) -> str:
     return verify_request(
-        keys, method, host, path, query, headers, now, NonceCache() if nonces is None else nonces
+        keys,
+        method,
+        host,
+        path,
+        query,
+        headers,
+        now,
+        NonceCache() if nonces is None else nonces,
+        not_before,
     ).nonce
 
 
@@ -95,7 +105,7 @@ def test_any_change_to_what_was_signed_is_refused(change: dict[str, Any]) -> Non
 @pytest.mark.parametrize(
     ("header", "value", "why"),
     [
-        (DATE, str(int(NOW) + 1), "signature"),
+        (DATE, str(int(NOW * 1000) + 1), "signature"),
         (NONCE, "0" * 32, "signature"),
         (CONTENT, digest(b"other"), "signature"),
         (CONTENT, UNSIGNED, "signature"),
@@ -121,6 +131,15 @@ def test_a_replay_is_refused_within_the_window_and_by_its_date_after() -> None:
         verify(headers, nonces=nonces, now=NOW + 301)
     with pytest.raises(SignatureError, match="window"):
         verify(signed(), now=NOW - 301)  # from the future
+
+
+def test_a_request_signed_before_the_daemon_started_is_refused() -> None:
+    """An impostor that held the port while the daemon was down recorded requests whose
+    nonces the restarted daemon cannot know: their date gives them away."""
+    headers = signed()
+    with pytest.raises(SignatureError, match="before this daemon started"):
+        verify(headers, now=NOW + 5, not_before=NOW + 0.001)
+    assert verify(headers, now=NOW + 5, not_before=NOW)
 
 
 def test_the_nonce_cache_forgets_only_what_the_date_check_refuses_anyway() -> None:
@@ -338,7 +357,7 @@ def guarded_app() -> tuple[FastAPI, list[bytes]]:
 
     install_guard(
         app,
-        TOKEN,
+        Settings(token=TOKEN),
         HostNames(),
         unsigned_payload=lambda m, p: m == "PUT" and p.startswith("/dn/v1/blocks/"),
     )
@@ -410,3 +429,12 @@ def test_an_unsigned_payload_is_accepted_on_block_routes_only() -> None:
     )
     assert echo.status_code == 401 and block.json() == {"length": 4}
     assert seen == [b"data"]
+
+
+def test_a_signed_request_must_name_this_daemons_port_a_browser_need_not() -> None:
+    names = HostNames(["nn.example.com", "gateway:19870"], ports=[9870])
+    assert names.allows("127.0.0.1:9870", signed=True)
+    assert names.allows("gateway:19870", signed=True)  # a published port, listed
+    assert not names.allows("127.0.0.1:9864", signed=True)  # relayed from another daemon
+    assert not names.allows("nn.example.com", signed=True)
+    assert names.allows("localhost:8080")  # a dashboard through a forwarded port
