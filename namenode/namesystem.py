@@ -253,13 +253,16 @@ class Namesystem:
 
     def delete(
         self, path: str, *, recursive: bool, skip_trash: bool, user: str
-    ) -> tuple[bool, int]:
+    ) -> tuple[bool, str | None, int]:
+        """Remove `path`, to the user's trash unless told not to, trash is off, or it is in
+        the trash already. Returns (whether it existed, where in the trash it went — None
+        when it was deleted for good — and the txid)."""
         path = paths.normalize(path)
         with self.lock:
             trash = f"/user/{user}/.Trash"
             node = self.ns.lookup(path)
             if node is None:
-                return False, 0
+                return False, None, 0
             if self.settings.trash and not skip_trash and not paths.is_ancestor(trash, path):
                 if not recursive and self.ns.status(path).is_dir and self.ns.listing(path):
                     raise PathIsNotEmptyDirectoryError(f"{path} is a non-empty folder")
@@ -269,7 +272,8 @@ class Namesystem:
             else:
                 cmd = c.Delete(path, recursive, self._now_ms())
             effects, txid = self._mutate(cmd)
-            return bool(effects.result), txid
+            moved_to = effects.result if isinstance(cmd, c.MoveToTrash) else None
+            return bool(effects.result), moved_to, txid
 
     def rename(self, src: str, dst: str) -> int:
         src, dst = paths.normalize(src), paths.normalize(dst)
