@@ -54,6 +54,7 @@ from minihadoop.models import (
 from namenode import commands as c
 from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
+from namenode.decommissioned import DecommissionList
 from namenode.editlog import EditLogFailedError
 from namenode.journal import Journal
 from namenode.namespace import Directory, Effects, File, Namespace
@@ -86,6 +87,7 @@ class Namesystem:
         self.lock = threading.RLock()
         self.journal = Journal(name_dir, checkpoint_every=settings.checkpoint_every)
         self.ns: Namespace = self.journal.open()
+        self.decommissioned = DecommissionList(name_dir)
         self.blocks = BlockMap()
         self.datanodes = DatanodeRegistry(dead_timeout=settings.dead_node_timeout)
         self.replication = ReplicationQueue(
@@ -370,6 +372,10 @@ class Namesystem:
             node = self.datanodes.register(req, self.clock(), ip=peer_ip)
             if not was_live:
                 self._event("datanode", f"datanode {node.id} joined at {node.url}")
+            if node.id in self.decommissioned and node.state is DatanodeState.LIVE:
+                # Retired before this registration (a namenode restart, or the node was
+                # switched off and came back): drain it again, never give it new blocks.
+                self._start_decommission(node)
 
     def heartbeat(self, req: HeartbeatRequest) -> HeartbeatResponse:
         with self.lock:
@@ -382,8 +388,12 @@ class Namesystem:
         """A datanode's full list of replicas: the truth about what it holds."""
         with self.lock:
             node = self.datanodes.get(req.datanode_id)
-            if node is None or not node.is_live:
+            if node is None or node.state is DatanodeState.DEAD:
                 return HeartbeatResponse(commands=[Command(kind="register")])
+            if node.state is DatanodeState.DECOMMISSIONED:
+                # Retired: its replicas no longer count. Asking it to register again would
+                # only bring another report, and so on for ever.
+                return HeartbeatResponse(commands=[])
             before = self.blocks.blocks_of(node.id)
             reported = set()
             for replica in req.replicas:
@@ -541,7 +551,10 @@ class Namesystem:
             for block_id in self.blocks.blocks_of(node.id):
                 want = self.ns.expected_replication(block_id)
                 elsewhere = sum(1 for n in self.blocks.holders(block_id) if n in writable)
-                if want is not None and elsewhere < min(want, len(writable)):
+                # The full factor, even when fewer nodes are left to hold it (three nodes,
+                # replication three): switching this node off then would lose a replica,
+                # so it stays DECOMMISSIONING, as in HDFS.
+                if want is not None and elsewhere < want:
                     break
             else:
                 node.state = DatanodeState.DECOMMISSIONED
@@ -590,16 +603,21 @@ class Namesystem:
     def decommission(self, datanode: str) -> DatanodeState:
         """Start draining a datanode (named by id or URL): its replicas are copied to other
         nodes, it receives no new ones, and once every block it holds has its full
-        replication elsewhere it is DECOMMISSIONED and can be switched off."""
+        replication elsewhere it is DECOMMISSIONED and can be switched off. The decision is
+        on disk before it is acted on, and holds across namenode restarts."""
         with self.lock:
             node = self.datanodes.get(datanode) or self.datanodes.by_url().get(datanode.rstrip("/"))
             if node is None:
                 raise FileNotFoundError_(f"no datanode {datanode}")
             if node.state is DatanodeState.LIVE:
-                node.state = DatanodeState.DECOMMISSIONING
-                self._event("datanode", f"decommissioning {node.id} ({node.url})")
-                self.replication.check(self.blocks.blocks_of(node.id))
+                self.decommissioned.add(node.id)
+                self._start_decommission(node)
             return node.state
+
+    def _start_decommission(self, node: DatanodeDescriptor) -> None:
+        node.state = DatanodeState.DECOMMISSIONING
+        self._event("datanode", f"decommissioning {node.id} ({node.url})")
+        self.replication.check(self.blocks.blocks_of(node.id))
 
 
 def _terminate(reason: str) -> None:
