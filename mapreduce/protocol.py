@@ -111,7 +111,7 @@ class WorkerHeartbeat(Wire):
     # Jobs whose files (payload, map outputs) the worker holds on its disk. The job tracker
     # answers which of them it no longer runs, so a worker that was down, or a job tracker
     # that restarted and forgot its jobs, still leaves no files behind.
-    jobs: list[str] = Field(default=[], max_length=10_000)
+    jobs: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=10_000)
 
 
 class HeartbeatReply(Wire):

@@ -11,13 +11,14 @@ import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mapreduce import Job, JobState
 from mapreduce.job import RunningJob
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
-from tests.support import wait_for
+from tests.support import cluster_auth, wait_for
 
 pytestmark = pytest.mark.integration
 MakeCluster = Callable[..., LocalCluster]
@@ -118,3 +119,20 @@ def test_a_worker_down_when_its_job_ended_deletes_its_files_at_start(
     cluster.restart("jobtracker")
     cluster.restart("worker-0")
     wait_for(lambda: not workers_holding(cluster, job_id), what="worker-0's files gone")
+
+
+def test_a_heartbeat_naming_bad_jobs_is_refused_or_answered_harmlessly(
+    cluster: LocalCluster,
+) -> None:
+    info = cluster._require()
+    url = f"{info.jobtracker}/mr/v1/internal/heartbeat"
+    beat = {"worker_id": "probe:1", "url": "http://127.0.0.1:1", "slots": 0}
+    with httpx.Client(auth=cluster_auth(info.token), timeout=10) as http:
+        long_id = http.post(url, json={**beat, "jobs": ["j" * 201]})
+        assert long_id.status_code == 400
+        assert long_id.json()["RemoteException"]["exception"] == "IllegalArgumentException"
+        # Ids the job tracker does not run are named back, and only the worker that holds
+        # a folder of that name deletes it: "../x" is nothing a worker ever holds.
+        answer = http.post(url, json={**beat, "jobs": ["../x", "job_unknown"]})
+        assert answer.status_code == 200
+        assert answer.json()["finished_jobs"] == ["../x", "job_unknown"]
