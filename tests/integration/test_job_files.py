@@ -82,7 +82,7 @@ def test_a_job_that_ends_leaves_no_files(cluster: LocalCluster, fs: FileSystem) 
     ok = job(wc_mapper, "/ends/ok").run()
     failed = job(failing_mapper, "/ends/failed").run()
     with job(slow_mapper, "/ends/killed").submit() as killed:
-        wait_for(lambda: killed.status()["maps_done"] >= 1, what="a map done")
+        wait_for(lambda: workers_holding(cluster, killed.id), what="a map running")
         killed.kill()
     assert ok.state is JobState.SUCCEEDED and failed.state is JobState.FAILED
     for job_id in (ok.id, failed.id, killed.id):
