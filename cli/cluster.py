@@ -1,4 +1,5 @@
-"""`minihadoop cluster up|down|status`: a whole cluster on this machine."""
+"""`minihadoop cluster up|down|status|stop|start|restart`: a whole cluster on this machine,
+and its daemons one at a time (to try failures by hand)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.format import human_size, parse_size
-from minihadoop.config import home_dir
+from minihadoop.config import DaemonInfo, home_dir
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 
@@ -62,12 +63,63 @@ def down(dir: Path | None = DirOption) -> None:
     out.print(f"stopped {len(stopped)} daemons" if stopped else "nothing was running")
 
 
+NameArgument = typer.Argument(
+    ...,
+    help="The daemon, as `cluster status` names it: namenode, datanode-0, jobtracker, worker-0…",
+)
+KillOption = typer.Option(False, "--kill", help="SIGKILL at once (a crash), not SIGTERM.")
+
+
+@app.command()
+def stop(name: str = NameArgument, kill: bool = KillOption, dir: Path | None = DirOption) -> None:
+    """Stop one daemon: SIGTERM and wait for it to exit, or SIGKILL with --kill."""
+    if LocalCluster(home_dir(dir)).stop_daemon(name, kill=kill):
+        out.print(f"{'killed' if kill else 'stopped'} {name}")
+    else:
+        out.print(f"{name} was not running")
+
+
+@app.command()
+def start(name: str = NameArgument, dir: Path | None = DirOption) -> None:
+    """Start one stopped daemon again, with the port, folder and settings it had."""
+    d = LocalCluster(home_dir(dir)).start_daemon(name)
+    out.print(f"started {name} (pid {d.pid}) on {d.url}")
+
+
+@app.command()
+def restart(
+    name: str = NameArgument, kill: bool = KillOption, dir: Path | None = DirOption
+) -> None:
+    """Stop one daemon (if it runs), then start it again as it was."""
+    cluster = LocalCluster(home_dir(dir))
+    cluster.stop_daemon(name, kill=kill)
+    d = cluster.start_daemon(name)
+    out.print(f"restarted {name} (pid {d.pid}) on {d.url}")
+
+
+def _start_order(d: DaemonInfo) -> tuple[int, int]:
+    kind, _, index = d.name.partition("-")
+    rank = {"namenode": 0, "datanode": 1, "jobtracker": 2, "worker": 3}.get(kind, 4)
+    return rank, int(index) if index.isdigit() else 0
+
+
 @app.command()
 def status(dir: Path | None = DirOption) -> None:
-    """Show the cluster's daemons, capacity and block health."""
+    """Show every daemon (running or stopped), then the datanodes, capacity and block health
+    as the namenode sees them."""
     where = home_dir(dir)
+    daemons = Table("daemon", "process", "pid", "url")
+    states = LocalCluster(where).daemon_states()
+    for d, running in sorted(states, key=lambda pair: _start_order(pair[0])):
+        daemons.add_row(
+            d.name,
+            "running" if running else "[red]stopped[/]",
+            str(d.pid) if running else "-",
+            d.url,
+        )
+    out.print(daemons)
     with FileSystem.from_cluster(where) as fs:
-        s = fs.cluster()
+        s = fs.cluster()  # a stopped namenode: this fails, with one line saying so
     table = Table("datanode", "state", "heartbeat", "used", "capacity", "blocks")
     for d in s["datanodes"]:
         table.add_row(

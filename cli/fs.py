@@ -145,8 +145,8 @@ def rm(
 ) -> None:
     """Remove a file or folder (to the trash unless --skip-trash)."""
     with client(dir) as fs:
-        fs.rm(path, recursive=recursive, skip_trash=skip_trash)
-    out.print(f"Deleted {path}" if skip_trash else f"Moved {path} to the trash")
+        moved_to = fs.rm(path, recursive=recursive, skip_trash=skip_trash)
+    out.print(f"Moved {path} to the trash at {moved_to}" if moved_to else f"Deleted {path}")
 
 
 @app.command()

@@ -22,7 +22,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,6 +84,10 @@ class JobTracker:
         )
         for job_id in interrupted:
             self._cleanup_output(self.history.job(job_id))
+        # No job runs before this process accepts one, so every payload left here belongs to
+        # a job that ended (or was interrupted just now) while no one could delete it.
+        for stale in (directory / "payloads").iterdir():
+            stale.unlink(missing_ok=True)
         self.scheduler = Scheduler(
             worker_timeout=settings.worker_timeout,
             task_timeout=settings.task_timeout,
@@ -97,8 +100,6 @@ class JobTracker:
         self._kills: dict[str, list[str]] = {}
         self._worker_datanode: dict[str, str | None] = {}
         self._saved: dict[str, tuple[str, float | None]] = {}
-        # Recently finished jobs, told to every worker so it can drop their map outputs.
-        self._finished_jobs: deque[str] = deque(maxlen=64)
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -196,8 +197,12 @@ class JobTracker:
             return HeartbeatReply(
                 launch=self._launches.pop(hb.worker_id, []),
                 kill=self._kills.pop(hb.worker_id, []),
-                finished_jobs=list(self._finished_jobs),
+                finished_jobs=[j for j in hb.jobs if not self._running(j)],
             )
+
+    def _running(self, job_id: str) -> bool:
+        job = self.scheduler.jobs.get(job_id)
+        return job is not None and not job.state.finished
 
     def tick(self) -> None:
         with self.lock:
@@ -272,7 +277,6 @@ class JobTracker:
         else:
             self._cleanup_output(record)
         record.state, record.error, record.finished = state, error, self.clock()
-        self._finished_jobs.append(ins.job_id)
         (self.directory / "payloads" / f"{ins.job_id}.pkl").unlink(missing_ok=True)
         log.warning("job %s %s%s", ins.job_id, state.value, f": {error}" if error else "")
 

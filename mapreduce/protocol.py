@@ -108,9 +108,13 @@ class WorkerHeartbeat(Wire):
     slots: int = Field(ge=0, le=1024)
     running: list[str] = []  # attempt ids still running
     finished: list[AttemptResult] = []
+    # Jobs whose files (payload, map outputs) the worker holds on its disk. The job tracker
+    # answers which of them it no longer runs, so a worker that was down, or a job tracker
+    # that restarted and forgot its jobs, still leaves no files behind.
+    jobs: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=10_000)
 
 
 class HeartbeatReply(Wire):
     launch: list[AttemptSpec] = []
     kill: list[str] = []  # attempt ids to kill
-    finished_jobs: list[str] = []  # jobs whose map outputs workers may delete
+    finished_jobs: list[str] = []  # of the heartbeat's `jobs`, those not running: delete them

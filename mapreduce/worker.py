@@ -2,8 +2,13 @@
 
 The loop heartbeats to the job tracker with its free slots, running attempts and finished
 results, and carries out the reply: launch attempts (each in its own child process, see
-`mapreduce.child`), kill attempts, drop the map outputs of finished jobs. A heartbeat goes
-out early whenever an attempt ends, so a job's next phase does not wait a full interval.
+`mapreduce.child`), kill attempts, drop the files of jobs that ended. A heartbeat goes out
+early whenever an attempt ends, so a job's next phase does not wait a full interval.
+
+A job's files live under ``<work dir>/<job id>/``. Every heartbeat lists the jobs the worker
+holds files for, those found on disk at start included, and the job tracker answers which
+of them it no longer runs: so files of jobs that ended while the worker was down, or that a
+restarted job tracker forgot, are deleted too.
 """
 
 from __future__ import annotations
@@ -66,14 +71,14 @@ class WorkerService:
         self.slots = slots
         self.running: dict[str, RunningAttempt] = {}
         self.finished: list[AttemptResult] = []
-        self.cleaned: set[str] = set()
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.held: set[str] = {p.name for p in work_dir.iterdir() if _is_job_dir(p)}
         self.wake = asyncio.Event()
         self.client = httpx.AsyncClient(timeout=30.0, auth=ClusterAuth(settings.token))
         self._payload_locks: dict[str, asyncio.Lock] = {}
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["mapreduce.child"])
         self.ctx = ctx
-        work_dir.mkdir(parents=True, exist_ok=True)
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -107,6 +112,7 @@ class WorkerService:
             slots=self.slots,
             running=sorted(self.running),
             finished=finished,
+            jobs=sorted(self.held),
         )
         try:
             response = await self.client.post(
@@ -137,6 +143,7 @@ class WorkerService:
             )
             return
         attempt_dir = self.work_dir / spec.job_id / spec.attempt_id
+        self.held.add(spec.job_id)
         attempt_dir.mkdir(parents=True, exist_ok=True)
         result_path = attempt_dir / "result.json"
         process = self.ctx.Process(
@@ -171,6 +178,7 @@ class WorkerService:
         path = self.work_dir / job_id / "payload.pkl"
         lock = self._payload_locks.setdefault(job_id, asyncio.Lock())
         async with lock:
+            self.held.add(job_id)
             if not path.exists():
                 response = await self.client.get(f"{self.jobtracker}/mr/v1/jobs/{job_id}/payload")
                 response.raise_for_status()
@@ -219,15 +227,24 @@ class WorkerService:
             os.kill(running.process.pid or 0, signal.SIGKILL)
 
     def cleanup(self, job_id: str) -> None:
-        if job_id in self.cleaned or any(r.spec.job_id == job_id for r in self.running.values()):
+        """Delete a job's files. Only jobs this worker named as held are deleted, so a
+        reply can never point outside the work folder. An attempt of the job still running
+        (being killed) keeps them until a later heartbeat, which names the job again."""
+        if job_id not in self.held or any(r.spec.job_id == job_id for r in self.running.values()):
             return
-        self.cleaned.add(job_id)
         shutil.rmtree(self.work_dir / job_id, ignore_errors=True)
+        self.held.discard(job_id)
+        self._payload_locks.pop(job_id, None)
 
     async def close(self) -> None:
         for attempt_id in list(self.running):
             self.kill(attempt_id)
         await self.client.aclose()
+
+
+def _is_job_dir(path: Path) -> bool:
+    name = path.name
+    return path.is_dir() and name.startswith("job_") and all(c.isalnum() or c in "_-" for c in name)
 
 
 def _child_target(spec_json: str, payload: str, work_dir: str, token: str, result: str) -> None:

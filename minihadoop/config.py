@@ -110,6 +110,11 @@ class DaemonInfo(BaseModel):
     pid: int
     data_dir: str = ""
     log: str = ""
+    # The process's start time (/proc/<pid>/stat, clock ticks since boot): a pid the kernel
+    # gave to another process since has another, so it is never signalled by mistake.
+    start_time: int | None = None
+    # The command's arguments, port included, so the daemon can be started again as it was.
+    argv: list[str] = []
 
 
 class ClusterInfo(BaseModel):

@@ -159,13 +159,17 @@ class FileSystem:
         """Make a folder and any missing parents (`mkdir -p`)."""
         self._webhdfs("PUT", path, "MKDIRS", permission=permission)
 
-    def rm(self, path: str, *, recursive: bool = False, skip_trash: bool = False) -> None:
-        """Remove a file or folder: to the user's trash unless `skip_trash`."""
-        done = self._webhdfs(
+    def rm(self, path: str, *, recursive: bool = False, skip_trash: bool = False) -> str | None:
+        """Remove a file or folder: to the user's trash unless `skip_trash`. Returns where
+        in the trash it went, or None when it was deleted for good (asked to, trash off on
+        the namenode, or it was in the trash already)."""
+        answer = self._webhdfs(
             "DELETE", path, "DELETE", recursive=_flag(recursive), skiptrash=_flag(skip_trash)
-        )["boolean"]
-        if not done:
+        )
+        if not answer["boolean"]:
             raise FileNotFoundError_(f"No such file or folder: {paths.normalize(path)}")
+        trash: str | None = answer.get("trash")
+        return trash
 
     def mv(self, src: str, dst: str) -> None:
         src, dst = paths.normalize(src), paths.normalize(dst)

@@ -10,7 +10,13 @@
 Every daemon listens on 127.0.0.1 on a free port chosen at start; a restarted daemon gets its
 old port back, so clients and the namenode keep the addresses they know. Settings (block
 size, replication, timeouts) reach the daemons as ``MINIHADOOP_*`` environment variables;
-so does the token, which never appears on a command line.
+so does the token, which never appears on a command line. The settings, and each daemon's
+arguments, are kept in `cluster.json`, so one daemon can be stopped and started again later
+(`stop_daemon`, `start_daemon`) exactly as it was, from any shell.
+
+A pid in `cluster.json` is signalled only while it still names the process that was
+started: its start time is recorded beside it and compared first, since the kernel reuses
+the pids of processes that have exited.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from minihadoop.config import CLUSTER_FILE, ClusterInfo, DaemonInfo
+from minihadoop.config import CLUSTER_FILE, ClusterInfo, DaemonInfo, Settings
 from minihadoop.errors import MiniHadoopError, UnavailableError
 from minihadoop.signing import ClusterAuth
 
@@ -49,7 +55,9 @@ class LocalCluster:
         return self.directory / "logs"
 
     def _env(self, token: str) -> dict[str, str]:
-        env = dict(os.environ)
+        # Only the recorded settings: a daemon started again from another shell must not
+        # pick up that shell's MINIHADOOP_* variables.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MINIHADOOP_")}
         env["MINIHADOOP_TOKEN"] = token
         # Every daemon here reads one clock: none need allow for skew, so a restarted daemon
         # refuses everything signed before it started (`minihadoop.signing`).
@@ -104,7 +112,7 @@ class LocalCluster:
         if (self.directory / CLUSTER_FILE).exists() and self.running():
             raise MiniHadoopError(f"a cluster is already running in {self.directory}")
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.settings = dict(settings or {})
+        self.settings = {**_settings_from_environment(), **(settings or {})}
         token = token or secrets.token_urlsafe(24)
         self.info = ClusterInfo(namenode="", token=token, settings=self.settings)
         try:
@@ -128,13 +136,17 @@ class LocalCluster:
     ) -> DaemonInfo:
         info = self._require()
         proc = self._spawn(name, argv, info.token)
+        start_time = _start_time(proc.pid)
         url = self._wait_ready(name, proc, timeout)
+        port = url.rsplit(":", 1)[1]
         daemon = DaemonInfo(
             name=name,
             url=url,
             pid=proc.pid,
             data_dir=str(data_dir),
             log=str(self.logs / f"{name}.log"),
+            start_time=start_time,
+            argv=[port if a == "0" and argv[i - 1] == "--port" else a for i, a in enumerate(argv)],
         )
         others = [d for d in info.daemons if d.name != name]
         info.daemons = [daemon, *others] if name == "namenode" else [*others, daemon]
@@ -229,18 +241,43 @@ class LocalCluster:
         for d in self._require().daemons:
             if d.name == name:
                 return d
-        raise MiniHadoopError(f"no daemon named {name}")
+        names = ", ".join(d.name for d in self._require().daemons)
+        raise MiniHadoopError(f"no daemon named {name} (this cluster has {names})")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         d = self.daemon(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(d.pid, sig)
-        if sig in (signal.SIGKILL, signal.SIGTERM):
-            self._reap(d.pid, 15.0)
+        if _signal(d, sig) and sig in (signal.SIGKILL, signal.SIGTERM):
+            self._reap(d, 15.0)
+
+    def is_running(self, d: DaemonInfo) -> bool:
+        """Whether the process started as daemon `d` is still there (not merely its pid)."""
+        return _alive(d.pid) and _same_process(d)
+
+    def daemon_states(self) -> list[tuple[DaemonInfo, bool]]:
+        """Every daemon of the cluster, running or not, in the order they were started."""
+        return [(d, self.is_running(d)) for d in self._require().daemons]
+
+    def stop_daemon(self, name: str, *, kill: bool = False, timeout: float = 15.0) -> bool:
+        """Stop one daemon: SIGTERM and wait for it to exit (SIGKILL after `timeout`), or
+        SIGKILL at once with `kill`. False when it was not running."""
+        d = self.daemon(name)
+        if not self.is_running(d):
+            return False
+        self._terminate(d, signal.SIGKILL if kill else signal.SIGTERM, timeout)
+        return True
+
+    def start_daemon(self, name: str, *, timeout: float = 30.0) -> DaemonInfo:
+        """Start a stopped daemon again: same port, folder, arguments and settings."""
+        d = self.daemon(name)
+        if self.is_running(d):
+            raise MiniHadoopError(f"{name} is already running (pid {d.pid})")
+        return self.restart(name, timeout=timeout)
 
     def restart(self, name: str, *, timeout: float = 30.0) -> DaemonInfo:
         """Start a stopped or killed daemon again on its old port."""
         d = self.daemon(name)
+        if d.argv:
+            return self._start_daemon(name, d.argv, Path(d.data_dir), timeout=timeout)
         port = int(d.url.rsplit(":", 1)[1])
         kind, _, index = name.partition("-")
         match kind:
@@ -257,10 +294,12 @@ class LocalCluster:
             info = self._require()
         except MiniHadoopError:
             return False
-        return any(_alive(d.pid) for d in info.daemons)
+        return any(self.is_running(d) for d in info.daemons)
 
     def stop(self, *, timeout: float = 15.0) -> list[str]:
         """Stop every daemon (SIGTERM, then SIGKILL after `timeout`); the names stopped."""
+        if (self.directory / CLUSTER_FILE).exists():
+            self.info = None  # what cluster.json says now: another process may have changed it
         try:
             info = self._require()
         except MiniHadoopError:
@@ -270,25 +309,34 @@ class LocalCluster:
         # starts repairing what is only being shut down.
         order = {"worker": 0, "jobtracker": 1, "datanode": 2, "namenode": 3}
         for d in sorted(info.daemons, key=lambda d: order.get(d.name.split("-")[0], 0)):
-            if _alive(d.pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(d.pid, signal.SIGTERM)
-                if not self._reap(d.pid, timeout):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(d.pid, signal.SIGKILL)
-                    self._reap(d.pid, 5.0)
+            if self.is_running(d):
+                self._terminate(d, signal.SIGTERM, timeout)
                 stopped.append(d.name)
+        for pid, proc in list(self._procs.items()):  # children another process stopped
+            if proc.poll() is not None:
+                del self._procs[pid]
         return stopped
 
-    def _reap(self, pid: int, timeout: float) -> bool:
-        proc = self._procs.pop(pid, None)
+    def _terminate(self, d: DaemonInfo, sig: int, timeout: float) -> None:
+        """Send `sig` and wait for the process to exit; SIGKILL it after `timeout`."""
+        if _signal(d, sig) and not self._reap(d, timeout) and _signal(d, signal.SIGKILL):
+            self._reap(d, 5.0)
+
+    def _reap(self, d: DaemonInfo, timeout: float) -> bool:
+        """Wait until daemon `d` has exited (reaping it when it is our child)."""
+        proc = self._procs.pop(d.pid, None)
         if proc is None:
-            return _wait_gone(pid, timeout)
+            deadline = time.monotonic() + timeout
+            while self.is_running(d):
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.02)
+            return True
         try:
             proc.wait(timeout)
             return True
         except subprocess.TimeoutExpired:
-            self._procs[pid] = proc
+            self._procs[d.pid] = proc
             return False
 
     def _require(self) -> ClusterInfo:
@@ -299,6 +347,74 @@ class LocalCluster:
                 raise MiniHadoopError(f"no cluster in {self.directory}") from None
             self.settings = dict(self.info.settings)
         return self.info
+
+
+def _settings_from_environment() -> dict[str, str]:
+    """The daemon settings set as MINIHADOOP_* variables here, to record with the cluster
+    (the token aside: `start` makes its own)."""
+    fields = set(Settings.model_fields) - {"token"}
+    found = {}
+    for key, value in os.environ.items():
+        field = key.removeprefix("MINIHADOOP_").lower()
+        if key.startswith("MINIHADOOP_") and field in fields:
+            found[field] = value
+    return found
+
+
+def _start_time(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks since boot; None when unknown (gone, or
+    no /proc on this system)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The second field, the command name in parentheses, may hold spaces and parentheses:
+    # count from after its last ")". The start time is field 22; the state, field 3, is
+    # the first after it.
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[22 - 3])
+    except (IndexError, ValueError):
+        return None
+
+
+def _signal(d: DaemonInfo, sig: int) -> bool:
+    """Send `sig` to daemon `d` if its pid still names the process started as `d`; whether
+    it was sent. The process is pinned first (a pidfd), then checked, then signalled through
+    the pin, so a pid reused between the check and the signal cannot be hit."""
+    try:
+        pin: int | None = os.pidfd_open(d.pid)
+    except ProcessLookupError:
+        return False
+    except (AttributeError, OSError):  # no pidfds here: check, then signal by pid
+        pin = None
+    try:
+        if not (_alive(d.pid) and _same_process(d)):
+            return False
+        if pin is None:
+            os.kill(d.pid, sig)
+        else:
+            signal.pidfd_send_signal(pin, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        if pin is not None:
+            os.close(pin)
+
+
+def _same_process(d: DaemonInfo) -> bool:
+    """Whether pid `d.pid` is still the process started as `d`."""
+    if d.start_time is not None:
+        now = _start_time(d.pid)
+        return now is None or now == d.start_time  # None: no /proc here, nothing to compare
+    # Recorded before start times were: the command line must name the daemon's folder.
+    try:
+        with open(f"/proc/{d.pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return True
+    return bool(d.data_dir) and d.data_dir.encode() in argv
 
 
 def _healthy(url: str) -> bool:
@@ -325,12 +441,3 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except OSError:
         return True
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.02)
-    return False

@@ -644,7 +644,8 @@ class Namespace:
         # Every check is done: from here on nothing may fail, or the folders made below
         # would outlive a command that was never logged.
         self._make_dirs(paths.parent(dst), cmd.mtime, cmd.owner, cmd.group, "700")
-        return self._rename(c.Rename(cmd.path, dst, cmd.mtime))
+        self._rename(c.Rename(cmd.path, dst, cmd.mtime))
+        return Effects(result=dst)  # where it went: the user is told
 
     def _taken(self, path: str) -> bool:
         """True when `path` names a file or folder, or a file being written."""

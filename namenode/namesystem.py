@@ -54,6 +54,7 @@ from minihadoop.models import (
 from namenode import commands as c
 from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
+from namenode.decommissioned import DecommissionList
 from namenode.editlog import EditLogFailedError
 from namenode.journal import Journal
 from namenode.namespace import Directory, Effects, File, Namespace
@@ -86,6 +87,7 @@ class Namesystem:
         self.lock = threading.RLock()
         self.journal = Journal(name_dir, checkpoint_every=settings.checkpoint_every)
         self.ns: Namespace = self.journal.open()
+        self.decommissioned = DecommissionList(name_dir)
         self.blocks = BlockMap()
         self.datanodes = DatanodeRegistry(dead_timeout=settings.dead_node_timeout)
         self.replication = ReplicationQueue(
@@ -253,13 +255,16 @@ class Namesystem:
 
     def delete(
         self, path: str, *, recursive: bool, skip_trash: bool, user: str
-    ) -> tuple[bool, int]:
+    ) -> tuple[bool, str | None, int]:
+        """Remove `path`, to the user's trash unless told not to, trash is off, or it is in
+        the trash already. Returns (whether it existed, where in the trash it went — None
+        when it was deleted for good — and the txid)."""
         path = paths.normalize(path)
         with self.lock:
             trash = f"/user/{user}/.Trash"
             node = self.ns.lookup(path)
             if node is None:
-                return False, 0
+                return False, None, 0
             if self.settings.trash and not skip_trash and not paths.is_ancestor(trash, path):
                 if not recursive and self.ns.status(path).is_dir and self.ns.listing(path):
                     raise PathIsNotEmptyDirectoryError(f"{path} is a non-empty folder")
@@ -269,7 +274,8 @@ class Namesystem:
             else:
                 cmd = c.Delete(path, recursive, self._now_ms())
             effects, txid = self._mutate(cmd)
-            return bool(effects.result), txid
+            moved_to = effects.result if isinstance(cmd, c.MoveToTrash) else None
+            return bool(effects.result), moved_to, txid
 
     def rename(self, src: str, dst: str) -> int:
         src, dst = paths.normalize(src), paths.normalize(dst)
@@ -366,6 +372,10 @@ class Namesystem:
             node = self.datanodes.register(req, self.clock(), ip=peer_ip)
             if not was_live:
                 self._event("datanode", f"datanode {node.id} joined at {node.url}")
+            if node.id in self.decommissioned and node.state is DatanodeState.LIVE:
+                # Retired before this registration (a namenode restart, or the node was
+                # switched off and came back): drain it again, never give it new blocks.
+                self._start_decommission(node)
 
     def heartbeat(self, req: HeartbeatRequest) -> HeartbeatResponse:
         with self.lock:
@@ -378,8 +388,12 @@ class Namesystem:
         """A datanode's full list of replicas: the truth about what it holds."""
         with self.lock:
             node = self.datanodes.get(req.datanode_id)
-            if node is None or not node.is_live:
+            if node is None or node.state is DatanodeState.DEAD:
                 return HeartbeatResponse(commands=[Command(kind="register")])
+            if node.state is DatanodeState.DECOMMISSIONED:
+                # Retired: its replicas no longer count. Asking it to register again would
+                # only bring another report, and so on for ever.
+                return HeartbeatResponse(commands=[])
             before = self.blocks.blocks_of(node.id)
             reported = set()
             for replica in req.replicas:
@@ -537,7 +551,10 @@ class Namesystem:
             for block_id in self.blocks.blocks_of(node.id):
                 want = self.ns.expected_replication(block_id)
                 elsewhere = sum(1 for n in self.blocks.holders(block_id) if n in writable)
-                if want is not None and elsewhere < min(want, len(writable)):
+                # The full factor, even when fewer nodes are left to hold it (three nodes,
+                # replication three): switching this node off then would lose a replica,
+                # so it stays DECOMMISSIONING, as in HDFS.
+                if want is not None and elsewhere < want:
                     break
             else:
                 node.state = DatanodeState.DECOMMISSIONED
@@ -586,16 +603,21 @@ class Namesystem:
     def decommission(self, datanode: str) -> DatanodeState:
         """Start draining a datanode (named by id or URL): its replicas are copied to other
         nodes, it receives no new ones, and once every block it holds has its full
-        replication elsewhere it is DECOMMISSIONED and can be switched off."""
+        replication elsewhere it is DECOMMISSIONED and can be switched off. The decision is
+        on disk before it is acted on, and holds across namenode restarts."""
         with self.lock:
             node = self.datanodes.get(datanode) or self.datanodes.by_url().get(datanode.rstrip("/"))
             if node is None:
                 raise FileNotFoundError_(f"no datanode {datanode}")
             if node.state is DatanodeState.LIVE:
-                node.state = DatanodeState.DECOMMISSIONING
-                self._event("datanode", f"decommissioning {node.id} ({node.url})")
-                self.replication.check(self.blocks.blocks_of(node.id))
+                self.decommissioned.add(node.id)
+                self._start_decommission(node)
             return node.state
+
+    def _start_decommission(self, node: DatanodeDescriptor) -> None:
+        node.state = DatanodeState.DECOMMISSIONING
+        self._event("datanode", f"decommissioning {node.id} ({node.url})")
+        self.replication.check(self.blocks.blocks_of(node.id))
 
 
 def _terminate(reason: str) -> None:

@@ -172,7 +172,7 @@ def _settimes(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
 
 def _delete(system: Namesystem, path: str, q: QueryParams, user: str) -> Any:
     # WebHDFS deletes for good; minihadoop's own clients ask for the trash explicitly.
-    done, txid = system.delete(
+    done, moved_to, txid = system.delete(
         path,
         recursive=flag(q.get("recursive"), False),
         skip_trash=flag(q.get("skiptrash"), True),
@@ -180,7 +180,9 @@ def _delete(system: Namesystem, path: str, q: QueryParams, user: str) -> Any:
     )
     if txid:
         system.sync(txid)
-    return {"boolean": done}
+    # `trash` is minihadoop's addition, beside Hadoop's `boolean`: where the path went, so
+    # the client can say "moved to the trash" only when it was.
+    return {"boolean": done, "trash": moved_to} if moved_to else {"boolean": done}
 
 
 GET_OPS: dict[str, Op] = {

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from minihadoop.config import current_user
+from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 
 pytestmark = pytest.mark.integration
@@ -163,3 +165,18 @@ def test_job_errors_are_one_line(cluster: LocalCluster, tmp_path: Path) -> None:
     )
     assert result.returncode == 1 and "/missing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rm_says_where_it_went_and_rm_in_the_trash_deletes_for_good(
+    cluster: LocalCluster, fs: FileSystem, tmp_path: Path
+) -> None:
+    home = cluster.directory
+    trash = f"/user/{current_user()}/.Trash/Current"
+    local = tmp_path / "f"
+    local.write_text("x")
+    run(home, "fs", "put", str(local), "/clirm/f")
+    moved = run(home, "fs", "rm", "/clirm/f").stdout
+    assert f"Moved /clirm/f to the trash at {trash}/clirm/f" in moved
+    gone = run(home, "fs", "rm", f"{trash}/clirm/f").stdout
+    assert f"Deleted {trash}/clirm/f" in gone and "Moved" not in gone
+    assert fs.ls(f"{trash}/clirm") == [] and not fs.exists(f"{trash}/user")

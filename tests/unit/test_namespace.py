@@ -522,9 +522,9 @@ def test_move_to_trash_keeps_the_full_path_under_the_trash_root(ns: Namespace) -
     blocks = write(ns, "/data/logs/app.log", [9])
     cmd = c.MoveToTrash("/data/logs/app.log", TRASH, T0 + 1, "alice", "supergroup")
     effects = ns.apply(cmd)
-    assert (effects.result, effects.removed_blocks) == (True, [])
-    assert ns.lookup("/data/logs/app.log") is None
     moved = f"{TRASH}/data/logs/app.log"
+    assert (effects.result, effects.removed_blocks) == (moved, [])  # where it went
+    assert ns.lookup("/data/logs/app.log") is None
     assert [b.block_id for b in ns.file_blocks(moved)[1]] == blocks
     trash_dir = ns.status(f"{TRASH}/data/logs")
     assert (trash_dir.permission, trash_dir.owner) == ("700", "alice")
@@ -536,7 +536,8 @@ def test_move_to_trash_appends_the_time_on_a_name_clash(ns: Namespace) -> None:
     write(ns, "/d/f", [1])
     ns.apply(c.MoveToTrash("/d/f", TRASH, T0 + 1, "alice", "g"))
     write(ns, "/d/f", [2])
-    ns.apply(c.MoveToTrash("/d/f", TRASH, T0 + 2, "alice", "g"))
+    again = ns.apply(c.MoveToTrash("/d/f", TRASH, T0 + 2, "alice", "g"))
+    assert again.result == f"{TRASH}/d/f{T0 + 2}"
     assert names(ns, f"{TRASH}/d") == ["f", f"f{T0 + 2}"]
     assert ns.status(f"{TRASH}/d/f{T0 + 2}").length == 2
     # Same name, same millisecond: nowhere left to put it.
