@@ -459,12 +459,13 @@ class Namespace:
         return Effects(removed_blocks=removed, result=node.id)
 
     def _start_append(self, cmd: c.StartAppend) -> Effects:
-        base = self._get_file(cmd.path)
+        # Another writer's file first, as HDFS answers: it is there, only not closed yet.
         pending = self.under_construction.get(cmd.path)
         if pending is not None and pending.client != cmd.client:
             raise AlreadyBeingCreatedError(
                 f"{cmd.path} is already being written by {pending.client}"
             )
+        base = self._get_file(cmd.path)
         if cmd.replace_last and not base.blocks:
             raise IllegalArgumentError(f"{cmd.path} has no last block to rewrite")
         removed = self._drop_pending(cmd.path) if pending is not None else []

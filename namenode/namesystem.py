@@ -200,11 +200,13 @@ class Namesystem:
             self._refuse_after_sync(*refused)
         with self.lock:
             node = self.ns.lookup(path)
-            if not isinstance(node, File):
-                raise FileNotFoundError_(f"File does not exist: {path}")
-            last = node.blocks[-1] if node.blocks else None
-            replace = last is not None and 0 < last.length < node.block_size
+            last = node.blocks[-1] if isinstance(node, File) and node.blocks else None
+            replace = (
+                isinstance(node, File) and last is not None and 0 < last.length < node.block_size
+            )
+            # StartAppend refuses a path being written by another client, or with no file.
             txid = self._mutate(c.StartAppend(path, req.client, self._now_ms(), replace))[1]
+            assert isinstance(node, File)
             self.leases.renew(node.id, self.clock())
             rewrite = None
             if replace:
