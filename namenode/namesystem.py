@@ -330,8 +330,10 @@ class Namesystem:
                 raise LeaseExpiredError(f"block {report.block_id} is not being recovered")
             if pending.file.blocks[-1].block_id != report.block_id:
                 raise IllegalArgumentError(f"block {report.block_id} is not the file's last block")
+            if report.length and not report.datanode_ids:
+                raise IllegalArgumentError("a recovered length needs the datanodes that hold it")
             keep = set(report.datanode_ids) if report.length else set()
-            length = report.length if keep else 0
+            length = report.length
             fid, path = pending.file.id, pending.path
             txid = self._mutate(c.CloseRecovered(fid, self._now_ms(), length, report.gen))[1]
             self.leases.forget(fid)

@@ -12,13 +12,14 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from minihadoop.errors import AlreadyBeingCreatedError, RecoveryInProgressError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 from tests.integration.test_cli import run
-from tests.support import wait_for
+from tests.support import cluster_auth, wait_for
 
 pytestmark = pytest.mark.integration
 MakeCluster = Callable[..., LocalCluster]
@@ -173,3 +174,34 @@ def test_a_file_renamed_while_it_is_written_keeps_every_byte(fs: FileSystem, mov
     # The old path is free at once, not held for the hard limit.
     fs.write_bytes(f"{base}/a/f", b"again")
     assert fs.read_bytes(f"{base}/a/f") == b"again"
+
+
+def test_bad_recovery_requests_to_a_datanode_change_nothing(
+    cluster: LocalCluster, fs: FileSystem
+) -> None:
+    path = "/recovery-bad-input/f"
+    fs.write_bytes(path, b"x" * 5000)
+    located = fs.blocks(path).blocks[0]
+    block, url = located.block, located.locations[0].url
+    base = f"{url}/dn/v1/blocks/{block.block_id}"
+    auth = cluster_auth(cluster._require().token)
+    newer = block.gen + 1_000_000
+    with httpx.Client(timeout=30) as http:
+        answers = [
+            http.post(f"{base}/recover", params={"gen": block.gen, "length": 10}, auth=auth),
+            http.post(f"{base}/recover", params={"gen": newer, "length": 5001}, auth=auth),
+            http.post(f"{base}/recover", params={"gen": "x", "length": 10}, auth=auth),
+            http.post(f"{base}/recover", params={"gen": newer, "length": -1}, auth=auth),
+            http.post(
+                f"{url}/dn/v1/blocks/9000000/recover", params={"gen": 5, "length": 1}, auth=auth
+            ),
+            http.post(f"{base}/recover", params={"gen": newer, "length": 10}),  # no token
+            http.get(f"{url}/dn/v1/blocks/9000000/replica", auth=auth),
+            http.get(f"{base}/replica"),  # no token
+        ]
+        replica = http.get(f"{base}/replica", auth=auth)
+    assert [r.status_code for r in answers] == [400, 400, 400, 400, 404, 401, 404, 401]
+    for r in answers:
+        assert set(r.json()["RemoteException"]) >= {"exception", "javaClassName", "message"}
+    assert replica.json() == {"block_id": block.block_id, "gen": block.gen, "length": 5000}
+    assert fs.read_bytes(path) == b"x" * 5000

@@ -4,9 +4,11 @@ The datanodes are played by the test: their reports and heartbeats are calls."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from minihadoop.config import Settings
@@ -31,8 +33,11 @@ from minihadoop.models import (
     RegisterRequest,
     ReplicaReport,
 )
+from namenode import checkpoint
+from namenode.app import create_app
 from namenode.leases import RECOVERY_HOLDER, Leases
 from namenode.namesystem import Namesystem
+from tests.support import cluster_auth
 
 SOFT = 10.0
 NODES = ("dn1", "dn2")
@@ -300,3 +305,47 @@ def test_a_namenode_restart_mid_recovery_asks_again_and_finishes(
     assert system.recover_lease("/f") == (True, 0)
     assert system.status("/f").length == (1 << 20) + 300
     system.close()
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_lease_requests_get_clear_errors_and_change_nothing(
+    system: Namesystem, clock: Clock
+) -> None:
+    _, last = half_written(system)
+    system.recover_lease("/f")
+    ((cmd,),) = recover_commands(system).values()
+    assert cmd.block is not None
+    app = create_app(system, system.settings)
+    auth = cluster_auth("secret")
+    good = {"block_id": last.block_id, "gen": cmd.block.gen, "length": 300, "datanode_ids": ["dn1"]}
+
+    async def send() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://nn") as client:
+            commit = "/internal/v1/commit_block_recovery"
+            return [
+                await client.post("/nn/v1/recover_lease", params={"path": "/nope"}, auth=auth),
+                await client.post("/nn/v1/recover_lease", params={"path": "/a/../f"}, auth=auth),
+                await client.post("/nn/v1/recover_lease", auth=auth),
+                await client.post("/nn/v1/recover_lease", params={"path": "/f"}),  # no token
+                await client.post("/nn/v1/renew_lease", auth=auth),
+                await client.post(commit, content=b"{not json", auth=auth),
+                await client.post(commit, json={**good, "block_id": 0}, auth=auth),
+                await client.post(commit, json={**good, "block_id": 999}, auth=auth),
+                await client.post(commit, json={**good, "gen": cmd.block.gen - 1}, auth=auth),
+                await client.post(commit, json={**good, "length": 1 << 30}, auth=auth),
+                await client.post(commit, json={**good, "datanode_ids": []}, auth=auth),
+                await client.post(commit, json=good),  # no token
+            ]
+
+    before = checkpoint.dump(system.ns, 0)
+    answers = asyncio.run(send())
+    statuses = [r.status_code for r in answers]
+    assert statuses == [404, 400, 400, 401, 400, 400, 400, 403, 403, 400, 400, 401]
+    for r in answers:
+        assert set(r.json()["RemoteException"]) >= {"exception", "javaClassName", "message"}
+    assert answers[7].json()["RemoteException"]["exception"] == "LeaseExpiredException"
+    assert checkpoint.dump(system.ns, 0) == before
+    assert system.ns.under_construction["/f"].client == RECOVERY_HOLDER
