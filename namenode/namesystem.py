@@ -282,10 +282,9 @@ class Namesystem:
             self.leases.recovery_asked(fid, now)
             return False, txid
         if not holders:
-            last = blocks[-1] if blocks else None
-            cmd = c.CloseRecovered(
-                fid, self._now_ms(), None if last is None else 0, None if last is None else last.gen
-            )
+            cmd = c.CloseRecovered(fid, self._now_ms())
+            if blocks:  # its last block, which no datanode holds, is dropped
+                cmd = c.CloseRecovered(fid, cmd.mtime, 0, blocks[-1].gen)
             txid = self._mutate(cmd)[1]
             self.leases.forget(fid)
             self._event("lease", f"recovered the lease on {path}; closed at once")
