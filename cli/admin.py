@@ -11,7 +11,10 @@ from rich.console import Console
 
 from cli.fs import DirOption, client
 
-app = typer.Typer(help="Administer the cluster: safe mode, decommissioning, delegation tokens.")
+app = typer.Typer(
+    help="Administer the cluster: safe mode, decommissioning, lease recovery, delegation tokens."
+)
+RECOVER_RETRY_SECONDS = 5.0  # hdfs debug recoverLease waits 5000 ms between tries
 out = Console()
 
 
@@ -39,6 +42,29 @@ def decommission(
     with client(dir) as fs:
         state = fs.decommission(datanode)
     out.print(f"{datanode}: {state}")
+
+
+@app.command("recover-lease")
+def recover_lease(
+    path: str = typer.Argument(..., help="A file whose writer died while writing it."),
+    retries: int = typer.Option(1, "--retries", min=1, help="How many times to ask."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Take a file from a dead writer and close it with the bytes its datanodes hold, like
+    `hdfs debug recoverLease -path PATH -retries N`. Exits 0 once the file is closed."""
+    with client(dir) as fs:
+        for attempt in range(1, retries + 1):
+            if fs.recover_lease(path):
+                out.print(f"recoverLease SUCCEEDED on {path}")
+                return
+            out.print("recoverLease returned false.")
+            if attempt < retries:
+                out.print(f"Retrying in {int(RECOVER_RETRY_SECONDS * 1000)} ms...")
+                time.sleep(RECOVER_RETRY_SECONDS)
+                out.print(f"Retry #{attempt}")
+    tries = "try" if retries == 1 else "tries"
+    out.print(f"Giving up on recoverLease for {path} after {retries} {tries}.")
+    raise typer.Exit(1)
 
 
 @app.command()

@@ -6,6 +6,9 @@
   the chunks start (``x-chunk-start``) and how long each part is, so the reader verifies
   every byte before it uses it.
 * ``GET /dn/v1/blocks/<id>/data`` — the same range, verified here, as plain bytes.
+* ``GET /dn/v1/blocks/<id>/replica`` and ``POST /dn/v1/blocks/<id>/recover?gen=&length=`` —
+  lease recovery: a replica's stamp and length, and cutting it to `length` under the new
+  stamp `gen` (asked by the recovery's primary datanode; see `datanode.recovery`).
 * ``/health`` and ``/dn/v1/info``.
 """
 
@@ -28,7 +31,7 @@ from datanode.webhdfs import router as webhdfs_router
 from minihadoop.config import Settings
 from minihadoop.errors import ChecksumError, IllegalArgumentError, MiniHadoopError
 from minihadoop.guard import HostNames, WebAuth, cluster_only, install_guard, read_access
-from minihadoop.models import BlockWriteResult
+from minihadoop.models import BlockWriteResult, ReplicaReport
 from minihadoop.server import install_error_handlers
 from minihadoop.signing import CONTENT, UNSIGNED
 
@@ -106,6 +109,19 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
             service.active_transfers -= 1
         await service.block_received(replica)
         return result
+
+    @app.get("/dn/v1/blocks/{block_id}/replica", dependencies=[auth])
+    def replica(block_id: BlockIdParam) -> ReplicaReport:
+        return store.get(block_id).report
+
+    @app.post("/dn/v1/blocks/{block_id}/recover", dependencies=[auth])
+    async def recover(
+        block_id: BlockIdParam,
+        gen: int = Query(..., ge=1, lt=1 << 63),
+        length: int = Query(..., ge=0, le=1 << 40),
+    ) -> ReplicaReport:
+        replica = await service.recover_replica(block_id, gen, length)
+        return replica.report
 
     _read_routes(app, service, read)
     _verified_read_route(app, service, read)

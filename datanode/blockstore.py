@@ -173,6 +173,37 @@ class BlockStore:
         self._replicas[writer.block_id] = replica
         return replica
 
+    def recover(self, block_id: int, gen: int, length: int) -> Replica:
+        """Lease recovery: the replica becomes its first `length` bytes under the stamp
+        `gen`. Rewritten whole through tmp/ like any received replica (its bytes verified on
+        the way, the last chunk's checksum recomputed), so a crash leaves the old replica
+        or the new one. Refused when `length` is more than the replica has, or `gen` is not
+        newer than its stamp (an older recovery arriving late)."""
+        replica = self.get(block_id)
+        if length > replica.length:
+            raise IllegalArgumentError(
+                f"block {block_id} has {replica.length} bytes, cannot recover {length}"
+            )
+        if gen <= replica.gen:
+            raise IllegalArgumentError(
+                f"block {block_id} has stamp {replica.gen}; recovery {gen} is not newer"
+            )
+        self.check_size(replica)
+        writer = self.begin(block_id, gen, replica.bytes_per_checksum)
+        try:
+            bpc = replica.bytes_per_checksum
+            end = min(replica.length, -(-length // bpc) * bpc)  # whole chunks, to verify
+            pos = 0
+            for piece in self.verified_range(replica, 0, end):
+                keep = piece[: max(0, length - pos)]
+                if keep:
+                    writer.write(keep)
+                pos += len(piece)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.finish(None, length)
+
     def delete(self, block_id: int) -> bool:
         replica = self._replicas.pop(block_id, None)
         data_path, meta_path = self._paths(block_id)

@@ -22,18 +22,23 @@ import httpx
 
 from datanode.blockstore import BlockStore, Replica
 from datanode.pipeline import PipelineError, WriteSpec, send_block
+from datanode.recovery import plan_recovery
 from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
 from minihadoop.errors import ChecksumError, MiniHadoopError, UnavailableError
 from minihadoop.models import (
     BadBlockReport,
+    Block,
+    BlockRecoveryReport,
     BlockReportRequest,
     Command,
+    DatanodeRef,
     HeartbeatRequest,
     HeartbeatResponse,
     IncrementalReportRequest,
     RegisterRequest,
     ReplicaReport,
+    Wire,
 )
 from minihadoop.rest import remote_error
 from minihadoop.signing import ClusterAuth, Keys
@@ -179,6 +184,8 @@ class DatanodeService:
                         self._pending_deleted.append(cmd.block.block_id)
                 case "replicate" if cmd.block is not None and cmd.targets:
                     self._spawn(self.replicate(cmd.block.block_id, [t.url for t in cmd.targets]))
+                case "recover" if cmd.block is not None and cmd.targets:
+                    self._spawn(self.recover_block(cmd.block, cmd.targets))
         await self._flush_incremental()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -226,6 +233,79 @@ class DatanodeService:
         for piece in self.store.read_range(replica, 0, replica.length):
             yield piece
         yield self.store.checksums(replica, 0, -(-replica.length // replica.bytes_per_checksum))
+
+    # --- lease recovery ---------------------------------------------------------------------
+
+    async def recover_block(self, block: Block, targets: list[DatanodeRef]) -> None:
+        """As a recovery's primary: ask each target for its replica of `block`, bring those
+        found to the length they all have under the recovery id `block.gen`, and tell the
+        namenode which nodes now hold it. A target that fails is left out; the namenode
+        asks again later if this answer never arrives."""
+        found = {t.id: await self._replica_on(t, block.block_id) for t in targets}
+        plan = plan_recovery(found, block.gen)
+        urls = {t.id: t.url for t in targets}
+        done = []
+        for node_id in plan.holders if plan.length else ():
+            if await self._recover_on(node_id, urls[node_id], block, plan.length):
+                done.append(node_id)
+        report = BlockRecoveryReport(
+            block_id=block.block_id,
+            gen=block.gen,
+            length=plan.length if done else 0,
+            datanode_ids=done,
+        )
+        try:
+            await self._post_signed("commit_block_recovery", report)
+        except httpx.HTTPError as exc:
+            log.warning("recovery of block %s not committed: %s", block.block_id, exc)
+
+    async def _replica_on(self, target: DatanodeRef, block_id: int) -> ReplicaReport | None:
+        if target.id == self.id:
+            return self.store.get(block_id).report if self.store.has(block_id) else None
+        try:
+            response = await self.client.get(
+                f"{target.url}/dn/v1/blocks/{block_id}/replica", auth=self._auth
+            )
+            response.raise_for_status()
+            return ReplicaReport.model_validate(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("recovery: no replica of block %s on %s: %s", block_id, target.url, exc)
+            return None
+
+    async def _recover_on(self, node_id: str, url: str, block: Block, length: int) -> bool:
+        try:
+            if node_id == self.id:
+                await self.recover_replica(block.block_id, block.gen, length)
+                return True
+            response = await self.client.post(
+                f"{url}/dn/v1/blocks/{block.block_id}/recover",
+                params={"gen": block.gen, "length": length},
+                auth=self._auth,
+                timeout=httpx.Timeout(self.transfer_timeout),
+            )
+            response.raise_for_status()
+            return True
+        except (httpx.HTTPError, MiniHadoopError, OSError) as exc:
+            log.warning("recovery of block %s on %s failed: %s", block.block_id, url, exc)
+            return False
+
+    async def recover_replica(self, block_id: int, gen: int, length: int) -> Replica:
+        """Cut this node's replica to `length` under stamp `gen`, and tell the namenode."""
+        replica = await asyncio.to_thread(self.store.recover, block_id, gen, length)
+        await self.block_received(replica)
+        return replica
+
+    @property
+    def _auth(self) -> httpx.Auth:
+        return ClusterAuth(self.settings.token)
+
+    async def _post_signed(self, endpoint: str, body: Wire) -> None:
+        response = await self.client.post(
+            f"{self.namenode_url}/internal/v1/{endpoint}",
+            json=body.model_dump(mode="json"),
+            auth=self._auth,
+        )
+        response.raise_for_status()
 
     # --- scanner ----------------------------------------------------------------------------
 

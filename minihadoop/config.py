@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # A checkpoint holds the namesystem lock while it writes the image (~3 s at 1M files);
     # replay on start runs at ~100k edits/s here. 100k edits between them keeps both short.
     checkpoint_every: int = Field(default=100_000, ge=1)
+    # Leases (HDFS: 60 s soft, 1 h hard). A writer silent past the soft limit loses its file
+    # to another client's create or append; past the hard limit the namenode abandons it.
+    lease_soft_limit: float = Field(default=60.0, gt=0)
     lease_hard_limit: float = Field(default=3600.0, gt=0)
     trash: bool = True
 

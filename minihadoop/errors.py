@@ -9,6 +9,7 @@
     ├── PathIsNotEmptyDirectoryError     (PathIsNotEmptyDirectoryException, 403)
     ├── AlreadyBeingCreatedError         (AlreadyBeingCreatedException, 403)
     ├── LeaseExpiredError                (LeaseExpiredException, 403)
+    ├── RecoveryInProgressError          (RecoveryInProgressException, 403)
     ├── SafeModeError                    (SafeModeException, 403)
     ├── AuthenticationError              (SecurityException, 401)
     ├── AccessControlError               (AccessControlException, 403)
@@ -96,6 +97,13 @@ class LeaseExpiredError(MiniHadoopError):
     java_class = "org.apache.hadoop.hdfs.server.namenode.LeaseExpiredException"
 
 
+class RecoveryInProgressError(MiniHadoopError):
+    """The file's lease is being recovered from a writer presumed dead: try again later."""
+
+    exception = "RecoveryInProgressException"
+    java_class = "org.apache.hadoop.hdfs.protocol.RecoveryInProgressException"
+
+
 class SafeModeError(MiniHadoopError):
     exception = "SafeModeException"
     java_class = "org.apache.hadoop.hdfs.server.namenode.SafeModeException"
@@ -151,6 +159,7 @@ for _cls in (
     PathIsNotEmptyDirectoryError,
     AlreadyBeingCreatedError,
     LeaseExpiredError,
+    RecoveryInProgressError,
     SafeModeError,
     AuthenticationError,
     AccessControlError,

@@ -21,6 +21,7 @@ import hashlib
 import io
 import os
 import struct
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -269,7 +270,10 @@ class FileSystem:
             ),
         )
         bpc = self.bytes_per_checksum or int(created["bytes_per_checksum"])
-        return DFSOutputStream(self, path, int(created["block_size"]), bpc, progress)
+        out = DFSOutputStream(self, path, int(created["block_size"]), bpc, progress)
+        out.file_id = int(created.get("file_id", 0))
+        out.renew_every = float(created.get("lease_soft_limit", 60.0)) / 2
+        return out
 
     def append(self, path: str, *, progress: Progress | None = None) -> DFSOutputStream:
         """Open an existing file to add bytes at its end; they appear when it is closed."""
@@ -279,6 +283,7 @@ class FileSystem:
         )
         bpc = self.bytes_per_checksum or reply.bytes_per_checksum
         out = DFSOutputStream(self, path, reply.block_size, bpc, progress)
+        out.file_id = reply.file_id
         if reply.rewrite is not None:
             try:
                 last = reply.rewrite
@@ -324,22 +329,51 @@ class FileSystem:
             out.write_from(src)
         return self.stat(remote)
 
-    def _add_block(self, path: str, previous: Block | None, exclude: list[str]) -> LocatedBlock:
+    # The writer's calls name the file by its inode id too, so a rename of the file (or a
+    # folder above it) while it is written does not take it from under the writer.
+
+    def _add_block(
+        self, path: str, file_id: int, previous: Block | None, exclude: list[str]
+    ) -> LocatedBlock:
         req = AddBlockRequest(
-            path=path, client=self.client_name, previous=previous, exclude=exclude
+            path=path,
+            client=self.client_name,
+            previous=previous,
+            exclude=exclude,
+            file_id=file_id,
         )
         return LocatedBlock.model_validate(self._native("add_block", req))
 
-    def _complete(self, path: str, last: Block | None) -> None:
-        self._native("complete", CompleteRequest(path=path, client=self.client_name, last=last))
+    def _complete(self, path: str, file_id: int, last: Block | None) -> None:
+        req = CompleteRequest(path=path, client=self.client_name, last=last, file_id=file_id)
+        self._native("complete", req)
 
-    def _abandon(self, path: str) -> None:
+    def _abandon(self, path: str, file_id: int) -> None:
         with contextlib.suppress(MiniHadoopError):  # else the lease expires on its own
             self._call(
                 "POST",
                 f"{self.namenode}/nn/v1/abandon",
-                params={"path": path, "client": self.client_name},
+                params={"path": path, "client": self.client_name, "file_id": file_id},
             )
+
+    def _renew_lease(self) -> None:
+        """Keep the leases on every file this client is writing (HDFS's renewLease)."""
+        with contextlib.suppress(MiniHadoopError):  # the next add_block will say what is wrong
+            self._call(
+                "POST", f"{self.namenode}/nn/v1/renew_lease", params={"client": self.client_name}
+            )
+
+    def recover_lease(self, path: str) -> bool:
+        """HDFS's recoverLease: take `path` from a writer that died. True when the file is
+        closed (already, or at once); False while its last block is being recovered — ask
+        again until True. Does not wait for the writer's soft limit: call it only for a
+        writer known to be gone."""
+        response = self._call(
+            "POST",
+            f"{self.namenode}/nn/v1/recover_lease",
+            params={"path": paths.normalize(path)},
+        )
+        return bool(response.json()["boolean"])
 
     def _write_block(
         self, located: LocatedBlock, data: bytes | memoryview, bpc: int
@@ -572,6 +606,17 @@ class DFSOutputStream(io.RawIOBase):
         self._last: Block | None = None
         self._failed_nodes: list[str] = []
         self._done = False
+        self.file_id = 0  # the file's inode id, from create or append (0: by path)
+        # A writer that goes a soft limit without a word to the namenode (a slow source
+        # filling a big block) may lose its file to another client: renew well before.
+        self.renew_every = 30.0
+        self._renewed = time.monotonic()
+
+    def _keep_lease(self) -> None:
+        now = time.monotonic()
+        if now - self._renewed > self.renew_every:
+            self._renewed = now
+            self.fs._renew_lease()
 
     def writable(self) -> bool:
         return True
@@ -585,6 +630,7 @@ class DFSOutputStream(io.RawIOBase):
         view = memoryview(data).cast("B")
         n = len(view)
         try:
+            self._keep_lease()
             while len(view):
                 room = self.block_size - len(self._buf)
                 self._buf += view[:room]
@@ -603,6 +649,7 @@ class DFSOutputStream(io.RawIOBase):
         from the kernel, where the buffered path would copy them three more times."""
         try:
             while True:
+                self._keep_lease()
                 room = self.block_size - len(self._buf)
                 piece = src.read(room)
                 if not piece:
@@ -622,7 +669,8 @@ class DFSOutputStream(io.RawIOBase):
         self._buf.clear()
 
     def _send_block(self, data: bytes) -> None:
-        located = self.fs._add_block(self.path, self._last, self._failed_nodes)
+        located = self.fs._add_block(self.path, self.file_id, self._last, self._failed_nodes)
+        self._renewed = time.monotonic()
         result = self.fs._write_block(located, data, self.bytes_per_checksum)
         self._failed_nodes = sorted(set(self._failed_nodes) | set(_ids_of(located, result.failed)))
         self._last = Block(block_id=located.block.block_id, gen=located.block.gen, length=len(data))
@@ -632,7 +680,7 @@ class DFSOutputStream(io.RawIOBase):
     def _fail(self) -> None:
         if not self._done:
             self._done = True
-            self.fs._abandon(self.path)
+            self.fs._abandon(self.path, self.file_id)
 
     def close(self) -> None:
         if self._done or self.closed:
@@ -641,7 +689,7 @@ class DFSOutputStream(io.RawIOBase):
         try:
             if self._buf:
                 self._flush_block()
-            self.fs._complete(self.path, self._last)
+            self.fs._complete(self.path, self.file_id, self._last)
             self._done = True
         except BaseException:
             self._fail()

@@ -130,6 +130,11 @@ class AppendResponse(Wire):
     block_size: int
     bytes_per_checksum: int
     rewrite: LocatedBlock | None = None
+    file_id: NonNegative = 0
+
+
+# A writer names its file by inode id (`file_id`, from create or append) as well as by
+# path, so its calls follow the file through renames; 0 means "by path".
 
 
 class AddBlockRequest(Wire):
@@ -137,12 +142,14 @@ class AddBlockRequest(Wire):
     client: str
     previous: Block | None = None
     exclude: list[str] = []
+    file_id: NonNegative = 0
 
 
 class CompleteRequest(Wire):
     path: str
     client: str
     last: Block | None = None
+    file_id: NonNegative = 0
 
 
 class AbandonRequest(Wire):
@@ -215,7 +222,9 @@ class HeartbeatRequest(Wire):
 class Command(Wire):
     """An instruction for one datanode, carried in a heartbeat reply."""
 
-    kind: Literal["replicate", "delete", "register", "report"]
+    # recover: bring the replicas of `block` on `targets` (this node among them) to one
+    # length under the recovery id `block.gen`, then commit it (`BlockRecoveryReport`).
+    kind: Literal["replicate", "delete", "register", "report", "recover"]
     block: Block | None = None
     targets: list[DatanodeRef] = []
 
@@ -233,6 +242,16 @@ class IncrementalReportRequest(Wire):
     datanode_id: str
     received: list[ReplicaReport] = []
     deleted: list[BlockId] = []
+
+
+class BlockRecoveryReport(Wire):
+    """A recovery's outcome, from its primary datanode: the length the replicas of the
+    block were brought to under the recovery id `gen`, and the nodes that hold it so."""
+
+    block_id: BlockId
+    gen: NonNegative
+    length: NonNegative
+    datanode_ids: list[str] = Field(default=[], max_length=64)
 
 
 class BlockWriteResult(Wire):

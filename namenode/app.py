@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 
 from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
@@ -30,6 +30,7 @@ from minihadoop.models import (
     AppendRequest,
     AppendResponse,
     BadBlockReport,
+    BlockRecoveryReport,
     BlockReportRequest,
     CompleteRequest,
     CreateRequest,
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(dashboard.router(system, read))
     app.include_router(webhdfs.router(system, tokens, Depends(web.user), read))
     app.include_router(_native(system, auth, read))
+    app.include_router(_leases(system, auth))
     app.include_router(_internal(system, tokens, auth))
     install_guard(app, settings, names or HostNames(settings.host_names()))
     return app
@@ -98,12 +100,18 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
         host = request.client.host if request.client else None
         return json_response(system.located_blocks(path, host))
 
-    @router.post("/create", dependencies=[auth], response_model=dict[str, int])
+    @router.post("/create", dependencies=[auth], response_model=dict[str, int | float])
     def create(req: CreateRequest, user: str = Depends(webhdfs.caller)) -> Response:
-        txid, block_size = system.create(req, user)
+        txid, block_size, file_id = system.create(req, user)
         system.sync(txid)
-        bpc = system.settings.bytes_per_checksum
-        return json_response({"block_size": block_size, "bytes_per_checksum": bpc})
+        return json_response(
+            {
+                "block_size": block_size,
+                "bytes_per_checksum": system.settings.bytes_per_checksum,
+                "file_id": file_id,
+                "lease_soft_limit": system.settings.lease_soft_limit,
+            }
+        )
 
     @router.post("/append", dependencies=[auth])
     def append(req: AppendRequest, request: Request) -> AppendResponse:
@@ -124,8 +132,8 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
         return json_response({"boolean": True})
 
     @router.post("/abandon", dependencies=[auth])
-    def abandon(path: str, client: str) -> dict[str, bool]:
-        system.sync(system.abandon(path, client))
+    def abandon(path: str, client: str, file_id: int = Query(0, ge=0)) -> dict[str, bool]:
+        system.sync(system.abandon(path, client, file_id))
         return {"boolean": True}
 
     @router.get("/fsck", dependencies=[read])
@@ -144,6 +152,25 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     @router.post("/decommission", dependencies=[auth])
     def decommission(datanode: str) -> dict[str, Any]:
         return {"state": system.decommission(datanode).value}
+
+    return router
+
+
+def _leases(system: Namesystem, auth: Any) -> APIRouter:
+    router = APIRouter(prefix="/nn/v1", dependencies=[auth])
+
+    @router.post("/renew_lease")
+    def renew_lease(client: str) -> dict[str, int]:
+        """HDFS's renewLease: every file `client` is writing keeps its lease."""
+        return {"files": system.renew_lease(client)}
+
+    @router.post("/recover_lease")
+    def recover_lease(path: str) -> dict[str, bool]:
+        """HDFS's recoverLease: true once `path` is closed, false while it is recovered."""
+        closed, txid = system.recover_lease(path)
+        if txid:
+            system.sync(txid)
+        return {"boolean": closed}
 
     return router
 
@@ -185,6 +212,11 @@ def _internal(system: Namesystem, tokens: TokenStore, auth: Any) -> APIRouter:
             raise AuthenticationError(
                 f"the delegation token does not permit {req.op} on {req.path}"
             )
+        return {"boolean": True}
+
+    @router.post("/commit_block_recovery")
+    def commit_block_recovery(req: BlockRecoveryReport) -> dict[str, bool]:
+        system.sync(system.commit_block_recovery(req))
         return {"boolean": True}
 
     @router.post("/bad_block")

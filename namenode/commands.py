@@ -51,6 +51,11 @@ class StartAppend:
     replace_last: bool = False
 
 
+# The writer's calls name the file by its inode id (HDFS's `fileId`) as well as its path, so
+# they follow the file when it, or a folder above it, is renamed while it is being written.
+# `file_id` 0 means "by path": records logged before the id was carried.
+
+
 @dataclass(frozen=True, slots=True)
 class AddBlock:
     """Append a new block to a file being written; `previous_length` commits the last one."""
@@ -60,6 +65,7 @@ class AddBlock:
     block_id: int
     gen: int
     previous_length: int | None = None
+    file_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,7 @@ class CompleteFile:
     client: str
     mtime: int
     last_length: int | None = None
+    file_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,33 @@ class AbandonFile:
 
     path: str
     client: str
+    file_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReassignLease:
+    """Lease recovery begins: the file being written passes from its writer, whose lease
+    expired, to `holder` (the namenode's recovery holder), and its last block takes the
+    new generation stamp `gen` (the recovery id). The old writer's calls fail from here on,
+    and a replica not brought to `gen` by the recovery no longer counts."""
+
+    file_id: int
+    holder: str
+    gen: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseRecovered:
+    """Lease recovery ends: the file is closed as its writer would have closed it, with its
+    last block `last_length` long — the length every recovered replica agreed on; 0 drops
+    the block (no replica was found). `gen` must be the last block's recovery id, so the
+    answer to an older, superseded recovery is refused. A file with no blocks is closed
+    with `last_length` and `gen` None."""
+
+    file_id: int
+    mtime: int
+    last_length: int | None = None
+    gen: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +170,8 @@ NamespaceCommand = (
     | AddBlock
     | CompleteFile
     | AbandonFile
+    | ReassignLease
+    | CloseRecovered
     | Delete
     | Rename
     | MoveToTrash
@@ -154,6 +190,8 @@ _TYPES: dict[str, type[Any]] = {
         AddBlock,
         CompleteFile,
         AbandonFile,
+        ReassignLease,
+        CloseRecovered,
         Delete,
         Rename,
         MoveToTrash,

@@ -9,7 +9,13 @@ Files are write-once. A file being written lives in `under_construction`, not in
 readers never see it until `CompleteFile`, which also replaces an existing file atomically
 when the writer asked to overwrite. Its path is taken all the same: no folder is made
 there, and it goes with its folder when that is deleted (dropped) or renamed (moved), so
-its parent folder always exists.
+its parent folder always exists. It can be renamed itself, too. The writer's commands name
+it by its inode id (HDFS's `fileId`), which no rename changes, so the write follows it.
+
+Lease recovery is two commands: `ReassignLease` takes the file from a writer presumed dead
+(its later calls fail) and stamps its last block with a recovery id; `CloseRecovered`
+closes it with the last block's recovered length, as the writer's `CompleteFile` would
+have. Between the two the file is held by the recovery holder, and stays so across restarts.
 """
 
 from __future__ import annotations
@@ -179,6 +185,8 @@ class Namespace:
     def __init__(self, *, now: int = 0, supergroup: str = "supergroup") -> None:
         self.root = Directory(1, now, "hadoop", supergroup, "755")
         self.under_construction: dict[str, PendingFile] = {}
+        # The same files by inode id: what the writer's commands name them by.
+        self._by_id: dict[int, PendingFile] = {}
         # The files of `under_construction` (their inodes), so "is this block's file being
         # written?" is a set lookup, not a scan of every open file.
         self._writing: set[File] = set()
@@ -364,12 +372,18 @@ class Namespace:
     def open_file(self, pending: PendingFile) -> None:
         """Record `pending` as being written (a command, or a checkpoint being loaded)."""
         self.under_construction[pending.path] = pending
+        self._by_id[pending.file.id] = pending
         self._writing.add(pending.file)
 
     def _close_file(self, path: str) -> PendingFile:
         pending = self.under_construction.pop(path)
+        del self._by_id[pending.file.id]
         self._writing.discard(pending.file)
         return pending
+
+    def pending_by_id(self, file_id: int) -> PendingFile | None:
+        """The file being written whose inode id is `file_id`, wherever it now is."""
+        return self._by_id.get(file_id)
 
     # --- mutations --------------------------------------------------------------------------
 
@@ -386,8 +400,8 @@ class Namespace:
                 return self._add_block(cmd)
             case c.CompleteFile():
                 return self._complete_file(cmd)
-            case c.AbandonFile():
-                return self._abandon_file(cmd)
+            case c.AbandonFile() | c.ReassignLease() | c.CloseRecovered():
+                return self._release(cmd)
             case c.Delete():
                 return self._delete(cmd)
             case c.Rename():
@@ -445,12 +459,13 @@ class Namespace:
         return Effects(removed_blocks=removed, result=node.id)
 
     def _start_append(self, cmd: c.StartAppend) -> Effects:
-        base = self._get_file(cmd.path)
+        # Another writer's file first, as HDFS answers: it is there, only not closed yet.
         pending = self.under_construction.get(cmd.path)
         if pending is not None and pending.client != cmd.client:
             raise AlreadyBeingCreatedError(
                 f"{cmd.path} is already being written by {pending.client}"
             )
+        base = self._get_file(cmd.path)
         if cmd.replace_last and not base.blocks:
             raise IllegalArgumentError(f"{cmd.path} has no last block to rewrite")
         removed = self._drop_pending(cmd.path) if pending is not None else []
@@ -463,14 +478,16 @@ class Namespace:
         )
         return Effects(removed_blocks=removed, result=base.id)
 
-    def _pending(self, path: str, client: str) -> PendingFile:
-        pending = self.under_construction.get(path)
+    def _pending(self, path: str, client: str, file_id: int = 0) -> PendingFile:
+        """The file `client` is writing: by its inode id when given (it may have been
+        renamed since), else by path."""
+        pending = self._by_id.get(file_id) if file_id else self.under_construction.get(path)
         if pending is None or pending.client != client:
             raise LeaseExpiredError(f"No lease on {path}: not open for writing by {client}")
         return pending
 
     def _add_block(self, cmd: c.AddBlock) -> Effects:
-        pending = self._pending(cmd.path, cmd.client)
+        pending = self._pending(cmd.path, cmd.client, cmd.file_id)
         if cmd.block_id <= self.last_block_id or cmd.block_id in self.block_owner:
             raise IllegalArgumentError(f"block id {cmd.block_id} already used")
         blocks = pending.file.blocks
@@ -488,40 +505,48 @@ class Namespace:
         return Effects()
 
     def _complete_file(self, cmd: c.CompleteFile) -> Effects:
-        pending = self._pending(cmd.path, cmd.client)
+        pending = self._pending(cmd.path, cmd.client, cmd.file_id)
+        return self._close_pending(pending, cmd.mtime, cmd.last_length)
+
+    def _close_pending(self, pending: PendingFile, mtime: int, last_length: int | None) -> Effects:
+        """Close a file being written, its last block `last_length` long: into the tree, or
+        for an append, its new blocks swapped in. Raises having changed nothing."""
         if pending.append_to is not None:
-            return self._complete_append(cmd, pending, pending.append_to)
+            return self._complete_append(pending, pending.append_to, mtime, last_length)
+        path = pending.path
         blocks = pending.file.blocks
-        if blocks and cmd.last_length is None:
+        if blocks and last_length is None:
             raise IllegalArgumentError("the last block's length must be given")
-        _check_length(cmd.last_length, pending.file.block_size)
-        parent = self._parent_dir(cmd.path)
-        name = paths.name(cmd.path)
+        _check_length(last_length, pending.file.block_size)
+        parent = self._parent_dir(path)
+        name = paths.name(path)
         existing = parent.children.get(name)
         if isinstance(existing, Directory):
-            raise FileAlreadyExistsError(f"{cmd.path} is a folder")
+            raise FileAlreadyExistsError(f"{path} is a folder")
         if existing is not None and not pending.overwrite:
-            raise FileAlreadyExistsError(f"{cmd.path} already exists")
-        if blocks and cmd.last_length is not None:
-            blocks[-1].length = cmd.last_length
+            raise FileAlreadyExistsError(f"{path} already exists")
+        if blocks and last_length is not None:
+            blocks[-1].length = last_length
         removed = self._forget_blocks(existing) if existing is not None else []
         # An empty last block (a writer that added one and wrote nothing) is dropped.
         pending.file.blocks = self._drop_empty_last(pending.file.blocks, removed)
-        self._close_file(cmd.path)
-        pending.file.mtime = pending.file.atime = cmd.mtime
+        self._close_file(path)
+        pending.file.mtime = pending.file.atime = mtime
         parent.children[name] = pending.file
-        parent.mtime = cmd.mtime
+        parent.mtime = mtime
         return Effects(removed_blocks=removed, result=True)
 
-    def _complete_append(self, cmd: c.CompleteFile, pending: PendingFile, base: File) -> Effects:
+    def _complete_append(
+        self, pending: PendingFile, base: File, mtime: int, last_length: int | None
+    ) -> Effects:
         blocks = pending.file.blocks
-        if blocks and cmd.last_length is None:
+        if blocks and last_length is None:
             raise IllegalArgumentError("the last block's length must be given")
-        _check_length(cmd.last_length, pending.file.block_size)
-        if self.lookup(cmd.path) is not base:
-            raise LeaseExpiredError(f"{cmd.path} was replaced while being appended to")
-        if blocks and cmd.last_length is not None:
-            blocks[-1].length = cmd.last_length
+        _check_length(last_length, pending.file.block_size)
+        if self.lookup(pending.path) is not base:
+            raise LeaseExpiredError(f"{pending.path} was replaced while being appended to")
+        if blocks and last_length is not None:
+            blocks[-1].length = last_length
         removed: list[int] = []
         blocks = self._drop_empty_last(blocks, removed)
         kept = base.blocks
@@ -533,8 +558,8 @@ class Namespace:
         for b in blocks:
             self.block_owner[b.block_id] = base
         base.blocks = kept + blocks
-        base.mtime = base.atime = cmd.mtime
-        self._close_file(cmd.path)
+        base.mtime = base.atime = mtime
+        self._close_file(pending.path)
         return Effects(removed_blocks=removed, result=True)
 
     def _drop_empty_last(
@@ -552,8 +577,45 @@ class Namespace:
         return self._forget_blocks(self._close_file(path).file)
 
     def _abandon_file(self, cmd: c.AbandonFile) -> Effects:
-        self._pending(cmd.path, cmd.client)
-        return Effects(removed_blocks=self._drop_pending(cmd.path), result=True)
+        pending = self._pending(cmd.path, cmd.client, cmd.file_id)
+        return Effects(removed_blocks=self._drop_pending(pending.path), result=True)
+
+    def _release(self, cmd: c.AbandonFile | c.ReassignLease | c.CloseRecovered) -> Effects:
+        """A file leaves its writer's hands: dropped, taken for recovery, or recovered."""
+        match cmd:
+            case c.AbandonFile():
+                return self._abandon_file(cmd)
+            case c.ReassignLease():
+                return self._reassign_lease(cmd)
+        return self._close_recovered(cmd)
+
+    def _reassign_lease(self, cmd: c.ReassignLease) -> Effects:
+        pending = self._by_id.get(cmd.file_id)
+        if pending is None:
+            raise LeaseExpiredError(f"file {cmd.file_id} is not being written")
+        blocks = pending.file.blocks
+        if not blocks:
+            raise IllegalArgumentError(f"{pending.path} has no last block to recover")
+        if cmd.gen <= self.last_gen:
+            raise IllegalArgumentError(f"generation stamp {cmd.gen} already used")
+        pending.client = cmd.holder
+        blocks[-1].gen = cmd.gen
+        self.last_gen = cmd.gen
+        return Effects(result=pending.path)
+
+    def _close_recovered(self, cmd: c.CloseRecovered) -> Effects:
+        pending = self._by_id.get(cmd.file_id)
+        if pending is None:
+            raise LeaseExpiredError(f"file {cmd.file_id} is not being written")
+        blocks = pending.file.blocks
+        if blocks and (cmd.gen is None or blocks[-1].gen != cmd.gen):
+            raise LeaseExpiredError(
+                f"{pending.path}: recovery {cmd.gen} is not the current one "
+                f"({blocks[-1].gen}); it was superseded"
+            )
+        if not blocks and cmd.gen is not None:
+            raise IllegalArgumentError(f"{pending.path} has no last block to recover")
+        return self._close_pending(pending, cmd.mtime, cmd.last_length)
 
     def _forget_blocks(self, node: Directory | File) -> list[int]:
         removed: list[int] = []
@@ -590,11 +652,14 @@ class Namespace:
             removed.extend(self._drop_pending(path))
         return Effects(removed_blocks=removed, result=True)
 
-    def _check_rename(self, src: str, dst: str) -> tuple[Directory, Directory | File, str]:
-        """Where `src` goes: (new parent, node, final path). HDFS's rename rules."""
+    def _check_rename(self, src: str, dst: str) -> tuple[Directory, Directory | File | None, str]:
+        """Where `src` goes: (new parent, node, final path). HDFS's rename rules. The node
+        is None when `src` is a new file being written, which is not in the tree yet."""
         if src == "/":
             raise IllegalArgumentError("cannot rename /")
-        node = self._get(src)
+        node = self.lookup(src)
+        if node is None and src not in self.under_construction:
+            raise FileNotFoundError_(f"File does not exist: {src}")
         target = self.lookup(dst)
         if isinstance(target, Directory):  # mv a /b where /b is a folder -> /b/a
             dst = paths.join(dst, paths.name(src))
@@ -611,21 +676,26 @@ class Namespace:
     def _rename(self, cmd: c.Rename) -> Effects:
         new_parent, node, dst = self._check_rename(cmd.src, cmd.dst)
         old_parent = self._parent_dir(cmd.src)
+        old_parent.mtime = new_parent.mtime = cmd.mtime
+        if node is None:  # a new file being written: it moves, and its writer's lease with it
+            self._move_pending(cmd.src, dst)
+            return Effects(result=True)
         del old_parent.children[paths.name(cmd.src)]
         new_parent.children[paths.name(dst)] = node
-        old_parent.mtime = new_parent.mtime = cmd.mtime
         # Files being written move with their folder, as HDFS moves their leases: left
         # behind, they would have no parent folder to be completed into. An append moves
         # with its file.
         moving = (
             self._pending_below(cmd.src) if isinstance(node, Directory) else self._appending(node)
         )
-        if moving:
-            for old in moving:
-                pending = self.under_construction.pop(old)
-                pending.path = dst + old[len(cmd.src) :]
-                self.under_construction[pending.path] = pending
+        for old in moving:
+            self._move_pending(old, dst + old[len(cmd.src) :])
         return Effects(result=True)
+
+    def _move_pending(self, old: str, new: str) -> None:
+        pending = self.under_construction.pop(old)
+        pending.path = new
+        self.under_construction[new] = pending
 
     def _move_to_trash(self, cmd: c.MoveToTrash) -> Effects:
         self._get(cmd.path)

@@ -27,8 +27,10 @@ from minihadoop.errors import (
     FileNotFoundError_,
     IllegalArgumentError,
     LeaseExpiredError,
+    MiniHadoopError,
     NotEnoughReplicasError,
     PathIsNotEmptyDirectoryError,
+    RecoveryInProgressError,
     SafeModeError,
 )
 from minihadoop.models import (
@@ -36,6 +38,7 @@ from minihadoop.models import (
     AppendRequest,
     AppendResponse,
     Block,
+    BlockRecoveryReport,
     BlockReportRequest,
     Command,
     CompleteRequest,
@@ -57,7 +60,8 @@ from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.decommissioned import DecommissionList
 from namenode.editlog import EditLogFailedError
 from namenode.journal import Journal
-from namenode.namespace import Directory, Effects, File, Namespace
+from namenode.leases import RECOVERY_HOLDER, Leases
+from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
 from namenode.placement import make_policy, order_for_reader
 from namenode.replication import BlockHealth, Delete, Replicate, ReplicationQueue, classify
 from namenode.safemode import SafeMode
@@ -100,7 +104,9 @@ class Namesystem:
         self.policy = make_policy(settings.placement)
         self.events: deque[ClusterEvent] = deque(maxlen=200)
         self.started = clock()
-        self._lease_seen: dict[str, float] = {}
+        self.leases = Leases(
+            soft_limit=settings.lease_soft_limit, hard_limit=settings.lease_hard_limit
+        )
         # Replicas of blocks the namespace does not know, reported during safe mode: deleted
         # only once safe mode is off (an operator may be restoring an older name folder).
         self._postponed_invalid: set[tuple[str, int]] = set()
@@ -159,9 +165,13 @@ class Namesystem:
             cmd = c.Mkdirs(path, self._now_ms(), user, SUPERGROUP, permission or "755")
             return self._mutate(cmd)[1]
 
-    def create(self, req: CreateRequest, user: str) -> tuple[int, int]:
-        """Start a file; returns (txid, the file's block size)."""
+    def create(self, req: CreateRequest, user: str) -> tuple[int, int, int]:
+        """Start a file; returns (txid, the file's block size, its inode id)."""
         path = paths.normalize(req.path)
+        with self.lock:
+            refused = self._take_over(path, req.client, overwrite=req.overwrite, op="CREATE")
+        if refused is not None:
+            self._refuse_after_sync(*refused)
         with self.lock:
             parent = paths.parent(path)
             if req.create_parent and self.ns.lookup(parent) is None:
@@ -177,9 +187,9 @@ class Namesystem:
                 overwrite=req.overwrite,
                 permission=req.permission or "644",
             )
-            txid = self._mutate(cmd)[1]
-            self._lease_seen[path] = self.clock()
-            return txid, cmd.block_size
+            effects, txid = self._mutate(cmd)
+            self.leases.renew(effects.result, self.clock())
+            return txid, cmd.block_size, effects.result
 
     def append(self, req: AppendRequest, reader_host: str | None) -> tuple[AppendResponse, int]:
         """Open a file for appending. A partial last block is rewritten (old bytes + new)
@@ -187,13 +197,19 @@ class Namesystem:
         the old file or the whole new one, and replicas never diverge."""
         path = paths.normalize(req.path)
         with self.lock:
+            refused = self._take_over(path, req.client, overwrite=False, op="APPEND")
+        if refused is not None:
+            self._refuse_after_sync(*refused)
+        with self.lock:
             node = self.ns.lookup(path)
-            if not isinstance(node, File):
-                raise FileNotFoundError_(f"File does not exist: {path}")
-            last = node.blocks[-1] if node.blocks else None
-            replace = last is not None and 0 < last.length < node.block_size
+            last = node.blocks[-1] if isinstance(node, File) and node.blocks else None
+            replace = (
+                isinstance(node, File) and last is not None and 0 < last.length < node.block_size
+            )
+            # StartAppend refuses a path being written by another client, or with no file.
             txid = self._mutate(c.StartAppend(path, req.client, self._now_ms(), replace))[1]
-            self._lease_seen[path] = self.clock()
+            assert isinstance(node, File)
+            self.leases.renew(node.id, self.clock())
             rewrite = None
             if replace:
                 rewrite = self.located_blocks(path, reader_host).blocks[-1]
@@ -201,15 +217,159 @@ class Namesystem:
                 block_size=node.block_size,
                 bytes_per_checksum=self.settings.bytes_per_checksum,
                 rewrite=rewrite,
+                file_id=node.id,
             )
             return response, txid
+
+    # --- leases -------------------------------------------------------------------------------
+
+    def _take_over(
+        self, path: str, client: str, *, overwrite: bool, op: str
+    ) -> tuple[int, MiniHadoopError] | None:
+        """Before `client` creates or appends at `path`, held by another writer: nothing
+        while that writer's lease is good (the command then refuses, AlreadyBeingCreated).
+        Past its soft limit, or with the file already under recovery, an overwrite drops
+        the file; anything else recovers it, and goes on if that closed it at once. Else
+        returns (txid, the error to answer once that txid is durable). Caller holds the lock.
+        """
+        pending = self.ns.under_construction.get(path)
+        if pending is None or pending.client == client:
+            return None
+        now = self.clock()
+        fid = pending.file.id
+        recovering = pending.client == RECOVERY_HOLDER
+        if not recovering and not self.leases.soft_expired(fid, now):
+            return None
+        if overwrite:
+            self._mutate(c.AbandonFile(pending.path, pending.client, fid))
+            self.leases.forget(fid)
+            self._event("lease", f"lease on {path} expired; dropped for an overwrite by {client}")
+            return None
+        txid = 0
+        if not recovering or self.leases.recovery_due(fid, now):
+            closed, txid = self._recover(pending, now)
+            if closed:
+                return None
+        return txid, RecoveryInProgressError(
+            f"Failed to {op} {path} for {client}: lease recovery is in progress. Try again later."
+        )
+
+    def _refuse_after_sync(self, txid: int, error: MiniHadoopError) -> None:
+        """Raise `error` once `txid` (the recovery it reports) is durable."""
+        if txid:
+            self.sync(txid)
+        raise error
+
+    def _recover(self, pending: PendingFile, now: float) -> tuple[bool, int]:
+        """Start recovering a file whose writer is presumed dead: (closed at once, txid).
+
+        With no blocks, or no live replica of its last block (the writer died before any
+        datanode stored it), the file is closed now, that block dropped, as HDFS does.
+        Else its lease passes to the recovery and the first live holder of the last block
+        is told to bring every replica to one length; it answers `commit_block_recovery`.
+        Caller holds the lock.
+        """
+        fid, path = pending.file.id, pending.path
+        blocks = pending.file.blocks
+        live = self.datanodes.live()
+        holders = (
+            sorted(n for n in self.blocks.holders(blocks[-1].block_id) if n in live)
+            if blocks
+            else []
+        )
+        if not holders and blocks and now - self.started <= self.settings.lease_soft_limit:
+            # Just started: the replicas of the last block may not be reported yet. Take
+            # the file, and look again once the datanodes have had a soft limit to report.
+            txid = self._mutate(c.ReassignLease(fid, RECOVERY_HOLDER, self.ns.next_gen()))[1]
+            self.leases.recovery_asked(fid, now)
+            return False, txid
+        if not holders:
+            cmd = c.CloseRecovered(fid, self._now_ms())
+            if blocks:  # its last block, which no datanode holds, is dropped
+                cmd = c.CloseRecovered(fid, cmd.mtime, 0, blocks[-1].gen)
+            txid = self._mutate(cmd)[1]
+            self.leases.forget(fid)
+            self._event("lease", f"recovered the lease on {path}; closed at once")
+            return True, txid
+        gen = self.ns.next_gen()
+        txid = self._mutate(c.ReassignLease(fid, RECOVERY_HOLDER, gen))[1]
+        self.leases.recovery_asked(fid, now)
+        block = Block(block_id=blocks[-1].block_id, gen=gen)
+        targets = [live[n].ref for n in holders]
+        self.datanodes.queue(holders[0], Command(kind="recover", block=block, targets=targets))
+        self._event(
+            "lease", f"recovering the lease on {path}: block {block.block_id} on {holders[0]}"
+        )
+        return False, txid
+
+    def recover_lease(self, path: str) -> tuple[bool, int]:
+        """HDFS's recoverLease: (True, 0) when `path` is a closed file; else start recovering
+        it at once, whoever holds it (no soft limit: the caller knows the writer is dead),
+        and say whether that closed it. A file already under recovery is asked again only
+        past the soft limit."""
+        path = paths.normalize(path)
+        with self.lock:
+            pending = self.ns.under_construction.get(path)
+            if pending is None:
+                if isinstance(self.ns.lookup(path), File):
+                    return True, 0
+                raise FileNotFoundError_(f"File does not exist: {path}")
+            now = self.clock()
+            fid = pending.file.id
+            if pending.client == RECOVERY_HOLDER and not self.leases.recovery_due(fid, now):
+                return False, 0
+            return self._recover(pending, now)
+
+    def commit_block_recovery(self, report: BlockRecoveryReport) -> int:
+        """A recovery's primary datanode reports the length the last block's replicas now
+        agree on: the file is closed with it. Holders it does not list keep a replica that
+        is stale (old stamp) and are told to delete it."""
+        with self.lock:
+            owner = self.ns.block_owner.get(report.block_id)
+            pending = self.ns.pending_by_id(owner.id) if owner is not None else None
+            if pending is None or pending.client != RECOVERY_HOLDER:
+                raise LeaseExpiredError(f"block {report.block_id} is not being recovered")
+            if pending.file.blocks[-1].block_id != report.block_id:
+                raise IllegalArgumentError(f"block {report.block_id} is not the file's last block")
+            if report.length and not report.datanode_ids:
+                raise IllegalArgumentError("a recovered length needs the datanodes that hold it")
+            keep = set(report.datanode_ids) if report.length else set()
+            length = report.length
+            fid, path = pending.file.id, pending.path
+            txid = self._mutate(c.CloseRecovered(fid, self._now_ms(), length, report.gen))[1]
+            self.leases.forget(fid)
+            if length:
+                for node in self.blocks.holders(report.block_id) - keep:
+                    self.blocks.remove(report.block_id, node)
+                    self.datanodes.queue(node, _delete_command(report.block_id))
+            closed = self.ns.lookup(path)
+            if isinstance(closed, File):
+                self.replication.check(b.block_id for b in closed.blocks)
+            self._event("lease", f"recovered {path}: last block {length} bytes on {sorted(keep)}")
+            return txid
+
+    def renew_lease(self, client: str) -> int:
+        """HDFS's renewLease: every file `client` is writing keeps its lease; how many."""
+        with self.lock:
+            now = self.clock()
+            held = [p.file.id for p in self.ns.under_construction.values() if p.client == client]
+            for fid in held:
+                self.leases.renew(fid, now)
+            return len(held)
+
+    def _writing(self, path: str, client: str, file_id: int) -> PendingFile:
+        """The file `client` is writing, by inode id when given (it may have moved)."""
+        ns = self.ns
+        pending = ns.pending_by_id(file_id) if file_id else ns.under_construction.get(path)
+        if pending is None or pending.client != client:
+            raise LeaseExpiredError(f"No lease on {path}: not open for writing by {client}")
+        return pending
 
     def add_block(self, req: AddBlockRequest, writer_host: str | None) -> tuple[LocatedBlock, int]:
         path = paths.normalize(req.path)
         with self.lock:
-            pending = self.ns.under_construction.get(path)
-            if pending is None or pending.client != req.client:
-                raise LeaseExpiredError(f"No lease on {path}: not open for writing by {req.client}")
+            pending = self._writing(path, req.client, req.file_id)
+            path = pending.path
             prev = req.previous.length if req.previous is not None else None
             candidates = [
                 v for k, v in sorted(self.datanodes.writable().items()) if k not in req.exclude
@@ -227,8 +387,9 @@ class Namesystem:
                     f"({len(self.datanodes.live())} live, {len(req.exclude)} excluded)"
                 )
             block_id, gen = self.ns.next_block_id(), self.ns.next_gen()
-            txid = self._mutate(c.AddBlock(path, req.client, block_id, gen, prev))[1]
-            now = self._lease_seen[path] = self.clock()
+            txid = self._mutate(c.AddBlock(path, req.client, block_id, gen, prev, req.file_id))[1]
+            now = self.clock()
+            self.leases.renew(pending.file.id, now)
             for t in targets:
                 self.datanodes.nodes[t.id].schedule(block_id, pending.file.block_size, now)
             refs = [self.datanodes.nodes[t.id].ref for t in targets]
@@ -238,20 +399,24 @@ class Namesystem:
     def complete(self, req: CompleteRequest) -> int:
         path = paths.normalize(req.path)
         with self.lock:
+            pending = self._writing(path, req.client, req.file_id)
+            path = pending.path
             last = req.last.length if req.last is not None else None
-            txid = self._mutate(c.CompleteFile(path, req.client, self._now_ms(), last))[1]
-            self._lease_seen.pop(path, None)
+            cmd = c.CompleteFile(path, req.client, self._now_ms(), last, req.file_id)
+            txid = self._mutate(cmd)[1]
+            self.leases.forget(pending.file.id)
             # Blocks were reported while their length was unknown; check them now.
             node = self.ns.lookup(path)
             if isinstance(node, File):
                 self.replication.check(b.block_id for b in node.blocks)
             return txid
 
-    def abandon(self, path: str, client: str) -> int:
+    def abandon(self, path: str, client: str, file_id: int = 0) -> int:
         path = paths.normalize(path)
         with self.lock:
-            self._lease_seen.pop(path, None)
-            return self._mutate(c.AbandonFile(path, client))[1]
+            pending = self._writing(path, client, file_id)
+            self.leases.forget(pending.file.id)
+            return self._mutate(c.AbandonFile(pending.path, client, file_id))[1]
 
     def delete(
         self, path: str, *, recursive: bool, skip_trash: bool, user: str
@@ -567,15 +732,15 @@ class Namesystem:
         return self.ns.expected_replication(block_id)
 
     def _expire_leases(self, now: float) -> None:
-        limit = self.settings.lease_hard_limit
-        for gone in self._lease_seen.keys() - self.ns.under_construction.keys():
-            del self._lease_seen[gone]  # completed, abandoned, or moved with its folder
+        self.leases.retain(p.file.id for p in self.ns.under_construction.values())
         for path, pending in list(self.ns.under_construction.items()):
-            seen = self._lease_seen.setdefault(path, now)
-            if now - seen > limit:
-                self._lease_seen.pop(path, None)
-                self._mutate(c.AbandonFile(path, pending.client))
+            fid = pending.file.id
+            if self.leases.hard_expired(fid, now):
+                self.leases.forget(fid)
+                self._mutate(c.AbandonFile(path, pending.client, fid))
                 self._event("lease", f"lease on {path} expired; the unfinished file was dropped")
+            elif pending.client == RECOVERY_HOLDER and self.leases.recovery_due(fid, now):
+                self._recover(pending, now)  # its datanode died, or this namenode restarted
 
     # --- reports ----------------------------------------------------------------------------------
 

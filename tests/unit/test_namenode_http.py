@@ -79,6 +79,8 @@ def test_the_native_write_calls_answer_what_they_declare(system: Namesystem) -> 
     assert create.json() == {
         "block_size": system.settings.block_size,
         "bytes_per_checksum": system.settings.bytes_per_checksum,
+        "file_id": system.ns.lookup("/d/f").id,  # type: ignore[union-attr]
+        "lease_soft_limit": system.settings.lease_soft_limit,
     }
     located = LocatedBlock.model_validate(add.json())
     assert [loc.id for loc in located.locations] == ["dn1"]

@@ -32,6 +32,7 @@ from minihadoop.errors import (
 from minihadoop.models import FileType
 from namenode import checkpoint
 from namenode import commands as c
+from namenode.leases import RECOVERY_HOLDER
 from namenode.namespace import Directory, File, Namespace
 
 BLOCK = 1024
@@ -125,6 +126,7 @@ def check_invariants(ns: Namespace) -> None:
             assert path == "/" or ns.lookup(path) is node
     for path, pending in ns.under_construction.items():
         assert pending.path == path
+        assert ns.pending_by_id(pending.file.id) is pending, f"{path} is not found by its id"
         inode_ids.append(pending.file.id)
         files.append(pending.file)
         parent = ns.lookup(paths.parent(path))
@@ -289,6 +291,9 @@ def test_another_clients_create_on_a_file_being_written_fails(ns: Namespace) -> 
         cmd = c.StartFile("/f", "w2", T0, "alice", "g", 3, BLOCK, overwrite)
         message = fails_unchanged(ns, cmd, AlreadyBeingCreatedError)
         assert "w1" in message
+    # An append too, though the new file is not in the tree yet: it is there, only open.
+    message = fails_unchanged(ns, c.StartAppend("/f", "w2", T0), AlreadyBeingCreatedError)
+    assert "w1" in message
 
 
 def test_the_same_client_starting_again_drops_what_it_wrote(ns: Namespace) -> None:
@@ -498,7 +503,49 @@ def test_rename_onto_a_file_being_written_fails(ns: Namespace) -> None:
     write(ns, "/f", [1])
     start(ns, "/g", "w1")
     fails_unchanged(ns, c.Rename("/f", "/g", T0), FileAlreadyExistsError)
-    fails_unchanged(ns, c.Rename("/g", "/h", T0), FileNotFoundError_)  # not in the tree yet
+    fails_unchanged(ns, c.Rename("/g", "/f", T0), FileAlreadyExistsError)
+    fails_unchanged(ns, c.Rename("/nope", "/h", T0), FileNotFoundError_)
+
+
+def test_a_file_being_written_can_be_renamed_and_its_writer_follows_it(ns: Namespace) -> None:
+    mkdirs(ns, "/a")
+    mkdirs(ns, "/b")
+    fid = start(ns, "/a/f", "w1")
+    first = add_block(ns, "/a/f", "w1")
+    ns.apply(c.Rename("/a/f", "/b", T0 + 1))  # into a folder: /b/f
+    assert list(ns.under_construction) == ["/b/f"]
+    assert ns.lookup("/b/f") is None  # still invisible until complete
+    # The writer still names its old path; its inode id finds the file.
+    second = ns.next_block_id()
+    ns.apply(c.AddBlock("/a/f", "w1", second, ns.next_gen(), BLOCK, file_id=fid))
+    ns.apply(c.CompleteFile("/a/f", "w1", T0 + 2, 5, file_id=fid))
+    status, blocks = ns.file_blocks("/b/f")
+    assert [b.block_id for b in blocks] == [first, second]
+    assert status.length == BLOCK + 5 and status.file_id == fid
+    start(ns, "/a/f", "w2")  # the old path holds nothing any more
+    check_invariants(ns)
+
+
+def test_a_writer_follows_its_file_when_its_folder_is_renamed(ns: Namespace) -> None:
+    mkdirs(ns, "/a/b")
+    fid = start(ns, "/a/b/f", "w1")
+    add_block(ns, "/a/b/f", "w1")
+    ns.apply(c.Rename("/a", "/z", T0))
+    # By path alone the writer has lost its file; by inode id it has not.
+    fails_unchanged(ns, c.CompleteFile("/a/b/f", "w1", T0, 3), LeaseExpiredError)
+    fails_unchanged(ns, c.CompleteFile("/a/b/f", "w2", T0, 3, file_id=fid), LeaseExpiredError)
+    ns.apply(c.CompleteFile("/a/b/f", "w1", T0, 3, file_id=fid))
+    assert ns.status("/z/b/f").length == 3
+    check_invariants(ns)
+
+
+def test_an_abandon_by_inode_id_finds_a_renamed_file(ns: Namespace) -> None:
+    fid = start(ns, "/f", "w1")
+    block = add_block(ns, "/f", "w1")
+    ns.apply(c.Rename("/f", "/g", T0))
+    assert ns.apply(c.AbandonFile("/f", "w1", fid)).removed_blocks == [block]
+    assert ns.under_construction == {}
+    check_invariants(ns)
 
 
 def test_renaming_a_folder_moves_the_files_being_written_in_it(ns: Namespace) -> None:
@@ -512,6 +559,110 @@ def test_renaming_a_folder_moves_the_files_being_written_in_it(ns: Namespace) ->
     complete(ns, "/z/b/f", "w1", last=4)
     assert [b.block_id for b in ns.file_blocks("/z/b/f")[1]] == [block]
     check_invariants(ns)
+
+
+# --------------------------------------------------------------------------- lease recovery
+
+
+def test_reassign_lease_takes_the_file_from_its_writer(ns: Namespace) -> None:
+    fid = start(ns, "/f", "w1")
+    add_block(ns, "/f", "w1")
+    last = add_block(ns, "/f", "w1", previous=BLOCK)
+    gen = ns.next_gen()
+    assert ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER, gen)).result == "/f"
+    pending = ns.under_construction["/f"]
+    assert pending.client == RECOVERY_HOLDER
+    assert pending.file.blocks[-1].block_id == last and pending.file.blocks[-1].gen == gen
+    assert ns.last_gen == gen
+    # The old writer, alive after all, can no longer add, complete or abandon.
+    fails_unchanged(
+        ns, c.AddBlock("/f", "w1", ns.next_block_id(), ns.next_gen(), 1), LeaseExpiredError
+    )
+    fails_unchanged(ns, c.CompleteFile("/f", "w1", T0, 1, file_id=fid), LeaseExpiredError)
+    fails_unchanged(ns, c.AbandonFile("/f", "w1", fid), LeaseExpiredError)
+    check_invariants(ns)
+
+
+def test_reassign_lease_refusals(ns: Namespace) -> None:
+    fid = start(ns, "/f", "w1")
+    fails_unchanged(ns, c.ReassignLease(fid, RECOVERY_HOLDER, ns.next_gen()), IllegalArgumentError)
+    add_block(ns, "/f", "w1")
+    fails_unchanged(
+        ns, c.ReassignLease(fid + 99, RECOVERY_HOLDER, ns.next_gen()), LeaseExpiredError
+    )
+    fails_unchanged(ns, c.ReassignLease(fid, RECOVERY_HOLDER, ns.last_gen), IllegalArgumentError)
+
+
+def test_close_recovered_closes_the_file_with_the_agreed_length(ns: Namespace) -> None:
+    fid = start(ns, "/f", "w1")
+    first = add_block(ns, "/f", "w1")
+    last = add_block(ns, "/f", "w1", previous=BLOCK)
+    gen = ns.next_gen()
+    ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER, gen))
+    # The answer to a recovery that was superseded (another stamp) is refused.
+    fails_unchanged(ns, c.CloseRecovered(fid, T0 + 5, 300, gen - 1), LeaseExpiredError)
+    fails_unchanged(ns, c.CloseRecovered(fid, T0 + 5, BLOCK + 1, gen), IllegalArgumentError)
+    assert ns.apply(c.CloseRecovered(fid, T0 + 5, 300, gen)).removed_blocks == []
+    status, blocks = ns.file_blocks("/f")
+    assert [(b.block_id, b.gen, b.length) for b in blocks][-1] == (last, gen, 300)
+    assert blocks[0].block_id == first
+    assert status.length == BLOCK + 300 and status.modification_time == T0 + 5
+    assert ns.under_construction == {} and ns.is_complete_block(last)
+    fails_unchanged(ns, c.CloseRecovered(fid, T0, 300, gen), LeaseExpiredError)  # closed
+    check_invariants(ns)
+
+
+def test_close_recovered_with_no_replica_drops_the_last_block(ns: Namespace) -> None:
+    fid = start(ns, "/f", "w1")
+    add_block(ns, "/f", "w1")
+    last = add_block(ns, "/f", "w1", previous=BLOCK)
+    gen = ns.under_construction["/f"].file.blocks[-1].gen  # no recovery was needed
+    assert ns.apply(c.CloseRecovered(fid, T0, 0, gen)).removed_blocks == [last]
+    assert ns.status("/f").length == BLOCK
+    empty = start(ns, "/e", "w1")
+    fails_unchanged(ns, c.CloseRecovered(empty, T0, 0, gen), IllegalArgumentError)
+    ns.apply(c.CloseRecovered(empty, T0))
+    assert ns.status("/e").length == 0
+    check_invariants(ns)
+
+
+def test_close_recovered_finishes_an_overwrite_and_an_append(ns: Namespace) -> None:
+    old = write(ns, "/f", [10])
+    fid = start(ns, "/f", "w1", overwrite=True)
+    seven = add_block(ns, "/f", "w1")
+    gen = ns.next_gen()
+    ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER, gen))
+    assert ns.apply(c.CloseRecovered(fid, T0, 7, gen)).removed_blocks == old
+    assert ns.status("/f").length == 7
+    # An append that rewrote the partial last block: the recovered block replaces it.
+    ns.apply(c.StartAppend("/f", "w2", T0, replace_last=True))
+    rewrite = add_block(ns, "/f", "w2")
+    gen = ns.next_gen()
+    ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER, gen))
+    removed = ns.apply(c.CloseRecovered(fid, T0, 12, gen)).removed_blocks
+    assert [b.block_id for b in ns.file_blocks("/f")[1]] == [rewrite]
+    assert removed == [seven]
+    assert ns.status("/f").length == 12
+    check_invariants(ns)
+
+
+def test_a_restart_mid_recovery_comes_back_held_by_the_recovery(ns: Namespace) -> None:
+    fid = start(ns, "/f", "w1")
+    add_block(ns, "/f", "w1")
+    gen = ns.next_gen()
+    commands: list[c.NamespaceCommand] = [c.ReassignLease(fid, RECOVERY_HOLDER, gen)]
+    ns.apply(commands[0])
+    # Through a checkpoint (JSON) and through the log's record form, as a restart reads them.
+    restarted, _ = checkpoint.load(json.loads(json.dumps(checkpoint.dump(ns, 1))))
+    assert image(restarted) == image(ns)
+    assert restarted.pending_by_id(fid) is restarted.under_construction["/f"]
+    assert restarted.under_construction["/f"].client == RECOVERY_HOLDER
+    fails_unchanged(restarted, c.CompleteFile("/f", "w1", T0, 1), LeaseExpiredError)
+    finish = c.CloseRecovered(fid, T0, 9, gen)
+    restarted.apply(c.from_record(json.loads(json.dumps(c.to_record(finish)))))
+    ns.apply(finish)
+    assert image(restarted) == image(ns)
+    assert restarted.status("/f").length == 9
 
 
 # --------------------------------------------------------------------------- trash
@@ -712,7 +863,7 @@ def _all_paths() -> list[str]:
 ALL_PATHS = _all_paths()
 KINDS = [
     "mkdirs", "start", "add", "add", "complete", "abandon", "delete", "rename", "trash",
-    "setrep", "touch",
+    "setrep", "touch", "reassign", "recovered",
 ]  # fmt: skip
 
 
@@ -763,11 +914,13 @@ def materialize(ns: Namespace, op: Op, now: int) -> c.NamespaceCommand:
             return c.StartFile(path, op.client, now, "a", "g", op.number % 3 + 1, BLOCK, op.flag)
         case "add" | "complete" | "abandon":
             return _writer_command(ns, op, choose(writing, op.pick), now)
+        case "reassign" | "recovered":
+            return _recovery_command(ns, op, choose(writing, op.pick), now)
         case "delete":
             return c.Delete(choose(tree, op.pick), op.flag, now)
-        case "rename":
+        case "rename":  # files being written move too
             dst = choose(tree, op.other) if op.flag else new_child(op.other)
-            return c.Rename(choose(tree, op.pick), dst, now)
+            return c.Rename(choose(tree + writing, op.pick), dst, now)
         case "trash":
             return c.MoveToTrash(choose(tree, op.pick), TRASH_ROOT, now, "alice", "g")
         case "setrep":
@@ -784,13 +937,31 @@ def _writer_command(ns: Namespace, op: Op, path: str, now: int) -> c.NamespaceCo
     length = [BLOCK, 7, 0, None, -1, BLOCK + 1][op.number % 6]
     if pending is not None and not pending.file.blocks:
         length = None
+    # Half the time by inode id, as a client does; an id that names nothing now and then.
+    file_id = 0
+    if op.other % 2:
+        file_id = pending.file.id if pending is not None and op.other % 7 else op.number + 1
     if op.kind == "abandon":
-        return c.AbandonFile(path, client)
+        return c.AbandonFile(path, client, file_id)
     if op.kind == "complete":
-        return c.CompleteFile(path, client, now, length)
+        return c.CompleteFile(path, client, now, length, file_id)
     stale = op.other % 8 == 0
     block_id = ns.last_block_id if stale else ns.next_block_id()
-    return c.AddBlock(path, client, block_id, ns.next_gen(), length)
+    return c.AddBlock(path, client, block_id, ns.next_gen(), length, file_id)
+
+
+def _recovery_command(ns: Namespace, op: Op, path: str, now: int) -> c.NamespaceCommand:
+    """ReassignLease or CloseRecovered of the file at `path`, mostly as the namesystem
+    would send them; now and then with a stale stamp or an id that names nothing."""
+    pending = ns.under_construction.get(path)
+    file_id = pending.file.id if pending is not None and op.other % 7 else op.number + 1
+    last = pending.file.blocks[-1] if pending is not None and pending.file.blocks else None
+    if op.kind == "reassign":
+        return c.ReassignLease(file_id, RECOVERY_HOLDER, ns.next_gen() if op.flag else ns.last_gen)
+    if last is None:
+        return c.CloseRecovered(file_id, now)
+    gen = last.gen if op.other % 5 else last.gen - 1
+    return c.CloseRecovered(file_id, now, [BLOCK, 7, 0, BLOCK + 1][op.number % 4], gen)
 
 
 def run(ops: list[Op]) -> tuple[Namespace, list[c.NamespaceCommand], int]:
@@ -868,10 +1039,17 @@ def test_random_sequences_exercise_every_command_both_ways() -> None:
                 succeeded[type(cmd).__name__] += 1
     assert set(succeeded) == {
         "Mkdirs", "StartFile", "AddBlock", "CompleteFile", "AbandonFile", "Delete", "Rename",
-        "MoveToTrash", "SetReplication", "SetTimes",
+        "MoveToTrash", "SetReplication", "SetTimes", "ReassignLease", "CloseRecovered",
     }  # fmt: skip
     assert min(succeeded.values()) >= 10, succeeded
     assert len(failed) >= 6, failed
+
+
+def test_writer_records_logged_before_inode_ids_still_replay() -> None:
+    old = {"op": "AddBlock", "path": "/f", "client": "cl", "block_id": 7, "gen": 1001}
+    assert c.from_record({**old, "previous_length": None}) == c.AddBlock("/f", "cl", 7, 1001)
+    old = {"op": "CompleteFile", "path": "/f", "client": "cl", "mtime": 3, "last_length": 5}
+    assert c.from_record(old) == c.CompleteFile("/f", "cl", 3, 5, file_id=0)
 
 
 @pytest.mark.parametrize(
@@ -883,6 +1061,12 @@ def test_random_sequences_exercise_every_command_both_ways() -> None:
         c.AddBlock("/f", "cl", 7, 1001),
         c.CompleteFile("/f", "cl", 3, None),
         c.AbandonFile("/f", "cl"),
+        c.AddBlock("/f", "cl", 7, 1001, 12, 16386),
+        c.CompleteFile("/f", "cl", 3, 5, 16386),
+        c.AbandonFile("/f", "cl", 16386),
+        c.ReassignLease(16386, "HDFS_NameNode", 1002),
+        c.CloseRecovered(16386, 4, 300, 1002),
+        c.CloseRecovered(16386, 4),
         c.Delete("/a", True, 4),
         c.Rename("/a", "/b", 5),
         c.MoveToTrash("/a", TRASH, 6, "o", "g"),

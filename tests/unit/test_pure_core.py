@@ -42,6 +42,8 @@ PURE = [
     "mapreduce.splits",
     "mapreduce.partition",
     "namenode.timeline",
+    "namenode.leases",
+    "datanode.recovery",
 ]
 
 
