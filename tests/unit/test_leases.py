@@ -323,7 +323,7 @@ def test_bad_lease_requests_get_clear_errors_and_change_nothing(
 
     async def send() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://nn") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             commit = "/internal/v1/commit_block_recovery"
             return [
                 await client.post("/nn/v1/recover_lease", params={"path": "/nope"}, auth=auth),
