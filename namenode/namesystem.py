@@ -55,6 +55,7 @@ from namenode import commands as c
 from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.editlog import EditLogFailedError
+from namenode.invalidations import Invalidations
 from namenode.journal import Journal
 from namenode.namespace import Directory, Effects, File, Namespace
 from namenode.placement import make_policy, order_for_reader
@@ -102,6 +103,8 @@ class Namesystem:
         # Replicas of blocks the namespace does not know, reported during safe mode: deleted
         # only once safe mode is off (an operator may be restoring an older name folder).
         self._postponed_invalid: set[tuple[str, int]] = set()
+        # Every delete command waits here until the edits it follows from are durable.
+        self.invalidations = Invalidations()
         self.on_fatal: Callable[[str], None] = _terminate
         # The job tracker announces itself, so the dashboard can show jobs (soft state).
         self.jobtracker_url: str | None = None
@@ -128,12 +131,24 @@ class Namesystem:
             raise
         for block_id in effects.removed_blocks:
             for node in self.blocks.forget_block(block_id):
-                self.datanodes.queue(node, _delete_command(block_id))
+                self._delete_replica(node, block_id)
             self.replication.forget(block_id)
         self.replication.check(effects.replication_changed)
         if self.journal.checkpoint_due():
             self.journal.checkpoint(self.ns)
         return effects, txid
+
+    def _delete_replica(self, datanode_id: str, block_id: int) -> None:
+        """Queue a delete for when the namespace it was decided from is durable (a caller
+        holds the lock). Deletes leave with heartbeats, which `_commands_for` releases."""
+        self.invalidations.hold(self.journal.last_txid, datanode_id, block_id)
+
+    def _commands_for(self, datanode_id: str) -> list[Command]:
+        """A datanode's commands, with every delete whose edits are now durable. Caller
+        holds the lock."""
+        for node, block_id in self.invalidations.release(self.journal.synced_txid):
+            self.datanodes.queue(node, _delete_command(block_id))
+        return self.datanodes.take_commands(datanode_id)
 
     def sync(self, txid: int) -> None:
         """Wait until `txid` is durable. A failed edit log is fatal, as in HDFS: the
@@ -372,7 +387,7 @@ class Namesystem:
             node = self.datanodes.heartbeat(req, self.clock())
             if node is None:
                 return HeartbeatResponse(commands=[Command(kind="register")])
-            return HeartbeatResponse(commands=self.datanodes.take_commands(node.id))
+            return HeartbeatResponse(commands=self._commands_for(node.id))
 
     def block_report(self, req: BlockReportRequest) -> HeartbeatResponse:
         """A datanode's full list of replicas: the truth about what it holds."""
@@ -389,7 +404,7 @@ class Namesystem:
                 self.blocks.remove(block_id, node.id)
                 self.replication.check([block_id])
             self._update_safemode()
-            return HeartbeatResponse(commands=self.datanodes.take_commands(node.id))
+            return HeartbeatResponse(commands=self._commands_for(node.id))
 
     def incremental_report(self, req: IncrementalReportRequest) -> None:
         with self.lock:
@@ -410,7 +425,7 @@ class Namesystem:
             if self.safemode.on:
                 self._postponed_invalid.add((node.id, replica.block_id))
             else:
-                self.datanodes.queue(node.id, _delete_command(replica.block_id))
+                self._delete_replica(node.id, replica.block_id)
             return
         # The block map keys on the namespace's own int for the id (`record.block_id`), not
         # the report's: one int per block, not one more per replica reported.
@@ -435,6 +450,8 @@ class Namesystem:
     # --- the monitor: called every replication_interval ---------------------------------------
 
     def tick(self) -> None:
+        """The monitor's round. The edits it makes (expired leases) are synced before it
+        returns, outside the lock as a client's are, so their deletes can leave."""
         with self.lock:
             now = self.clock()
             for node in self.datanodes.expire(now):
@@ -449,16 +466,18 @@ class Namesystem:
                 self._left_safemode()
             if self.safemode.on:
                 return
-            self._expire_leases(now)
+            expired = self._expire_leases(now)
             self._schedule_replication(now)
             self._finish_decommissions()
+        if expired is not None:
+            self.sync(expired)
 
     def _left_safemode(self) -> None:
         self._event("safemode", "left safe mode")
         self.replication.check(self.ns.complete_block_ids())
         for node_id, block_id in sorted(self._postponed_invalid):
             if self.ns.block_record(block_id) is None:
-                self.datanodes.queue(node_id, _delete_command(block_id))
+                self._delete_replica(node_id, block_id)
         self._postponed_invalid.clear()
 
     def set_safemode(self, action: str) -> str:
@@ -526,7 +545,7 @@ class Namesystem:
                 )
             elif isinstance(d, Delete):
                 self.blocks.remove(d.block_id, d.node)
-                self.datanodes.queue(d.node, _delete_command(d.block_id))
+                self._delete_replica(d.node, d.block_id)
 
     def _finish_decommissions(self) -> None:
         """A draining node is retired once every block it holds is fully replicated elsewhere."""
@@ -549,16 +568,19 @@ class Namesystem:
             return None
         return self.ns.expected_replication(block_id)
 
-    def _expire_leases(self, now: float) -> None:
+    def _expire_leases(self, now: float) -> int | None:
+        """Drop files whose writer went silent; the txid of the last edit made, if any."""
         limit = self.settings.lease_hard_limit
+        txid = None
         for gone in self._lease_seen.keys() - self.ns.under_construction.keys():
             del self._lease_seen[gone]  # completed, abandoned, or moved with its folder
         for path, pending in list(self.ns.under_construction.items()):
             seen = self._lease_seen.setdefault(path, now)
             if now - seen > limit:
                 self._lease_seen.pop(path, None)
-                self._mutate(c.AbandonFile(path, pending.client))
+                txid = self._mutate(c.AbandonFile(path, pending.client))[1]
                 self._event("lease", f"lease on {path} expired; the unfinished file was dropped")
+        return txid
 
     # --- reports ----------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import hashlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,11 +17,12 @@ import pytest
 from minihadoop.errors import MiniHadoopError, SafeModeError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
-from tests.support import wait_for
+from tests.support import cluster_auth, wait_for
 
 pytestmark = pytest.mark.integration
 MakeCluster = Callable[..., LocalCluster]
 Connect = Callable[[LocalCluster], FileSystem]
+FSYNC_GATE = Path(__file__).resolve().parent.parent / "fsyncgate"  # a sitecustomize
 
 
 def replica_files(cluster: LocalCluster, block_id: int) -> dict[str, Path]:
@@ -281,3 +283,63 @@ def test_full_datanode_gets_no_more_blocks_and_writes_go_on(
     assert 0 < node["used"] <= 3 << 20  # it took what fit, then nothing more
     for path, data in written.items():
         assert fs.read_bytes(path) == data
+
+
+def test_no_replica_is_deleted_before_the_edit_that_freed_it_is_durable(
+    make_cluster: MakeCluster, connect: Connect, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A delete whose edit-log fsync hangs and then fails: while it hangs, heartbeats come
+    and go but carry no delete command; when it fails the namenode stops, and restarted it
+    still has the file, with every replica there to read it from."""
+    cluster = make_cluster(datanodes=2, replication=2)
+    fs = connect(cluster)
+    data = os.urandom(300_000)
+    fs.write_bytes("/kept", data)
+    blocks = [b.block.block_id for b in fs.blocks("/kept").blocks]
+    assert all(len(replica_files(cluster, b)) == 2 for b in blocks)
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    with monkeypatch.context() as env:  # only this namenode process gets the gate
+        env.setenv(
+            "PYTHONPATH", os.pathsep.join([str(FSYNC_GATE), os.environ.get("PYTHONPATH", "")])
+        )
+        env.setenv("FSYNC_GATE", str(gate))
+        cluster.kill("namenode")
+        cluster.restart("namenode")
+    cluster.wait_for_datanodes(2)
+    info = cluster._require()
+    auth = cluster_auth(info.token)
+
+    (gate / "stall").touch()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        deleting = pool.submit(
+            httpx.delete,
+            f"{info.namenode}/webhdfs/v1/kept?op=DELETE",
+            auth=auth,
+            timeout=60,
+        )
+        wait_for((gate / "stalled").exists, what="the delete's fsync to start")
+        stalled_at = time.monotonic()
+
+        def heartbeats_after_the_stall() -> bool:
+            status = httpx.get(f"{info.namenode}/nn/v1/cluster", auth=auth, timeout=5).json()
+            since = time.monotonic() - stalled_at
+            # Each node's last heartbeat came a good while after the fsync began: several
+            # heartbeat replies (every 0.2 s) went out while the edit was not durable.
+            return all(since - d["last_heartbeat_age"] > 1.0 for d in status["datanodes"])
+
+        wait_for(heartbeats_after_the_stall, what="heartbeats during the stalled fsync")
+        assert all(len(replica_files(cluster, b)) == 2 for b in blocks)
+
+        (gate / "fail").touch()
+        (gate / "stall").unlink()
+        namenode = cluster.daemon("namenode")
+        wait_for(lambda: cluster._reap(namenode.pid, 0.1), what="the namenode to stop")
+        with pytest.raises(httpx.HTTPError):
+            deleting.result()
+
+    cluster.restart("namenode")
+    cluster.wait_for_datanodes(2)
+    assert fs.read_bytes("/kept") == data
+    assert all(len(replica_files(cluster, b)) == 2 for b in blocks)
