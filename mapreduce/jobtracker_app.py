@@ -27,6 +27,7 @@ from minihadoop.address import advertised_host
 from minihadoop.config import Settings
 from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import FileSystem
+from minihadoop.httpguard import ConnectionLimits
 from minihadoop.server import (
     bind_socket,
     install_error_handlers,
@@ -140,7 +141,7 @@ def run(
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("job tracker serving %s on %s", directory, url)
-    serve(app, sock)
+    serve(app, sock, limits=ConnectionLimits.of(settings))
 
 
 async def _announce(namenode: str, url: str, settings: Settings) -> None:

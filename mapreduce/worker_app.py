@@ -25,6 +25,7 @@ from mapreduce.worker import WorkerService
 from minihadoop.address import advertised_host
 from minihadoop.config import Settings
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
+from minihadoop.httpguard import ConnectionLimits
 from minihadoop.server import (
     bind_socket,
     install_error_handlers,
@@ -125,4 +126,4 @@ def run(
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("worker %s serving %s on %s", worker_id, work_dir, url)
-    serve(app, sock)
+    serve(app, sock, limits=ConnectionLimits.of(settings))

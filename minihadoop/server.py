@@ -37,6 +37,7 @@ from minihadoop.errors import (
     MiniHadoopError,
     UnsupportedOperationError,
 )
+from minihadoop.httpguard import ConnectionLimits, guarded_protocol
 
 log = logging.getLogger("minihadoop")
 
@@ -211,16 +212,27 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
-    """Run `app` on an already-bound socket until SIGINT/SIGTERM."""
+def serve(
+    app: Any,
+    sock: socket.socket,
+    *,
+    log_level: str = "warning",
+    limits: ConnectionLimits | None = None,
+    service_sock: socket.socket | None = None,
+) -> None:
+    """Run `app` on an already-bound socket (and `service_sock`, a second port with
+    connection caps of its own) until SIGINT/SIGTERM. Slow and greedy clients are bounded
+    by `limits` (minihadoop.httpguard), which replace uvicorn's `limit_concurrency`: that
+    counted half-open connections from anyone, and answered everyone 503 when they won."""
     config = uvicorn.Config(
         app,
+        http=guarded_protocol(limits or ConnectionLimits()),
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
-        limit_concurrency=2000,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    socks = [sock] if service_sock is None else [sock, service_sock]
+    uvicorn.Server(config).run(sockets=socks)
 
 
 def url_for(host: str, port: int) -> str:
