@@ -450,8 +450,10 @@ class Namesystem:
     # --- the monitor: called every replication_interval ---------------------------------------
 
     def tick(self) -> None:
-        """The monitor's round. The edits it makes (expired leases) are synced before it
-        returns, outside the lock as a client's are, so their deletes can leave."""
+        """The monitor's round. It ends by syncing everything logged so far, outside the
+        lock as a client's sync is: its own edits (expired leases), and any a caller logged
+        but never synced (a request that failed half-way), so no held delete waits for the
+        next client to come along."""
         with self.lock:
             now = self.clock()
             for node in self.datanodes.expire(now):
@@ -466,11 +468,12 @@ class Namesystem:
                 self._left_safemode()
             if self.safemode.on:
                 return
-            expired = self._expire_leases(now)
+            self._expire_leases(now)
             self._schedule_replication(now)
             self._finish_decommissions()
-        if expired is not None:
-            self.sync(expired)
+            logged = self.journal.last_txid
+        if self.journal.synced_txid < logged:
+            self.sync(logged)
 
     def _left_safemode(self) -> None:
         self._event("safemode", "left safe mode")
@@ -568,19 +571,17 @@ class Namesystem:
             return None
         return self.ns.expected_replication(block_id)
 
-    def _expire_leases(self, now: float) -> int | None:
-        """Drop files whose writer went silent; the txid of the last edit made, if any."""
+    def _expire_leases(self, now: float) -> None:
+        """Drop files whose writer went silent (`tick` syncs the edits)."""
         limit = self.settings.lease_hard_limit
-        txid = None
         for gone in self._lease_seen.keys() - self.ns.under_construction.keys():
             del self._lease_seen[gone]  # completed, abandoned, or moved with its folder
         for path, pending in list(self.ns.under_construction.items()):
             seen = self._lease_seen.setdefault(path, now)
             if now - seen > limit:
                 self._lease_seen.pop(path, None)
-                txid = self._mutate(c.AbandonFile(path, pending.client))[1]
+                self._mutate(c.AbandonFile(path, pending.client))
                 self._event("lease", f"lease on {path} expired; the unfinished file was dropped")
-        return txid
 
     # --- reports ----------------------------------------------------------------------------------
 

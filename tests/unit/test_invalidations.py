@@ -144,3 +144,16 @@ def test_an_expired_lease_is_synced_by_the_monitor_so_its_blocks_are_freed(
     assert system.status_or_none("/open") is None
     assert system.journal.synced_txid == system.journal.last_txid
     assert deletes(system) == [block_id]
+
+
+def test_the_monitor_syncs_what_a_failed_request_logged_and_never_synced(
+    system: Namesystem,
+) -> None:
+    """A request that logs an edit and then fails before its sync (here: the delete is
+    logged, the caller never syncs) must not leave the delete held until some other
+    client's sync: the monitor's next round makes it durable."""
+    block_id = stored_block(system, "/f")
+    system.delete("/f", recursive=False, skip_trash=True, user="u")  # txid never synced
+    assert deletes(system) == []
+    system.tick()
+    assert deletes(system) == [block_id]
