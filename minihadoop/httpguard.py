@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -33,6 +34,7 @@ from minihadoop.config import Settings
 
 log = logging.getLogger("minihadoop")
 
+LOG_EVERY = 60.0  # seconds between log lines about one address's refused connections
 Listener = int  # the local port a connection came in on
 Peer = str  # the client's address
 
@@ -61,6 +63,7 @@ class ConnectionCounter:
         self.limits = limits
         self._total: Counter[Listener] = Counter()
         self._per_client: Counter[tuple[Listener, Peer]] = Counter()
+        self._logged: dict[tuple[Listener, Peer], float] = {}
 
     def admit(self, listener: Listener, peer: Peer) -> bool:
         """Count a new connection in; False (and nothing counted) when it is over a cap."""
@@ -70,6 +73,17 @@ class ConnectionCounter:
             return False
         self._total[listener] += 1
         self._per_client[listener, peer] += 1
+        return True
+
+    def should_log(self, listener: Listener, peer: Peer, now: float) -> bool:
+        """Whether to log a refusal now: once per address and port a minute, so a flood
+        of refused connections is not also a flood of log lines."""
+        key = (listener, peer)
+        if now - self._logged.get(key, -LOG_EVERY) < LOG_EVERY:
+            return False
+        if len(self._logged) > 10_000:  # many addresses: start over rather than grow
+            self._logged.clear()
+        self._logged[key] = now
         return True
 
     def release(self, listener: Listener, peer: Peer) -> None:
@@ -103,7 +117,10 @@ class GuardedProtocol(HttpToolsProtocol):
         listener = sockname[1] if isinstance(sockname, tuple) else 0
         peer = str(peername[0]) if isinstance(peername, tuple) else ""
         if not self.counter.admit(listener, peer):
-            log.warning("refusing a connection from %s on port %s: too many open", peer, listener)
+            if self.counter.should_log(listener, peer, time.monotonic()):
+                log.warning(
+                    "refusing connections from %s on port %s: too many open", peer, listener
+                )
             transport.abort()
             return
         self._slot = (listener, peer)

@@ -36,3 +36,11 @@ def test_limits_come_from_the_settings() -> None:
         http_max_connections_per_client=1,
     )
     assert ConnectionLimits.of(settings) == ConnectionLimits(2, 3, 4, 1)
+
+
+def test_refusals_are_logged_once_a_minute_per_address() -> None:
+    counter = ConnectionCounter(ConnectionLimits())
+    assert counter.should_log(9870, "10.0.0.1", now=100.0)
+    assert not counter.should_log(9870, "10.0.0.1", now=130.0)
+    assert counter.should_log(9870, "10.0.0.2", now=130.0)
+    assert counter.should_log(9870, "10.0.0.1", now=161.0)
