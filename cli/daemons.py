@@ -7,7 +7,14 @@ from pathlib import Path
 
 import typer
 
-from minihadoop.config import DATANODE_PORT, JOBTRACKER_PORT, NAMENODE_PORT, WORKER_PORT, Settings
+from minihadoop.config import (
+    DATANODE_PORT,
+    JOBTRACKER_PORT,
+    NAMENODE_PORT,
+    NAMENODE_SERVICE_PORT,
+    WORKER_PORT,
+    Settings,
+)
 from minihadoop.errors import IllegalArgumentError
 
 
@@ -28,18 +35,24 @@ def namenode(
     dir: Path = typer.Option(..., "--dir", help="Name folder: checkpoints and edit log."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 for every interface)."),
     port: int = typer.Option(NAMENODE_PORT, help="HTTP port (Hadoop's default: 9870)."),
+    service_port: int = typer.Option(
+        NAMENODE_SERVICE_PORT,
+        help="Port for datanodes only (heartbeats, block reports); -1: use --port.",
+    ),
     ready_file: Path | None = typer.Option(None, help="Write the URL here once listening."),
 ) -> None:
     """Run a namenode in the foreground."""
     from namenode.daemon import run
 
     _log_warnings()
-    run(dir, _settings(), host, port, ready_file)
+    run(dir, _settings(), host, port, ready_file, None if service_port < 0 else service_port)
 
 
 def datanode(
     dir: Path = typer.Option(..., "--dir", help="Data folder for block replicas."),
-    namenode_url: str = typer.Option(..., "--namenode", help="The namenode's URL."),
+    namenode_url: str = typer.Option(
+        ..., "--namenode", help="The namenode's service URL (its --service-port)."
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(DATANODE_PORT, help="HTTP port (Hadoop's default: 9864)."),
     advertise: str | None = typer.Option(

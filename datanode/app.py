@@ -29,7 +29,11 @@ from datanode.pipeline import WriteSpec, receive_block
 from datanode.service import DatanodeService
 from datanode.webhdfs import router as webhdfs_router
 from minihadoop.config import Settings
-from minihadoop.errors import ChecksumError, IllegalArgumentError, MiniHadoopError
+from minihadoop.errors import (
+    ChecksumError,
+    DiskOutOfSpaceError,
+    IllegalArgumentError,
+)
 from minihadoop.guard import HostNames, WebAuth, cluster_only, install_guard, read_access
 from minihadoop.models import BlockWriteResult, ReplicaReport
 from minihadoop.server import install_error_handlers
@@ -92,7 +96,7 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
         spec = WriteSpec(block_id, gen, length, bpc, targets)
         _, _, remaining = store.capacity()
         if length > remaining:  # the namenode's view may be a heartbeat old: check here
-            raise MiniHadoopError(
+            raise DiskOutOfSpaceError(
                 f"datanode {service.id} is full: {remaining} bytes free, block needs {length}"
             )
         service.active_transfers += 1

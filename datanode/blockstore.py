@@ -10,13 +10,24 @@ Layout under the data folder::
 A replica is finalized by fsyncing data and meta, then renaming meta and finally data into
 `current/`: the data file's rename is the commit point. On start, anything in `tmp/` is
 thrown away, and a meta file without its data is removed — a crash never leaves a replica
-that looks whole but is not.
+that looks whole but is not. A file whose name is no replica's (an operator's note, an
+editor's backup) is left alone with a warning naming it: it is not ours to delete, and not
+a reason to refuse to start.
+
+Writes refuse what would make a replica lie: other bytes for a block and generation
+already finalized here (`ReplicaAlreadyExistsError`; the same bytes again are a harmless
+retry, and a damaged replica may be replaced) and a disk that fills mid-write
+(`DiskOutOfSpaceError`, with the partial files removed). Error messages name blocks,
+never paths on this machine.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
+import re
 import shutil
 import struct
 import uuid
@@ -26,12 +37,37 @@ from pathlib import Path
 from typing import BinaryIO
 
 from minihadoop.checksum import CHECKSUM_SIZE, ChunkChecksummer, checksum_length, verify
-from minihadoop.errors import BlockNotFoundError, ChecksumError, IllegalArgumentError
+from minihadoop.errors import (
+    BlockNotFoundError,
+    ChecksumError,
+    DiskOutOfSpaceError,
+    IllegalArgumentError,
+    ReplicaAlreadyExistsError,
+)
 from minihadoop.models import ReplicaReport
 
 _META = struct.Struct("<4sHIQQ")  # magic, version, bytes per checksum, gen, length
 _MAGIC = b"MHBM"
 READ_SIZE = 1 << 20
+_DATA_NAME = re.compile(r"blk_([1-9][0-9]{0,18})")
+_META_NAME = re.compile(r"blk_([1-9][0-9]{0,18})\.meta")
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+log = logging.getLogger("minihadoop.datanode")
+
+
+@contextlib.contextmanager
+def _disk_full_is_clear(block_id: int) -> Iterator[None]:
+    """A full disk becomes DiskOutOfSpaceError for the caller; the OSError would name a
+    file on this machine and read as a server fault."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise DiskOutOfSpaceError(
+                f"no space left on this datanode's disk for block {block_id}"
+            ) from None
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +120,25 @@ class BlockStore:
         return d / f"blk_{block_id}", d / f"blk_{block_id}.meta"
 
     def _load(self) -> None:
-        for sub in self.current.iterdir():
-            if not sub.is_dir():
+        for sub in sorted(self.current.iterdir()):
+            if not sub.is_dir() or not re.fullmatch(r"subdir[0-9]+", sub.name):
+                _stray(sub)
                 continue
-            for meta in sub.glob("blk_*.meta"):
-                data = meta.with_suffix("")
-                if not data.exists():
-                    meta.unlink(missing_ok=True)
-                    continue
-                replica = self._read_meta(int(data.name[4:]), data, meta)
-                if replica is not None:
-                    self._replicas[replica.block_id] = replica
-            for data in sub.glob("blk_*"):
-                if data.suffix != ".meta" and not data.with_suffix(".meta").exists():
-                    data.unlink(missing_ok=True)
+            for entry in sorted(sub.iterdir()):
+                meta_name = _META_NAME.fullmatch(entry.name)
+                data_name = _DATA_NAME.fullmatch(entry.name)
+                if not (meta_name or data_name) or not entry.is_file():
+                    _stray(entry)
+                elif meta_name:
+                    data = entry.with_suffix("")
+                    if not data.exists():
+                        entry.unlink(missing_ok=True)
+                        continue
+                    replica = self._read_meta(int(meta_name.group(1)), data, entry)
+                    if replica is not None:
+                        self._replicas[replica.block_id] = replica
+                elif not entry.with_suffix(".meta").exists():
+                    entry.unlink(missing_ok=True)  # data whose finalize never got its meta in
 
     def _read_meta(self, block_id: int, data: Path, meta: Path) -> Replica | None:
         try:
@@ -143,19 +184,56 @@ class BlockStore:
         if bytes_per_checksum < 1:
             raise IllegalArgumentError("bytes per checksum must be positive")
         nonce = uuid.uuid4().hex[:8]
-        return ReplicaWriter(
-            self, block_id, gen, bytes_per_checksum, self.tmp / f"blk_{block_id}.{nonce}"
+        with _disk_full_is_clear(block_id):
+            return ReplicaWriter(
+                self, block_id, gen, bytes_per_checksum, self.tmp / f"blk_{block_id}.{nonce}"
+            )
+
+    def _finalized_twin(self, writer: ReplicaWriter, checksums: bytes) -> Replica | None:
+        """A finalized replica is immutable. A write of the same block and generation over
+        it would leave readers new bytes under the namenode's old length, so different
+        bytes are refused (HDFS: ReplicaAlreadyExistsException); the same bytes again (a
+        client retrying a pipeline) change nothing and return the replica already here. A
+        damaged replica, whose files are gone or the wrong size, may be replaced."""
+        old = self._replicas.get(writer.block_id)
+        if old is None or old.gen != writer.gen:
+            return None
+        try:
+            self.check_size(old)
+            same = (
+                old.length == writer.length
+                and old.bytes_per_checksum == writer.bytes_per_checksum
+                and self.checksums(old, 0, len(checksums) // CHECKSUM_SIZE) == checksums
+            )
+        except (ChecksumError, OSError):
+            return None
+        if same:
+            return old
+        raise ReplicaAlreadyExistsError(
+            f"block {writer.block_id} (generation {writer.gen}) is already finalized on this "
+            "datanode with other contents"
         )
 
     def _finalize(self, writer: ReplicaWriter, checksums: bytes) -> Replica:
+        twin = self._finalized_twin(writer, checksums)
+        if twin is not None:
+            writer.tmp_path.unlink(missing_ok=True)
+            return twin
         data_path, meta_path = self._paths(writer.block_id)
-        data_path.parent.mkdir(exist_ok=True)
         tmp_meta = writer.tmp_path.with_suffix(writer.tmp_path.suffix + ".meta")
-        with open(tmp_meta, "wb") as f:
-            f.write(_META.pack(_MAGIC, 1, writer.bytes_per_checksum, writer.gen, writer.length))
-            f.write(checksums)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with _disk_full_is_clear(writer.block_id):
+                data_path.parent.mkdir(exist_ok=True)
+                with open(tmp_meta, "wb") as f:
+                    f.write(
+                        _META.pack(_MAGIC, 1, writer.bytes_per_checksum, writer.gen, writer.length)
+                    )
+                    f.write(checksums)
+                    f.flush()
+                    os.fsync(f.fileno())
+        except BaseException:
+            tmp_meta.unlink(missing_ok=True)
+            raise
         old = self._replicas.pop(writer.block_id, None)
         if old is not None:  # a newer copy replaces the old one (re-replication of a rotten one)
             old.data_path.unlink(missing_ok=True)
@@ -315,7 +393,8 @@ class ReplicaWriter:
 
     def write(self, piece: bytes | memoryview) -> None:
         self._summer.update(piece)
-        self._file.write(piece)
+        with _disk_full_is_clear(self.block_id):
+            self._file.write(piece)
 
     def finish(
         self, expected_checksums: bytes | None, expected_length: int | None = None
@@ -332,9 +411,10 @@ class ReplicaWriter:
                 raise ChecksumError(
                     f"block {self.block_id}: checksums do not match the data received"
                 )
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+            with _disk_full_is_clear(self.block_id):
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
             return self.store._finalize(self, actual)
         except BaseException:
             self.abort()
@@ -344,3 +424,7 @@ class ReplicaWriter:
         with contextlib.suppress(OSError):
             self._file.close()
         self.tmp_path.unlink(missing_ok=True)
+
+
+def _stray(path: Path) -> None:
+    log.warning("block store: skipping %s, which is not a replica file", path)

@@ -408,6 +408,7 @@ def _part_name(kind: TaskKind, index: int) -> str:
 
 
 def _safe(job_id: str) -> str:
-    if not job_id or not all(c.isalnum() or c in "_-" for c in job_id):
-        raise IllegalArgumentError(f"invalid job id {job_id!r}")
+    # Bounded too: an over-long id would reach the disk as a name it refuses (ENAMETOOLONG).
+    if not 0 < len(job_id) <= 200 or not all(c.isalnum() or c in "_-" for c in job_id):
+        raise IllegalArgumentError(f"invalid job id {job_id[:100]!r}")
     return job_id

@@ -43,7 +43,7 @@ from minihadoop.signing import MAC_SIZE, ClusterAuth, Keys, stream_mac
 OUTPUT_PIECE = 1 << 20  # text output is joined into pieces of about this size per write
 FETCH_ATTEMPTS = 3
 FETCH_BACKOFF = 0.2  # seconds before the 2nd fetch attempt, doubled after that
-_ID = re.compile(r"[A-Za-z0-9_.-]+")
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")  # a name the disk takes whole (NAME_MAX 255)
 
 
 class FetchFailedError(Exception):
@@ -62,7 +62,9 @@ def attempt_dir(work_dir: Path, job_id: str, attempt_id: str) -> Path:
     """An attempt's local folder. Ids are checked, so a request cannot leave `work_dir`."""
     for what, value in (("job id", job_id), ("attempt id", attempt_id)):
         if not _ID.fullmatch(value) or value in (".", ".."):
-            raise ValueError(f"bad {what} {value!r}: only letters, digits and _ . - allowed")
+            raise ValueError(
+                f"bad {what} {value[:100]!r}: 1 to 200 letters, digits and _ . - allowed"
+            )
     return work_dir / job_id / attempt_id
 
 

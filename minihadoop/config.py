@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MiB = 1 << 20
 MIN_BLOCK_SIZE = 4096
 NAMENODE_PORT = 9870
+NAMENODE_SERVICE_PORT = 8022  # datanodes only (HDFS: dfs.namenode.servicerpc-address)
 DATANODE_PORT = 9864
 JOBTRACKER_PORT = 8088
 WORKER_PORT = 8042
@@ -78,6 +79,14 @@ class Settings(BaseSettings):
 
     placement: PlacementName = "default"
 
+    # HTTP serving (every daemon): how long a client may take over a request's headers, and
+    # stay silent in its body; how many connections a listening port, and one client
+    # address on it, may hold open (minihadoop.httpguard).
+    http_header_timeout: float = Field(default=10.0, gt=0)
+    http_body_timeout: float = Field(default=60.0, gt=0)
+    http_max_connections: int = Field(default=2000, ge=1)
+    http_max_connections_per_client: int = Field(default=256, ge=1)
+
     # MapReduce (Hadoop: tasks time out after 600 s; 4 attempts).
     mr_heartbeat_interval: float = Field(default=0.3, gt=0)
     worker_timeout: float = Field(default=30.0, gt=0)
@@ -123,6 +132,8 @@ class DaemonInfo(BaseModel):
 class ClusterInfo(BaseModel):
     namenode: str
     token: str
+    # The namenode's service port, which datanodes use (None: they use `namenode`).
+    namenode_service: str | None = None
     daemons: list[DaemonInfo] = []
     jobtracker: str | None = None
     settings: dict[str, Any] = {}

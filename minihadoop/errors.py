@@ -16,6 +16,8 @@
     ├── NotEnoughReplicasError           (NotReplicatedYetException, 403)
     ├── BlockNotFoundError               (ReplicaNotFoundException, 404)
     ├── ChecksumError                    (ChecksumException, 409)
+    ├── ReplicaAlreadyExistsError        (ReplicaAlreadyExistsException, 409)
+    ├── DiskOutOfSpaceError              (DiskOutOfSpaceException, 403)
     ├── UnsupportedOperationError        (UnsupportedOperationException, 400)
     └── UnavailableError                 (RetriableException, 503): a daemon could not be reached
 
@@ -137,6 +139,21 @@ class ChecksumError(MiniHadoopError):
     java_class = "org.apache.hadoop.fs.ChecksumException"
 
 
+class ReplicaAlreadyExistsError(MiniHadoopError):
+    """A datanode already holds a finalized replica of that block and generation."""
+
+    status = 409
+    exception = "ReplicaAlreadyExistsException"
+    java_class = "org.apache.hadoop.hdfs.server.datanode.ReplicaAlreadyExistsException"
+
+
+class DiskOutOfSpaceError(MiniHadoopError):
+    """A datanode's disk (or its configured capacity) cannot take the block."""
+
+    exception = "DiskOutOfSpaceException"
+    java_class = "org.apache.hadoop.util.DiskChecker$DiskOutOfSpaceException"
+
+
 class UnsupportedOperationError(MiniHadoopError):
     status = 400
     exception = "UnsupportedOperationException"
@@ -166,6 +183,8 @@ for _cls in (
     NotEnoughReplicasError,
     BlockNotFoundError,
     ChecksumError,
+    ReplicaAlreadyExistsError,
+    DiskOutOfSpaceError,
     UnsupportedOperationError,
     UnavailableError,
     MiniHadoopError,

@@ -90,7 +90,7 @@ class LocalCluster:
                 tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
                 raise MiniHadoopError(f"{name} exited with code {proc.returncode}:\n{tail}")
             if ready.exists() and ready.read_text():
-                url = ready.read_text().strip()
+                url = ready.read_text().split()[0]  # a namenode adds its service URL below
                 if _healthy(url):
                     return url
             time.sleep(0.05)
@@ -165,8 +165,18 @@ class LocalCluster:
 
     def _start_namenode(self, *, port: int, timeout: float) -> DaemonInfo:
         name_dir = self.directory / "namenode"
-        argv = ["namenode", "--dir", str(name_dir), *self._bind(port)]
-        return self._start_daemon("namenode", argv, name_dir, timeout=timeout)
+        info = self._require()
+        service_port = int(info.namenode_service.rsplit(":", 1)[1]) if info.namenode_service else 0
+        argv = [
+            "namenode", "--dir", str(name_dir), *self._bind(port),
+            "--service-port", str(service_port),
+        ]  # fmt: skip
+        daemon = self._start_daemon("namenode", argv, name_dir, timeout=timeout)
+        # Datanodes talk to the namenode's service port: clients cannot crowd them out.
+        lines = (self.directory / ".namenode.ready").read_text().split()
+        info.namenode_service = lines[1] if len(lines) > 1 else None
+        info.save(self.directory)
+        return daemon
 
     def add_datanode(
         self,
@@ -181,7 +191,8 @@ class LocalCluster:
         if index is None:
             index = len([d for d in info.daemons if d.name.startswith("datanode-")])
         data_dir = self.directory / f"datanode-{index}"
-        argv = ["datanode", "--dir", str(data_dir), "--namenode", info.namenode, *self._bind(port)]
+        namenode = info.namenode_service or info.namenode
+        argv = ["datanode", "--dir", str(data_dir), "--namenode", namenode, *self._bind(port)]
         if capacity:
             argv += ["--capacity", capacity]
         return self._start_daemon(f"datanode-{index}", argv, data_dir, timeout=timeout)

@@ -2,10 +2,17 @@
 
 A DFS path is absolute and POSIX-style. `normalize` folds repeated and trailing slashes and
 `.` components, and rejects what HDFS rejects: relative paths, `..`, NUL and other control
-characters, `:` in a component, over-long components and over-deep paths.
+characters, `:` in a component, over-long components and over-deep paths, and text that is
+not valid Unicode (a lone surrogate, which JSON can carry but UTF-8 cannot: such a name
+could be stored but never listed).
+
+`check_url` holds URLs to the same rules before routing: a percent-encoded path or query
+must decode to UTF-8 (no silent U+FFFD for bad bytes), and a path has no control characters.
 """
 
 from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
 
 from minihadoop.errors import InvalidPathError
 
@@ -23,6 +30,8 @@ def normalize(path: str) -> str:
         raise InvalidPathError(f"path must be absolute: {path!r}")
     if len(path) > MAX_PATH_LENGTH:
         raise InvalidPathError(f"path is longer than {MAX_PATH_LENGTH} characters")
+    if not path.isascii():
+        _check_unicode(path)
     parts = [p for p in path.split("/") if p not in ("", ".")]
     for part in parts:
         _check_component(part, path)
@@ -40,8 +49,38 @@ def _check_component(part: str, path: str) -> None:
         )
     if ":" in part:
         raise InvalidPathError(f"':' is not allowed in a path component: {path!r}")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in part):
+    if _has_control(part):
         raise InvalidPathError(f"control characters are not allowed in a path: {path!r}")
+
+
+def _check_unicode(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # repr() escapes the surrogate, so this message can itself be sent as UTF-8.
+        raise InvalidPathError(f"path is not valid Unicode (a lone surrogate): {text!r}") from None
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 0x20 or c == "\x7f" for c in text)
+
+
+def check_url(raw_path: bytes, query: bytes) -> None:
+    """Raise InvalidPathError unless the percent-decoded `raw_path` and every part of `query`
+    are UTF-8, and the path holds no control characters (a newline in a URL path would
+    otherwise match no route and look like a missing endpoint)."""
+    decoded = unquote_to_bytes(raw_path)
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidPathError("the URL path is not valid UTF-8 once percent-decoded") from None
+    if _has_control(text):
+        raise InvalidPathError(f"control characters are not allowed in a URL path: {text!r}")
+    for part in query.replace(b"+", b" ").replace(b"=", b"&").split(b"&"):
+        try:
+            unquote_to_bytes(part).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidPathError("the query string is not valid UTF-8 once decoded") from None
 
 
 def split(path: str) -> list[str]:

@@ -26,12 +26,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minihadoop import paths
 from minihadoop.errors import (
     AuthenticationError,
     IllegalArgumentError,
     MiniHadoopError,
     UnsupportedOperationError,
 )
+from minihadoop.httpguard import ConnectionLimits, guarded_protocol
 
 log = logging.getLogger("minihadoop")
 
@@ -58,6 +60,9 @@ def json_response(content: Any) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # Every app that answers in WebHDFS's error shape also refuses undecodable URLs in it.
+    app.add_middleware(_CheckedUrls)
+
     @app.exception_handler(MiniHadoopError)
     async def _known(_req: Request, exc: MiniHadoopError) -> JSONResponse:
         return error_response(exc)
@@ -92,14 +97,35 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
+        # An OSError's text names the file: a path on this server, which is nobody's business
+        # outside it (the log has it).
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         body = {
             "RemoteException": {
                 "exception": "RuntimeException",
                 "javaClassName": "java.lang.RuntimeException",
-                "message": f"{type(exc).__name__}: {exc}",
+                "message": f"{type(exc).__name__}: {detail}",
             }
         }
         return JSONResponse(body, status_code=500)
+
+
+class _CheckedUrls:
+    """Refuses (400) a request whose URL breaks `paths.check_url`, before any route sees
+    it: the server would otherwise decode bad bytes to U+FFFD and act on another name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope["path"].encode()
+            try:
+                paths.check_url(raw, scope.get("query_string", b""))
+            except MiniHadoopError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def limit_body_size(app: FastAPI, max_bytes: int, *, exempt: Callable[[str], bool]) -> None:
@@ -151,16 +177,27 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
-    """Run `app` on an already-bound socket until SIGINT/SIGTERM."""
+def serve(
+    app: Any,
+    sock: socket.socket,
+    *,
+    log_level: str = "warning",
+    limits: ConnectionLimits | None = None,
+    service_sock: socket.socket | None = None,
+) -> None:
+    """Run `app` on an already-bound socket (and `service_sock`, a second port with
+    connection caps of its own) until SIGINT/SIGTERM. Slow and greedy clients are bounded
+    by `limits` (minihadoop.httpguard), which replace uvicorn's `limit_concurrency`: that
+    counted half-open connections from anyone, and answered everyone 503 when they won."""
     config = uvicorn.Config(
         app,
+        http=guarded_protocol(limits or ConnectionLimits()),
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
-        limit_concurrency=2000,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    socks = [sock] if service_sock is None else [sock, service_sock]
+    uvicorn.Server(config).run(sockets=socks)
 
 
 def url_for(host: str, port: int) -> str:

@@ -174,6 +174,11 @@ class EditLog:
     def last_txid(self) -> int:
         return self._last_txid
 
+    @property
+    def synced_txid(self) -> int:
+        """The newest txid known to be on disk."""
+        return self._synced_txid
+
     def append(self, record: dict[str, Any]) -> int:
         with self._lock:
             self._check_failed()

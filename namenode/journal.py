@@ -60,6 +60,14 @@ class Journal:
     def sync(self, txid: int) -> None:
         self.log_.sync(txid)
 
+    @property
+    def last_txid(self) -> int:
+        return self.log_.last_txid
+
+    @property
+    def synced_txid(self) -> int:
+        return self.log_.synced_txid
+
     def checkpoint_due(self) -> bool:
         return self._since_checkpoint >= self.checkpoint_every
 

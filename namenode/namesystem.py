@@ -59,6 +59,7 @@ from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.decommissioned import DecommissionList
 from namenode.editlog import EditLogFailedError
+from namenode.invalidations import Invalidations
 from namenode.journal import Journal
 from namenode.leases import RECOVERY_HOLDER, Leases
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
@@ -110,6 +111,8 @@ class Namesystem:
         # Replicas of blocks the namespace does not know, reported during safe mode: deleted
         # only once safe mode is off (an operator may be restoring an older name folder).
         self._postponed_invalid: set[tuple[str, int]] = set()
+        # Every delete command waits here until the edits it follows from are durable.
+        self.invalidations = Invalidations()
         self.on_fatal: Callable[[str], None] = _terminate
         # The job tracker announces itself, so the dashboard can show jobs (soft state).
         self.jobtracker_url: str | None = None
@@ -136,12 +139,24 @@ class Namesystem:
             raise
         for block_id in effects.removed_blocks:
             for node in self.blocks.forget_block(block_id):
-                self.datanodes.queue(node, _delete_command(block_id))
+                self._delete_replica(node, block_id)
             self.replication.forget(block_id)
         self.replication.check(effects.replication_changed)
         if self.journal.checkpoint_due():
             self.journal.checkpoint(self.ns)
         return effects, txid
+
+    def _delete_replica(self, datanode_id: str, block_id: int) -> None:
+        """Queue a delete for when the namespace it was decided from is durable (a caller
+        holds the lock). Deletes leave with heartbeats, which `_commands_for` releases."""
+        self.invalidations.hold(self.journal.last_txid, datanode_id, block_id)
+
+    def _commands_for(self, datanode_id: str) -> list[Command]:
+        """A datanode's commands, with every delete whose edits are now durable. Caller
+        holds the lock."""
+        for node, block_id in self.invalidations.release(self.journal.synced_txid):
+            self.datanodes.queue(node, _delete_command(block_id))
+        return self.datanodes.take_commands(datanode_id)
 
     def sync(self, txid: int) -> None:
         """Wait until `txid` is durable. A failed edit log is fatal, as in HDFS: the
@@ -547,7 +562,7 @@ class Namesystem:
             node = self.datanodes.heartbeat(req, self.clock())
             if node is None:
                 return HeartbeatResponse(commands=[Command(kind="register")])
-            return HeartbeatResponse(commands=self.datanodes.take_commands(node.id))
+            return HeartbeatResponse(commands=self._commands_for(node.id))
 
     def block_report(self, req: BlockReportRequest) -> HeartbeatResponse:
         """A datanode's full list of replicas: the truth about what it holds."""
@@ -568,7 +583,7 @@ class Namesystem:
                 self.blocks.remove(block_id, node.id)
                 self.replication.check([block_id])
             self._update_safemode()
-            return HeartbeatResponse(commands=self.datanodes.take_commands(node.id))
+            return HeartbeatResponse(commands=self._commands_for(node.id))
 
     def incremental_report(self, req: IncrementalReportRequest) -> None:
         with self.lock:
@@ -589,7 +604,7 @@ class Namesystem:
             if self.safemode.on:
                 self._postponed_invalid.add((node.id, replica.block_id))
             else:
-                self.datanodes.queue(node.id, _delete_command(replica.block_id))
+                self._delete_replica(node.id, replica.block_id)
             return
         # The block map keys on the namespace's own int for the id (`record.block_id`), not
         # the report's: one int per block, not one more per replica reported.
@@ -614,6 +629,10 @@ class Namesystem:
     # --- the monitor: called every replication_interval ---------------------------------------
 
     def tick(self) -> None:
+        """The monitor's round. It ends by syncing everything logged so far, outside the
+        lock as a client's sync is: its own edits (expired leases), and any a caller logged
+        but never synced (a request that failed half-way), so no held delete waits for the
+        next client to come along."""
         with self.lock:
             now = self.clock()
             for node in self.datanodes.expire(now):
@@ -631,13 +650,16 @@ class Namesystem:
             self._expire_leases(now)
             self._schedule_replication(now)
             self._finish_decommissions()
+            logged = self.journal.last_txid
+        if self.journal.synced_txid < logged:
+            self.sync(logged)
 
     def _left_safemode(self) -> None:
         self._event("safemode", "left safe mode")
         self.replication.check(self.ns.complete_block_ids())
         for node_id, block_id in sorted(self._postponed_invalid):
             if self.ns.block_record(block_id) is None:
-                self.datanodes.queue(node_id, _delete_command(block_id))
+                self._delete_replica(node_id, block_id)
         self._postponed_invalid.clear()
 
     def set_safemode(self, action: str) -> str:
@@ -705,7 +727,7 @@ class Namesystem:
                 )
             elif isinstance(d, Delete):
                 self.blocks.remove(d.block_id, d.node)
-                self.datanodes.queue(d.node, _delete_command(d.block_id))
+                self._delete_replica(d.node, d.block_id)
 
     def _finish_decommissions(self) -> None:
         """A draining node is retired once every block it holds is fully replicated elsewhere."""
@@ -732,6 +754,7 @@ class Namesystem:
         return self.ns.expected_replication(block_id)
 
     def _expire_leases(self, now: float) -> None:
+        """Drop files whose writer went silent (`tick` syncs the edits)."""
         self.leases.retain(p.file.id for p in self.ns.under_construction.values())
         for path, pending in list(self.ns.under_construction.items()):
             fid = pending.file.id

@@ -38,7 +38,7 @@ from minihadoop.config import ClusterInfo
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 from minihadoop.signing import CONTENT, ClusterAuth, Keys, digest, sign_request
-from tests.support import signed_headers, wait_for
+from tests.support import cluster_auth, signed_headers, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -1059,3 +1059,126 @@ def fuzz(base: str, strategies: list[Any], token: str, failures: list[str]) -> i
 
     run()
     return sent
+
+
+# --- text that is not Unicode, control characters, over-long ids -----------------------------
+
+NOT_UNICODE = ["a%ED%A0%80b", "a%FF%FEb", "%C0%AF", "a%E2%82"]  # surrogate, bad bytes, overlong
+
+
+@pytest.mark.parametrize("name", NOT_UNICODE)
+def test_paths_that_are_not_unicode_are_refused_everywhere(
+    world: World, unchanged: None, name: str
+) -> None:
+    """Bytes that are not UTF-8, percent-encoded in a URL path or query, on the namenode's
+    and a datanode's WebHDFS and its internal API: 400, never a name stored as U+FFFD."""
+    auth = cluster_auth(world.token)
+    for method, url in [
+        ("PUT", f"{world.nn}/webhdfs/v1/badinput/{name}?op=MKDIRS"),
+        ("PUT", f"{world.nn}/webhdfs/v1/badinput/data.txt?op=RENAME&destination=/badinput/{name}"),
+        ("GET", f"{world.nn}/webhdfs/v1/badinput/{name}?op=GETFILESTATUS"),
+        ("GET", f"{world.nn}/nn/v1/blocks?path=/badinput/{name}"),
+        ("PUT", f"{world.dn}/webhdfs/v1/badinput/{name}?op=CREATE&namenoderpcaddress=x"),
+        ("GET", f"{world.dn}/webhdfs/v1/badinput/{name}?op=OPEN&namenoderpcaddress=x"),
+    ]:
+        r = world.http.request(method, url, auth=auth, content=b"x" if method == "PUT" else None)
+        remote(r, 400, exception="IllegalArgumentException")
+
+
+def test_lone_surrogates_in_json_paths_are_refused(world: World, unchanged: None) -> None:
+    """JSON can carry a lone surrogate ("\\ud800") that UTF-8 cannot: a name made of one
+    could be stored but never listed, so its folder and every folder above it would fail."""
+    auth = cluster_auth(world.token)
+    json_type = {"content-type": "application/json"}
+    bad = '"/badinput/a\\ud800b"'
+    for url, body in [
+        (f"{world.nn}/nn/v1/create", f'{{"path": {bad}, "client": "c"}}'),
+        (f"{world.nn}/nn/v1/append", f'{{"path": {bad}, "client": "c"}}'),
+        (
+            f"{world.jt}/mr/v1/jobs",
+            f'{{"name": "n", "inputs": ["{world.text}"], "output": {bad}, "payload": "eA=="}}',
+        ),
+        (
+            f"{world.jt}/mr/v1/jobs",
+            f'{{"name": "n", "inputs": [{bad}], "output": "/badinput/o", "payload": "eA=="}}',
+        ),
+    ]:
+        r = world.http.post(url, content=body.encode(), headers=json_type, auth=auth)
+        assert "surrogate" in remote(r, 400, exception="IllegalArgumentException")
+    listing = world.http.get(f"{world.nn}/webhdfs/v1/badinput?op=LISTSTATUS", auth=auth)
+    assert listing.status_code == 200, listing.text
+
+
+def test_control_characters_in_url_paths_are_400_not_a_missing_endpoint(
+    world: World, unchanged: None
+) -> None:
+    auth = cluster_auth(world.token)
+    for url in (
+        f"{world.nn}/webhdfs/v1/badinput/a%0Ab?op=MKDIRS",
+        f"{world.nn}/webhdfs/v1/badinput/a%0D%0AX-Injected:%201?op=MKDIRS",
+        f"{world.dn}/webhdfs/v1/badinput/a%0Ab?op=CREATE&namenoderpcaddress=x",
+        f"{world.jt}/mr/v1/jobs/job%0A1",
+    ):
+        method = "GET" if "/mr/" in url else "PUT"
+        r = world.http.request(method, url, auth=auth)
+        assert "control characters" in remote(r, 400, exception="IllegalArgumentException")
+
+
+def test_over_long_ids_are_400_and_errors_show_no_server_path(
+    world: World, unchanged: None
+) -> None:
+    """Ids the disk would refuse as names (ENAMETOOLONG) are refused at the edge; no error,
+    whatever it is, names a file on the daemon's machine."""
+    auth = cluster_auth(world.token)
+    long_id = "j" * 300
+    server_dirs = [str(Path(d.data_dir).parent) for d in world.info.daemons]
+    for url in (
+        f"{world.worker}/mr/v1/shuffle/{long_id}/attempt_1/0",
+        f"{world.worker}/mr/v1/shuffle/job_1/{long_id}/0",
+        f"{world.jt}/mr/v1/jobs/{long_id}/payload",
+    ):
+        message = remote(world.http.get(url, auth=auth), 400)
+        assert not any(d in message for d in server_dirs), message
+
+
+def real_block(w: World) -> tuple[int, int, int, int]:
+    """(block id, generation, length, bytes per checksum) of the data file's first block."""
+    auth = cluster_auth(w.token)
+    blocks = w.http.get(f"{w.nn}/nn/v1/blocks", params={"path": w.data}, auth=auth).json()
+    block = blocks["blocks"][0]["block"]
+    sums = w.http.get(f"{w.dn}/dn/v1/blocks/{block['block_id']}/checksums", auth=auth)
+    return (
+        block["block_id"],
+        block["gen"],
+        block["length"],
+        int(sums.headers["x-bytes-per-checksum"]),
+    )
+
+
+def test_a_finalized_replica_is_never_overwritten(world: World, unchanged: None) -> None:
+    """Other bytes for a block and generation a datanode has finalized: 409
+    ReplicaAlreadyExistsException, and the replica still serves the file's bytes. The same
+    bytes again (a client retrying its pipeline) are accepted and change nothing."""
+    auth = cluster_auth(world.token)
+    block_id, gen, length, bpc = real_block(world)
+    with FileSystem.from_cluster(Path(world.info.daemons[0].data_dir).parent) as fs:
+        original = fs.read_bytes(world.data)[:length]
+
+    def put(data: bytes, declared: int) -> httpx.Response:
+        return world.http.put(
+            f"{world.dn}/dn/v1/blocks/{block_id}",
+            params={"gen": gen, "length": declared, "bpc": bpc},
+            content=data + chunk_checksums(data, bpc),
+            auth=auth,
+        )
+
+    other = random.Random(3).randbytes(length)
+    remote(put(other, length), 409, exception="ReplicaAlreadyExistsException")
+    remote(put(other[:1000], 1000), 409, exception="ReplicaAlreadyExistsException")
+    served = world.http.get(f"{world.dn}/dn/v1/blocks/{block_id}/data", auth=auth)
+    assert served.content == original
+    retry = put(original, length)
+    assert retry.status_code == 200, retry.text
+    assert world.http.get(f"{world.dn}/dn/v1/blocks/{block_id}/data", auth=auth).content == original
+    stored = f"current/subdir{block_id % 64}/blk_{block_id}"
+    assert sorted(replica_files(world, block_id)[world.datanodes[0]]) == [stored, f"{stored}.meta"]

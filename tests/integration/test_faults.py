@@ -6,21 +6,25 @@ import concurrent.futures
 import hashlib
 import os
 import signal
+import subprocess
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from minihadoop.checksum import chunk_checksums
 from minihadoop.errors import MiniHadoopError, SafeModeError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
-from tests.support import wait_for
+from tests.support import cluster_auth, wait_for
 
 pytestmark = pytest.mark.integration
 MakeCluster = Callable[..., LocalCluster]
 Connect = Callable[[LocalCluster], FileSystem]
+FSYNC_GATE = Path(__file__).resolve().parent.parent / "fsyncgate"  # a sitecustomize
 
 
 def replica_files(cluster: LocalCluster, block_id: int) -> dict[str, Path]:
@@ -281,3 +285,163 @@ def test_full_datanode_gets_no_more_blocks_and_writes_go_on(
     assert 0 < node["used"] <= 3 << 20  # it took what fit, then nothing more
     for path, data in written.items():
         assert fs.read_bytes(path) == data
+
+
+def test_no_replica_is_deleted_before_the_edit_that_freed_it_is_durable(
+    make_cluster: MakeCluster, connect: Connect, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A delete whose edit-log fsync hangs and then fails: while it hangs, heartbeats come
+    and go but carry no delete command; when it fails the namenode stops, and restarted it
+    still has the file, with every replica there to read it from."""
+    cluster = make_cluster(datanodes=2, replication=2)
+    fs = connect(cluster)
+    data = os.urandom(300_000)
+    fs.write_bytes("/kept", data)
+    blocks = [b.block.block_id for b in fs.blocks("/kept").blocks]
+    assert all(len(replica_files(cluster, b)) == 2 for b in blocks)
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    with monkeypatch.context() as env:  # only this namenode process gets the gate
+        env.setenv(
+            "PYTHONPATH", os.pathsep.join([str(FSYNC_GATE), os.environ.get("PYTHONPATH", "")])
+        )
+        env.setenv("FSYNC_GATE", str(gate))
+        cluster.kill("namenode")
+        cluster.restart("namenode")
+    cluster.wait_for_datanodes(2)
+    info = cluster._require()
+    auth = cluster_auth(info.token)
+
+    (gate / "stall").touch()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        deleting = pool.submit(
+            httpx.delete,
+            f"{info.namenode}/webhdfs/v1/kept?op=DELETE",
+            auth=auth,
+            timeout=60,
+        )
+        wait_for((gate / "stalled").exists, what="the delete's fsync to start")
+        stalled_at = time.monotonic()
+
+        def heartbeats_after_the_stall() -> bool:
+            status = httpx.get(f"{info.namenode}/nn/v1/cluster", auth=auth, timeout=5).json()
+            since = time.monotonic() - stalled_at
+            # Each node's last heartbeat came a good while after the fsync began: several
+            # heartbeat replies (every 0.2 s) went out while the edit was not durable.
+            return all(since - d["last_heartbeat_age"] > 1.0 for d in status["datanodes"])
+
+        wait_for(heartbeats_after_the_stall, what="heartbeats during the stalled fsync")
+        assert all(len(replica_files(cluster, b)) == 2 for b in blocks)
+
+        (gate / "fail").touch()
+        (gate / "stall").unlink()
+        namenode = cluster.daemon("namenode")
+        wait_for(lambda: cluster._reap(namenode.pid, 0.1), what="the namenode to stop")
+        with pytest.raises(httpx.HTTPError):
+            deleting.result()
+
+    cluster.restart("namenode")
+    cluster.wait_for_datanodes(2)
+    assert fs.read_bytes("/kept") == data
+    assert all(len(replica_files(cluster, b)) == 2 for b in blocks)
+
+
+@pytest.fixture
+def small_disk() -> Iterator[Callable[[Path, str], None]]:
+    """Mounts a tmpfs of a given size (a real file system that fills up) on a folder; all
+    unmounted when the test ends. Needs root, as the partition tests do."""
+    mounted: list[Path] = []
+
+    def mount(where: Path, size: str) -> None:
+        where.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True
+        )
+        mounted.append(where)
+
+    yield mount
+    for where in reversed(mounted):  # lazily: a datanode may still hold it open
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Write to `disk` until it is full; the file that filled it."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * (4 << 10))
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_disk_that_fills_mid_write_is_a_clear_error_and_leaves_no_replica(
+    make_cluster: MakeCluster, small_disk: Callable[[Path, str], None]
+) -> None:
+    cluster = make_cluster(datanodes=1, replication=1)
+    disk = cluster.directory / "datanode-1"
+    small_disk(disk, "4m")
+    cluster.add_datanode(index=1)
+    cluster.wait_for_datanodes(2)
+    url, auth = cluster.daemon("datanode-1").url, cluster_auth(cluster._require().token)
+    data, bpc, block_id = os.urandom(3 << 20), 4096, 7_900_000_001
+    body = data + chunk_checksums(data, bpc)
+
+    def received() -> int:
+        return sum(p.stat().st_size for p in (disk / "tmp").glob(f"blk_{block_id}*"))
+
+    def upload() -> Iterator[bytes]:
+        yield body[: 1 << 20]
+        # The datanode accepted the block (it fitted) and has begun writing it: now the disk
+        # fills up under it, as when another writer takes the space.
+        wait_for(lambda: received() >= 512 << 10, what="the upload to reach the disk")
+        fill(disk)
+        for i in range(1 << 20, len(body), 256 << 10):
+            yield body[i : i + 256 << 10]
+
+    r = httpx.put(
+        f"{url}/dn/v1/blocks/{block_id}",
+        params={"gen": 0, "length": len(data), "bpc": bpc},
+        content=upload(),
+        auth=auth,
+        timeout=60,
+    )
+    assert r.status_code == 403, r.text
+    error = r.json()["RemoteException"]
+    assert error["exception"] == "DiskOutOfSpaceException", error
+    assert str(disk) not in error["message"] and "tmp" not in error["message"], error
+    assert list(disk.glob(f"*/blk_{block_id}*")) == []
+    assert list(disk.glob(f"current/*/blk_{block_id}*")) == []
+    log = Path(cluster.daemon("datanode-1").log).read_text()
+    assert "Traceback" not in log
+    assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+
+
+def test_stray_files_in_a_datanodes_storage_are_skipped_with_a_warning(
+    make_cluster: MakeCluster, connect: Connect
+) -> None:
+    cluster = make_cluster(datanodes=1, replication=1)
+    fs = connect(cluster)
+    data = os.urandom(100_000)
+    fs.write_bytes("/kept", data)
+    current = Path(cluster.daemon("datanode-0").data_dir) / "current"
+    strays = [
+        current / "notes.txt",
+        current / "subdir3" / "blk_old",  # an operator's backup of a replica, say
+        current / "subdir3" / "blk_old.meta",
+        current / "subdir5" / "blk_12.bak",
+        current / "subdir7" / "README",
+    ]
+    for p in strays:
+        p.parent.mkdir(exist_ok=True)
+        p.write_text("not a replica")
+    cluster.kill("datanode-0")
+    cluster.restart("datanode-0")
+    cluster.wait_for_datanodes(1)
+    assert fs.read_bytes("/kept") == data
+    log = Path(cluster.daemon("datanode-0").log).read_text()
+    for p in strays:
+        assert p.read_text() == "not a replica"  # not ours to delete
+        assert f"skipping {p}" in log

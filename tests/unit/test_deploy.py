@@ -287,7 +287,7 @@ def test_compose_runs_a_namenode_and_three_datanodes_built_from_the_dockerfile()
 def test_compose_datanodes_advertise_their_service_names_and_find_the_namenode() -> None:
     commands = compose_commands_from_lines(read(COMPOSE))
     nn = commands["namenode"]
-    nn_port = nn[nn.index("--port") + 1]
+    nn_port = nn[nn.index("--service-port") + 1]  # datanodes talk to the service port
     for name in DATANODE_SERVICES:
         cmd = commands[name]
         assert cmd[cmd.index("--advertise") + 1] == name

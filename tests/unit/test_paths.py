@@ -165,3 +165,37 @@ def test_join_of_parent_and_name_is_the_path(body: str) -> None:
 )
 def test_is_ancestor(ancestor: str, path: str, expected: bool) -> None:
     assert paths.is_ancestor(ancestor, path) is expected
+
+
+# --------------------------------------------------------------------------- not Unicode
+
+
+@pytest.mark.parametrize("raw", ["/a\ud800", "/\udfff/b", "/x/y\udc80z"])
+def test_lone_surrogates_are_not_a_path(raw: str) -> None:
+    with pytest.raises(InvalidPathError, match="surrogate") as caught:
+        paths.normalize(raw)
+    caught.value.message.encode("utf-8")  # the error itself can be sent
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "query"),
+    [
+        (b"/webhdfs/v1/a%ED%A0%80", b"op=MKDIRS"),  # a surrogate, UTF-8 encoded
+        (b"/webhdfs/v1/a%FF", b""),
+        (b"/webhdfs/v1/a%C0%AF", b""),  # an overlong '/'
+        (b"/webhdfs/v1/a", b"op=RENAME&destination=/b%E2%82"),  # cut short
+        (b"/webhdfs/v1/a", b"%FF=1"),
+        (b"/webhdfs/v1/a%0Ab", b""),
+        (b"/webhdfs/v1/a%00", b""),
+    ],
+)
+def test_check_url_refuses_undecodable_urls_and_control_characters(
+    raw_path: bytes, query: bytes
+) -> None:
+    with pytest.raises(InvalidPathError):
+        paths.check_url(raw_path, query)
+
+
+def test_check_url_accepts_utf8_and_control_characters_in_queries() -> None:
+    paths.check_url(b"/webhdfs/v1/%C3%BC/%E6%97%A5", b"op=RENAME&destination=/%C3%BC+x")
+    paths.check_url(b"/nn/v1/blocks", b"path=/a%0Ab")  # the path rules refuse it, later

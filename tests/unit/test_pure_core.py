@@ -33,6 +33,7 @@ PURE = [
     "namenode.namespace",
     "namenode.commands",
     "namenode.blockmap",
+    "namenode.invalidations",
     "namenode.replication",
     "namenode.safemode",
     "namenode.datanodes",

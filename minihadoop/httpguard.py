@@ -1,0 +1,190 @@
+"""Bounds on what a client can hold of a daemon's HTTP server: time and connections.
+
+uvicorn times out idle keep-alive connections, but not a client that opens a connection
+and sends its headers, or its body, a byte at a time (slowloris), and its only cap,
+`limit_concurrency`, counts those half-open connections too: ~2,000 of them made every
+request answer 503, heartbeats included. So every daemon serves through
+`guarded_protocol(limits)`, uvicorn's httptools protocol with:
+
+* a header deadline: a request's headers must arrive within `header_timeout` of its first
+  byte (of the connection, for the first request), or the connection is closed;
+* a body idle limit: a body that sends nothing for `body_timeout` (while the server is
+  reading it, not when it has paused reading) is cut off, which the app sees as a client
+  disconnect (400);
+* caps per listening socket: at most `max_connections` open connections, and at most
+  `max_per_client` from one client address; a connection over a cap is closed at once.
+  Counted per listening socket, so the namenode's service port (datanodes only) is never
+  full because its client port is.
+
+`ConnectionCounter` is the pure accounting; the protocol class is the thin adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from minihadoop.config import Settings
+
+log = logging.getLogger("minihadoop")
+
+LOG_EVERY = 60.0  # seconds between log lines about one address's refused connections
+Listener = int  # the local port a connection came in on
+Peer = str  # the client's address
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    max_connections: int = 2000
+    max_per_client: int = 256
+
+    @staticmethod
+    def of(settings: Settings) -> ConnectionLimits:
+        return ConnectionLimits(
+            header_timeout=settings.http_header_timeout,
+            body_timeout=settings.http_body_timeout,
+            max_connections=settings.http_max_connections,
+            max_per_client=settings.http_max_connections_per_client,
+        )
+
+
+class ConnectionCounter:
+    """Open connections per listener and per (listener, client address)."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self._total: Counter[Listener] = Counter()
+        self._per_client: Counter[tuple[Listener, Peer]] = Counter()
+        self._logged: dict[tuple[Listener, Peer], float] = {}
+
+    def admit(self, listener: Listener, peer: Peer) -> bool:
+        """Count a new connection in; False (and nothing counted) when it is over a cap."""
+        if self._total[listener] >= self.limits.max_connections:
+            return False
+        if self._per_client[listener, peer] >= self.limits.max_per_client:
+            return False
+        self._total[listener] += 1
+        self._per_client[listener, peer] += 1
+        return True
+
+    def should_log(self, listener: Listener, peer: Peer, now: float) -> bool:
+        """Whether to log a refusal now: once per address and port a minute, so a flood
+        of refused connections is not also a flood of log lines."""
+        key = (listener, peer)
+        if now - self._logged.get(key, -LOG_EVERY) < LOG_EVERY:
+            return False
+        if len(self._logged) > 10_000:  # many addresses: start over rather than grow
+            self._logged.clear()
+        self._logged[key] = now
+        return True
+
+    def release(self, listener: Listener, peer: Peer) -> None:
+        self._total[listener] -= 1
+        self._per_client[listener, peer] -= 1
+        if not self._per_client[listener, peer]:
+            del self._per_client[listener, peer]  # forget addresses gone, or this only grows
+
+    def open(self, listener: Listener, peer: Peer | None = None) -> int:
+        if peer is None:
+            return self._total[listener]
+        return self._per_client[listener, peer]
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with header/body deadlines and connection caps."""
+
+    counter: ClassVar[ConnectionCounter]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slot: tuple[Listener, Peer] | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._awaiting_body = False
+
+    # --- connection ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sockname = transport.get_extra_info("sockname")
+        peername = transport.get_extra_info("peername")
+        listener = sockname[1] if isinstance(sockname, tuple) else 0
+        peer = str(peername[0]) if isinstance(peername, tuple) else ""
+        if not self.counter.admit(listener, peer):
+            if self.counter.should_log(listener, peer, time.monotonic()):
+                log.warning(
+                    "refusing connections from %s on port %s: too many open", peer, listener
+                )
+            transport.abort()
+            return
+        self._slot = (listener, peer)
+        super().connection_made(transport)
+        self._arm(self.counter.limits.header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._slot is None:
+            return  # refused in connection_made: uvicorn never saw it
+        self.counter.release(*self._slot)
+        self._slot = None
+        self._disarm()
+        super().connection_lost(exc)
+
+    # --- deadlines -------------------------------------------------------------------------
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self._awaiting_body and self._server_holds_the_body():
+            self._arm(self.counter.limits.body_timeout)
+            return
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def _server_holds_the_body(self) -> bool:
+        """The silence is ours, not the client's: reading is paused because the app is
+        behind, or the client waits for the "100 Continue" the app has not asked for yet."""
+        paused = self.flow is not None and self.flow.read_paused
+        return paused or (self.cycle is not None and self.cycle.waiting_for_100_continue)
+
+    def _between_requests(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self._between_requests():
+            self._arm(self.counter.limits.header_timeout)  # a new request's first bytes
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_body = True
+        self._arm(self.counter.limits.body_timeout)
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._awaiting_body:
+            self._arm(self.counter.limits.body_timeout)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._awaiting_body = False
+        self._disarm()
+        super().on_message_complete()
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[GuardedProtocol]:
+    """A protocol class for `uvicorn.Config(http=...)` with its own connection counts (one
+    per server: the counts live as long as the server does)."""
+    return type("Guarded", (GuardedProtocol,), {"counter": ConnectionCounter(limits)})
