@@ -115,7 +115,7 @@ def test_no_delete_leaves_before_the_edit_that_freed_the_block_is_durable(
 ) -> None:
     block_id = stored_block(system, "/f")
     failing_fsync(monkeypatch)
-    _, txid = system.delete("/f", recursive=False, skip_trash=True, user="u")
+    _, _, txid = system.delete("/f", recursive=False, skip_trash=True, user="u")
     assert deletes(system) == []  # decided, but its edit is not on disk yet
     with pytest.raises(OSError):
         system.sync(txid)
@@ -127,7 +127,7 @@ def test_a_delete_leaves_with_the_first_heartbeat_after_its_edit_is_durable(
     system: Namesystem,
 ) -> None:
     block_id = stored_block(system, "/f")
-    _, txid = system.delete("/f", recursive=False, skip_trash=True, user="u")
+    _, _, txid = system.delete("/f", recursive=False, skip_trash=True, user="u")
     assert deletes(system) == []
     system.sync(txid)
     assert deletes(system) == [block_id]
