@@ -300,7 +300,7 @@ class JobTracker:
             except MiniHadoopError as exc:
                 state, error = JobState.FAILED, f"job commit failed: {exc}"
                 self.scheduler.jobs[ins.job_id].state = state
-        else:
+        if state is not JobState.SUCCEEDED:  # recorded first: done now, or when it can be
             self.cleanups.add(record.id, record.output)
             self._try_cleanup(record.id, record.output)
         record.state, record.error, record.finished = state, error, self.clock()

@@ -89,14 +89,16 @@ def gated_mapper(started: Path, gate: Path) -> Callable[[int, str], Iterator[tup
     return mapper
 
 
-def submit(cluster: LocalCluster, tmp_path: Path, output: str) -> tuple[str, Path, Path]:
+def submit(
+    cluster: LocalCluster, tmp_path: Path, output: str, inputs: str = "/ride/in"
+) -> tuple[str, Path, Path]:
     started, gate = tmp_path / "started", tmp_path / "gate"
     started.mkdir()
     running = Job(
         gated_mapper(started, gate),
         wc_reducer,
         combiner=wc_reducer,
-        inputs=["/ride/in"],
+        inputs=[inputs],
         output=output,
         num_reducers=2,
         speculative=False,
@@ -166,3 +168,22 @@ def test_a_job_killed_while_the_namenode_is_down_is_cleaned_up_when_it_is_back(
         assert tracker.status(job_id)["state"] == "KILLED"
     finally:
         tracker.close()
+
+
+def test_a_job_whose_commit_fails_is_cleaned_up_too(
+    cluster: LocalCluster, fs: FileSystem, tmp_path: Path
+) -> None:
+    fs.write_bytes("/commitfail/in/words", b"a b c\n" * 10)
+    job_id, _started, gate = submit(cluster, tmp_path, "/commitfail/out", "/commitfail/in")
+    fs.write_bytes("/commitfail/out/part-r-00000", b"in the way")  # the job commit's rename fails
+    gate.touch()
+    tracker = JobTrackerClient.from_cluster(cluster.directory)
+    try:
+        status = wait_for(
+            lambda: (s := tracker.status(job_id))["state"] != "RUNNING" and s, what="job end"
+        )
+    finally:
+        tracker.close()
+    assert status["state"] == "FAILED" and "job commit failed" in status["error"]
+    assert not fs.exists("/commitfail/out/_temporary")
+    assert not fs.exists("/commitfail/out/_SUCCESS")
