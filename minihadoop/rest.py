@@ -25,7 +25,7 @@ def call(client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Respon
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise UnreachableError(f"cannot reach {where}: {exc}") from exc
     except httpx.TransportError as exc:
-        raise ConnectionLostError(f"lost the connection to {where}: {exc}") from exc
+        raise ConnectionLostError(f"cannot reach {where}: connection lost mid-call: {exc}") from exc
     if response.status_code >= 400:
         raise remote_error(response)
     return response

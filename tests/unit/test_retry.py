@@ -25,7 +25,7 @@ from minihadoop.retry import Replay, RetryPolicy, may_retry, retrying
 
 NEVER_ARRIVED = UnreachableError("cannot reach nn:9870: connection refused")
 REFUSED_503 = StartupSafeModeError("Cannot change the namespace: Safe mode is ON")
-IN_DOUBT = ConnectionLostError("lost the connection to nn:9870: read timed out")
+IN_DOUBT = ConnectionLostError("cannot reach nn:9870: connection lost mid-call: timed out")
 
 
 @pytest.mark.parametrize(
