@@ -11,6 +11,12 @@ Output commit, as Hadoop's v1 committer: an attempt writes under
 removes ``_temporary`` and finally writes ``_SUCCESS``. A job that fails or is killed leaves
 no ``_SUCCESS`` and no ``_temporary``. The job tracker never unpickles a job's payload: it
 only stores it for workers.
+
+A namenode restart: the job tracker's DFS client retries within `retry_window`, so a commit
+waits for the namenode to come back (heartbeats wait behind it, and that silence is not held
+against the workers). A rename whose answer was lost is recognised by its result. Removing a
+failed or killed job's ``_temporary`` never waits: it is recorded (`PendingCleanups`), tried
+once, and tried again by `retry_cleanups` on a timer and after a restart until it is done.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mapreduce.cleanup import PendingCleanups
 from mapreduce.history import AttemptRecord, JobHistory, JobRecord
 from mapreduce.protocol import (
     AttemptSpec,
@@ -50,10 +57,12 @@ from mapreduce.splits import plan_splits
 from minihadoop import paths
 from minihadoop.config import Settings
 from minihadoop.errors import (
+    ConnectionLostError,
     FileAlreadyExistsError,
     FileNotFoundError_,
     IllegalArgumentError,
     MiniHadoopError,
+    UnavailableError,
 )
 from minihadoop.filesystem import FileSystem
 from minihadoop.signing import Keys
@@ -79,11 +88,16 @@ class JobTracker:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "payloads").mkdir(exist_ok=True)
         self.history = JobHistory(directory / "history.db")
+        self.cleanups = PendingCleanups(directory / "cleanup")
+        # Cleanups are tried where the job tracker must not wait (under its lock, at start):
+        # with no retries. What fails stays pending for `retry_cleanups`.
+        self._fs_once = fs.with_retry_window(0.0)
         interrupted = self.history.mark_interrupted(
             clock(), "the job tracker restarted while this job was running"
         )
         for job_id in interrupted:
-            self._cleanup_output(self.history.job(job_id))
+            if (record := self.history.job(job_id)) is not None:
+                self.cleanups.add(job_id, record.output)
         # No job runs before this process accepts one, so every payload left here belongs to
         # a job that ended (or was interrupted just now) while no one could delete it.
         for stale in (directory / "payloads").iterdir():
@@ -100,6 +114,7 @@ class JobTracker:
         self._kills: dict[str, list[str]] = {}
         self._worker_datanode: dict[str, str | None] = {}
         self._saved: dict[str, tuple[str, float | None]] = {}
+        self.retry_cleanups()  # what the previous run left pending, and the jobs it ran
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -211,6 +226,15 @@ class JobTracker:
     # --- carrying out instructions ----------------------------------------------------------------
 
     def _apply(self, instructions: list[Instruction]) -> None:
+        started = self.clock()
+        try:
+            self._carry_out(instructions)
+        finally:
+            # Commits may have waited out a namenode restart with heartbeats queued behind.
+            now = self.clock()
+            self.scheduler.excuse_silence(now - started, now)
+
+    def _carry_out(self, instructions: list[Instruction]) -> None:
         queue = list(instructions)
         touched: set[str] = set()
         while queue:
@@ -251,19 +275,30 @@ class JobTracker:
             else [],
             datanode_url=self._worker_datanode.get(launch.worker),
             sort_buffer_records=self.settings.sort_buffer_records,
+            retry_window=self.settings.retry_window,
         )
 
     def _commit_task(self, ins: CommitTask) -> list[Instruction]:
         output = self.records[ins.job_id].output
         name = _part_name(ins.kind, ins.index)
         try:
-            self.fs.mv(
+            self._move(
                 f"{output}/_temporary/{ins.attempt_id}/{name}",
                 f"{output}/_temporary/committed/{name}",
             )
         except MiniHadoopError as exc:
             return self.scheduler.commit_failed(ins.attempt_id, str(exc), self.clock())
         return []
+
+    def _move(self, src: str, dst: str) -> None:
+        """Rename `src` to `dst`. If the namenode went away mid-rename, whether it happened
+        is read from the namespace: only this job tracker moves a job's parts, so `src`
+        gone and `dst` there means it did."""
+        try:
+            self.fs.mv(src, dst)
+        except ConnectionLostError:
+            if self.fs.exists(src) or not self.fs.exists(dst):
+                raise
 
     def _finish_job(self, ins: FinishJob) -> None:
         record = self.records[ins.job_id]
@@ -274,8 +309,9 @@ class JobTracker:
             except MiniHadoopError as exc:
                 state, error = JobState.FAILED, f"job commit failed: {exc}"
                 self.scheduler.jobs[ins.job_id].state = state
-        else:
-            self._cleanup_output(record)
+        if state is not JobState.SUCCEEDED:  # recorded first: done now, or when it can be
+            self.cleanups.add(record.id, record.output)
+            self._try_cleanup(record.id, record.output)
         record.state, record.error, record.finished = state, error, self.clock()
         (self.directory / "payloads" / f"{ins.job_id}.pkl").unlink(missing_ok=True)
         log.warning("job %s %s%s", ins.job_id, state.value, f": {error}" if error else "")
@@ -283,15 +319,37 @@ class JobTracker:
     def _commit_job(self, record: JobRecord) -> None:
         committed = f"{record.output}/_temporary/committed"
         for entry in self.fs.ls(committed):
-            self.fs.mv(entry.path, f"{record.output}/{entry.name}")
+            self._move(entry.path, f"{record.output}/{entry.name}")
         self.fs.rm(f"{record.output}/_temporary", recursive=True, skip_trash=True)
         self.fs.write_bytes(f"{record.output}/_SUCCESS", b"", overwrite=True)
 
-    def _cleanup_output(self, record: JobRecord | None) -> None:
-        if record is None:
-            return
-        with contextlib.suppress(MiniHadoopError):
-            self.fs.rm(f"{record.output}/_temporary", recursive=True, skip_trash=True)
+    # --- cleaning up after failed and killed jobs ----------------------------------------------
+
+    def retry_cleanups(self) -> None:
+        """Try every pending cleanup again, oldest first, until the namenode is unavailable.
+        Called on a timer, without the lock (it may wait on the namenode)."""
+        with self.lock:
+            live = {r.output for r in self.records.values() if not r.state.finished}
+        for job_id, output in self.cleanups.pending().items():
+            if output in live:  # a new job writes there now: that _temporary is not ours
+                self.cleanups.done(job_id)
+            elif not self._try_cleanup(job_id, output):
+                return
+
+    def _try_cleanup(self, job_id: str, output: str) -> bool:
+        """Remove the job's ``_temporary`` once, without waiting; False if the namenode
+        could not be reached (the cleanup stays pending)."""
+        try:
+            self._fs_once.rm(f"{output}/_temporary", recursive=True, skip_trash=True)
+        except FileNotFoundError_:
+            pass  # never made, or removed by an earlier try whose answer was lost
+        except UnavailableError as exc:
+            log.warning("job %s: %s/_temporary not removed yet: %s", job_id, output, exc)
+            return False
+        except MiniHadoopError as exc:  # waiting will not help: say so, and stop trying
+            log.warning("job %s: cannot remove %s/_temporary: %s", job_id, output, exc)
+        self.cleanups.done(job_id)
+        return True
 
     def _persist(self, job_id: str) -> None:
         job = self.scheduler.jobs.get(job_id)
@@ -375,6 +433,7 @@ class JobTracker:
             ]
 
     def close(self) -> None:
+        self._fs_once.close()
         self.history.close()
 
 

@@ -35,6 +35,7 @@ from minihadoop.signing import ClusterAuth
 
 log = logging.getLogger("minihadoop.jobtracker")
 MAX_BODY = 96 << 20  # a base64 payload of up to 64 MiB
+CLEANUP_INTERVAL = 1.0  # seconds between tries of cleanups the namenode was down for
 
 
 def create_app(
@@ -119,7 +120,8 @@ def run(
     advertise: str | None = None,
     ready_file: Path | None = None,
 ) -> None:
-    tracker = JobTracker(directory, FileSystem(namenode, settings.token, user="mapred"), settings)
+    fs = FileSystem(namenode, settings.token, user="mapred", retry_window=settings.retry_window)
+    tracker = JobTracker(directory, fs, settings)
 
     sock = bind_socket(host, port)
     url = url_for(advertised_host(host, advertise), sock.getsockname()[1])
@@ -129,6 +131,7 @@ def run(
         tasks = [
             asyncio.create_task(_tick(tracker, settings.mr_heartbeat_interval)),
             asyncio.create_task(_announce(namenode, url, settings)),
+            asyncio.create_task(_retry_cleanups(tracker, CLEANUP_INTERVAL)),
         ]
         yield
         for task in tasks:
@@ -158,6 +161,15 @@ async def _announce(namenode: str, url: str, settings: Settings) -> None:
                     f"{namenode.rstrip('/')}/internal/v1/jobtracker", params={"url": url}
                 )
             await asyncio.sleep(max(1.0, settings.heartbeat_interval))
+
+
+async def _retry_cleanups(tracker: JobTracker, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(tracker.retry_cleanups)
+        except Exception:  # e.g. the job tracker's disk: the loop must outlive it
+            log.exception("retrying cleanups failed")
 
 
 async def _tick(tracker: JobTracker, interval: float) -> None:

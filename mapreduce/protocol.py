@@ -76,6 +76,7 @@ class AttemptSpec(Wire):
     map_outputs: list[MapOutput] = []  # reduces: every map's output for this partition
     datanode_url: str | None = None  # the worker's own datanode, preferred for reads
     sort_buffer_records: int = 1_000_000
+    retry_window: float = Field(default=60.0, ge=0)  # seconds to ride out a namenode restart
 
 
 class AttemptResult(Wire):

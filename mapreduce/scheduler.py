@@ -237,6 +237,13 @@ class Scheduler:
             return []
         return self._finish(job, JobState.KILLED, "killed by request", now)
 
+    def excuse_silence(self, seconds: float, now: float) -> None:
+        """The job tracker heard no worker for `seconds` because it was waiting on the DFS
+        (a namenode restarting) while their heartbeats queued behind it. That silence was
+        not the workers': it does not count towards `worker_timeout`."""
+        for worker in self.live_workers():
+            worker.last_seen = min(now, worker.last_seen + seconds)
+
     def commit_failed(self, attempt_id: str, reason: str, now: float) -> list[Instruction]:
         """The job tracker could not publish an attempt's output: treat it as failed."""
         attempt = self.attempts[attempt_id]

@@ -2,7 +2,10 @@
 
 `execute` never raises: whatever goes wrong becomes a FAILED `AttemptResult` whose error is
 the formatted traceback (so a job shows the user's own traceback) or, for failures of the
-framework with a clear cause, a one-line reason.
+framework with a clear cause, a one-line reason. An attempt that could not reach the DFS
+(the namenode stayed down past `retry_window`, or went away in the middle of a call that
+may not be sent twice) is KILLED instead: it failed through no fault of the task's, so the
+job tracker runs it again without counting it against the task's attempts.
 
 * **map** — reads its split from the DFS (preferring the worker's own datanode), calls the
   mapper once per line and feeds the pairs to a `MapOutputBuffer`, which leaves one sorted
@@ -37,6 +40,7 @@ from mapreduce.protocol import AttemptResult, AttemptSpec, MapOutput, TaskKind, 
 from mapreduce.records import split_records
 from mapreduce.serialization import JobFunctions, Mapper, Reducer, loads
 from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, merge_runs, read_run
+from minihadoop.errors import UnavailableError
 from minihadoop.filesystem import FileSystem
 from minihadoop.signing import MAC_SIZE, ClusterAuth, Keys, stream_mac
 
@@ -84,6 +88,10 @@ def output_path(spec: AttemptSpec) -> str:
 # --- the attempt --------------------------------------------------------------------------
 
 
+def _dfs(spec: AttemptSpec, token: str) -> FileSystem:
+    return FileSystem(spec.namenode, token, user=spec.user, retry_window=spec.retry_window)
+
+
 def execute(spec: AttemptSpec, payload: bytes, work_dir: Path, token: str) -> AttemptResult:
     """Run one attempt to its end; never raises."""
     counters: Counter[str] = Counter()
@@ -99,6 +107,9 @@ def execute(spec: AttemptSpec, payload: bytes, work_dir: Path, token: str) -> At
         result.fetch_failures = exc.map_indexes
     except MapOutputError as exc:
         result.error = f"MapOutputError: {exc}"
+    except UnavailableError as exc:
+        result.state = TaskState.KILLED
+        result.error = f"the DFS was unavailable: {exc}"
     except BaseException:  # user code may raise anything, SystemExit included
         result.error = traceback.format_exc()
     finally:
@@ -145,7 +156,7 @@ def _run_map(
     if split is None:
         raise ValueError(f"map attempt {spec.attempt_id} has no input split")
     with (
-        FileSystem(spec.namenode, token, user=spec.user) as fs,
+        _dfs(spec, token) as fs,
         fs.open(split.path, prefer=spec.datanode_url) as f,
     ):
         f.seek(split.start)
@@ -231,7 +242,7 @@ def _run_reduce(
         groups = merge_runs([read_run(p) for p in fetched])
         reduced = _Reduced(groups, functions.reducer)
         out = _TextOutput()
-        with FileSystem(spec.namenode, token, user=spec.user) as fs:
+        with _dfs(spec, token) as fs:
             # The job tracker made this attempt's folder; if the job has ended since (and
             # its _temporary was removed), creating the file fails rather than bringing
             # _temporary back under a finished job's output.

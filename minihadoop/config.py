@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(default=2000, ge=1)
     http_max_connections_per_client: int = Field(default=256, ge=1)
 
+    # Clients of a master that is down or starting up (the FileSystem client, task attempts,
+    # the job tracker) retry within this many seconds, then give up (Hadoop's
+    # dfs.client.retry.policy / ipc.client.connect.max.retries, as a time). 0: no retries.
+    retry_window: float = Field(default=60.0, ge=0)
+
     # MapReduce (Hadoop: tasks time out after 600 s; 4 attempts).
     mr_heartbeat_interval: float = Field(default=0.3, gt=0)
     worker_timeout: float = Field(default=30.0, gt=0)

@@ -11,6 +11,7 @@
     ├── LeaseExpiredError                (LeaseExpiredException, 403)
     ├── RecoveryInProgressError          (RecoveryInProgressException, 403)
     ├── SafeModeError                    (SafeModeException, 403)
+    │   └── StartupSafeModeError         (SafeModeException, 503): safe mode that ends by itself
     ├── AuthenticationError              (SecurityException, 401)
     ├── AccessControlError               (AccessControlException, 403)
     ├── NotEnoughReplicasError           (NotReplicatedYetException, 403)
@@ -20,6 +21,13 @@
     ├── DiskOutOfSpaceError              (DiskOutOfSpaceException, 403)
     ├── UnsupportedOperationError        (UnsupportedOperationException, 400)
     └── UnavailableError                 (RetriableException, 503): a daemon could not be reached
+        ├── UnreachableError             no connection was made: the request never arrived
+        └── ConnectionLostError          the connection failed after the request may have
+                                         arrived: whether it was carried out is unknown
+
+A 503 answer means the daemon refused the request without acting on it, so any request may
+be sent again after one (see `minihadoop.retry`). StartupSafeModeError is both a
+SafeModeError and an UnavailableError: code that catches either sees it.
 
 Daemons raise these; the HTTP layer turns any of them into WebHDFS's error shape
 ``{"RemoteException": {"exception", "javaClassName", "message"}}`` with the status above,
@@ -166,7 +174,30 @@ class UnavailableError(MiniHadoopError):
     java_class = "org.apache.hadoop.ipc.RetriableException"
 
 
+class UnreachableError(UnavailableError):
+    """No connection could be made (refused, or the connect timed out): the daemon never saw
+    the request, so sending it again is safe whatever it was."""
+
+
+class ConnectionLostError(UnavailableError):
+    """The connection broke or timed out once the request may have been sent: the daemon
+    may or may not have carried it out, so only a request that is safe to repeat may be
+    sent again."""
+
+
+class StartupSafeModeError(SafeModeError, UnavailableError):
+    """A namenode that has just started is in safe mode until its datanodes have reported;
+    that ends by itself, so the caller may retry (Hadoop wraps the SafeModeException in a
+    RetriableException for this). Safe mode entered by an administrator is a plain
+    SafeModeError: waiting would not end it."""
+
+    status = 503
+    exception = "SafeModeException"
+    java_class = "org.apache.hadoop.hdfs.server.namenode.SafeModeException"
+
+
 _BY_NAME: dict[str, type[MiniHadoopError]] = {}
+_BY_NAME_AND_STATUS: dict[tuple[str, int], type[MiniHadoopError]] = {}
 for _cls in (
     InvalidPathError,  # first: IllegalArgumentException maps back to the plainer class below
     IllegalArgumentError,
@@ -190,6 +221,11 @@ for _cls in (
     MiniHadoopError,
 ):
     _BY_NAME[_cls.exception] = _cls
+    _BY_NAME_AND_STATUS[_cls.exception, _cls.status] = _cls
+# Same name, another status: safe mode that ends by itself answers 503, not 403.
+_BY_NAME_AND_STATUS[StartupSafeModeError.exception, StartupSafeModeError.status] = (
+    StartupSafeModeError
+)
 
 
 def from_remote(body: Any, status: int) -> MiniHadoopError:
@@ -199,5 +235,5 @@ def from_remote(body: Any, status: int) -> MiniHadoopError:
         name, message = str(remote["exception"]), str(remote["message"])
     except (KeyError, TypeError):
         return MiniHadoopError(f"HTTP {status}: {str(body)[:200]}")
-    cls = _BY_NAME.get(name, MiniHadoopError)
+    cls = _BY_NAME_AND_STATUS.get((name, status)) or _BY_NAME.get(name, MiniHadoopError)
     return cls(message)

@@ -12,6 +12,11 @@ protocol straight between this process and the datanodes:
   client verifies every chunk against its checksum before handing bytes on; on a mismatch it
   reports the bad replica, and on a mismatch or an unreachable node it carries on from the
   same byte on the next replica.
+* **a namenode that restarts** — calls to the namenode are sent again, with backoff, for up
+  to `retry_window` seconds while it cannot be reached or is starting up, if sending them
+  again is safe (see `minihadoop.retry`): reads, mkdir and create (re-entrant for this
+  client) after any failure; add-block, complete, rename and delete only when the namenode
+  certainly did not receive them.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import httpx
 
 from minihadoop import paths
 from minihadoop.checksum import CHECKSUM_SIZE, chunk_checksums, verify
-from minihadoop.config import ClusterInfo, current_user, home_dir
+from minihadoop.config import ClusterInfo, Settings, current_user, home_dir
 from minihadoop.errors import (
     ChecksumError,
     FileAlreadyExistsError,
@@ -54,6 +59,7 @@ from minihadoop.models import (
     LocatedBlocks,
 )
 from minihadoop.rest import call, remote_error
+from minihadoop.retry import Replay, RetryPolicy, retrying
 from minihadoop.signing import CONTENT, ClusterAuth
 
 Progress = Callable[[int], None]
@@ -72,12 +78,19 @@ class FileSystem:
         timeout: float = 120.0,
         quick_timeout: float = 15.0,
         bytes_per_checksum: int | None = None,
+        retry_window: float | None = None,
     ) -> None:
-        """`bytes_per_checksum` overrides the cluster's setting for files this client writes."""
+        """`bytes_per_checksum` overrides the cluster's setting for files this client writes;
+        `retry_window` is how long calls to an unavailable namenode are retried (default: the
+        `retry_window` setting)."""
         self.namenode = namenode.rstrip("/")
         self.token = token
         self.user = user or current_user()
         self.bytes_per_checksum = bytes_per_checksum
+        self._timeouts = (timeout, quick_timeout)
+        if retry_window is None:
+            retry_window = Settings().retry_window
+        self.retry = RetryPolicy(window=retry_window)
         # With the cluster token every call is signed and every answer checked (a peer that
         # cannot sign is no peer); without it, only what the read policy leaves open works.
         self._http = httpx.Client(
@@ -101,7 +114,22 @@ class FileSystem:
             raise UnavailableError(
                 f"no cluster found in {where} (start one with `minihadoop cluster up`)"
             ) from None
+        if "retry_window" in info.settings:  # the cluster's own setting, unless told otherwise
+            kw.setdefault("retry_window", float(info.settings["retry_window"]))
         return cls(info.namenode, info.token, **kw)
+
+    def with_retry_window(self, seconds: float) -> FileSystem:
+        """Another client of the same namenode, as the same user, that retries for `seconds`."""
+        timeout, quick = self._timeouts
+        return FileSystem(
+            self.namenode,
+            self.token,
+            user=self.user,
+            timeout=timeout,
+            quick_timeout=quick,
+            bytes_per_checksum=self.bytes_per_checksum,
+            retry_window=seconds,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -118,7 +146,16 @@ class FileSystem:
         kw.setdefault("timeout", self._quick)
         return call(self._http, method, url, **kw)
 
-    def _webhdfs(self, method: str, path: str, op: str, **params: Any) -> Any:
+    def _nn(self, method: str, url: str, replay: Replay, **kw: Any) -> httpx.Response:
+        """A call to the namenode, sent again while it is unavailable if `replay` allows."""
+        return retrying(
+            lambda: self._call(method, url, **kw),
+            self.retry,
+            replay,
+            what=f"namenode {method} {url.removeprefix(self.namenode)}",
+        )
+
+    def _webhdfs(self, method: str, path: str, op: str, replay: Replay, **params: Any) -> Any:
         path = paths.normalize(path)
         params = {
             "op": op,
@@ -126,20 +163,18 @@ class FileSystem:
             **{k: v for k, v in params.items() if v is not None},
         }
         url = f"{self.namenode}/webhdfs/v1{path}"
-        return self._call(method, url, params=params).json()
+        return self._nn(method, url, replay, params=params).json()
 
-    def _native(self, endpoint: str, body: Any, **params: Any) -> Any:
+    def _native(self, endpoint: str, body: Any, replay: Replay) -> Any:
         url = f"{self.namenode}/nn/v1/{endpoint}"
         payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
-        return self._call(
-            "POST", url, json=payload, params={"user.name": self.user, **params}
-        ).json()
+        return self._nn("POST", url, replay, json=payload, params={"user.name": self.user}).json()
 
     # --- namespace ----------------------------------------------------------------------------
 
     def stat(self, path: str) -> FileStatus:
         path = paths.normalize(path)
-        return _status(path, self._webhdfs("GET", path, "GETFILESTATUS")["FileStatus"])
+        return _status(path, self._webhdfs("GET", path, "GETFILESTATUS", Replay.SAFE)["FileStatus"])
 
     def exists(self, path: str) -> bool:
         try:
@@ -150,7 +185,8 @@ class FileSystem:
 
     def ls(self, path: str = "/") -> list[FileStatus]:
         path = paths.normalize(path)
-        entries = self._webhdfs("GET", path, "LISTSTATUS")["FileStatuses"]["FileStatus"]
+        listing = self._webhdfs("GET", path, "LISTSTATUS", Replay.SAFE)
+        entries = listing["FileStatuses"]["FileStatus"]
         return [
             _status(paths.join(path, e["pathSuffix"]) if e["pathSuffix"] else path, e)
             for e in entries
@@ -158,14 +194,19 @@ class FileSystem:
 
     def mkdir(self, path: str, permission: str | None = None) -> None:
         """Make a folder and any missing parents (`mkdir -p`)."""
-        self._webhdfs("PUT", path, "MKDIRS", permission=permission)
+        self._webhdfs("PUT", path, "MKDIRS", Replay.SAFE, permission=permission)
 
     def rm(self, path: str, *, recursive: bool = False, skip_trash: bool = False) -> str | None:
         """Remove a file or folder: to the user's trash unless `skip_trash`. Returns where
         in the trash it went, or None when it was deleted for good (asked to, trash off on
         the namenode, or it was in the trash already)."""
         answer = self._webhdfs(
-            "DELETE", path, "DELETE", recursive=_flag(recursive), skiptrash=_flag(skip_trash)
+            "DELETE",
+            path,
+            "DELETE",
+            Replay.IF_NOT_RECEIVED,  # a repeat would answer "no such file"
+            recursive=_flag(recursive),
+            skiptrash=_flag(skip_trash),
         )
         if not answer["boolean"]:
             raise FileNotFoundError_(f"No such file or folder: {paths.normalize(path)}")
@@ -174,12 +215,13 @@ class FileSystem:
 
     def mv(self, src: str, dst: str) -> None:
         src, dst = paths.normalize(src), paths.normalize(dst)
-        if not self._webhdfs("PUT", src, "RENAME", destination=dst)["boolean"]:
+        renamed = self._webhdfs("PUT", src, "RENAME", Replay.IF_NOT_RECEIVED, destination=dst)
+        if not renamed["boolean"]:
             self.stat(src)  # raises FileNotFound when that is why
             raise FileAlreadyExistsError(f"cannot move {src} to {dst}: the destination exists")
 
     def du(self, path: str = "/") -> ContentSummary:
-        s = self._webhdfs("GET", path, "GETCONTENTSUMMARY")["ContentSummary"]
+        s = self._webhdfs("GET", path, "GETCONTENTSUMMARY", Replay.SAFE)["ContentSummary"]
         return ContentSummary(
             length=s["length"],
             file_count=s["fileCount"],
@@ -188,16 +230,21 @@ class FileSystem:
         )
 
     def setrep(self, path: str, replication: int) -> None:
-        self._webhdfs("PUT", path, "SETREPLICATION", replication=replication)
+        self._webhdfs("PUT", path, "SETREPLICATION", Replay.SAFE, replication=replication)
 
     def fsck(self, path: str = "/") -> dict[str, Any]:
-        result: dict[str, Any] = self._call(
-            "GET", f"{self.namenode}/nn/v1/fsck", params={"path": paths.normalize(path)}
+        result: dict[str, Any] = self._nn(
+            "GET",
+            f"{self.namenode}/nn/v1/fsck",
+            Replay.SAFE,
+            params={"path": paths.normalize(path)},
         ).json()
         return result
 
     def cluster(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"{self.namenode}/nn/v1/cluster").json()
+        result: dict[str, Any] = self._nn(
+            "GET", f"{self.namenode}/nn/v1/cluster", Replay.SAFE
+        ).json()
         return result
 
     # --- delegation tokens (Hadoop's FileSystem.getDelegationToken and friends) ----------------
@@ -206,38 +253,43 @@ class FileSystem:
         """A delegation token for this client's user, for WebHDFS clients (fsspec, HdfsCLI)
         that should not hold the cluster token: it expires, can be renewed by `renewer`
         (default: the user) up to a week, and cancelled."""
-        answer = self._webhdfs("GET", "/", "GETDELEGATIONTOKEN", renewer=renewer)
+        answer = self._webhdfs("GET", "/", "GETDELEGATIONTOKEN", Replay.SAFE, renewer=renewer)
         return str(answer["Token"]["urlString"])
 
     def renew_delegation_token(self, token: str) -> float:
         """Renew `token`; its new expiry, in seconds since the epoch."""
-        answer = self._webhdfs("PUT", "/", "RENEWDELEGATIONTOKEN", token=token)
+        answer = self._webhdfs("PUT", "/", "RENEWDELEGATIONTOKEN", Replay.SAFE, token=token)
         return int(answer["long"]) / 1000
 
     def cancel_delegation_token(self, token: str) -> None:
-        self._call(
-            "PUT",
-            f"{self.namenode}/webhdfs/v1/",
-            params={"op": "CANCELDELEGATIONTOKEN", "user.name": self.user, "token": token},
-        )
+        # Hadoop answers it with an empty 200; a repeat would be told the token is gone.
+        params = {"op": "CANCELDELEGATIONTOKEN", "user.name": self.user, "token": token}
+        url = f"{self.namenode}/webhdfs/v1/"
+        self._nn("PUT", url, Replay.IF_NOT_RECEIVED, params=params)
 
     def safemode(self, action: str = "get") -> dict[str, Any]:
         """Safe mode: `get` its state, `enter` it (read-only), or `leave` it (admin)."""
-        result: dict[str, Any] = self._call(
-            "POST", f"{self.namenode}/nn/v1/safemode", params={"action": action}
+        result: dict[str, Any] = self._nn(
+            "POST", f"{self.namenode}/nn/v1/safemode", Replay.SAFE, params={"action": action}
         ).json()
         return result
 
     def decommission(self, datanode: str) -> str:
         """Drain a datanode (by id or URL); returns its state."""
-        response = self._call(
-            "POST", f"{self.namenode}/nn/v1/decommission", params={"datanode": datanode}
+        response = self._nn(
+            "POST",
+            f"{self.namenode}/nn/v1/decommission",
+            Replay.SAFE,
+            params={"datanode": datanode},
         )
         return str(response.json()["state"])
 
     def blocks(self, path: str) -> LocatedBlocks:
-        response = self._call(
-            "GET", f"{self.namenode}/nn/v1/blocks", params={"path": paths.normalize(path)}
+        response = self._nn(
+            "GET",
+            f"{self.namenode}/nn/v1/blocks",
+            Replay.SAFE,
+            params={"path": paths.normalize(path)},
         )
         return LocatedBlocks.model_validate(response.json())
 
@@ -268,6 +320,7 @@ class FileSystem:
                 permission=permission,
                 create_parent=create_parent,
             ),
+            Replay.SAFE,  # a repeat by the same client starts the file afresh, as its owner
         )
         bpc = self.bytes_per_checksum or int(created["bytes_per_checksum"])
         out = DFSOutputStream(self, path, int(created["block_size"]), bpc, progress)
@@ -279,7 +332,9 @@ class FileSystem:
         """Open an existing file to add bytes at its end; they appear when it is closed."""
         path = paths.normalize(path)
         reply = AppendResponse.model_validate(
-            self._native("append", AppendRequest(path=path, client=self.client_name))
+            self._native(
+                "append", AppendRequest(path=path, client=self.client_name), Replay.IF_NOT_RECEIVED
+            )
         )
         bpc = self.bytes_per_checksum or reply.bytes_per_checksum
         out = DFSOutputStream(self, path, reply.block_size, bpc, progress)
@@ -342,11 +397,12 @@ class FileSystem:
             exclude=exclude,
             file_id=file_id,
         )
-        return LocatedBlock.model_validate(self._native("add_block", req))
+        # A repeat would add a second block: sent again only if the first never arrived.
+        return LocatedBlock.model_validate(self._native("add_block", req, Replay.IF_NOT_RECEIVED))
 
     def _complete(self, path: str, file_id: int, last: Block | None) -> None:
         req = CompleteRequest(path=path, client=self.client_name, last=last, file_id=file_id)
-        self._native("complete", req)
+        self._native("complete", req, Replay.IF_NOT_RECEIVED)
 
     def _abandon(self, path: str, file_id: int) -> None:
         with contextlib.suppress(MiniHadoopError):  # else the lease expires on its own
@@ -368,9 +424,10 @@ class FileSystem:
         closed (already, or at once); False while its last block is being recovered — ask
         again until True. Does not wait for the writer's soft limit: call it only for a
         writer known to be gone."""
-        response = self._call(
+        response = self._nn(
             "POST",
             f"{self.namenode}/nn/v1/recover_lease",
+            Replay.SAFE,  # asked again and again by design
             params={"path": paths.normalize(path)},
         )
         return bool(response.json()["boolean"])

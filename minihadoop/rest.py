@@ -7,15 +7,25 @@ from typing import Any
 
 import httpx
 
-from minihadoop.errors import MiniHadoopError, UnavailableError, from_remote
+from minihadoop.errors import (
+    ConnectionLostError,
+    MiniHadoopError,
+    UnreachableError,
+    from_remote,
+)
 
 
 def call(client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
-    """One request; a transport failure is UnavailableError, an error answer its own class."""
+    """One request; an error answer is its own class. A transport failure is
+    UnreachableError when no connection was made (the daemon never saw the request), else
+    ConnectionLostError (it may have)."""
+    where = url.split("/", 3)[2]
     try:
         response = client.request(method, url, **kw)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise UnreachableError(f"cannot reach {where}: {exc}") from exc
     except httpx.TransportError as exc:
-        raise UnavailableError(f"cannot reach {url.split('/', 3)[2]}: {exc}") from exc
+        raise ConnectionLostError(f"cannot reach {where}: connection lost mid-call: {exc}") from exc
     if response.status_code >= 400:
         raise remote_error(response)
     return response

@@ -98,7 +98,7 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     @router.get("/blocks", dependencies=[read], response_model=LocatedBlocks)
     def blocks(request: Request, path: str) -> Response:
         host = request.client.host if request.client else None
-        return json_response(system.located_blocks(path, host))
+        return json_response(system.blocks_for_reader(path, host))
 
     @router.post("/create", dependencies=[auth], response_model=dict[str, int | float])
     def create(req: CreateRequest, user: str = Depends(webhdfs.caller)) -> Response:

@@ -32,6 +32,7 @@ from minihadoop.errors import (
     PathIsNotEmptyDirectoryError,
     RecoveryInProgressError,
     SafeModeError,
+    StartupSafeModeError,
 )
 from minihadoop.models import (
     AddBlockRequest,
@@ -130,7 +131,7 @@ class Namesystem:
     def _mutate(self, cmd: c.NamespaceCommand) -> tuple[Effects, int]:
         """Apply and log one command. Caller holds the lock."""
         if self.safemode.on:
-            raise SafeModeError(f"Cannot change the namespace: {self.safemode.describe()}")
+            raise self._safe_mode_error("Cannot change the namespace")
         effects = self.ns.apply(cmd)
         try:
             txid = self.journal.log(cmd)
@@ -512,6 +513,23 @@ class Namesystem:
                 )
                 offset += rec.length
             return LocatedBlocks(status=status, blocks=located)
+
+    def blocks_for_reader(self, path: str, reader_host: str | None = None) -> LocatedBlocks:
+        """`located_blocks` for a client about to read. A namenode that has just started
+        does not yet know where a block is until its datanodes report: that is refused as
+        retriable (as Hadoop's getBlockLocations does in safe mode), not answered with a
+        block that no datanode seems to hold."""
+        with self.lock:
+            located = self.located_blocks(path, reader_host)
+            if self.safemode.on and any(not b.locations and not b.corrupt for b in located.blocks):
+                raise self._safe_mode_error(f"Zero block locations for {located.status.path}")
+            return located
+
+    def _safe_mode_error(self, what: str) -> SafeModeError:
+        """Safe mode after start-up ends by itself once datanodes report, so clients may
+        retry (503); safe mode entered by hand does not (403)."""
+        cls = SafeModeError if self.safemode.manual else StartupSafeModeError
+        return cls(f"{what}: {self.safemode.describe()}")
 
     def datanode_for(self, path: str, op: str, offset: int, client_host: str | None) -> str:
         """The datanode URL a WebHDFS client is redirected to for `op` on `path`, after the

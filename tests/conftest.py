@@ -25,6 +25,9 @@ FAST = {
     "block_size": 1 << 20,
     "mr_heartbeat_interval": 0.1,
     "worker_timeout": 3.0,
+    # Clients give up on a namenode that is down after 2 s, not a minute: tests that kill it
+    # and expect failures stay quick; tests of riding out a restart ask for longer.
+    "retry_window": 2.0,
 }
 
 

@@ -210,7 +210,9 @@ def test_namenode_cut_off_from_the_client_only_is_a_clear_bounded_error(
     c = net_cluster
     nn = c.lan.hosts["nn"]
     cannot_reach = rf"cannot reach {re.escape(nn.ip)}:{NAMENODE_PORT}"
-    with FileSystem(c.namenode_url, c.token, timeout=3.0) as fs:
+    # No retries (retry_window=0): this measures what one call costs; a client that retries
+    # waits up to its retry window more (tests/integration/test_restarts.py).
+    with FileSystem(c.namenode_url, c.token, timeout=3.0, retry_window=0) as fs:
         data = os.urandom(2 * MiB + 1)
         fs.write_bytes("/cut/f", data)
         c.lan.cut_from_client(nn)
@@ -221,10 +223,10 @@ def test_namenode_cut_off_from_the_client_only_is_a_clear_bounded_error(
                 fs.ls("/")
             waited = time.monotonic() - started
             assert waited < CONNECT_TIMEOUT + 2
-            # A new client with default settings: the connect timeout.
+            # A new client with default timeouts: the connect timeout.
             started = time.monotonic()
             with (
-                FileSystem(c.namenode_url, c.token) as fresh,
+                FileSystem(c.namenode_url, c.token, retry_window=0) as fresh,
                 pytest.raises(UnavailableError, match=cannot_reach),
             ):
                 fresh.stat("/cut/f")

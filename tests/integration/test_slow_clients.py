@@ -146,7 +146,8 @@ def test_headers_and_bodies_must_keep_coming_and_one_address_gets_a_share(
 
         silent = connect("127.0.0.2", b"")
         slow_headers = connect("127.0.0.3", PARTIAL_REQUEST)
-        body = b"PUT /webhdfs/v1/x?op=MKDIRS HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
+        body = b"PUT /webhdfs/v1/x?op=MKDIRS HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        body += b"Content-Length: 100\r\n\r\n"
         slow_body = connect("127.0.0.4", body + b"0123456789")
         for s, what in ((silent, "silent"), (slow_headers, "headers"), (slow_body, "body")):
             wait_for(lambda s=s: closed_by_server(s), timeout=20, what=f"the {what} cut-off")

@@ -342,6 +342,22 @@ def test_a_bad_payload_fails_the_attempt(fs: FileSystem, tmp_path: Path) -> None
     assert result.error is not None
 
 
+def test_an_attempt_that_cannot_reach_the_namenode_is_killed_not_failed(
+    fs: FileSystem, tmp_path: Path
+) -> None:
+    """Not the task's fault: KILLED, so the job tracker re-queues it without counting it."""
+    path, output = upload(fs, "a b\n")
+    spec = plan_maps(fs, path, "job_nn_gone", num_reducers=1, output=output)[0]
+    with socket.socket() as s:  # a port nothing listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        gone = f"http://127.0.0.1:{s.getsockname()[1]}"
+    spec = spec.model_copy(update={"namenode": gone, "retry_window": 0.3})
+    result = task.execute(spec, dumps(JobFunctions(mapper=wc_mapper)), tmp_path, fs.token or "")
+    assert result.state is TaskState.KILLED, result.error
+    assert result.error is not None
+    assert "the DFS was unavailable" in result.error and "cannot reach" in result.error
+
+
 @pytest.mark.parametrize("dead_maps", [[1], [0, 2]])
 def test_a_dead_map_output_url_is_a_fetch_failure(
     fs: FileSystem, shuffle_server: ShuffleServer, dead_maps: list[int]

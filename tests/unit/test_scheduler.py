@@ -628,6 +628,24 @@ def test_a_worker_is_lost_only_after_the_worker_timeout() -> None:
     assert c.sched.workers["a"].lost
 
 
+def test_silence_while_the_job_tracker_waited_on_the_dfs_is_not_the_workers() -> None:
+    c = cluster("a", "b", slots=1)
+    c.add_job("j", splits(1), 0)
+    c.beat("a", 0.0)
+    c.beat("b", 1.0)
+    # The job tracker spent 10 s on a commit while the namenode restarted; heartbeats
+    # queued behind it. Neither worker is to blame for the gap.
+    c.sched.excuse_silence(10.0, now=12.0)
+    assert c.tick(12.0) == []
+    assert {w.id for w in c.sched.live_workers()} == {"a", "b"}
+    assert c.sched.workers["b"].last_seen == 11.0  # moved on by the gap, never past now
+    c.sched.excuse_silence(5.0, now=12.5)
+    assert c.sched.workers["a"].last_seen == 12.5
+    # Silence after that is theirs again.
+    c.tick(12.5 + WORKER_TIMEOUT + 0.1)
+    assert c.sched.live_workers() == []
+
+
 def test_a_lost_workers_running_attempts_run_elsewhere_without_counting() -> None:
     c = cluster("a", "b", slots=2)
     c.add_job("j", [split(0, "dn-a"), split(1, "dn-a")], 1, max_attempts=1)

@@ -1,0 +1,171 @@
+"""Riding out a restarting daemon (minihadoop.retry, minihadoop.rest, minihadoop.errors):
+which failures are sent again, how long the waits are, and that a client tells a call that
+never arrived from one whose answer was lost."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from minihadoop import errors
+from minihadoop.errors import (
+    ConnectionLostError,
+    FileNotFoundError_,
+    MiniHadoopError,
+    SafeModeError,
+    StartupSafeModeError,
+    UnavailableError,
+    UnreachableError,
+)
+from minihadoop.rest import call
+from minihadoop.retry import Replay, RetryPolicy, may_retry, retrying
+
+NEVER_ARRIVED = UnreachableError("cannot reach nn:9870: connection refused")
+REFUSED_503 = StartupSafeModeError("Cannot change the namespace: Safe mode is ON")
+IN_DOUBT = ConnectionLostError("cannot reach nn:9870: connection lost mid-call: timed out")
+
+
+@pytest.mark.parametrize(
+    ("exc", "replay", "expected"),
+    [
+        (NEVER_ARRIVED, Replay.SAFE, True),
+        (NEVER_ARRIVED, Replay.IF_NOT_RECEIVED, True),
+        (NEVER_ARRIVED, Replay.NEVER, False),
+        (REFUSED_503, Replay.IF_NOT_RECEIVED, True),
+        (UnavailableError("busy"), Replay.IF_NOT_RECEIVED, True),  # any 503: nothing done
+        (IN_DOUBT, Replay.SAFE, True),
+        (IN_DOUBT, Replay.IF_NOT_RECEIVED, False),  # it may have been carried out
+        (SafeModeError("entered by an administrator"), Replay.SAFE, False),
+        (FileNotFoundError_("/x"), Replay.SAFE, False),
+        (ValueError("not ours"), Replay.SAFE, False),
+    ],
+)
+def test_what_may_be_sent_again(exc: BaseException, replay: Replay, expected: bool) -> None:
+    assert may_retry(exc, replay) is expected
+
+
+def test_waits_grow_exponentially_to_the_cap_with_jitter() -> None:
+    policy = RetryPolicy(window=1000, base=0.1, cap=2.0)
+    rng = random.Random(1)
+    for retries, ceiling in [(0, 0.1), (1, 0.2), (2, 0.4), (4, 1.6), (5, 2.0), (60, 2.0)]:
+        waits = [policy.delay(retries, 0.0, rng) for _ in range(200)]
+        assert all(w is not None and ceiling / 2 <= w <= ceiling for w in waits), retries
+        assert len(set(waits)) > 100  # jittered: clients that failed together spread out
+
+
+def test_the_window_bounds_the_last_wait_and_then_ends_the_retries() -> None:
+    policy = RetryPolicy(window=10, base=0.1, cap=2.0)
+    rng = random.Random(2)
+    assert policy.delay(10, 9.9, rng) == pytest.approx(0.1)  # never past the window
+    assert policy.delay(10, 10.0, rng) is None
+    assert RetryPolicy(window=0).delay(0, 0.0, rng) is None  # 0: no retries at all
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def failing(times: int, exc: Exception, result: str = "ok") -> Callable[[], str]:
+    calls = {"n": 0}
+
+    def attempt() -> str:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise exc
+        return result
+
+    attempt.calls = calls  # type: ignore[attr-defined]
+    return attempt
+
+
+def run(attempt: Callable[[], str], replay: Replay, window: float = 60.0) -> tuple[str, FakeTime]:
+    t = FakeTime()
+    result = retrying(
+        attempt,
+        RetryPolicy(window=window),
+        replay,
+        clock=t.clock,
+        sleep=t.sleep,
+        rng=random.Random(3),
+    )
+    return result, t
+
+
+def test_a_daemon_that_comes_back_within_the_window_is_waited_for() -> None:
+    result, t = run(failing(12, NEVER_ARRIVED), Replay.IF_NOT_RECEIVED)
+    assert result == "ok"
+    assert len(t.sleeps) == 12
+    assert max(t.sleeps) <= 2.0  # capped: a returning daemon is noticed within 2 s
+
+
+def test_the_last_failure_is_raised_once_the_window_is_spent() -> None:
+    attempt = failing(10_000, REFUSED_503)
+    with pytest.raises(StartupSafeModeError):
+        run(attempt, Replay.IF_NOT_RECEIVED, window=5.0)
+    calls = attempt.calls["n"]  # type: ignore[attr-defined]
+    assert 5 < calls < 60
+
+
+def test_a_lost_answer_is_not_sent_again_unless_that_is_safe() -> None:
+    attempt = failing(1, IN_DOUBT)
+    with pytest.raises(ConnectionLostError):
+        run(attempt, Replay.IF_NOT_RECEIVED)
+    assert attempt.calls["n"] == 1  # type: ignore[attr-defined]
+    assert run(failing(1, IN_DOUBT), Replay.SAFE)[0] == "ok"
+
+
+def test_other_errors_are_raised_at_once() -> None:
+    attempt = failing(1, FileNotFoundError_("/missing"))
+    with pytest.raises(FileNotFoundError_):
+        run(attempt, Replay.SAFE)
+    assert attempt.calls["n"] == 1  # type: ignore[attr-defined]
+
+
+# --- the client's side of the wire --------------------------------------------------------------
+
+
+def client_raising(exc: Exception) -> httpx.Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+@pytest.mark.parametrize(
+    ("transport_error", "expected"),
+    [
+        (httpx.ConnectError("refused"), UnreachableError),
+        (httpx.ConnectTimeout("no answer to SYN"), UnreachableError),
+        (httpx.ReadTimeout("sent, no answer"), ConnectionLostError),
+        (httpx.RemoteProtocolError("server disconnected"), ConnectionLostError),
+        (httpx.WriteError("broken pipe"), ConnectionLostError),
+    ],
+)
+def test_a_client_tells_a_call_that_never_arrived_from_a_lost_answer(
+    transport_error: Exception, expected: type[MiniHadoopError]
+) -> None:
+    with client_raising(transport_error) as client, pytest.raises(UnavailableError) as caught:
+        call(client, "GET", "http://nn:9870/webhdfs/v1/x")
+    assert type(caught.value) is expected
+
+
+def test_startup_safe_mode_comes_back_as_both_safe_mode_and_unavailable() -> None:
+    body = StartupSafeModeError("Cannot change the namespace: Safe mode is ON").to_remote()
+    assert body["RemoteException"]["exception"] == "SafeModeException"  # Hadoop's name
+    again = errors.from_remote(body, 503)
+    assert isinstance(again, StartupSafeModeError)
+    assert isinstance(again, SafeModeError) and isinstance(again, UnavailableError)
+    manual = errors.from_remote(SafeModeError("by hand").to_remote(), 403)
+    assert type(manual) is SafeModeError and not isinstance(manual, UnavailableError)

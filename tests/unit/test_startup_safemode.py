@@ -1,0 +1,87 @@
+"""A namenode that has just restarted, in process: until its datanodes report, writes and
+reads of unreported blocks are refused as retriable (503), so clients wait instead of
+failing; safe mode entered by an administrator is refused for good (403)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from minihadoop.config import Settings
+from minihadoop.models import Block, LocatedBlock, RegisterRequest
+from namenode.app import create_app
+from namenode.namesystem import Namesystem
+from tests.support import cluster_auth
+
+TOKEN = "secret"
+
+
+def call(system: Namesystem, method: str, url: str, **kw: Any) -> httpx.Response:
+    app = create_app(system, system.settings)
+
+    async def run() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://nn", auth=cluster_auth(TOKEN)
+        ) as client:
+            return await client.request(method, url, **kw)
+
+    return asyncio.run(run())
+
+
+def register(system: Namesystem) -> None:
+    system.register(
+        RegisterRequest(
+            datanode_id="dn1", url="http://127.0.0.1:9864", capacity=1 << 40, remaining=1 << 40
+        )
+    )
+
+
+def restarted_namenode(tmp_path: Path) -> Namesystem:
+    """A namenode that wrote /f (one 10-byte block) and started again: nothing reported."""
+    first = Namesystem(tmp_path / "name", Settings(token=TOKEN))
+    register(first)
+    first.tick()
+    body = {"path": "/f", "client": "c1"}
+    call(first, "POST", "/nn/v1/create", json=body)
+    added = call(first, "POST", "/nn/v1/add_block", json=body)
+    block = LocatedBlock.model_validate(added.json()).block
+    last = Block(block_id=block.block_id, gen=block.gen, length=10).model_dump()
+    assert call(first, "POST", "/nn/v1/complete", json={**body, "last": last}).status_code == 200
+    first.close()
+    return Namesystem(tmp_path / "name", Settings(token=TOKEN))
+
+
+def remote(response: httpx.Response) -> tuple[int, str]:
+    return response.status_code, response.json()["RemoteException"]["exception"]
+
+
+def test_a_namenode_starting_up_refuses_writes_as_retriable(tmp_path: Path) -> None:
+    system = restarted_namenode(tmp_path)
+    try:
+        mkdir = call(system, "PUT", "/webhdfs/v1/d", params={"op": "MKDIRS"})
+        assert remote(mkdir) == (503, "SafeModeException")
+        assert "Safe mode is ON: 0 of 1 blocks reported" in mkdir.text
+        assert system.status_or_none("/d") is None  # refused: nothing changed
+        system.set_safemode("enter")  # by hand: waiting would not end it
+        assert remote(call(system, "PUT", "/webhdfs/v1/d", params={"op": "MKDIRS"})) == (
+            403,
+            "SafeModeException",
+        )
+    finally:
+        system.close()
+
+
+def test_a_namenode_starting_up_does_not_answer_a_read_with_no_locations(tmp_path: Path) -> None:
+    system = restarted_namenode(tmp_path)
+    try:
+        blocks = call(system, "GET", "/nn/v1/blocks", params={"path": "/f"})
+        assert remote(blocks) == (503, "SafeModeException")
+        assert "Zero block locations for /f" in blocks.text
+        stat = call(system, "GET", "/webhdfs/v1/f", params={"op": "GETFILESTATUS"})
+        assert stat.status_code == 200  # the namespace itself is readable
+    finally:
+        system.close()
