@@ -84,8 +84,8 @@ def test_other_calls_are_sent_again_when_the_namenode_surely_did_not_act(
     [
         (lambda fs: fs.mv("/a", "/b"), OK),
         (lambda fs: fs.rm("/b"), OK),
-        (lambda fs: fs._add_block("/f", None, []), {}),
-        (lambda fs: fs._complete("/f", None), OK),
+        (lambda fs: fs._add_block("/f", 1, None, []), {}),
+        (lambda fs: fs._complete("/f", 1, None), OK),
     ],
     ids=["rename", "delete", "add_block", "complete"],
 )

@@ -25,7 +25,7 @@ def call(system: Namesystem, method: str, url: str, **kw: Any) -> httpx.Response
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://nn", auth=cluster_auth(TOKEN)
+            transport=transport, base_url="http://127.0.0.1", auth=cluster_auth(TOKEN)
         ) as client:
             return await client.request(method, url, **kw)
 
