@@ -287,7 +287,9 @@ class LocalCluster:
     def restart(self, name: str, *, timeout: float = 30.0) -> DaemonInfo:
         """Start a stopped or killed daemon again on its old port."""
         d = self.daemon(name)
-        if d.argv:
+        # A namenode is started afresh from what cluster.json holds: its service port was
+        # chosen at its first start, after its arguments were recorded.
+        if d.argv and name != "namenode":
             return self._start_daemon(name, d.argv, Path(d.data_dir), timeout=timeout)
         port = int(d.url.rsplit(":", 1)[1])
         kind, _, index = name.partition("-")

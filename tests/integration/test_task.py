@@ -352,7 +352,8 @@ def test_an_attempt_that_cannot_reach_the_namenode_is_killed_not_failed(
         s.bind(("127.0.0.1", 0))
         gone = f"http://127.0.0.1:{s.getsockname()[1]}"
     spec = spec.model_copy(update={"namenode": gone, "retry_window": 0.3})
-    result = task.execute(spec, dumps(JobFunctions(mapper=wc_mapper)), tmp_path, fs.token or "")
+    payload = seal_payload(dumps(JobFunctions(mapper=wc_mapper)), Keys.derive(fs.token or "").seal)
+    result = task.execute(spec, payload, tmp_path, fs.token or "")
     assert result.state is TaskState.KILLED, result.error
     assert result.error is not None
     assert "the DFS was unavailable" in result.error and "cannot reach" in result.error
