@@ -151,21 +151,33 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
-    """Run `app` on an already-bound socket until SIGINT/SIGTERM."""
+def serve(
+    app: Any,
+    sock: socket.socket,
+    *,
+    log_level: str = "warning",
+    certfile: str = "",
+    keyfile: str = "",
+) -> None:
+    """Run `app` on an already-bound socket until SIGINT/SIGTERM; HTTPS when given a
+    certificate and its key (PEM files: `Settings.tls_cert`, `Settings.tls_key`)."""
     config = uvicorn.Config(
         app,
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
         limit_concurrency=2000,
+        ssl_certfile=certfile or None,
+        ssl_keyfile=keyfile or None,
     )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def url_for(host: str, port: int) -> str:
+def url_for(host: str, port: int, *, tls: bool = False) -> str:
+    """The URL a daemon advertises: https when it serves TLS, so every peer and client that
+    learns it (registrations, redirects, shuffle locations) speaks TLS to it."""
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 # --- WebHDFS query parameters (namenode and datanode) ---------------------------------------

@@ -49,8 +49,8 @@ async def _monitor(system: Namesystem, interval: float) -> None:
 def run(name_dir: Path, settings: Settings, host: str, port: int, ready_file: Path | None) -> None:
     sock = bind_socket(host, port)
     app = build_app(name_dir, settings, host, sock.getsockname()[1])
-    url = url_for(host, sock.getsockname()[1])
+    url = url_for(host, sock.getsockname()[1], tls=settings.tls)
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("namenode serving %s on %s", name_dir, url)
-    serve(app, sock)
+    serve(app, sock, certfile=settings.tls_cert, keyfile=settings.tls_key)
