@@ -30,6 +30,7 @@ from mapreduce.protocol import (
     WorkerHeartbeat,
 )
 from minihadoop.config import Settings
+from minihadoop.rest import tls_verify
 from minihadoop.signing import ClusterAuth
 
 log = logging.getLogger("minihadoop.worker")
@@ -68,7 +69,9 @@ class WorkerService:
         self.finished: list[AttemptResult] = []
         self.cleaned: set[str] = set()
         self.wake = asyncio.Event()
-        self.client = httpx.AsyncClient(timeout=30.0, auth=ClusterAuth(settings.token))
+        self.client = httpx.AsyncClient(
+            timeout=30.0, auth=ClusterAuth(settings.token), verify=tls_verify(settings.tls_ca)
+        )
         self._payload_locks: dict[str, asyncio.Lock] = {}
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["mapreduce.child"])
@@ -146,6 +149,7 @@ class WorkerService:
                 str(payload),
                 str(self.work_dir),
                 self.settings.token,
+                self.settings.tls_ca,
                 str(result_path),
             ),
             name=spec.attempt_id,
@@ -230,7 +234,9 @@ class WorkerService:
         await self.client.aclose()
 
 
-def _child_target(spec_json: str, payload: str, work_dir: str, token: str, result: str) -> None:
+def _child_target(
+    spec_json: str, payload: str, work_dir: str, token: str, tls_ca: str, result: str
+) -> None:
     from mapreduce.child import run_child
 
-    run_child(spec_json, payload, work_dir, token, result)
+    run_child(spec_json, payload, work_dir, token, tls_ca, result)

@@ -30,7 +30,7 @@ import httpx
 
 from minihadoop import paths
 from minihadoop.checksum import CHECKSUM_SIZE, chunk_checksums, verify
-from minihadoop.config import ClusterInfo, current_user, home_dir
+from minihadoop.config import ClusterInfo, client_tls_ca, current_user, home_dir
 from minihadoop.errors import (
     ChecksumError,
     FileAlreadyExistsError,
@@ -52,7 +52,7 @@ from minihadoop.models import (
     LocatedBlock,
     LocatedBlocks,
 )
-from minihadoop.rest import call, remote_error
+from minihadoop.rest import call, remote_error, tls_verify
 from minihadoop.signing import CONTENT, ClusterAuth
 
 Progress = Callable[[int], None]
@@ -71,8 +71,11 @@ class FileSystem:
         timeout: float = 120.0,
         quick_timeout: float = 15.0,
         bytes_per_checksum: int | None = None,
+        tls_ca: str | None = None,
     ) -> None:
-        """`bytes_per_checksum` overrides the cluster's setting for files this client writes."""
+        """`bytes_per_checksum` overrides the cluster's setting for files this client writes.
+        `tls_ca` is the PEM bundle https servers are verified against (None: the
+        MINIHADOOP_TLS_CA variable; empty: the system's trust store)."""
         self.namenode = namenode.rstrip("/")
         self.token = token
         self.user = user or current_user()
@@ -83,6 +86,7 @@ class FileSystem:
             timeout=httpx.Timeout(timeout, connect=5.0),
             auth=ClusterAuth(token) if token else None,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            verify=tls_verify(client_tls_ca() if tls_ca is None else tls_ca),
         )
         self.client_name = f"mh-client-{uuid.uuid4().hex[:12]}"
         # Block writes wait for a whole pipeline's fsyncs: `timeout`. Everything else — the
@@ -100,6 +104,7 @@ class FileSystem:
             raise UnavailableError(
                 f"no cluster found in {where} (start one with `minihadoop cluster up`)"
             ) from None
+        kw.setdefault("tls_ca", info.settings.get("tls_ca"))  # a TLS cluster's own CA
         return cls(info.namenode, info.token, **kw)
 
     def close(self) -> None:

@@ -10,7 +10,9 @@
 Every daemon listens on 127.0.0.1 on a free port chosen at start; a restarted daemon gets its
 old port back, so clients and the namenode keep the addresses they know. Settings (block
 size, replication, timeouts) reach the daemons as ``MINIHADOOP_*`` environment variables;
-so does the token, which never appears on a command line.
+so does the token, which never appears on a command line. With ``tls_cert``, ``tls_key`` and
+``tls_ca`` among the settings every daemon serves HTTPS, and this object and the clients that
+read `cluster.json` verify them against that CA.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from typing import Any
 
 import httpx
 
-from minihadoop.config import CLUSTER_FILE, ClusterInfo, DaemonInfo
+from minihadoop.config import CLUSTER_FILE, ClusterInfo, DaemonInfo, client_tls_ca
 from minihadoop.errors import MiniHadoopError, UnavailableError
+from minihadoop.rest import Verify, tls_verify
 from minihadoop.signing import ClusterAuth
 
 
@@ -83,7 +86,7 @@ class LocalCluster:
                 raise MiniHadoopError(f"{name} exited with code {proc.returncode}:\n{tail}")
             if ready.exists() and ready.read_text():
                 url = ready.read_text().strip()
-                if _healthy(url):
+                if _healthy(url, self._verify()):
                     return url
             time.sleep(0.05)
         raise UnavailableError(f"{name} did not become ready within {timeout:.0f}s")
@@ -148,6 +151,12 @@ class LocalCluster:
     def _auth(self) -> ClusterAuth:
         return ClusterAuth(self._require().token)
 
+    def _verify(self) -> Verify:
+        # The CA the daemons' own clients use: this cluster's setting, else the environment
+        # the daemons inherit (as `FileSystem.from_cluster` decides).
+        ca = self.settings.get("tls_ca")
+        return tls_verify(client_tls_ca() if ca is None else str(ca))
+
     def _bind(self, port: int) -> list[str]:
         return ["--host", self.host, "--port", str(port)]
 
@@ -200,7 +209,10 @@ class LocalCluster:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 workers = httpx.get(
-                    f"{info.jobtracker}/mr/v1/workers", auth=self._auth(), timeout=5
+                    f"{info.jobtracker}/mr/v1/workers",
+                    auth=self._auth(),
+                    timeout=5,
+                    verify=self._verify(),
                 ).json()
                 live = sum(1 for w in workers if w["state"] == "LIVE")
                 if live >= count:
@@ -216,7 +228,10 @@ class LocalCluster:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 status = httpx.get(
-                    f"{info.namenode}/nn/v1/cluster", auth=self._auth(), timeout=5
+                    f"{info.namenode}/nn/v1/cluster",
+                    auth=self._auth(),
+                    timeout=5,
+                    verify=self._verify(),
                 ).json()
                 if status.get("live", 0) >= count and not status.get("safemode", True):
                     return
@@ -301,9 +316,9 @@ class LocalCluster:
         return self.info
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, verify: Verify) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        return httpx.get(f"{url}/health", timeout=2, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 
