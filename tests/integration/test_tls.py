@@ -1,0 +1,170 @@
+"""A whole cluster over TLS: namenode, datanodes, job tracker and workers serve HTTPS with a
+certificate from a throwaway CA, and every client — the daemons calling each other, a task
+reading its split or fetching map output, `FileSystem`, `Job`, a WebHDFS client — verifies
+them against it. Plain HTTP to a TLS daemon, and a client that does not trust the CA, get
+nowhere."""
+
+from __future__ import annotations
+
+import ssl
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mapreduce import Job, JobState
+from minihadoop.errors import FileNotFoundError_, MiniHadoopError, UnavailableError
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+from tests.conftest import start_cluster
+from tests.integration.test_mapreduce import corpus, read_output, wc_mapper, wc_reducer
+from tests.pki import CertificateAuthority
+from tests.support import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
+    return CertificateAuthority(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(
+    tmp_path_factory: pytest.TempPathFactory, ca: CertificateAuthority
+) -> Iterator[LocalCluster]:
+    server = ca.server("localhost", ips=("127.0.0.1",), dns=("localhost",))
+    c = start_cluster(
+        tmp_path_factory.mktemp("tls-cluster"),
+        tls_cert=str(server.cert),
+        tls_key=str(server.key),
+        tls_ca=str(ca.ca_file),
+    )
+    # Every test below talks to this cluster over TLS, or nothing it shows means anything.
+    assert c.info is not None and all(d.url.startswith("https://") for d in c.info.daemons)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def tls_fs(tls_cluster: LocalCluster) -> Iterator[FileSystem]:
+    with FileSystem.from_cluster(tls_cluster.directory) as client:
+        yield client
+
+
+def trusting(ca: CertificateAuthority) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(ca.ca_file))
+
+
+def test_every_daemon_advertises_https(tls_cluster: LocalCluster, tls_fs: FileSystem) -> None:
+    info = tls_cluster.info
+    assert info is not None
+    urls = [d.url for d in info.daemons]
+    assert len(urls) == 1 + 3 + 1 + 3  # namenode, datanodes, job tracker, workers
+    assert all(url.startswith("https://127.0.0.1:") for url in urls), urls
+    # What peers learnt from each other (registrations) is https too.
+    assert all(d["url"].startswith("https://") for d in tls_fs.cluster()["datanodes"])
+
+
+def test_put_and_get_a_multi_block_file(tls_fs: FileSystem, ca: CertificateAuthority) -> None:
+    data = bytes(range(256)) * (14 * 1024)  # 3.5 MiB: four 1 MiB blocks
+    tls_fs.write_bytes("/tls/big.bin", data)
+    assert tls_fs.read_bytes("/tls/big.bin") == data
+    blocks = tls_fs.blocks("/tls/big.bin").blocks
+    assert len(blocks) == 4
+    assert all(loc.url.startswith("https://") for b in blocks for loc in b.locations)
+    # Every block went down a pipeline of three datanodes, datanode to datanode over TLS.
+    wait_for(
+        lambda: all(len(b.locations) == 3 for b in tls_fs.blocks("/tls/big.bin").blocks),
+        what="three replicas of every block",
+    )
+    # The dashboard's download reads the blocks from the datanodes as a client, over TLS.
+    with httpx.Client(verify=trusting(ca), timeout=30) as browser:
+        assert browser.get(f"{tls_fs.namenode}/download/tls/big.bin").content == data
+
+
+def test_word_count_job(
+    tls_cluster: LocalCluster, tls_fs: FileSystem, ca: CertificateAuthority
+) -> None:
+    text = corpus(4000, seed=7)
+    tls_fs.write_bytes("/tls/wc/in.txt", text.encode(), block_size=64 * 1024)
+    result = Job(
+        wc_mapper,
+        wc_reducer,
+        combiner=wc_reducer,
+        inputs=["/tls/wc/in.txt"],
+        output="/tls/wc/out",
+        num_reducers=3,
+        cluster_dir=tls_cluster.directory,
+    ).run()
+    assert result.state is JobState.SUCCEEDED, result.error
+    # Maps read their splits from the datanodes and reducers fetched map output from every
+    # worker over https: the counts are whole.
+    assert read_output(tls_fs, "/tls/wc/out") == dict(Counter(text.split()))
+    maps = len(tls_fs.blocks("/tls/wc/in.txt").blocks)
+    assert maps > 1 and result.status["maps"] == maps
+    assert result.counters["DATA_LOCAL_MAPS"] > 0
+    # The dashboard asks the job tracker about the job over TLS.
+    with httpx.Client(verify=trusting(ca), timeout=30) as browser:
+        page = browser.get(f"{tls_fs.namenode}/jobs/{result.id}")
+    assert page.status_code == 200 and "SUCCEEDED" in page.text
+
+
+def test_webhdfs_through_a_redirect_with_a_delegation_token(
+    tls_cluster: LocalCluster, tls_fs: FileSystem, ca: CertificateAuthority
+) -> None:
+    nn = tls_fs.namenode
+    delegation = tls_fs.get_delegation_token()
+    data = b"over TLS, end to end\n" * 1000
+    with httpx.Client(verify=trusting(ca), timeout=30) as web:
+        r = web.put(f"{nn}/webhdfs/v1/tls/web.txt?op=CREATE&delegation={delegation}")
+        assert r.status_code == 307, r.text
+        location = r.headers["location"]
+        assert location.startswith("https://127.0.0.1:")
+        datanodes = {d["url"] for d in tls_fs.cluster()["datanodes"]}
+        assert location.split("/webhdfs")[0] in datanodes
+        assert web.put(location, content=data).status_code == 201
+
+        r = web.get(f"{nn}/webhdfs/v1/tls/web.txt?op=OPEN&delegation={delegation}")
+        assert r.status_code == 307 and r.headers["location"].startswith("https://")
+        assert web.get(r.headers["location"]).content == data
+    assert tls_fs.read_bytes("/tls/web.txt") == data
+
+
+def test_plain_http_to_a_tls_daemon_fails(tls_cluster: LocalCluster) -> None:
+    info = tls_cluster.info
+    assert info is not None
+    for daemon in info.daemons:
+        plain = daemon.url.replace("https://", "http://", 1)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{plain}/health", timeout=10)
+
+
+def test_a_client_that_does_not_trust_the_ca_cannot_connect(
+    tls_cluster: LocalCluster, tls_fs: FileSystem, tmp_path: Path
+) -> None:
+    info = tls_cluster.info
+    assert info is not None
+    stranger = CertificateAuthority(tmp_path / "other", name="some other CA")
+    for tls_ca in (str(stranger.ca_file), ""):  # another CA; the default trust store
+        with FileSystem(info.namenode, info.token, tls_ca=tls_ca) as untrusting:
+            with pytest.raises(UnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
+                untrusting.mkdir("/tls/untrusted")
+            with pytest.raises(UnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
+                untrusting.write_bytes("/tls/untrusted.txt", b"never sent")
+    # Nothing reached the namenode: the handshake failed before any request was sent.
+    for path in ("/tls/untrusted", "/tls/untrusted.txt"):
+        with pytest.raises(FileNotFoundError_):
+            tls_fs.stat(path)
+
+
+def test_a_certificate_without_its_key_stops_the_daemon_at_start(
+    tmp_path: Path, ca: CertificateAuthority
+) -> None:
+    server = ca.server("lonely")
+    cluster = LocalCluster(tmp_path / "half")
+    with pytest.raises(MiniHadoopError, match="tls_cert is set but tls_key is not"):
+        cluster.start(datanodes=1, mapreduce=False, settings={"tls_cert": str(server.cert)})
+    assert not cluster.running()
