@@ -108,6 +108,11 @@ class LocalCluster:
             raise MiniHadoopError(f"a cluster is already running in {self.directory}")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.settings = dict(settings or {})
+        ca = client_tls_ca()
+        if ca and "tls_ca" not in self.settings:
+            # The daemons inherit it from this environment; recorded in cluster.json, it lets
+            # clients that find the cluster there verify them from any shell.
+            self.settings["tls_ca"] = ca
         token = token or secrets.token_urlsafe(24)
         self.info = ClusterInfo(namenode="", token=token, settings=self.settings)
         try:

@@ -18,7 +18,7 @@ from mapreduce import Job, JobState
 from minihadoop.errors import FileNotFoundError_, MiniHadoopError, UnavailableError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
-from tests.conftest import start_cluster
+from tests.conftest import FAST, start_cluster
 from tests.integration.test_mapreduce import corpus, read_output, wc_mapper, wc_reducer
 from tests.pki import CertificateAuthority
 from tests.support import wait_for
@@ -168,3 +168,25 @@ def test_a_certificate_without_its_key_stops_the_daemon_at_start(
     with pytest.raises(MiniHadoopError, match="tls_cert is set but tls_key is not"):
         cluster.start(datanodes=1, mapreduce=False, settings={"tls_cert": str(server.cert)})
     assert not cluster.running()
+
+
+def test_tls_from_the_environment_reaches_the_daemons_and_the_ca_reaches_cluster_json(
+    tmp_path: Path, ca: CertificateAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `MINIHADOOP_TLS_* minihadoop cluster up`: no flags, the daemons inherit the variables.
+    server = ca.server("env-host")
+    monkeypatch.setenv("MINIHADOOP_TLS_CERT", str(server.cert))
+    monkeypatch.setenv("MINIHADOOP_TLS_KEY", str(server.key))
+    monkeypatch.setenv("MINIHADOOP_TLS_CA", str(ca.ca_file))
+    cluster = LocalCluster(tmp_path / "env")
+    try:
+        cluster.start(datanodes=1, mapreduce=False, settings={**FAST, "replication": 1})
+        assert cluster.info is not None and cluster.info.namenode.startswith("https://")
+        for name in ("MINIHADOOP_TLS_CERT", "MINIHADOOP_TLS_KEY", "MINIHADOOP_TLS_CA"):
+            monkeypatch.delenv(name)
+        # A client in another shell, with none of the variables, finds the CA in cluster.json.
+        with FileSystem.from_cluster(cluster.directory) as fs:
+            fs.write_bytes("/env.txt", b"verified")
+            assert fs.read_bytes("/env.txt") == b"verified"
+    finally:
+        cluster.stop()
