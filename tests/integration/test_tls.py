@@ -6,7 +6,10 @@ nowhere."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +59,42 @@ def tls_fs(tls_cluster: LocalCluster) -> Iterator[FileSystem]:
 
 def trusting(ca: CertificateAuthority) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca.ca_file))
+
+
+class Eavesdropper:
+    """Someone in the path: a TCP relay in front of `target` that keeps a copy of every byte
+    it carries, both ways."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.seen = bytearray()
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self._listener.accept()
+                server = socket.create_connection(self.target)
+                self._sockets += [client, server]
+                for a, b in ((client, server), (server, client)):
+                    threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                with self._lock:
+                    self.seen += data
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        for s in self._sockets:
+            s.close()
 
 
 def test_every_daemon_advertises_https(tls_cluster: LocalCluster, tls_fs: FileSystem) -> None:
@@ -131,6 +170,49 @@ def test_webhdfs_through_a_redirect_with_a_delegation_token(
         assert r.status_code == 307 and r.headers["location"].startswith("https://")
         assert web.get(r.headers["location"]).content == data
     assert tls_fs.read_bytes("/tls/web.txt") == data
+
+
+SECRET = b"the quarterly figures nobody may read " * 200
+
+
+def read_through_a_relay(fs: FileSystem, verify: ssl.SSLContext | bool) -> tuple[bytes, str]:
+    """A WebHDFS client reaches the namenode through an `Eavesdropper`, sending a delegation
+    token and having the namenode stream a file's blocks back (the dashboard's download).
+    What the relay saw, and the token."""
+    fs.write_bytes("/eavesdrop/secret.txt", SECRET, overwrite=True)
+    delegation = fs.get_delegation_token()
+    nn = httpx.URL(fs.namenode)
+    assert nn.host and nn.port
+    relay = Eavesdropper((nn.host, nn.port))
+    try:
+        with httpx.Client(verify=verify, timeout=30) as web:
+            base = f"{nn.scheme}://127.0.0.1:{relay.port}"
+            url = f"{base}/webhdfs/v1/eavesdrop/secret.txt?op=GETFILESTATUS&delegation={delegation}"
+            status = web.get(url)
+            assert status.status_code == 200, status.text
+            assert web.get(f"{base}/download/eavesdrop/secret.txt").content == SECRET
+    finally:
+        relay.close()
+    seen = bytes(relay.seen)
+    assert len(seen) > len(SECRET)  # it carried the whole exchange
+    return seen, delegation
+
+
+def test_someone_in_the_path_sees_neither_the_data_nor_the_delegation_token(
+    tls_fs: FileSystem, ca: CertificateAuthority
+) -> None:
+    seen, delegation = read_through_a_relay(tls_fs, trusting(ca))
+    assert b"quarterly figures" not in seen
+    assert delegation.encode() not in seen and b"delegation=" not in seen
+    assert b"/eavesdrop/secret.txt" not in seen  # nor even which file was asked for
+
+
+def test_without_tls_the_same_eavesdropper_reads_everything(fs: FileSystem) -> None:
+    # The control: the relay above is no straw man. On a plain-HTTP cluster it reads the
+    # file and the token, which it could then use until the token expires.
+    seen, delegation = read_through_a_relay(fs, True)
+    assert SECRET in seen
+    assert delegation.encode() in seen
 
 
 def test_plain_http_to_a_tls_daemon_fails(tls_cluster: LocalCluster) -> None:
