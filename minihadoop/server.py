@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -161,6 +162,8 @@ def serve(
 ) -> None:
     """Run `app` on an already-bound socket until SIGINT/SIGTERM; HTTPS when given a
     certificate and its key (PEM files: `Settings.tls_cert`, `Settings.tls_key`)."""
+    if certfile:
+        check_tls_files(certfile, keyfile)
     config = uvicorn.Config(
         app,
         log_level=log_level,
@@ -171,6 +174,19 @@ def serve(
         ssl_keyfile=keyfile or None,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def check_tls_files(certfile: str, keyfile: str) -> None:
+    """Load the certificate and key as the server will, so a missing file or a key that is
+    not the certificate's stops the daemon with both paths named (uvicorn would say only
+    "No such file or directory")."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise IllegalArgumentError(
+            f"cannot serve TLS with the certificate {certfile} and the key {keyfile}: "
+            f"{exc.strerror or exc}"
+        ) from None
 
 
 def url_for(host: str, port: int, *, tls: bool = False) -> str:

@@ -7,6 +7,7 @@ nowhere."""
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import ssl
 import threading
@@ -249,6 +250,22 @@ def test_a_certificate_without_its_key_stops_the_daemon_at_start(
     cluster = LocalCluster(tmp_path / "half")
     with pytest.raises(MiniHadoopError, match="tls_cert is set but tls_key is not"):
         cluster.start(datanodes=1, mapreduce=False, settings={"tls_cert": str(server.cert)})
+    assert not cluster.running()
+
+
+def test_a_missing_certificate_stops_the_daemon_naming_the_file(
+    tmp_path: Path, ca: CertificateAuthority
+) -> None:
+    server = ca.server("moved")
+    missing = tmp_path / "moved-away.pem"
+    cluster = LocalCluster(tmp_path / "missing")
+    named = re.escape(f"cannot serve TLS with the certificate {missing}")
+    with pytest.raises(MiniHadoopError, match=named):
+        cluster.start(
+            datanodes=1,
+            mapreduce=False,
+            settings={"tls_cert": str(missing), "tls_key": str(server.key)},
+        )
     assert not cluster.running()
 
 

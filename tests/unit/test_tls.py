@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from minihadoop.config import Settings, client_tls_ca
+from minihadoop.errors import IllegalArgumentError
 from minihadoop.rest import tls_verify
-from minihadoop.server import url_for
+from minihadoop.server import check_tls_files, url_for
 from tests.pki import CertificateAuthority
 
 
@@ -64,3 +66,14 @@ def test_clients_read_the_ca_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert client_tls_ca() == ""
     monkeypatch.setenv("MINIHADOOP_TLS_CA", "/etc/minihadoop/tls/ca.pem")
     assert client_tls_ca() == "/etc/minihadoop/tls/ca.pem"
+
+
+def test_a_daemon_checks_its_certificate_and_key_naming_both(tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path)
+    host, other = ca.server("host"), ca.server("other")
+    check_tls_files(str(host.cert), str(host.key))  # a pair that belongs together
+    with pytest.raises(IllegalArgumentError, match=r"nope\.pem.*No such file"):
+        check_tls_files(str(tmp_path / "nope.pem"), str(host.key))
+    mismatch = re.escape(str(other.key)) + ".*KEY_VALUES_MISMATCH"
+    with pytest.raises(IllegalArgumentError, match=mismatch):
+        check_tls_files(str(host.cert), str(other.key))
