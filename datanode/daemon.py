@@ -30,10 +30,16 @@ def run(
 ) -> None:
     store = BlockStore(data_dir, capacity=capacity)
     sock = bind_socket(host, port)
-    url = url_for(advertised_host(host, advertise), sock.getsockname()[1])
+    url = url_for(advertised_host(host, advertise), sock.getsockname()[1], tls=settings.tls)
     service = DatanodeService(store, DatanodeIdentity(url=url, rack=rack), namenode_url, settings)
     app = create_app(service, settings)
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("datanode %s serving %s on %s", store.datanode_id, data_dir, url)
-    serve(app, sock, limits=ConnectionLimits.of(settings))
+    serve(
+        app,
+        sock,
+        limits=ConnectionLimits.of(settings),
+        certfile=settings.tls_cert,
+        keyfile=settings.tls_key,
+    )

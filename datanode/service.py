@@ -40,7 +40,7 @@ from minihadoop.models import (
     ReplicaReport,
     Wire,
 )
-from minihadoop.rest import remote_error
+from minihadoop.rest import remote_error, tls_verify
 from minihadoop.signing import ClusterAuth, Keys
 
 log = logging.getLogger("minihadoop.datanode")
@@ -72,6 +72,7 @@ class DatanodeService:
             timeout=httpx.Timeout(30.0),
             limits=httpx.Limits(max_connections=64),
             auth=ClusterAuth(settings.token),
+            verify=tls_verify(settings.tls_ca),
         )
         self._keys = Keys.derive(settings.token)
         self._pending_received: list[ReplicaReport] = []

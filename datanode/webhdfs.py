@@ -59,7 +59,8 @@ def router(service: DatanodeService, auth: Any, read: Any) -> APIRouter:
         principal = principal_of(request)
         user = principal.user if principal and principal.user else None
         user = user or request.query_params.get("user.name") or "hadoop"
-        return FileSystem(service.namenode_url, service.settings.token, user=user)
+        settings = service.settings
+        return FileSystem(service.namenode_url, settings.token, user=user, tls_ca=settings.tls_ca)
 
     @api.put("/{path:path}", dependencies=[auth])
     async def create(path: str, request: Request, op: str = Query(...)) -> Response:

@@ -19,10 +19,11 @@ from mapreduce.protocol import AttemptSpec
 
 
 def run_child(
-    spec_json: str, payload_path: str, work_dir: str, token: str, result_path: str
+    spec_json: str, payload_path: str, work_dir: str, token: str, tls_ca: str, result_path: str
 ) -> None:
     spec = AttemptSpec.model_validate_json(spec_json)
-    result = task.execute(spec, Path(payload_path).read_bytes(), Path(work_dir), token)
+    payload = Path(payload_path).read_bytes()
+    result = task.execute(spec, payload, Path(work_dir), token, tls_ca=tls_ca)
     # Hadoop's CPU_MILLISECONDS: this process's user + system time, from its fork to here.
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result.counters["CPU_MILLISECONDS"] = round((usage.ru_utime + usage.ru_stime) * 1000)

@@ -38,9 +38,9 @@ from mapreduce.serialization import (
     seal_payload,
 )
 from minihadoop import paths
-from minihadoop.config import ClusterInfo, current_user, home_dir
+from minihadoop.config import ClusterInfo, client_tls_ca, current_user, home_dir
 from minihadoop.errors import AuthenticationError, MiniHadoopError, UnavailableError
-from minihadoop.rest import call
+from minihadoop.rest import call, tls_verify
 from minihadoop.signing import ClusterAuth, Keys
 
 
@@ -62,10 +62,17 @@ class JobResult:
 class JobTrackerClient:
     """The job tracker's HTTP API, for `Job` and the CLI."""
 
-    def __init__(self, url: str, token: str | None, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, token: str | None, *, timeout: float = 60.0, tls_ca: str | None = None
+    ) -> None:
+        """`tls_ca`: as `FileSystem`'s (None: the MINIHADOOP_TLS_CA variable)."""
         self.url = url.rstrip("/")
         self._keys = Keys.derive(token) if token else None
-        self._http = httpx.Client(timeout=timeout, auth=ClusterAuth(token) if token else None)
+        self._http = httpx.Client(
+            timeout=timeout,
+            auth=ClusterAuth(token) if token else None,
+            verify=tls_verify(client_tls_ca() if tls_ca is None else tls_ca),
+        )
 
     @classmethod
     def from_cluster(cls, directory: str | os.PathLike[str] | None = None) -> JobTrackerClient:
@@ -81,7 +88,8 @@ class JobTrackerClient:
             ) from None
         if not info.jobtracker:
             raise UnavailableError(f"the cluster in {where} runs no job tracker")
-        return cls(info.jobtracker, info.token)
+        tls_ca = info.settings.get("tls_ca")
+        return cls(info.jobtracker, info.token, tls_ca=None if tls_ca is None else str(tls_ca))
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         return call(self._http, method, f"{self.url}{path}", **kw).json()

@@ -30,6 +30,7 @@ from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import FileSystem
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
 from minihadoop.httpguard import ConnectionLimits
+from minihadoop.rest import tls_verify
 from minihadoop.server import bind_socket, install_error_handlers, limit_body_size, serve, url_for
 from minihadoop.signing import ClusterAuth
 
@@ -58,7 +59,7 @@ def create_app(
     @app.post("/mr/v1/jobs", dependencies=[auth])
     def submit(req: SubmitRequest, background: BackgroundTasks) -> dict[str, str]:
         job_id = tracker.submit(req)
-        background.add_task(wake_workers, tracker, settings.token)
+        background.add_task(wake_workers, tracker, settings)
         return {"id": job_id}
 
     @app.get("/mr/v1/jobs", dependencies=[read])
@@ -93,7 +94,7 @@ def create_app(
     return app
 
 
-async def wake_workers(tracker: JobTracker, token: str) -> None:
+async def wake_workers(tracker: JobTracker, settings: Settings) -> None:
     """Ask every live worker to heartbeat now, so a new job's first tasks start without
     waiting out a heartbeat interval. Best effort: a worker that misses it heartbeats on
     time anyway."""
@@ -101,7 +102,8 @@ async def wake_workers(tracker: JobTracker, token: str) -> None:
     urls = [w["url"] for w in workers if w["state"] == "LIVE"]
     if not urls:
         return
-    async with httpx.AsyncClient(timeout=2.0, auth=ClusterAuth(token)) as client:
+    auth, verify = ClusterAuth(settings.token), tls_verify(settings.tls_ca)
+    async with httpx.AsyncClient(timeout=2.0, auth=auth, verify=verify) as client:
 
         async def wake(url: str) -> None:
             with contextlib.suppress(httpx.HTTPError):
@@ -120,11 +122,17 @@ def run(
     advertise: str | None = None,
     ready_file: Path | None = None,
 ) -> None:
-    fs = FileSystem(namenode, settings.token, user="mapred", retry_window=settings.retry_window)
+    fs = FileSystem(
+        namenode,
+        settings.token,
+        user="mapred",
+        retry_window=settings.retry_window,
+        tls_ca=settings.tls_ca,
+    )
     tracker = JobTracker(directory, fs, settings)
 
     sock = bind_socket(host, port)
-    url = url_for(advertised_host(host, advertise), sock.getsockname()[1])
+    url = url_for(advertised_host(host, advertise), sock.getsockname()[1], tls=settings.tls)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -148,13 +156,20 @@ def run(
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("job tracker serving %s on %s", directory, url)
-    serve(app, sock, limits=ConnectionLimits.of(settings))
+    serve(
+        app,
+        sock,
+        limits=ConnectionLimits.of(settings),
+        certfile=settings.tls_cert,
+        keyfile=settings.tls_key,
+    )
 
 
 async def _announce(namenode: str, url: str, settings: Settings) -> None:
     """Tell the namenode where the job tracker is (its dashboard shows jobs), now and every
     few seconds, so a restarted namenode learns it again."""
-    async with httpx.AsyncClient(timeout=10.0, auth=ClusterAuth(settings.token)) as client:
+    auth, verify = ClusterAuth(settings.token), tls_verify(settings.tls_ca)
+    async with httpx.AsyncClient(timeout=10.0, auth=auth, verify=verify) as client:
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 await client.post(

@@ -42,6 +42,7 @@ from mapreduce.serialization import JobFunctions, Mapper, Reducer, loads
 from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, merge_runs, read_run
 from minihadoop.errors import UnavailableError
 from minihadoop.filesystem import FileSystem
+from minihadoop.rest import tls_verify
 from minihadoop.signing import MAC_SIZE, ClusterAuth, Keys, stream_mac
 
 OUTPUT_PIECE = 1 << 20  # text output is joined into pieces of about this size per write
@@ -88,19 +89,24 @@ def output_path(spec: AttemptSpec) -> str:
 # --- the attempt --------------------------------------------------------------------------
 
 
-def _dfs(spec: AttemptSpec, token: str) -> FileSystem:
-    return FileSystem(spec.namenode, token, user=spec.user, retry_window=spec.retry_window)
+def _dfs(spec: AttemptSpec, token: str, tls_ca: str) -> FileSystem:
+    return FileSystem(
+        spec.namenode, token, user=spec.user, retry_window=spec.retry_window, tls_ca=tls_ca
+    )
 
 
-def execute(spec: AttemptSpec, payload: bytes, work_dir: Path, token: str) -> AttemptResult:
-    """Run one attempt to its end; never raises."""
+def execute(
+    spec: AttemptSpec, payload: bytes, work_dir: Path, token: str, *, tls_ca: str = ""
+) -> AttemptResult:
+    """Run one attempt to its end; never raises. `tls_ca` is the worker's
+    `Settings.tls_ca`: what the attempt verifies datanodes and other workers against."""
     counters: Counter[str] = Counter()
     user: Counter[str] = Counter()
     user_counters.install(user)
     result = AttemptResult(attempt_id=spec.attempt_id, state=TaskState.FAILED)
     try:
         with _collector_tuned():
-            result.partition_bytes = _run(spec, payload, work_dir, token, counters)
+            result.partition_bytes = _run(spec, payload, work_dir, token, tls_ca, counters)
         result.state = TaskState.SUCCEEDED
     except FetchFailedError as exc:
         result.error = str(exc)
@@ -120,13 +126,18 @@ def execute(spec: AttemptSpec, payload: bytes, work_dir: Path, token: str) -> At
 
 
 def _run(
-    spec: AttemptSpec, payload: bytes, work_dir: Path, token: str, counters: Counter[str]
+    spec: AttemptSpec,
+    payload: bytes,
+    work_dir: Path,
+    token: str,
+    tls_ca: str,
+    counters: Counter[str],
 ) -> list[int]:
     """The attempt's work; a map returns the size of its output for each reducer."""
     functions = loads(payload, Keys.derive(token).seal)
     if spec.kind is TaskKind.MAP:
-        return _run_map(spec, functions, work_dir, token, counters)
-    _run_reduce(spec, functions, work_dir, token, counters)
+        return _run_map(spec, functions, work_dir, token, tls_ca, counters)
+    _run_reduce(spec, functions, work_dir, token, tls_ca, counters)
     return []
 
 
@@ -150,13 +161,18 @@ def _collector_tuned() -> Iterator[None]:
 
 
 def _run_map(
-    spec: AttemptSpec, functions: JobFunctions, work_dir: Path, token: str, counters: Counter[str]
+    spec: AttemptSpec,
+    functions: JobFunctions,
+    work_dir: Path,
+    token: str,
+    tls_ca: str,
+    counters: Counter[str],
 ) -> list[int]:
     split = spec.split
     if split is None:
         raise ValueError(f"map attempt {spec.attempt_id} has no input split")
     with (
-        _dfs(spec, token) as fs,
+        _dfs(spec, token, tls_ca) as fs,
         fs.open(split.path, prefer=spec.datanode_url) as f,
     ):
         f.seek(split.start)
@@ -232,17 +248,22 @@ class _CountingMapper:
 
 
 def _run_reduce(
-    spec: AttemptSpec, functions: JobFunctions, work_dir: Path, token: str, counters: Counter[str]
+    spec: AttemptSpec,
+    functions: JobFunctions,
+    work_dir: Path,
+    token: str,
+    tls_ca: str,
+    counters: Counter[str],
 ) -> None:
     directory = attempt_dir(work_dir, spec.job_id, spec.attempt_id)
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        fetched = _fetch_all(spec, directory, token, counters)
+        fetched = _fetch_all(spec, directory, token, tls_ca, counters)
         fetched = merge_passes(fetched)
         groups = merge_runs([read_run(p) for p in fetched])
         reduced = _Reduced(groups, functions.reducer)
         out = _TextOutput()
-        with _dfs(spec, token) as fs:
+        with _dfs(spec, token, tls_ca) as fs:
             # The job tracker made this attempt's folder; if the job has ended since (and
             # its _temporary was removed), creating the file fails rather than bringing
             # _temporary back under a finished job's output.
@@ -282,7 +303,7 @@ class _Reduced:
 
 
 def _fetch_all(
-    spec: AttemptSpec, directory: Path, token: str, counters: Counter[str]
+    spec: AttemptSpec, directory: Path, token: str, tls_ca: str, counters: Counter[str]
 ) -> list[Path]:
     """Download this reducer's partition of every map's output; raises `FetchFailedError`
     naming every map that could not be fetched."""
@@ -291,7 +312,8 @@ def _fetch_all(
     unreachable: dict[str, str] = {}  # worker URL -> why: its other maps are not tried
     timeout = httpx.Timeout(120.0, connect=10.0)
     key = Keys.derive(token).seal
-    with httpx.Client(auth=ClusterAuth(token), timeout=timeout) as client:
+    verify = tls_verify(tls_ca)
+    with httpx.Client(auth=ClusterAuth(token), timeout=timeout, verify=verify) as client:
         for m in spec.map_outputs:
             if m.worker_url in unreachable:
                 failures[m.map_index] = unreachable[m.worker_url]

@@ -35,6 +35,7 @@ from mapreduce.protocol import (
     WorkerHeartbeat,
 )
 from minihadoop.config import Settings
+from minihadoop.rest import tls_verify
 from minihadoop.signing import ClusterAuth
 
 log = logging.getLogger("minihadoop.worker")
@@ -74,7 +75,9 @@ class WorkerService:
         work_dir.mkdir(parents=True, exist_ok=True)
         self.held: set[str] = {p.name for p in work_dir.iterdir() if _is_job_dir(p)}
         self.wake = asyncio.Event()
-        self.client = httpx.AsyncClient(timeout=30.0, auth=ClusterAuth(settings.token))
+        self.client = httpx.AsyncClient(
+            timeout=30.0, auth=ClusterAuth(settings.token), verify=tls_verify(settings.tls_ca)
+        )
         self._payload_locks: dict[str, asyncio.Lock] = {}
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["mapreduce.child"])
@@ -153,6 +156,7 @@ class WorkerService:
                 str(payload),
                 str(self.work_dir),
                 self.settings.token,
+                self.settings.tls_ca,
                 str(result_path),
             ),
             name=spec.attempt_id,
@@ -247,7 +251,9 @@ def _is_job_dir(path: Path) -> bool:
     return path.is_dir() and name.startswith("job_") and all(c.isalnum() or c in "_-" for c in name)
 
 
-def _child_target(spec_json: str, payload: str, work_dir: str, token: str, result: str) -> None:
+def _child_target(
+    spec_json: str, payload: str, work_dir: str, token: str, tls_ca: str, result: str
+) -> None:
     from mapreduce.child import run_child
 
-    run_child(spec_json, payload, work_dir, token, result)
+    run_child(spec_json, payload, work_dir, token, tls_ca, result)

@@ -105,7 +105,7 @@ def run(
     ready_file: Path | None = None,
 ) -> None:
     sock = bind_socket(host, port)
-    url = url_for(advertised_host(host, advertise), sock.getsockname()[1])
+    url = url_for(advertised_host(host, advertise), sock.getsockname()[1], tls=settings.tls)
     worker_id = f"{socket.gethostname()}:{sock.getsockname()[1]}"
     service = WorkerService(
         work_dir,
@@ -130,4 +130,10 @@ def run(
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("worker %s serving %s on %s", worker_id, work_dir, url)
-    serve(app, sock, limits=ConnectionLimits.of(settings))
+    serve(
+        app,
+        sock,
+        limits=ConnectionLimits.of(settings),
+        certfile=settings.tls_cert,
+        keyfile=settings.tls_key,
+    )

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1 << 20
@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     # How far apart two machines' clocks may be. A daemon refuses requests signed before it
     # started, less this: what an impostor recorded while it was down is never accepted.
     max_clock_skew: float = Field(default=1.0, ge=0, le=300)
+    # TLS, for networks where someone may sit in the path. Signing proves who sent what,
+    # but block data streams as UNSIGNED-PAYLOAD and nothing is secret; TLS adds both.
+    # `tls_cert` and `tls_key` (PEM files) make a daemon serve HTTPS; `tls_ca` (a PEM
+    # bundle) is what every client verifies servers against, empty for the system's store.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
 
     # Files.
     block_size: int = Field(default=64 * MiB, ge=MIN_BLOCK_SIZE)
@@ -99,6 +106,22 @@ class Settings(BaseSettings):
     worker_slots: int = Field(default=0, ge=0)  # 0: one per CPU core
     sort_buffer_records: int = Field(default=1_000_000, ge=100)  # Hadoop: a 100 MB buffer
 
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        # A daemon given one of the two would otherwise serve plain HTTP, silently.
+        if bool(self.tls_cert) != bool(self.tls_key):
+            given, missing = ("tls_cert", "tls_key") if self.tls_cert else ("tls_key", "tls_cert")
+            raise ValueError(
+                f"{given} is set but {missing} is not: TLS needs both a certificate and its "
+                f"key (MINIHADOOP_TLS_CERT and MINIHADOOP_TLS_KEY), or neither"
+            )
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether a daemon with these settings serves HTTPS."""
+        return bool(self.tls_cert)
+
     def host_names(self) -> list[str]:
         return [name.strip() for name in self.allowed_hosts.split(",") if name.strip()]
 
@@ -111,6 +134,13 @@ def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path.home() / ".minihadoop"
+
+
+def client_tls_ca() -> str:
+    """The CA bundle a client verifies servers against when its caller names none:
+    $MINIHADOOP_TLS_CA, or empty (the system's trust store). Read alone, not through
+    `Settings`, so a client is not refused for a daemon-only setting it does not use."""
+    return os.environ.get("MINIHADOOP_TLS_CA", "")
 
 
 def current_user() -> str:

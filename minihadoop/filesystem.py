@@ -36,7 +36,7 @@ import httpx
 
 from minihadoop import paths
 from minihadoop.checksum import CHECKSUM_SIZE, chunk_checksums, verify
-from minihadoop.config import ClusterInfo, Settings, current_user, home_dir
+from minihadoop.config import ClusterInfo, Settings, client_tls_ca, current_user, home_dir
 from minihadoop.errors import (
     ChecksumError,
     FileAlreadyExistsError,
@@ -58,7 +58,7 @@ from minihadoop.models import (
     LocatedBlock,
     LocatedBlocks,
 )
-from minihadoop.rest import call, remote_error
+from minihadoop.rest import call, remote_error, tls_verify
 from minihadoop.retry import Replay, RetryPolicy, retrying
 from minihadoop.signing import CONTENT, ClusterAuth
 
@@ -79,10 +79,12 @@ class FileSystem:
         quick_timeout: float = 15.0,
         bytes_per_checksum: int | None = None,
         retry_window: float | None = None,
+        tls_ca: str | None = None,
     ) -> None:
         """`bytes_per_checksum` overrides the cluster's setting for files this client writes;
         `retry_window` is how long calls to an unavailable namenode are retried (default: the
-        `retry_window` setting)."""
+        `retry_window` setting). `tls_ca` is the PEM bundle https servers are verified
+        against (None: the MINIHADOOP_TLS_CA variable; empty: the system's trust store)."""
         self.namenode = namenode.rstrip("/")
         self.token = token
         self.user = user or current_user()
@@ -97,6 +99,7 @@ class FileSystem:
             timeout=httpx.Timeout(timeout, connect=5.0),
             auth=ClusterAuth(token) if token else None,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            verify=tls_verify(client_tls_ca() if tls_ca is None else tls_ca),
         )
         self.client_name = f"mh-client-{uuid.uuid4().hex[:12]}"
         # Block writes wait for a whole pipeline's fsyncs: `timeout`. Everything else — the
@@ -116,6 +119,7 @@ class FileSystem:
             ) from None
         if "retry_window" in info.settings:  # the cluster's own setting, unless told otherwise
             kw.setdefault("retry_window", float(info.settings["retry_window"]))
+        kw.setdefault("tls_ca", info.settings.get("tls_ca"))  # a TLS cluster's own CA
         return cls(info.namenode, info.token, **kw)
 
     def with_retry_window(self, seconds: float) -> FileSystem:

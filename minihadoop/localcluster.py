@@ -17,6 +17,10 @@ arguments, are kept in `cluster.json`, so one daemon can be stopped and started 
 A pid in `cluster.json` is signalled only while it still names the process that was
 started: its start time is recorded beside it and compared first, since the kernel reuses
 the pids of processes that have exited.
+
+so does the token, which never appears on a command line. With ``tls_cert``, ``tls_key`` and
+``tls_ca`` among the settings every daemon serves HTTPS, and this object and the clients that
+read `cluster.json` verify them against that CA.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from typing import Any
 
 import httpx
 
-from minihadoop.config import CLUSTER_FILE, ClusterInfo, DaemonInfo, Settings
+from minihadoop.config import CLUSTER_FILE, ClusterInfo, DaemonInfo, Settings, client_tls_ca
 from minihadoop.errors import MiniHadoopError, UnavailableError
+from minihadoop.rest import Verify, tls_verify
 from minihadoop.signing import ClusterAuth
 
 
@@ -91,7 +96,7 @@ class LocalCluster:
                 raise MiniHadoopError(f"{name} exited with code {proc.returncode}:\n{tail}")
             if ready.exists() and ready.read_text():
                 url = ready.read_text().split()[0]  # a namenode adds its service URL below
-                if _healthy(url):
+                if _healthy(url, self._verify()):
                     return url
             time.sleep(0.05)
         raise UnavailableError(f"{name} did not become ready within {timeout:.0f}s")
@@ -112,6 +117,8 @@ class LocalCluster:
         if (self.directory / CLUSTER_FILE).exists() and self.running():
             raise MiniHadoopError(f"a cluster is already running in {self.directory}")
         self.directory.mkdir(parents=True, exist_ok=True)
+        # MINIHADOOP_TLS_CA among them: recorded in cluster.json, it lets clients that find
+        # the cluster there verify its daemons from any shell.
         self.settings = {**_settings_from_environment(), **(settings or {})}
         token = token or secrets.token_urlsafe(24)
         self.info = ClusterInfo(namenode="", token=token, settings=self.settings)
@@ -159,6 +166,12 @@ class LocalCluster:
 
     def _auth(self) -> ClusterAuth:
         return ClusterAuth(self._require().token)
+
+    def _verify(self) -> Verify:
+        # The CA the daemons' own clients use: this cluster's setting, else the environment
+        # the daemons inherit (as `FileSystem.from_cluster` decides).
+        ca = self.settings.get("tls_ca")
+        return tls_verify(client_tls_ca() if ca is None else str(ca))
 
     def _bind(self, port: int) -> list[str]:
         return ["--host", self.host, "--port", str(port)]
@@ -223,7 +236,10 @@ class LocalCluster:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 workers = httpx.get(
-                    f"{info.jobtracker}/mr/v1/workers", auth=self._auth(), timeout=5
+                    f"{info.jobtracker}/mr/v1/workers",
+                    auth=self._auth(),
+                    timeout=5,
+                    verify=self._verify(),
                 ).json()
                 live = sum(1 for w in workers if w["state"] == "LIVE")
                 if live >= count:
@@ -239,7 +255,10 @@ class LocalCluster:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 status = httpx.get(
-                    f"{info.namenode}/nn/v1/cluster", auth=self._auth(), timeout=5
+                    f"{info.namenode}/nn/v1/cluster",
+                    auth=self._auth(),
+                    timeout=5,
+                    verify=self._verify(),
                 ).json()
                 if status.get("live", 0) >= count and not status.get("safemode", True):
                     return
@@ -430,9 +449,9 @@ def _same_process(d: DaemonInfo) -> bool:
     return bool(d.data_dir) and d.data_dir.encode() in argv
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, verify: Verify) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        return httpx.get(f"{url}/health", timeout=2, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 

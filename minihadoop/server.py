@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -184,25 +185,48 @@ def serve(
     log_level: str = "warning",
     limits: ConnectionLimits | None = None,
     service_sock: socket.socket | None = None,
+    certfile: str = "",
+    keyfile: str = "",
 ) -> None:
     """Run `app` on an already-bound socket (and `service_sock`, a second port with
-    connection caps of its own) until SIGINT/SIGTERM. Slow and greedy clients are bounded
-    by `limits` (minihadoop.httpguard), which replace uvicorn's `limit_concurrency`: that
-    counted half-open connections from anyone, and answered everyone 503 when they won."""
+    connection caps of its own) until SIGINT/SIGTERM; HTTPS when given a certificate and
+    its key (PEM files: `Settings.tls_cert`, `Settings.tls_key`). Slow and greedy clients
+    are bounded by `limits` (minihadoop.httpguard), which replace uvicorn's
+    `limit_concurrency`: that counted half-open connections from anyone, and answered
+    everyone 503 when they won."""
+    if certfile:
+        check_tls_files(certfile, keyfile)
     config = uvicorn.Config(
         app,
         http=guarded_protocol(limits or ConnectionLimits()),
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
+        ssl_certfile=certfile or None,
+        ssl_keyfile=keyfile or None,
     )
     socks = [sock] if service_sock is None else [sock, service_sock]
     uvicorn.Server(config).run(sockets=socks)
 
 
-def url_for(host: str, port: int) -> str:
+def check_tls_files(certfile: str, keyfile: str) -> None:
+    """Load the certificate and key as the server will, so a missing file or a key that is
+    not the certificate's stops the daemon with both paths named (uvicorn would say only
+    "No such file or directory")."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise IllegalArgumentError(
+            f"cannot serve TLS with the certificate {certfile} and the key {keyfile}: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
+def url_for(host: str, port: int, *, tls: bool = False) -> str:
+    """The URL a daemon advertises: https when it serves TLS, so every peer and client that
+    learns it (registrations, redirects, shuffle locations) speaks TLS to it."""
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 # --- WebHDFS query parameters (namenode and datanode) ---------------------------------------

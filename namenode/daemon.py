@@ -62,12 +62,20 @@ def run(
     clients, slow or greedy, can make the namenode miss heartbeats and declare datanodes
     dead. The ready file gets the client URL, then the service URL on a second line."""
     sock = bind_socket(host, port)
-    url = url_for(host, sock.getsockname()[1])
+    tls = settings.tls
+    url = url_for(host, sock.getsockname()[1], tls=tls)
     service_sock = bind_socket(host, service_port) if service_port is not None else None
-    service_url = url_for(host, service_sock.getsockname()[1]) if service_sock else url
+    service_url = url_for(host, service_sock.getsockname()[1], tls=tls) if service_sock else url
     ports = [s.getsockname()[1] for s in (sock, service_sock) if s is not None]
     app = build_app(name_dir, settings, host, ports)
     if ready_file is not None:
         ready_file.write_text(f"{url}\n{service_url}")
     log.warning("namenode serving %s on %s (datanodes: %s)", name_dir, url, service_url)
-    serve(app, sock, limits=ConnectionLimits.of(settings), service_sock=service_sock)
+    serve(
+        app,
+        sock,
+        limits=ConnectionLimits.of(settings),
+        service_sock=service_sock,
+        certfile=settings.tls_cert,
+        keyfile=settings.tls_key,
+    )

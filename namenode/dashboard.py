@@ -127,7 +127,9 @@ class Renderer:
 def router(system: Namesystem, read: Any) -> APIRouter:
     api = APIRouter(include_in_schema=False, dependencies=[read])
     view = Renderer()
-    jobs = JobTrackerView(lambda: system.jobtracker_url, system.settings.token or None)
+    jobs = JobTrackerView(
+        lambda: system.jobtracker_url, system.settings.token or None, tls_ca=system.settings.tls_ca
+    )
     _storage_pages(api, view, system, jobs)
     _job_pages(api, view, jobs)
     _fragments(api, view, system, jobs)
@@ -239,7 +241,8 @@ def _download(system: Namesystem, path: str, namenode_url: str) -> StreamingResp
             raise UnavailableError(
                 f"block {b.block.block_id} of {located.status.path} has no live replica"
             )
-    fs = FileSystem(namenode_url, system.settings.token or None, user="dashboard")
+    settings = system.settings
+    fs = FileSystem(namenode_url, settings.token or None, user="dashboard", tls_ca=settings.tls_ca)
     stream = DFSInputStream(fs, located)
 
     def body() -> Iterator[bytes]:

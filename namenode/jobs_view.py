@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
+from minihadoop.rest import tls_verify
 from minihadoop.signing import ClusterAuth
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -26,10 +27,16 @@ class JobTrackerUnavailable(Exception):
 
 class JobTrackerView:
     def __init__(
-        self, url_of: Callable[[], str | None], token: str | None, *, timeout: float = 2.0
+        self,
+        url_of: Callable[[], str | None],
+        token: str | None,
+        *,
+        timeout: float = 2.0,
+        tls_ca: str = "",
     ) -> None:
         self._url_of = url_of
         self._auth = ClusterAuth(token) if token else None
+        self._verify = tls_verify(tls_ca)
         self._timeout = timeout
 
     @property
@@ -57,7 +64,9 @@ class JobTrackerView:
         if not base:
             raise JobTrackerUnavailable("no job tracker has announced itself to the namenode")
         try:
-            with httpx.Client(timeout=self._timeout, auth=self._auth) as client:
+            with httpx.Client(
+                timeout=self._timeout, auth=self._auth, verify=self._verify
+            ) as client:
                 response = client.get(f"{base}{path}", params=params)
         except httpx.HTTPError as exc:
             raise JobTrackerUnavailable(f"cannot reach {base}: {exc}") from exc
