@@ -1091,16 +1091,17 @@ def test_lone_surrogates_in_json_paths_are_refused(world: World, unchanged: None
     auth = cluster_auth(world.token)
     json_type = {"content-type": "application/json"}
     bad = '"/badinput/a\\ud800b"'
+    sealed = base64.b64encode(seal_payload(b"x", Keys.derive(world.token).seal)).decode()
     for url, body in [
         (f"{world.nn}/nn/v1/create", f'{{"path": {bad}, "client": "c"}}'),
         (f"{world.nn}/nn/v1/append", f'{{"path": {bad}, "client": "c"}}'),
         (
             f"{world.jt}/mr/v1/jobs",
-            f'{{"name": "n", "inputs": ["{world.text}"], "output": {bad}, "payload": "eA=="}}',
+            f'{{"name": "n", "inputs": ["{world.text}"], "output": {bad}, "payload": "{sealed}"}}',
         ),
         (
             f"{world.jt}/mr/v1/jobs",
-            f'{{"name": "n", "inputs": [{bad}], "output": "/badinput/o", "payload": "eA=="}}',
+            f'{{"name": "n", "inputs": [{bad}], "output": "/badinput/o", "payload": "{sealed}"}}',
         ),
     ]:
         r = world.http.post(url, content=body.encode(), headers=json_type, auth=auth)
