@@ -10,7 +10,6 @@ from datanode.blockstore import BlockStore
 from datanode.service import DatanodeIdentity, DatanodeService
 from minihadoop.address import advertised_host
 from minihadoop.config import Settings
-from minihadoop.httpguard import ConnectionLimits
 from minihadoop.server import bind_socket, serve, url_for
 
 log = logging.getLogger("minihadoop.datanode")
@@ -36,10 +35,4 @@ def run(
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("datanode %s serving %s on %s", store.datanode_id, data_dir, url)
-    serve(
-        app,
-        sock,
-        limits=ConnectionLimits.of(settings),
-        certfile=settings.tls_cert,
-        keyfile=settings.tls_key,
-    )
+    serve(app, sock, settings)

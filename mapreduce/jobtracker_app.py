@@ -29,7 +29,6 @@ from minihadoop.config import Settings
 from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import FileSystem
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
-from minihadoop.httpguard import ConnectionLimits
 from minihadoop.rest import tls_verify
 from minihadoop.server import bind_socket, install_error_handlers, limit_body_size, serve, url_for
 from minihadoop.signing import ClusterAuth
@@ -156,13 +155,7 @@ def run(
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("job tracker serving %s on %s", directory, url)
-    serve(
-        app,
-        sock,
-        limits=ConnectionLimits.of(settings),
-        certfile=settings.tls_cert,
-        keyfile=settings.tls_key,
-    )
+    serve(app, sock, settings)
 
 
 async def _announce(namenode: str, url: str, settings: Settings) -> None:

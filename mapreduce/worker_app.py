@@ -27,7 +27,6 @@ from minihadoop.address import advertised_host
 from minihadoop.config import Settings
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
-from minihadoop.httpguard import ConnectionLimits
 from minihadoop.server import bind_socket, install_error_handlers, serve, url_for
 from minihadoop.signing import MAC_SIZE, Keys, stream_mac
 
@@ -130,10 +129,4 @@ def run(
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("worker %s serving %s on %s", worker_id, work_dir, url)
-    serve(
-        app,
-        sock,
-        limits=ConnectionLimits.of(settings),
-        certfile=settings.tls_cert,
-        keyfile=settings.tls_key,
-    )
+    serve(app, sock, settings)

@@ -38,6 +38,7 @@ class DelegationToken:
     max_date: float
     ops: tuple[str, ...] | None = None  # upper-case WebHDFS op names; None: any
     path: str | None = None  # this path and everything under it; None: any
+    parent: str | None = None  # the token it was made from: it dies with it
 
     def encode(self, key: bytes) -> str:
         fields = json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
@@ -66,6 +67,10 @@ class DelegationToken:
         if self.path is None or self.path == "/":
             return True
         return path == self.path or path.startswith(self.path + "/")
+
+    def within(self, op: str, path: str) -> bool:
+        """Whether this token can do no more than `op` on `path`."""
+        return self.ops == (op.upper(),) and self.path == path
 
 
 def _b64(data: bytes) -> str:

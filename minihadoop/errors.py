@@ -235,5 +235,9 @@ def from_remote(body: Any, status: int) -> MiniHadoopError:
         name, message = str(remote["exception"]), str(remote["message"])
     except (KeyError, TypeError):
         return MiniHadoopError(f"HTTP {status}: {str(body)[:200]}")
+    if status == 401:
+        # The one answer a caller takes unsigned (`minihadoop.signing`): whoever sent it, it
+        # can only say "not authenticated", never pose as another error a caller acts on.
+        return AuthenticationError(message)
     cls = _BY_NAME_AND_STATUS.get((name, status)) or _BY_NAME.get(name, MiniHadoopError)
     return cls(message)

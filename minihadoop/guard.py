@@ -181,8 +181,19 @@ class RequestGuard:
             # From here on every answer is signed, a refusal of the Host included, so a
             # peer that named this daemon wrongly is told so rather than taken for an impostor.
             send = _signed_answers(send, self.keys, signed.nonce)
+        elif _has_body(headers):
+            if not scope["path"].startswith("/webhdfs/"):
+                # Refused before a byte of it is read: only WebHDFS takes a body from a caller
+                # that is not signed (with a delegation token, checked before the body is).
+                unsigned = AuthenticationError("a request with a body must be signed")
+                await _refuse(unsigned, scope, receive, _closing(send, 0))
+                return
+            send = _closing(send, 400)  # a refusal: the unread body is not waited for
         if not self.names.allows(host, signed=PRINCIPAL in scope):
-            err = IllegalArgumentError(f"this daemon does not answer to the host {host[:100]!r}")
+            err = IllegalArgumentError(
+                f"this daemon does not answer to the host {host[:100]!r} "
+                "(a name of its own? add it to MINIHADOOP_ALLOWED_HOSTS there)"
+            )
             await _refuse(err, scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -202,6 +213,21 @@ class RequestGuard:
         if signed.content == UNSIGNED and not self.unsigned_payload(scope["method"], scope["path"]):
             raise SignatureError("this route needs the request's body digest signed")
         return signed
+
+
+def _has_body(headers: Headers) -> bool:
+    return headers.get("content-length", "0") not in ("0", "") or "transfer-encoding" in headers
+
+
+def _closing(send: Send, from_status: int) -> Send:
+    """`send`, closing the connection after an answer of `from_status` or above."""
+
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] >= from_status:
+            MutableHeaders(scope=message)["connection"] = "close"
+        await send(message)
+
+    return closing
 
 
 async def _refuse(err: MiniHadoopError, scope: Scope, receive: Receive, send: Send) -> None:

@@ -11,6 +11,10 @@ request answer 503, heartbeats included. So every daemon serves through
 * a body idle limit: a body that sends nothing for `body_timeout` (while the server is
   reading it, not when it has paused reading) is cut off, which the app sees as a client
   disconnect (400);
+* a size cap on a request's headers: `MAX_HEAD` bytes of request line and header fields
+  (Hadoop's ``hadoop.http.max.request.header.size``), and `MAX_HEAD_BUFFERED` bytes of
+  anything received before the headers end (one endless header line); over either, the
+  request is answered 400 and the connection closed, so nobody holds memory with headers;
 * caps per listening socket: at most `max_connections` open connections, and at most
   `max_per_client` from one client address; a connection over a cap is closed at once.
   Counted per listening socket, so the namenode's service port (datanodes only) is never
@@ -34,6 +38,8 @@ from minihadoop.config import Settings
 
 log = logging.getLogger("minihadoop")
 
+MAX_HEAD = 64 << 10
+MAX_HEAD_BUFFERED = 1 << 20
 LOG_EVERY = 60.0  # seconds between log lines about one address's refused connections
 Listener = int  # the local port a connection came in on
 Peer = str  # the client's address
@@ -108,6 +114,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._slot: tuple[Listener, Peer] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._awaiting_body = False
+        self._head = 0  # bytes of this request's line and headers, parsed
+        self._head_raw = 0  # bytes received since this request's headers began
+        self._head_too_large = False
 
     # --- connection ------------------------------------------------------------------------
 
@@ -166,9 +175,36 @@ class GuardedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._deadline is None and self._between_requests():
             self._arm(self.counter.limits.header_timeout)  # a new request's first bytes
+        if not self._awaiting_body:
+            self._head_raw += len(data)
+            if self._head_raw > MAX_HEAD_BUFFERED + MAX_HEAD:
+                self._head_too_large = True
+                self.send_400_response(_HEAD_MESSAGE)
+                return
         super().data_received(data)
 
+    # --- the size of a request's headers -----------------------------------------------------
+
+    def _count_head(self, size: int) -> None:
+        self._head += size
+        if self._head > MAX_HEAD:
+            self._head_too_large = True
+            # httptools turns this into HttpParserError: uvicorn answers 400 and closes.
+            raise ValueError(_HEAD_MESSAGE)
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def send_400_response(self, msg: str) -> None:
+        super().send_400_response(_HEAD_MESSAGE if self._head_too_large else msg)
+
     def on_headers_complete(self) -> None:
+        self._head = self._head_raw = 0
         self._awaiting_body = True
         self._arm(self.counter.limits.body_timeout)
         super().on_headers_complete()
@@ -182,6 +218,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._awaiting_body = False
         self._disarm()
         super().on_message_complete()
+
+
+_HEAD_MESSAGE = f"request headers larger than {MAX_HEAD} bytes"
 
 
 def guarded_protocol(limits: ConnectionLimits) -> type[GuardedProtocol]:

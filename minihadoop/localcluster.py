@@ -76,8 +76,10 @@ class LocalCluster:
         ready = self.directory / f".{name}.ready"
         ready.unlink(missing_ok=True)
         with open(self.logs / f"{name}.log", "ab") as log:
+            # -P: the daemons import minihadoop as installed, never a `cli/` or `namenode/`
+            # folder that happens to be where `cluster up` was run.
             proc = subprocess.Popen(
-                [sys.executable, "-m", "cli", *argv, "--ready-file", str(ready)],
+                [sys.executable, "-P", "-m", "cli", *argv, "--ready-file", str(ready)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -28,6 +28,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minihadoop import paths
+from minihadoop.config import Settings
 from minihadoop.errors import (
     AuthenticationError,
     IllegalArgumentError,
@@ -181,29 +182,27 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def serve(
     app: Any,
     sock: socket.socket,
+    settings: Settings,
     *,
-    log_level: str = "warning",
-    limits: ConnectionLimits | None = None,
     service_sock: socket.socket | None = None,
-    certfile: str = "",
-    keyfile: str = "",
+    log_level: str = "warning",
 ) -> None:
     """Run `app` on an already-bound socket (and `service_sock`, a second port with
-    connection caps of its own) until SIGINT/SIGTERM; HTTPS when given a certificate and
-    its key (PEM files: `Settings.tls_cert`, `Settings.tls_key`). Slow and greedy clients
-    are bounded by `limits` (minihadoop.httpguard), which replace uvicorn's
+    connection caps of its own) until SIGINT/SIGTERM; HTTPS when the settings name a
+    certificate and its key (`tls_cert`, `tls_key`). Slow and greedy clients are bounded by
+    the settings' connection limits (minihadoop.httpguard), which replace uvicorn's
     `limit_concurrency`: that counted half-open connections from anyone, and answered
     everyone 503 when they won."""
-    if certfile:
-        check_tls_files(certfile, keyfile)
+    if settings.tls:
+        check_tls_files(settings.tls_cert, settings.tls_key)
     config = uvicorn.Config(
         app,
-        http=guarded_protocol(limits or ConnectionLimits()),
+        http=guarded_protocol(ConnectionLimits.of(settings)),
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
-        ssl_certfile=certfile or None,
-        ssl_keyfile=keyfile or None,
+        ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None,
     )
     socks = [sock] if service_sock is None else [sock, service_sock]
     uvicorn.Server(config).run(sockets=socks)

@@ -167,7 +167,9 @@ def verify_request(
         raise SignatureError("the request's content digest is malformed")
     expected = mac(keys.request, request_string(method, host, path, query, date, nonce, content))
     if not hmac.compare_digest(expected, presented.strip().lower()):
-        raise SignatureError("the request's signature does not match")
+        raise SignatureError(
+            "the request's signature does not match (is MINIHADOOP_TOKEN this cluster's token?)"
+        )
     # Only a genuine signature reaches the clock and the nonce cache, so nobody without the
     # key can fill the cache or learn the receiver's clock.
     signed_at = int(date) / 1000

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 
 from minihadoop.config import Settings
 from minihadoop.guard import HostNames
-from minihadoop.httpguard import ConnectionLimits
 from minihadoop.server import bind_socket, serve, url_for
 from namenode.app import create_app
 from namenode.namesystem import Namesystem
@@ -71,11 +70,4 @@ def run(
     if ready_file is not None:
         ready_file.write_text(f"{url}\n{service_url}")
     log.warning("namenode serving %s on %s (datanodes: %s)", name_dir, url, service_url)
-    serve(
-        app,
-        sock,
-        limits=ConnectionLimits.of(settings),
-        service_sock=service_sock,
-        certfile=settings.tls_cert,
-        keyfile=settings.tls_key,
-    )
+    serve(app, sock, settings, service_sock=service_sock)

@@ -62,10 +62,17 @@ class TokenStore:
         ops: tuple[str, ...] | None = None,
         path: str | None = None,
         lifetime: float | None = None,
+        parent: DelegationToken | None = None,
     ) -> str:
-        """A new live token; `lifetime` caps it below the usual maximum (redirect tokens)."""
+        """A new live token; `lifetime` caps it below the usual maximum (redirect tokens).
+        One made from a `parent` lives no longer than it, and dies when it is cancelled."""
         max_date = now + min(lifetime or self.max_lifetime, self.max_lifetime)
-        token = DelegationToken(secrets.token_hex(16), user, renewer, now, max_date, ops, path)
+        if parent is not None:
+            max_date = min(max_date, self._expiry.get(parent.id, now))
+        parent_id = parent.id if parent is not None else None
+        token = DelegationToken(
+            secrets.token_hex(16), user, renewer, now, max_date, ops, path, parent_id
+        )
         with self._lock:
             self._expiry[token.id] = min(now + self.renew_interval, max_date)
             self._save(now)
@@ -75,6 +82,8 @@ class TokenStore:
         """The token, if genuine and live; else AuthenticationError."""
         token = DelegationToken.decode(text, self._key)
         expiry = self._expiry.get(token.id)
+        if token.parent is not None and token.parent not in self._expiry:
+            expiry = None  # made from a token since cancelled (or expired)
         if expiry is None:
             raise AuthenticationError("the delegation token was cancelled or never issued")
         if now >= expiry:

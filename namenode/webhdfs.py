@@ -219,9 +219,10 @@ def _redirect(
 
     The datanode URL carries the caller's query, `user.name`, and a delegation token as
     WebHDFS's `delegation` parameter, so a client that follows the redirect is authorised
-    there too: the caller's own, or — for a caller that signed with the cluster token, which
-    never travels — one issued for this op on this path, for an hour. An anonymous read
-    under the open read policy needs none.
+    there too: one made for this op on this path, for an hour at most — never the caller's
+    own token (a process squatting the port of a datanode not yet declared dead would
+    receive it), nor the cluster token, which never travels. One made from the caller's
+    token dies with it. A read under the open read policy needs none.
     """
     q = request.query_params
     user = user_of(request)
@@ -256,12 +257,19 @@ def _redirect_token(
     principal = principal_of(request)
     if principal is None:
         return None
-    if principal.token_text is not None:
-        return principal.token_text
     if op in ("OPEN", "GETFILECHECKSUM") and system.settings.read_policy == "open":
         return None
+    parent = principal.token
+    if parent is not None and parent.within(op, path):
+        return principal.token_text  # already no more than this: pass it on
     return tokens.issue(
-        user, user, time.time(), ops=(op,), path=path, lifetime=REDIRECT_TOKEN_LIFETIME
+        user,
+        user,
+        time.time(),
+        ops=(op,),
+        path=path,
+        lifetime=REDIRECT_TOKEN_LIFETIME,
+        parent=parent,
     )
 
 

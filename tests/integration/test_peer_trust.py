@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -166,11 +166,16 @@ def test_an_impostor_namenode_learns_nothing_that_authenticates(
     nn = info.namenode
     with FileSystem(nn, info.token) as fs:
         fs.write_bytes("/before", b"x" * 1000)
+    service = info.namenode_service
+    assert service is not None  # datanodes call the namenode on a port of their own
     cluster.kill("namenode", signal.SIGKILL)
-    impostor = impostors(port_of(nn), ok_json)
+    both = [impostors(port_of(nn), ok_json), impostors(port_of(service), ok_json)]
+
+    def paths() -> set[str]:
+        return both[0].paths() | both[1].paths()
 
     # The client is told the namenode is not there: the impostor's answers are not signed.
-    with FileSystem(nn, info.token) as fs:
+    with FileSystem(nn, info.token, retry_window=0) as fs:
         with pytest.raises(UnavailableError, match="not signed"):
             fs.ls("/")
         with pytest.raises(UnavailableError, match="not signed"):
@@ -180,24 +185,26 @@ def test_an_impostor_namenode_learns_nothing_that_authenticates(
     wanted = {"/internal/v1/jobtracker", "/webhdfs/v1/", "/nn/v1/create"}
 
     def every_daemon_called() -> bool:
-        return wanted <= impostor.paths() and bool(datanode_calls & impostor.paths())
+        return wanted <= paths() and bool(datanode_calls & paths())
 
-    wait_for(every_daemon_called, 30, f"calls from every daemon {wanted | datanode_calls}")
+    wait_for(every_daemon_called, 30, "calls from every daemon")
 
     # Nothing it received carries the token or a key made from it...
-    recorded = b"\n".join(r.raw() for r in impostor.seen)
+    seen = both[0].seen + both[1].seen
+    recorded = b"\n".join(r.raw() for r in seen)
     for secret in secrets_of(info.token):
         assert secret not in recorded
     # ...and nothing it received can be used again: every request, replayed to a live
     # datanode (a relay) and to the namenode's own address once it is back, is refused —
     # by the nonce cache, the Host it was signed for, or its date (older than the daemon).
-    impostor.close()
+    for impostor in both:
+        impostor.close()
     cluster.restart("namenode")
     datanode = cluster.daemon("datanode-0").url
-    replays = [r for r in impostor.seen if r.method == "POST"][:40]
+    replays = [r for r in seen if r.method == "POST"][:60]
     with httpx.Client(timeout=10) as client:
         for r in replays:
-            for base in (datanode, nn):
+            for base in (datanode, nn, service):
                 headers = {k: v for k, v in r.headers.items() if k.lower() != "content-length"}
                 answer = client.request(r.method, base + r.target, headers=headers, content=r.body)
                 assert answer.status_code in (400, 401, 404), (base, r.target, answer.text)
@@ -337,6 +344,11 @@ def test_a_delegation_token_lives_renews_and_dies_as_the_namenode_says(
     # token was live stops working the moment it is cancelled.
     r = httpx.put(f"{nn}/webhdfs/v1/dt/b?op=CREATE&delegation={token}", timeout=10)
     location = r.headers["location"]
+    # The redirect carries a token for that op on that path, made from the caller's: were
+    # the datanode's port taken by someone else, the caller's own token would not leak.
+    assert token not in location
+    (scoped,) = parse_qs(urlsplit(location).query)["delegation"]
+    assert httpx.put(f"{nn}/webhdfs/v1/dt/x?op=MKDIRS&delegation={scoped}").status_code == 401
     cluster.kill("namenode", signal.SIGTERM)
     cluster.restart("namenode")  # tokens survive a restart, cancelled ones stay cancelled
     with FileSystem(nn, info.token) as fs:

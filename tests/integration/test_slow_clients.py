@@ -159,3 +159,26 @@ def test_headers_and_bodies_must_keep_coming_and_one_address_gets_a_share(
         assert not any(closed_by_server(s) for s in crowd)
         other = httpx.get(f"{cluster._require().namenode}/health", timeout=10)  # 127.0.0.1
         assert other.status_code == 200
+
+
+def test_headers_too_large_are_refused_before_they_cost_memory(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    """Many header lines, or one endless one: answered 400 and closed once past the cap
+    (64 KiB, Hadoop's), not buffered for as long as the header deadline allows."""
+    cluster = make_cluster(datanodes=1)
+    nn = urlsplit(cluster._require().namenode)
+    line = b"X-Pad: " + b"a" * 1000 + b"\r\n"
+    for head in (line * 200, b"X-Pad: " + b"a" * (4 << 20)):
+        with socket.create_connection((nn.hostname or "", nn.port or 0), timeout=10) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            with contextlib.suppress(OSError):  # the server may close while we still send
+                for i in range(0, len(head), 65536):
+                    s.sendall(head[i : i + 65536])
+            answer = b""
+            with contextlib.suppress(OSError):
+                while chunk := s.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+            assert b"request headers larger than 65536 bytes" in answer
+    assert httpx.get(f"{cluster._require().namenode}/health", timeout=10).status_code == 200

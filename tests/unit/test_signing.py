@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
-from minihadoop.errors import AccessControlError, AuthenticationError
+from minihadoop.errors import AccessControlError, AuthenticationError, ChecksumError, from_remote
 from minihadoop.guard import HostNames, cluster_only, install_guard
 from minihadoop.server import install_error_handlers
 from minihadoop.signing import (
@@ -438,3 +438,20 @@ def test_a_signed_request_must_name_this_daemons_port_a_browser_need_not() -> No
     assert not names.allows("127.0.0.1:9864", signed=True)  # relayed from another daemon
     assert not names.allows("nn.example.com", signed=True)
     assert names.allows("localhost:8080")  # a dashboard through a forwarded port
+
+
+def test_an_unsigned_body_is_refused_before_it_is_read_and_the_connection_closed() -> None:
+    """Anonymous JSON bodies were read (up to 64 MiB) and parsed before the route said 401."""
+    app, seen = guarded_app()
+    (r,) = through(app, ("POST", "/echo", {"content": b"x" * 1000}))
+    assert r.status_code == 401 and r.headers["connection"] == "close"
+    assert "must be signed" in r.json()["RemoteException"]["message"]
+    assert seen == []
+
+
+def test_an_unsigned_401_can_only_ever_mean_not_authenticated() -> None:
+    """Whoever answers at a peer's address may send an unsigned 401; it must not pose as an
+    error a caller acts on (a checksum error would have it report a good replica bad)."""
+    posing = {"RemoteException": {"exception": "ChecksumException", "message": "bad"}}
+    assert type(from_remote(posing, 401)) is AuthenticationError
+    assert type(from_remote(posing, 409)) is ChecksumError
