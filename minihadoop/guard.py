@@ -43,6 +43,7 @@ from minihadoop import paths
 from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
 from minihadoop.errors import AuthenticationError, IllegalArgumentError, MiniHadoopError
+from minihadoop.server import unexpected_response
 from minihadoop.signing import (
     CONTENT,
     SIGNATURE,
@@ -196,7 +197,24 @@ class RequestGuard:
             )
             await _refuse(err, scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if PRINCIPAL not in scope:
+            await self.app(scope, receive, send)
+            return
+        # Starlette answers an unexpected exception outside every middleware, this one too:
+        # that 500 would go unsigned, and its caller would take it for an impostor's.
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started:
+                raise
+            await unexpected_response(exc)(scope, receive, send)
 
     def _verify(self, scope: Scope, headers: Headers, host: str) -> SignedRequest:
         signed = verify_request(

@@ -98,18 +98,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        # An OSError's text names the file: a path on this server, which is nobody's business
-        # outside it (the log has it).
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        body = {
-            "RemoteException": {
-                "exception": "RuntimeException",
-                "javaClassName": "java.lang.RuntimeException",
-                "message": f"{type(exc).__name__}: {detail}",
-            }
+        return unexpected_response(exc)
+
+
+def unexpected_response(exc: BaseException) -> JSONResponse:
+    """A 500 RuntimeException for an exception nobody expected, logged here."""
+    log.error("unexpected error", exc_info=exc)
+    # An OSError's text names the file: a path on this server, which is nobody's business
+    # outside it (the log has it).
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    body = {
+        "RemoteException": {
+            "exception": "RuntimeException",
+            "javaClassName": "java.lang.RuntimeException",
+            "message": f"{type(exc).__name__}: {detail}",
         }
-        return JSONResponse(body, status_code=500)
+    }
+    return JSONResponse(body, status_code=500)
 
 
 class _CheckedUrls:

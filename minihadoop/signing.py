@@ -226,8 +226,8 @@ def verify_response(keys: Keys, nonce: str, response: httpx.Response) -> None:
     presented = response.headers.get(SIGNATURE, "")
     if not hmac.compare_digest(expected, presented):
         raise UnsignedAnswerError(
-            f"the answer from {response.request.url.netloc.decode()} is not signed by a "
-            "member of this cluster",
+            f"the answer from {response.request.url.netloc.decode()} (HTTP "
+            f"{response.status_code}) is not signed by a member of this cluster",
             request=response.request,
         )
     if content != UNSIGNED and not hmac.compare_digest(content, digest(response.content)):
@@ -243,6 +243,10 @@ class ClusterAuth(httpx.Auth):
 
     A request body given as bytes is digested; a streamed one is sent as UNSIGNED-PAYLOAD
     unless the caller set ``x-mh-content-sha256`` itself (a pipeline passes on its writer's).
+
+    Not with ``follow_redirects=True``: httpx would follow a redirect (re-sending the body)
+    before this flow could check that it came from the cluster. Follow a checked 307 by
+    hand; a chain of redirects is refused here, after the fact, to make the mistake loud.
     """
 
     def __init__(self, token: str) -> None:
@@ -265,6 +269,14 @@ class ClusterAuth(httpx.Auth):
         return headers[NONCE]
 
     @staticmethod
+    def _followed(response: httpx.Response) -> None:
+        if response.history:
+            raise UnsignedAnswerError(
+                "a client that signs its requests must not follow redirects automatically",
+                request=response.request,
+            )
+
+    @staticmethod
     def _passes_through(response: httpx.Response) -> bool:
         return response.status_code == 401 and SIGNATURE not in response.headers
 
@@ -273,6 +285,7 @@ class ClusterAuth(httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         nonce = self._sign(request)
         response = yield request
+        self._followed(response)
         if self._passes_through(response):
             response.read()
             return
@@ -285,6 +298,7 @@ class ClusterAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         nonce = self._sign(request)
         response = yield request
+        self._followed(response)
         if self._passes_through(response):
             await response.aread()
             return

@@ -337,7 +337,7 @@ def test_no_replica_is_deleted_before_the_edit_that_freed_it_is_durable(
         (gate / "fail").touch()
         (gate / "stall").unlink()
         namenode = cluster.daemon("namenode")
-        wait_for(lambda: cluster._reap(namenode.pid, 0.1), what="the namenode to stop")
+        wait_for(lambda: cluster._reap(namenode, 0.1), what="the namenode to stop")
         with pytest.raises(httpx.HTTPError):
             deleting.result()
 

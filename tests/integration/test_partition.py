@@ -109,7 +109,8 @@ def _ready(proc: Popen[bytes], ready: Path, log: Path) -> bool:
     if not (ready.exists() and ready.read_text()):
         return False
     try:
-        return httpx.get(f"{ready.read_text().strip()}/health", timeout=2).status_code == 200
+        url = ready.read_text().split()[0]  # a namenode adds its service URL below
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

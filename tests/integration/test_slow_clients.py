@@ -85,21 +85,21 @@ def test_a_slowloris_flood_starves_neither_heartbeats_nor_clients(
     # From the datanodes' own address, so a per-address cap on the client port alone could
     # not tell the flood from the heartbeats.
     flood = SlowlorisFlood((nn.hostname or "", nn.port or 0), "127.0.0.1", FLOOD, FLOOD_SECONDS)
-    client = httpx.Client(
-        transport=httpx.HTTPTransport(local_address=CLIENT_ADDRESS),
-        auth=cluster_auth(info.token),
-        follow_redirects=True,
-        timeout=30,
-    )
-    with client:
+    transport = httpx.HTTPTransport(local_address=CLIENT_ADDRESS)
+    client = httpx.Client(transport=transport, auth=cluster_auth(info.token), timeout=30)
+    # The datanode URLs the namenode redirects to carry a delegation token for that op.
+    follow = httpx.Client(transport=httpx.HTTPTransport(local_address=CLIENT_ADDRESS), timeout=30)
+    with client, follow:
         flood.start()
         done = 0
         while flood.is_alive():
             data = os.urandom(50_000)
             path = f"{info.namenode}/webhdfs/v1/busy/f{done}"
-            put = client.put(f"{path}?op=CREATE&overwrite=true", content=data)
+            create = client.put(f"{path}?op=CREATE&overwrite=true")
+            assert create.status_code == 307, create.text
+            put = follow.put(create.headers["location"], content=data)
             assert put.status_code == 201, put.text
-            got = client.get(f"{path}?op=OPEN")
+            got = follow.get(client.get(f"{path}?op=OPEN").headers["location"])
             assert got.status_code == 200 and got.content == data
             done += 1
         flood.join()

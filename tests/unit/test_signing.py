@@ -455,3 +455,18 @@ def test_an_unsigned_401_can_only_ever_mean_not_authenticated() -> None:
     posing = {"RemoteException": {"exception": "ChecksumException", "message": "bad"}}
     assert type(from_remote(posing, 401)) is AuthenticationError
     assert type(from_remote(posing, 409)) is ChecksumError
+
+
+def test_a_signing_client_will_not_have_followed_a_redirect() -> None:
+    """httpx follows a redirect before an auth flow sees it: a 307 nobody checked would
+    have sent the request, body and all, wherever it said."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/a":
+            return httpx.Response(307, headers={"location": "http://elsewhere/b"})
+        return httpx.Response(200)
+
+    transport = httpx.MockTransport(handler)
+    with httpx.Client(transport=transport, auth=ClusterAuth(TOKEN), follow_redirects=True) as c:
+        with pytest.raises(UnsignedAnswerError, match="must not follow redirects"):
+            c.get("http://nn/a")
