@@ -467,6 +467,6 @@ def test_a_signing_client_will_not_have_followed_a_redirect() -> None:
         return httpx.Response(200)
 
     transport = httpx.MockTransport(handler)
-    with httpx.Client(transport=transport, auth=ClusterAuth(TOKEN), follow_redirects=True) as c:
-        with pytest.raises(UnsignedAnswerError, match="must not follow redirects"):
-            c.get("http://nn/a")
+    client = httpx.Client(transport=transport, auth=ClusterAuth(TOKEN), follow_redirects=True)
+    with client, pytest.raises(UnsignedAnswerError, match="must not follow redirects"):
+        client.get("http://nn/a")
