@@ -118,7 +118,7 @@ def status(dir: Path | None = DirOption) -> None:
             d.url,
         )
     out.print(daemons)
-    with FileSystem.from_cluster(where) as fs:
+    with FileSystem.from_cluster(where, retry_window=0) as fs:  # a look, not a wait
         s = fs.cluster()  # a stopped namenode: this fails, with one line saying so
     table = Table("datanode", "state", "heartbeat", "used", "capacity", "blocks")
     for d in s["datanodes"]:

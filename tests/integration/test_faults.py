@@ -238,7 +238,7 @@ def test_write_goes_on_around_a_dead_pipeline_node(
 
 def test_unreachable_namenode_is_a_clear_error(tmp_path: Path) -> None:
     with (
-        FileSystem("http://127.0.0.1:9", "t") as fs,
+        FileSystem("http://127.0.0.1:9", "t", retry_window=0) as fs,
         pytest.raises(MiniHadoopError, match="cannot reach"),
     ):
         fs.ls("/")

@@ -232,7 +232,7 @@ def test_a_client_that_does_not_trust_the_ca_cannot_connect(
     assert info is not None
     stranger = CertificateAuthority(tmp_path / "other", name="some other CA")
     for tls_ca in (str(stranger.ca_file), ""):  # another CA; the default trust store
-        with FileSystem(info.namenode, info.token, tls_ca=tls_ca) as untrusting:
+        with FileSystem(info.namenode, info.token, tls_ca=tls_ca, retry_window=0) as untrusting:
             with pytest.raises(UnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
                 untrusting.mkdir("/tls/untrusted")
             with pytest.raises(UnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
