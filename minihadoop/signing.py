@@ -54,7 +54,6 @@ NONCE = "x-mh-nonce"
 CONTENT = "x-mh-content-sha256"
 SIGNATURE = "x-mh-signature"
 MAC_SIZE = 32
-_EMPTY = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +104,7 @@ def mac(key: bytes, message: bytes) -> str:
 
 
 def digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest() if body else _EMPTY
+    return hashlib.sha256(body).hexdigest()
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -269,42 +268,42 @@ class ClusterAuth(httpx.Auth):
         return headers[NONCE]
 
     @staticmethod
-    def _followed(response: httpx.Response) -> None:
+    def _needs_body(response: httpx.Response) -> bool:
+        """Whether the answer must be read before it is checked: an unsigned 401 (passed
+        through, so a caller holding the wrong token is told so) or a signed digest (only
+        ever made for an answer sent whole)."""
         if response.history:
             raise UnsignedAnswerError(
                 "a client that signs its requests must not follow redirects automatically",
                 request=response.request,
             )
+        return _passes_through(response) or response.headers.get(CONTENT, UNSIGNED) != UNSIGNED
 
-    @staticmethod
-    def _passes_through(response: httpx.Response) -> bool:
-        return response.status_code == 401 and SIGNATURE not in response.headers
+    def _check(self, nonce: str, response: httpx.Response) -> None:
+        if not _passes_through(response):
+            verify_response(self.keys, nonce, response)
 
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         nonce = self._sign(request)
         response = yield request
-        self._followed(response)
-        if self._passes_through(response):
+        if self._needs_body(response):
             response.read()
-            return
-        if response.headers.get(CONTENT, UNSIGNED) != UNSIGNED:
-            response.read()  # a digest is signed only for an answer sent whole
-        verify_response(self.keys, nonce, response)
+        self._check(nonce, response)
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         nonce = self._sign(request)
         response = yield request
-        self._followed(response)
-        if self._passes_through(response):
+        if self._needs_body(response):
             await response.aread()
-            return
-        if response.headers.get(CONTENT, UNSIGNED) != UNSIGNED:
-            await response.aread()
-        verify_response(self.keys, nonce, response)
+        self._check(nonce, response)
+
+
+def _passes_through(response: httpx.Response) -> bool:
+    return response.status_code == 401 and SIGNATURE not in response.headers
 
 
 # --- sealed bytes -----------------------------------------------------------------------------
@@ -315,15 +314,21 @@ def stream_mac(key: bytes, context: bytes = b"") -> hmac.HMAC:
     return hmac.new(key, context + b"\n", hashlib.sha256)
 
 
+def _mac_of(key: bytes, data: bytes | memoryview, context: bytes) -> bytes:
+    mac = stream_mac(key, context)
+    mac.update(data)  # no copy of data (payloads run to tens of MiB)
+    return mac.digest()
+
+
 def seal(key: bytes, data: bytes, context: bytes = b"") -> bytes:
     """`data` behind a MAC over `context` and its exact bytes."""
-    return hmac.digest(key, context + b"\n" + data, "sha256") + data
+    return _mac_of(key, data, context) + data
 
 
 def unseal(key: bytes, sealed: bytes, context: bytes = b"") -> bytes:
     """The data of `sealed`, or `SignatureError` if its MAC does not hold."""
-    tag, data = sealed[:MAC_SIZE], sealed[MAC_SIZE:]
-    expected = hmac.digest(key, context + b"\n" + data, "sha256")
+    tag = sealed[:MAC_SIZE]
+    expected = _mac_of(key, memoryview(sealed)[MAC_SIZE:], context)
     if len(tag) < MAC_SIZE or not hmac.compare_digest(tag, expected):
         raise SignatureError("the data is not sealed with this cluster's key")
-    return data
+    return sealed[MAC_SIZE:]
