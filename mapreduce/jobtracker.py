@@ -230,9 +230,11 @@ class JobTracker:
         try:
             self._carry_out(instructions)
         finally:
-            # Commits may have waited out a namenode restart with heartbeats queued behind.
+            # Commits may have waited out a namenode restart with heartbeats queued behind;
+            # a batch that took no longer than a heartbeat held nobody up.
             now = self.clock()
-            self.scheduler.excuse_silence(now - started, now)
+            if now - started > self.settings.mr_heartbeat_interval:
+                self.scheduler.excuse_silence(now - started, now)
 
     def _carry_out(self, instructions: list[Instruction]) -> None:
         queue = list(instructions)
@@ -291,13 +293,20 @@ class JobTracker:
         return []
 
     def _move(self, src: str, dst: str) -> None:
-        """Rename `src` to `dst`. If the namenode went away mid-rename, whether it happened
-        is read from the namespace: only this job tracker moves a job's parts, so `src`
-        gone and `dst` there means it did."""
+        """Rename `src` to `dst`: `src` gone and `dst` there means it happened."""
+        self._unless_done(
+            lambda: self.fs.mv(src, dst),
+            lambda: not self.fs.exists(src) and self.fs.exists(dst),
+        )
+
+    def _unless_done(self, action: Callable[[], object], done: Callable[[], bool]) -> None:
+        """Carry out a commit step that must not be sent twice. If the namenode went away
+        before answering, whether it happened is read from the namespace, which only this
+        job tracker changes under a job's output folder."""
         try:
-            self.fs.mv(src, dst)
+            action()
         except ConnectionLostError:
-            if self.fs.exists(src) or not self.fs.exists(dst):
+            if not done():
                 raise
 
     def _finish_job(self, ins: FinishJob) -> None:
@@ -320,17 +329,27 @@ class JobTracker:
         committed = f"{record.output}/_temporary/committed"
         for entry in self.fs.ls(committed):
             self._move(entry.path, f"{record.output}/{entry.name}")
-        self.fs.rm(f"{record.output}/_temporary", recursive=True, skip_trash=True)
-        self.fs.write_bytes(f"{record.output}/_SUCCESS", b"", overwrite=True)
+        temporary, success = f"{record.output}/_temporary", f"{record.output}/_SUCCESS"
+        self._unless_done(
+            lambda: self.fs.rm(temporary, recursive=True, skip_trash=True),
+            lambda: not self.fs.exists(temporary),
+        )
+        self._unless_done(
+            lambda: self.fs.write_bytes(success, b"", overwrite=True),
+            lambda: self.fs.exists(success),
+        )
 
     # --- cleaning up after failed and killed jobs ----------------------------------------------
 
     def retry_cleanups(self) -> None:
         """Try every pending cleanup again, oldest first, until the namenode is unavailable.
         Called on a timer, without the lock (it may wait on the namenode)."""
+        pending = self.cleanups.pending()
+        if not pending:
+            return
         with self.lock:
             live = {r.output for r in self.records.values() if not r.state.finished}
-        for job_id, output in self.cleanups.pending().items():
+        for job_id, output in pending.items():
             if output in live:  # a new job writes there now: that _temporary is not ours
                 self.cleanups.done(job_id)
             elif not self._try_cleanup(job_id, output):
