@@ -41,7 +41,7 @@ from minihadoop import paths
 from minihadoop.config import ClusterInfo, client_tls_ca, current_user, home_dir
 from minihadoop.errors import AuthenticationError, MiniHadoopError, UnavailableError
 from minihadoop.rest import call, tls_verify
-from minihadoop.signing import ClusterAuth, Keys
+from minihadoop.signing import ClusterAuth
 
 
 @dataclass
@@ -67,10 +67,11 @@ class JobTrackerClient:
     ) -> None:
         """`tls_ca`: as `FileSystem`'s (None: the MINIHADOOP_TLS_CA variable)."""
         self.url = url.rstrip("/")
-        self._keys = Keys.derive(token) if token else None
+        auth = ClusterAuth(token) if token else None
+        self._keys = auth.keys if auth else None
         self._http = httpx.Client(
             timeout=timeout,
-            auth=ClusterAuth(token) if token else None,
+            auth=auth,
             verify=tls_verify(client_tls_ca() if tls_ca is None else tls_ca),
         )
 

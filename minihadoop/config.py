@@ -143,6 +143,22 @@ def client_tls_ca() -> str:
     return os.environ.get("MINIHADOOP_TLS_CA", "")
 
 
+def client_retry_window() -> float:
+    """How long a client retries an unavailable namenode when its caller does not say:
+    $MINIHADOOP_RETRY_WINDOW, else the default. Read alone, as `client_tls_ca` is."""
+    text = os.environ.get("MINIHADOOP_RETRY_WINDOW")
+    if text is None:
+        default: float = Settings.model_fields["retry_window"].default
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # NaN included
+        raise ValueError(f"MINIHADOOP_RETRY_WINDOW must be seconds, 0 or more, not {text!r}")
+    return seconds
+
+
 def current_user() -> str:
     """The user name a client acts as, like Hadoop's HADOOP_USER_NAME / login user."""
     for var in ("MINIHADOOP_USER", "HADOOP_USER_NAME", "USER", "LOGNAME"):

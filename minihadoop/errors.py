@@ -208,6 +208,7 @@ for _cls in (
     AlreadyBeingCreatedError,
     LeaseExpiredError,
     RecoveryInProgressError,
+    StartupSafeModeError,  # same name, 503: safe mode that ends by itself; SafeMode* wins 403
     SafeModeError,
     AuthenticationError,
     AccessControlError,
@@ -222,10 +223,6 @@ for _cls in (
 ):
     _BY_NAME[_cls.exception] = _cls
     _BY_NAME_AND_STATUS[_cls.exception, _cls.status] = _cls
-# Same name, another status: safe mode that ends by itself answers 503, not 403.
-_BY_NAME_AND_STATUS[StartupSafeModeError.exception, StartupSafeModeError.status] = (
-    StartupSafeModeError
-)
 
 
 def from_remote(body: Any, status: int) -> MiniHadoopError:

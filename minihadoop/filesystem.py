@@ -36,7 +36,13 @@ import httpx
 
 from minihadoop import paths
 from minihadoop.checksum import CHECKSUM_SIZE, chunk_checksums, verify
-from minihadoop.config import ClusterInfo, Settings, client_tls_ca, current_user, home_dir
+from minihadoop.config import (
+    ClusterInfo,
+    client_retry_window,
+    client_tls_ca,
+    current_user,
+    home_dir,
+)
 from minihadoop.errors import (
     ChecksumError,
     FileAlreadyExistsError,
@@ -90,9 +96,10 @@ class FileSystem:
         self.user = user or current_user()
         self.bytes_per_checksum = bytes_per_checksum
         self._timeouts = (timeout, quick_timeout)
-        if retry_window is None:
-            retry_window = Settings().retry_window
-        self.retry = RetryPolicy(window=retry_window)
+        self.retry = RetryPolicy(
+            window=client_retry_window() if retry_window is None else retry_window
+        )
+        self._tls_ca = tls_ca
         # With the cluster token every call is signed and every answer checked (a peer that
         # cannot sign is no peer); without it, only what the read policy leaves open works.
         self._http = httpx.Client(
@@ -133,6 +140,7 @@ class FileSystem:
             quick_timeout=quick,
             bytes_per_checksum=self.bytes_per_checksum,
             retry_window=seconds,
+            tls_ca=self._tls_ca,
         )
 
     def close(self) -> None:

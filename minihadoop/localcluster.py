@@ -18,7 +18,7 @@ A pid in `cluster.json` is signalled only while it still names the process that 
 started: its start time is recorded beside it and compared first, since the kernel reuses
 the pids of processes that have exited.
 
-so does the token, which never appears on a command line. With ``tls_cert``, ``tls_key`` and
+With ``tls_cert``, ``tls_key`` and
 ``tls_ca`` among the settings every daemon serves HTTPS, and this object and the clients that
 read `cluster.json` verify them against that CA.
 """

@@ -37,12 +37,11 @@ class Replay(Enum):
 
     SAFE = "safe"  # idempotent, or recognised by the daemon as a repeat: after any failure
     IF_NOT_RECEIVED = "if-not-received"  # only when the daemon certainly did not act
-    NEVER = "never"  # best-effort calls whose failure costs nothing
 
 
 def may_retry(exc: BaseException, replay: Replay) -> bool:
     """Whether a call that failed with `exc` may be sent again."""
-    if replay is Replay.NEVER or not isinstance(exc, UnavailableError):
+    if not isinstance(exc, UnavailableError):
         return False
     if isinstance(exc, ConnectionLostError):
         return replay is Replay.SAFE

@@ -109,3 +109,14 @@ def test_the_window_ends_the_waiting(connect: Callable[[Namenode, float], FileSy
     with pytest.raises(UnreachableError):
         connect(once, 0.0).stat("/")
     assert once.calls == 1  # retry_window 0: no retries
+
+
+def test_a_client_reads_its_retry_window_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A daemon-only setting that would not validate does not stop a client."""
+    monkeypatch.setenv("MINIHADOOP_TLS_CERT", "/only/a/certificate.pem")  # no key: a daemon error
+    monkeypatch.setenv("MINIHADOOP_RETRY_WINDOW", "2.5")
+    with FileSystem("http://nn:9870", "token") as fs:
+        assert fs.retry.window == 2.5
+    monkeypatch.setenv("MINIHADOOP_RETRY_WINDOW", "soon")
+    with pytest.raises(ValueError, match="MINIHADOOP_RETRY_WINDOW"):
+        FileSystem("http://nn:9870", "token")

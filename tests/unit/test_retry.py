@@ -33,7 +33,6 @@ IN_DOUBT = ConnectionLostError("cannot reach nn:9870: connection lost mid-call: 
     [
         (NEVER_ARRIVED, Replay.SAFE, True),
         (NEVER_ARRIVED, Replay.IF_NOT_RECEIVED, True),
-        (NEVER_ARRIVED, Replay.NEVER, False),
         (REFUSED_503, Replay.IF_NOT_RECEIVED, True),
         (UnavailableError("busy"), Replay.IF_NOT_RECEIVED, True),  # any 503: nothing done
         (IN_DOUBT, Replay.SAFE, True),
