@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from minihadoop.checksum import CHECKSUM_SIZE, ChunkChecksummer, checksum_length, verify
+from minihadoop.durable import fsync_dir
 from minihadoop.errors import (
     BlockNotFoundError,
     ChecksumError,
@@ -82,14 +83,6 @@ class Replica:
     @property
     def report(self) -> ReplicaReport:
         return ReplicaReport(block_id=self.block_id, gen=self.gen, length=self.length)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlockStore:
@@ -239,7 +232,7 @@ class BlockStore:
             old.data_path.unlink(missing_ok=True)
         tmp_meta.replace(meta_path)
         writer.tmp_path.replace(data_path)
-        _fsync_dir(data_path.parent)
+        fsync_dir(data_path.parent)
         replica = Replica(
             writer.block_id,
             writer.gen,

@@ -11,9 +11,9 @@ so a crash leaves either the whole record or none; removed once the cleanup is d
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from minihadoop.durable import replace_file
 from minihadoop.errors import IllegalArgumentError
 
 
@@ -26,13 +26,7 @@ class PendingCleanups:
 
     def add(self, job_id: str, output: str) -> None:
         """Record the job's cleanup as pending; durable when this returns."""
-        path = self._path(job_id)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w") as f:
-            f.write(output)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
+        replace_file(self._path(job_id), output)
 
     def done(self, job_id: str) -> None:
         self._path(job_id).unlink(missing_ok=True)

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from namenode.editlog import fsync_dir, segments
+from minihadoop.durable import fsync_dir
+from namenode.editlog import segments
 from namenode.namespace import BlockRecord, Directory, File, Namespace, PendingFile
 
 _IMAGE = re.compile(r"^fsimage_(\d+)\.json$")

@@ -14,10 +14,9 @@ To take a node back into service, stop the namenode, delete its line, start the 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from namenode.editlog import fsync_dir
+from minihadoop.durable import replace_file
 
 FILE_NAME = "decommissioned"
 
@@ -41,11 +40,5 @@ class DecommissionList:
         if datanode_id in self._ids:
             return
         text = "".join(f"{i}\n" for i in sorted({*self._ids, datanode_id}))
-        tmp = self.path.with_name(f".{FILE_NAME}.new")
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self.path)
-        fsync_dir(self.path.parent)
+        replace_file(self.path, text)
         self._ids.add(datanode_id)

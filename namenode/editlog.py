@@ -38,6 +38,7 @@ from typing import Any
 
 import crc32c
 
+from minihadoop.durable import fsync_dir
 from minihadoop.errors import IllegalArgumentError, MiniHadoopError
 
 _HEADER = struct.Struct("<II")
@@ -167,7 +168,7 @@ class EditLog:
         self._flushing = False
         self._failed: BaseException | None = None
         self._file = open(directory / segment_name(first_txid), "ab")  # noqa: SIM115
-        _fsync_dir(directory)
+        fsync_dir(directory)
         self.syncs = 0
 
     @property
@@ -257,7 +258,7 @@ class EditLog:
                 waiter = _Waiter(self._last_txid)  # woken when the flush in progress ends
                 self._waiters.append(waiter)
             waiter.wake.acquire()
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def _roll_locked(self) -> None:
         self._check_failed()
@@ -280,14 +281,3 @@ class EditLog:
             self.sync(self._last_txid)
         finally:
             self._file.close()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-fsync_dir = _fsync_dir

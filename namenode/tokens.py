@@ -13,13 +13,13 @@ on every write.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from minihadoop.delegation import DelegationToken
+from minihadoop.durable import replace_file
 from minihadoop.errors import AccessControlError, AuthenticationError
 
 RENEW_INTERVAL = 24 * 3600.0
@@ -115,15 +115,4 @@ class TokenStore:
 
     def _save(self, now: float) -> None:
         self._expiry = {k: v for k, v in self._expiry.items() if v > now}
-        tmp = self._path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump(self._expiry, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        tmp.replace(self._path)
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        replace_file(self._path, json.dumps(self._expiry), mode=0o600)
