@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hmac
 import re
 import time
 import traceback
@@ -43,7 +42,7 @@ from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, mer
 from minihadoop.errors import UnavailableError
 from minihadoop.filesystem import FileSystem
 from minihadoop.rest import tls_verify
-from minihadoop.signing import MAC_SIZE, ClusterAuth, Keys, stream_mac
+from minihadoop.signing import ClusterAuth, Keys, SignatureError, TrailingSeal
 
 OUTPUT_PIECE = 1 << 20  # text output is joined into pieces of about this size per write
 FETCH_ATTEMPTS = 3
@@ -399,17 +398,15 @@ def _receive_sealed(
 ) -> int | None:
     """Write the body less its trailing seal to `target`; its size, or None if the seal
     does not hold."""
-    mac = stream_mac(key, context)
-    tail = b""
+    seal = TrailingSeal(key, context)
     size = 0
     with open(target, "wb") as f:
         for piece in response.iter_bytes(1 << 20):
-            held = tail + piece
-            body, tail = held[:-MAC_SIZE], held[-MAC_SIZE:]
-            mac.update(body)
-            f.write(body)
-            size += len(body)
-    if len(tail) < MAC_SIZE or not hmac.compare_digest(mac.digest(), tail):
+            for part in seal.feed(piece):
+                size += f.write(part)
+    try:
+        seal.check()
+    except SignatureError:
         return None
     return size
 

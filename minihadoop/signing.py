@@ -314,6 +314,32 @@ def stream_mac(key: bytes, context: bytes = b"") -> hmac.HMAC:
     return hmac.new(key, context + b"\n", hashlib.sha256)
 
 
+class TrailingSeal:
+    """Reads data that streams in followed by its seal (a `stream_mac` digest, as a worker
+    serves map output): `feed` each piece and use what it gives back — the bytes now known
+    to be data, not yet proven — and call `check` at the end, before anything trusts them.
+    The last `MAC_SIZE` bytes seen are held back; pieces are not copied."""
+
+    def __init__(self, key: bytes, context: bytes = b"") -> None:
+        self._mac = stream_mac(key, context)
+        self._tail = b""
+
+    def feed(self, piece: bytes) -> list[bytes | memoryview]:
+        if len(piece) >= MAC_SIZE:
+            parts: list[bytes | memoryview] = [self._tail, memoryview(piece)[:-MAC_SIZE]]
+            self._tail = piece[-MAC_SIZE:]
+        else:
+            held = self._tail + piece
+            parts, self._tail = [held[:-MAC_SIZE]], held[-MAC_SIZE:]
+        for part in parts:
+            self._mac.update(part)
+        return parts
+
+    def check(self) -> None:
+        if len(self._tail) < MAC_SIZE or not hmac.compare_digest(self._mac.digest(), self._tail):
+            raise SignatureError("the data is not sealed with this cluster's key")
+
+
 def _mac_of(key: bytes, data: bytes | memoryview, context: bytes) -> bytes:
     mac = stream_mac(key, context)
     mac.update(data)  # no copy of data (payloads run to tens of MiB)

@@ -31,11 +31,13 @@ from minihadoop.signing import (
     Keys,
     NonceCache,
     SignatureError,
+    TrailingSeal,
     UnsignedAnswerError,
     digest,
     seal,
     sign_request,
     sign_response,
+    stream_mac,
     unseal,
     verify_request,
 )
@@ -470,3 +472,38 @@ def test_a_signing_client_will_not_have_followed_a_redirect() -> None:
     client = httpx.Client(transport=transport, auth=ClusterAuth(TOKEN), follow_redirects=True)
     with client, pytest.raises(UnsignedAnswerError, match="must not follow redirects"):
         client.get("http://nn/a")
+
+
+def _cut(stream: bytes, sizes: list[int]) -> list[bytes]:
+    pieces, at, i = [], 0, 0
+    while at < len(stream):
+        pieces.append(stream[at : at + sizes[i % len(sizes)]])
+        at += sizes[i % len(sizes)]
+        i += 1
+    return pieces
+
+
+@given(st.binary(max_size=3000), st.lists(st.integers(1, 700), min_size=1, max_size=20))
+def test_a_trailing_seal_reads_back_however_the_stream_is_cut(
+    data: bytes, sizes: list[int]
+) -> None:
+    mac = stream_mac(KEYS.seal, b"ctx")
+    mac.update(data)
+    sealed = data + mac.digest()
+    reader = TrailingSeal(KEYS.seal, b"ctx")
+    got = b"".join(bytes(part) for piece in _cut(sealed, sizes) for part in reader.feed(piece))
+    reader.check()
+    assert got == data
+    for at in {0, len(sealed) // 2, len(sealed) - 1}:  # one bit flipped anywhere
+        bad = bytearray(sealed)
+        bad[at] ^= 1
+        reader = TrailingSeal(KEYS.seal, b"ctx")
+        for piece in _cut(bytes(bad), sizes):
+            reader.feed(piece)
+        with pytest.raises(SignatureError):
+            reader.check()
+    reader = TrailingSeal(KEYS.seal, b"other output")
+    for piece in _cut(sealed, sizes):
+        reader.feed(piece)
+    with pytest.raises(SignatureError):
+        reader.check()
