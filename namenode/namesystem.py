@@ -60,7 +60,7 @@ from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.decommissioned import DecommissionList
 from namenode.editlog import EditLogFailedError
-from namenode.invalidations import Invalidations
+from namenode.invalidations import HeldCommands
 from namenode.journal import Journal
 from namenode.leases import RECOVERY_HOLDER, Leases
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
@@ -113,7 +113,7 @@ class Namesystem:
         # only once safe mode is off (an operator may be restoring an older name folder).
         self._postponed_invalid: set[tuple[str, int]] = set()
         # Every delete command waits here until the edits it follows from are durable.
-        self.invalidations = Invalidations()
+        self.held: HeldCommands[Command] = HeldCommands()
         self.on_fatal: Callable[[str], None] = _terminate
         # The job tracker announces itself, so the dashboard can show jobs (soft state).
         self.jobtracker_url: str | None = None
@@ -148,15 +148,19 @@ class Namesystem:
         return effects, txid
 
     def _delete_replica(self, datanode_id: str, block_id: int) -> None:
-        """Queue a delete for when the namespace it was decided from is durable (a caller
-        holds the lock). Deletes leave with heartbeats, which `_commands_for` releases."""
-        self.invalidations.hold(self.journal.last_txid, datanode_id, block_id)
+        """Queue a delete for when the namespace it was decided from is durable."""
+        self._send_after_sync(datanode_id, _delete_command(block_id))
+
+    def _send_after_sync(self, datanode_id: str, command: Command) -> None:
+        """Queue `command` for when every edit logged so far is durable (a caller holds the
+        lock). Commands leave with heartbeats, which `_commands_for` releases."""
+        self.held.hold(self.journal.last_txid, datanode_id, command)
 
     def _commands_for(self, datanode_id: str) -> list[Command]:
-        """A datanode's commands, with every delete whose edits are now durable. Caller
+        """A datanode's commands, with every held one whose edits are now durable. Caller
         holds the lock."""
-        for node, block_id in self.invalidations.release(self.journal.synced_txid):
-            self.datanodes.queue(node, _delete_command(block_id))
+        for node, command in self.held.release(self.journal.synced_txid):
+            self.datanodes.queue(node, command)
         return self.datanodes.take_commands(datanode_id)
 
     def sync(self, txid: int) -> None:
@@ -312,7 +316,7 @@ class Namesystem:
         self.leases.recovery_asked(fid, now)
         block = Block(block_id=blocks[-1].block_id, gen=gen)
         targets = [live[n].ref for n in holders]
-        self.datanodes.queue(holders[0], Command(kind="recover", block=block, targets=targets))
+        self._send_after_sync(holders[0], Command(kind="recover", block=block, targets=targets))
         self._event(
             "lease", f"recovering the lease on {path}: block {block.block_id} on {holders[0]}"
         )
@@ -357,7 +361,7 @@ class Namesystem:
             if length:
                 for node in self.blocks.holders(report.block_id) - keep:
                     self.blocks.remove(report.block_id, node)
-                    self.datanodes.queue(node, _delete_command(report.block_id))
+                    self._delete_replica(node, report.block_id)
             closed = self.ns.lookup(path)
             if isinstance(closed, File):
                 self.replication.check(b.block_id for b in closed.blocks)

@@ -1,6 +1,6 @@
 """Replica deletes leave the namenode only after the edit that freed the blocks is durable.
 
-`Invalidations` on its own, then an in-process `Namesystem` (real edit log in a temp folder)
+`HeldCommands` on its own, then an in-process `Namesystem` (real edit log in a temp folder)
 whose edit log's fdatasync is made to fail: a heartbeat must not carry the delete out.
 """
 
@@ -27,7 +27,7 @@ from minihadoop.models import (
 )
 from namenode import editlog
 from namenode.editlog import EditLogFailedError
-from namenode.invalidations import Invalidations
+from namenode.invalidations import HeldCommands
 from namenode.namesystem import Namesystem
 
 GIB = 1 << 30
@@ -35,7 +35,7 @@ BLOCK = 1 << 20
 
 
 def test_deletes_are_released_in_order_once_their_txid_is_durable() -> None:
-    held = Invalidations()
+    held: HeldCommands[int] = HeldCommands()
     held.hold(3, "dn-a", 10)
     held.hold(3, "dn-b", 10)
     held.hold(5, "dn-a", 11)
@@ -105,9 +105,13 @@ def stored_block(system: Namesystem, path: str, *, complete: bool = True) -> int
     return block.block_id
 
 
-def deletes(system: Namesystem) -> list[int]:
+def commanded(system: Namesystem, kind: str) -> list[int]:
     reply = system.heartbeat(HeartbeatRequest(datanode_id="dn-a", capacity=GIB, remaining=GIB))
-    return [c.block.block_id for c in reply.commands if c.kind == "delete" and c.block]
+    return [c.block.block_id for c in reply.commands if c.kind == kind and c.block]
+
+
+def deletes(system: Namesystem) -> list[int]:
+    return commanded(system, "delete")
 
 
 def test_no_delete_leaves_before_the_edit_that_freed_the_block_is_durable(
@@ -120,7 +124,8 @@ def test_no_delete_leaves_before_the_edit_that_freed_the_block_is_durable(
     with pytest.raises(OSError):
         system.sync(txid)
     assert deletes(system) == []  # and never will be: a restart brings the file back
-    assert system.invalidations.release(txid) == [("dn-a", block_id)]  # still held
+    held = [(node, c.block and c.block.block_id) for node, c in system.held.release(txid)]
+    assert held == [("dn-a", block_id)]  # still held
 
 
 def test_a_delete_leaves_with_the_first_heartbeat_after_its_edit_is_durable(
@@ -157,3 +162,26 @@ def test_the_monitor_syncs_what_a_failed_request_logged_and_never_synced(
     assert deletes(system) == []
     system.tick()
     assert deletes(system) == [block_id]
+
+
+def test_no_block_recovery_leaves_before_its_new_stamp_is_durable(
+    system: Namesystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A datanode restamps replicas with the recovery's generation stamp: were that edit
+    lost, a restarted namenode would hand the same stamp out again, find no replica older
+    than it, and close the file without its last block."""
+    stored_block(system, "/open", complete=False)
+    failing_fsync(monkeypatch)
+    closed, txid = system.recover_lease("/open")
+    assert not closed and commanded(system, "recover") == []
+    with pytest.raises(OSError):
+        system.sync(txid)
+    assert commanded(system, "recover") == []
+
+
+def test_a_block_recovery_leaves_once_its_edit_is_durable(system: Namesystem) -> None:
+    block_id = stored_block(system, "/open", complete=False)
+    closed, txid = system.recover_lease("/open")
+    assert not closed and commanded(system, "recover") == []
+    system.sync(txid)
+    assert commanded(system, "recover") == [block_id]

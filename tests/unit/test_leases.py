@@ -101,6 +101,15 @@ def commands(system: Namesystem, node: str) -> list[Command]:
     return system.heartbeat(HeartbeatRequest(datanode_id=node)).commands
 
 
+def recover(system: Namesystem, path: str) -> tuple[bool, int]:
+    """recoverLease as the namenode's handler runs it: its edit synced before it answers
+    (a recovery's command leaves only then)."""
+    closed, txid = system.recover_lease(path)
+    if txid:
+        system.sync(txid)
+    return closed, txid
+
+
 def recover_commands(system: Namesystem) -> dict[str, list[Command]]:
     found = {n: [c for c in commands(system, n) if c.kind == "recover"] for n in NODES}
     return {n: cs for n, cs in found.items() if cs}
@@ -217,19 +226,19 @@ def test_an_append_past_the_soft_limit_recovers_the_last_block(
 
 def test_recover_lease_answers_true_once_closed(system: Namesystem, clock: Clock) -> None:
     with pytest.raises(FileNotFoundError_):
-        system.recover_lease("/nope")
+        recover(system, "/nope")
     _, last = half_written(system)
     # No waiting for the soft limit: recoverLease is for a writer known to be dead.
-    assert system.recover_lease("/f")[0] is False
-    assert system.recover_lease("/f")[0] is False  # in progress; not asked again
+    assert recover(system, "/f")[0] is False
+    assert recover(system, "/f")[0] is False  # in progress; not asked again
     ((cmd,),) = recover_commands(system).values()
     assert cmd.block is not None
     # Only dn2's replica was brought to the new stamp: dn1's is stale and must go.
     report = BlockRecoveryReport(
         block_id=last.block_id, gen=cmd.block.gen, length=250, datanode_ids=["dn2"]
     )
-    system.commit_block_recovery(report)
-    assert system.recover_lease("/f") == (True, 0)
+    system.sync(system.commit_block_recovery(report))
+    assert recover(system, "/f") == (True, 0)
     assert system.status("/f").length == (1 << 20) + 250
     assert [c.kind for c in commands(system, "dn1")] == ["delete"]
     assert system.blocks.holders(last.block_id) == {"dn2"}
@@ -244,11 +253,11 @@ def test_recover_lease_with_no_replica_of_the_last_block_drops_it(
     add_block(system, "/f", "w1", first.model_copy(update={"length": 1 << 20}))
     # The writer died while sending its second block: no datanode stored it. But a namenode
     # that has just started cannot tell that from replicas not reported yet: it waits.
-    assert system.recover_lease("/f")[0] is False
+    assert recover(system, "/f")[0] is False
     assert system.ns.under_construction["/f"].client == RECOVERY_HOLDER
     clock.now += SOFT + 1
     system.tick()
-    assert system.recover_lease("/f") == (True, 0)
+    assert recover(system, "/f") == (True, 0)
     assert system.status("/f").length == 1 << 20
     assert [b.block_id for b in system.ns.file_blocks("/f")[1]] == [first.block_id]
 
@@ -257,7 +266,7 @@ def test_a_superseded_recovery_is_refused_and_changes_nothing(
     system: Namesystem, clock: Clock
 ) -> None:
     _, last = half_written(system)
-    system.recover_lease("/f")
+    recover(system, "/f")
     ((old,),) = recover_commands(system).values()
     clock.now += SOFT + 1  # its primary never answered: the monitor asks again
     system.tick()
@@ -270,7 +279,7 @@ def test_a_superseded_recovery_is_refused_and_changes_nothing(
     with pytest.raises(LeaseExpiredError):
         system.commit_block_recovery(late)
     assert "/f" in system.ns.under_construction
-    system.commit_block_recovery(late.model_copy(update={"gen": new.block.gen}))
+    system.sync(system.commit_block_recovery(late.model_copy(update={"gen": new.block.gen})))
     assert system.status("/f").length == (1 << 20) + 300
 
 
@@ -279,7 +288,7 @@ def test_a_namenode_restart_mid_recovery_asks_again_and_finishes(
 ) -> None:
     system = start(tmp_path, clock)
     first, last = half_written(system)
-    system.recover_lease("/f")
+    recover(system, "/f")
     ((before,),) = recover_commands(system).values()
     system.close()  # the recovery's answer never came: the namenode went down first
 
@@ -301,8 +310,8 @@ def test_a_namenode_restart_mid_recovery_asks_again_and_finishes(
     report = BlockRecoveryReport(
         block_id=last.block_id, gen=after.block.gen, length=300, datanode_ids=list(NODES)
     )
-    system.commit_block_recovery(report)
-    assert system.recover_lease("/f") == (True, 0)
+    system.sync(system.commit_block_recovery(report))
+    assert recover(system, "/f") == (True, 0)
     assert system.status("/f").length == (1 << 20) + 300
     system.close()
 
@@ -314,7 +323,7 @@ def test_bad_lease_requests_get_clear_errors_and_change_nothing(
     system: Namesystem, clock: Clock
 ) -> None:
     _, last = half_written(system)
-    system.recover_lease("/f")
+    recover(system, "/f")
     ((cmd,),) = recover_commands(system).values()
     assert cmd.block is not None
     app = create_app(system, system.settings)
