@@ -38,7 +38,6 @@ from minihadoop.models import (
     IncrementalReportRequest,
     RegisterRequest,
     ReplicaReport,
-    Wire,
 )
 from minihadoop.rest import remote_error, tls_verify
 from minihadoop.signing import ClusterAuth, Keys
@@ -256,7 +255,7 @@ class DatanodeService:
             datanode_ids=done,
         )
         try:
-            await self._post_signed("commit_block_recovery", report)
+            await self._post("commit_block_recovery", report)
         except httpx.HTTPError as exc:
             log.warning("recovery of block %s not committed: %s", block.block_id, exc)
 
@@ -264,9 +263,7 @@ class DatanodeService:
         if target.id == self.id:
             return self.store.get(block_id).report if self.store.has(block_id) else None
         try:
-            response = await self.client.get(
-                f"{target.url}/dn/v1/blocks/{block_id}/replica", auth=self._auth
-            )
+            response = await self.client.get(f"{target.url}/dn/v1/blocks/{block_id}/replica")
             response.raise_for_status()
             return ReplicaReport.model_validate(response.json())
         except (httpx.HTTPError, ValueError) as exc:
@@ -281,7 +278,6 @@ class DatanodeService:
             response = await self.client.post(
                 f"{url}/dn/v1/blocks/{block.block_id}/recover",
                 params={"gen": block.gen, "length": length},
-                auth=self._auth,
                 timeout=httpx.Timeout(self.transfer_timeout),
             )
             response.raise_for_status()
@@ -295,18 +291,6 @@ class DatanodeService:
         replica = await asyncio.to_thread(self.store.recover, block_id, gen, length)
         await self.block_received(replica)
         return replica
-
-    @property
-    def _auth(self) -> httpx.Auth:
-        return ClusterAuth(self.settings.token)
-
-    async def _post_signed(self, endpoint: str, body: Wire) -> None:
-        response = await self.client.post(
-            f"{self.namenode_url}/internal/v1/{endpoint}",
-            json=body.model_dump(mode="json"),
-            auth=self._auth,
-        )
-        response.raise_for_status()
 
     # --- scanner ----------------------------------------------------------------------------
 

@@ -478,7 +478,7 @@ class Namespace:
         )
         return Effects(removed_blocks=removed, result=base.id)
 
-    def _pending(self, path: str, client: str, file_id: int = 0) -> PendingFile:
+    def pending_for(self, path: str, client: str, file_id: int = 0) -> PendingFile:
         """The file `client` is writing: by its inode id when given (it may have been
         renamed since), else by path."""
         pending = self._by_id.get(file_id) if file_id else self.under_construction.get(path)
@@ -487,7 +487,7 @@ class Namespace:
         return pending
 
     def _add_block(self, cmd: c.AddBlock) -> Effects:
-        pending = self._pending(cmd.path, cmd.client, cmd.file_id)
+        pending = self.pending_for(cmd.path, cmd.client, cmd.file_id)
         if cmd.block_id <= self.last_block_id or cmd.block_id in self.block_owner:
             raise IllegalArgumentError(f"block id {cmd.block_id} already used")
         blocks = pending.file.blocks
@@ -505,7 +505,7 @@ class Namespace:
         return Effects()
 
     def _complete_file(self, cmd: c.CompleteFile) -> Effects:
-        pending = self._pending(cmd.path, cmd.client, cmd.file_id)
+        pending = self.pending_for(cmd.path, cmd.client, cmd.file_id)
         return self._close_pending(pending, cmd.mtime, cmd.last_length)
 
     def _close_pending(self, pending: PendingFile, mtime: int, last_length: int | None) -> Effects:
@@ -577,7 +577,7 @@ class Namespace:
         return self._forget_blocks(self._close_file(path).file)
 
     def _abandon_file(self, cmd: c.AbandonFile) -> Effects:
-        pending = self._pending(cmd.path, cmd.client, cmd.file_id)
+        pending = self.pending_for(cmd.path, cmd.client, cmd.file_id)
         return Effects(removed_blocks=self._drop_pending(pending.path), result=True)
 
     def _release(self, cmd: c.AbandonFile | c.ReassignLease | c.CloseRecovered) -> Effects:

@@ -297,16 +297,17 @@ class Namesystem:
             if blocks
             else []
         )
-        if not holders and blocks and now - self.started <= self.settings.lease_soft_limit:
-            # Just started: the replicas of the last block may not be reported yet. Take
-            # the file, and look again once the datanodes have had a soft limit to report.
-            txid = self._mutate(c.ReassignLease(fid, RECOVERY_HOLDER, self.ns.next_gen()))[1]
-            self.leases.recovery_asked(fid, now)
-            return False, txid
-        if not holders:
-            cmd = c.CloseRecovered(fid, self._now_ms())
-            if blocks:  # its last block, which no datanode holds, is dropped
-                cmd = c.CloseRecovered(fid, cmd.mtime, 0, blocks[-1].gen)
+        # Just started, the last block's replicas may not be reported yet: take the file all
+        # the same, and look again once the datanodes have had a soft limit to report.
+        just_started = now - self.started <= self.settings.lease_soft_limit
+        if not holders and not (blocks and just_started):
+            ms = self._now_ms()
+            # Its last block, which no datanode holds, is dropped.
+            cmd = (
+                c.CloseRecovered(fid, ms, 0, blocks[-1].gen)
+                if blocks
+                else c.CloseRecovered(fid, ms)
+            )
             txid = self._mutate(cmd)[1]
             self.leases.forget(fid)
             self._event("lease", f"recovered the lease on {path}; closed at once")
@@ -314,12 +315,13 @@ class Namesystem:
         gen = self.ns.next_gen()
         txid = self._mutate(c.ReassignLease(fid, RECOVERY_HOLDER, gen))[1]
         self.leases.recovery_asked(fid, now)
-        block = Block(block_id=blocks[-1].block_id, gen=gen)
-        targets = [live[n].ref for n in holders]
-        self._send_after_sync(holders[0], Command(kind="recover", block=block, targets=targets))
-        self._event(
-            "lease", f"recovering the lease on {path}: block {block.block_id} on {holders[0]}"
-        )
+        if holders:
+            block = Block(block_id=blocks[-1].block_id, gen=gen)
+            targets = [live[n].ref for n in holders]
+            self._send_after_sync(holders[0], Command(kind="recover", block=block, targets=targets))
+            self._event(
+                "lease", f"recovering the lease on {path}: block {block.block_id} on {holders[0]}"
+            )
         return False, txid
 
     def recover_lease(self, path: str) -> tuple[bool, int]:
@@ -377,18 +379,10 @@ class Namesystem:
                 self.leases.renew(fid, now)
             return len(held)
 
-    def _writing(self, path: str, client: str, file_id: int) -> PendingFile:
-        """The file `client` is writing, by inode id when given (it may have moved)."""
-        ns = self.ns
-        pending = ns.pending_by_id(file_id) if file_id else ns.under_construction.get(path)
-        if pending is None or pending.client != client:
-            raise LeaseExpiredError(f"No lease on {path}: not open for writing by {client}")
-        return pending
-
     def add_block(self, req: AddBlockRequest, writer_host: str | None) -> tuple[LocatedBlock, int]:
         path = paths.normalize(req.path)
         with self.lock:
-            pending = self._writing(path, req.client, req.file_id)
+            pending = self.ns.pending_for(path, req.client, req.file_id)
             path = pending.path
             prev = req.previous.length if req.previous is not None else None
             candidates = [
@@ -419,7 +413,7 @@ class Namesystem:
     def complete(self, req: CompleteRequest) -> int:
         path = paths.normalize(req.path)
         with self.lock:
-            pending = self._writing(path, req.client, req.file_id)
+            pending = self.ns.pending_for(path, req.client, req.file_id)
             path = pending.path
             last = req.last.length if req.last is not None else None
             cmd = c.CompleteFile(path, req.client, self._now_ms(), last, req.file_id)
@@ -434,7 +428,7 @@ class Namesystem:
     def abandon(self, path: str, client: str, file_id: int = 0) -> int:
         path = paths.normalize(path)
         with self.lock:
-            pending = self._writing(path, client, file_id)
+            pending = self.ns.pending_for(path, client, file_id)
             self.leases.forget(pending.file.id)
             return self._mutate(c.AbandonFile(pending.path, client, file_id))[1]
 
