@@ -8,6 +8,11 @@ The store is small (tokens live days, not seconds) and changes rarely, so it is 
 file rewritten whole, fsynced and renamed into place before a change is answered: a token
 issued, renewed or cancelled stays so across a namenode restart. Expired tokens are dropped
 on every write.
+
+A redirect's token (`scoped`: one op on one path, an hour at most) is not kept: it is
+checked by its MAC, its own end and its parent's life, so a WebHDFS redirect costs no write.
+It dies with the token it was made from; one made for a caller that signed with the cluster
+token cannot be cancelled, only outlived.
 """
 
 from __future__ import annotations
@@ -53,35 +58,40 @@ class TokenStore:
         if self._path.exists():
             self._expiry = {str(k): float(v) for k, v in json.loads(self._path.read_text()).items()}
 
-    def issue(
-        self,
-        user: str,
-        renewer: str,
-        now: float,
-        *,
-        ops: tuple[str, ...] | None = None,
-        path: str | None = None,
-        lifetime: float | None = None,
-        parent: DelegationToken | None = None,
-    ) -> str:
-        """A new live token; `lifetime` caps it below the usual maximum (redirect tokens).
-        One made from a `parent` lives no longer than it, and dies when it is cancelled."""
-        max_date = now + min(lifetime or self.max_lifetime, self.max_lifetime)
-        if parent is not None:
-            max_date = min(max_date, self._expiry.get(parent.id, now))
-        parent_id = parent.id if parent is not None else None
-        token = DelegationToken(
-            secrets.token_hex(16), user, renewer, now, max_date, ops, path, parent_id
-        )
+    def issue(self, user: str, renewer: str, now: float) -> str:
+        """A new live token, kept until it expires or is cancelled."""
+        max_date = now + self.max_lifetime
+        token = DelegationToken(secrets.token_hex(16), user, renewer, now, max_date)
         with self._lock:
             self._expiry[token.id] = min(now + self.renew_interval, max_date)
             self._save(now)
         return token.encode(self._key)
 
+    def scoped(
+        self,
+        user: str,
+        op: str,
+        path: str,
+        now: float,
+        *,
+        lifetime: float,
+        parent: DelegationToken | None = None,
+    ) -> str:
+        """A redirect's token: `op` on `path` only, for `lifetime` at most, and no longer
+        than `parent`; not kept (see the module's docstring)."""
+        max_date = now + min(lifetime, self.max_lifetime)
+        if parent is not None:
+            max_date = min(max_date, self._expiry.get(parent.id, now))
+        parent_id = parent.id if parent is not None else None
+        token = DelegationToken(
+            secrets.token_hex(16), user, user, now, max_date, (op,), path, parent_id
+        )
+        return token.encode(self._key)
+
     def check(self, text: str, now: float) -> DelegationToken:
         """The token, if genuine and live; else AuthenticationError."""
         token = DelegationToken.decode(text, self._key)
-        expiry = self._expiry.get(token.id)
+        expiry = token.max_date if _is_scoped(token) else self._expiry.get(token.id)
         if token.parent is not None and token.parent not in self._expiry:
             expiry = None  # made from a token since cancelled (or expired)
         if expiry is None:
@@ -93,6 +103,8 @@ class TokenStore:
     def renew(self, text: str, caller: Caller, now: float) -> float:
         """Move the token's expiry on; answers the new expiry (seconds since the epoch)."""
         token = self.check(text, now)
+        if _is_scoped(token):
+            raise AccessControlError("a redirect's token cannot be renewed")
         if not caller.cluster and caller.user != token.renewer:
             raise AccessControlError(f"{caller.user} tried to renew a token for {token.renewer}")
         with self._lock:
@@ -116,3 +128,7 @@ class TokenStore:
     def _save(self, now: float) -> None:
         self._expiry = {k: v for k, v in self._expiry.items() if v > now}
         replace_file(self._path, json.dumps(self._expiry), mode=0o600)
+
+
+def _is_scoped(token: DelegationToken) -> bool:
+    return token.ops is not None and token.path is not None

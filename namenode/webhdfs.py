@@ -262,14 +262,8 @@ def _redirect_token(
     parent = principal.token
     if parent is not None and parent.within(op, path):
         return principal.token_text  # already no more than this: pass it on
-    return tokens.issue(
-        user,
-        user,
-        time.time(),
-        ops=(op,),
-        path=path,
-        lifetime=REDIRECT_TOKEN_LIFETIME,
-        parent=parent,
+    return tokens.scoped(
+        user, op, path, time.time(), lifetime=REDIRECT_TOKEN_LIFETIME, parent=parent
     )
 
 

@@ -507,3 +507,27 @@ def test_a_trailing_seal_reads_back_however_the_stream_is_cut(
         reader.feed(piece)
     with pytest.raises(SignatureError):
         reader.check()
+
+
+def test_a_redirects_token_is_not_kept_and_dies_with_its_parent(tmp_path: Path) -> None:
+    """Every WebHDFS redirect makes one: writing each to disk would make the store grow and
+    be rewritten with the request rate."""
+    store = TokenStore(tmp_path, KEYS.delegation, renew_interval=100)
+    parent_text = store.issue("alice", "alice", NOW)
+    parent = store.check(parent_text, NOW)
+    on_disk = (tmp_path / "delegation-tokens.json").read_text()
+    child_text = store.scoped("alice", "CREATE", "/d/f", NOW, lifetime=3600, parent=parent)
+    assert (tmp_path / "delegation-tokens.json").read_text() == on_disk and len(store) == 1
+    child = store.check(child_text, NOW + 99)
+    assert (child.ops, child.path, child.parent) == (("CREATE",), "/d/f", parent.id)
+    with pytest.raises(AuthenticationError, match="expired"):
+        store.check(child_text, NOW + 100)  # no longer than its parent's expiry
+    with pytest.raises(AccessControlError, match="cannot be renewed"):
+        store.renew(child_text, Caller("alice", cluster=False), NOW)
+    store.cancel(parent_text, Caller("alice", cluster=False), NOW)
+    with pytest.raises(AuthenticationError, match="cancelled"):
+        store.check(child_text, NOW)
+    orphan = store.scoped("bob", "OPEN", "/x", NOW, lifetime=50)  # for a signed caller
+    assert store.check(orphan, NOW + 49).user == "bob"
+    with pytest.raises(AuthenticationError, match="expired"):
+        store.check(orphan, NOW + 50)
