@@ -114,6 +114,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._slot: tuple[Listener, Peer] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._awaiting_body = False
+        self._body_seen = 0.0  # loop time of the body's last bytes
         self._head = 0  # bytes of this request's line and headers, parsed
         self._head_raw = 0  # bytes received since this request's headers began
         self._head_too_large = False
@@ -157,9 +158,16 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _expired(self) -> None:
         self._deadline = None
-        if self._awaiting_body and self._server_holds_the_body():
-            self._arm(self.counter.limits.body_timeout)
-            return
+        if self._awaiting_body:
+            # Body bytes only note the time (a block upload brings thousands of pieces);
+            # the timer, when it fires, measures the silence since the last of them.
+            silent = self.loop.time() - self._body_seen
+            if silent < self.counter.limits.body_timeout:
+                self._arm(self.counter.limits.body_timeout - silent)
+                return
+            if self._server_holds_the_body():
+                self._arm(self.counter.limits.body_timeout)
+                return
         if not self.transport.is_closing():
             self.transport.close()
 
@@ -206,12 +214,12 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head = self._head_raw = 0
         self._awaiting_body = True
+        self._body_seen = self.loop.time()
         self._arm(self.counter.limits.body_timeout)
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        if self._awaiting_body:
-            self._arm(self.counter.limits.body_timeout)
+        self._body_seen = self.loop.time()
         super().on_body(body)
 
     def on_message_complete(self) -> None:
