@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from minihadoop.models import RegisterRequest
 from minihadoop.signing import UNSIGNED, ClusterAuth, Keys, digest, sign_request
+from namenode.namesystem import Namesystem
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -38,3 +40,27 @@ def signed_headers(
     host = urlsplit(base).netloc
     signed = sign_request(Keys.derive(token), method, host, target, content, time.time())
     return {"host": host, **signed}
+
+
+class Clock:
+    """A clock a test moves by hand: pass it as a core's `clock`, then set `now`."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def register_datanodes(system: Namesystem, *ids: str, capacity: int = 1 << 40) -> None:
+    """Register datanodes `ids` with an in-process namesystem, each at its own loopback URL
+    and with `capacity` bytes free."""
+    for datanode_id in ids:
+        port = 9864 + len(system.datanodes.nodes)
+        request = RegisterRequest(
+            datanode_id=datanode_id,
+            url=f"http://127.0.0.1:{port}",
+            capacity=capacity,
+            remaining=capacity,
+        )
+        system.register(request, peer_ip="127.0.0.1")

@@ -15,7 +15,9 @@ import time
 
 _GATE = os.environ.get("FSYNC_GATE")
 _real_fdatasync = os.fdatasync
-_durable_size: dict[int, int] = {}  # fd -> its size after its last good fsync
+# (device, inode) -> the file's size after its last good fsync. Not by fd: a new edit-log
+# segment usually gets the number of the one closed before it.
+_durable_size: dict[tuple[int, int], int] = {}
 
 
 def _gated_fdatasync(fd: int) -> None:
@@ -25,11 +27,12 @@ def _gated_fdatasync(fd: int) -> None:
         open(os.path.join(_GATE, "stalled"), "w").close()
         while os.path.exists(stall):
             time.sleep(0.01)
+    st = os.fstat(fd)
     if os.path.exists(os.path.join(_GATE, "fail")):
-        os.ftruncate(fd, _durable_size.get(fd, 0))
+        os.ftruncate(fd, _durable_size.get((st.st_dev, st.st_ino), 0))
         raise OSError(errno.EIO, "Input/output error (injected)")
     _real_fdatasync(fd)
-    _durable_size[fd] = os.fstat(fd).st_size
+    _durable_size[st.st_dev, st.st_ino] = os.fstat(fd).st_size
 
 
 if _GATE:

@@ -31,6 +31,7 @@ from minihadoop.errors import AuthenticationError, UnavailableError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 from minihadoop.signing import CONTENT, SIGNATURE, Keys, digest, sign_response
+from tests.integration.test_mapreduce import wc_mapper, wc_reducer
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -208,7 +209,6 @@ def test_an_impostor_namenode_learns_nothing_that_authenticates(
                 headers = {k: v for k, v in r.headers.items() if k.lower() != "content-length"}
                 answer = client.request(r.method, base + r.target, headers=headers, content=r.body)
                 assert answer.status_code in (400, 401, 404), (base, r.target, answer.text)
-                assert answer.status_code != 200
     with FileSystem(nn, info.token) as fs:
         wait_for(lambda: not fs.cluster()["safemode"], 30, "safe mode off")
         assert not fs.exists("/during") and fs.read_bytes("/before") == b"x" * 1000
@@ -250,9 +250,9 @@ def test_an_impostor_job_tracker_gets_no_worker_to_run_anything(
         "num_reducers": 0,
         "split": {"path": "/in.txt", "start": 0, "length": 6, "file_length": 6},
     }
-    # Three impostors: one that cannot sign at all, one that signs with a key of its own,
-    # and one that signs with a guessed key while replaying real nonces. Every one hands
-    # out a launch and serves a hostile payload for it, raw and "sealed" with its key.
+    # Two impostors: one that cannot sign at all, and one that signs, for each request's
+    # own nonce, with a key of its own. Each hands out a launch and serves a hostile payload
+    # for it, raw and "sealed" with its key.
     forged = Keys.derive("not-the-token")
 
     def launcher(sign: bool) -> Callable[[Recorded], tuple[int, dict[str, str], bytes]]:
@@ -294,23 +294,14 @@ def test_an_impostor_job_tracker_gets_no_worker_to_run_anything(
     # The worker is unharmed: with the real job tracker back, real jobs run.
     cluster.restart("jobtracker")
     result = Job(
-        mapper=_count,
-        reducer=_sum,
+        mapper=wc_mapper,
+        reducer=wc_reducer,
         inputs=["/in.txt"],
         output="/out",
         cluster_dir=cluster.directory,
     ).run()
     assert result.ok, result.error
     assert not marker.exists()
-
-
-def _count(_offset: int, line: str) -> Iterator[tuple[str, int]]:
-    for word in line.split():
-        yield word, 1
-
-
-def _sum(word: str, counts: list[int]) -> Iterator[tuple[str, int]]:
-    yield word, sum(counts)
 
 
 # --- delegation tokens ------------------------------------------------------------------------

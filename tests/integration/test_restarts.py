@@ -35,7 +35,7 @@ def start_namenode_later(cluster: LocalCluster) -> threading.Thread:
     """Start the (killed) namenode again on its old port after OUTAGE, in the background."""
 
     def restart() -> None:
-        threading.Event().wait(OUTAGE)  # the length of the outage, not a wait for an event
+        time.sleep(OUTAGE)  # the length of the outage, not a wait for an event
         cluster.restart("namenode")
 
     thread = threading.Thread(target=restart, name="namenode-restart")

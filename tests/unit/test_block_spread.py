@@ -21,11 +21,11 @@ from minihadoop.models import (
     CreateRequest,
     HeartbeatRequest,
     IncrementalReportRequest,
-    RegisterRequest,
     ReplicaReport,
 )
 from namenode.datanodes import DatanodeDescriptor
 from namenode.namesystem import Namesystem
+from tests.support import register_datanodes
 
 GIB = 1 << 30
 BLOCK = 1 << 20
@@ -34,16 +34,7 @@ BLOCK = 1 << 20
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[Namesystem]:
     s = Namesystem(tmp_path / "name", Settings(token="secret", replication=1))
-    for n in ("dn-a", "dn-b", "dn-c"):
-        s.register(
-            RegisterRequest(
-                datanode_id=n,
-                url=f"http://127.0.0.1:{9000 + ord(n[-1])}",
-                capacity=GIB,
-                remaining=GIB,
-            ),
-            peer_ip="127.0.0.1",
-        )
+    register_datanodes(s, "dn-a", "dn-b", "dn-c", capacity=GIB)
     s.set_safemode("leave")
     yield s
     s.close()

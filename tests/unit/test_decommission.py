@@ -8,20 +8,10 @@ from pathlib import Path
 import pytest
 
 from minihadoop.config import Settings
-from minihadoop.models import BlockReportRequest, DatanodeState, RegisterRequest
+from minihadoop.models import BlockReportRequest, DatanodeState
 from namenode.decommissioned import DecommissionList
 from namenode.namesystem import Namesystem
-
-
-def register(system: Namesystem, datanode_id: str) -> None:
-    system.register(
-        RegisterRequest(
-            datanode_id=datanode_id,
-            url=f"http://127.0.0.1:{9000 + len(system.datanodes.nodes)}",
-            capacity=1 << 40,
-            remaining=1 << 40,
-        )
-    )
+from tests.support import register_datanodes
 
 
 @pytest.fixture
@@ -54,13 +44,13 @@ def test_a_restarted_namenode_drains_a_decommissioned_node_again(
 ) -> None:
     system = open_system()
     for node in ("dn1", "dn2"):
-        register(system, node)
+        register_datanodes(system, node)
     assert system.decommission("dn1") is DatanodeState.DECOMMISSIONING
     system.close()
 
     again = open_system()
     for node in ("dn1", "dn2"):
-        register(again, node)
+        register_datanodes(again, node)
     states = {n.id: n.state for n in again.datanode_table()}
     assert states == {"dn1": DatanodeState.DECOMMISSIONING, "dn2": DatanodeState.LIVE}
     assert "dn1" not in again.datanodes.writable()
@@ -71,12 +61,12 @@ def test_a_retired_node_that_reports_is_not_told_to_register_again(
 ) -> None:
     system = open_system()
     for node in ("dn1", "dn2"):
-        register(system, node)
+        register_datanodes(system, node)
     system.decommission("dn1")
     system.tick()  # it holds nothing: retired at once
     assert system.datanodes.nodes["dn1"].state is DatanodeState.DECOMMISSIONED
     # A restarted datanode registers, then reports; "register" here would loop for ever.
-    register(system, "dn1")
+    register_datanodes(system, "dn1")
     answer = system.block_report(BlockReportRequest(datanode_id="dn1", replicas=[]))
     assert answer.commands == []
     assert system.datanodes.nodes["dn1"].state is DatanodeState.DECOMMISSIONED

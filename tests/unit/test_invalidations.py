@@ -22,13 +22,13 @@ from minihadoop.models import (
     CreateRequest,
     HeartbeatRequest,
     IncrementalReportRequest,
-    RegisterRequest,
     ReplicaReport,
 )
 from namenode import editlog
 from namenode.editlog import EditLogFailedError
 from namenode.invalidations import HeldCommands
 from namenode.namesystem import Namesystem
+from tests.support import Clock, register_datanodes
 
 GIB = 1 << 30
 BLOCK = 1 << 20
@@ -46,17 +46,9 @@ def test_deletes_are_released_in_order_once_their_txid_is_durable() -> None:
     assert held.release(9) == []
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1000.0)
 
 
 @pytest.fixture
@@ -67,12 +59,7 @@ def system(tmp_path: Path, clock: Clock) -> Iterator[Namesystem]:
         clock=clock,
     )
     s.on_fatal = lambda _reason: None  # the test, not the process, sees the failure
-    s.register(
-        RegisterRequest(
-            datanode_id="dn-a", url="http://127.0.0.1:9001", capacity=GIB, remaining=GIB
-        ),
-        peer_ip="127.0.0.1",
-    )
+    register_datanodes(s, "dn-a", capacity=GIB)
     s.set_safemode("leave")
     yield s
     # After a failed fsync the checkpoint on close fails too; the second close just shuts

@@ -30,39 +30,22 @@ from minihadoop.models import (
     CreateRequest,
     HeartbeatRequest,
     IncrementalReportRequest,
-    RegisterRequest,
     ReplicaReport,
 )
 from namenode import checkpoint
 from namenode.app import create_app
 from namenode.leases import RECOVERY_HOLDER, Leases
 from namenode.namesystem import Namesystem
-from tests.support import cluster_auth
+from tests.support import Clock, cluster_auth, register_datanodes
 
 SOFT = 10.0
 NODES = ("dn1", "dn2")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def start(tmp_path: Path, clock: Clock) -> Namesystem:
     settings = Settings(token="secret", lease_soft_limit=SOFT, replication=2)
     system = Namesystem(tmp_path / "name", settings, clock=clock)
-    for i, node in enumerate(NODES):
-        system.register(
-            RegisterRequest(
-                datanode_id=node,
-                url=f"http://127.0.0.1:{9864 + i}",
-                capacity=1 << 40,
-                remaining=1 << 40,
-            )
-        )
+    register_datanodes(system, *NODES)
     return system
 
 
@@ -79,8 +62,13 @@ def system(tmp_path: Path, clock: Clock) -> Iterator[Namesystem]:
 
 
 def create(system: Namesystem, path: str, client: str, *, overwrite: bool = False) -> int:
-    req = CreateRequest(path=path, client=client, overwrite=overwrite)
-    return system.create(req, "alice")[2]
+    """A create as the namenode's handler runs it: synced before it answers (so what it
+    freed, an overwritten file's replicas, may leave)."""
+    txid, _, inode = system.create(
+        CreateRequest(path=path, client=client, overwrite=overwrite), "alice"
+    )
+    system.sync(txid)
+    return inode
 
 
 def add_block(system: Namesystem, path: str, client: str, previous: Block | None = None) -> Block:
@@ -171,7 +159,8 @@ def test_past_the_soft_limit_an_overwrite_takes_the_path(system: Namesystem, clo
     assert system.ns.under_construction["/f"].client == "w2"
     # The dead writer's block goes, and so do its replicas.
     assert system.ns.block_record(block.block_id) is None
-    assert all(c.kind == "delete" for n in NODES for c in commands(system, n))
+    kinds = {n: [c.kind for c in commands(system, n)] for n in NODES}
+    assert kinds == {n: ["delete"] for n in NODES}
     with pytest.raises(LeaseExpiredError):
         add_block(system, "/f", "w1")
 

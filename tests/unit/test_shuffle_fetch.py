@@ -36,7 +36,7 @@ def test_sealed_output_is_kept(tmp_path: Path) -> None:
     "body",
     [
         sealed(RUN)[:1000] + b"X" + sealed(RUN)[1001:],  # one byte changed
-        sealed(RUN, b"shuffle/job_1/attempt_job_1_m_000000_0/1"),  # another reducer's
+        sealed(RUN, shuffle_context("job_1", "attempt_job_1_m_000000_0", 1)),  # another's
         RUN,  # no seal at all
         b"",
     ],

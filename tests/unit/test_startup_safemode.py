@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 
 from minihadoop.config import Settings
-from minihadoop.models import Block, LocatedBlock, RegisterRequest
+from minihadoop.models import Block, LocatedBlock
 from namenode.app import create_app
 from namenode.namesystem import Namesystem
-from tests.support import cluster_auth
+from tests.support import cluster_auth, register_datanodes
 
 TOKEN = "secret"
 
@@ -32,18 +32,10 @@ def call(system: Namesystem, method: str, url: str, **kw: Any) -> httpx.Response
     return asyncio.run(run())
 
 
-def register(system: Namesystem) -> None:
-    system.register(
-        RegisterRequest(
-            datanode_id="dn1", url="http://127.0.0.1:9864", capacity=1 << 40, remaining=1 << 40
-        )
-    )
-
-
 def restarted_namenode(tmp_path: Path) -> Namesystem:
     """A namenode that wrote /f (one 10-byte block) and started again: nothing reported."""
     first = Namesystem(tmp_path / "name", Settings(token=TOKEN))
-    register(first)
+    register_datanodes(first, "dn1")
     first.tick()
     body = {"path": "/f", "client": "c1"}
     call(first, "POST", "/nn/v1/create", json=body)
