@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mapreduce.protocol import checked_job_id
 from minihadoop.durable import replace_file
-from minihadoop.errors import IllegalArgumentError
 
 
 class PendingCleanups:
@@ -45,6 +45,4 @@ class PendingCleanups:
         return {name: output for _, name, output in sorted(found)}
 
     def _path(self, job_id: str) -> Path:
-        if not job_id or not all(c.isalnum() or c in "_-" for c in job_id):
-            raise IllegalArgumentError(f"invalid job id {job_id!r}")
-        return self.directory / job_id
+        return self.directory / checked_job_id(job_id)

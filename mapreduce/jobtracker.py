@@ -41,6 +41,7 @@ from mapreduce.protocol import (
     SubmitRequest,
     TaskKind,
     WorkerHeartbeat,
+    checked_job_id,
 )
 from mapreduce.scheduler import (
     CommitTask,
@@ -185,7 +186,7 @@ class JobTracker:
         return sorted(dict.fromkeys(files), key=files.index)
 
     def payload(self, job_id: str) -> bytes:
-        path = self.directory / "payloads" / f"{_safe(job_id)}.pkl"
+        path = self.directory / "payloads" / f"{checked_job_id(job_id)}.pkl"
         if not path.exists():
             raise FileNotFoundError_(f"no payload for job {job_id}")
         return path.read_bytes()
@@ -483,10 +484,3 @@ def _summary(record: JobRecord, job: Job | None) -> dict[str, Any]:
 
 def _part_name(kind: TaskKind, index: int) -> str:
     return f"part-{'m' if kind is TaskKind.MAP else 'r'}-{index:05d}"
-
-
-def _safe(job_id: str) -> str:
-    # Bounded too: an over-long id would reach the disk as a name it refuses (ENAMETOOLONG).
-    if not 0 < len(job_id) <= 200 or not all(c.isalnum() or c in "_-" for c in job_id):
-        raise IllegalArgumentError(f"invalid job id {job_id[:100]!r}")
-    return job_id

@@ -10,6 +10,21 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from minihadoop.errors import IllegalArgumentError
+
+
+def is_job_id(text: str) -> bool:
+    """Whether `text` can be a job id: letters, digits, ``_`` and ``-``, 1 to 200 of them
+    (the job tracker makes ``job_<time>_<hex>``). Checked wherever one names a file or a
+    folder, so none leaves its folder; bounded, so none is a name the disk refuses."""
+    return 0 < len(text) <= 200 and all(c.isalnum() or c in "_-" for c in text)
+
+
+def checked_job_id(text: str) -> str:
+    if not is_job_id(text):
+        raise IllegalArgumentError(f"invalid job id {text[:100]!r}")
+    return text
+
 
 class Wire(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -33,6 +33,7 @@ from mapreduce.protocol import (
     HeartbeatReply,
     TaskState,
     WorkerHeartbeat,
+    is_job_id,
 )
 from minihadoop.config import Settings
 from minihadoop.rest import tls_verify
@@ -248,7 +249,7 @@ class WorkerService:
 
 def _is_job_dir(path: Path) -> bool:
     name = path.name
-    return path.is_dir() and name.startswith("job_") and all(c.isalnum() or c in "_-" for c in name)
+    return path.is_dir() and name.startswith("job_") and is_job_id(name)
 
 
 def _child_target(
