@@ -147,7 +147,6 @@ class WorkerService:
             )
             return
         attempt_dir = self.work_dir / spec.job_id / spec.attempt_id
-        self.held.add(spec.job_id)
         attempt_dir.mkdir(parents=True, exist_ok=True)
         result_path = attempt_dir / "result.json"
         process = self.ctx.Process(

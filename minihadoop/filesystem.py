@@ -335,10 +335,15 @@ class FileSystem:
             Replay.SAFE,  # a repeat by the same client starts the file afresh, as its owner
         )
         bpc = self.bytes_per_checksum or int(created["bytes_per_checksum"])
-        out = DFSOutputStream(self, path, int(created["block_size"]), bpc, progress)
-        out.file_id = int(created.get("file_id", 0))
-        out.renew_every = float(created.get("lease_soft_limit", 60.0)) / 2
-        return out
+        return DFSOutputStream(
+            self,
+            path,
+            int(created["block_size"]),
+            bpc,
+            progress,
+            file_id=int(created.get("file_id", 0)),
+            renew_every=float(created.get("lease_soft_limit", 60.0)) / 2,
+        )
 
     def append(self, path: str, *, progress: Progress | None = None) -> DFSOutputStream:
         """Open an existing file to add bytes at its end; they appear when it is closed."""
@@ -349,8 +354,7 @@ class FileSystem:
             )
         )
         bpc = self.bytes_per_checksum or reply.bytes_per_checksum
-        out = DFSOutputStream(self, path, reply.block_size, bpc, progress)
-        out.file_id = reply.file_id
+        out = DFSOutputStream(self, path, reply.block_size, bpc, progress, file_id=reply.file_id)
         if reply.rewrite is not None:
             try:
                 last = reply.rewrite
@@ -664,7 +668,14 @@ class DFSOutputStream(io.RawIOBase):
         block_size: int,
         bytes_per_checksum: int,
         progress: Progress | None,
+        *,
+        file_id: int = 0,
+        renew_every: float = 30.0,
     ) -> None:
+        """`file_id`: the file's inode id, from create or append (0: by path).
+        `renew_every`: a writer that goes a soft limit without a word to the namenode (a
+        slow source filling a big block) may lose its file to another client, so it renews
+        its lease well before."""
         super().__init__()
         self.fs = fs
         self.path = path
@@ -675,10 +686,8 @@ class DFSOutputStream(io.RawIOBase):
         self._last: Block | None = None
         self._failed_nodes: list[str] = []
         self._done = False
-        self.file_id = 0  # the file's inode id, from create or append (0: by path)
-        # A writer that goes a soft limit without a word to the namenode (a slow source
-        # filling a big block) may lose its file to another client: renew well before.
-        self.renew_every = 30.0
+        self.file_id = file_id
+        self.renew_every = renew_every
         self._renewed = time.monotonic()
 
     def _keep_lease(self) -> None:
