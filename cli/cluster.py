@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.format import human_size, parse_size
-from minihadoop.config import DaemonInfo, home_dir
+from minihadoop.config import home_dir
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 
@@ -97,12 +97,6 @@ def restart(
     out.print(f"restarted {name} (pid {d.pid}) on {d.url}")
 
 
-def _start_order(d: DaemonInfo) -> tuple[int, int]:
-    kind, _, index = d.name.partition("-")
-    rank = {"namenode": 0, "datanode": 1, "jobtracker": 2, "worker": 3}.get(kind, 4)
-    return rank, int(index) if index.isdigit() else 0
-
-
 @app.command()
 def status(dir: Path | None = DirOption) -> None:
     """Show every daemon (running or stopped), then the datanodes, capacity and block health
@@ -110,7 +104,7 @@ def status(dir: Path | None = DirOption) -> None:
     where = home_dir(dir)
     daemons = Table("daemon", "process", "pid", "url")
     states = LocalCluster(where).daemon_states()
-    for d, running in sorted(states, key=lambda pair: _start_order(pair[0])):
+    for d, running in states:
         daemons.add_row(
             d.name,
             "running" if running else "[red]stopped[/]",

@@ -143,6 +143,18 @@ def client_tls_ca() -> str:
     return os.environ.get("MINIHADOOP_TLS_CA", "")
 
 
+def settings_from_environment() -> dict[str, str]:
+    """The daemon settings set as MINIHADOOP_* variables here, as text (a local cluster
+    records them for its daemons); the token aside."""
+    fields = set(Settings.model_fields) - {"token"}
+    found = {}
+    for key, value in os.environ.items():
+        field = key.removeprefix("MINIHADOOP_").lower()
+        if key.startswith("MINIHADOOP_") and field in fields:
+            found[field] = value
+    return found
+
+
 def client_retry_window() -> float:
     """How long a client retries an unavailable namenode when its caller does not say:
     $MINIHADOOP_RETRY_WINDOW, else the default. Read alone, as `client_tls_ca` is."""

@@ -37,7 +37,13 @@ from typing import Any
 
 import httpx
 
-from minihadoop.config import CLUSTER_FILE, ClusterInfo, DaemonInfo, Settings, client_tls_ca
+from minihadoop.config import (
+    CLUSTER_FILE,
+    ClusterInfo,
+    DaemonInfo,
+    client_tls_ca,
+    settings_from_environment,
+)
 from minihadoop.errors import MiniHadoopError, UnavailableError
 from minihadoop.rest import Verify, tls_verify
 from minihadoop.signing import ClusterAuth
@@ -121,7 +127,7 @@ class LocalCluster:
         self.directory.mkdir(parents=True, exist_ok=True)
         # MINIHADOOP_TLS_CA among them: recorded in cluster.json, it lets clients that find
         # the cluster there verify its daemons from any shell.
-        self.settings = {**_settings_from_environment(), **(settings or {})}
+        self.settings = {**settings_from_environment(), **(settings or {})}
         token = token or secrets.token_urlsafe(24)
         self.info = ClusterInfo(namenode="", token=token, settings=self.settings)
         try:
@@ -286,8 +292,8 @@ class LocalCluster:
         return _alive(d.pid) and _same_process(d)
 
     def daemon_states(self) -> list[tuple[DaemonInfo, bool]]:
-        """Every daemon of the cluster, running or not, in the order they were started."""
-        return [(d, self.is_running(d)) for d in self._require().daemons]
+        """Every daemon of the cluster, running or not, in start order."""
+        return [(d, self.is_running(d)) for d in sorted(self._require().daemons, key=start_order)]
 
     def stop_daemon(self, name: str, *, kill: bool = False, timeout: float = 15.0) -> bool:
         """Stop one daemon: SIGTERM and wait for it to exit (SIGKILL after `timeout`), or
@@ -341,8 +347,7 @@ class LocalCluster:
         stopped = []
         # Compute first, then datanodes, the namenode last: nobody sees a peer die and
         # starts repairing what is only being shut down.
-        order = {"worker": 0, "jobtracker": 1, "datanode": 2, "namenode": 3}
-        for d in sorted(info.daemons, key=lambda d: order.get(d.name.split("-")[0], 0)):
+        for d in sorted(info.daemons, key=start_order, reverse=True):
             if self.is_running(d):
                 self._terminate(d, signal.SIGTERM, timeout)
                 stopped.append(d.name)
@@ -383,16 +388,14 @@ class LocalCluster:
         return self.info
 
 
-def _settings_from_environment() -> dict[str, str]:
-    """The daemon settings set as MINIHADOOP_* variables here, to record with the cluster
-    (the token aside: `start` makes its own)."""
-    fields = set(Settings.model_fields) - {"token"}
-    found = {}
-    for key, value in os.environ.items():
-        field = key.removeprefix("MINIHADOOP_").lower()
-        if key.startswith("MINIHADOOP_") and field in fields:
-            found[field] = value
-    return found
+KINDS = ("namenode", "datanode", "jobtracker", "worker")  # the order they start in
+
+
+def start_order(d: DaemonInfo) -> tuple[int, int]:
+    """Where daemon `d` comes when a cluster starts: by kind, then by index."""
+    kind, _, index = d.name.partition("-")
+    rank = KINDS.index(kind) if kind in KINDS else len(KINDS)
+    return rank, int(index) if index.isdigit() else 0
 
 
 def _start_time(pid: int) -> int | None:
