@@ -429,8 +429,9 @@ class Namesystem:
         path = paths.normalize(path)
         with self.lock:
             pending = self.ns.pending_for(path, client, file_id)
-            self.leases.forget(pending.file.id)
-            return self._mutate(c.AbandonFile(pending.path, client, file_id))[1]
+            txid = self._mutate(c.AbandonFile(pending.path, client, file_id))[1]
+            self.leases.forget(pending.file.id)  # once abandoned: a refusal keeps the lease
+            return txid
 
     def delete(
         self, path: str, *, recursive: bool, skip_trash: bool, user: str
