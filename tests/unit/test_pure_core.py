@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_PACKAGES = {"minihadoop", "namenode", "datanode", "mapreduce", "cli"}
+PROJECT_PACKAGES = {"minihadoop", "raft", "namenode", "datanode", "mapreduce", "cli"}
 FORBIDDEN = {
     "asyncio",
     "fastapi",
@@ -30,6 +30,7 @@ FORBIDDEN = {
     "uvicorn",
 }
 PURE = [
+    "raft.types",
     "namenode.namespace",
     "namenode.commands",
     "namenode.blockmap",

@@ -1,0 +1,11 @@
+"""Replicated state machines: a Raft core and the host that drives it.
+
+* `raft.types` — the records the core and its host exchange (entries, messages, `Ready`).
+* `raft.core` — the Raft algorithm, pure: `step(message)`, `tick()`, `ready()`; no
+  sockets, files, clocks or threads inside.
+* `raft.storage` — the durable log, term and vote, and snapshots on disk.
+
+Whatever the core hands back in a `Ready` must be carried out in this order: persist its
+hard state, entries and snapshot (fsync when `must_sync`) BEFORE sending its messages;
+apply its committed entries; then `advance()`.
+"""
