@@ -426,9 +426,8 @@ def build_namespace(files: int, traced: bool) -> dict[str, Any]:
         path = f"/data/d{i // FILES_PER_DIR:05d}/part-{i:08d}"
         owner = b"hadoop".decode()  # a string per file, as a request or a replayed edit makes
         client = f"client-{i}"
-        block_id = ns.next_block_id()
         ns.apply(c.StartFile(path, client, now + i, owner, "supergroup", 3, BLOCK_SIZE))
-        ns.apply(c.AddBlock(path, client, block_id, ns.next_gen()))
+        ns.apply(c.AddBlock(path, client))
         length = FILE_LENGTH + i % 4096  # an int of its own, as a request's is
         ns.apply(c.CompleteFile(path, client, now + i, length))
     seconds = time.perf_counter() - start

@@ -1,9 +1,11 @@
 """Namespace commands: every mutation of the namespace is one of these frozen records.
 
 `Namespace.apply(cmd)` is deterministic: the same commands in the same order build the same
-namespace. A command carries every decision already made — the time, the new block's id —
-so replaying the edit log after a crash needs no clock and no randomness. A command is
-appended to the edit log only after `apply` accepted it, so a replayed command never fails.
+namespace on every replica. A command carries the decisions that need a clock (the time);
+ids — inodes, blocks, generation stamps — are allocated by `apply` itself, in log order, so
+two commands proposed at once can never be given the same one. A command is logged before
+it is applied, and `apply` may refuse it: the refusal is its result, the same on every
+replica and on every replay, and changes nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ class Mkdirs:
 
 @dataclass(frozen=True, slots=True)
 class StartFile:
-    """Open `path` for writing by `client`. Not visible to readers until CompleteFile."""
+    """Open `path` for writing by `client`. Not visible to readers until CompleteFile.
+    With `create_parent`, missing folders above it are made first (as one command: a
+    retry or a crash never leaves the folders without the file's refusal or the file)."""
 
     path: str
     client: str
@@ -37,6 +41,7 @@ class StartFile:
     block_size: int
     overwrite: bool = False
     permission: str = "644"
+    create_parent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +63,11 @@ class StartAppend:
 
 @dataclass(frozen=True, slots=True)
 class AddBlock:
-    """Append a new block to a file being written; `previous_length` commits the last one."""
+    """Append a new block to a file being written; `previous_length` commits the last one.
+    Its result is the new block's (id, generation stamp), allocated in apply."""
 
     path: str
     client: str
-    block_id: int
-    gen: int
     previous_length: int | None = None
     file_id: int = 0
 
@@ -90,12 +94,12 @@ class AbandonFile:
 class ReassignLease:
     """Lease recovery begins: the file being written passes from its writer, whose lease
     expired, to `holder` (the namenode's recovery holder), and its last block takes the
-    new generation stamp `gen` (the recovery id). The old writer's calls fail from here on,
-    and a replica not brought to `gen` by the recovery no longer counts."""
+    next generation stamp (the recovery id), allocated in apply; its result is (the file's
+    path, that stamp). The old writer's calls fail from here on, and a replica not brought
+    to the new stamp by the recovery no longer counts."""
 
     file_id: int
     holder: str
-    gen: int
 
 
 @dataclass(frozen=True, slots=True)

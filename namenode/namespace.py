@@ -196,13 +196,15 @@ class Namespace:
         # block id -> the file it belongs to, closed or being written.
         self.block_owner: dict[int, File] = {}
 
-    # --- ids: decided by the namenode before a command is logged --------------------------
+    # --- ids: allocated in apply, in log order ----------------------------------------------
 
-    def next_block_id(self) -> int:
-        return self.last_block_id + 1
+    def _new_block_id(self) -> int:
+        self.last_block_id += 1
+        return self.last_block_id
 
-    def next_gen(self) -> int:
-        return self.last_gen + 1
+    def _new_gen(self) -> int:
+        self.last_gen += 1
+        return self.last_gen
 
     def _new_inode_id(self) -> int:
         self.last_inode_id += 1
@@ -439,6 +441,11 @@ class Namespace:
             raise AlreadyBeingCreatedError(
                 f"{cmd.path} is already being written by {pending.client}"
             )
+        folder = paths.parent(cmd.path)
+        if cmd.create_parent and self.lookup(folder) is None:
+            # Nothing can be at the path, or be writing it, below a folder not yet made.
+            self._check_dirs_creatable(folder)
+            self._make_dirs(folder, cmd.mtime, cmd.owner, cmd.group, "755")
         parent = self._parent_dir(cmd.path)
         existing = parent.children.get(paths.name(cmd.path))
         if isinstance(existing, Directory):
@@ -488,8 +495,6 @@ class Namespace:
 
     def _add_block(self, cmd: c.AddBlock) -> Effects:
         pending = self.pending_for(cmd.path, cmd.client, cmd.file_id)
-        if cmd.block_id <= self.last_block_id or cmd.block_id in self.block_owner:
-            raise IllegalArgumentError(f"block id {cmd.block_id} already used")
         blocks = pending.file.blocks
         if blocks and cmd.previous_length is None:
             raise IllegalArgumentError("the previous block's length must be given")
@@ -498,11 +503,10 @@ class Namespace:
         _check_length(cmd.previous_length, pending.file.block_size)
         if blocks and cmd.previous_length is not None:
             blocks[-1].length = cmd.previous_length
-        pending.file.blocks = (*blocks, BlockRecord(cmd.block_id, cmd.gen, 0))
-        self.block_owner[cmd.block_id] = pending.file
-        self.last_block_id = cmd.block_id
-        self.last_gen = max(self.last_gen, cmd.gen)
-        return Effects()
+        block_id, gen = self._new_block_id(), self._new_gen()
+        pending.file.blocks = (*blocks, BlockRecord(block_id, gen, 0))
+        self.block_owner[block_id] = pending.file
+        return Effects(result=(block_id, gen))
 
     def _complete_file(self, cmd: c.CompleteFile) -> Effects:
         pending = self.pending_for(cmd.path, cmd.client, cmd.file_id)
@@ -596,12 +600,9 @@ class Namespace:
         blocks = pending.file.blocks
         if not blocks:
             raise IllegalArgumentError(f"{pending.path} has no last block to recover")
-        if cmd.gen <= self.last_gen:
-            raise IllegalArgumentError(f"generation stamp {cmd.gen} already used")
         pending.client = cmd.holder
-        blocks[-1].gen = cmd.gen
-        self.last_gen = cmd.gen
-        return Effects(result=pending.path)
+        gen = blocks[-1].gen = self._new_gen()
+        return Effects(result=(pending.path, gen))
 
     def _close_recovered(self, cmd: c.CloseRecovered) -> Effects:
         pending = self._by_id.get(cmd.file_id)

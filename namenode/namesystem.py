@@ -193,9 +193,6 @@ class Namesystem:
         if refused is not None:
             self._refuse_after_sync(*refused)
         with self.lock:
-            parent = paths.parent(path)
-            if req.create_parent and self.ns.lookup(parent) is None:
-                self._mutate(c.Mkdirs(parent, self._now_ms(), user, SUPERGROUP, "755"))
             cmd = c.StartFile(
                 path=path,
                 client=req.client,
@@ -206,6 +203,7 @@ class Namesystem:
                 block_size=req.block_size or self.settings.block_size,
                 overwrite=req.overwrite,
                 permission=req.permission or "644",
+                create_parent=req.create_parent,
             )
             effects, txid = self._mutate(cmd)
             self.leases.renew(effects.result, self.clock())
@@ -312,8 +310,8 @@ class Namesystem:
             self.leases.forget(fid)
             self._event("lease", f"recovered the lease on {path}; closed at once")
             return True, txid
-        gen = self.ns.next_gen()
-        txid = self._mutate(c.ReassignLease(fid, RECOVERY_HOLDER, gen))[1]
+        effects, txid = self._mutate(c.ReassignLease(fid, RECOVERY_HOLDER))
+        _, gen = effects.result
         self.leases.recovery_asked(fid, now)
         if holders:
             block = Block(block_id=blocks[-1].block_id, gen=gen)
@@ -400,8 +398,8 @@ class Namesystem:
                     f"could only be written to 0 of the {len(candidates)} usable datanodes "
                     f"({len(self.datanodes.live())} live, {len(req.exclude)} excluded)"
                 )
-            block_id, gen = self.ns.next_block_id(), self.ns.next_gen()
-            txid = self._mutate(c.AddBlock(path, req.client, block_id, gen, prev, req.file_id))[1]
+            effects, txid = self._mutate(c.AddBlock(path, req.client, prev, req.file_id))
+            block_id, gen = effects.result
             now = self.clock()
             self.leases.renew(pending.file.id, now)
             for t in targets:

@@ -26,10 +26,10 @@ def image(ns: Namespace) -> dict[str, Any]:
 
 
 def file_commands(ns: Namespace, path: str, i: int) -> list[c.NamespaceCommand]:
-    """The commands that write a one-block file, ids taken from `ns` as the namenode does."""
+    """The commands that write a one-block file (its ids are allocated in apply)."""
     return [
         c.StartFile(path, "w", T0 + i, "alice", "g", 3, BLOCK),
-        c.AddBlock(path, "w", ns.next_block_id(), ns.next_gen()),
+        c.AddBlock(path, "w"),
         c.CompleteFile(path, "w", T0 + i, 10 + i),
     ]
 
@@ -134,14 +134,14 @@ def test_open_after_a_checkpoint_and_more_edits_restores_the_same_namespace(
     nn.do(c.Rename("/dir2", "/dir1/moved", T0))
     start = c.StartFile("/dir3/open", "w2", T0, "alice", "g", 2, BLOCK)
     nn.do(start)  # a file still being written is part of the namespace too
-    nn.do(c.AddBlock("/dir3/open", "w2", nn.ns.next_block_id(), nn.ns.next_gen()))
+    nn.do(c.AddBlock("/dir3/open", "w2"))
 
     ns, journal = reopen(tmp_path)
     assert image(ns) == image(nn.ns)
     assert journal.replayed == 6  # only what came after the image
     assert "/dir3/open" in ns.under_construction
     # The restored namespace goes on where the old one stopped: same ids next.
-    assert (ns.next_block_id(), ns.next_gen()) == (nn.ns.next_block_id(), nn.ns.next_gen())
+    assert (ns.last_block_id, ns.last_gen) == (nn.ns.last_block_id, nn.ns.last_gen)
 
 
 def test_journal_with_checkpoint_every_5_checkpoints_on_its_own(tmp_path: Path) -> None:

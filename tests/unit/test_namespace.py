@@ -67,9 +67,16 @@ def start(
 
 
 def add_block(ns: Namespace, path: str, client: str = "w1", previous: int | None = None) -> int:
-    block_id = ns.next_block_id()
-    ns.apply(c.AddBlock(path, client, block_id, ns.next_gen(), previous))
+    block_id, _ = ns.apply(c.AddBlock(path, client, previous)).result
+    assert isinstance(block_id, int)
     return block_id
+
+
+def reassign(ns: Namespace, fid: int) -> int:
+    """Take file `fid` for recovery; the recovery's new generation stamp."""
+    _, gen = ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER)).result
+    assert isinstance(gen, int)
+    return gen
 
 
 def complete(
@@ -242,6 +249,21 @@ def test_create_needs_an_existing_parent_folder(ns: Namespace) -> None:
     assert fails_unchanged(ns, cmd, ParentNotDirectoryError).endswith(": /file")
 
 
+def test_create_with_parents_is_one_command(ns: Namespace) -> None:
+    fid = ns.apply(c.StartFile("/a/b/f", "w1", T0, "bob", "g", 3, BLOCK, create_parent=True))
+    assert ns.under_construction["/a/b/f"].file.id == fid.result
+    folder = ns.status("/a/b")
+    assert (folder.owner, folder.permission, folder.modification_time) == ("bob", "755", T0)
+    # Refused as a whole: below a file, or below a file being written, nothing is made.
+    write(ns, "/file", [1])
+    cmd = c.StartFile("/file/x/f", "w1", T0, "a", "g", 3, BLOCK, create_parent=True)
+    fails_unchanged(ns, cmd, ParentNotDirectoryError)
+    start(ns, "/open", "w2")
+    cmd = c.StartFile("/open/x/f", "w1", T0, "a", "g", 3, BLOCK, create_parent=True)
+    fails_unchanged(ns, cmd, FileAlreadyExistsError)
+    check_invariants(ns)
+
+
 def test_parent_not_folder_names_the_file_in_the_way(ns: Namespace) -> None:
     mkdirs(ns, "/a/b")
     write(ns, "/a/b/a", [1])  # a name that also appears higher up the path
@@ -308,34 +330,28 @@ def test_the_same_client_starting_again_drops_what_it_wrote(ns: Namespace) -> No
 def test_only_the_lease_holder_may_add_complete_or_abandon(ns: Namespace) -> None:
     start(ns, "/f", "w1")
     add_block(ns, "/f", "w1")
-    block_id = ns.next_block_id()
-    fails_unchanged(ns, c.AddBlock("/f", "w2", block_id, ns.next_gen(), 0), LeaseExpiredError)
+    fails_unchanged(ns, c.AddBlock("/f", "w2", 0), LeaseExpiredError)
     fails_unchanged(ns, c.CompleteFile("/f", "w2", T0, 0), LeaseExpiredError)
     fails_unchanged(ns, c.AbandonFile("/f", "w2"), LeaseExpiredError)
     # Nor on a file that is not open at all.
-    fails_unchanged(ns, c.AddBlock("/g", "w1", block_id, 1, None), LeaseExpiredError)
+    fails_unchanged(ns, c.AddBlock("/g", "w1", None), LeaseExpiredError)
     fails_unchanged(ns, c.CompleteFile("/g", "w1", T0), LeaseExpiredError)
 
 
 def test_add_block_rules(ns: Namespace) -> None:
     start(ns, "/f")
-    gen = ns.next_gen()
-    nxt = ns.next_block_id()
-    fails_unchanged(ns, c.AddBlock("/f", "w1", nxt, gen, 10), IllegalArgumentError)  # no previous
+    fails_unchanged(ns, c.AddBlock("/f", "w1", 10), IllegalArgumentError)  # no previous
     first = add_block(ns, "/f")
-    nxt = ns.next_block_id()
-    missing_previous = c.AddBlock("/f", "w1", nxt, gen, None)
+    missing_previous = c.AddBlock("/f", "w1", None)
     assert "previous block's length" in fails_unchanged(ns, missing_previous, IllegalArgumentError)
     for bad_length in (-1, BLOCK + 1):
-        cmd = c.AddBlock("/f", "w1", nxt, gen, bad_length)
+        cmd = c.AddBlock("/f", "w1", bad_length)
         assert "outside" in fails_unchanged(ns, cmd, IllegalArgumentError)
-    for used in (first, first - 1):
-        cmd = c.AddBlock("/f", "w1", used, gen, BLOCK)
-        assert "already used" in fails_unchanged(ns, cmd, IllegalArgumentError)
-    # Ids are decided by the namenode; a later one than "next" is fine and moves "next" on.
-    ns.apply(c.AddBlock("/f", "w1", nxt + 10, gen + 5, BLOCK))
-    assert ns.next_block_id() == nxt + 11
-    assert ns.next_gen() == gen + 6
+    # Ids are allocated in apply, in log order: never one already used.
+    gen = ns.last_gen
+    second, second_gen = ns.apply(c.AddBlock("/f", "w1", BLOCK)).result
+    assert (second, second_gen) == (first + 1, gen + 1)
+    assert (ns.last_block_id, ns.last_gen) == (second, second_gen)
     record = ns.block_record(first)
     assert record is not None and record.length == BLOCK  # committed by the next AddBlock
     check_invariants(ns)
@@ -516,8 +532,7 @@ def test_a_file_being_written_can_be_renamed_and_its_writer_follows_it(ns: Names
     assert list(ns.under_construction) == ["/b/f"]
     assert ns.lookup("/b/f") is None  # still invisible until complete
     # The writer still names its old path; its inode id finds the file.
-    second = ns.next_block_id()
-    ns.apply(c.AddBlock("/a/f", "w1", second, ns.next_gen(), BLOCK, file_id=fid))
+    second, _ = ns.apply(c.AddBlock("/a/f", "w1", BLOCK, file_id=fid)).result
     ns.apply(c.CompleteFile("/a/f", "w1", T0 + 2, 5, file_id=fid))
     status, blocks = ns.file_blocks("/b/f")
     assert [b.block_id for b in blocks] == [first, second]
@@ -568,16 +583,15 @@ def test_reassign_lease_takes_the_file_from_its_writer(ns: Namespace) -> None:
     fid = start(ns, "/f", "w1")
     add_block(ns, "/f", "w1")
     last = add_block(ns, "/f", "w1", previous=BLOCK)
-    gen = ns.next_gen()
-    assert ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER, gen)).result == "/f"
+    before = ns.last_gen
+    path, gen = ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER)).result
+    assert (path, gen) == ("/f", before + 1)
     pending = ns.under_construction["/f"]
     assert pending.client == RECOVERY_HOLDER
     assert pending.file.blocks[-1].block_id == last and pending.file.blocks[-1].gen == gen
     assert ns.last_gen == gen
     # The old writer, alive after all, can no longer add, complete or abandon.
-    fails_unchanged(
-        ns, c.AddBlock("/f", "w1", ns.next_block_id(), ns.next_gen(), 1), LeaseExpiredError
-    )
+    fails_unchanged(ns, c.AddBlock("/f", "w1", 1), LeaseExpiredError)
     fails_unchanged(ns, c.CompleteFile("/f", "w1", T0, 1, file_id=fid), LeaseExpiredError)
     fails_unchanged(ns, c.AbandonFile("/f", "w1", fid), LeaseExpiredError)
     check_invariants(ns)
@@ -585,20 +599,16 @@ def test_reassign_lease_takes_the_file_from_its_writer(ns: Namespace) -> None:
 
 def test_reassign_lease_refusals(ns: Namespace) -> None:
     fid = start(ns, "/f", "w1")
-    fails_unchanged(ns, c.ReassignLease(fid, RECOVERY_HOLDER, ns.next_gen()), IllegalArgumentError)
+    fails_unchanged(ns, c.ReassignLease(fid, RECOVERY_HOLDER), IllegalArgumentError)  # no block
     add_block(ns, "/f", "w1")
-    fails_unchanged(
-        ns, c.ReassignLease(fid + 99, RECOVERY_HOLDER, ns.next_gen()), LeaseExpiredError
-    )
-    fails_unchanged(ns, c.ReassignLease(fid, RECOVERY_HOLDER, ns.last_gen), IllegalArgumentError)
+    fails_unchanged(ns, c.ReassignLease(fid + 99, RECOVERY_HOLDER), LeaseExpiredError)
 
 
 def test_close_recovered_closes_the_file_with_the_agreed_length(ns: Namespace) -> None:
     fid = start(ns, "/f", "w1")
     first = add_block(ns, "/f", "w1")
     last = add_block(ns, "/f", "w1", previous=BLOCK)
-    gen = ns.next_gen()
-    ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER, gen))
+    gen = reassign(ns, fid)
     # The answer to a recovery that was superseded (another stamp) is refused.
     fails_unchanged(ns, c.CloseRecovered(fid, T0 + 5, 300, gen - 1), LeaseExpiredError)
     fails_unchanged(ns, c.CloseRecovered(fid, T0 + 5, BLOCK + 1, gen), IllegalArgumentError)
@@ -630,15 +640,13 @@ def test_close_recovered_finishes_an_overwrite_and_an_append(ns: Namespace) -> N
     old = write(ns, "/f", [10])
     fid = start(ns, "/f", "w1", overwrite=True)
     seven = add_block(ns, "/f", "w1")
-    gen = ns.next_gen()
-    ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER, gen))
+    gen = reassign(ns, fid)
     assert ns.apply(c.CloseRecovered(fid, T0, 7, gen)).removed_blocks == old
     assert ns.status("/f").length == 7
     # An append that rewrote the partial last block: the recovered block replaces it.
     ns.apply(c.StartAppend("/f", "w2", T0, replace_last=True))
     rewrite = add_block(ns, "/f", "w2")
-    gen = ns.next_gen()
-    ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER, gen))
+    gen = reassign(ns, fid)
     removed = ns.apply(c.CloseRecovered(fid, T0, 12, gen)).removed_blocks
     assert [b.block_id for b in ns.file_blocks("/f")[1]] == [rewrite]
     assert removed == [seven]
@@ -649,9 +657,7 @@ def test_close_recovered_finishes_an_overwrite_and_an_append(ns: Namespace) -> N
 def test_a_restart_mid_recovery_comes_back_held_by_the_recovery(ns: Namespace) -> None:
     fid = start(ns, "/f", "w1")
     add_block(ns, "/f", "w1")
-    gen = ns.next_gen()
-    commands: list[c.NamespaceCommand] = [c.ReassignLease(fid, RECOVERY_HOLDER, gen)]
-    ns.apply(commands[0])
+    _, gen = ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER)).result
     # Through a checkpoint (JSON) and through the log's record form, as a restart reads them.
     restarted, _ = checkpoint.load(json.loads(json.dumps(checkpoint.dump(ns, 1))))
     assert image(restarted) == image(ns)
@@ -895,7 +901,7 @@ ops_strategy = st.builds(
 
 
 def materialize(ns: Namespace, op: Op, now: int) -> c.NamespaceCommand:
-    """The command the namesystem would log for `op`: ids from the namespace, time `now`."""
+    """The command the namesystem would log for `op`, at time `now`."""
     tree = [p for p, _ in ns.walk()]
     folders = [p for p, node in ns.walk() if isinstance(node, Directory)]
     writing = list(ns.under_construction)
@@ -911,7 +917,10 @@ def materialize(ns: Namespace, op: Op, now: int) -> c.NamespaceCommand:
             return c.Mkdirs(new_child(op.pick), now, "alice", "supergroup")
         case "start":
             path = new_child(op.pick)
-            return c.StartFile(path, op.client, now, "a", "g", op.number % 3 + 1, BLOCK, op.flag)
+            return c.StartFile(
+                path, op.client, now, "a", "g", op.number % 3 + 1, BLOCK, op.flag,
+                create_parent=op.other % 3 == 0,
+            )  # fmt: skip
         case "add" | "complete" | "abandon":
             return _writer_command(ns, op, choose(writing, op.pick), now)
         case "reassign" | "recovered":
@@ -945,9 +954,7 @@ def _writer_command(ns: Namespace, op: Op, path: str, now: int) -> c.NamespaceCo
         return c.AbandonFile(path, client, file_id)
     if op.kind == "complete":
         return c.CompleteFile(path, client, now, length, file_id)
-    stale = op.other % 8 == 0
-    block_id = ns.last_block_id if stale else ns.next_block_id()
-    return c.AddBlock(path, client, block_id, ns.next_gen(), length, file_id)
+    return c.AddBlock(path, client, length, file_id)
 
 
 def _recovery_command(ns: Namespace, op: Op, path: str, now: int) -> c.NamespaceCommand:
@@ -957,7 +964,7 @@ def _recovery_command(ns: Namespace, op: Op, path: str, now: int) -> c.Namespace
     file_id = pending.file.id if pending is not None and op.other % 7 else op.number + 1
     last = pending.file.blocks[-1] if pending is not None and pending.file.blocks else None
     if op.kind == "reassign":
-        return c.ReassignLease(file_id, RECOVERY_HOLDER, ns.next_gen() if op.flag else ns.last_gen)
+        return c.ReassignLease(file_id, RECOVERY_HOLDER)
     if last is None:
         return c.CloseRecovered(file_id, now)
     gen = last.gen if op.other % 5 else last.gen - 1
@@ -1045,26 +1052,20 @@ def test_random_sequences_exercise_every_command_both_ways() -> None:
     assert len(failed) >= 6, failed
 
 
-def test_writer_records_logged_before_inode_ids_still_replay() -> None:
-    old = {"op": "AddBlock", "path": "/f", "client": "cl", "block_id": 7, "gen": 1001}
-    assert c.from_record({**old, "previous_length": None}) == c.AddBlock("/f", "cl", 7, 1001)
-    old = {"op": "CompleteFile", "path": "/f", "client": "cl", "mtime": 3, "last_length": 5}
-    assert c.from_record(old) == c.CompleteFile("/f", "cl", 3, 5, file_id=0)
-
-
 @pytest.mark.parametrize(
     "cmd",
     [
         c.Mkdirs("/a", 1, "o", "g", "700"),
         c.StartFile("/f", "cl", 2, "o", "g", 3, BLOCK, True, "600"),
-        c.AddBlock("/f", "cl", 7, 1001, 12),
-        c.AddBlock("/f", "cl", 7, 1001),
+        c.StartFile("/d/f", "cl", 2, "o", "g", 3, BLOCK, create_parent=True),
+        c.AddBlock("/f", "cl", 12),
+        c.AddBlock("/f", "cl"),
         c.CompleteFile("/f", "cl", 3, None),
         c.AbandonFile("/f", "cl"),
-        c.AddBlock("/f", "cl", 7, 1001, 12, 16386),
+        c.AddBlock("/f", "cl", 12, 16386),
         c.CompleteFile("/f", "cl", 3, 5, 16386),
         c.AbandonFile("/f", "cl", 16386),
-        c.ReassignLease(16386, "HDFS_NameNode", 1002),
+        c.ReassignLease(16386, "HDFS_NameNode"),
         c.CloseRecovered(16386, 4, 300, 1002),
         c.CloseRecovered(16386, 4),
         c.Delete("/a", True, 4),
