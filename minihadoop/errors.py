@@ -185,6 +185,26 @@ class ConnectionLostError(UnavailableError):
     sent again."""
 
 
+class StandbyError(UnavailableError):
+    """This namenode is not the leader of its group: ask another (Hadoop's standby answers
+    so, and its clients fail over to the next namenode they know). `leader` is the URL of
+    the leader when this namenode knows it, else empty."""
+
+    status = 403
+    exception = "StandbyException"
+    java_class = "org.apache.hadoop.ipc.StandbyException"
+
+    def __init__(self, message: str, leader: str = "") -> None:
+        super().__init__(message)
+        self.leader = leader
+
+    def to_remote(self) -> dict[str, Any]:
+        body = super().to_remote()
+        if self.leader:
+            body["RemoteException"]["leader"] = self.leader  # beside Hadoop's fields
+        return body
+
+
 class StartupSafeModeError(SafeModeError, UnavailableError):
     """A namenode that has just started is in safe mode until its datanodes have reported;
     that ends by itself, so the caller may retry (Hadoop wraps the SafeModeException in a
@@ -208,6 +228,7 @@ for _cls in (
     AlreadyBeingCreatedError,
     LeaseExpiredError,
     RecoveryInProgressError,
+    StandbyError,
     StartupSafeModeError,  # same name, 503: safe mode that ends by itself; SafeMode* wins 403
     SafeModeError,
     AuthenticationError,
@@ -237,4 +258,6 @@ def from_remote(body: Any, status: int) -> MiniHadoopError:
         # can only say "not authenticated", never pose as another error a caller acts on.
         return AuthenticationError(message)
     cls = _BY_NAME_AND_STATUS.get((name, status)) or _BY_NAME.get(name, MiniHadoopError)
+    if cls is StandbyError:
+        return StandbyError(message, str(remote.get("leader") or ""))
     return cls(message)

@@ -231,6 +231,11 @@ class Command(Wire):
 
 class HeartbeatResponse(Wire):
     commands: list[Command] = []
+    # Which namenode of a group answered: a datanode reports to every namenode but obeys
+    # only the active one (the Raft leader), and never one whose term is older than the
+    # newest it has seen from an active namenode (a deposed leader, as HDFS fences by epoch).
+    active: bool = True
+    term: int = 0
 
 
 class BlockReportRequest(Wire):
