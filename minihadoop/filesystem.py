@@ -22,6 +22,7 @@ protocol straight between this process and the datanodes:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import hashlib
 import io
 import os
@@ -109,6 +110,11 @@ class FileSystem:
             verify=tls_verify(client_tls_ca() if tls_ca is None else tls_ca),
         )
         self.client_name = f"mh-client-{uuid.uuid4().hex[:12]}"
+        # Each mutating call gets the next number: with the client name it makes a retry of
+        # that call recognisable to the namenode, which answers it from its session table
+        # instead of carrying it out twice — so such calls may be sent again after any
+        # failure, a lost connection or a namenode failover included.
+        self._seq = itertools.count(1)
         # Block writes wait for a whole pipeline's fsyncs: `timeout`. Everything else — the
         # namenode, and the gap between bytes of a read — gets `quick_timeout`, so a node
         # that went silent (partitioned, stopped) costs seconds before failover, not minutes.
@@ -167,6 +173,10 @@ class FileSystem:
             what=f"namenode {method} {url.removeprefix(self.namenode)}",
         )
 
+    def _session(self) -> dict[str, Any]:
+        """The query parameters that make one mutating call recognisable when repeated."""
+        return {"clientid": self.client_name, "seq": next(self._seq)}
+
     def _webhdfs(self, method: str, path: str, op: str, replay: Replay, **params: Any) -> Any:
         path = paths.normalize(path)
         params = {
@@ -174,13 +184,18 @@ class FileSystem:
             "user.name": self.user,
             **{k: v for k, v in params.items() if v is not None},
         }
+        if replay is Replay.SESSION:
+            params.update(self._session())
         url = f"{self.namenode}/webhdfs/v1{path}"
         return self._nn(method, url, replay, params=params).json()
 
     def _native(self, endpoint: str, body: Any, replay: Replay) -> Any:
         url = f"{self.namenode}/nn/v1/{endpoint}"
         payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
-        return self._nn("POST", url, replay, json=payload, params={"user.name": self.user}).json()
+        params = {"user.name": self.user}
+        if replay is Replay.SESSION:
+            params.update(self._session())
+        return self._nn("POST", url, replay, json=payload, params=params).json()
 
     # --- namespace ----------------------------------------------------------------------------
 
@@ -216,7 +231,7 @@ class FileSystem:
             "DELETE",
             path,
             "DELETE",
-            Replay.IF_NOT_RECEIVED,  # a repeat would answer "no such file"
+            Replay.SESSION,  # a plain repeat would answer "no such file"
             recursive=_flag(recursive),
             skiptrash=_flag(skip_trash),
         )
@@ -227,7 +242,7 @@ class FileSystem:
 
     def mv(self, src: str, dst: str) -> None:
         src, dst = paths.normalize(src), paths.normalize(dst)
-        renamed = self._webhdfs("PUT", src, "RENAME", Replay.IF_NOT_RECEIVED, destination=dst)
+        renamed = self._webhdfs("PUT", src, "RENAME", Replay.SESSION, destination=dst)
         if not renamed["boolean"]:
             self.stat(src)  # raises FileNotFound when that is why
             raise FileAlreadyExistsError(f"cannot move {src} to {dst}: the destination exists")
@@ -332,7 +347,7 @@ class FileSystem:
                 permission=permission,
                 create_parent=create_parent,
             ),
-            Replay.SAFE,  # a repeat by the same client starts the file afresh, as its owner
+            Replay.SESSION,  # a repeat is answered with the first one's file
         )
         bpc = self.bytes_per_checksum or int(created["bytes_per_checksum"])
         return DFSOutputStream(
@@ -350,7 +365,7 @@ class FileSystem:
         path = paths.normalize(path)
         reply = AppendResponse.model_validate(
             self._native(
-                "append", AppendRequest(path=path, client=self.client_name), Replay.IF_NOT_RECEIVED
+                "append", AppendRequest(path=path, client=self.client_name), Replay.SESSION
             )
         )
         bpc = self.bytes_per_checksum or reply.bytes_per_checksum
@@ -413,12 +428,12 @@ class FileSystem:
             exclude=exclude,
             file_id=file_id,
         )
-        # A repeat would add a second block: sent again only if the first never arrived.
-        return LocatedBlock.model_validate(self._native("add_block", req, Replay.IF_NOT_RECEIVED))
+        # A plain repeat would add a second block; this one is answered with the first's.
+        return LocatedBlock.model_validate(self._native("add_block", req, Replay.SESSION))
 
     def _complete(self, path: str, file_id: int, last: Block | None) -> None:
         req = CompleteRequest(path=path, client=self.client_name, last=last, file_id=file_id)
-        self._native("complete", req, Replay.IF_NOT_RECEIVED)
+        self._native("complete", req, Replay.SESSION)
 
     def _abandon(self, path: str, file_id: int) -> None:
         with contextlib.suppress(MiniHadoopError):  # else the lease expires on its own

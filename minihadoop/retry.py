@@ -9,8 +9,9 @@ about *which* calls may be sent again, so that a retry never does something twic
   (the daemon refused it without acting: `UnavailableError`, `StartupSafeModeError`) may
   always be sent again — the daemon certainly did not carry it out;
 * a call whose connection broke after it was sent (`ConnectionLostError`) may be sent again
-  only if repeating it is harmless: it is idempotent (a read, mkdir -p) or the daemon
-  recognises the repeat (a create by the same client, which owns the file's lease).
+  only if repeating it is harmless: it is idempotent (a read, mkdir -p), or it carries a
+  session (the client's id and the call's number) by which the namenode recognises the
+  repeat and answers it with the first call's result instead of carrying it out again.
 
 `RetryPolicy` is pure (the clock, the sleep and the randomness are passed in); `retrying`
 is the loop every client shares.
@@ -35,7 +36,8 @@ T = TypeVar("T")
 class Replay(Enum):
     """What may be sent again after a failure, by what the call does."""
 
-    SAFE = "safe"  # idempotent, or recognised by the daemon as a repeat: after any failure
+    SAFE = "safe"  # idempotent: after any failure
+    SESSION = "session"  # sent with a session, answered once by the namenode: after any failure
     IF_NOT_RECEIVED = "if-not-received"  # only when the daemon certainly did not act
 
 
@@ -44,7 +46,7 @@ def may_retry(exc: BaseException, replay: Replay) -> bool:
     if not isinstance(exc, UnavailableError):
         return False
     if isinstance(exc, ConnectionLostError):
-        return replay is Replay.SAFE
+        return replay is not Replay.IF_NOT_RECEIVED
     return True  # never connected, or refused with a 503: nothing was done
 
 

@@ -36,6 +36,7 @@ IN_DOUBT = ConnectionLostError("cannot reach nn:9870: connection lost mid-call: 
         (REFUSED_503, Replay.IF_NOT_RECEIVED, True),
         (UnavailableError("busy"), Replay.IF_NOT_RECEIVED, True),  # any 503: nothing done
         (IN_DOUBT, Replay.SAFE, True),
+        (IN_DOUBT, Replay.SESSION, True),  # the namenode answers the repeat from memory
         (IN_DOUBT, Replay.IF_NOT_RECEIVED, False),  # it may have been carried out
         (SafeModeError("entered by an administrator"), Replay.SAFE, False),
         (FileNotFoundError_("/x"), Replay.SAFE, False),
