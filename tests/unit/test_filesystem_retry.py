@@ -1,6 +1,7 @@
 """Which of the FileSystem client's namenode calls it sends again, in process: an answer
-lost mid-call is retried only for calls that are safe to repeat; a refused connection or a
-503 is retried for any call; the window ends it."""
+lost mid-call is retried only for calls that are safe to repeat — idempotent ones, and
+those carrying a session (clientid, seq), sent again with the same one; a refused
+connection or a 503 is retried for any call; the window ends it."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ class Namenode:
     def __init__(self, failures: int, how: str, answer: dict[str, object]) -> None:
         self.failures, self.how, self.answer = failures, how, answer
         self.calls = 0
+        self.sessions: list[tuple[str | None, str | None]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1
+        params = request.url.params
+        self.sessions.append((params.get("clientid"), params.get("seq")))
         if self.calls <= self.failures:
             if self.how == "refused":
                 raise httpx.ConnectError("connection refused", request=request)
@@ -52,6 +56,7 @@ def connect() -> Iterator[Callable[[Namenode, float], FileSystem]]:
 
 
 CREATED = {"block_size": 4096, "bytes_per_checksum": 512}
+LOCATED = {"block": {"block_id": 7, "gen": 1001, "length": 0}, "offset": 0, "locations": []}
 
 
 @pytest.mark.parametrize("how", ["refused", "lost", "safe-mode"])
@@ -84,20 +89,38 @@ def test_other_calls_are_sent_again_when_the_namenode_surely_did_not_act(
     [
         (lambda fs: fs.mv("/a", "/b"), OK),
         (lambda fs: fs.rm("/b"), OK),
-        (lambda fs: fs._add_block("/f", 1, None, []), {}),
+        (lambda fs: fs._add_block("/f", 1, None, []), LOCATED),
         (lambda fs: fs._complete("/f", 1, None), OK),
     ],
     ids=["rename", "delete", "add_block", "complete"],
 )
-def test_a_call_whose_answer_was_lost_is_not_repeated_unless_that_is_safe(
+def test_a_call_whose_answer_was_lost_is_repeated_as_the_same_request(
     connect: Callable[[Namenode, float], FileSystem],
     call: Callable[[FileSystem], object],
     answer: dict[str, object],
 ) -> None:
-    namenode = Namenode(1, "lost", answer)
+    namenode = Namenode(2, "lost", answer)
+    fs = connect(namenode, 5.0)
+    call(fs)
+    # It may have been carried out: sent again as the same request, which the namenode
+    # answers from its session table instead of carrying it out again.
+    assert namenode.calls == 3
+    first, *again = namenode.sessions
+    assert first[0] == fs.client_name and first[1] is not None
+    assert again == [first, first]
+    call(fs)  # the next call is a new request
+    assert namenode.sessions[-1][0] == fs.client_name
+    assert int(namenode.sessions[-1][1] or 0) > int(first[1])
+
+
+def test_a_call_without_a_session_whose_answer_was_lost_is_not_repeated(
+    connect: Callable[[Namenode, float], FileSystem],
+) -> None:
+    namenode = Namenode(1, "lost", OK)
     with pytest.raises(ConnectionLostError):
-        call(connect(namenode, 5.0))
+        connect(namenode, 5.0).cancel_delegation_token("t")
     assert namenode.calls == 1  # it may have been carried out: not done a second time
+    assert namenode.sessions == [(None, None)]
 
 
 def test_the_window_ends_the_waiting(connect: Callable[[Namenode, float], FileSystem]) -> None:
