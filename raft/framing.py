@@ -12,6 +12,7 @@ other file); the frames themselves cannot tell.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ import crc32c
 
 HEADER = struct.Struct("<II")
 MAX_PAYLOAD = 64 << 20  # a larger one could be written, but never told apart from garbage
+_NON_ZERO = re.compile(b"[^\\x00]")
 
 
 class FrameError(Exception):
@@ -82,8 +84,18 @@ def is_torn(data: memoryview, pos: int) -> bool:
     damage is not a tail. Costs a pass over the rest of the buffer, only when damage is found.
     """
     unpack, size, end = HEADER.unpack_from, HEADER.size, len(data)
-    for p in range(pos + 1, end - size):
+    p = pos + 1
+    while p < end - size:
         length, _ = unpack(data, p)
-        if 0 < length <= MAX_PAYLOAD and p + size + length <= end and problem(data, p) is None:
+        if length == 0:
+            # Zero padding (a file extended but never written) is the usual torn tail: jump
+            # to the first frame start whose length holds a non-zero byte.
+            found = _NON_ZERO.search(data, p + 4)
+            if found is None:
+                return True
+            p = max(p + 1, found.start() - 3)
+            continue
+        if length <= MAX_PAYLOAD and p + size + length <= end and problem(data, p) is None:
             return False
+        p += 1
     return True

@@ -23,9 +23,10 @@ Contracts:
   holds the snapshot's last entry (same index and term) the entries after it are kept,
   else the whole log is dropped (a RESET record) and continues after the snapshot.
 * `compact(snapshot)` is the host's own snapshot of committed state: written durably, then
-  log segments wholly covered by the OLDEST kept snapshot are deleted, so a corrupt newest
-  snapshot can fall back to the one before it and replay the log from there. With
-  `keep_snapshots=1` segments covered by the newest one go at once.
+  log segments wholly covered by the OLDEST kept snapshot are deleted (then, and whenever a
+  new segment is started), so a corrupt newest snapshot can fall back to the one before it
+  and replay the log from there. With `keep_snapshots=1` segments covered by the newest
+  one go at once.
 * Loading: a torn record at the very end of the newest segment is dropped and truncated
   away; any other damage is `RaftLogCorruptError` naming the file and offset. A snapshot
   that fails its checksum is renamed ``*.broken`` and the next older one used, if the log
@@ -100,6 +101,9 @@ class RaftStorage:
         self._hard = loaded.state.hard_state
         self._snap = loaded.state.snapshot
         self._snap_path = loaded.snapshot_path
+        # Segments wholly at or below this index may go: the oldest kept snapshot's index.
+        kept = snapshot_files(directory)[-keep_snapshots:]
+        self._purge_point = kept[0][0] if kept else 0
         self._terms = array("Q", (e.term for e in loaded.state.entries))  # after the snapshot
         self._failed: BaseException | None = None
         self._closed = False
@@ -180,6 +184,7 @@ class RaftStorage:
                 # the log stands now. Records in it that truncate below its first index
                 # restart the replayed log there, which is what they mean.
                 self._wal.roll(self.last_index + 1, self._opening())
+                self._wal.purge(self._purge_point)
             payloads = []
             if snapshot is not None:
                 self._install(snapshot, keep=keep)
@@ -251,7 +256,8 @@ class RaftStorage:
         files = snapshot_files(self.directory)
         for _, _, path in files[: -self.keep_snapshots]:
             path.unlink()
-        self._wal.purge(files[-self.keep_snapshots :][0][0])
+        self._purge_point = files[-self.keep_snapshots :][0][0]
+        self._wal.purge(self._purge_point)
 
     def _opening(self) -> list[bytes]:
         return [] if self._hard == HardState() else [records.encode(self._hard)]
