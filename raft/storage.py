@@ -36,7 +36,8 @@ Contracts:
   The process must stop; starting again reads back what is really there.
 * Safety nets (`ValueError`, nothing written): a gap between entries, an entry at or below
   the snapshot, a truncation of a committed entry, a term that goes back, a second vote in
-  one term, a commit that goes back, a snapshot older than the stored one.
+  one term, a commit that goes back or runs past the log, a snapshot older than the stored
+  one.
 
 Memory: the store keeps the term of each entry after the snapshot (8 bytes an entry), never
 the entries' data; the entries read at open are handed to the host by `initial_state` and
@@ -176,7 +177,13 @@ class RaftStorage:
         keep = True if snapshot is None else self._check_snapshot(snapshot.meta)
         self._check_entries(entries, snapshot.meta if snapshot else None, keep)
         if hard_state is not None:
-            self._check_hard_state(hard_state)
+            if entries:
+                last = entries[-1].index
+            elif snapshot is not None and not keep:
+                last = snapshot.meta.index
+            else:
+                last = self.last_index
+            self._check_hard_state(hard_state, last)
         self._loaded = None
         with self._writing():
             if self._wal.full:
@@ -303,7 +310,9 @@ class RaftStorage:
             if len(e.data) > MAX_ENTRY_DATA:
                 raise ValueError(f"entry {e.index} holds {len(e.data)} bytes")
 
-    def _check_hard_state(self, hs: HardState) -> None:
+    def _check_hard_state(self, hs: HardState, last: int) -> None:
+        """`last`: the last index once the entries are written. A commit past it would
+        make a store that could not be opened again."""
         old = self._hard
         if hs.term < old.term:
             raise ValueError(f"term would go back from {old.term} to {hs.term}")
@@ -311,6 +320,8 @@ class RaftStorage:
             raise ValueError(f"vote in term {hs.term} would change from {old.vote} to {hs.vote}")
         if hs.commit < old.commit:
             raise ValueError(f"commit would go back from {old.commit} to {hs.commit}")
+        if hs.commit > last:
+            raise ValueError(f"commit {hs.commit} would be past the last entry {last}")
 
     def _check_open(self) -> None:
         if self._closed:

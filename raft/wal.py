@@ -9,7 +9,9 @@ older segments never loses it.
 
 Contracts:
 * Only the newest segment is ever written. A segment is fdatasynced before the next one is
-  created, and the folder fsynced after, so every older segment is whole on disk.
+  created, and the folder fsynced after, so every older segment is whole on disk. The store
+  starts a new segment before a write when the newest has reached `segment_size`, so a
+  segment overshoots by at most one write (one `Ready`).
 * A torn record at the very end of the newest segment is the tail of a write that never
   returned: it is dropped and the file truncated to the last good record (when repairing).
   A bad record anywhere else, or with a good record after it, is `RaftLogCorruptError`

@@ -592,6 +592,8 @@ def test_a_failed_write_fails_the_store(tmp_path: Path, monkeypatch: pytest.Monk
         (HardState(1, "nn1", 3), [], None, "term would go back"),
         (HardState(2, "nn3", 3), [], None, "vote in term 2 would change"),
         (HardState(2, "nn2", 2), [], None, "commit would go back"),
+        (HardState(2, "nn2", 6), [], None, "commit 6 would be past the last entry 5"),
+        (HardState(2, "nn2", 7), ents(2, 6, 6), None, "commit 7 would be past the last entry 6"),
         (None, [], snap(1, 1), "not after the stored one"),
         (None, [], snap(2, 2), "not after the stored one"),
         (None, ents(2, 4, 4), snap(4, 1), "do not follow the log"),
