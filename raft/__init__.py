@@ -3,7 +3,10 @@
 * `raft.types` — the records the core and its host exchange (entries, messages, `Ready`).
 * `raft.core` — the Raft algorithm, pure: `step(message)`, `tick()`, `ready()`; no
   sockets, files, clocks or threads inside.
-* `raft.storage` — the durable log, term and vote, and snapshots on disk.
+* `raft.storage` — the durable log, term and vote, and snapshots on disk. Built from
+  `raft.wal` (log segments), `raft.records` (the typed records), `raft.framing` (checksummed
+  frames), `raft.replay` (rebuilding the log from records) and `raft.snapshot_file`; what
+  it raises is drawn in `raft.errors`.
 
 Whatever the core hands back in a `Ready` must be carried out in this order: persist its
 hard state, entries and snapshot (fsync when `must_sync`) BEFORE sending its messages;

@@ -46,6 +46,9 @@ PURE = [
     "namenode.timeline",
     "namenode.leases",
     "datanode.recovery",
+    "raft.framing",
+    "raft.records",
+    "raft.replay",
 ]
 
 
