@@ -2,7 +2,9 @@
 
 * `raft.types` — the records the core and its host exchange (entries, messages, `Ready`).
 * `raft.core` — the Raft algorithm, pure: `step(message)`, `tick()`, `ready()`; no
-  sockets, files, clocks or threads inside.
+  sockets, files, clocks or threads inside. It keeps its log in `raft.log`, what a leader
+  knows of each follower in `raft.progress`, pending linearizable reads in
+  `raft.readindex`; `raft.config` holds its configuration, status report and errors.
 * `raft.storage` — the durable log, term and vote, and snapshots on disk.
 
 Whatever the core hands back in a `Ready` must be carried out in this order: persist its
