@@ -40,7 +40,10 @@ class RaftLog:
         for position, entry in enumerate(self._entries):
             if entry.index != self.offset + 1 + position:
                 raise LogError(f"entry {entry.index} out of place after {self.offset}")
-        if not self.offset <= committed <= self.last_index():
+        # A snapshot holds only committed entries, though the commit index stored with the
+        # hard state may be older than it (a commit-only change need not be synced).
+        committed = max(committed, self.offset)
+        if committed > self.last_index():
             raise LogError(f"commit {committed} outside the log {self.offset}..{self.last_index()}")
         self.committed = committed
         self.applied = min(max(applied, self.offset), committed)
