@@ -106,9 +106,10 @@ class Ready:
     """A batch of work for the host. Contract, in order:
 
     1. write `hard_state` (if not None), then `snapshot` (if not None: it replaces the
-       log up to its index), then `entries` (the first one may have an index at or below
-       the last stored one: every stored entry from that index on is dropped first);
-       fsync if `must_sync`;
+       whole stored log — the core installs a snapshot only when it holds no entry after
+       it that matches the leader's, so every stored entry is dropped), then `entries`
+       (the first one may have an index at or below the last stored one: every stored
+       entry from that index on is dropped first); fsync if `must_sync`;
     2. only then send `messages`;
     3. apply `committed_entries` in order (and restore `snapshot` into the state machine
        first, if there is one); hand `read_states` to readers once applied that far;

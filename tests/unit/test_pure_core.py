@@ -31,6 +31,11 @@ FORBIDDEN = {
 }
 PURE = [
     "raft.types",
+    "raft.config",
+    "raft.core",
+    "raft.log",
+    "raft.progress",
+    "raft.readindex",
     "namenode.namespace",
     "namenode.commands",
     "namenode.blockmap",
