@@ -22,8 +22,8 @@ def _log_warnings() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
 
 
-def _settings() -> Settings:
-    settings = Settings()
+def _settings(**overrides: object) -> Settings:
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     if not settings.token:
         raise IllegalArgumentError(
             "no cluster token: set MINIHADOOP_TOKEN (the same value on every daemon and client)"
@@ -32,7 +32,7 @@ def _settings() -> Settings:
 
 
 def namenode(
-    dir: Path = typer.Option(..., "--dir", help="Name folder: checkpoints and edit log."),
+    dir: Path = typer.Option(..., "--dir", help="Name folder: the replicated log and snapshots."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 for every interface)."),
     port: int = typer.Option(NAMENODE_PORT, help="HTTP port (Hadoop's default: 9870)."),
     service_port: int = typer.Option(
@@ -40,12 +40,28 @@ def namenode(
         help="Port for datanodes only (heartbeats, block reports); -1: use --port.",
     ),
     ready_file: Path | None = typer.Option(None, help="Write the URL here once listening."),
+    node_id: str | None = typer.Option(
+        None, "--id", help="This namenode's id in its group (default nn1)."
+    ),
+    peers: str | None = typer.Option(
+        None,
+        help="Every namenode of the group, itself included, as id=client-URL pairs: "
+        "nn1=http://a:9870,nn2=http://b:9870,nn3=http://c:9870. None: a group of one.",
+    ),
+    service_peers: str | None = typer.Option(
+        None,
+        help="The same ids with their service URLs (--service-port), for the group's "
+        "own traffic. Default: the client URLs.",
+    ),
 ) -> None:
-    """Run a namenode in the foreground."""
+    """Run a namenode in the foreground: alone, or as one of a Raft group of 3 or 5."""
     from namenode.daemon import run
 
     _log_warnings()
-    run(dir, _settings(), host, port, ready_file, None if service_port < 0 else service_port)
+    settings = _settings(
+        namenode_id=node_id, namenode_peers=peers, namenode_service_peers=service_peers
+    )
+    run(dir, settings, host, port, ready_file, None if service_port < 0 else service_port)
 
 
 def datanode(

@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     safemode_threshold: float = Field(default=0.999, ge=0, le=1)
     safemode_extension: float = Field(default=0.0, ge=0)
 
+    # The namenode group (Raft): this namenode's id, and every member's (itself included)
+    # as comma-separated id=URL pairs — the client URLs in `namenode_peers`, the service
+    # URLs (where the group's own traffic goes) in `namenode_service_peers` (empty: the
+    # client URLs). No peers: a group of one. Every member must be given the same lists.
+    namenode_id: str = Field(default="nn1", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    namenode_peers: str = ""
+    namenode_service_peers: str = ""
+    # The group's clock: a Raft tick every `raft_tick` seconds; a follower that hears no
+    # leader for `raft_election_ticks` to twice that many ticks calls an election; the
+    # leader heartbeats every tick.
+    raft_tick: float = Field(default=0.1, gt=0)
+    raft_election_ticks: int = Field(default=10, ge=3)
+
     # Namespace durability.
     # A checkpoint holds the namesystem lock while it writes the image (~3 s at 1M files);
     # replay on start runs at ~100k edits/s here. 100k edits between them keeps both short.
@@ -117,6 +130,29 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _group(self) -> Settings:
+        peers = self.namenode_group()
+        if peers and self.namenode_id not in peers:
+            listed = ", ".join(peers)
+            raise ValueError(
+                f"namenode_id {self.namenode_id!r} is not one of namenode_peers ({listed})"
+            )
+        service = _id_urls(self.namenode_service_peers, "namenode_service_peers")
+        if service and set(service) != set(peers):
+            raise ValueError("namenode_service_peers must name the same ids as namenode_peers")
+        return self
+
+    def namenode_group(self) -> dict[str, str]:
+        """id -> client URL of every namenode of the group; empty for a group of one."""
+        return _id_urls(self.namenode_peers, "namenode_peers")
+
+    def namenode_service_group(self) -> dict[str, str]:
+        """id -> service URL (where the group's Raft messages go) of every namenode."""
+        return _id_urls(self.namenode_service_peers, "namenode_service_peers") or (
+            self.namenode_group()
+        )
+
     @property
     def tls(self) -> bool:
         """Whether a daemon with these settings serves HTTPS."""
@@ -124,6 +160,22 @@ class Settings(BaseSettings):
 
     def host_names(self) -> list[str]:
         return [name.strip() for name in self.allowed_hosts.split(",") if name.strip()]
+
+
+def _id_urls(text: str, what: str) -> dict[str, str]:
+    """`nn1=http://a:9870,nn2=http://b:9870` as a dict; ValueError saying what is wrong."""
+    found: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        node, sep, url = item.partition("=")
+        node, url = node.strip(), url.strip().rstrip("/")
+        if not sep or not node or not url.startswith(("http://", "https://")):
+            raise ValueError(f"{what}: {item!r} is not id=http(s)://host:port")
+        if node in found:
+            raise ValueError(f"{what}: {node} is listed twice")
+        found[node] = url
+    if found and len(found) % 2 == 0:
+        raise ValueError(f"{what}: a group of {len(found)} cannot outvote a split; use 1, 3 or 5")
+    return found
 
 
 def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:

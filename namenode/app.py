@@ -46,9 +46,11 @@ from minihadoop.server import install_error_handlers, json_response, limit_body_
 from minihadoop.signing import Keys
 from namenode import dashboard, webhdfs
 from namenode.fsck import fsck_report
-from namenode.namesystem import Namesystem
+from namenode.namesystem import Namesystem, Session
 from namenode.status import cluster_status
 from namenode.tokens import TokenStore
+from raft.codec import BadMessageError, decode_batch
+from raft.transport import PATH as RAFT_PATH
 
 MAX_JSON_BODY = 64 << 20  # a block report of a few hundred thousand replicas
 
@@ -64,8 +66,10 @@ def create_app(
     """The namenode's app; `names` are the host names it answers to (`minihadoop.guard`)."""
     app = FastAPI(title="minihadoop namenode", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    limit_body_size(app, MAX_JSON_BODY, exempt=lambda _p: False)
-    tokens = tokens or TokenStore(system.journal.directory, Keys.derive(settings.token).delegation)
+    # Raft messages may carry a snapshot of the whole namespace; only a signed peer gets
+    # as far as sending a body (the guard checks the signature on the headers first).
+    limit_body_size(app, MAX_JSON_BODY, exempt=lambda p: p == RAFT_PATH)
+    tokens = tokens or TokenStore(system.name_dir, Keys.derive(settings.token).delegation)
 
     async def check(text: str, _op: str, _path: str) -> DelegationToken:
         return tokens.check(text, time.time())
@@ -80,13 +84,23 @@ def create_app(
     def health() -> dict[str, Any]:
         return {"status": "ok", "safemode": system.safemode.on}
 
+    @app.get("/nn/v1/ha", dependencies=[read])
+    def ha() -> dict[str, Any]:
+        """This namenode's place in its group: what `minihadoop admin ha` prints."""
+        return system.ha_status()
+
     app.include_router(dashboard.router(system, read))
     app.include_router(webhdfs.router(system, tokens, Depends(web.user), read))
     app.include_router(_native(system, auth, read))
     app.include_router(_leases(system, auth))
     app.include_router(_internal(system, tokens, auth))
+    app.include_router(_raft(system, auth))
     install_guard(app, settings, names or HostNames(settings.host_names()))
     return app
+
+
+def _session(request: Request) -> Session | None:
+    return webhdfs.session_of(request.query_params)
 
 
 def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
@@ -101,9 +115,10 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
         return json_response(system.blocks_for_reader(path, host))
 
     @router.post("/create", dependencies=[auth], response_model=dict[str, int | float])
-    def create(req: CreateRequest, user: str = Depends(webhdfs.caller)) -> Response:
-        txid, block_size, file_id = system.create(req, user)
-        system.sync(txid)
+    def create(
+        req: CreateRequest, user: str = Depends(webhdfs.caller), session: Any = Depends(_session)
+    ) -> Response:
+        block_size, file_id = system.create(req, user, session)
         return json_response(
             {
                 "block_size": block_size,
@@ -115,25 +130,24 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
 
     @router.post("/append", dependencies=[auth])
     def append(req: AppendRequest, request: Request) -> AppendResponse:
-        response, txid = system.append(req, request.client.host if request.client else None)
-        system.sync(txid)
-        return response
+        host = request.client.host if request.client else None
+        return system.append(req, host, _session(request))
 
     @router.post("/add_block", dependencies=[auth], response_model=LocatedBlock)
     def add_block(req: AddBlockRequest, request: Request) -> Response:
         host = request.client.host if request.client else None
-        located, txid = system.add_block(req, host)
-        system.sync(txid)
-        return json_response(located)
+        return json_response(system.add_block(req, host, _session(request)))
 
     @router.post("/complete", dependencies=[auth], response_model=dict[str, bool])
-    def complete(req: CompleteRequest) -> Response:
-        system.sync(system.complete(req))
+    def complete(req: CompleteRequest, request: Request) -> Response:
+        system.complete(req, _session(request))
         return json_response({"boolean": True})
 
     @router.post("/abandon", dependencies=[auth])
-    def abandon(path: str, client: str, file_id: int = Query(0, ge=0)) -> dict[str, bool]:
-        system.sync(system.abandon(path, client, file_id))
+    def abandon(
+        request: Request, path: str, client: str, file_id: int = Query(0, ge=0)
+    ) -> dict[str, bool]:
+        system.abandon(path, client, file_id, _session(request))
         return {"boolean": True}
 
     @router.get("/fsck", dependencies=[read])
@@ -167,10 +181,31 @@ def _leases(system: Namesystem, auth: Any) -> APIRouter:
     @router.post("/recover_lease")
     def recover_lease(path: str) -> dict[str, bool]:
         """HDFS's recoverLease: true once `path` is closed, false while it is recovered."""
-        closed, txid = system.recover_lease(path)
-        if txid:
-            system.sync(txid)
-        return {"boolean": closed}
+        return {"boolean": system.recover_lease(path)}
+
+    return router
+
+
+def _raft(system: Namesystem, auth: Any) -> APIRouter:
+    router = APIRouter(prefix="/internal/v1", dependencies=[auth])
+
+    @router.post("/raft")
+    async def raft(request: Request) -> dict[str, bool]:
+        """Messages from the other namenodes of the group, for the Raft core."""
+        try:
+            messages = decode_batch(await request.body())
+        except BadMessageError as e:
+            raise IllegalArgumentError(f"not a batch of Raft messages: {e}") from None
+        voters = system.host.config.voters
+        for m in messages:
+            if m.to != system.node_id or m.frm not in voters or m.frm == system.node_id:
+                raise IllegalArgumentError(
+                    f"a Raft message from {m.frm!r} to {m.to!r} does not belong here "
+                    f"({system.node_id} of {', '.join(voters)})"
+                )
+        for m in messages:
+            system.host.receive(m)
+        return {"boolean": True}
 
     return router
 
@@ -216,7 +251,7 @@ def _internal(system: Namesystem, tokens: TokenStore, auth: Any) -> APIRouter:
 
     @router.post("/commit_block_recovery")
     def commit_block_recovery(req: BlockRecoveryReport) -> dict[str, bool]:
-        system.sync(system.commit_block_recovery(req))
+        system.commit_block_recovery(req)
         return {"boolean": True}
 
     @router.post("/bad_block")

@@ -1,8 +1,7 @@
-"""Checkpoints (fsimage): the whole namespace as of one txid, written atomically.
+"""The namespace's image (HDFS's fsimage): the whole namespace as one JSON document.
 
-An image is JSON written to a temp file, fsynced, renamed into place, and the folder fsynced:
-a crash leaves either the old image or the new one, never half of one. The two newest images
-and the log segments they need are kept; older ones are removed.
+It is the namespace state machine's snapshot (`namenode.machine`): the Raft log stores it
+and sends it to a namenode too far behind to catch up from the log.
 """
 
 from __future__ import annotations
@@ -10,31 +9,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from minihadoop.durable import fsync_dir
-from namenode.editlog import segments
 from namenode.namespace import BlockRecord, Directory, File, Namespace, PendingFile
-
-_IMAGE = re.compile(r"^fsimage_(\d+)\.json$")
-KEEP_IMAGES = 2
-
-
-def image_name(txid: int) -> str:
-    return f"fsimage_{txid:020d}.json"
-
-
-def images(directory: Path) -> list[tuple[int, Path]]:
-    found = []
-    for p in directory.iterdir():
-        m = _IMAGE.match(p.name)
-        if m:
-            found.append((int(m.group(1)), p))
-    return sorted(found)
 
 
 def _dump_node(node: Directory | File) -> list[Any]:
@@ -106,24 +84,17 @@ def load(data: dict[str, Any]) -> tuple[Namespace, int]:
     return ns, int(data["txid"])
 
 
-def save(directory: Path, ns: Namespace, txid: int) -> Path:
-    final = directory / image_name(txid)
-    tmp = final.with_suffix(".tmp")
-    # The namesystem's lock is held meanwhile, so this is made fast: json.dumps, not
-    # json.dump, which streams through the pure-Python encoder, several times slower than the
-    # C one; and no cyclic garbage collection while the image is built. The image is millions
-    # of new lists with no cycle among them, and the heap growing by them set the collector
-    # off, walking the whole namespace, again and again: at 1M files 2.9-4.1 s to build the
-    # image, 1.2-1.4 s without.
+def encode(ns: Namespace, txid: int) -> bytes:
+    """The image of `ns` as of `txid`, as bytes.
+
+    The namesystem's lock is held meanwhile, so this is made fast: json.dumps, not
+    json.dump, which streams through the pure-Python encoder, several times slower than the
+    C one; and no cyclic garbage collection while the image is built. The image is millions
+    of new lists with no cycle among them, and the heap growing by them set the collector
+    off, walking the whole namespace, again and again: at 1M files 2.9-4.1 s to build the
+    image, 1.2-1.4 s without."""
     with _no_cyclic_gc():
-        text = json.dumps(dump(ns, txid), separators=(",", ":"))
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(final)
-    fsync_dir(directory)
-    return final
+        return json.dumps(dump(ns, txid), separators=(",", ":")).encode()
 
 
 @contextlib.contextmanager
@@ -135,31 +106,3 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def load_newest(directory: Path) -> tuple[Namespace, int] | None:
-    """The newest image that reads back whole; None when there is none."""
-    for _, path in reversed(images(directory)):
-        try:
-            return load(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError, IndexError):
-            continue  # a damaged image: fall back to the one before it
-    return None
-
-
-def purge(directory: Path) -> None:
-    """Keep the newest images and the segments they need; remove the rest."""
-    kept = images(directory)[-KEEP_IMAGES:]
-    if not kept:
-        return
-    oldest_kept = kept[0][0]
-    for _, path in images(directory)[:-KEEP_IMAGES]:
-        path.unlink(missing_ok=True)
-    segs = segments(directory)
-    for i, (_, path) in enumerate(segs):
-        nxt = segs[i + 1][0] if i + 1 < len(segs) else None
-        # A segment is obsolete when all of its records are covered by the oldest kept image.
-        if nxt is not None and nxt - 1 <= oldest_kept:
-            path.unlink(missing_ok=True)
-    for tmp in directory.glob("*.tmp"):
-        tmp.unlink(missing_ok=True)

@@ -179,6 +179,7 @@ class Effects:
     removed_blocks: list[int] = field(default_factory=list)
     replication_changed: list[int] = field(default_factory=list)
     result: Any = None
+    file_id: int = 0  # the file being written that the command opened, extended or closed
 
 
 class Namespace:
@@ -463,7 +464,7 @@ class Namespace:
             cmd.block_size,
         )
         self.open_file(PendingFile(cmd.path, cmd.client, node, cmd.overwrite, cmd.mtime))
-        return Effects(removed_blocks=removed, result=node.id)
+        return Effects(removed_blocks=removed, result=node.id, file_id=node.id)
 
     def _start_append(self, cmd: c.StartAppend) -> Effects:
         # Another writer's file first, as HDFS answers: it is there, only not closed yet.
@@ -483,7 +484,7 @@ class Namespace:
         self.open_file(
             PendingFile(cmd.path, cmd.client, node, False, cmd.mtime, base, cmd.replace_last)
         )
-        return Effects(removed_blocks=removed, result=base.id)
+        return Effects(removed_blocks=removed, result=base.id, file_id=base.id)
 
     def pending_for(self, path: str, client: str, file_id: int = 0) -> PendingFile:
         """The file `client` is writing: by its inode id when given (it may have been
@@ -506,7 +507,7 @@ class Namespace:
         block_id, gen = self._new_block_id(), self._new_gen()
         pending.file.blocks = (*blocks, BlockRecord(block_id, gen, 0))
         self.block_owner[block_id] = pending.file
-        return Effects(result=(block_id, gen))
+        return Effects(result=(block_id, gen), file_id=pending.file.id)
 
     def _complete_file(self, cmd: c.CompleteFile) -> Effects:
         pending = self.pending_for(cmd.path, cmd.client, cmd.file_id)
@@ -538,7 +539,9 @@ class Namespace:
         pending.file.mtime = pending.file.atime = mtime
         parent.children[name] = pending.file
         parent.mtime = mtime
-        return Effects(removed_blocks=removed, result=True)
+        # Its blocks were reported while their length was unknown: they are checked now.
+        closed = [b.block_id for b in pending.file.blocks]
+        return Effects(removed, closed, result=True, file_id=pending.file.id)
 
     def _complete_append(
         self, pending: PendingFile, base: File, mtime: int, last_length: int | None
@@ -564,7 +567,8 @@ class Namespace:
         base.blocks = kept + blocks
         base.mtime = base.atime = mtime
         self._close_file(pending.path)
-        return Effects(removed_blocks=removed, result=True)
+        closed = [b.block_id for b in base.blocks]
+        return Effects(removed, closed, result=True, file_id=base.id)
 
     def _drop_empty_last(
         self, blocks: tuple[BlockRecord, ...], removed: list[int]
@@ -582,7 +586,8 @@ class Namespace:
 
     def _abandon_file(self, cmd: c.AbandonFile) -> Effects:
         pending = self.pending_for(cmd.path, cmd.client, cmd.file_id)
-        return Effects(removed_blocks=self._drop_pending(pending.path), result=True)
+        removed = self._drop_pending(pending.path)
+        return Effects(removed_blocks=removed, result=True, file_id=pending.file.id)
 
     def _release(self, cmd: c.AbandonFile | c.ReassignLease | c.CloseRecovered) -> Effects:
         """A file leaves its writer's hands: dropped, taken for recovery, or recovered."""
@@ -602,7 +607,7 @@ class Namespace:
             raise IllegalArgumentError(f"{pending.path} has no last block to recover")
         pending.client = cmd.holder
         gen = blocks[-1].gen = self._new_gen()
-        return Effects(result=(pending.path, gen))
+        return Effects(result=(pending.path, gen), file_id=pending.file.id)
 
     def _close_recovered(self, cmd: c.CloseRecovered) -> Effects:
         pending = self._by_id.get(cmd.file_id)

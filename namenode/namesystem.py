@@ -1,11 +1,16 @@
-"""The namesystem: the namespace, block map, datanode registry and replication queue behind
-one lock, with the journal that makes namespace changes durable.
+"""The namesystem: the replicated namespace, and the block manager beside it.
 
-Every public method takes the lock, asks the pure parts, and returns. A mutation returns the
-txid of its edit-log record; the caller (the HTTP app) must `sync(txid)` before it answers
-the client — the lock is not held across the fsync, so concurrent mutations share fsyncs.
+The namespace is a state machine (`namenode.machine`) over a Raft log (`raft.host`): a
+mutation is proposed, committed (durable on a quorum — here, on this namenode's disk),
+applied, and only then answered. Nothing else is replicated: block locations, the
+datanode registry, the replication queue, leases and safe mode are soft state of this
+namenode, rebuilt from datanode reports and acting only on what has been applied —
+`_applied` hears of every applied command, under the lock, so a replica delete or a
+recovery command leaves only once the edit that justifies it is durable.
 
-Time comes from the injected `clock` and randomness from the injected `rng`.
+Every public method takes the lock to read, and proposes *without* it (the apply that
+answers a proposal needs the lock). A refusal is the command's result, raised here as the
+error it was. Time comes from the injected `clock` and randomness from the injected `rng`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from minihadoop import paths
 from minihadoop.config import Settings
@@ -32,7 +38,9 @@ from minihadoop.errors import (
     PathIsNotEmptyDirectoryError,
     RecoveryInProgressError,
     SafeModeError,
+    StandbyError,
     StartupSafeModeError,
+    UnavailableError,
 )
 from minihadoop.models import (
     AddBlockRequest,
@@ -59,16 +67,27 @@ from namenode import commands as c
 from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.decommissioned import DecommissionList
-from namenode.editlog import EditLogFailedError
-from namenode.invalidations import HeldCommands
-from namenode.journal import Journal
 from namenode.leases import RECOVERY_HOLDER, Leases
+from namenode.machine import NamespaceMachine, result_of
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
 from namenode.placement import make_policy, order_for_reader
 from namenode.replication import BlockHealth, Delete, Replicate, ReplicationQueue, classify
 from namenode.safemode import SafeMode
+from raft.config import Config, NotLeaderError
+from raft.host import OutcomeUnknownError, RaftHost
+from raft.machine import Request
+from raft.sessions import Expired, SessionTable
+from raft.storage import RaftStorage
+from raft.transport import HttpTransport
+from raft.types import Role
 
 SUPERGROUP = "supergroup"
+# A client's (id, request number): makes its retry of one request recognisable.
+Session = tuple[str, int]
+# A mutation that is not answered within this long is reported unavailable (the caller's
+# retry policy decides what next): on one namenode, a disk this slow is a disk failing.
+PROPOSE_TIMEOUT = 60.0
+READ_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +95,18 @@ class ClusterEvent:
     time: float
     kind: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A lease recovery decided under the lock, carried out after it: `command` is
+    CloseRecovered (closed at once) or ReassignLease, then a recover command to `primary`."""
+
+    command: c.CloseRecovered | c.ReassignLease
+    path: str
+    primary: str | None = None
+    block_id: int = 0
+    holders: tuple[str, ...] = ()
 
 
 class Namesystem:
@@ -88,11 +119,12 @@ class Namesystem:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
+        self.name_dir = name_dir
         self.clock = clock
         self.rng = rng or random.Random()
         self.lock = threading.RLock()
-        self.journal = Journal(name_dir, checkpoint_every=settings.checkpoint_every)
-        self.ns: Namespace = self.journal.open()
+        name_dir.mkdir(parents=True, exist_ok=True)
+        _refuse_old_layout(name_dir)
         self.decommissioned = DecommissionList(name_dir)
         self.blocks = BlockMap()
         self.datanodes = DatanodeRegistry(dead_timeout=settings.dead_node_timeout)
@@ -112,13 +144,78 @@ class Namesystem:
         # Replicas of blocks the namespace does not know, reported during safe mode: deleted
         # only once safe mode is off (an operator may be restoring an older name folder).
         self._postponed_invalid: set[tuple[str, int]] = set()
-        # Every delete command waits here until the edits it follows from are durable.
-        self.held: HeldCommands[Command] = HeldCommands()
         self.on_fatal: Callable[[str], None] = _terminate
         # The job tracker announces itself, so the dashboard can show jobs (soft state).
         self.jobtracker_url: str | None = None
-        self._event("namenode", f"started; {self.journal.replayed} edits replayed")
+        # The block manager acts (sends commands, expires leases, re-replicates) only while
+        # this namenode is the group's leader and has applied everything committed before.
+        self.active = False
+        self.node_id = settings.namenode_id
+        self.peers = settings.namenode_group()  # id -> client URL; empty: a group of one
+        voters = tuple(sorted(self.peers)) or (self.node_id,)
+        self.single = len(voters) == 1
+        transport: HttpTransport | None = None
+        if not self.single:
+            service = settings.namenode_service_group()
+            others = {n: url for n, url in service.items() if n != self.node_id}
+            transport = HttpTransport(others, settings.token, tls_ca=settings.tls_ca)
+        self.machine = NamespaceMachine(self.lock, self._applied)
+        self.storage = RaftStorage.open(name_dir)
+        self.host = RaftHost(
+            Config(id=self.node_id, voters=voters, election_tick=settings.raft_election_ticks),
+            self.storage,
+            SessionTable(self.machine),
+            transport=transport,
+            tick_seconds=settings.raft_tick,
+            snapshot_every=settings.checkpoint_every,
+            rng=random.Random(self.rng.random()),
+            on_fatal=lambda reason: self.on_fatal(reason),
+        )
+        self.transport = transport
+        restored = self.host.applied
+        self.host.start()
+        if self.single:
+            self._become_leader()
+        self._event("namenode", f"started; {self.host.applied - restored} edits replayed")
         self.tick()
+
+    @property
+    def ns(self) -> Namespace:
+        return self.machine.ns
+
+    def _become_leader(self) -> None:
+        """A group of one elects itself at once; then everything committed before is
+        applied."""
+        self.host.campaign()
+        deadline = time.monotonic() + PROPOSE_TIMEOUT
+        while True:
+            try:
+                self.host.read_barrier(timeout=PROPOSE_TIMEOUT)
+                return
+            except NotLeaderError:
+                if time.monotonic() > deadline:
+                    raise UnavailableError("this namenode did not become leader") from None
+                time.sleep(0.01)
+
+    def _standby(self) -> StandbyError:
+        """The answer of a namenode that is not the leader, naming the leader if known."""
+        leader = self.host.status.leader
+        url = self.peers.get(leader, "") if leader else ""
+        where = f"; the leader is {leader} at {url}" if url else "; no leader is known yet"
+        return StandbyError(f"namenode {self.node_id} is not the active namenode{where}", url)
+
+    def _read_barrier(self) -> None:
+        """Before a client's read: make it linearizable. The leader confirms with a quorum
+        that it still leads (read-index) and has applied everything committed by then; a
+        follower answers StandbyError. A group of one is trivially current."""
+        if self.single:
+            return
+        try:
+            self.host.read_barrier(timeout=READ_TIMEOUT)
+        except NotLeaderError:
+            raise self._standby() from None
+        except (OutcomeUnknownError, TimeoutError):
+            raise UnavailableError("the namenode group could not confirm its leader") from None
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -128,164 +225,162 @@ class Namesystem:
     def _event(self, kind: str, message: str) -> None:
         self.events.append(ClusterEvent(self.clock(), kind, message))
 
-    def _mutate(self, cmd: c.NamespaceCommand) -> tuple[Effects, int]:
-        """Apply and log one command. Caller holds the lock."""
-        if self.safemode.on:
-            raise self._safe_mode_error("Cannot change the namespace")
-        effects = self.ns.apply(cmd)
+    def _submit(self, cmd: c.NamespaceCommand, session: Session | None = None) -> Any:
+        """Commit and apply `cmd`; its result, or its refusal raised. Never called with the
+        lock held: the apply that answers needs it. `session` is the caller's (client, seq),
+        which makes a retry of the same request answer from memory instead of applying
+        twice."""
+        with self.lock:
+            if self.safemode.on:
+                raise self._safe_mode_error("Cannot change the namespace")
+        client, seq = session or ("", 0)
+        request = Request(c.to_record(cmd), client, seq, self._now_ms())
         try:
-            txid = self.journal.log(cmd)
-        except EditLogFailedError as exc:
-            self.on_fatal(f"edit log failed: {exc}")  # memory is ahead of disk: stop
-            raise
+            outcome = self.host.propose(request, timeout=PROPOSE_TIMEOUT)
+        except NotLeaderError:
+            raise self._standby() from None
+        except (OutcomeUnknownError, TimeoutError) as e:
+            # Perhaps committed, perhaps not: the caller's retry, with its session, finds out.
+            raise UnavailableError(f"the namespace change is in doubt: {e}") from None
+        if isinstance(outcome, Expired):
+            raise IllegalArgumentError(
+                f"request {seq} of {client} is too old to say whether it was carried out"
+            )
+        return result_of(outcome)
+
+    def _applied(self, cmd: c.NamespaceCommand, effects: Effects) -> None:
+        """A committed command was applied (under the lock): the block manager acts on it."""
+        now = self.clock()
+        match cmd:
+            case c.StartFile() | c.StartAppend() | c.AddBlock():
+                self.leases.renew(effects.file_id, now)
+            case c.ReassignLease():
+                self.leases.recovery_asked(effects.file_id, now)
+            case c.CompleteFile() | c.AbandonFile() | c.CloseRecovered():
+                self.leases.forget(effects.file_id)
         for block_id in effects.removed_blocks:
             for node in self.blocks.forget_block(block_id):
                 self._delete_replica(node, block_id)
             self.replication.forget(block_id)
         self.replication.check(effects.replication_changed)
-        if self.journal.checkpoint_due():
-            self.journal.checkpoint(self.ns)
-        return effects, txid
 
     def _delete_replica(self, datanode_id: str, block_id: int) -> None:
-        """Queue a delete for when the namespace it was decided from is durable."""
-        self._send_after_sync(datanode_id, _delete_command(block_id))
+        """Queue a delete. Caller holds the lock, and decided it from applied (committed)
+        state. Only the active namenode sends commands; what a follower would have sent is
+        found again when it becomes active (it asks every datanode for a full report)."""
+        if self.active:
+            self.datanodes.queue(datanode_id, _delete_command(block_id))
 
-    def _send_after_sync(self, datanode_id: str, command: Command) -> None:
-        """Queue `command` for when every edit logged so far is durable (a caller holds the
-        lock). Commands leave with heartbeats, which `_commands_for` releases."""
-        self.held.hold(self.journal.last_txid, datanode_id, command)
-
-    def _commands_for(self, datanode_id: str) -> list[Command]:
-        """A datanode's commands, with every held one whose edits are now durable. Caller
-        holds the lock."""
-        for node, command in self.held.release(self.journal.synced_txid):
-            self.datanodes.queue(node, command)
-        return self.datanodes.take_commands(datanode_id)
-
-    def sync(self, txid: int) -> None:
-        """Wait until `txid` is durable. A failed edit log is fatal, as in HDFS: the
-        namespace in memory is already ahead of the disk, so the process must not go on
-        answering from it; a restart replays what is durable."""
-        try:
-            self.journal.sync(txid)
-        except (OSError, EditLogFailedError) as exc:
-            self.on_fatal(f"edit log sync failed: {exc}")
-            raise
+    @property
+    def role(self) -> Role:
+        return self.host.status.role
 
     def close(self) -> None:
+        self.host.stop()
+        if self.transport is not None:
+            self.transport.close()
         with self.lock:
-            self.journal.close(self.ns)
+            self.host.take_snapshot()
+            self.storage.close()
 
     # --- namespace operations (clients) ---------------------------------------------------------
 
-    def mkdirs(self, path: str, user: str, permission: str | None = None) -> int:
+    def mkdirs(
+        self, path: str, user: str, permission: str | None = None, session: Session | None = None
+    ) -> None:
         path = paths.normalize(path)
-        with self.lock:
-            cmd = c.Mkdirs(path, self._now_ms(), user, SUPERGROUP, permission or "755")
-            return self._mutate(cmd)[1]
+        cmd = c.Mkdirs(path, self._now_ms(), user, SUPERGROUP, permission or "755")
+        self._submit(cmd, session)
 
-    def create(self, req: CreateRequest, user: str) -> tuple[int, int, int]:
-        """Start a file; returns (txid, the file's block size, its inode id)."""
+    def create(
+        self, req: CreateRequest, user: str, session: Session | None = None
+    ) -> tuple[int, int]:
+        """Start a file; returns (its block size, its inode id)."""
         path = paths.normalize(req.path)
-        with self.lock:
-            refused = self._take_over(path, req.client, overwrite=req.overwrite, op="CREATE")
-        if refused is not None:
-            self._refuse_after_sync(*refused)
-        with self.lock:
-            cmd = c.StartFile(
-                path=path,
-                client=req.client,
-                mtime=self._now_ms(),
-                owner=user,
-                group=SUPERGROUP,
-                replication=req.replication or self.settings.replication,
-                block_size=req.block_size or self.settings.block_size,
-                overwrite=req.overwrite,
-                permission=req.permission or "644",
-                create_parent=req.create_parent,
-            )
-            effects, txid = self._mutate(cmd)
-            self.leases.renew(effects.result, self.clock())
-            return txid, cmd.block_size, effects.result
+        self._take_over(path, req.client, overwrite=req.overwrite, op="CREATE")
+        cmd = c.StartFile(
+            path=path,
+            client=req.client,
+            mtime=self._now_ms(),
+            owner=user,
+            group=SUPERGROUP,
+            replication=req.replication or self.settings.replication,
+            block_size=req.block_size or self.settings.block_size,
+            overwrite=req.overwrite,
+            permission=req.permission or "644",
+            create_parent=req.create_parent,
+        )
+        file_id = self._submit(cmd, session)
+        return cmd.block_size, int(file_id)
 
-    def append(self, req: AppendRequest, reader_host: str | None) -> tuple[AppendResponse, int]:
+    def append(
+        self, req: AppendRequest, reader_host: str | None, session: Session | None = None
+    ) -> AppendResponse:
         """Open a file for appending. A partial last block is rewritten (old bytes + new)
         into a new block that replaces it when the append completes, so readers see either
         the old file or the whole new one, and replicas never diverge."""
         path = paths.normalize(req.path)
-        with self.lock:
-            refused = self._take_over(path, req.client, overwrite=False, op="APPEND")
-        if refused is not None:
-            self._refuse_after_sync(*refused)
+        self._take_over(path, req.client, overwrite=False, op="APPEND")
         with self.lock:
             node = self.ns.lookup(path)
             last = node.blocks[-1] if isinstance(node, File) and node.blocks else None
             replace = (
                 isinstance(node, File) and last is not None and 0 < last.length < node.block_size
             )
-            # StartAppend refuses a path being written by another client, or with no file.
-            txid = self._mutate(c.StartAppend(path, req.client, self._now_ms(), replace))[1]
-            assert isinstance(node, File)
-            self.leases.renew(node.id, self.clock())
+        # StartAppend refuses a path being written by another client, or with no file.
+        file_id = self._submit(c.StartAppend(path, req.client, self._now_ms(), replace), session)
+        with self.lock:
+            node = self.ns.lookup(path)
+            if not isinstance(node, File) or node.id != file_id:
+                raise LeaseExpiredError(f"{path} was replaced while being opened for append")
             rewrite = None
             if replace:
-                rewrite = self.located_blocks(path, reader_host).blocks[-1]
-            response = AppendResponse(
+                rewrite = self._located_blocks(path, reader_host).blocks[-1]
+            return AppendResponse(
                 block_size=node.block_size,
                 bytes_per_checksum=self.settings.bytes_per_checksum,
                 rewrite=rewrite,
                 file_id=node.id,
             )
-            return response, txid
 
     # --- leases -------------------------------------------------------------------------------
 
-    def _take_over(
-        self, path: str, client: str, *, overwrite: bool, op: str
-    ) -> tuple[int, MiniHadoopError] | None:
+    def _take_over(self, path: str, client: str, *, overwrite: bool, op: str) -> None:
         """Before `client` creates or appends at `path`, held by another writer: nothing
         while that writer's lease is good (the command then refuses, AlreadyBeingCreated).
         Past its soft limit, or with the file already under recovery, an overwrite drops
-        the file; anything else recovers it, and goes on if that closed it at once. Else
-        returns (txid, the error to answer once that txid is durable). Caller holds the lock.
-        """
-        pending = self.ns.under_construction.get(path)
-        if pending is None or pending.client == client:
-            return None
-        now = self.clock()
-        fid = pending.file.id
-        recovering = pending.client == RECOVERY_HOLDER
-        if not recovering and not self.leases.soft_expired(fid, now):
-            return None
-        if overwrite:
-            self._mutate(c.AbandonFile(pending.path, pending.client, fid))
-            self.leases.forget(fid)
+        the file; anything else recovers it, and goes on if that closed it at once; else
+        RecoveryInProgressError."""
+        with self.lock:
+            pending = self.ns.under_construction.get(path)
+            if pending is None or pending.client == client:
+                return
+            now = self.clock()
+            fid = pending.file.id
+            recovering = pending.client == RECOVERY_HOLDER
+            if not recovering and not self.leases.soft_expired(fid, now):
+                return
+            abandon = c.AbandonFile(pending.path, pending.client, fid) if overwrite else None
+            plan = None
+            if abandon is None and (not recovering or self.leases.recovery_due(fid, now)):
+                plan = self._plan_recovery(pending, now)
+        if abandon is not None:
+            self._submit(abandon)
             self._event("lease", f"lease on {path} expired; dropped for an overwrite by {client}")
-            return None
-        txid = 0
-        if not recovering or self.leases.recovery_due(fid, now):
-            closed, txid = self._recover(pending, now)
-            if closed:
-                return None
-        return txid, RecoveryInProgressError(
+            return
+        if plan is not None and self._recover(plan):
+            return
+        raise RecoveryInProgressError(
             f"Failed to {op} {path} for {client}: lease recovery is in progress. Try again later."
         )
 
-    def _refuse_after_sync(self, txid: int, error: MiniHadoopError) -> None:
-        """Raise `error` once `txid` (the recovery it reports) is durable."""
-        if txid:
-            self.sync(txid)
-        raise error
-
-    def _recover(self, pending: PendingFile, now: float) -> tuple[bool, int]:
-        """Start recovering a file whose writer is presumed dead: (closed at once, txid).
+    def _plan_recovery(self, pending: PendingFile, now: float) -> Recovery:
+        """How to recover a file whose writer is presumed dead. Caller holds the lock.
 
         With no blocks, or no live replica of its last block (the writer died before any
         datanode stored it), the file is closed now, that block dropped, as HDFS does.
         Else its lease passes to the recovery and the first live holder of the last block
         is told to bring every replica to one length; it answers `commit_block_recovery`.
-        Caller holds the lock.
         """
         fid, path = pending.file.id, pending.path
         blocks = pending.file.blocks
@@ -306,41 +401,58 @@ class Namesystem:
                 if blocks
                 else c.CloseRecovered(fid, ms)
             )
-            txid = self._mutate(cmd)[1]
-            self.leases.forget(fid)
-            self._event("lease", f"recovered the lease on {path}; closed at once")
-            return True, txid
-        effects, txid = self._mutate(c.ReassignLease(fid, RECOVERY_HOLDER))
-        _, gen = effects.result
-        self.leases.recovery_asked(fid, now)
-        if holders:
-            block = Block(block_id=blocks[-1].block_id, gen=gen)
-            targets = [live[n].ref for n in holders]
-            self._send_after_sync(holders[0], Command(kind="recover", block=block, targets=targets))
-            self._event(
-                "lease", f"recovering the lease on {path}: block {block.block_id} on {holders[0]}"
-            )
-        return False, txid
+            return Recovery(cmd, path)
+        return Recovery(
+            c.ReassignLease(fid, RECOVERY_HOLDER),
+            path,
+            primary=holders[0] if holders else None,
+            block_id=blocks[-1].block_id,
+            holders=tuple(holders),
+        )
 
-    def recover_lease(self, path: str) -> tuple[bool, int]:
-        """HDFS's recoverLease: (True, 0) when `path` is a closed file; else start recovering
-        it at once, whoever holds it (no soft limit: the caller knows the writer is dead),
-        and say whether that closed it. A file already under recovery is asked again only
-        past the soft limit."""
+    def _recover(self, plan: Recovery) -> bool:
+        """Carry out a recovery planned under the lock; whether it closed the file."""
+        result = self._submit(plan.command)
+        if isinstance(plan.command, c.CloseRecovered):
+            self._event("lease", f"recovered the lease on {plan.path}; closed at once")
+            return True
+        _, gen = result
+        if plan.primary is None:
+            return False
+        with self.lock:
+            if not self.active:  # asked again by the monitor of whoever leads
+                return False
+            live = self.datanodes.live()
+            targets = [live[n].ref for n in plan.holders if n in live]
+            block = Block(block_id=plan.block_id, gen=gen)
+            self.datanodes.queue(
+                plan.primary, Command(kind="recover", block=block, targets=targets)
+            )
+        self._event(
+            "lease", f"recovering the lease on {plan.path}: block {plan.block_id} on {plan.primary}"
+        )
+        return False
+
+    def recover_lease(self, path: str) -> bool:
+        """HDFS's recoverLease: True when `path` is a closed file; else start recovering it
+        at once, whoever holds it (no soft limit: the caller knows the writer is dead), and
+        say whether that closed it. A file already under recovery is asked again only past
+        the soft limit."""
         path = paths.normalize(path)
         with self.lock:
             pending = self.ns.under_construction.get(path)
             if pending is None:
                 if isinstance(self.ns.lookup(path), File):
-                    return True, 0
+                    return True
                 raise FileNotFoundError_(f"File does not exist: {path}")
             now = self.clock()
             fid = pending.file.id
             if pending.client == RECOVERY_HOLDER and not self.leases.recovery_due(fid, now):
-                return False, 0
-            return self._recover(pending, now)
+                return False
+            plan = self._plan_recovery(pending, now)
+        return self._recover(plan)
 
-    def commit_block_recovery(self, report: BlockRecoveryReport) -> int:
+    def commit_block_recovery(self, report: BlockRecoveryReport) -> None:
         """A recovery's primary datanode reports the length the last block's replicas now
         agree on: the file is closed with it. Holders it does not list keep a replica that
         is stale (old stamp) and are told to delete it."""
@@ -353,23 +465,20 @@ class Namesystem:
                 raise IllegalArgumentError(f"block {report.block_id} is not the file's last block")
             if report.length and not report.datanode_ids:
                 raise IllegalArgumentError("a recovered length needs the datanodes that hold it")
-            keep = set(report.datanode_ids) if report.length else set()
-            length = report.length
             fid, path = pending.file.id, pending.path
-            txid = self._mutate(c.CloseRecovered(fid, self._now_ms(), length, report.gen))[1]
-            self.leases.forget(fid)
+        keep = set(report.datanode_ids) if report.length else set()
+        length = report.length
+        self._submit(c.CloseRecovered(fid, self._now_ms(), length, report.gen))
+        with self.lock:
             if length:
                 for node in self.blocks.holders(report.block_id) - keep:
                     self.blocks.remove(report.block_id, node)
                     self._delete_replica(node, report.block_id)
-            closed = self.ns.lookup(path)
-            if isinstance(closed, File):
-                self.replication.check(b.block_id for b in closed.blocks)
-            self._event("lease", f"recovered {path}: last block {length} bytes on {sorted(keep)}")
-            return txid
+        self._event("lease", f"recovered {path}: last block {length} bytes on {sorted(keep)}")
 
     def renew_lease(self, client: str) -> int:
         """HDFS's renewLease: every file `client` is writing keeps its lease; how many."""
+        self._read_barrier()  # leases are the leader's: renewing a follower's would be lost
         with self.lock:
             now = self.clock()
             held = [p.file.id for p in self.ns.under_construction.values() if p.client == client]
@@ -377,12 +486,13 @@ class Namesystem:
                 self.leases.renew(fid, now)
             return len(held)
 
-    def add_block(self, req: AddBlockRequest, writer_host: str | None) -> tuple[LocatedBlock, int]:
+    def add_block(
+        self, req: AddBlockRequest, writer_host: str | None, session: Session | None = None
+    ) -> LocatedBlock:
         path = paths.normalize(req.path)
         with self.lock:
             pending = self.ns.pending_for(path, req.client, req.file_id)
             path = pending.path
-            prev = req.previous.length if req.previous is not None else None
             candidates = [
                 v for k, v in sorted(self.datanodes.writable().items()) if k not in req.exclude
             ]
@@ -398,52 +508,52 @@ class Namesystem:
                     f"could only be written to 0 of the {len(candidates)} usable datanodes "
                     f"({len(self.datanodes.live())} live, {len(req.exclude)} excluded)"
                 )
-            effects, txid = self._mutate(c.AddBlock(path, req.client, prev, req.file_id))
-            block_id, gen = effects.result
+            block_size = pending.file.block_size
+        prev = req.previous.length if req.previous is not None else None
+        block_id, gen = self._submit(c.AddBlock(path, req.client, prev, req.file_id), session)
+        with self.lock:
             now = self.clock()
-            self.leases.renew(pending.file.id, now)
-            for t in targets:
-                self.datanodes.nodes[t.id].schedule(block_id, pending.file.block_size, now)
-            refs = [self.datanodes.nodes[t.id].ref for t in targets]
-            block = Block(block_id=block_id, gen=gen, length=0)
-            return LocatedBlock(block=block, offset=0, locations=refs), txid
+            live = self.datanodes.live()
+            chosen = [t for t in targets if t.id in live]
+            for t in chosen:
+                live[t.id].schedule(block_id, block_size, now)
+            refs = [live[t.id].ref for t in chosen]
+        block = Block(block_id=block_id, gen=gen, length=0)
+        return LocatedBlock(block=block, offset=0, locations=refs)
 
-    def complete(self, req: CompleteRequest) -> int:
+    def complete(self, req: CompleteRequest, session: Session | None = None) -> None:
         path = paths.normalize(req.path)
-        with self.lock:
-            pending = self.ns.pending_for(path, req.client, req.file_id)
-            path = pending.path
-            last = req.last.length if req.last is not None else None
-            cmd = c.CompleteFile(path, req.client, self._now_ms(), last, req.file_id)
-            txid = self._mutate(cmd)[1]
-            self.leases.forget(pending.file.id)
-            # Blocks were reported while their length was unknown; check them now.
-            node = self.ns.lookup(path)
-            if isinstance(node, File):
-                self.replication.check(b.block_id for b in node.blocks)
-            return txid
+        last = req.last.length if req.last is not None else None
+        self._submit(c.CompleteFile(path, req.client, self._now_ms(), last, req.file_id), session)
 
-    def abandon(self, path: str, client: str, file_id: int = 0) -> int:
+    def abandon(
+        self, path: str, client: str, file_id: int = 0, session: Session | None = None
+    ) -> None:
         path = paths.normalize(path)
-        with self.lock:
-            pending = self.ns.pending_for(path, client, file_id)
-            txid = self._mutate(c.AbandonFile(pending.path, client, file_id))[1]
-            self.leases.forget(pending.file.id)  # once abandoned: a refusal keeps the lease
-            return txid
+        self._submit(c.AbandonFile(path, client, file_id), session)
 
     def delete(
-        self, path: str, *, recursive: bool, skip_trash: bool, user: str
-    ) -> tuple[bool, str | None, int]:
+        self,
+        path: str,
+        *,
+        recursive: bool,
+        skip_trash: bool,
+        user: str,
+        session: Session | None = None,
+    ) -> tuple[bool, str | None]:
         """Remove `path`, to the user's trash unless told not to, trash is off, or it is in
-        the trash already. Returns (whether it existed, where in the trash it went — None
-        when it was deleted for good — and the txid)."""
+        the trash already. Returns whether it existed, and where in the trash it went (None
+        when it was deleted for good)."""
         path = paths.normalize(path)
         with self.lock:
             trash = f"/user/{user}/.Trash"
             node = self.ns.lookup(path)
-            if node is None:
-                return False, None, 0
-            if self.settings.trash and not skip_trash and not paths.is_ancestor(trash, path):
+            if node is None and session is None:
+                return False, None
+            # With a session, a path already gone may be this very request's doing (a
+            # retry): the log answers it, from the session table.
+            to_trash = self.settings.trash and not skip_trash and not paths.is_ancestor(trash, path)
+            if node is not None and to_trash:
                 if not recursive and self.ns.status(path).is_dir and self.ns.listing(path):
                     raise PathIsNotEmptyDirectoryError(f"{path} is a non-empty folder")
                 cmd: c.NamespaceCommand = c.MoveToTrash(
@@ -451,46 +561,54 @@ class Namesystem:
                 )
             else:
                 cmd = c.Delete(path, recursive, self._now_ms())
-            effects, txid = self._mutate(cmd)
-            moved_to = effects.result if isinstance(cmd, c.MoveToTrash) else None
-            return bool(effects.result), moved_to, txid
+        result = self._submit(cmd, session)
+        return bool(result), result if isinstance(result, str) else None
 
-    def rename(self, src: str, dst: str) -> int:
+    def rename(self, src: str, dst: str, session: Session | None = None) -> None:
         src, dst = paths.normalize(src), paths.normalize(dst)
-        with self.lock:
-            return self._mutate(c.Rename(src, dst, self._now_ms()))[1]
+        self._submit(c.Rename(src, dst, self._now_ms()), session)
 
-    def set_replication(self, path: str, replication: int) -> int:
+    def set_replication(self, path: str, replication: int, session: Session | None = None) -> None:
         path = paths.normalize(path)
         if not 1 <= replication <= 512:
             raise IllegalArgumentError(f"replication must be 1..512, not {replication}")
-        with self.lock:
-            return self._mutate(c.SetReplication(path, replication))[1]
+        self._submit(c.SetReplication(path, replication), session)
 
-    def set_attributes(self, cmd: c.SetTimes | c.SetPermission | c.SetOwner) -> int:
-        with self.lock:
-            return self._mutate(cmd)[1]
+    def set_attributes(
+        self, cmd: c.SetTimes | c.SetPermission | c.SetOwner, session: Session | None = None
+    ) -> None:
+        self._submit(cmd, session)
 
     # --- reads --------------------------------------------------------------------------------
 
+    # A client's reads pass the read barrier first (linearizable, or StandbyError).
+
     def status(self, path: str) -> FileStatus:
+        self._read_barrier()
         with self.lock:
             return self.ns.status(paths.normalize(path))
 
     def status_or_none(self, path: str) -> FileStatus | None:
+        self._read_barrier()
         with self.lock:
             path = paths.normalize(path)
             return self.ns.status(path) if self.ns.lookup(path) is not None else None
 
     def listing(self, path: str) -> list[FileStatus]:
+        self._read_barrier()
         with self.lock:
             return self.ns.listing(paths.normalize(path))
 
     def summary(self, path: str) -> ContentSummary:
+        self._read_barrier()
         with self.lock:
             return self.ns.content_summary(paths.normalize(path))
 
     def located_blocks(self, path: str, reader_host: str | None = None) -> LocatedBlocks:
+        self._read_barrier()
+        return self._located_blocks(path, reader_host)
+
+    def _located_blocks(self, path: str, reader_host: str | None) -> LocatedBlocks:
         path = paths.normalize(path)
         with self.lock:
             status, records = self.ns.file_blocks(path)
@@ -516,8 +634,9 @@ class Namesystem:
         does not yet know where a block is until its datanodes report: that is refused as
         retriable (as Hadoop's getBlockLocations does in safe mode), not answered with a
         block that no datanode seems to hold."""
+        self._read_barrier()
         with self.lock:
-            located = self.located_blocks(path, reader_host)
+            located = self._located_blocks(path, reader_host)
             if self.safemode.on and any(not b.locations and not b.corrupt for b in located.blocks):
                 raise self._safe_mode_error(f"Zero block locations for {located.status.path}")
             return located
@@ -531,7 +650,10 @@ class Namesystem:
     def datanode_for(self, path: str, op: str, offset: int, client_host: str | None) -> str:
         """The datanode URL a WebHDFS client is redirected to for `op` on `path`, after the
         checks the namenode can make itself (so a bad request fails here, not there)."""
-        path = paths.normalize(path)
+        self._read_barrier()
+        return self._datanode_for(paths.normalize(path), op, offset, client_host)
+
+    def _datanode_for(self, path: str, op: str, offset: int, client_host: str | None) -> str:
         with self.lock:
             node = self.ns.lookup(path)
             if op == "CREATE":
@@ -547,8 +669,8 @@ class Namesystem:
             if not isinstance(node, File):
                 raise FileNotFoundError_(f"File does not exist: {path}")
             if op == "APPEND":
-                return self.datanode_for(path, "CREATE", 0, client_host)
-            located = self.located_blocks(path, client_host).blocks
+                return self._datanode_for(path, "CREATE", 0, client_host)
+            located = self._located_blocks(path, client_host).blocks
             holding = [b for b in located if b.offset <= offset < b.offset + b.block.length]
             for block in holding or located[:1]:
                 if block.locations:
@@ -559,6 +681,15 @@ class Namesystem:
             return live[0].url
 
     # --- datanode protocol -----------------------------------------------------------------------
+
+    def _reply(self, commands: list[Command]) -> HeartbeatResponse:
+        """A reply to a datanode, saying whether this namenode is the active one and in
+        which term: a datanode obeys only the active namenode of the newest term."""
+        return HeartbeatResponse(commands=commands, active=self.active, term=self.host.status.term)
+
+    def _commands_for(self, datanode_id: str) -> list[Command]:
+        """A datanode's queued commands; none from a namenode that is not active."""
+        return self.datanodes.take_commands(datanode_id) if self.active else []
 
     def register(self, req: RegisterRequest, peer_ip: str = "") -> None:
         with self.lock:
@@ -576,19 +707,19 @@ class Namesystem:
         with self.lock:
             node = self.datanodes.heartbeat(req, self.clock())
             if node is None:
-                return HeartbeatResponse(commands=[Command(kind="register")])
-            return HeartbeatResponse(commands=self._commands_for(node.id))
+                return self._reply([Command(kind="register")])
+            return self._reply(self._commands_for(node.id))
 
     def block_report(self, req: BlockReportRequest) -> HeartbeatResponse:
         """A datanode's full list of replicas: the truth about what it holds."""
         with self.lock:
             node = self.datanodes.get(req.datanode_id)
             if node is None or node.state is DatanodeState.DEAD:
-                return HeartbeatResponse(commands=[Command(kind="register")])
+                return self._reply([Command(kind="register")])
             if node.state is DatanodeState.DECOMMISSIONED:
                 # Retired: its replicas no longer count. Asking it to register again would
                 # only bring another report, and so on for ever.
-                return HeartbeatResponse(commands=[])
+                return self._reply([])
             before = self.blocks.blocks_of(node.id)
             reported = set()
             for replica in req.replicas:
@@ -598,7 +729,7 @@ class Namesystem:
                 self.blocks.remove(block_id, node.id)
                 self.replication.check([block_id])
             self._update_safemode()
-            return HeartbeatResponse(commands=self._commands_for(node.id))
+            return self._reply(self._commands_for(node.id))
 
     def incremental_report(self, req: IncrementalReportRequest) -> None:
         with self.lock:
@@ -644,10 +775,10 @@ class Namesystem:
     # --- the monitor: called every replication_interval ---------------------------------------
 
     def tick(self) -> None:
-        """The monitor's round. It ends by syncing everything logged so far, outside the
-        lock as a client's sync is: its own edits (expired leases), and any a caller logged
-        but never synced (a request that failed half-way), so no held delete waits for the
-        next client to come along."""
+        """The monitor's round: leadership, dead datanodes, safe mode, and — on the active
+        namenode only — leases, replication and draining. Lease expiries are decided under
+        the lock and proposed after it."""
+        self._follow_role()
         with self.lock:
             now = self.clock()
             for node in self.datanodes.expire(now):
@@ -660,14 +791,77 @@ class Namesystem:
             self._update_safemode()
             if was_on and not self.safemode.on:
                 self._left_safemode()
-            if self.safemode.on:
+            if self.safemode.on or not self.active:
                 return
-            self._expire_leases(now)
+            expired = self._expired_leases(now)
             self._schedule_replication(now)
             self._finish_decommissions()
-            logged = self.journal.last_txid
-        if self.journal.synced_txid < logged:
-            self.sync(logged)
+        for action in expired:
+            try:
+                if isinstance(action, Recovery):
+                    self._recover(action)
+                else:
+                    self._submit(action)
+                    self._event(
+                        "lease", f"lease on {action.path} expired; the unfinished file was dropped"
+                    )
+            except MiniHadoopError as e:  # its writer came back meanwhile, or we are stopping
+                logging.getLogger("minihadoop.namenode").info("lease expiry: %s", e)
+
+    def _follow_role(self) -> None:
+        """Become the active namenode once this one leads and has applied everything
+        committed before its term; stop being it as soon as it does not lead.
+
+        A new active namenode drops whatever commands it queued as a follower (none should
+        be) and asks every datanode for a full block report: replicas a follower could not
+        place (reported before it applied their block) and deletes the old leader never
+        sent are found that way."""
+        leading = self.host.status.role is Role.LEADER
+        if leading and not self.active:
+            try:
+                self.host.read_barrier(timeout=READ_TIMEOUT)
+            except (NotLeaderError, OutcomeUnknownError, TimeoutError):
+                return
+            with self.lock:
+                self.active = True
+                for node in self.datanodes.live().values():
+                    node.commands[:] = [Command(kind="report")]
+            self._event("ha", f"{self.node_id} is the active namenode (term {self.term})")
+        elif not leading and self.active:
+            with self.lock:
+                self.active = False
+                for node in self.datanodes.nodes.values():
+                    node.commands.clear()
+                    node.clear_scheduled()
+            self._event("ha", f"{self.node_id} is no longer the active namenode")
+
+    @property
+    def term(self) -> int:
+        return self.host.status.term
+
+    def ha_status(self) -> dict[str, Any]:
+        """This namenode's view of its group: its role, term, commit and applied index, and
+        (on the leader) how far each peer's log is known to match."""
+        st = self.host.status
+        peers = {}
+        for node in self.host.config.voters:
+            progress = st.progress.get(node)
+            peers[node] = {
+                "url": self.peers.get(node, ""),
+                "match": progress.match if progress is not None else None,
+                "next": progress.next if progress is not None else None,
+            }
+        return {
+            "id": self.node_id,
+            "role": st.role.value,
+            "active": self.active,
+            "term": st.term,
+            "leader": st.leader,
+            "leader_url": self.peers.get(st.leader, "") if st.leader else "",
+            "commit": st.commit,
+            "applied": self.host.applied,
+            "peers": peers,
+        }
 
     def _left_safemode(self) -> None:
         self._event("safemode", "left safe mode")
@@ -768,17 +962,20 @@ class Namesystem:
             return None
         return self.ns.expected_replication(block_id)
 
-    def _expire_leases(self, now: float) -> None:
-        """Drop files whose writer went silent (`tick` syncs the edits)."""
+    def _expired_leases(self, now: float) -> list[c.AbandonFile | Recovery]:
+        """Files whose writer went silent: past the hard limit dropped, recoveries not
+        finished within a soft limit asked again. Caller holds the lock."""
         self.leases.retain(p.file.id for p in self.ns.under_construction.values())
-        for path, pending in list(self.ns.under_construction.items()):
+        actions: list[c.AbandonFile | Recovery] = []
+        for path, pending in self.ns.under_construction.items():
             fid = pending.file.id
             if self.leases.hard_expired(fid, now):
-                self.leases.forget(fid)
-                self._mutate(c.AbandonFile(path, pending.client, fid))
-                self._event("lease", f"lease on {path} expired; the unfinished file was dropped")
+                actions.append(c.AbandonFile(path, pending.client, fid))
             elif pending.client == RECOVERY_HOLDER and self.leases.recovery_due(fid, now):
-                self._recover(pending, now)  # its datanode died, or this namenode restarted
+                # Its datanode died, or this namenode restarted.
+                self.leases.recovery_asked(fid, now)
+                actions.append(self._plan_recovery(pending, now))
+        return actions
 
     # --- reports ----------------------------------------------------------------------------------
 
@@ -830,3 +1027,18 @@ def _terminate(reason: str) -> None:
 
 def _delete_command(block_id: int) -> Command:
     return Command(kind="delete", block=Block(block_id=block_id))
+
+
+def _refuse_old_layout(name_dir: Path) -> None:
+    """A name folder from before the namespace was replicated (an `edits_*.log` and
+    `fsimage_*.json` journal) is not read by this version: say so instead of starting an
+    empty namespace beside it."""
+    old = sorted(p.name for p in name_dir.glob("edits_*.log")) + sorted(
+        p.name for p in name_dir.glob("fsimage_*.json")
+    )
+    if old:
+        raise MiniHadoopError(
+            f"{name_dir} holds a namespace in the old journal format ({old[0]}, …); this "
+            "version keeps it in a replicated log. Start from an empty name folder, or copy "
+            "the data out with the previous version."
+        )

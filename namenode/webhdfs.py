@@ -22,7 +22,7 @@ from minihadoop.errors import AuthenticationError, FileAlreadyExistsError, Illeg
 from minihadoop.guard import CLUSTER, principal_of
 from minihadoop.server import flag, integer, json_response
 from namenode import commands as c
-from namenode.namesystem import Namesystem
+from namenode.namesystem import Namesystem, Session
 from namenode.tokens import Caller, TokenStore
 
 Op = Callable[[Namesystem, str, QueryParams, str], Any]
@@ -58,6 +58,21 @@ def permission(value: str | None, default: str) -> str:
 
 
 # --- GET -----------------------------------------------------------------------------------
+
+
+def session_of(q: QueryParams) -> Session | None:
+    """The caller's `clientid` and `seq` (minihadoop's additions to a mutating call): with
+    them, the namenode answers a retry of the same request from its session table instead
+    of carrying it out twice. Both or neither."""
+    client, seq = q.get("clientid"), q.get("seq")
+    if client is None and seq is None:
+        return None
+    if not client or len(client) > 200 or seq is None:
+        raise IllegalArgumentError("clientid (1-200 characters) and seq go together")
+    number = integer(seq, "seq")
+    if number is None or number < 1:
+        raise IllegalArgumentError("seq must be a positive integer")
+    return client, number
 
 
 def _getfilestatus(system: Namesystem, path: str, _q: QueryParams, _u: str) -> Any:
@@ -123,7 +138,7 @@ def _getfileblocklocations(system: Namesystem, path: str, q: QueryParams, _u: st
 
 
 def _mkdirs(system: Namesystem, path: str, q: QueryParams, user: str) -> Any:
-    system.sync(system.mkdirs(path, user, permission(q.get("permission"), "755")))
+    system.mkdirs(path, user, permission(q.get("permission"), "755"), session_of(q))
     return {"boolean": True}
 
 
@@ -132,7 +147,7 @@ def _rename(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     if not dst:
         raise IllegalArgumentError("RENAME needs a destination")
     try:
-        system.sync(system.rename(path, dst))
+        system.rename(path, dst, session_of(q))
     except (FileNotFoundError, FileExistsError):
         return {"boolean": False}  # Hadoop answers false, not an error, for these
     return {"boolean": True}
@@ -142,13 +157,13 @@ def _setreplication(system: Namesystem, path: str, q: QueryParams, _u: str) -> A
     rep = integer(q.get("replication"), "replication")
     if rep is None:  # 0 is not "unset": it is refused like any other bad replication
         rep = system.settings.replication
-    system.sync(system.set_replication(path, rep))
+    system.set_replication(path, rep, session_of(q))
     return {"boolean": True}
 
 
 def _setpermission(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     cmd = c.SetPermission(path, permission(q.get("permission"), "755"))
-    system.sync(system.set_attributes(cmd))
+    system.set_attributes(cmd, session_of(q))
     return Response(status_code=200)  # Hadoop answers these with an empty 200
 
 
@@ -156,14 +171,14 @@ def _setowner(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     owner, group = q.get("owner") or None, q.get("group") or None
     owner = None if owner is None else account(owner, "owner")
     group = None if group is None else account(group, "group")
-    system.sync(system.set_attributes(c.SetOwner(path, owner, group)))
+    system.set_attributes(c.SetOwner(path, owner, group), session_of(q))
     return Response(status_code=200)
 
 
 def _settimes(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     mtime = integer(q.get("modificationtime"), "modificationtime")
     atime = integer(q.get("accesstime"), "accesstime")
-    system.sync(system.set_attributes(c.SetTimes(path, mtime, atime)))
+    system.set_attributes(c.SetTimes(path, mtime, atime), session_of(q))
     return Response(status_code=200)
 
 
@@ -172,14 +187,13 @@ def _settimes(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
 
 def _delete(system: Namesystem, path: str, q: QueryParams, user: str) -> Any:
     # WebHDFS deletes for good; minihadoop's own clients ask for the trash explicitly.
-    done, moved_to, txid = system.delete(
+    done, moved_to = system.delete(
         path,
         recursive=flag(q.get("recursive"), False),
         skip_trash=flag(q.get("skiptrash"), True),
         user=user,
+        session=session_of(q),
     )
-    if txid:
-        system.sync(txid)
     # `trash` is minihadoop's addition, beside Hadoop's `boolean`: where the path went, so
     # the client can say "moved to the trash" only when it was.
     return {"boolean": done, "trash": moved_to} if moved_to else {"boolean": done}

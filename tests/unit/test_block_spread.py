@@ -46,7 +46,7 @@ def write_blocks(system: Namesystem, path: str, count: int) -> list[tuple[int, s
     placed: list[tuple[int, str]] = []
     previous = None
     for _ in range(count):
-        located, _ = system.add_block(
+        located = system.add_block(
             AddBlockRequest(path=path, client="c1", previous=previous), writer_host="127.0.0.1"
         )
         previous = Block(block_id=located.block.block_id, gen=located.block.gen, length=BLOCK)

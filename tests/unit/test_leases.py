@@ -62,19 +62,12 @@ def system(tmp_path: Path, clock: Clock) -> Iterator[Namesystem]:
 
 
 def create(system: Namesystem, path: str, client: str, *, overwrite: bool = False) -> int:
-    """A create as the namenode's handler runs it: synced before it answers (so what it
-    freed, an overwritten file's replicas, may leave)."""
-    txid, _, inode = system.create(
-        CreateRequest(path=path, client=client, overwrite=overwrite), "alice"
-    )
-    system.sync(txid)
+    _, inode = system.create(CreateRequest(path=path, client=client, overwrite=overwrite), "alice")
     return inode
 
 
 def add_block(system: Namesystem, path: str, client: str, previous: Block | None = None) -> Block:
-    located, _ = system.add_block(
-        AddBlockRequest(path=path, client=client, previous=previous), None
-    )
+    located = system.add_block(AddBlockRequest(path=path, client=client, previous=previous), None)
     return located.block
 
 
@@ -89,13 +82,9 @@ def commands(system: Namesystem, node: str) -> list[Command]:
     return system.heartbeat(HeartbeatRequest(datanode_id=node)).commands
 
 
-def recover(system: Namesystem, path: str) -> tuple[bool, int]:
-    """recoverLease as the namenode's handler runs it: its edit synced before it answers
-    (a recovery's command leaves only then)."""
-    closed, txid = system.recover_lease(path)
-    if txid:
-        system.sync(txid)
-    return closed, txid
+def recover(system: Namesystem, path: str) -> bool:
+    """recoverLease: whether the file is closed."""
+    return system.recover_lease(path)
 
 
 def recover_commands(system: Namesystem) -> dict[str, list[Command]]:
@@ -199,7 +188,7 @@ def test_an_append_past_the_soft_limit_recovers_the_last_block(
     report = BlockRecoveryReport(
         block_id=last.block_id, gen=cmd.block.gen, length=300, datanode_ids=list(NODES)
     )
-    system.sync(system.commit_block_recovery(report))
+    system.commit_block_recovery(report)
     status, blocks = system.ns.file_blocks("/f")
     assert status.length == (1 << 20) + 300
     assert [(b.block_id, b.gen, b.length) for b in blocks][-1] == (
@@ -218,16 +207,16 @@ def test_recover_lease_answers_true_once_closed(system: Namesystem, clock: Clock
         recover(system, "/nope")
     _, last = half_written(system)
     # No waiting for the soft limit: recoverLease is for a writer known to be dead.
-    assert recover(system, "/f")[0] is False
-    assert recover(system, "/f")[0] is False  # in progress; not asked again
+    assert recover(system, "/f") is False
+    assert recover(system, "/f") is False  # in progress; not asked again
     ((cmd,),) = recover_commands(system).values()
     assert cmd.block is not None
     # Only dn2's replica was brought to the new stamp: dn1's is stale and must go.
     report = BlockRecoveryReport(
         block_id=last.block_id, gen=cmd.block.gen, length=250, datanode_ids=["dn2"]
     )
-    system.sync(system.commit_block_recovery(report))
-    assert recover(system, "/f") == (True, 0)
+    system.commit_block_recovery(report)
+    assert recover(system, "/f") is True
     assert system.status("/f").length == (1 << 20) + 250
     assert [c.kind for c in commands(system, "dn1")] == ["delete"]
     assert system.blocks.holders(last.block_id) == {"dn2"}
@@ -242,11 +231,11 @@ def test_recover_lease_with_no_replica_of_the_last_block_drops_it(
     add_block(system, "/f", "w1", first.model_copy(update={"length": 1 << 20}))
     # The writer died while sending its second block: no datanode stored it. But a namenode
     # that has just started cannot tell that from replicas not reported yet: it waits.
-    assert recover(system, "/f")[0] is False
+    assert recover(system, "/f") is False
     assert system.ns.under_construction["/f"].client == RECOVERY_HOLDER
     clock.now += SOFT + 1
     system.tick()
-    assert recover(system, "/f") == (True, 0)
+    assert recover(system, "/f") is True
     assert system.status("/f").length == 1 << 20
     assert [b.block_id for b in system.ns.file_blocks("/f")[1]] == [first.block_id]
 
@@ -268,7 +257,7 @@ def test_a_superseded_recovery_is_refused_and_changes_nothing(
     with pytest.raises(LeaseExpiredError):
         system.commit_block_recovery(late)
     assert "/f" in system.ns.under_construction
-    system.sync(system.commit_block_recovery(late.model_copy(update={"gen": new.block.gen})))
+    system.commit_block_recovery(late.model_copy(update={"gen": new.block.gen}))
     assert system.status("/f").length == (1 << 20) + 300
 
 
@@ -299,8 +288,8 @@ def test_a_namenode_restart_mid_recovery_asks_again_and_finishes(
     report = BlockRecoveryReport(
         block_id=last.block_id, gen=after.block.gen, length=300, datanode_ids=list(NODES)
     )
-    system.sync(system.commit_block_recovery(report))
-    assert recover(system, "/f") == (True, 0)
+    system.commit_block_recovery(report)
+    assert recover(system, "/f") is True
     assert system.status("/f").length == (1 << 20) + 300
     system.close()
 

@@ -140,3 +140,73 @@ def test_json_response_encodes_models_and_plain_data_once() -> None:
     plain = json_response({"boolean": True, "names": ["a", "é"]})
     assert plain.body == '{"boolean":true,"names":["a","é"]}'.encode()
     assert json_response(model) is model
+
+
+def test_a_repeated_request_is_answered_once_from_the_session_table(system: Namesystem) -> None:
+    """A client's retry of one request — same clientid and seq — gets the first answer and
+    is not carried out again: a rename or delete does not turn into "false", an add_block
+    does not add a second block."""
+    session = {"user.name": "alice", "clientid": "c-1"}
+    rename = {"op": "RENAME", "destination": "/b", **session, "seq": "2"}
+    delete = {"op": "DELETE", "recursive": "true", **session, "seq": "3"}
+    create = {"path": "/f", "client": "c-1"}
+    add = {"path": "/f", "client": "c-1"}
+    answers = call(
+        system,
+        ("PUT", "/webhdfs/v1/a", {"params": {"op": "MKDIRS", **session, "seq": "1"}, "auth": AUTH}),
+        ("PUT", "/webhdfs/v1/a", {"params": rename, "auth": AUTH}),
+        ("PUT", "/webhdfs/v1/a", {"params": rename, "auth": AUTH}),  # the retry
+        ("DELETE", "/webhdfs/v1/b", {"params": delete, "auth": AUTH}),
+        ("DELETE", "/webhdfs/v1/b", {"params": delete, "auth": AUTH}),  # the retry
+        (
+            "POST",
+            "/nn/v1/create",
+            {"json": create, "params": {**session, "seq": "4"}, "auth": AUTH},
+        ),
+        (
+            "POST",
+            "/nn/v1/add_block",
+            {"json": add, "params": {**session, "seq": "5"}, "auth": AUTH},
+        ),
+        (
+            "POST",
+            "/nn/v1/add_block",
+            {"json": add, "params": {**session, "seq": "5"}, "auth": AUTH},
+        ),
+        # A new request of the same client is a new request: a rename of what is gone fails.
+        ("PUT", "/webhdfs/v1/a", {"params": {**rename, "seq": "6"}, "auth": AUTH}),
+    )
+    assert [r.status_code for r in answers] == [200] * 9, [r.text for r in answers]
+    assert [r.json()["boolean"] for r in answers[1:5]] == [True, True, True, True]
+    first, again = (LocatedBlock.model_validate(r.json()) for r in answers[6:8])
+    assert first.block.block_id == again.block.block_id
+    assert len(system.ns.under_construction["/f"].file.blocks) == 1
+    assert answers[8].json()["boolean"] is False
+    assert system.status_or_none("/a") is None and system.status_or_none("/b") is None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"clientid": "c-1"},
+        {"seq": "1"},
+        {"clientid": "c-1", "seq": "0"},
+        {"clientid": "", "seq": "1"},
+        {"clientid": "x" * 201, "seq": "1"},
+        {"clientid": "c-1", "seq": "one"},
+    ],
+)
+def test_a_malformed_session_is_refused_and_changes_nothing(
+    system: Namesystem, params: dict[str, str]
+) -> None:
+    (answer,) = call(
+        system,
+        (
+            "PUT",
+            "/webhdfs/v1/d",
+            {"params": {"op": "MKDIRS", "user.name": "a", **params}, "auth": AUTH},
+        ),
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["RemoteException"]["exception"] == "IllegalArgumentException"
+    assert system.status_or_none("/d") is None

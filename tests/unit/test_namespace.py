@@ -1,8 +1,8 @@
 """The namespace (namenode.namespace): commands in, state and effects out, no I/O.
 
 Every failing command must leave the namespace exactly as it was (compared through
-`checkpoint.dump`), because the namesystem logs a command only after `apply` accepted it:
-a half-applied failure would make the replayed namespace differ from the live one.
+`checkpoint.dump`): a refused command is still in the log, applied on every replica and on
+every replay, and its refusal must change nothing anywhere.
 """
 
 from __future__ import annotations

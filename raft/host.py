@@ -1,0 +1,321 @@
+"""The host: one thread that drives a Raft core, its storage, its peers and a state machine.
+
+The core decides; the host carries its decisions out, in the order `raft.types.Ready`
+lays down — persist, then send, then apply — so nothing a replica says or does runs ahead
+of its disk. Everything reaches the core through one inbox (proposals, peers' messages,
+read requests) and leaves it on the loop thread, so the core itself needs no lock.
+
+Callers block on futures: `propose` returns once the entry is committed *and applied*,
+with the state machine's result; `read_barrier` returns once this replica has applied
+everything committed when it was called, with its leadership confirmed by a quorum
+(read-index), so a read made after it is linearizable. A proposal whose entry is lost —
+this node lost its leadership before the entry committed, and another leader's entry took
+its index — fails with `NotLeaderError`, and the caller may retry elsewhere: the entry was
+not applied (when in doubt, as when the host stops, `OutcomeUnknownError` says so).
+
+Group commit comes from batching: every proposal that arrived while the previous batch was
+being written goes into the next `Ready`, persisted with one fsync.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from raft.config import Config, NotLeaderError, ProposalDroppedError, Status
+from raft.core import Raft
+from raft.machine import Request, StateMachine
+from raft.storage import RaftStorage
+from raft.types import Entry, Message, Ready, Role, Snapshot, SnapshotMeta
+
+log = logging.getLogger("minihadoop.raft")
+
+
+class OutcomeUnknownError(Exception):
+    """The proposal may or may not be committed (leadership was lost while it was in
+    flight, or the host is stopping): a retry with the same session finds out safely."""
+
+
+class Transport(Protocol):
+    def send(self, messages: Sequence[Message]) -> None:
+        """Queue `messages` for their peers; never blocks, may drop (Raft retries)."""
+
+
+@dataclass(slots=True)
+class _Proposal:
+    request: Request
+    future: Future[Any]
+
+
+@dataclass(slots=True)
+class _Read:
+    future: Future[None]
+
+
+class _Campaign:
+    """Start an election now (a group of one elects itself at start-up)."""
+
+
+@dataclass(slots=True)
+class _Waiting:
+    term: int
+    future: Future[Any]
+
+
+class RaftHost:
+    def __init__(
+        self,
+        config: Config,
+        storage: RaftStorage,
+        machine: StateMachine,
+        *,
+        transport: Transport | None = None,
+        tick_seconds: float = 0.1,
+        snapshot_every: int = 10_000,
+        rng: random.Random | None = None,
+        on_fatal: Callable[[str], None] | None = None,
+        on_role: Callable[[Role, int], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.machine = machine
+        self.transport = transport
+        self.tick_seconds = tick_seconds
+        self.snapshot_every = snapshot_every
+        self.on_fatal = on_fatal or _log_fatal
+        self.on_role = on_role
+        self._inbox: queue.SimpleQueue[_Proposal | _Read | _Campaign | Message | None] = (
+            queue.SimpleQueue()
+        )
+        self._waiting: dict[int, _Waiting] = {}
+        self._reads: dict[bytes, _Read] = {}
+        self._ready_reads: list[tuple[int, _Read]] = []
+        self._read_seq = 0
+        snapshot = storage.snapshot()
+        self.applied = 0
+        if snapshot is not None:
+            machine.restore(snapshot.data)
+            self.applied = snapshot.meta.index
+        self._snapshot_index = self.applied
+        self._role = Role.FOLLOWER
+        self.raft = Raft(
+            config,
+            storage.initial_state(),
+            rng or random.Random(),
+            applied=self.applied,
+            snapshot=snapshot,
+        )
+        self._status: Status = self.raft.status()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"raft-{config.id}", daemon=True)
+
+    # --- what callers use -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop; take a snapshot first when `final` work is pending."""
+        self._stopping.set()
+        self._inbox.put(None)
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
+
+    def propose(self, request: Request, timeout: float | None = None) -> Any:
+        """Commit and apply `request`; the state machine's result."""
+        future: Future[Any] = Future()
+        self._inbox.put(_Proposal(request, future))
+        return future.result(timeout)
+
+    def read_barrier(self, timeout: float | None = None) -> None:
+        """Return once a read of this replica's state is linearizable (see module doc)."""
+        future: Future[None] = Future()
+        self._inbox.put(_Read(future))
+        future.result(timeout)
+
+    def receive(self, message: Message) -> None:
+        self._inbox.put(message)
+
+    def campaign(self) -> None:
+        self._inbox.put(_Campaign())
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_tick = time.monotonic() + self.tick_seconds
+        try:
+            while not self._stopping.is_set():
+                wait = max(0.0, next_tick - time.monotonic())
+                try:
+                    item = self._inbox.get(timeout=wait)
+                except queue.Empty:
+                    item = None
+                while item is not None:
+                    self._take(item)
+                    try:
+                        item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        item = None
+                if time.monotonic() >= next_tick:
+                    self.raft.tick()
+                    next_tick = time.monotonic() + self.tick_seconds
+                self._process_ready()
+        except Exception as exc:  # a replica that cannot persist or apply must not go on
+            log.exception("raft host stopped")
+            self.on_fatal(f"raft host failed: {exc}")
+        finally:
+            self._fail_all(OutcomeUnknownError("the namenode is stopping"))
+
+    def _take(self, item: _Proposal | _Read | _Campaign | Message) -> None:
+        if isinstance(item, Message):
+            self.raft.step(item)
+        elif isinstance(item, _Campaign):
+            self.raft.campaign()
+        elif isinstance(item, _Proposal):
+            try:
+                index = self.raft.propose(item.request.encode())
+            except NotLeaderError as exc:  # not taken: never applied
+                item.future.set_exception(exc)
+                return
+            except ProposalDroppedError:  # a leadership transfer: not taken either
+                item.future.set_exception(NotLeaderError(self.raft.status().leader))
+                return
+            self._waiting[index] = _Waiting(self.raft.status().term, item.future)
+        else:
+            self._read_seq += 1
+            context = self._read_seq.to_bytes(8, "big")
+            try:
+                self.raft.read_index(context)
+            except NotLeaderError as exc:
+                item.future.set_exception(exc)
+                return
+            self._reads[context] = item
+
+    def _process_ready(self) -> None:
+        while self.raft.has_ready():
+            ready = self.raft.ready()
+            self._persist(ready)
+            if self.transport is not None and ready.messages:
+                self.transport.send(ready.messages)
+            if ready.snapshot is not None:
+                self._restore(ready.snapshot)
+            for entry in ready.committed_entries:
+                self._apply(entry)
+            for state in ready.read_states:
+                read = self._reads.pop(state.context, None)
+                if read is not None:
+                    self._ready_reads.append((state.index, read))
+            self.raft.advance(ready)
+            if ready.soft_state is not None:
+                self._role_changed(ready.soft_state.role)
+        self._release_reads()
+        self._status = self.raft.status()
+        self._maybe_snapshot()
+
+    def _persist(self, ready: Ready) -> None:
+        if ready.hard_state is None and not ready.entries and ready.snapshot is None:
+            return
+        self.storage.save(ready.hard_state, ready.entries, ready.snapshot, sync=ready.must_sync)
+
+    def _apply(self, entry: Entry) -> None:
+        waiting = self._waiting.pop(entry.index, None)
+        if not entry.data:  # a new leader's no-op
+            result: Any = None
+        else:
+            result = self.machine.apply(entry.index, Request.decode(entry.data))
+        self.applied = entry.index
+        if waiting is None:
+            return
+        if waiting.term != entry.term:  # another leader's entry took the index: ours is lost
+            waiting.future.set_exception(NotLeaderError(self.raft.status().leader))
+        else:
+            waiting.future.set_result(result)
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        self.machine.restore(snapshot.data)
+        self.applied = self._snapshot_index = snapshot.meta.index
+        lost = [i for i in self._waiting if i <= snapshot.meta.index]
+        for index in lost:  # their fate is inside the snapshot: unknown here
+            self._waiting.pop(index).future.set_exception(
+                OutcomeUnknownError("replaced by a snapshot from the leader")
+            )
+
+    def _release_reads(self) -> None:
+        still = []
+        for index, read in self._ready_reads:
+            if self.applied >= index:
+                read.future.set_result(None)
+            else:
+                still.append((index, read))
+        self._ready_reads = still
+
+    def _role_changed(self, role: Role) -> None:
+        was, self._role = self._role, role
+        if was is Role.LEADER and role is not Role.LEADER:
+            # Reads waiting for a confirmation that will never come: the caller asks anew.
+            leader = self.raft.status().leader
+            for read in self._reads.values():
+                read.future.set_exception(NotLeaderError(leader))
+            self._reads.clear()
+            # Proposals of the old term may yet be committed by the next leader, or not: in
+            # doubt. Their callers are told so now rather than left waiting; a retry with
+            # the same session is answered once either way.
+            for waiting in self._waiting.values():
+                waiting.future.set_exception(
+                    OutcomeUnknownError("leadership was lost while it was being committed")
+                )
+            self._waiting.clear()
+        if self.on_role is not None and was is not role:
+            self.on_role(role, self.raft.status().term)
+
+    def _maybe_snapshot(self) -> None:
+        if self.applied - self._snapshot_index < self.snapshot_every:
+            return
+        self.take_snapshot()
+
+    def take_snapshot(self) -> None:
+        """Snapshot the state machine at the applied index and compact the log behind it.
+        Runs on the loop thread (or once the loop has stopped)."""
+        if self.applied <= self._snapshot_index:
+            return
+        term = self.raft.log.term(self.applied)
+        assert term is not None, "the applied entry is in the log"
+        meta = SnapshotMeta(index=self.applied, term=term, voters=self.config.voters)
+        snapshot = Snapshot(meta, self.machine.snapshot())
+        self.storage.compact(snapshot)
+        self.raft.compact(snapshot)
+        self._snapshot_index = self.applied
+
+    def _fail_all(self, exc: Exception) -> None:
+        for waiting in self._waiting.values():
+            if not waiting.future.done():
+                waiting.future.set_exception(exc)
+        self._waiting.clear()
+        for read in self._reads.values():
+            read.future.set_exception(exc)
+        self._reads.clear()
+        for _, read in self._ready_reads:
+            read.future.set_exception(exc)
+        self._ready_reads.clear()
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Proposal | _Read):
+                item.future.set_exception(exc)
+
+
+def _log_fatal(reason: str) -> None:
+    log.critical("%s", reason)
