@@ -29,6 +29,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -115,13 +116,15 @@ class LocalCluster:
         self,
         *,
         datanodes: int = 3,
+        namenodes: int = 1,
         mapreduce: bool = True,
         token: str | None = None,
         settings: dict[str, Any] | None = None,
         timeout: float = 30.0,
     ) -> ClusterInfo:
-        """Start a namenode and `datanodes` datanodes — and, with `mapreduce`, a job tracker
-        and one worker beside each datanode — and wait until they are all ready."""
+        """Start a namenode (or a Raft group of `namenodes`, 3 or 5) and `datanodes`
+        datanodes — and, with `mapreduce`, a job tracker and one worker beside each
+        datanode — and wait until they are all ready."""
         if (self.directory / CLUSTER_FILE).exists() and self.running():
             raise MiniHadoopError(f"a cluster is already running in {self.directory}")
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -131,7 +134,10 @@ class LocalCluster:
         token = token or secrets.token_urlsafe(24)
         self.info = ClusterInfo(namenode="", token=token, settings=self.settings)
         try:
-            self._start_namenode(port=0, timeout=timeout)
+            if namenodes == 1:
+                self._start_namenode(port=0, timeout=timeout)
+            else:
+                self._start_group(namenodes, timeout=timeout)
             for i in range(datanodes):
                 self.add_datanode(port=0, index=i, timeout=timeout)
             if mapreduce:
@@ -199,6 +205,44 @@ class LocalCluster:
         info.save(self.directory)
         return daemon
 
+    def _start_group(self, count: int, *, timeout: float) -> None:
+        """Start `count` namenodes as one Raft group, `namenode-1`… (ids nn1…). Their ports
+        are chosen first, since each must be told every other's address."""
+        if count not in (3, 5):
+            raise MiniHadoopError(f"a namenode group has 3 or 5 members, not {count}")
+        info = self._require()
+        ids = [f"nn{i}" for i in range(1, count + 1)]
+        scheme = "https" if self.settings.get("tls_cert") else "http"
+        ports = {n: (free_port(self.host), free_port(self.host)) for n in ids}
+        peers = ",".join(f"{n}={scheme}://{self.host}:{ports[n][0]}" for n in ids)
+        service = ",".join(f"{n}={scheme}://{self.host}:{ports[n][1]}" for n in ids)
+        for i, node in enumerate(ids, start=1):
+            name_dir = self.directory / f"namenode-{i}"
+            argv = [
+                "namenode", "--dir", str(name_dir), *self._bind(ports[node][0]),
+                "--service-port", str(ports[node][1]), "--id", node,
+                "--peers", peers, "--service-peers", service,
+            ]  # fmt: skip
+            proc = self._spawn(f"namenode-{i}", argv, info.token)
+            info.daemons.append(
+                DaemonInfo(
+                    name=f"namenode-{i}",
+                    url=f"{scheme}://{self.host}:{ports[node][0]}",
+                    pid=proc.pid,
+                    data_dir=str(name_dir),
+                    log=str(self.logs / f"namenode-{i}.log"),
+                    start_time=_start_time(proc.pid),
+                    argv=argv,
+                )
+            )
+        for i in range(1, count + 1):  # started together: a group needs a majority to elect
+            self._wait_ready(
+                f"namenode-{i}", self._procs[self.daemon(f"namenode-{i}").pid], timeout
+            )
+        info.namenode = ";".join(f"{scheme}://{self.host}:{ports[n][0]}" for n in ids)
+        info.namenode_service = ",".join(f"{scheme}://{self.host}:{ports[n][1]}" for n in ids)
+        info.save(self.directory)
+
     def add_datanode(
         self,
         *,
@@ -255,15 +299,34 @@ class LocalCluster:
             time.sleep(0.05)
         raise UnavailableError(f"only {live} of {count} workers registered within {timeout:.0f}s")
 
+    def namenode_urls(self) -> list[str]:
+        """Every namenode's client URL: one, or each member of the group."""
+        return self._require().namenode.split(";")
+
+    def leader(self, *, timeout: float = 30.0) -> str:
+        """The client URL of the active namenode (the group's leader), once there is one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for url in self.namenode_urls():
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+                    state = httpx.get(
+                        f"{url}/nn/v1/ha", auth=self._auth(), timeout=2, verify=self._verify()
+                    ).json()
+                    if state["role"] == "leader" and state["active"]:
+                        return url
+            if time.monotonic() >= deadline:
+                raise UnavailableError(f"no namenode became the leader within {timeout:.0f}s")
+            time.sleep(0.05)
+
     def wait_for_datanodes(self, count: int, *, timeout: float = 30.0) -> None:
-        """Poll the namenode until `count` datanodes are live and safe mode is off."""
-        info = self._require()
+        """Poll the (active) namenode until `count` datanodes are live and safe mode is off."""
         deadline = time.monotonic() + timeout
         status: dict[str, Any] = {}
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
+                leader = self.leader(timeout=max(0.0, deadline - time.monotonic()))
                 status = httpx.get(
-                    f"{info.namenode}/nn/v1/cluster",
+                    f"{leader}/nn/v1/cluster",
                     auth=self._auth(),
                     timeout=5,
                     verify=self._verify(),
@@ -389,6 +452,13 @@ class LocalCluster:
 
 
 KINDS = ("namenode", "datanode", "jobtracker", "worker")  # the order they start in
+
+
+def free_port(host: str) -> int:
+    """A port nothing listens on now (the kernel's choice), for a daemon to be told to use."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def start_order(d: DaemonInfo) -> tuple[int, int]:

@@ -36,6 +36,7 @@ from minihadoop import paths
 from minihadoop.errors import MiniHadoopError, UnavailableError
 from minihadoop.filesystem import DFSInputStream, FileSystem
 from namenode import display, pages
+from namenode.group_view import GroupView
 from namenode.jobs_view import JobTrackerView
 from namenode.namesystem import Namesystem
 
@@ -130,19 +131,20 @@ def router(system: Namesystem, read: Any) -> APIRouter:
     jobs = JobTrackerView(
         lambda: system.jobtracker_url, system.settings.token or None, tls_ca=system.settings.tls_ca
     )
-    _storage_pages(api, view, system, jobs)
+    group = GroupView(system)
+    _storage_pages(api, view, system, jobs, group)
     _job_pages(api, view, jobs)
-    _fragments(api, view, system, jobs)
+    _fragments(api, view, system, jobs, group)
     _extras(api, view, system)
     return api
 
 
 def _storage_pages(
-    api: APIRouter, view: Renderer, system: Namesystem, jobs: JobTrackerView
+    api: APIRouter, view: Renderer, system: Namesystem, jobs: JobTrackerView, group: GroupView
 ) -> None:
     @api.get("/")
     def overview() -> HTMLResponse:
-        build = partial(pages.overview, system, jobs, time.time())
+        build = partial(pages.overview, system, jobs, group, time.time())
         return view.page("overview.html", build, active="overview", live=True)
 
     @api.get("/datanodes")
@@ -190,12 +192,15 @@ def _job_pages(api: APIRouter, view: Renderer, jobs: JobTrackerView) -> None:
         )
 
 
-def _fragments(api: APIRouter, view: Renderer, system: Namesystem, jobs: JobTrackerView) -> None:
+def _fragments(
+    api: APIRouter, view: Renderer, system: Namesystem, jobs: JobTrackerView, group: GroupView
+) -> None:
     """The refreshing parts of the pages above, rendered by the same templates."""
 
     @api.get("/fragments/overview")
     def overview() -> HTMLResponse:
-        return view.page("_overview.html", partial(pages.overview, system, jobs, time.time()))
+        build = partial(pages.overview, system, jobs, group, time.time())
+        return view.page("_overview.html", build)
 
     @api.get("/fragments/datanodes")
     def datanodes() -> HTMLResponse:

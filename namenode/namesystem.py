@@ -846,9 +846,12 @@ class Namesystem:
         peers = {}
         for node in self.host.config.voters:
             progress = st.progress.get(node)
+            match = progress.match if progress is not None else None
+            if node == self.node_id and st.role is Role.LEADER:
+                match = st.last_index  # the leader's own log matches itself
             peers[node] = {
                 "url": self.peers.get(node, ""),
-                "match": progress.match if progress is not None else None,
+                "match": match,
                 "next": progress.next if progress is not None else None,
             }
         return {

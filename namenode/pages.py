@@ -14,6 +14,7 @@ from typing import Any
 from minihadoop import paths
 from minihadoop.errors import FileNotFoundError_
 from namenode.fsck import fsck_report
+from namenode.group_view import GroupView
 from namenode.jobs_view import JobTrackerUnavailable, JobTrackerView
 from namenode.namesystem import Namesystem
 from namenode.status import cluster_status
@@ -27,10 +28,21 @@ FINISHED = {"SUCCEEDED", "FAILED", "KILLED"}
 LEADING_COUNTERS = ("DATA_LOCAL_MAPS", "OTHER_LOCAL_MAPS", "MAP_INPUT_RECORDS")
 
 
-def overview(system: Namesystem, jobs: JobTrackerView, now: float) -> dict[str, Any]:
+def overview(
+    system: Namesystem, jobs: JobTrackerView, group: GroupView, now: float
+) -> dict[str, Any]:
     status = cluster_status(system, now)
     events = [{**e, "job_id": None} for e in status["events"]]
-    page: dict[str, Any] = {"status": status, "jobs": [], "jobs_error": None}
+    namenodes = group.states()
+    leader = next((n for n in namenodes if n.role == "leader"), None)
+    page: dict[str, Any] = {
+        "status": status,
+        "jobs": [],
+        "jobs_error": None,
+        "namenodes": namenodes,
+        # Each namenode's log as far as the leader knows it matches its own.
+        "match": leader.match if leader is not None else {},
+    }
     try:
         recent = jobs.jobs(limit=50)
     except JobTrackerUnavailable as exc:

@@ -40,6 +40,7 @@ def cluster_status(system: Namesystem, now: float) -> dict[str, Any]:
         )
         return {
             "started": system.started,
+            "namenode": system.ha_status(),
             "safemode": system.safemode.on,
             "safemode_message": system.safemode.describe(),
             "capacity": capacity,

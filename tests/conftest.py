@@ -31,9 +31,22 @@ FAST = {
 }
 
 
-def start_cluster(directory: Path, datanodes: int = 3, **settings: Any) -> LocalCluster:
+def start_cluster(
+    directory: Path,
+    datanodes: int = 3,
+    *,
+    namenodes: int = 1,
+    mapreduce: bool = True,
+    **settings: Any,
+) -> LocalCluster:
     cluster = LocalCluster(directory)
-    cluster.start(datanodes=datanodes, settings={**FAST, **settings})
+    cluster.start(
+        datanodes=datanodes,
+        namenodes=namenodes,
+        mapreduce=mapreduce,
+        settings={**FAST, **settings},
+        timeout=60.0 if namenodes > 1 else 30.0,
+    )
     return cluster
 
 

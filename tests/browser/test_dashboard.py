@@ -106,6 +106,9 @@ def test_overview_shows_capacity_nodes_blocks_and_events(page: Page, seeded: See
         expect(stat(page, name)).to_have_text("0")
     expect(stat(page, "used")).not_to_have_text("0 B")
     expect(page.locator("[data-safemode]")).to_have_count(0)
+    # A namenode alone is the leader of its group of one.
+    expect(page.locator("[data-namenode]")).to_have_count(1)
+    expect(page.locator('[data-namenode="nn1"]')).to_have_attribute("data-role", "leader")
     expect(page.locator('li[data-event-kind="datanode"]', has_text="joined")).to_have_count(3)
     finished = page.locator('li[data-event-kind="job"]', has_text=seeded.job.id)
     expect(finished).to_contain_text("succeeded")
