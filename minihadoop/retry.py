@@ -22,8 +22,8 @@ A namenode group (several namenodes, one leader; the others answer every call wi
 * a namenode that answered 503 (starting up): to the same one, later.
 
 A namenode not yet asked since the last wait is asked at once, as Hadoop's failover proxy
-fails over the first time without sleeping; one asked again waits the backoff. So a call
-makes at most one pass over the group between waits, and standbys that name each other
+fails over the first time without sleeping; asking one again waits the backoff first. So a
+call asks each namenode at most once between waits, and standbys that name each other
 cannot keep it spinning. The client remembers the namenode that last answered (any answer
 but an unavailability comes from the leader) and starts its next call there.
 
@@ -143,15 +143,23 @@ class Move:
 
 def fail_over(urls: Sequence[str], at: int, exc: UnavailableError, asked: Set[int]) -> Move:
     """Where a call that failed with `exc` at namenode `at` is sent next; `asked` holds
-    the namenodes asked since the last wait. A standby's hint is followed only to a member
-    of the group the client was given: an answer chooses among them, never adds to them."""
-    to = at
+    the namenodes asked since the last wait. A standby's hint is followed at once to a
+    namenode not asked yet; a hint back to one asked already is stale (an election is under
+    way), so the rest of the group is asked first, and the hint followed after the wait. A
+    hint is followed only to a member of the group the client was given: an answer chooses
+    among them, never adds to them."""
+    if not isinstance(exc, (StandbyError, UnreachableError, ConnectionLostError)):
+        return Move(at, at_once=False)  # it answered, starting up: the same one, later
     hinted = index_of(urls, exc.leader) if isinstance(exc, StandbyError) else None
-    if hinted is not None and hinted != at:
-        to = hinted
-    elif isinstance(exc, (StandbyError, UnreachableError, ConnectionLostError)):
-        to = (at + 1) % len(urls)
-    return Move(to, to not in asked)
+    if hinted == at:
+        hinted = None
+    if hinted is not None and hinted not in asked:
+        return Move(hinted, at_once=True)
+    others = [(at + step) % len(urls) for step in range(1, len(urls))]
+    fresh = next((i for i in others if i not in asked), None)
+    if fresh is not None:
+        return Move(fresh, at_once=True)
+    return Move(hinted if hinted is not None else (at + 1) % len(urls), at_once=False)
 
 
 def retrying(

@@ -218,7 +218,8 @@ def standby(leader: str = "") -> errors.StandbyError:
     ("exc", "asked", "expected"),
     [
         (standby(C), {0}, Move(2, at_once=True)),  # the leader it names, at once
-        (standby(C), {0, 2}, Move(2, at_once=False)),  # asked already: after a wait
+        (standby(C), {0, 2}, Move(1, at_once=True)),  # a stale hint: the rest first
+        (standby(C), {0, 1, 2}, Move(2, at_once=False)),  # then the hint, after a wait
         (standby(), {0}, Move(1, at_once=True)),  # no hint: the next
         (standby(A), {0}, Move(1, at_once=True)),  # a hint naming itself is no hint
         (standby("http://elsewhere:9870"), {0}, Move(1, at_once=True)),  # nor one outside
@@ -289,18 +290,18 @@ def test_an_error_answered_by_a_namenode_makes_it_the_one_to_start_at() -> None:
     assert group.current == B
 
 
-def test_standbys_naming_each_other_make_one_pass_between_waits() -> None:
-    namenodes = FakeGroup({A: standby(B), B: standby(A), C: standby(A)})
+def test_standbys_naming_each_other_ask_each_namenode_once_between_waits() -> None:
+    namenodes = FakeGroup({A: standby(B), B: standby(A), C: NEVER_ARRIVED})
     t = FakeTime()
-    with pytest.raises(errors.StandbyError) as caught:
+    with pytest.raises(UnreachableError) as caught:
         run_group(namenodes, NamenodeGroup(GROUP), window=10.0, t=t)
-    # A names B: asked at once; B names A, asked already: a wait; and again, until the
-    # window is spent. Two calls a wait, never a spin.
-    assert namenodes.asked[:4] == [A, B, A, B]
-    assert len(namenodes.asked) == 2 * (len(t.sleeps) + 1)
-    assert 2 < len(namenodes.asked) < 60 and t.now == pytest.approx(10.0)
+    # A names B: asked at once; B names A, asked already: C, not asked yet, first; then a
+    # wait, and the same again until the window is spent. Never a spin.
+    assert namenodes.asked[:6] == [A, B, C, A, B, C]
+    assert len(namenodes.asked) == 3 * (len(t.sleeps) + 1)
+    assert 3 < len(namenodes.asked) < 90 and t.now == pytest.approx(10.0)
     assert str(caught.value).endswith(
-        f"(no namenode answered as the leader within 10s; asked {A}, {B})"
+        f"(no namenode answered as the leader within 10s; asked {A}, {B}, {C})"
     )
 
 
