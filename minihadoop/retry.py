@@ -205,9 +205,12 @@ def failing_over(
     start = clock()
     retries = 0
     at = group.at
-    asked = {at}  # since the last wait
-    tried = [at]  # by this call
+    asked: set[int] = set()  # since the last wait
+    tried: list[int] = []  # by this call, in order
     while True:
+        asked.add(at)
+        if at not in tried:
+            tried.append(at)
         try:
             result = attempt(group.urls[at])
         except UnavailableError as exc:
@@ -217,10 +220,7 @@ def failing_over(
             if move.to != at:
                 log.info("%s: %s: %s; asking %s", what, group.urls[at], exc, group.urls[move.to])
             at = move.to
-            if at not in tried:
-                tried.append(at)
             if move.at_once:
-                asked.add(at)
                 continue
             wait = policy.delay(retries, clock() - start, rng)
             if wait is None:
@@ -230,7 +230,7 @@ def failing_over(
             if retries == 0:
                 log.warning("%s: %s; retrying for up to %.0fs", what, exc, policy.window)
             retries += 1
-            asked = {at}
+            asked = set()
         except MiniHadoopError:
             group.at = at  # an answer, if an unwelcome one: from the leader
             raise
