@@ -49,7 +49,7 @@ def up(
         info = cluster.start(datanodes=datanodes, settings=settings)
     out.print(f"[green]cluster up[/] in {where}")
     out.print(f"  dashboard  {info.namenode}/")
-    out.print(f"  namenode   {info.namenode}")
+    out.print(f"  namenode   {', '.join(info.namenode_urls())}")
     for d in info.daemons[1:]:
         out.print(f"  {d.name:<10} {d.url}")
     out.print(f"  logs       {where / 'logs'}")

@@ -98,7 +98,11 @@ def datanode(
 
 def jobtracker(
     dir: Path = typer.Option(..., "--dir", help="Job history and job payloads."),
-    namenode_url: str = typer.Option(..., "--namenode", help="The namenode's URL."),
+    namenode_url: str = typer.Option(
+        ...,
+        "--namenode",
+        help="The namenode's URL; for a namenode group, every member's, separated by ';'.",
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(JOBTRACKER_PORT, help="HTTP port (default 8088)."),
     advertise: str | None = typer.Option(

@@ -270,6 +270,7 @@ class JobTracker:
             index=launch.index,
             num_reducers=job.num_reducers,
             namenode=self.fs.namenode,
+            namenodes=list(self.fs.namenodes),
             output=record.output,
             user=record.user,
             split=task.split,

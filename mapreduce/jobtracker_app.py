@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,13 +121,7 @@ def run(
     advertise: str | None = None,
     ready_file: Path | None = None,
 ) -> None:
-    fs = FileSystem(
-        namenode,
-        settings.token,
-        user="mapred",
-        retry_window=settings.retry_window,
-        tls_ca=settings.tls_ca,
-    )
+    fs = dfs_client(namenode, settings)
     tracker = JobTracker(directory, fs, settings)
 
     sock = bind_socket(host, port)
@@ -137,7 +131,7 @@ def run(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_tick(tracker, settings.mr_heartbeat_interval)),
-            asyncio.create_task(_announce(namenode, url, settings)),
+            asyncio.create_task(_announce(fs.namenodes, url, settings)),
             asyncio.create_task(_retry_cleanups(tracker, CLEANUP_INTERVAL)),
         ]
         yield
@@ -158,16 +152,31 @@ def run(
     serve(app, sock, settings)
 
 
-async def _announce(namenode: str, url: str, settings: Settings) -> None:
-    """Tell the namenode where the job tracker is (its dashboard shows jobs), now and every
-    few seconds, so a restarted namenode learns it again."""
+def dfs_client(namenode: str, settings: Settings) -> FileSystem:
+    """The job tracker's DFS client. `namenode`: the `--namenode` flag, one URL or a
+    namenode group's, separated by ``;`` or ``,``."""
+    return FileSystem(
+        namenode,
+        settings.token,
+        user="mapred",
+        retry_window=settings.retry_window,
+        tls_ca=settings.tls_ca,
+    )
+
+
+async def _announce(namenodes: Sequence[str], url: str, settings: Settings) -> None:
+    """Tell the namenodes where the job tracker is (their dashboard shows jobs), now and
+    every few seconds, so a restarted namenode learns it again. Every namenode of a group
+    is told, standbys too: whichever leads next knows it already."""
     auth, verify = ClusterAuth(settings.token), tls_verify(settings.tls_ca)
     async with httpx.AsyncClient(timeout=10.0, auth=auth, verify=verify) as client:
-        while True:
+
+        async def tell(namenode: str) -> None:
             with contextlib.suppress(httpx.HTTPError):
-                await client.post(
-                    f"{namenode.rstrip('/')}/internal/v1/jobtracker", params={"url": url}
-                )
+                await client.post(f"{namenode}/internal/v1/jobtracker", params={"url": url})
+
+        while True:
+            await asyncio.gather(*(tell(n) for n in namenodes))
             await asyncio.sleep(max(1.0, settings.heartbeat_interval))
 
 

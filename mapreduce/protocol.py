@@ -84,7 +84,8 @@ class AttemptSpec(Wire):
     kind: TaskKind
     index: int  # map index or reduce partition
     num_reducers: int
-    namenode: str
+    namenode: str  # the namenode to ask first: the job tracker's leader when it sent this
+    namenodes: list[str] = []  # the namenode group, when the cluster has one
     output: str  # the job's output folder
     user: str = "hadoop"  # the submitter: owner of the output files
     split: Split | None = None  # maps

@@ -90,7 +90,12 @@ def output_path(spec: AttemptSpec) -> str:
 
 def _dfs(spec: AttemptSpec, token: str, tls_ca: str) -> FileSystem:
     return FileSystem(
-        spec.namenode, token, user=spec.user, retry_window=spec.retry_window, tls_ca=tls_ca
+        spec.namenodes or spec.namenode,
+        token,
+        user=spec.user,
+        retry_window=spec.retry_window,
+        tls_ca=tls_ca,
+        leader=spec.namenode,  # a new process: the job tracker's leader saves it a search
     )
 
 

@@ -247,11 +247,18 @@ class DaemonInfo(BaseModel):
 class ClusterInfo(BaseModel):
     namenode: str
     token: str
+    # A namenode group's client URLs, the leader's included; empty with one namenode. Clients
+    # fail over among them; `namenode` stays one of them, for readers that know one URL.
+    namenodes: list[str] = []
     # The namenode's service port, which datanodes use (None: they use `namenode`).
     namenode_service: str | None = None
     daemons: list[DaemonInfo] = []
     jobtracker: str | None = None
     settings: dict[str, Any] = {}
+
+    def namenode_urls(self) -> list[str]:
+        """Every namenode a client may ask: the group, or the one namenode."""
+        return self.namenodes or [self.namenode]
 
     @staticmethod
     def load(directory: Path) -> ClusterInfo:

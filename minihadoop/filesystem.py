@@ -14,9 +14,14 @@ protocol straight between this process and the datanodes:
   same byte on the next replica.
 * **a namenode that restarts** — calls to the namenode are sent again, with backoff, for up
   to `retry_window` seconds while it cannot be reached or is starting up, if sending them
-  again is safe (see `minihadoop.retry`): reads, mkdir and create (re-entrant for this
-  client) after any failure; add-block, complete, rename and delete only when the namenode
-  certainly did not receive them.
+  again is safe (see `minihadoop.retry`): reads and mkdir, and the calls that carry a
+  session (create, append, add-block, complete, rename, delete), after any failure; the
+  others only when the namenode certainly did not receive them.
+* **a namenode group** — given several namenode URLs (a list, or one string separated by
+  ``;`` or ``,``), the client sends each call to the one that last answered, and when a
+  standby turns it away or the namenode is gone, to the leader the standby names or the
+  next of the group (`minihadoop.retry.fail_over`), within the same window. A write goes
+  on across a change of leader: its calls carry sessions, so each is carried out once.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import os
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +71,14 @@ from minihadoop.models import (
     LocatedBlocks,
 )
 from minihadoop.rest import call, remote_error, tls_verify
-from minihadoop.retry import Replay, RetryPolicy, retrying
+from minihadoop.retry import NamenodeGroup, Replay, RetryPolicy, failing_over
 from minihadoop.signing import CONTENT, ClusterAuth
 
 Progress = Callable[[int], None]
 READ_PIECE = 1 << 20
+# Calls a writer makes on the side (lease renewal, abandon, bad-replica reports) ask each
+# namenode of the group once and never wait: whatever they fail at, the next call retries.
+ONE_PASS = RetryPolicy(window=0)
 
 
 class FileSystem:
@@ -78,7 +86,7 @@ class FileSystem:
 
     def __init__(
         self,
-        namenode: str,
+        namenode: str | Sequence[str],
         token: str | None = None,
         *,
         user: str | None = None,
@@ -87,12 +95,15 @@ class FileSystem:
         bytes_per_checksum: int | None = None,
         retry_window: float | None = None,
         tls_ca: str | None = None,
+        leader: str | None = None,
     ) -> None:
-        """`bytes_per_checksum` overrides the cluster's setting for files this client writes;
+        """`namenode`: its URL, or a namenode group's — a list, or one string separated by
+        ``;`` or ``,``; `leader`: the one of them to ask first (default: the first).
+        `bytes_per_checksum` overrides the cluster's setting for files this client writes;
         `retry_window` is how long calls to an unavailable namenode are retried (default: the
         `retry_window` setting). `tls_ca` is the PEM bundle https servers are verified
         against (None: the MINIHADOOP_TLS_CA variable; empty: the system's trust store)."""
-        self.namenode = namenode.rstrip("/")
+        self._group = NamenodeGroup.parse(namenode, leader)
         self.token = token
         self.user = user or current_user()
         self.bytes_per_checksum = bytes_per_checksum
@@ -133,14 +144,26 @@ class FileSystem:
         if "retry_window" in info.settings:  # the cluster's own setting, unless told otherwise
             kw.setdefault("retry_window", float(info.settings["retry_window"]))
         kw.setdefault("tls_ca", info.settings.get("tls_ca"))  # a TLS cluster's own CA
-        return cls(info.namenode, info.token, **kw)
+        return cls(info.namenode_urls(), info.token, **kw)
+
+    @property
+    def namenode(self) -> str:
+        """The namenode calls go to first: the one that last answered (the leader, in a
+        group that has one); with one namenode, that one."""
+        return self._group.current
+
+    @property
+    def namenodes(self) -> tuple[str, ...]:
+        """Every namenode this client knows, as it was given them."""
+        return self._group.urls
 
     def with_retry_window(self, seconds: float) -> FileSystem:
-        """Another client of the same namenode, as the same user, that retries for `seconds`."""
+        """Another client of the same namenodes, as the same user, that retries for `seconds`."""
         timeout, quick = self._timeouts
         return FileSystem(
-            self.namenode,
+            self.namenodes,
             self.token,
+            leader=self.namenode,
             user=self.user,
             timeout=timeout,
             quick_timeout=quick,
@@ -164,13 +187,23 @@ class FileSystem:
         kw.setdefault("timeout", self._quick)
         return call(self._http, method, url, **kw)
 
-    def _nn(self, method: str, url: str, replay: Replay, **kw: Any) -> httpx.Response:
-        """A call to the namenode, sent again while it is unavailable if `replay` allows."""
-        return retrying(
-            lambda: self._call(method, url, **kw),
-            self.retry,
+    def _nn(
+        self,
+        method: str,
+        path: str,
+        replay: Replay,
+        *,
+        policy: RetryPolicy | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
+        """A call to the namenode's `path` (``/nn/v1/…``), sent again while it is
+        unavailable if `replay` allows — to the leader, in a namenode group."""
+        return failing_over(
+            lambda namenode: self._call(method, namenode + path, **kw),
+            self._group,
+            policy or self.retry,
             replay,
-            what=f"namenode {method} {url.removeprefix(self.namenode)}",
+            what=f"namenode {method} {path}",
         )
 
     def _session(self) -> dict[str, Any]:
@@ -186,16 +219,14 @@ class FileSystem:
         }
         if replay is Replay.SESSION:
             params.update(self._session())
-        url = f"{self.namenode}/webhdfs/v1{path}"
-        return self._nn(method, url, replay, params=params).json()
+        return self._nn(method, f"/webhdfs/v1{path}", replay, params=params).json()
 
     def _native(self, endpoint: str, body: Any, replay: Replay) -> Any:
-        url = f"{self.namenode}/nn/v1/{endpoint}"
         payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
         params = {"user.name": self.user}
         if replay is Replay.SESSION:
             params.update(self._session())
-        return self._nn("POST", url, replay, json=payload, params=params).json()
+        return self._nn("POST", f"/nn/v1/{endpoint}", replay, json=payload, params=params).json()
 
     # --- namespace ----------------------------------------------------------------------------
 
@@ -262,16 +293,14 @@ class FileSystem:
     def fsck(self, path: str = "/") -> dict[str, Any]:
         result: dict[str, Any] = self._nn(
             "GET",
-            f"{self.namenode}/nn/v1/fsck",
+            "/nn/v1/fsck",
             Replay.SAFE,
             params={"path": paths.normalize(path)},
         ).json()
         return result
 
     def cluster(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._nn(
-            "GET", f"{self.namenode}/nn/v1/cluster", Replay.SAFE
-        ).json()
+        result: dict[str, Any] = self._nn("GET", "/nn/v1/cluster", Replay.SAFE).json()
         return result
 
     # --- delegation tokens (Hadoop's FileSystem.getDelegationToken and friends) ----------------
@@ -291,13 +320,12 @@ class FileSystem:
     def cancel_delegation_token(self, token: str) -> None:
         # Hadoop answers it with an empty 200; a repeat would be told the token is gone.
         params = {"op": "CANCELDELEGATIONTOKEN", "user.name": self.user, "token": token}
-        url = f"{self.namenode}/webhdfs/v1/"
-        self._nn("PUT", url, Replay.IF_NOT_RECEIVED, params=params)
+        self._nn("PUT", "/webhdfs/v1/", Replay.IF_NOT_RECEIVED, params=params)
 
     def safemode(self, action: str = "get") -> dict[str, Any]:
         """Safe mode: `get` its state, `enter` it (read-only), or `leave` it (admin)."""
         result: dict[str, Any] = self._nn(
-            "POST", f"{self.namenode}/nn/v1/safemode", Replay.SAFE, params={"action": action}
+            "POST", "/nn/v1/safemode", Replay.SAFE, params={"action": action}
         ).json()
         return result
 
@@ -305,7 +333,7 @@ class FileSystem:
         """Drain a datanode (by id or URL); returns its state."""
         response = self._nn(
             "POST",
-            f"{self.namenode}/nn/v1/decommission",
+            "/nn/v1/decommission",
             Replay.SAFE,
             params={"datanode": datanode},
         )
@@ -314,7 +342,7 @@ class FileSystem:
     def blocks(self, path: str) -> LocatedBlocks:
         response = self._nn(
             "GET",
-            f"{self.namenode}/nn/v1/blocks",
+            "/nn/v1/blocks",
             Replay.SAFE,
             params={"path": paths.normalize(path)},
         )
@@ -437,17 +465,23 @@ class FileSystem:
 
     def _abandon(self, path: str, file_id: int) -> None:
         with contextlib.suppress(MiniHadoopError):  # else the lease expires on its own
-            self._call(
+            self._nn(
                 "POST",
-                f"{self.namenode}/nn/v1/abandon",
+                "/nn/v1/abandon",
+                Replay.IF_NOT_RECEIVED,
+                policy=ONE_PASS,
                 params={"path": path, "client": self.client_name, "file_id": file_id},
             )
 
     def _renew_lease(self) -> None:
         """Keep the leases on every file this client is writing (HDFS's renewLease)."""
         with contextlib.suppress(MiniHadoopError):  # the next add_block will say what is wrong
-            self._call(
-                "POST", f"{self.namenode}/nn/v1/renew_lease", params={"client": self.client_name}
+            self._nn(
+                "POST",
+                "/nn/v1/renew_lease",
+                Replay.SAFE,
+                policy=ONE_PASS,
+                params={"client": self.client_name},
             )
 
     def recover_lease(self, path: str) -> bool:
@@ -457,7 +491,7 @@ class FileSystem:
         writer known to be gone."""
         response = self._nn(
             "POST",
-            f"{self.namenode}/nn/v1/recover_lease",
+            "/nn/v1/recover_lease",
             Replay.SAFE,  # asked again and again by design
             params={"path": paths.normalize(path)},
         )
@@ -580,9 +614,11 @@ class FileSystem:
         if not self.token:
             return
         with contextlib.suppress(MiniHadoopError):
-            self._call(
+            self._nn(
                 "POST",
-                f"{self.namenode}/internal/v1/bad_block",
+                "/internal/v1/bad_block",
+                Replay.SAFE,
+                policy=ONE_PASS,
                 json={"block_id": block_id, "datanode_id": datanode_id, "reason": reason},
             )
 

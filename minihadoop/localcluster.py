@@ -265,7 +265,8 @@ class LocalCluster:
     def _start_jobtracker(self, *, port: int, timeout: float) -> DaemonInfo:
         info = self._require()
         jt_dir = self.directory / "jobtracker"
-        argv = ["jobtracker", "--dir", str(jt_dir), "--namenode", info.namenode, *self._bind(port)]
+        namenodes = ";".join(info.namenode_urls())  # the job tracker fails over among them
+        argv = ["jobtracker", "--dir", str(jt_dir), "--namenode", namenodes, *self._bind(port)]
         return self._start_daemon("jobtracker", argv, jt_dir, timeout=timeout)
 
     def _start_worker(self, *, index: int, port: int, timeout: float) -> DaemonInfo:
