@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from cli.fs import DirOption, client
 
@@ -31,6 +32,29 @@ def safemode(
     """Get, enter or leave safe mode (read-only namespace)."""
     with client(dir) as fs:
         out.print(fs.safemode(action.value)["message"])
+
+
+@app.command()
+def ha(
+    dir: Path | None = DirOption,
+    timeout: float = typer.Option(2.0, min=0.1, help="Seconds to wait for each namenode."),
+) -> None:
+    """One line per namenode: its name, URL, role (leader, follower or down), term and
+    commit index — like `hdfs haadmin -getAllServiceState`. Exits 1 when no namenode
+    answers as the leader."""
+    with client(dir) as fs:
+        states = fs.namenode_states(timeout)
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "url", "role", "term", "commit"):
+        table.add_column(column, justify="right" if column in ("term", "commit") else "left")
+    for s in states:
+        role = {"leader": "[green]leader[/]", "down": "[red]down[/]"}.get(s.role, s.role)
+        term = "-" if s.term is None else str(s.term)
+        commit = "-" if s.commit is None else str(s.commit)
+        table.add_row(s.name, s.url, role, term, commit)
+    out.print(table)
+    if not any(s.role == "leader" for s in states):
+        raise typer.Exit(1)
 
 
 @app.command()

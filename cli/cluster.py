@@ -11,6 +11,7 @@ from rich.table import Table
 
 from cli.format import human_size, parse_size
 from minihadoop.config import home_dir
+from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 
@@ -28,6 +29,9 @@ DirOption = typer.Option(
 def up(
     dir: Path | None = DirOption,
     datanodes: int = typer.Option(3, min=1, max=64, help="How many datanodes."),
+    namenodes: int = typer.Option(
+        1, help="1, or 3 or 5 for a Raft group that rides out the loss of a namenode."
+    ),
     block_size: str = typer.Option("64M", help="Default block size (4k and up)."),
     replication: int = typer.Option(3, min=1, max=512, help="Default replication factor."),
     heartbeat: float = typer.Option(3.0, min=0.05, help="Datanode heartbeat interval, seconds."),
@@ -35,8 +39,10 @@ def up(
         60.0, min=0.1, help="Declare a silent datanode dead after, s."
     ),
 ) -> None:
-    """Start a namenode, N datanodes, a job tracker and a worker beside each datanode;
-    wait until they are ready; print the URLs."""
+    """Start a namenode (or a group of 3 or 5), N datanodes, a job tracker and a worker
+    beside each datanode; wait until they are ready; print the URLs."""
+    if namenodes not in (1, 3, 5):
+        raise IllegalArgumentError(f"--namenodes must be 1, 3 or 5, not {namenodes}")
     where = home_dir(dir)
     cluster = LocalCluster(where)
     settings = {
@@ -45,12 +51,12 @@ def up(
         "heartbeat_interval": heartbeat,
         "dead_node_timeout": dead_after,
     }
-    with out.status(f"starting a namenode and {datanodes} datanodes in {where}…"):
-        info = cluster.start(datanodes=datanodes, settings=settings)
+    what = "a namenode" if namenodes == 1 else f"{namenodes} namenodes"
+    with out.status(f"starting {what} and {datanodes} datanodes in {where}…"):
+        info = cluster.start(datanodes=datanodes, namenodes=namenodes, settings=settings)
     out.print(f"[green]cluster up[/] in {where}")
-    out.print(f"  dashboard  {info.namenode}/")
-    out.print(f"  namenode   {', '.join(info.namenode_urls())}")
-    for d in info.daemons[1:]:
+    out.print(f"  dashboard  {cluster.leader() if namenodes > 1 else info.namenode}/")
+    for d in info.daemons:
         out.print(f"  {d.name:<10} {d.url}")
     out.print(f"  logs       {where / 'logs'}")
     out.print("Try: minihadoop fs put README.md /  &&  minihadoop fs ls /")

@@ -56,6 +56,7 @@ from minihadoop.errors import (
     MiniHadoopError,
     UnavailableError,
 )
+from minihadoop.ha import NamenodeState, group_state
 from minihadoop.models import (
     AddBlockRequest,
     AppendRequest,
@@ -302,6 +303,12 @@ class FileSystem:
     def cluster(self) -> dict[str, Any]:
         result: dict[str, Any] = self._nn("GET", "/nn/v1/cluster", Replay.SAFE).json()
         return result
+
+    def namenode_states(self, timeout: float = 2.0) -> list[NamenodeState]:
+        """Every namenode this client knows, as each answers for itself (`GET /nn/v1/ha`):
+        its role (leader, follower, or down when it does not answer), term and log
+        positions. Each is asked once, in parallel; nothing fails over."""
+        return group_state({url: url for url in self.namenodes}, self._http, timeout=timeout)
 
     # --- delegation tokens (Hadoop's FileSystem.getDelegationToken and friends) ----------------
 

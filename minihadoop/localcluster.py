@@ -239,7 +239,9 @@ class LocalCluster:
             self._wait_ready(
                 f"namenode-{i}", self._procs[self.daemon(f"namenode-{i}").pid], timeout
             )
-        info.namenode = ";".join(f"{scheme}://{self.host}:{ports[n][0]}" for n in ids)
+        info.namenodes = [f"{scheme}://{self.host}:{ports[n][0]}" for n in ids]
+        info.namenode = info.namenodes[0]
+        # Datanodes report to every member of the group, on its service port.
         info.namenode_service = ",".join(f"{scheme}://{self.host}:{ports[n][1]}" for n in ids)
         info.save(self.directory)
 
@@ -302,7 +304,7 @@ class LocalCluster:
 
     def namenode_urls(self) -> list[str]:
         """Every namenode's client URL: one, or each member of the group."""
-        return self._require().namenode.split(";")
+        return self._require().namenode_urls()
 
     def leader(self, *, timeout: float = 30.0) -> str:
         """The client URL of the active namenode (the group's leader), once there is one."""
