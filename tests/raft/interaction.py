@@ -16,7 +16,7 @@ Commands (ids are node names; `...` means one or more, all nodes when omitted):
     partition A B | C ...       heal                        (cut/restore delivery)
     stash-msgs TO               replay-stash TO             (copy queued messages to TO
                                                              aside / queue them again first)
-    drop-msgs TO
+    drop-msgs TO...
     raft-state                  raft-log ID                 status ID
     applied ID
 """
@@ -285,8 +285,8 @@ class InteractionEnv:
         return []
 
     def cmd_drop_msgs(self, args: list[str]) -> list[str]:
-        dropped = [m for m in self.queue if m.to == args[0]]
-        self.queue = [m for m in self.queue if m.to != args[0]]
+        dropped = [m for m in self.queue if m.to in args]
+        self.queue = [m for m in self.queue if m.to not in args]
         return [f"dropped {fmt_message(m)}" for m in dropped]
 
     # --- looking -------------------------------------------------------------------------

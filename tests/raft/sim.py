@@ -42,7 +42,8 @@ class SafetyViolation(AssertionError):
 
 @dataclass(frozen=True)
 class Faults:
-    """How hostile one run is; drawn from the seed so runs differ in kind, not only order."""
+    """How hostile one run is, and how its nodes are set up; drawn from the seed so runs
+    differ in kind, not only in order."""
 
     drop: float
     duplicate: float
@@ -52,6 +53,9 @@ class Faults:
     propose: float
     read: float
     compact_after: int  # applied entries beyond the snapshot that trigger compaction
+    max_entries: int  # per append: small values split a new leader's catch-up in steps
+    pre_vote: bool
+    check_quorum: bool
 
     @classmethod
     def draw(cls, rng: random.Random) -> Faults:
@@ -64,6 +68,9 @@ class Faults:
             propose=rng.choice([0.1, 0.3, 0.7]),
             read=rng.choice([0.0, 0.1]),
             compact_after=rng.choice([2, 5, 20]),
+            max_entries=rng.choice([1, 2, 256]),
+            pre_vote=rng.random() < 0.7,
+            check_quorum=rng.random() < 0.7,
         )
 
 
@@ -110,8 +117,19 @@ class Simulation:
         self.rng = random.Random(seed)
         self.faults = Faults.draw(self.rng)
         ids = tuple(str(i) for i in range(1, nodes + 1))
+        f = self.faults
         self.nodes = {
-            i: SimNode(Config(i, ids), random.Random(seed * 7919 + n)) for n, i in enumerate(ids)
+            i: SimNode(
+                Config(
+                    i,
+                    ids,
+                    pre_vote=f.pre_vote,
+                    check_quorum=f.check_quorum,
+                    max_entries_per_message=f.max_entries,
+                ),
+                random.Random(seed * 7919 + n),
+            )
+            for n, i in enumerate(ids)
         }
         for node in self.nodes.values():
             node.start()
@@ -370,8 +388,11 @@ class Simulation:
         return max(leaders, key=lambda i: self.nodes[i].raft.term) if leaders else None  # type: ignore[union-attr]
 
     def converged(self) -> bool:
-        finals = [i for i, data in self.ghost.acked.items() if data.startswith(b"final")]
-        return bool(finals) and all(n.machine.index >= min(finals) for n in self.nodes.values())
+        """A final proposal was acknowledged and every node applied all acknowledged ones."""
+        acked = self.ghost.acked
+        if not any(data.startswith(b"final") for data in acked.values()):
+            return False
+        return all(n.machine.index >= max(acked) for n in self.nodes.values())
 
     def state(self) -> str:
         parts = []
