@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-installed-stamp
 
-.PHONY: install demo test test-fast lint format bench bench-install clean
+.PHONY: install demo test test-fast soak lint format bench bench-install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest tests/unit
+
+# The Raft simulator over many more seeds than `make test` runs (100,000 per group size:
+# about half an hour here). A failure prints the seed and the command that replays it.
+soak: install
+	RAFT_SIM_SEEDS=100000 $(PY) -m pytest tests/raft/test_simulation.py -k test_seeds -q
 
 lint: install
 	$(VENV)/bin/ruff check .
