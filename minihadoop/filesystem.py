@@ -22,9 +22,9 @@ protocol straight between this process and the datanodes:
 from __future__ import annotations
 
 import contextlib
-import itertools
 import hashlib
 import io
+import itertools
 import os
 import struct
 import time
