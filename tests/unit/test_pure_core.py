@@ -46,6 +46,8 @@ PURE = [
     "namenode.timeline",
     "namenode.leases",
     "datanode.recovery",
+    "datanode.fence",
+    "datanode.incremental",
 ]
 
 
