@@ -32,8 +32,8 @@ class Verdict(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Judgement:
     verdict: Verdict
-    # True the first time this namenode is seen deposed at this term, or when the active
-    # namenode changes: what a log should say once, not at every heartbeat.
+    # True the first time this namenode is seen deposed at this term, or when a leader is
+    # found at a new term: what a log should say once, not at every heartbeat.
     news: bool = False
 
     @property
@@ -61,7 +61,9 @@ class Fence:
             news = self._deposed.get(url) != term
             self._deposed[url] = term
             return Judgement(Verdict.DEPOSED, news=news)
-        news = self.active != url
+        # Two namenodes active at one term (two single namenodes of today sharing a node)
+        # would flip `active` at every beat: news only of a new term or a first leader.
+        news = self.active is None or term > self.highest_term
         self.highest_term = term
         self.active = url
         self._deposed.pop(url, None)
