@@ -185,17 +185,16 @@ class NamenodeActor:
             except (httpx.HTTPError, ValueError) as exc:
                 self._failed(_why(exc))
             except Exception as exc:  # a bug or a disk error: keep serving the others
-                log.exception("namenode %s: unexpected error", self.url)
-                self._failed(f"{type(exc).__name__}: {exc}")
+                self._failed(f"unexpected {type(exc).__name__}: {exc}", trace=True)
             else:
                 if self.failures:
                     log.warning("namenode %s reachable again", self.url)
                 self.failures = 0
             await self._pause_until(started + s.heartbeat_interval * self._backoff())
 
-    def _failed(self, why: str) -> None:
-        if self.registered or not self.failures:  # once per outage, not every beat
-            log.warning("namenode %s: %s; retrying", self.url, why)
+    def _failed(self, why: str, *, trace: bool = False) -> None:
+        if not self.failures:  # once per outage, not at every attempt
+            log.warning("namenode %s: %s; retrying", self.url, why, exc_info=trace)
         self.failures += 1
         self.registered = False
 

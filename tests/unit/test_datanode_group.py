@@ -482,3 +482,32 @@ def test_namenode_urls_come_comma_separated_or_one_by_one() -> None:
     ]
     with pytest.raises(Exception, match="at least one namenode"):
         namenode_urls(" , ")
+
+
+def test_an_unexpected_error_is_logged_once_and_the_actor_carries_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = store_with(tmp_path, 7)
+    nn1, nn2 = group()
+    failures = {"left": 5}
+
+    async def test() -> None:
+        async with running(store, nn1, nn2) as (service, _):
+            real = service.block_report_request
+
+            def flaky() -> Any:  # a disk that fails a few reads, on any actor's report
+                if failures["left"] > 0:
+                    failures["left"] -= 1
+                    raise OSError("EIO")
+                return real()
+
+            service.block_report_request = flaky  # type: ignore[method-assign]
+            await until(lambda: all(a.registered for a in service.actors) and not failures["left"])
+            await until(lambda: all(nn.bodies("block_report") for nn in (nn1, nn2)))
+            await beats(nn1)
+            await beats(nn2)
+
+    with caplog.at_level(logging.WARNING, logger="minihadoop.datanode"):
+        run(test)
+    traces = [r for r in caplog.records if "unexpected OSError" in r.message]
+    assert 1 <= len(traces) <= 2 and all(r.exc_info for r in traces)  # once per actor at most
