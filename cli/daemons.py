@@ -66,8 +66,12 @@ def namenode(
 
 def datanode(
     dir: Path = typer.Option(..., "--dir", help="Data folder for block replicas."),
-    namenode_url: str = typer.Option(
-        ..., "--namenode", help="The namenode's service URL (its --service-port)."
+    namenodes: list[str] = typer.Option(
+        ...,
+        "--namenode",
+        metavar="URL[,URL...]",
+        help="The namenode's service URL (its --service-port). For a namenode group, every "
+        "namenode's: comma-separated, or the flag once per namenode.",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(DATANODE_PORT, help="HTTP port (Hadoop's default: 9864)."),
@@ -85,7 +89,7 @@ def datanode(
     _log_warnings()
     run(
         dir,
-        namenode_url,
+        namenodes,
         _settings(),
         host=host,
         port=port,

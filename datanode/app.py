@@ -9,7 +9,8 @@
 * ``GET /dn/v1/blocks/<id>/replica`` and ``POST /dn/v1/blocks/<id>/recover?gen=&length=`` —
   lease recovery: a replica's stamp and length, and cutting it to `length` under the new
   stamp `gen` (asked by the recovery's primary datanode; see `datanode.recovery`).
-* ``/health`` and ``/dn/v1/info``.
+* ``/health`` and ``/dn/v1/info``: this node, and each namenode it serves (registered,
+  active, term, last contact).
 """
 
 from __future__ import annotations
@@ -65,7 +66,12 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "id": service.id, "registered": service.registered}
+        return {
+            "status": "ok",
+            "id": service.id,
+            "registered": service.registered,
+            "namenodes": service.namenode_status(),
+        }
 
     @app.get("/dn/v1/info", dependencies=[read])
     def info() -> dict[str, Any]:
@@ -78,6 +84,7 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
             "remaining": remaining,
             "blocks": len(store.replicas()),
             "active_transfers": service.active_transfers,
+            "namenodes": service.namenode_status(),
         }
 
     @app.put("/dn/v1/blocks/{block_id}", dependencies=[auth])

@@ -1,8 +1,9 @@
-"""Running a datanode: open the block store, serve HTTP, heartbeat to the namenode."""
+"""Running a datanode: open the block store, serve HTTP, heartbeat to its namenodes."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from datanode.app import create_app
@@ -17,7 +18,7 @@ log = logging.getLogger("minihadoop.datanode")
 
 def run(
     data_dir: Path,
-    namenode_url: str,
+    namenodes: str | Sequence[str],
     settings: Settings,
     *,
     host: str,
@@ -30,9 +31,15 @@ def run(
     store = BlockStore(data_dir, capacity=capacity)
     sock = bind_socket(host, port)
     url = url_for(advertised_host(host, advertise), sock.getsockname()[1], tls=settings.tls)
-    service = DatanodeService(store, DatanodeIdentity(url=url, rack=rack), namenode_url, settings)
+    service = DatanodeService(store, DatanodeIdentity(url=url, rack=rack), namenodes, settings)
     app = create_app(service, settings)
     if ready_file is not None:
         ready_file.write_text(url)
-    log.warning("datanode %s serving %s on %s", store.datanode_id, data_dir, url)
+    log.warning(
+        "datanode %s serving %s on %s for namenodes %s",
+        store.datanode_id,
+        data_dir,
+        url,
+        ", ".join(a.url for a in service.actors),
+    )
     serve(app, sock, settings)

@@ -1,11 +1,16 @@
-"""A datanode's life with its namenode: register, report, heartbeat, obey.
+"""A datanode's life with its namenodes: register, report, heartbeat, obey.
 
-`DatanodeService` owns the block store and one HTTP client. Its `run()` loop registers,
-sends a full block report, then heartbeats every `heartbeat_interval`, carrying out the
-commands that come back (replicate a block to other nodes, delete a block, re-register).
+`DatanodeService` owns the block store and serves one namenode or a group of them (HDFS
+HA's BPOfferService): one `NamenodeActor` per namenode registers, reports and heartbeats
+on its own, so a namenode that is down or cut off delays none of the others, and gets
+every block received or deleted meanwhile once it is back. Every namenode hears about
+every replica; data commands (replicate a block to other nodes, delete one, recover one)
+are carried out only from the namenode `datanode.fence` says is the current leader.
 A scanner pass re-verifies every replica every `scanner_interval` and reports rotten ones.
 
-If the namenode is unreachable the loop keeps retrying; the datanode keeps serving reads.
+Calls that must reach the group's leader go to the namenode last seen active, and
+elsewhere when it cannot be reached. If no namenode is reachable the actors keep retrying;
+the datanode keeps serving reads.
 """
 
 from __future__ import annotations
@@ -14,18 +19,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from datanode.actor import OWN_COMMANDS, NamenodeActor
 from datanode.blockstore import BlockStore, Replica
+from datanode.fence import Fence, Verdict
 from datanode.pipeline import PipelineError, WriteSpec, send_block
 from datanode.recovery import plan_recovery
 from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
-from minihadoop.errors import ChecksumError, MiniHadoopError, UnavailableError
+from minihadoop.errors import ChecksumError, MiniHadoopError, StandbyError, UnavailableError
 from minihadoop.models import (
     BadBlockReport,
     Block,
@@ -35,7 +42,6 @@ from minihadoop.models import (
     DatanodeRef,
     HeartbeatRequest,
     HeartbeatResponse,
-    IncrementalReportRequest,
     RegisterRequest,
     ReplicaReport,
 )
@@ -51,31 +57,52 @@ class DatanodeIdentity:
     rack: str = "/default-rack"
 
 
+def namenode_urls(urls: str | Iterable[str]) -> list[str]:
+    """The namenodes a datanode serves, from a comma-separated list or several of them;
+    each once, in the order given."""
+    items = [urls] if isinstance(urls, str) else list(urls)
+    found: list[str] = []
+    for item in items:
+        for url in item.split(","):
+            url = url.strip().rstrip("/")
+            if url and url not in found:
+                found.append(url)
+    if not found:
+        raise MiniHadoopError("a datanode needs the URL of at least one namenode")
+    return found
+
+
 class DatanodeService:
     def __init__(
         self,
         store: BlockStore,
         identity: DatanodeIdentity,
-        namenode_url: str,
+        namenodes: str | Iterable[str],
         settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`namenodes`: the service URLs of every namenode of the group (or of the one).
+        `transport` replaces the network for every client this node makes (tests)."""
         self.store = store
         self.identity = identity
-        self.namenode_url = namenode_url.rstrip("/")
         self.settings = settings
         self.active_transfers = 0
-        self.registered = False
-        # Every call this node makes — to the namenode, down a pipeline, to a replication
+        # Every call this node makes — to a namenode, down a pipeline, to a replication
         # target — is signed, and its answer checked, by ClusterAuth.
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0),
             limits=httpx.Limits(max_connections=64),
             auth=ClusterAuth(settings.token),
             verify=tls_verify(settings.tls_ca),
+            transport=transport,
         )
         self._keys = Keys.derive(settings.token)
-        self._pending_received: list[ReplicaReport] = []
-        self._pending_deleted: list[int] = []
+        self.fence = Fence()
+        self.actors = [
+            NamenodeActor(url, self, settings, transport=transport)
+            for url in namenode_urls(namenodes)
+        ]
         self._tasks: set[asyncio.Task[None]] = set()
         self.transfer_timeout = max(30.0, 10 * settings.heartbeat_interval)
 
@@ -83,110 +110,150 @@ class DatanodeService:
     def id(self) -> str:
         return self.store.datanode_id
 
-    # --- talking to the namenode -----------------------------------------------------------
+    @property
+    def registered(self) -> bool:
+        """Whether some namenode of the group knows this node."""
+        return any(a.registered for a in self.actors)
 
-    async def _post(self, endpoint: str, body: object) -> httpx.Response:
-        payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
-        response = await self.client.post(
-            f"{self.namenode_url}/internal/v1/{endpoint}",
-            json=payload,
-        )
-        response.raise_for_status()
-        return response
+    @property
+    def leader(self) -> NamenodeActor | None:
+        """The namenode whose commands are obeyed: the last with an active reply at the
+        highest term seen; None before any namenode has answered active."""
+        return next((a for a in self.actors if a.url == self.fence.active), None)
 
-    async def register(self) -> None:
+    @property
+    def namenode_url(self) -> str:
+        """The namenode to send a client's file calls to: the leader, else the first."""
+        return (self.leader or self.actors[0]).url
+
+    def _leader_first(self) -> list[NamenodeActor]:
+        leader = self.leader
+        return sorted(self.actors, key=lambda a: a is not leader)
+
+    def namenode_status(self) -> list[dict[str, Any]]:
+        now = time.time()
+        return [{**a.status(now), "active": a.url == self.fence.active} for a in self.actors]
+
+    # --- what the actors send -----------------------------------------------------------
+
+    def register_request(self) -> RegisterRequest:
         cap, used, remaining = self.store.capacity()
-        await self._post(
-            "register",
-            RegisterRequest(
-                datanode_id=self.id,
-                url=self.identity.url,
-                rack=self.identity.rack,
-                capacity=cap,
-                used=used,
-                remaining=remaining,
-            ),
+        return RegisterRequest(
+            datanode_id=self.id,
+            url=self.identity.url,
+            rack=self.identity.rack,
+            capacity=cap,
+            used=used,
+            remaining=remaining,
         )
-        self.registered = True
-        await self.block_report()
 
-    async def block_report(self) -> None:
-        report = BlockReportRequest(datanode_id=self.id, replicas=self.store.report())
-        response = await self._post("block_report", report)
-        await self.obey(HeartbeatResponse.model_validate(response.json()).commands)
-
-    async def heartbeat(self) -> None:
+    def heartbeat_request(self) -> HeartbeatRequest:
         cap, used, remaining = self.store.capacity()
-        response = await self._post(
-            "heartbeat",
-            HeartbeatRequest(
-                datanode_id=self.id,
-                capacity=cap,
-                used=used,
-                remaining=remaining,
-                active_transfers=self.active_transfers,
-                blocks=len(self.store.replicas()),
-            ),
+        return HeartbeatRequest(
+            datanode_id=self.id,
+            capacity=cap,
+            used=used,
+            remaining=remaining,
+            active_transfers=self.active_transfers,
+            blocks=len(self.store.replicas()),
         )
-        await self.obey(HeartbeatResponse.model_validate(response.json()).commands)
+
+    def block_report_request(self) -> BlockReportRequest:
+        return BlockReportRequest(datanode_id=self.id, replicas=self.store.report())
+
+    # --- telling the namenodes ------------------------------------------------------------
 
     async def block_received(self, replica: Replica) -> None:
-        """Tell the namenode about a new replica now; queue it when the namenode is away."""
-        self._pending_received.append(replica.report)
-        await self._flush_incremental()
+        """Queue a new replica for every namenode, and tell the leader now; the others
+        are told by their own actors, so none that is away holds this up."""
+        for actor in self.actors:
+            actor.queue.received(replica.report)
+        await self._send_queues()
 
-    async def _flush_incremental(self) -> None:
-        if not (self._pending_received or self._pending_deleted):
-            return
-        received, self._pending_received = self._pending_received, []
-        deleted, self._pending_deleted = self._pending_deleted, []
-        try:
-            await self._post(
-                "incremental_report",
-                IncrementalReportRequest(datanode_id=self.id, received=received, deleted=deleted),
-            )
-        except httpx.HTTPError:
-            self._pending_received[:0] = received
-            self._pending_deleted[:0] = deleted
+    def _block_deleted(self, block_id: int) -> None:
+        for actor in self.actors:
+            actor.queue.deleted(block_id)
+
+    async def _send_queues(self) -> None:
+        """Send the queues: the leader's awaited, the others' by their actors. With no
+        leader known yet, the actors send all."""
+        leader = self.leader
+        for actor in self.actors:
+            if actor is not leader:
+                actor.wake()
+        if leader is not None:
+            await leader.try_flush()
 
     async def report_bad(self, block_id: int, reason: str) -> None:
-        with contextlib.suppress(httpx.HTTPError):
-            await self._post(
-                "bad_block", BadBlockReport(block_id=block_id, datanode_id=self.id, reason=reason)
-            )
+        """Tell every namenode a replica here is bad: the leader before this returns, the
+        others as they answer."""
+        report = BadBlockReport(block_id=block_id, datanode_id=self.id, reason=reason)
+
+        async def tell(actor: NamenodeActor) -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                await actor.post("bad_block", report)
+
+        leader = self.leader
+        for actor in self.actors:
+            if actor is not leader:
+                self._spawn(tell(actor))
+        if leader is not None:
+            await tell(leader)
 
     async def check_delegation(self, text: str, op: str, path: str) -> DelegationToken:
-        """A delegation token presented here, if the namenode — which alone knows whether
-        it was cancelled — says it is live and permits `op` on `path`."""
+        """A delegation token presented here, if the group's leader — which alone knows
+        whether it was cancelled — says it is live and permits `op` on `path`. A namenode
+        that cannot be reached, or is not the leader, passes the question to the next."""
         token = DelegationToken.decode(text, self._keys.delegation)  # garbage stops here
-        try:
-            response = await self.client.post(
-                f"{self.namenode_url}/internal/v1/delegation/check",
-                json={"token": text, "op": op, "path": path},
-            )
-        except httpx.TransportError as exc:
-            raise UnavailableError(f"cannot check the delegation token: {exc}") from exc
-        if response.status_code != 200:
-            raise remote_error(response)
-        return token
+        why = "no namenode answered"
+        for actor in self._leader_first():
+            try:
+                await actor.post("delegation/check", {"token": text, "op": op, "path": path})
+                return token
+            except httpx.HTTPStatusError as exc:
+                error = remote_error(exc.response)
+                if not isinstance(error, StandbyError):
+                    raise error from None
+                why = f"{actor.url}: {error}"
+            except httpx.HTTPError as exc:
+                why = f"{actor.url}: {exc}"
+        raise UnavailableError(f"cannot check the delegation token: {why}")
 
     # --- commands ---------------------------------------------------------------------------
 
-    async def obey(self, commands: list[Command]) -> None:
+    async def on_reply(self, actor: NamenodeActor, reply: HeartbeatResponse) -> None:
+        """The data commands of one namenode's reply, carried out if `fence` allows."""
+        judgement = self.fence.judge(actor.url, reply.active, reply.term)
+        actor.verdict = judgement.verdict
+        if judgement.news and judgement.verdict is Verdict.ACTIVE:
+            log.warning("namenode %s is active (term %s)", actor.url, reply.term)
+        if judgement.news and judgement.verdict is Verdict.DEPOSED:
+            log.warning(
+                "namenode %s says it is active at term %s, but term %s has been seen: "
+                "its commands are ignored",
+                actor.url,
+                reply.term,
+                self.fence.highest_term,
+            )
+        if judgement.obey:
+            await self.obey(actor, [c for c in reply.commands if c.kind not in OWN_COMMANDS])
+
+    async def obey(self, actor: NamenodeActor, commands: list[Command]) -> None:
+        """Carry out data commands from `actor`'s namenode, which the fence let through."""
+        deleted = False
         for cmd in commands:
             match cmd.kind:
-                case "register":
-                    await self.register()
-                case "report":
-                    await self.block_report()
                 case "delete" if cmd.block is not None:
                     if self.store.delete(cmd.block.block_id):
-                        self._pending_deleted.append(cmd.block.block_id)
+                        self._block_deleted(cmd.block.block_id)
+                        deleted = True
                 case "replicate" if cmd.block is not None and cmd.targets:
                     self._spawn(self.replicate(cmd.block.block_id, [t.url for t in cmd.targets]))
                 case "recover" if cmd.block is not None and cmd.targets:
-                    self._spawn(self.recover_block(cmd.block, cmd.targets))
-        await self._flush_incremental()
+                    self._spawn(self.recover_block(cmd.block, cmd.targets, actor))
+        if deleted:  # `actor`'s loop sends its queue after this reply; the others, now
+            for other in self.actors:
+                other.wake()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -236,11 +303,13 @@ class DatanodeService:
 
     # --- lease recovery ---------------------------------------------------------------------
 
-    async def recover_block(self, block: Block, targets: list[DatanodeRef]) -> None:
+    async def recover_block(
+        self, block: Block, targets: list[DatanodeRef], issuer: NamenodeActor
+    ) -> None:
         """As a recovery's primary: ask each target for its replica of `block`, bring those
         found to the length they all have under the recovery id `block.gen`, and tell the
-        namenode which nodes now hold it. A target that fails is left out; the namenode
-        asks again later if this answer never arrives."""
+        namenode that asked (`issuer`) which nodes now hold it. A target that fails is left
+        out; the namenode asks again later if this answer never arrives."""
         found = {t.id: await self._replica_on(t, block.block_id) for t in targets}
         plan = plan_recovery(found, block.gen)
         urls = {t.id: t.url for t in targets}
@@ -255,7 +324,7 @@ class DatanodeService:
             datanode_ids=done,
         )
         try:
-            await self._post("commit_block_recovery", report)
+            await issuer.post("commit_block_recovery", report)
         except httpx.HTTPError as exc:
             log.warning("recovery of block %s not committed: %s", block.block_id, exc)
 
@@ -311,45 +380,27 @@ class DatanodeService:
                 bad += 1
         return bad
 
-    # --- the loop ---------------------------------------------------------------------------
+    # --- the loops -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        s = self.settings
-        next_report = next_scan = time.monotonic()
-        next_scan += s.scanner_interval
-        failing = False
+        """Every actor's loop and the scanner's, until cancelled. Each actor is a task of
+        its own: one stuck on its namenode holds up no other."""
+        tasks = [asyncio.create_task(a.run(), name=f"namenode {a.url}") for a in self.actors]
+        try:
+            await self._scan_forever()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _scan_forever(self) -> None:
         while True:
-            try:
-                if not self.registered:
-                    await self.register()
-                    next_report = time.monotonic() + s.block_report_interval
-                await self.heartbeat()
-                if time.monotonic() >= next_report:
-                    await self.block_report()
-                    next_report = time.monotonic() + s.block_report_interval
-                if time.monotonic() >= next_scan:
-                    await self.scan_all()
-                    next_scan = time.monotonic() + s.scanner_interval
-            except (httpx.HTTPError, ValueError) as exc:
-                if self.registered or not failing:  # say it once per outage, not every beat
-                    log.warning("namenode %s: %s; retrying", self.namenode_url, _why(exc))
-                failing = True
-                self.registered = False
-            else:
-                if failing:
-                    log.warning("namenode %s reachable again", self.namenode_url)
-                failing = False
-            await asyncio.sleep(s.heartbeat_interval)
+            await asyncio.sleep(self.settings.scanner_interval)
+            await self.scan_all()
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        for actor in self.actors:
+            await actor.close()
         await self.client.aclose()
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, httpx.HTTPStatusError):
-        if exc.response.status_code == 401:
-            return "refused our token (is MINIHADOOP_TOKEN the same on every daemon?)"
-        return f"answered HTTP {exc.response.status_code}"
-    return f"not reachable ({type(exc).__name__}: {exc})"

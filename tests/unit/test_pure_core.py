@@ -53,6 +53,8 @@ PURE = [
     "raft.framing",
     "raft.records",
     "raft.replay",
+    "datanode.fence",
+    "datanode.incremental",
 ]
 
 
