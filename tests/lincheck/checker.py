@@ -22,6 +22,7 @@ search that runs too long into Verdict.UNKNOWN instead of a hang.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -159,131 +160,153 @@ def _constrains(model: Model[Any], op: Operation) -> bool:
 
 
 def _search(model: Model[Any], part: Sequence[Operation], budget: _Budget) -> PartResult:
-    ops = tuple(o for o in part if _constrains(model, o))
-    nxt, prv, op_at, is_return, ret_of = _event_list(ops)
-
-    step = model.step
-    names = [o.op for o in ops]
-    argss = [o.args for o in ops]
-    results = [o.result if o.outcome is Outcome.OK else UNKNOWN_RESULT for o in ops]
-    required = [1 if o.outcome is Outcome.OK else 0 for o in ops]
-    bits = [1 << i for i in range(len(ops))]
-
-    remaining = sum(required)
-    state: Hashable = model.init()
-    linearized = 0
-    seen: set[tuple[int, Hashable]] = set()
-    stack: list[tuple[int, Hashable, int]] = []  # (call position, state before, set before)
-    best = _Frontier(-1, (), state, -1, ())
-    limit = budget.steps_left()
-    steps = 0
-    entry = nxt[0]
-    while remaining:
-        steps += 1
-        if steps >= limit or (steps % _CLOCK_EVERY == 0 and budget.out_of_time()):
-            budget.used += steps
-            return best.result(Verdict.UNKNOWN, ops, steps)
-        if not is_return[entry]:
-            i = op_at[entry]
-            accepted, after = step(state, names[i], argss[i], results[i])
-            if accepted:
-                key = (linearized | bits[i], after)
-                if key not in seen:
-                    seen.add(key)
-                    stack.append((entry, state, linearized))
-                    state, linearized = after, key[0]
-                    remaining -= required[i]
-                    a, b = prv[entry], nxt[entry]
-                    nxt[a], prv[b] = b, a
-                    r = ret_of[entry]
-                    if r >= 0:
-                        a, b = prv[r], nxt[r]
-                        nxt[a], prv[b] = b, a
-                    entry = nxt[0]
-                    continue
-            entry = nxt[entry]
-            continue
-        # A return: its operation found no place before it under this prefix.
-        if len(stack) > best.depth:
-            best = _Frontier.at(stack, state, entry, nxt, op_at, is_return)
-        if not stack:
-            budget.used += steps
-            return best.result(Verdict.NOT_LINEARIZABLE, ops, steps)
-        entry, state, linearized = stack.pop()
-        remaining += required[op_at[entry]]
-        r = ret_of[entry]
-        if r >= 0:
-            nxt[prv[r]] = r
-            prv[nxt[r]] = r
-        nxt[prv[entry]] = entry
-        prv[nxt[entry]] = entry
-        entry = nxt[entry]
-    budget.used += steps
-    order = tuple(ops[op_at[p]] for p, _, _ in stack)
-    return PartResult(Verdict.LINEARIZABLE, ops, order, state, steps=steps)
+    return _Search(model, tuple(o for o in part if _constrains(model, o)), budget).run()
 
 
-def _event_list(
-    ops: Sequence[Operation],
-) -> tuple[list[int], list[int], list[int], list[bool], list[int]]:
-    """The operations' events in time order as a doubly linked list over positions 0 (head)
-    to len(events) + 1 (tail), so that an operation's two events are taken out and put back
-    in O(1) (Knuth's dancing links). Returns the next and previous links, the operation at
-    each position, which positions are returns, and each call's return position (-1 for
-    none)."""
-    events: list[tuple[float, int, int]] = []  # (time, 0 for a call | 1 for a return, op)
-    for i, o in enumerate(ops):
-        events.append((o.call, 0, i))
-        if o.outcome is Outcome.OK:
-            assert o.ret is not None
-            events.append((o.ret, 1, i))
-    events.sort()
-    tail = len(events) + 1
-    nxt = [*range(1, tail + 1), tail]
-    prv = [0, *range(tail)]
-    op_at = [-1] * (tail + 1)
-    is_return = [False] * (tail + 1)
-    return_at = [-1] * len(ops)
-    for pos, (_, kind, i) in enumerate(events, start=1):
-        op_at[pos] = i
-        if kind:
-            is_return[pos] = True
-            return_at[i] = pos
-    ret_of = [-1] * (tail + 1)
-    for pos in range(1, tail):
-        if not is_return[pos]:
-            ret_of[pos] = return_at[op_at[pos]]
-    return nxt, prv, op_at, is_return, ret_of
+# Positions of the two lists' sentinels, relative to the number of events `m`: the events
+# are 1..m in time order, the answered list runs from 0 to m + 1 and the unanswered list
+# from m + 2 to m + 3 (a position greater than any return's).
+_HEAD = 0
+
+
+class _Search:
+    """The search over one part. Answered operations' calls and returns are linked in one
+    list in time order, unanswered operations' calls in another, so that either is taken out
+    and put back in O(1) (Knuth's dancing links). An unanswered call may go next exactly when
+    it comes before the first remaining return; the answered candidates are tried first, so
+    an operation that never took effect is rarely placed only to be taken back."""
+
+    def __init__(self, model: Model[Any], ops: tuple[Operation, ...], budget: _Budget) -> None:
+        self.model, self.ops, self.budget = model, ops, budget
+        events: list[tuple[float, int, int]] = []  # (time, 0 for a call | 1 for a return, op)
+        for i, o in enumerate(ops):
+            events.append((o.call, 0, i))
+            if o.outcome is Outcome.OK:
+                assert o.ret is not None
+                events.append((o.ret, 1, i))
+        events.sort()
+        m = len(events)
+        self.maybe_head = m + 2
+        self.op_at = [-1] * (m + 4)
+        self.is_return = [False] * (m + 4)
+        self.ret_of = [-1] * (m + 4)  # a call's return position; -1 for none
+        call_at = [-1] * len(ops)
+        answered: list[int] = []
+        unanswered: list[int] = []
+        for pos, (_, kind, i) in enumerate(events, start=1):  # a call before its return
+            self.op_at[pos] = i
+            self.is_return[pos] = bool(kind)
+            if kind:
+                self.ret_of[call_at[i]] = pos
+            else:
+                call_at[i] = pos
+            (answered if ops[i].outcome is Outcome.OK else unanswered).append(pos)
+        self.nxt = [-1] * (m + 4)
+        self.prv = [-1] * (m + 4)
+        for chain in ([_HEAD, *answered, m + 1], [m + 2, *unanswered, m + 3]):
+            for a, b in itertools.pairwise(chain):
+                self.nxt[a], self.prv[b] = b, a
+
+        self.required = [1 if o.outcome is Outcome.OK else 0 for o in ops]
+        self.results = [o.result if o.outcome is Outcome.OK else UNKNOWN_RESULT for o in ops]
+        self.remaining = sum(self.required)
+        self.state: Hashable = model.init()
+        self.linearized = 0  # a bitset of the operations placed
+        self.seen: set[tuple[int, Hashable]] = set()
+        # (call position, state and bitset before it, the first return then if unanswered)
+        self.stack: list[tuple[int, Hashable, int, int]] = []
+        self.best = _Frontier(-1, (), self.state, -1, ())
+        self.steps = 0
+
+    def run(self) -> PartResult:
+        nxt, is_return = self.nxt, self.is_return
+        limit, budget = self.budget.steps_left(), self.budget
+        entry, bound = nxt[_HEAD], 0  # bound 0: scanning answered operations
+        while self.remaining:
+            self.steps += 1
+            if self.steps >= limit or (self.steps % _CLOCK_EVERY == 0 and budget.out_of_time()):
+                return self._finish(Verdict.UNKNOWN)
+            if bound == 0:
+                if not is_return[entry]:
+                    entry = nxt[_HEAD] if self._place(entry, 0) else nxt[entry]
+                else:  # the unanswered operations called before this return may go next
+                    bound, entry = entry, nxt[self.maybe_head]
+            elif entry < bound:
+                if self._place(entry, bound):
+                    entry, bound = nxt[_HEAD], 0
+                else:
+                    entry = nxt[entry]
+            else:  # no candidate leads anywhere: the operation returning at `bound` is stuck
+                if len(self.stack) > self.best.depth:
+                    self.best = self._frontier(bound)
+                if not self.stack:
+                    return self._finish(Verdict.NOT_LINEARIZABLE)
+                entry, bound = self._undo()
+        return self._finish(Verdict.LINEARIZABLE)
+
+    def _place(self, entry: int, bound: int) -> bool:
+        i = self.op_at[entry]
+        o = self.ops[i]
+        accepted, after = self.model.step(self.state, o.op, o.args, self.results[i])
+        if not accepted:
+            return False
+        # An unanswered operation that changes nothing here is the same as one that never
+        # took effect, which the search also tries.
+        if not self.required[i] and after == self.state:
+            return False
+        key = (self.linearized | (1 << i), after)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        self.stack.append((entry, self.state, self.linearized, bound))
+        self.state, self.linearized = after, key[0]
+        self.remaining -= self.required[i]
+        nxt, prv = self.nxt, self.prv
+        for pos in (entry, self.ret_of[entry]):
+            if pos >= 0:
+                nxt[prv[pos]], prv[nxt[pos]] = nxt[pos], prv[pos]
+        return True
+
+    def _undo(self) -> tuple[int, int]:
+        """Take back the last placement; where to go on scanning, and in which list."""
+        entry, self.state, self.linearized, bound = self.stack.pop()
+        self.remaining += self.required[self.op_at[entry]]
+        nxt, prv = self.nxt, self.prv
+        for pos in (self.ret_of[entry], entry):  # the reverse of taking them out
+            if pos >= 0:
+                nxt[prv[pos]] = prv[nxt[pos]] = pos
+        return nxt[entry], bound
+
+    def _frontier(self, bound: int) -> _Frontier:
+        candidates = []
+        for head in (_HEAD, self.maybe_head):
+            pos = self.nxt[head]
+            while pos < bound:
+                if not self.is_return[pos]:
+                    candidates.append(self.op_at[pos])
+                pos = self.nxt[pos]
+        order = tuple(self.op_at[p] for p, *_ in self.stack)
+        return _Frontier(
+            len(self.stack), order, self.state, self.op_at[bound], tuple(sorted(candidates))
+        )
+
+    def _finish(self, verdict: Verdict) -> PartResult:
+        self.budget.used += self.steps
+        if verdict is not Verdict.LINEARIZABLE:
+            return self.best.result(verdict, self.ops, self.steps)
+        order = tuple(self.ops[self.op_at[p]] for p, *_ in self.stack)
+        return PartResult(verdict, self.ops, order, self.state, steps=self.steps)
 
 
 @dataclass(frozen=True)
 class _Frontier:
-    """Where the deepest partial linearization got stuck, in positions and op indices."""
+    """Where the deepest partial linearization got stuck, as operation indices."""
 
     depth: int
     order: tuple[int, ...]
     state: Hashable
     blocked: int
     candidates: tuple[int, ...]
-
-    @classmethod
-    def at(
-        cls,
-        stack: list[tuple[int, Hashable, int]],
-        state: Hashable,
-        blocked_pos: int,
-        nxt: list[int],
-        op_at: list[int],
-        is_return: list[bool],
-    ) -> _Frontier:
-        candidates = []
-        pos = nxt[0]
-        while pos != blocked_pos:
-            if not is_return[pos]:
-                candidates.append(op_at[pos])
-            pos = nxt[pos]
-        order = tuple(op_at[p] for p, _, _ in stack)
-        return cls(len(stack), order, state, op_at[blocked_pos], tuple(candidates))
 
     def result(self, verdict: Verdict, ops: tuple[Operation, ...], steps: int) -> PartResult:
         return PartResult(
