@@ -3,17 +3,18 @@
 An integration test records every client operation (`HistoryRecorder`, or `Operation`s
 built by hand), then asks::
 
-    result = check(KeyValueModel(), recorder.history())
+    result = check(NamespaceModel(split_by_top_folder=True), recorder.history())
     assert result.ok, result.explain()
 
 Modules: `history` (operations, outcomes, the recorder), `model` (what a model provides),
-`checker` (the search and its verdict), `kv` (a model).
+`checker` (the search and its verdict), `kv` and `namespace` (models).
 """
 
 from tests.lincheck.checker import CheckResult, PartResult, Verdict, check
 from tests.lincheck.history import HistoryRecorder, Operation, Outcome
 from tests.lincheck.kv import KeyValueModel
 from tests.lincheck.model import UNKNOWN_RESULT, DeterministicModel, Model
+from tests.lincheck.namespace import NamespaceModel, Tree
 
 __all__ = [
     "UNKNOWN_RESULT",
@@ -22,9 +23,11 @@ __all__ = [
     "HistoryRecorder",
     "KeyValueModel",
     "Model",
+    "NamespaceModel",
     "Operation",
     "Outcome",
     "PartResult",
+    "Tree",
     "Verdict",
     "check",
 ]

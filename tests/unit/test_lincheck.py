@@ -9,6 +9,7 @@ a brute-force search over every order.
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from tests.lincheck import (
     HistoryRecorder,
     KeyValueModel,
     Model,
+    NamespaceModel,
     Operation,
     Outcome,
     Verdict,
@@ -371,3 +373,191 @@ def test_the_checker_agrees_with_brute_force_on_small_kv_histories(
     if tamper:
         history = mutate(history, index, answer)
     assert (verdict(KV, history) is Verdict.LINEARIZABLE) == brute_force(KV, history)
+
+
+# --- the namespace model ---------------------------------------------------------------
+
+NS = NamespaceModel()
+
+# One client's operations in order, with the answers HDFS (and minihadoop) gives.
+TRANSCRIPT: list[tuple[str, tuple[Any, ...], Any]] = [
+    ("mkdir", ("/a/b/c",), True),  # parents made
+    ("list", ("/a",), ("b",)),
+    ("create", ("/a/f", b"one", False), True),
+    ("create", ("/a/f", b"two", False), "exists"),
+    ("read", ("/a/f",), b"one"),
+    ("create", ("/a/f", "two", True), True),  # overwrite; str data is its UTF-8
+    ("read", ("/a/f",), b"two"),
+    ("create", ("/a/b", b"x", True), "exists"),  # a folder is there
+    ("create", ("/a/f/g", b"x", False), "notdir"),
+    ("mkdir", ("/a/f",), "exists"),
+    ("mkdir", ("/a/f/g",), "notdir"),
+    ("create", ("/n/e/w", b"x", False), True),  # parents made
+    ("exists", ("/n/e",), True),
+    ("rename", ("/a/f", "/n/e/w"), False),  # onto an existing file
+    ("rename", ("/a/f", "/missing/f"), False),  # into a missing parent
+    ("rename", ("/a/f", "/n/e/w/f"), False),  # under a file
+    ("rename", ("/nothing", "/a/x"), False),
+    ("rename", ("/a", "/a/b/c"), False),  # into itself
+    ("rename", ("/a/f", "/n/e"), True),  # onto a folder: moves into it
+    ("list", ("/n/e",), ("f", "w")),
+    ("read", ("/a/f",), None),
+    ("rename", ("/n", "/a/b/m"), True),  # a folder moves with all below it
+    ("read", ("/a/b/m/e/f",), b"two"),
+    ("list", ("/a/b/m/e/w",), ("w",)),  # a file lists as itself
+    ("list", ("/n",), None),
+    ("delete", ("/a/b",), "notempty"),
+    ("delete", ("/a/b", True), True),
+    ("delete", ("/a/b", True), False),
+    ("exists", ("/a/b/m/e/f",), False),
+    ("delete", ("/", True), "illegal"),
+    ("list", ("/",), ("a",)),
+]
+
+
+def test_the_namespace_model_follows_hdfs() -> None:
+    state = NS.init()
+    for op, args, expected in TRANSCRIPT:
+        if op == "delete" and len(args) == 1:
+            args = (*args, False)
+        answer, state = NS.apply(state, op, args)
+        assert answer == expected, (op, args)
+
+
+def test_a_sequential_namespace_history_is_linearizable() -> None:
+    history = [
+        Op(1, 2 * t, 2 * t + 1, op, args if len(args) > 1 or op != "delete" else (*args, False), a)
+        for t, (op, args, a) in enumerate(TRANSCRIPT)
+    ]
+    history.append(Op(2, 100, 101, "list", ("/",), ["a"]))  # a listing recorded as a list
+    history.append(Op(2, 102, 103, "read", ("/a/b/m/e/f",), None))
+    result = check(NS, history)
+    assert result.ok, result.explain()
+
+
+def test_a_file_seen_under_both_names_of_a_rename_is_rejected() -> None:
+    setup = [Op(1, 0, 1, "create", ("/d/f", b"x", False), True)]
+    rename = Op(1, 2, 20, "rename", ("/d/f", "/d/g"), True)
+    both_in_one_listing = [Op(2, 3, 4, "list", ("/d",), ("f", "g"))]
+    new_then_old = [Op(2, 3, 4, "read", ("/d/g",), b"x"), Op(3, 5, 6, "read", ("/d/f",), b"x")]
+    old_then_new = [Op(3, 3, 4, "read", ("/d/f",), b"x"), Op(2, 5, 6, "read", ("/d/g",), b"x")]
+    assert verdict(NS, [*setup, rename, *both_in_one_listing]) is Verdict.NOT_LINEARIZABLE
+    assert verdict(NS, [*setup, rename, *new_then_old]) is Verdict.NOT_LINEARIZABLE
+    assert verdict(NS, [*setup, rename, *old_then_new]) is Verdict.LINEARIZABLE
+
+
+def test_a_deleted_file_read_afterwards_is_rejected() -> None:
+    history = [
+        Op(1, 0, 1, "create", ("/d/f", b"x", False), True),
+        Op(1, 2, 3, "delete", ("/d/f", False), True),
+        Op(2, 4, 5, "read", ("/d/f",), b"x"),
+    ]
+    result = check(NS, history)
+    assert result.verdict is Verdict.NOT_LINEARIZABLE
+    assert "the model answers None here" in result.explain()
+
+
+def test_a_read_during_a_create_sees_nothing_or_the_whole_file() -> None:
+    create = Op(1, 0, 10, "create", ("/d/f", b"data", False), True)
+    for seen in (None, b"data"):
+        assert verdict(NS, [create, Op(2, 1, 2, "read", ("/d/f",), seen)]) is Verdict.LINEARIZABLE
+    assert verdict(NS, [create, Op(2, 1, 2, "read", ("/d/f",), b"da")]) is Verdict.NOT_LINEARIZABLE
+
+
+def test_a_split_by_top_folder_checks_each_alone_and_refuses_what_spans_folders() -> None:
+    split = NamespaceModel(split_by_top_folder=True)
+    history = [Op(c, 0, 1, "create", (f"/c{c}/f", str(c), False), True) for c in range(4)]
+    history += [Op(c, 2, 3, "read", (f"/c{c}/f",), str(c).encode()) for c in range(4)]
+    assert len(split.partition(history)) == 4
+    assert verdict(split, history) is Verdict.LINEARIZABLE
+    history[6] = Op(2, 2, 3, "read", ("/c2/f",), None)
+    assert verdict(split, history) is Verdict.NOT_LINEARIZABLE
+    for spanning in (Op(9, 4, 5, "rename", ("/c1/f", "/c2/g"), True), Op(9, 4, 5, "list", ("/",))):
+        with pytest.raises(ValueError, match="one top-level folder at a time"):
+            split.partition([*history, spanning])
+
+
+PATHS = st.sampled_from(["/a", "/a/f", "/a/g", "/a/d", "/a/d/f", "/b", "/b/f"])
+DATA = st.sampled_from([b"1", b"2"])
+NS_OPS = st.one_of(
+    st.tuples(st.just("mkdir"), st.tuples(PATHS)),
+    st.tuples(st.just("create"), st.tuples(PATHS, DATA, st.booleans())),
+    st.tuples(st.just("read"), st.tuples(PATHS)),
+    st.tuples(st.just("delete"), st.tuples(PATHS, st.booleans())),
+    st.tuples(st.just("rename"), st.tuples(PATHS, PATHS)),
+    st.tuples(st.just("exists"), st.tuples(PATHS)),
+    st.tuples(st.just("list"), st.tuples(PATHS)),
+)
+NS_ANSWERS = st.sampled_from(
+    [True, False, None, "exists", "notdir", "notempty", b"1", b"2", ("f",), ("d", "f"), ()]
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(calls(NS_OPS, clients=4), max_size=60))
+def test_a_correct_servers_namespace_histories_are_linearizable(script: list[Call]) -> None:
+    result = check(NS, simulate(NS, script))
+    assert result.ok, result.explain()
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(calls(NS_OPS, clients=4), max_size=40), st.integers(0, 1000), PATHS)
+def test_a_read_of_data_never_written_is_rejected(
+    script: list[Call], index: int, path: str
+) -> None:
+    last_read = Call(99, "read", (path,), delay=1000, duration=1, point=0.5, fate="ok")
+    history = simulate(NS, [*script, last_read])
+    reads = [i for i, o in enumerate(history) if o.op == "read" and o.outcome is Outcome.OK]
+    o = history[reads[index % len(reads)]]
+    history[history.index(o)] = Op(o.client, o.call, o.ret, o.op, o.args, b"never written")
+    assert verdict(NS, history) is Verdict.NOT_LINEARIZABLE
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.lists(calls(NS_OPS, clients=3), max_size=7), st.booleans(), st.integers(0, 100), NS_ANSWERS
+)
+def test_the_checker_agrees_with_brute_force_on_small_namespace_histories(
+    script: list[Call], tamper: bool, index: int, answer: Any
+) -> None:
+    history = simulate(NS, script)
+    if tamper:
+        history = mutate(history, index, answer)
+    assert (verdict(NS, history) is Verdict.LINEARIZABLE) == brute_force(NS, history)
+
+
+# --- speed -----------------------------------------------------------------------------
+
+
+def realistic_namespace_script(rng: random.Random, clients: int, ops: int) -> list[Call]:
+    """What an integration test's workers do: each client writes files under its own
+    folder and a shared one, renames within them, reads, lists and deletes; some calls
+    lose their answer (a killed leader), a few are refused."""
+    script = []
+    for _ in range(ops):
+        c = rng.randrange(clients)
+        folder = rng.choice([f"/c{c}", "/shared"])
+        path, other = (f"{folder}/{rng.choice('fgh')}{c}" for _ in range(2))
+        op, args = rng.choice(
+            [
+                ("create", (path, f"{c}-{rng.randrange(1000)}", rng.random() < 0.5)),
+                ("read", (path,)),
+                ("read", (path,)),
+                ("exists", (path,)),
+                ("list", (folder,)),
+                ("rename", (path, other)),
+                ("delete", (path, False)),
+                ("mkdir", (f"{folder}/d",)),
+            ]
+        )
+        fate = rng.choices(["ok", "lost", "dropped", "refused"], [92, 3, 3, 2])[0]
+        script.append(Call(c, op, args, rng.randrange(3), rng.randrange(1, 6), rng.random(), fate))
+    return script
+
+
+def test_a_few_hundred_operations_from_eight_clients_check_well_under_a_second() -> None:
+    history = simulate(NS, realistic_namespace_script(random.Random(7), clients=8, ops=400))
+    started = time.perf_counter()
+    result = check(NS, history)
+    assert result.ok, result.explain()
+    assert time.perf_counter() - started < 1.0
