@@ -344,7 +344,10 @@ def router(system: Namesystem, tokens: TokenStore, auth: Any, read: Any) -> APIR
         # lock is free it is answered here on the event loop; when the lock is busy (a
         # mutation, a checkpoint), and for every other operation, in a thread as usual,
         # so the loop never waits for the lock.
-        if op.upper() in INLINE_GET_OPS and system.lock.acquire(blocking=False):
+        # Only alone: in a group a read waits for the leader's read-index round, whose
+        # answers arrive on this very loop.
+        inline = system.single and op.upper() in INLINE_GET_OPS
+        if inline and system.lock.acquire(blocking=False):
             try:
                 return json_response(_dispatch(GET_OPS, system, tokens, path, request, op))
             finally:
