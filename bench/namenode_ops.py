@@ -5,23 +5,23 @@ behind a barrier; a cell is `--ops` operations in all, split evenly between the 
 its figure is ops / wall time. Over HTTP each thread has its own `FileSystem` (its own
 connection pool):
 
-* **mkdir** — `fs.mkdir` of distinct new folders (one edit-log transaction each, fsynced).
+* **mkdir** — `fs.mkdir` of distinct new folders (one Raft log entry each, fsynced).
 * **create** — `fs.create(path).close()` of distinct empty files: StartFile, then CompleteFile,
-  each its own edit-log transaction that the client waits to see fsynced. The transactions a
-  create costs are counted from the edit log on disk, not assumed.
+  each its own log entry that the client waits to see committed. The entries a create costs
+  are counted from the namenode's commit index, not assumed.
 * **stat** — `fs.stat` of existing files. **list** — `fs.ls` of a folder of 100 files.
 * **/health** — `GET /health` on the namenode with one `httpx.Client` per thread: the
   smallest request the namenode's HTTP stack answers.
 
 In process (`InProcessNamenode`), as NNThroughputBenchmark calls FSNamesystem with no RPC
-layer: the same four operations as direct calls on a real `Namesystem` whose edit log is
+layer: the same four operations as direct calls on a real `Namesystem` whose Raft log is
 fsynced with group commit in a folder on disk; a create is a single-block file (create, add
 block, the three datanodes' reports of it, complete). Beside them the local baselines:
 
 * **local mkdir / create / stat / list** — `os.mkdir`, `open(..., "wb").close()`, `os.stat`,
   `os.listdir` (of 100 entries) on the local disk, with the same threads and counts.
 * **local fdatasync** — appending 100 bytes to a file and `os.fdatasync`, one file per thread:
-  what one edit-log group commit costs on this disk.
+  what one group commit of the log costs on this disk.
 
 Then the memory a namespace needs per single-block file, and the block map per block with
 three replicas, each size built in a fresh interpreter: resident-set growth at 100k and 1M
@@ -68,10 +68,9 @@ from minihadoop.models import (
     RegisterRequest,
     ReplicaReport,
 )
+from minihadoop.signing import ClusterAuth
 from namenode import commands as c
 from namenode.blockmap import BlockMap
-from namenode.checkpoint import images
-from namenode.editlog import read_segment, segments
 from namenode.namespace import Namespace
 from namenode.namesystem import Namesystem
 
@@ -181,16 +180,13 @@ def local_ops(root: Path) -> dict[str, tuple[Callable[[int], Any], Op, Callable[
 # --- the namenode -----------------------------------------------------------------------------
 
 
-def last_txid(name_dir: Path) -> int | None:
-    """The newest transaction id in the namenode's edit log (or its newest checkpoint)."""
-    newest = max((txid for txid, _ in images(name_dir)), default=0)
+def last_txid(url: str, token: str) -> int | None:
+    """The namenode's commit index: how many log entries it has committed so far."""
     try:
-        for _, path in segments(name_dir)[-1:]:
-            for txid, _record in read_segment(path, is_last=False):
-                newest = max(newest, txid)
-    except Exception:  # a record being written: leave the count out rather than guess
+        answer = httpx.get(f"{url}/nn/v1/ha", auth=ClusterAuth(token), timeout=10)
+        return int(answer.json()["commit"])
+    except (httpx.HTTPError, ValueError, KeyError):
         return None
-    return newest
 
 
 def namenode_ops(threads: int, cell: int) -> dict[str, Op]:
@@ -221,11 +217,10 @@ def process_cpu(pid: int) -> float:
 def measure_cluster(
     cluster: LocalCluster, thread_counts: list[int], ops: int
 ) -> tuple[dict[str, dict[int, float]], dict[int, float | None], dict[str, dict[int, float]]]:
-    """ops/s per namenode operation and thread count, edit-log transactions per create, and
+    """ops/s per namenode operation and thread count, log entries per create, and
     the namenode process's CPU microseconds per operation."""
     info = cluster.info
     assert info is not None
-    name_dir = cluster.directory / "namenode"
     pid = next(d.pid for d in info.daemons if d.name == "namenode")
     table: dict[str, dict[int, float]] = {name: {} for name in ("/health", *NN_OPS)}
     cpu: dict[str, dict[int, float]] = {name: {} for name in ("/health", *NN_OPS)}
@@ -255,7 +250,7 @@ def measure_cluster(
         with FileSystem(info.namenode, info.token) as fs:
             prepare(fs, threads, cell)
         for name, op in namenode_ops(threads, cell).items():
-            before = last_txid(name_dir) if name == "create" else None
+            before = last_txid(info.namenode, info.token) if name == "create" else None
             rate, cpu[name][threads] = run_cell(
                 threads,
                 ops,
@@ -267,7 +262,7 @@ def measure_cluster(
             )
             table[name][threads] = rate
             if name == "create":
-                after = last_txid(name_dir)
+                after = last_txid(info.namenode, info.token)
                 done = max(1, ops // threads) * threads
                 txns_per_create[threads] = (
                     (after - before) / done if before is not None and after is not None else None
@@ -281,8 +276,8 @@ def measure_cluster(
 
 class InProcessNamenode:
     """A real `Namesystem` called directly, as NNThroughputBenchmark calls FSNamesystem: no
-    HTTP, no JSON, but its real edit log, fsynced with group commit in a folder on disk, and
-    every mutation waits for `sync(txid)` as the HTTP handlers do.
+    HTTP, no JSON, but its real Raft log, fsynced with group commit in a folder on disk, and
+    every mutation waits until it is committed and applied, as the HTTP handlers do.
 
     Around it, what the daemon has: three datanodes (no processes, only their protocol) and
     a monitor thread that calls `tick()` every `replication_interval` after a heartbeat from
@@ -302,6 +297,15 @@ class InProcessNamenode:
                     remaining=1 << 50,
                 )
             )  # fmt: skip
+        # Every fdatasync of the Raft log, counted: how many creates share one.
+        self.syncs = 0
+        save = self.system.storage.save
+
+        def counted(*args: Any, sync: bool, **kw: Any) -> None:
+            self.syncs += sync
+            save(*args, sync=sync, **kw)
+
+        self.system.storage.save = counted  # type: ignore[method-assign]
         self._stop = threading.Event()
         self._monitor = threading.Thread(target=self._run_monitor, daemon=True)
         self._monitor.start()
@@ -335,22 +339,18 @@ class InProcessNamenode:
         each call's edit fsynced before the next is made; between the last two, the three
         datanodes' reports of the block."""
         system = self.system
-        txid, _ = system.create(CreateRequest(path=path, client=client), "hadoop")
-        system.sync(txid)
-        located, txid = system.add_block(AddBlockRequest(path=path, client=client), None)
-        system.sync(txid)
+        system.create(CreateRequest(path=path, client=client), "hadoop")
+        located = system.add_block(AddBlockRequest(path=path, client=client), None)
         self.stored(located)
         b = located.block
         last = Block(block_id=b.block_id, gen=b.gen, length=FILE_LENGTH)
-        system.sync(system.complete(CompleteRequest(path=path, client=client, last=last)))
+        system.complete(CompleteRequest(path=path, client=client, last=last))
 
     def ops(self, threads: int, cell: int) -> dict[str, Op]:
         base = f"/bench/t{threads}-c{cell}"
         system = self.system
         return {
-            "in-proc mkdir": lambda _c, t, i: system.sync(
-                system.mkdirs(f"{base}/mkdir/t{t}/d{i}", "hadoop")
-            ),
+            "in-proc mkdir": lambda _c, t, i: system.mkdirs(f"{base}/mkdir/t{t}/d{i}", "hadoop"),
             "in-proc create": lambda client, t, i: self.create_file(
                 client, f"{base}/create/t{t}/f{i}"
             ),
@@ -361,14 +361,14 @@ class InProcessNamenode:
     def prepare(self, threads: int, cell: int) -> None:
         base = f"/bench/t{threads}-c{cell}"
         for t in range(threads):
-            self.system.sync(self.system.mkdirs(f"{base}/mkdir/t{t}", "hadoop"))
-            self.system.sync(self.system.mkdirs(f"{base}/create/t{t}", "hadoop"))
+            self.system.mkdirs(f"{base}/mkdir/t{t}", "hadoop")
+            self.system.mkdirs(f"{base}/create/t{t}", "hadoop")
 
 
 def measure_in_process(
     name_dir: Path, thread_counts: list[int], ops: int
 ) -> tuple[dict[str, dict[int, float]], dict[int, float], dict[str, dict[int, float]]]:
-    """ops/s per in-process operation and thread count, edit-log fsyncs per create, and CPU
+    """ops/s per in-process operation and thread count, log fsyncs per create, and CPU
     microseconds per operation (this process's: the namesystem, its monitor, the callers)."""
     nn = InProcessNamenode(name_dir)
     table: dict[str, dict[int, float]] = {name: {} for name in IN_OPS}
@@ -380,12 +380,12 @@ def measure_in_process(
         for cell, threads in enumerate(thread_counts):
             nn.prepare(threads, cell)
             for name, op in nn.ops(threads, cell).items():
-                before = nn.system.journal.log_.syncs
+                before = nn.syncs
                 rate, cpu[name][threads] = run_cell(threads, ops, lambda t: f"client-{t}", op)
                 done = max(1, ops // threads) * threads
                 table[name][threads] = rate
                 if name == "in-proc create":
-                    syncs_per_create[threads] = (nn.system.journal.log_.syncs - before) / done
+                    syncs_per_create[threads] = (nn.syncs - before) / done
                 print(f"  {name:<16} x{threads:<3} {rate:9.0f} ops/s", flush=True)
     finally:
         nn.close()
@@ -661,7 +661,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print()
     print(f"{args.ops} ops a cell, split over the threads; ops/s, and / the /health ceiling")
     print(throughput_table(table, thread_counts))
-    print("\nin process: the Namesystem called directly (edit log fsynced), / the same over HTTP")
+    print("\nin process: the Namesystem called directly (its log fsynced), / the same over HTTP")
     print(in_process_table(table, thread_counts))
     print("\ncreate+close: over HTTP an empty file; in process a single-block file")
     print(create_cost(table, txns, syncs, thread_counts))
