@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from minihadoop import paths
 from minihadoop.config import Settings
@@ -70,7 +70,7 @@ from namenode.decommissioned import DecommissionList
 from namenode.leases import RECOVERY_HOLDER, Leases
 from namenode.machine import NamespaceMachine, result_of
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
-from namenode.placement import make_policy, order_for_reader
+from namenode.placement import NodeView, make_policy, order_for_reader
 from namenode.replication import BlockHealth, Delete, Replicate, ReplicationQueue, classify
 from namenode.safemode import SafeMode
 from raft.config import Config, NotLeaderError
@@ -81,6 +81,7 @@ from raft.storage import RaftStorage
 from raft.transport import HttpTransport
 from raft.types import Role
 
+T = TypeVar("T")
 SUPERGROUP = "supergroup"
 # A client's (id, request number): makes its retry of one request recognisable.
 Session = tuple[str, int]
@@ -203,6 +204,20 @@ class Namesystem:
         url = self.peers.get(leader, "") if leader else ""
         where = f"; the leader is {leader} at {url}" if url else "; no leader is known yet"
         return StandbyError(f"namenode {self.node_id} is not the active namenode{where}", url)
+
+    def _confirmed(self, check: Callable[[], T]) -> T:
+        """Run `check`, which reads the namespace before a change is proposed, believing a
+        refusal only from current state. In a group, this namenode's applied state may be
+        behind: just elected, with entries of the last term not applied yet, or deposed and
+        not told so yet. A refusal there is confirmed — the read barrier makes the state
+        current, or says StandbyError — and the check made again before it is raised."""
+        try:
+            return check()
+        except MiniHadoopError:
+            if self.single:
+                raise
+            self._read_barrier()
+            return check()
 
     def _read_barrier(self) -> None:
         """Before a client's read: make it linearizable. The leader confirms with a quorum
@@ -355,6 +370,11 @@ class Namesystem:
             pending = self.ns.under_construction.get(path)
             if pending is None or pending.client == client:
                 return
+        self._read_barrier()  # another's file: act on it only as it is now
+        with self.lock:
+            pending = self.ns.under_construction.get(path)
+            if pending is None or pending.client == client:
+                return
             now = self.clock()
             fid = pending.file.id
             recovering = pending.client == RECOVERY_HOLDER
@@ -439,6 +459,7 @@ class Namesystem:
         say whether that closed it. A file already under recovery is asked again only past
         the soft limit."""
         path = paths.normalize(path)
+        self._read_barrier()  # its answer is a read: from current state
         with self.lock:
             pending = self.ns.under_construction.get(path)
             if pending is None:
@@ -456,16 +477,7 @@ class Namesystem:
         """A recovery's primary datanode reports the length the last block's replicas now
         agree on: the file is closed with it. Holders it does not list keep a replica that
         is stale (old stamp) and are told to delete it."""
-        with self.lock:
-            owner = self.ns.block_owner.get(report.block_id)
-            pending = self.ns.pending_by_id(owner.id) if owner is not None else None
-            if pending is None or pending.client != RECOVERY_HOLDER:
-                raise LeaseExpiredError(f"block {report.block_id} is not being recovered")
-            if pending.file.blocks[-1].block_id != report.block_id:
-                raise IllegalArgumentError(f"block {report.block_id} is not the file's last block")
-            if report.length and not report.datanode_ids:
-                raise IllegalArgumentError("a recovered length needs the datanodes that hold it")
-            fid, path = pending.file.id, pending.path
+        fid, path = self._confirmed(lambda: self._recovering(report))
         keep = set(report.datanode_ids) if report.length else set()
         length = report.length
         self._submit(c.CloseRecovered(fid, self._now_ms(), length, report.gen))
@@ -475,6 +487,19 @@ class Namesystem:
                     self.blocks.remove(report.block_id, node)
                     self._delete_replica(node, report.block_id)
         self._event("lease", f"recovered {path}: last block {length} bytes on {sorted(keep)}")
+
+    def _recovering(self, report: BlockRecoveryReport) -> tuple[int, str]:
+        """The file whose recovery `report` answers: (its inode id, its path)."""
+        with self.lock:
+            owner = self.ns.block_owner.get(report.block_id)
+            pending = self.ns.pending_by_id(owner.id) if owner is not None else None
+            if pending is None or pending.client != RECOVERY_HOLDER:
+                raise LeaseExpiredError(f"block {report.block_id} is not being recovered")
+            if pending.file.blocks[-1].block_id != report.block_id:
+                raise IllegalArgumentError(f"block {report.block_id} is not the file's last block")
+            if report.length and not report.datanode_ids:
+                raise IllegalArgumentError("a recovered length needs the datanodes that hold it")
+            return pending.file.id, pending.path
 
     def renew_lease(self, client: str) -> int:
         """HDFS's renewLease: every file `client` is writing keeps its lease; how many."""
@@ -489,10 +514,26 @@ class Namesystem:
     def add_block(
         self, req: AddBlockRequest, writer_host: str | None, session: Session | None = None
     ) -> LocatedBlock:
-        path = paths.normalize(req.path)
+        path, targets, block_size = self._confirmed(lambda: self._place_block(req, writer_host))
+        prev = req.previous.length if req.previous is not None else None
+        block_id, gen = self._submit(c.AddBlock(path, req.client, prev, req.file_id), session)
         with self.lock:
-            pending = self.ns.pending_for(path, req.client, req.file_id)
-            path = pending.path
+            now = self.clock()
+            live = self.datanodes.live()
+            chosen = [t for t in targets if t.id in live]
+            for t in chosen:
+                live[t.id].schedule(block_id, block_size, now)
+            refs = [live[t.id].ref for t in chosen]
+        block = Block(block_id=block_id, gen=gen, length=0)
+        return LocatedBlock(block=block, offset=0, locations=refs)
+
+    def _place_block(
+        self, req: AddBlockRequest, writer_host: str | None
+    ) -> tuple[str, list[NodeView], int]:
+        """Where a new block of the file `req` names goes: (its path now, the targets, its
+        block size)."""
+        with self.lock:
+            pending = self.ns.pending_for(paths.normalize(req.path), req.client, req.file_id)
             candidates = [
                 v for k, v in sorted(self.datanodes.writable().items()) if k not in req.exclude
             ]
@@ -508,18 +549,7 @@ class Namesystem:
                     f"could only be written to 0 of the {len(candidates)} usable datanodes "
                     f"({len(self.datanodes.live())} live, {len(req.exclude)} excluded)"
                 )
-            block_size = pending.file.block_size
-        prev = req.previous.length if req.previous is not None else None
-        block_id, gen = self._submit(c.AddBlock(path, req.client, prev, req.file_id), session)
-        with self.lock:
-            now = self.clock()
-            live = self.datanodes.live()
-            chosen = [t for t in targets if t.id in live]
-            for t in chosen:
-                live[t.id].schedule(block_id, block_size, now)
-            refs = [live[t.id].ref for t in chosen]
-        block = Block(block_id=block_id, gen=gen, length=0)
-        return LocatedBlock(block=block, offset=0, locations=refs)
+            return pending.path, targets, pending.file.block_size
 
     def complete(self, req: CompleteRequest, session: Session | None = None) -> None:
         path = paths.normalize(req.path)
@@ -548,21 +578,23 @@ class Namesystem:
         with self.lock:
             trash = f"/user/{user}/.Trash"
             node = self.ns.lookup(path)
-            if node is None and session is None:
+            if node is None and session is None and self.single:
                 return False, None
             # With a session, a path already gone may be this very request's doing (a
-            # retry): the log answers it, from the session table.
-            to_trash = self.settings.trash and not skip_trash and not paths.is_ancestor(trash, path)
-            if node is not None and to_trash:
-                if not recursive and self.ns.status(path).is_dir and self.ns.listing(path):
-                    raise PathIsNotEmptyDirectoryError(f"{path} is a non-empty folder")
-                cmd: c.NamespaceCommand = c.MoveToTrash(
-                    path, f"{trash}/Current", self._now_ms(), user, SUPERGROUP
-                )
-            else:
-                cmd = c.Delete(path, recursive, self._now_ms())
+            # retry), and in a group this namenode's state may be behind: the log answers
+            # it, from the session table or by applying the delete.
+        to_trash = self.settings.trash and not skip_trash and not paths.is_ancestor(trash, path)
+        cmd: c.NamespaceCommand = c.Delete(path, recursive, self._now_ms())
+        if node is not None and to_trash:
+            self._confirmed(lambda: self._check_trashable(path, recursive))
+            cmd = c.MoveToTrash(path, f"{trash}/Current", self._now_ms(), user, SUPERGROUP)
         result = self._submit(cmd, session)
         return bool(result), result if isinstance(result, str) else None
+
+    def _check_trashable(self, path: str, recursive: bool) -> None:
+        with self.lock:
+            if not recursive and self.ns.status(path).is_dir and self.ns.listing(path):
+                raise PathIsNotEmptyDirectoryError(f"{path} is a non-empty folder")
 
     def rename(self, src: str, dst: str, session: Session | None = None) -> None:
         src, dst = paths.normalize(src), paths.normalize(dst)
