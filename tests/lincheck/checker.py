@@ -213,8 +213,11 @@ class _Search:
         self.state: Hashable = model.init()
         self.linearized = 0  # a bitset of the operations placed
         self.seen: set[tuple[int, Hashable]] = set()
-        # (call position, state and bitset before it, the first return then if unanswered)
-        self.stack: list[tuple[int, Hashable, int, int]] = []
+        # (call position, state and bitset before it, and if unanswered the first return
+        # then and the calls worth trying)
+        self.stack: list[tuple[int, Hashable, int, int, frozenset[int] | None]] = []
+        self.uses_commutes = type(model).commutes is not Model.commutes
+        self.conflicts: dict[tuple[int, int], bool] = {}
         self.best = _Frontier(-1, (), self.state, -1, ())
         self.steps = 0
 
@@ -222,17 +225,19 @@ class _Search:
         nxt, is_return = self.nxt, self.is_return
         limit, budget = self.budget.steps_left(), self.budget
         entry, bound = nxt[_HEAD], 0  # bound 0: scanning answered operations
+        worth: frozenset[int] | None = None  # the unanswered calls worth trying, None for all
         while self.remaining:
             self.steps += 1
             if self.steps >= limit or (self.steps % _CLOCK_EVERY == 0 and budget.out_of_time()):
                 return self._finish(Verdict.UNKNOWN)
             if bound == 0:
                 if not is_return[entry]:
-                    entry = nxt[_HEAD] if self._place(entry, 0) else nxt[entry]
+                    entry = nxt[_HEAD] if self._place(entry, 0, None) else nxt[entry]
                 else:  # the unanswered operations called before this return may go next
                     bound, entry = entry, nxt[self.maybe_head]
+                    worth = self._worth_trying(bound)
             elif entry < bound:
-                if self._place(entry, bound):
+                if (worth is None or entry in worth) and self._place(entry, bound, worth):
                     entry, bound = nxt[_HEAD], 0
                 else:
                     entry = nxt[entry]
@@ -241,10 +246,10 @@ class _Search:
                     self.best = self._frontier(bound)
                 if not self.stack:
                     return self._finish(Verdict.NOT_LINEARIZABLE)
-                entry, bound = self._undo()
+                entry, bound, worth = self._undo()
         return self._finish(Verdict.LINEARIZABLE)
 
-    def _place(self, entry: int, bound: int) -> bool:
+    def _place(self, entry: int, bound: int, worth: frozenset[int] | None) -> bool:
         i = self.op_at[entry]
         o = self.ops[i]
         accepted, after = self.model.step(self.state, o.op, o.args, self.results[i])
@@ -258,7 +263,7 @@ class _Search:
         if key in self.seen:
             return False
         self.seen.add(key)
-        self.stack.append((entry, self.state, self.linearized, bound))
+        self.stack.append((entry, self.state, self.linearized, bound, worth))
         self.state, self.linearized = after, key[0]
         self.remaining -= self.required[i]
         nxt, prv = self.nxt, self.prv
@@ -267,15 +272,48 @@ class _Search:
                 nxt[prv[pos]], prv[nxt[pos]] = nxt[pos], prv[pos]
         return True
 
-    def _undo(self) -> tuple[int, int]:
+    def _undo(self) -> tuple[int, int, frozenset[int] | None]:
         """Take back the last placement; where to go on scanning, and in which list."""
-        entry, self.state, self.linearized, bound = self.stack.pop()
+        entry, self.state, self.linearized, bound, worth = self.stack.pop()
         self.remaining += self.required[self.op_at[entry]]
         nxt, prv = self.nxt, self.prv
         for pos in (self.ret_of[entry], entry):  # the reverse of taking them out
             if pos >= 0:
                 nxt[prv[pos]] = prv[nxt[pos]] = pos
-        return nxt[entry], bound
+        return nxt[entry], bound, worth
+
+    def _worth_trying(self, bound: int) -> frozenset[int] | None:
+        """The unanswered calls before `bound` that may have to go before every answered
+        candidate: those that fail to commute with one, or with one of these, and so on.
+        If a way on starts with unanswered operations, those outside this set commute with
+        everything in it and with the first answered operation placed, so moving them after
+        that operation gives a way on that starts with an answered candidate (all of which
+        were tried) or with a member of this set."""
+        if not self.uses_commutes:
+            return None
+        answered: list[int] = []
+        unanswered: list[int] = []
+        for head, into in ((_HEAD, answered), (self.maybe_head, unanswered)):
+            pos = self.nxt[head]
+            while pos < bound:
+                if not self.is_return[pos]:
+                    into.append(pos)
+                pos = self.nxt[pos]
+        worth: set[int] = set()
+        frontier = answered
+        while frontier and unanswered:
+            frontier = [u for u in unanswered if any(self._conflict(u, x) for x in frontier)]
+            worth.update(frontier)
+            unanswered = [u for u in unanswered if u not in worth]
+        return frozenset(worth)
+
+    def _conflict(self, a: int, b: int) -> bool:
+        key = (a, b) if a < b else (b, a)
+        known = self.conflicts.get(key)
+        if known is None:
+            x, y = self.ops[self.op_at[a]], self.ops[self.op_at[b]]
+            known = self.conflicts[key] = not self.model.commutes(x.op, x.args, y.op, y.args)
+        return known
 
     def _frontier(self, bound: int) -> _Frontier:
         candidates = []

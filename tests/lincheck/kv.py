@@ -56,5 +56,8 @@ class KeyValueModel(DeterministicModel[KVState]):
     def is_read_only(self, op: str) -> bool:
         return op == "get"
 
+    def commutes(self, op1: str, args1: tuple[Any, ...], op2: str, args2: tuple[Any, ...]) -> bool:
+        return args1[0] != args2[0] or op1 == op2 == "get"
+
     def describe_state(self, state: KVState) -> str:
         return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in sorted(state, key=repr)) + "}"

@@ -49,6 +49,13 @@ class Model(ABC, Generic[S]):
         constrains nothing and is dropped before the search."""
         return False
 
+    def commutes(self, op1: str, args1: tuple[Any, ...], op2: str, args2: tuple[Any, ...]) -> bool:
+        """True only if, from every state, the two operations applied in either order reach
+        the same state and each gives the same answer (e.g. writes to different keys). The
+        search then need not try an unanswered operation where it commutes with everything
+        that could go next. The default, False, is always safe."""
+        return False
+
     def describe_state(self, state: S) -> str:
         return repr(state)
 

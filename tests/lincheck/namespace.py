@@ -194,6 +194,14 @@ class NamespaceModel(DeterministicModel[Tree]):
     def is_read_only(self, op: str) -> bool:
         return op in ("read", "exists", "list")
 
+    def commutes(self, op1: str, args1: tuple[Any, ...], op2: str, args2: tuple[Any, ...]) -> bool:
+        reads1, writes1 = _footprint(op1, args1)
+        reads2, writes2 = _footprint(op2, args2)
+        return not (
+            any(_overlap(w, x) for w in writes1 for x in reads2 + writes2)
+            or any(_overlap(w, x) for w in writes2 for x in reads1)
+        )
+
     def partition(self, history: Sequence[Operation]) -> list[list[Operation]]:
         if not self.split_by_top_folder:
             return [list(history)]
@@ -207,6 +215,33 @@ class NamespaceModel(DeterministicModel[Tree]):
                 )
             parts.setdefault(tops.pop(), []).append(o)
         return list(parts.values())
+
+
+# What an operation reads or writes: a path alone, or a path with everything below it.
+_Area = tuple[str, bool]
+
+
+def _footprint(op: str, args: tuple[Any, ...]) -> tuple[list[_Area], list[_Area]]:
+    """What an operation's answer depends on and what it may change. Making parents writes
+    each ancestor; a rename checks the destination's ancestors and moves whole subtrees."""
+    path = args[0]
+    match op:
+        case "mkdir" | "create":
+            return [], [(p, False) for p in [*_ancestors(path), path]]
+        case "read" | "exists":
+            return [(path, False)], []
+        case "list":
+            return [(path, True)], []
+        case "delete":
+            return [], [(path, True)]
+        case "rename":
+            return [(p, False) for p in _ancestors(args[1])], [(path, True), (args[1], True)]
+    raise ValueError(f"not a namespace operation: {op}{args!r}")
+
+
+def _overlap(a: _Area, b: _Area) -> bool:
+    (p, p_below), (q, q_below) = a, b
+    return p == q or (p_below and _at_or_under(p, q)) or (q_below and _at_or_under(q, p))
 
 
 def _top(path: str) -> str:

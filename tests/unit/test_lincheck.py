@@ -561,3 +561,56 @@ def test_a_few_hundred_operations_from_eight_clients_check_well_under_a_second()
     result = check(NS, history)
     assert result.ok, result.explain()
     assert time.perf_counter() - started < 1.0
+
+
+# --- what the models declare commuting must commute ------------------------------------
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.sampled_from([(KV, KV_OPS), (NS, NS_OPS)]).flatmap(
+        lambda m: st.tuples(st.just(m[0]), st.lists(m[1], max_size=8), m[1], m[1])
+    )
+)
+def test_operations_a_model_says_commute_do_so_from_any_state(
+    case: tuple[DeterministicModel[Any], list[tuple[str, Any]], tuple[str, Any], tuple[str, Any]],
+) -> None:
+    """The search skips unanswered operations on the strength of `commutes`, so a wrong
+    claim would hide a violation."""
+    model, setup, (op1, args1), (op2, args2) = case
+    state = model.init()
+    for op, args in setup:
+        _, state = model.apply(state, op, args)
+    if model.commutes(op1, args1, op2, args2):
+        a1, s = model.apply(state, op1, args1)
+        a2, one_way = model.apply(s, op2, args2)
+        b2, s = model.apply(state, op2, args2)
+        b1, other_way = model.apply(s, op1, args1)
+        assert (a1, a2, one_way) == (b1, b2, other_way)
+
+
+MOSTLY_UNANSWERED = st.sampled_from(["ok", "ok", "lost", "dropped"])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            lambda c, op, d, t, p, f: Call(c, op[0], op[1], d, t, p, f),
+            st.integers(0, 2),
+            NS_OPS,
+            st.integers(0, 2),
+            st.integers(0, 4),
+            st.floats(0, 1),
+            MOSTLY_UNANSWERED,
+        ),
+        max_size=7,
+    ),
+    st.integers(0, 100),
+    NS_ANSWERS,
+)
+def test_the_checker_agrees_with_brute_force_when_many_answers_are_lost(
+    script: list[Call], index: int, answer: Any
+) -> None:
+    history = mutate(simulate(NS, script), index, answer)
+    assert (verdict(NS, history) is Verdict.LINEARIZABLE) == brute_force(NS, history)
