@@ -86,8 +86,8 @@ def failover(cluster: LocalCluster, kills: int) -> dict[str, Any]:
             while len(acknowledged) < caught_up_to + 20:  # writes flowing before the kill
                 time.sleep(0.01)
             name = daemon_at(cluster, leader)
+            cluster.kill(name)  # returns once the process is gone: no answer can leave it now
             killed_at = time.monotonic()
-            cluster.kill(name)
             while not any(t > killed_at for t, _ in acknowledged[-WRITERS * 2 :]):
                 if errors:
                     raise RuntimeError(errors[0])
