@@ -105,9 +105,7 @@ def test_a_delete_leaves_only_after_its_edit_is_written(
 ) -> None:
     block_id = stored_block(system, "/f")
     gate = Gate(system, monkeypatch)
-    answer = in_background(
-        lambda: system.delete("/f", recursive=False, skip_trash=True, user="u")
-    )
+    answer = in_background(lambda: system.delete("/f", recursive=False, skip_trash=True, user="u"))
     assert gate.reached.wait(WAIT)  # proposed, being written
     assert commanded(system, "delete") == []
     assert system.status_or_none("/f") is not None  # not applied either
@@ -124,9 +122,7 @@ def test_a_delete_whose_edit_fails_never_leaves(
     stored_block(system, "/f")
     gate = Gate(system, monkeypatch)
     gate.fail = True
-    answer = in_background(
-        lambda: system.delete("/f", recursive=False, skip_trash=True, user="u")
-    )
+    answer = in_background(lambda: system.delete("/f", recursive=False, skip_trash=True, user="u"))
     gate.open()
     with pytest.raises(UnavailableError):
         answer.result(WAIT)
