@@ -21,6 +21,7 @@ import tomllib
 import typing
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -29,6 +30,7 @@ from minihadoop.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
+COMPOSE_FILES = [COMPOSE]
 DOCKERFILE = DEPLOY / "Dockerfile"
 ENV_EXAMPLE = DEPLOY / "minihadoop.env.example"
 UNITS = {
@@ -99,12 +101,20 @@ def read(path: Path) -> str:
 def compose_commands_from_lines(text: str) -> dict[str, list[str]]:
     """service -> `command:` list, read without a YAML library.
 
-    The compose file writes every command as a one-line flow list, which is also JSON.
+    The compose files write every command as a flow list of double-quoted strings, which is
+    also JSON; a long one goes on over the next lines until its `]`.
     """
     commands: dict[str, list[str]] = {}
     service = None
     in_services = False
+    pending: str | None = None
     for line in text.splitlines():
+        if pending is not None:
+            pending += " " + line.strip()
+            if pending.endswith("]"):
+                commands[service or ""] = json.loads(pending)
+                pending = None
+            continue
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if not line.startswith(" "):
@@ -114,15 +124,20 @@ def compose_commands_from_lines(text: str) -> dict[str, list[str]]:
         if in_services and top:
             service = top.group(1)
             continue
-        cmd = re.match(r"^    command:\s*(\[.*\])\s*$", line)
+        cmd = re.match(r"^    command:\s*(\[.*)$", line)
         if in_services and service and cmd:
-            commands[service] = json.loads(cmd.group(1))
+            found = cmd.group(1).rstrip()
+            if found.endswith("]"):
+                commands[service] = json.loads(found)
+            else:
+                pending = found
+    assert pending is None, "a command list that never ends"
     return commands
 
 
-def compose_yaml() -> dict[str, Any]:
+def compose_yaml(path: Path = COMPOSE) -> dict[str, Any]:
     yaml = pytest.importorskip("yaml")
-    data: dict[str, Any] = yaml.safe_load(read(COMPOSE))
+    data: dict[str, Any] = yaml.safe_load(read(path))
     return data
 
 
@@ -265,11 +280,12 @@ def doc_commands() -> list[tuple[str, list[str]]]:
 # --------------------------------------------------------------------------- compose
 
 
-def test_compose_parses_as_yaml_and_agrees_with_the_line_reader() -> None:
-    data = compose_yaml()
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_parses_as_yaml_and_agrees_with_the_line_reader(path: Path) -> None:
+    data = compose_yaml(path)
     services = data["services"]
     commands = {name: s["command"] for name, s in services.items() if "command" in s}
-    assert commands == compose_commands_from_lines(read(COMPOSE))
+    assert commands == compose_commands_from_lines(read(path))
 
 
 def test_compose_runs_a_namenode_and_three_datanodes_built_from_the_dockerfile() -> None:
@@ -295,25 +311,89 @@ def test_compose_datanodes_advertise_their_service_names_and_find_the_namenode()
         assert cmd[cmd.index("--namenode") + 1] == f"http://namenode:{nn_port}"
 
 
-def test_compose_keeps_data_on_named_volumes() -> None:
-    data = compose_yaml()
+def daemon_services(path: Path) -> dict[str, dict[str, Any]]:
+    """The services `docker compose up` starts: those with a command and no profile."""
+    services: dict[str, dict[str, Any]] = compose_yaml(path)["services"]
+    return {n: s for n, s in services.items() if "command" in s and not s.get("profiles")}
+
+
+def flag(argv: list[str], name: str) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_keeps_each_daemon_s_data_on_its_own_named_volume(path: Path) -> None:
+    data = compose_yaml(path)
     declared = set(data["volumes"])
-    for name in ("namenode", *DATANODE_SERVICES):
-        service = data["services"][name]
-        folder = service["command"][service["command"].index("--dir") + 1]
+    used = []
+    for name, service in daemon_services(path).items():
+        folder = flag(service["command"], "--dir")
         mounts = dict(v.split(":", 1) for v in service["volumes"])
         named = [src for src, dst in mounts.items() if dst.split(":")[0] == folder]
         assert named, f"{name}: nothing is mounted on its --dir {folder}"
         assert named[0] in declared, f"{name}: {named[0]} is not a named volume"
+        used.append(named[0])
+    assert len(used) == len(set(used)), f"{path.name}: two daemons share a volume: {used}"
 
 
-def test_compose_takes_the_token_from_the_environment() -> None:
-    text = read(COMPOSE)
-    assert re.search(r"MINIHADOOP_TOKEN:\s*\$\{MINIHADOOP_TOKEN:\?", text)
-    services = compose_yaml()["services"]
-    for name in ("namenode", *DATANODE_SERVICES):
-        token = services[name]["environment"]["MINIHADOOP_TOKEN"]
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_takes_the_token_from_the_environment(path: Path) -> None:
+    assert re.search(r"MINIHADOOP_TOKEN:\s*\$\{MINIHADOOP_TOKEN:\?", read(path))
+    for name, service in compose_yaml(path)["services"].items():
+        token = service["environment"]["MINIHADOOP_TOKEN"]
         assert token.startswith("${MINIHADOOP_TOKEN"), name
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_checks_each_daemon_s_health_on_its_own_port(path: Path) -> None:
+    for name, service in daemon_services(path).items():
+        test = service.get("healthcheck", {}).get("test")
+        assert test, f"{path.name}: {name} has no health check"
+        urls = re.findall(r"https?://[^'\"\s]+", " ".join(test))
+        assert len(urls) == 1, (name, test)
+        where = urlsplit(urls[0])
+        port = flag(service["command"], "--port")
+        assert (where.hostname, where.path) == ("127.0.0.1", "/health"), (name, urls[0])
+        assert str(where.port) == port, f"{name}: checks port {where.port}, serves on {port}"
+
+
+def urls_in(service: dict[str, Any]) -> list[str]:
+    """Every daemon URL a service is given: in its command's flags and MINIHADOOP_NAMENODE."""
+    argv = service.get("command", [])
+    found = []
+    for name in ("--namenode", "--peers", "--service-peers"):
+        for item in re.split(r"[;,]", flag(argv, name) or ""):
+            found.append(item.split("=", 1)[-1] if name != "--namenode" else item)
+    found += re.split(r"[;,]", service["environment"].get("MINIHADOOP_NAMENODE", ""))
+    return [url.strip() for url in found if url.strip()]
+
+
+def names_answered_to(service: dict[str, Any]) -> set[str]:
+    """What a daemon in a container answers to besides IP addresses and localhost: its host
+    name (the container's, a random id unless `hostname:` sets it), its --advertise name,
+    and MINIHADOOP_ALLOWED_HOSTS (minihadoop.guard.HostNames)."""
+    allowed = service["environment"].get("MINIHADOOP_ALLOWED_HOSTS", "")
+    names = {service.get("hostname"), flag(service["command"], "--advertise")}
+    return {n for n in names if n} | {n.strip() for n in allowed.split(",") if n.strip()}
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_daemons_answer_to_the_names_and_ports_they_are_reached_by(path: Path) -> None:
+    services = compose_yaml(path)["services"]
+    checked = 0
+    for name, service in services.items():
+        for url in urls_in(service):
+            where = urlsplit(url)
+            target = services.get(where.hostname or "")
+            assert target is not None, f"{name}: {url} names no service of {path.name}"
+            assert where.hostname in names_answered_to(target), (
+                f"{name} reaches {url}, but {where.hostname} would refuse that name: "
+                f"give it `hostname: {where.hostname}`"
+            )
+            ports = {flag(target["command"], o) for o in ("--port", "--service-port")}
+            assert str(where.port) in ports, f"{name}: {url} is no port {where.hostname} serves"
+            checked += 1
+    assert checked >= len(services), f"{path.name}: hardly any URLs found ({checked})"
 
 
 def test_dockerfile_installs_every_package_of_the_distribution() -> None:
@@ -369,8 +449,9 @@ def deploy_commands() -> list[tuple[str, list[str]]]:
         for key, value in unit_sections(unit)["Service"]:
             if key == "ExecStart":
                 found.append((f"{unit.name}:ExecStart", shlex.split(value)[1:]))
-    for service, argv in compose_commands_from_lines(read(COMPOSE)).items():
-        found.append((f"compose.yaml:{service}", argv))
+    for path in COMPOSE_FILES:
+        for service, argv in compose_commands_from_lines(read(path)).items():
+            found.append((f"{path.name}:{service}", argv))
     return found
 
 
