@@ -26,11 +26,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from minihadoop.config import Settings
+from minihadoop.retry import NamenodeGroup
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
-COMPOSE_FILES = [COMPOSE]
+COMPOSE_HA = DEPLOY / "compose.ha.yaml"
+COMPOSE_FILES = [COMPOSE, COMPOSE_HA]
 DOCKERFILE = DEPLOY / "Dockerfile"
 ENV_EXAMPLE = DEPLOY / "minihadoop.env.example"
 UNITS = {
@@ -396,6 +398,111 @@ def test_compose_daemons_answer_to_the_names_and_ports_they_are_reached_by(path:
     assert checked >= len(services), f"{path.name}: hardly any URLs found ({checked})"
 
 
+# --------------------------------------------------------------------------- compose: a group
+
+
+NAMENODE_GROUP = ("nn1", "nn2", "nn3")
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No MINIHADOOP_* variable of the shell running the tests reaches `Settings`."""
+    for key in list(os.environ):
+        if key.startswith("MINIHADOOP_"):
+            monkeypatch.delenv(key)
+
+
+def group_settings(argv: list[str]) -> Settings:
+    """The settings `minihadoop namenode <argv>` starts with (cli.daemons.namenode)."""
+    given: dict[str, Any] = {
+        "namenode_id": flag(argv, "--id"),
+        "namenode_peers": flag(argv, "--peers"),
+        "namenode_service_peers": flag(argv, "--service-peers"),
+    }
+    return Settings(token="t", **{k: v for k, v in given.items() if v is not None})
+
+
+def test_ha_compose_runs_three_namenodes_and_three_datanodes_from_the_dockerfile() -> None:
+    services = compose_yaml(COMPOSE_HA)["services"]
+    assert set(daemon_services(COMPOSE_HA)) == {*NAMENODE_GROUP, *DATANODE_SERVICES}
+    for name, service in services.items():
+        build = service["build"]
+        assert (COMPOSE_HA.parent / build["context"]).resolve() == ROOT, name
+        assert (ROOT / build["dockerfile"]).resolve() == DOCKERFILE, name
+    for name in NAMENODE_GROUP:
+        assert services[name]["command"][0] == "namenode"
+    for name in DATANODE_SERVICES:
+        assert services[name]["command"][0] == "datanode"
+    # Its own project: `down -v` of one file never deletes the other's volumes.
+    assert compose_yaml(COMPOSE_HA)["name"] != compose_yaml(COMPOSE)["name"]
+
+
+def test_ha_namenodes_have_distinct_ids_each_in_the_group(clean_environment: None) -> None:
+    services = daemon_services(COMPOSE_HA)
+    ids = [flag(services[name]["command"], "--id") for name in NAMENODE_GROUP]
+    assert ids == list(NAMENODE_GROUP), "each namenode's --id is its service name"
+    for name in NAMENODE_GROUP:
+        settings = group_settings(services[name]["command"])  # refuses an id not listed
+        assert settings.namenode_id in settings.namenode_group()
+        assert set(settings.namenode_service_group()) == set(settings.namenode_group())
+
+
+def test_ha_namenodes_are_given_the_same_group(clean_environment: None) -> None:
+    services = daemon_services(COMPOSE_HA)
+    groups = {
+        name: (s.namenode_group(), s.namenode_service_group())
+        for name in NAMENODE_GROUP
+        for s in [group_settings(services[name]["command"])]
+    }
+    first = groups[NAMENODE_GROUP[0]]
+    assert len(first[0]) == len(NAMENODE_GROUP)
+    for name, group in groups.items():
+        assert group == first, f"{name} is given another group than {NAMENODE_GROUP[0]}"
+    # Raft messages go to the service port, not the clients'.
+    assert first[1] != first[0], "--service-peers is missing or repeats the client URLs"
+
+
+def test_ha_group_urls_name_each_namenode_s_service_and_its_ports(
+    clean_environment: None,
+) -> None:
+    services = daemon_services(COMPOSE_HA)
+    by_id = {flag(services[n]["command"], "--id"): n for n in NAMENODE_GROUP}
+    settings = group_settings(services[NAMENODE_GROUP[0]]["command"])
+    for option, urls in (
+        ("--port", settings.namenode_group()),
+        ("--service-port", settings.namenode_service_group()),
+    ):
+        for node, url in urls.items():
+            service = by_id[node]
+            where = urlsplit(url)
+            assert where.scheme == "http", url
+            assert where.hostname == service, f"{node}'s URL {url} is not its service {service}"
+            port = flag(services[service]["command"], option)
+            assert str(where.port) == port, f"{url}: {service} has {option} {port}"
+
+
+def test_ha_datanodes_report_to_every_namenode_s_service_url(clean_environment: None) -> None:
+    services = daemon_services(COMPOSE_HA)
+    settings = group_settings(services[NAMENODE_GROUP[0]]["command"])
+    wanted = sorted(settings.namenode_service_group().values())
+    for name in DATANODE_SERVICES:
+        argv = services[name]["command"]
+        given = [url for url in (flag(argv, "--namenode") or "").split(",") if url]
+        assert sorted(given) == wanted, f"{name} reports to {given}, not every namenode"
+        assert flag(argv, "--advertise") == name
+        assert flag(argv, "--host") == "0.0.0.0"
+
+
+def test_ha_clients_are_given_every_namenode_s_client_url(clean_environment: None) -> None:
+    services = compose_yaml(COMPOSE_HA)["services"]
+    settings = group_settings(services[NAMENODE_GROUP[0]]["command"])
+    wanted = list(settings.namenode_group().values())
+    for name, service in services.items():
+        value = service["environment"]["MINIHADOOP_NAMENODE"]
+        assert ";" in value, f"{name}: the group's URLs are separated by ';'"
+        assert list(NamenodeGroup.parse(value).urls) == wanted, (name, value)
+
+
 def test_dockerfile_installs_every_package_of_the_distribution() -> None:
     text = read(DOCKERFILE)
     pyproject = tomllib.loads(read(ROOT / "pyproject.toml"))
@@ -461,7 +568,9 @@ def params(commands: list[tuple[str, list[str]]]) -> list[Any]:
 
 def test_deploy_files_have_command_lines_to_check() -> None:
     names = [where for where, _ in deploy_commands()]
-    assert len(names) == len(UNITS) + 1 + len(DATANODE_SERVICES), names
+    single = 1 + len(DATANODE_SERVICES)
+    group = len(NAMENODE_GROUP) + len(DATANODE_SERVICES)
+    assert len(names) == len(UNITS) + single + group, names
 
 
 @pytest.mark.parametrize(("where", "argv"), params(deploy_commands()))
