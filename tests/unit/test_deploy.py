@@ -174,15 +174,32 @@ def unit_value(path: Path, section: str, key: str) -> list[str]:
     return [v for k, v in unit_sections(path).get(section, []) if k == key]
 
 
-def env_file(path: Path) -> dict[str, str]:
+def env_lines(text: str, name: str = "env file") -> dict[str, str]:
+    """KEY=value lines as systemd's EnvironmentFile= reads them: the later line wins, and
+    quotes around a value are dropped."""
     values = {}
-    for line in read(path).splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             key, sep, value = line.partition("=")
-            assert sep, f"{path.name}: not KEY=value: {line!r}"
-            values[key.strip()] = value.strip()
+            assert sep, f"{name}: not KEY=value: {line!r}"
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            values[key.strip()] = value
     return values
+
+
+def env_file(path: Path) -> dict[str, str]:
+    return env_lines(read(path), path.name)
+
+
+ASSIGNMENT = re.compile(r"^#([A-Z][A-Z0-9_]*=.*)$")
+
+
+def env_file_uncommented(path: Path) -> str:
+    """The file with its commented-out assignments (`#KEY=value`) switched on."""
+    return "\n".join(ASSIGNMENT.sub(r"\1", line) for line in read(path).splitlines())
 
 
 # --------------------------------------------------------------------------- shell in docs
@@ -547,6 +564,58 @@ def test_systemd_units_only_use_variables_the_environment_file_sets() -> None:
                 assert used <= defined, f"{unit.name}: {sorted(used - defined)} never set"
 
 
+def start_check(unit: Path) -> str:
+    """The unit's ExecStartPre= shell check, as systemd hands it to /bin/sh ($$ is $)."""
+    (pre,) = unit_value(unit, "Service", "ExecStartPre")
+    shell, flag_c, script = shlex.split(pre)
+    assert (shell, flag_c) == ("/bin/sh", "-c"), pre
+    return script.replace("$$", "$")
+
+
+@pytest.mark.parametrize(
+    ("daemon", "env", "starts"),
+    [
+        ("namenode", {}, True),  # alone: a group of one, id nn1
+        ("namenode", {"MINIHADOOP_NAMENODE_PEERS": "nn1=http://a:9870"}, False),
+        ("namenode", {"MINIHADOOP_NAMENODE_PEERS": "…", "MINIHADOOP_NAMENODE_ID": "nn2"}, True),
+        ("datanode", {}, False),
+        ("datanode", {"DATANODE_ADVERTISE": "dn1.example.com"}, True),
+    ],
+)
+def test_systemd_unit_refuses_to_start_what_would_run_wrong(
+    daemon: str, env: dict[str, str], starts: bool
+) -> None:
+    done = subprocess.run(
+        ["/bin/sh", "-c", start_check(UNITS[daemon])],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert (done.returncode == 0) == starts, (env, done.stderr)
+    if not starts:
+        assert "/etc/minihadoop/minihadoop.env" in done.stderr  # says what to fix, where
+
+
+def test_namenode_unit_takes_the_group_from_the_environment_file(
+    clean_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One unit fits every member: no --id or --peers in it, and a namenode given none
+    reads them from the variables the environment file sets."""
+    from cli.daemons import _settings
+
+    (exec_start,) = unit_value(UNITS["namenode"], "Service", "ExecStart")
+    argv = shlex.split(exec_start)
+    assert not {"--id", "--peers", "--service-peers"} & set(argv)
+    group = env_lines(env_file_uncommented(ENV_EXAMPLE))
+    for key in ("MINIHADOOP_TOKEN", *(k for k in group if k.startswith("MINIHADOOP_NAMENODE_"))):
+        monkeypatch.setenv(key, group[key])
+    monkeypatch.setenv("MINIHADOOP_NAMENODE_ID", "nn3")
+    settings = _settings(namenode_id=None, namenode_peers=None, namenode_service_peers=None)
+    assert settings.namenode_id == "nn3"
+    assert sorted(settings.namenode_group()) == list(NAMENODE_GROUP)
+
+
 # --------------------------------------------------------------------------- command lines
 
 
@@ -647,6 +716,53 @@ def test_settings_table_lists_the_field_with_its_default(field: str) -> None:
     assert row[1].split()[0] == _shown(info.default), (field, row[1])
     for choice in typing.get_args(info.annotation):  # a Literal: every choice is named
         assert f"`{choice}`" in row[3], (field, choice)
+
+
+def test_env_example_group_lines_make_one_group_of_three(
+    clean_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = env_lines(env_file_uncommented(ENV_EXAMPLE))
+    monkeypatch.setenv("MINIHADOOP_TOKEN", values["MINIHADOOP_TOKEN"])
+    for key in ("MINIHADOOP_NAMENODE_PEERS", "MINIHADOOP_NAMENODE_SERVICE_PEERS"):
+        monkeypatch.setenv(key, values[key])
+    groups = []
+    for node in NAMENODE_GROUP:  # each namenode's machine, with its own id
+        monkeypatch.setenv("MINIHADOOP_NAMENODE_ID", node)
+        settings = Settings()  # refuses an id not in the group, or lists that disagree
+        groups.append((settings.namenode_group(), settings.namenode_service_group()))
+    clients, services = groups[0]
+    assert list(clients) == list(NAMENODE_GROUP)
+    for node in NAMENODE_GROUP:
+        client_url, service_url = urlsplit(clients[node]), urlsplit(services[node])
+        assert client_url.hostname == service_url.hostname, node
+        assert (client_url.port, service_url.port) == (9870, 8022), node
+    client_urls = list(NamenodeGroup.parse(values["MINIHADOOP_NAMENODE"]).urls)
+    assert client_urls == list(clients.values()), "clients are not given every namenode"
+    assert ";" in values["MINIHADOOP_NAMENODE"]
+    reported = values["NAMENODE_SERVICE"].split(",")
+    assert reported == list(services.values()), "datanodes do not report to every namenode"
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["as-is", "group-uncommented"])
+def test_env_example_reads_the_same_in_a_shell_as_in_systemd(group: bool, tmp_path: Path) -> None:
+    """The README sources the file in a shell (`set -a; . minihadoop.env`): a value with a
+    ';' or a space must be quoted there, or the shell runs the rest as a command."""
+    text = env_file_uncommented(ENV_EXAMPLE) if group else read(ENV_EXAMPLE)
+    env = tmp_path / "minihadoop.env"
+    env.write_text(text)
+    expected = env_lines(text)
+    script = (
+        'set -a; . "$1" || exit 1; shift; for k; do printf "%s=%s\\n" "$k" "$(printenv "$k")"; done'
+    )
+    done = subprocess.run(
+        ["/bin/sh", "-c", script, "sh", str(env), *expected],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    assert env_lines(done.stdout, "sh") == expected
 
 
 def test_env_example_sets_the_token_and_the_defaults_settings_accepts(
