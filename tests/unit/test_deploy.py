@@ -743,6 +743,32 @@ def test_env_example_group_lines_make_one_group_of_three(
     assert reported == list(services.values()), "datanodes do not report to every namenode"
 
 
+def readme_section(title: str) -> list[tuple[int, str]]:
+    """The shell lines of deploy/README.md's section `## title`."""
+    text = read(DEPLOY / "README.md").splitlines()
+    start = text.index(f"## {title}") + 1
+    end = next((i for i in range(start, len(text)) if text[i].startswith("## ")), len(text))
+    return [(n, line) for n, line in shell_lines(DEPLOY / "README.md") if start < n <= end]
+
+
+def test_readme_three_namenodes_gives_the_env_example_s_group() -> None:
+    lines = readme_section("Three namenodes")
+    group = env_lines(env_file_uncommented(ENV_EXAMPLE))
+    shown = env_lines("\n".join(line for _, line in lines if re.match(r"^[A-Z_]+=", line)))
+    assert shown, "the section shows no environment lines"
+    for key, value in shown.items():
+        assert group.get(key) == value, f"README's {key} is not the env example's"
+    argvs = [a for _, line in lines for s in segments(line) if (a := minihadoop_argv(s))]
+    namenode = next(a for a in argvs if a[0] == "namenode")
+    datanode = next(a for a in argvs if a[0] == "datanode")
+    assert flag(namenode, "--peers") == group["MINIHADOOP_NAMENODE_PEERS"]
+    assert flag(namenode, "--service-peers") == group["MINIHADOOP_NAMENODE_SERVICE_PEERS"]
+    assert flag(datanode, "--namenode") == group["NAMENODE_SERVICE"]
+    text = read(DEPLOY / "README.md")
+    for needed in ("9870", "8022", "admin ha", "empty", "snapshot"):
+        assert needed in text.split("## Three namenodes", 1)[1].split("\n## ", 1)[0], needed
+
+
 @pytest.mark.parametrize("group", [False, True], ids=["as-is", "group-uncommented"])
 def test_env_example_reads_the_same_in_a_shell_as_in_systemd(group: bool, tmp_path: Path) -> None:
     """The README sources the file in a shell (`set -a; . minihadoop.env`): a value with a
