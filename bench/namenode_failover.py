@@ -22,6 +22,7 @@ Run: ``.venv/bin/python bench/namenode_failover.py [--kills 20] [--threads 8]``
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import statistics
 import sys
@@ -161,7 +162,7 @@ def main(args: argparse.Namespace, work: Path) -> int:
     with RESULTS.open("a") as f:
         record = {
             "commit": git_commit(),
-            "time": time.time(),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "tick": args.tick,
             **{k: v for k, v in result.items() if k != "errors"},
             "errors": len(result["errors"]),

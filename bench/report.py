@@ -892,7 +892,49 @@ def page(results: Path, img_rel: str, made: list[str]) -> str:
             ),
             "",
         ]
+    out += failover_section(load(results / "namenode_failover.jsonl"))
     return "\n".join(out).rstrip() + "\n"
+
+
+def failover_section(rows: list[dict[str, Any]]) -> list[str]:
+    """The namenode group: leader kill -9 to the first acknowledged write, what was lost,
+    and creates/s of the group against a lone namenode in the same run."""
+    if not rows:
+        return []
+    lines = [
+        "## Namenode group",
+        "",
+        "`bench/namenode_failover.py`: a group of three namenodes and three datanodes; four "
+        "writers create small files while the leader is killed with SIGKILL again and again "
+        "(started again each time); the time from the kill to the first create acknowledged "
+        "after it, every acknowledged file read back at the end; then fsynced creates/s of "
+        "the group and, in the same run, of a lone namenode.",
+        "",
+    ]
+    table = [
+        [
+            stamp(r),
+            f"{r['kills']}",
+            f"{r['median_s']:.2f} s",
+            f"{r['worst_s']:.2f} s",
+            f"{r['lost']} of {r['acknowledged']}",
+            f"{r['errors']}",
+            f"{r['group_creates_per_s']:.0f} / {r['lone_creates_per_s']:.0f}",
+            ratio(r["group_creates_per_s"] / r["lone_creates_per_s"]),
+        ]
+        for r in rows[-5:]
+    ]
+    header = [
+        "run",
+        "kills",
+        "median",
+        "worst",
+        "lost",
+        "errors",
+        "creates/s group / lone",
+        "ratio",
+    ]
+    return [*lines, md_table(header, table), ""]
 
 
 def main(argv: list[str] | None = None) -> int:
