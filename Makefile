@@ -51,6 +51,7 @@ bench: bench-install
 	$(PY) bench/wordcount.py --sizes 64,256,1024 --repeat 1
 	$(PY) bench/job_latency.py
 	$(PY) bench/namenode_ops.py
+	$(PY) bench/namenode_failover.py
 	$(PY) bench/report.py
 
 clean:
