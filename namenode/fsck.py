@@ -15,6 +15,7 @@ from namenode.namesystem import Namesystem
 
 def fsck_report(system: Namesystem, path: str) -> dict[str, Any]:
     path = paths.normalize(path)
+    system.read_barrier()  # a follower's block map may be behind: fsck is the leader's
     with system.lock:
         live = system.datanodes.live()
         files: list[dict[str, Any]] = []

@@ -23,6 +23,7 @@ from namenode import checkpoint
 from namenode import commands as c
 from namenode.namespace import Effects, Namespace
 from raft.machine import Request
+from raft.sessions import command_fingerprint
 
 Outcome = dict[str, Any]
 Applied = Callable[[c.NamespaceCommand, Effects], None]
@@ -53,6 +54,13 @@ class NamespaceMachine:
     def restore(self, data: bytes) -> None:
         with self.lock:
             self.ns, self.applied_index = checkpoint.load(json.loads(data))
+
+
+def retry_fingerprint(request: Request) -> str:
+    """What makes a namespace request the same one when it is sent again: its command but
+    its time, which the namenode stamps afresh on each try."""
+    command = {k: v for k, v in request.command.items() if k != "mtime"}
+    return command_fingerprint(Request(command))
 
 
 def refusal(error: MiniHadoopError) -> Outcome:

@@ -68,15 +68,15 @@ from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.decommissioned import DecommissionList
 from namenode.leases import RECOVERY_HOLDER, Leases
-from namenode.machine import NamespaceMachine, result_of
+from namenode.machine import NamespaceMachine, result_of, retry_fingerprint
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
 from namenode.placement import NodeView, make_policy, order_for_reader
-from namenode.replication import BlockHealth, Delete, Replicate, ReplicationQueue, classify
+from namenode.replication import Delete, Replicate, ReplicationQueue
 from namenode.safemode import SafeMode
 from raft.config import Config, NotLeaderError
 from raft.host import OutcomeUnknownError, RaftHost
 from raft.machine import Request
-from raft.sessions import Expired, SessionTable
+from raft.sessions import Expired, Reused, SessionTable
 from raft.storage import RaftStorage
 from raft.transport import HttpTransport
 from raft.types import Role
@@ -151,6 +151,7 @@ class Namesystem:
         # The block manager acts (sends commands, expires leases, re-replicates) only while
         # this namenode is the group's leader and has applied everything committed before.
         self.active = False
+        self.active_since = 0.0
         self.node_id = settings.namenode_id
         self.peers = settings.namenode_group()  # id -> client URL; empty: a group of one
         voters = tuple(sorted(self.peers)) or (self.node_id,)
@@ -165,7 +166,7 @@ class Namesystem:
         self.host = RaftHost(
             Config(id=self.node_id, voters=voters, election_tick=settings.raft_election_ticks),
             self.storage,
-            SessionTable(self.machine),
+            SessionTable(self.machine, fingerprint=retry_fingerprint),
             transport=transport,
             tick_seconds=settings.raft_tick,
             snapshot_every=settings.checkpoint_every,
@@ -216,10 +217,10 @@ class Namesystem:
         except MiniHadoopError:
             if self.single:
                 raise
-            self._read_barrier()
+            self.read_barrier()
             return check()
 
-    def _read_barrier(self) -> None:
+    def read_barrier(self) -> None:
         """Before a client's read: make it linearizable. The leader confirms with a quorum
         that it still leads (read-index) and has applied everything committed by then; a
         follower answers StandbyError. A group of one is trivially current."""
@@ -260,6 +261,10 @@ class Namesystem:
         if isinstance(outcome, Expired):
             raise IllegalArgumentError(
                 f"request {seq} of {client} is too old to say whether it was carried out"
+            )
+        if isinstance(outcome, Reused):
+            raise IllegalArgumentError(
+                f"request number {seq} of {client} was already used for another request"
             )
         return result_of(outcome)
 
@@ -370,7 +375,7 @@ class Namesystem:
             pending = self.ns.under_construction.get(path)
             if pending is None or pending.client == client:
                 return
-        self._read_barrier()  # another's file: act on it only as it is now
+        self.read_barrier()  # another's file: act on it only as it is now
         with self.lock:
             pending = self.ns.under_construction.get(path)
             if pending is None or pending.client == client:
@@ -459,7 +464,7 @@ class Namesystem:
         say whether that closed it. A file already under recovery is asked again only past
         the soft limit."""
         path = paths.normalize(path)
-        self._read_barrier()  # its answer is a read: from current state
+        self.read_barrier()  # its answer is a read: from current state
         with self.lock:
             pending = self.ns.under_construction.get(path)
             if pending is None:
@@ -503,7 +508,7 @@ class Namesystem:
 
     def renew_lease(self, client: str) -> int:
         """HDFS's renewLease: every file `client` is writing keeps its lease; how many."""
-        self._read_barrier()  # leases are the leader's: renewing a follower's would be lost
+        self.read_barrier()  # leases are the leader's: renewing a follower's would be lost
         with self.lock:
             now = self.clock()
             held = [p.file.id for p in self.ns.under_construction.values() if p.client == client]
@@ -533,6 +538,8 @@ class Namesystem:
         """Where a new block of the file `req` names goes: (its path now, the targets, its
         block size)."""
         with self.lock:
+            if self.safemode.on:  # as the proposal would be: a refusal to retry, not final
+                raise self._safe_mode_error("Cannot add a block")
             pending = self.ns.pending_for(paths.normalize(req.path), req.client, req.file_id)
             candidates = [
                 v for k, v in sorted(self.datanodes.writable().items()) if k not in req.exclude
@@ -544,6 +551,11 @@ class Namesystem:
                 writer_host=writer_host,
                 block_size=pending.file.block_size,
             )
+            if not targets and not self.datanodes.live() and self._newly_active():
+                raise UnavailableError(
+                    "no datanode has reported to this namenode yet (it has just become the "
+                    "active one); try again"
+                )
             if not targets:
                 raise NotEnoughReplicasError(
                     f"could only be written to 0 of the {len(candidates)} usable datanodes "
@@ -616,28 +628,28 @@ class Namesystem:
     # A client's reads pass the read barrier first (linearizable, or StandbyError).
 
     def status(self, path: str) -> FileStatus:
-        self._read_barrier()
+        self.read_barrier()
         with self.lock:
             return self.ns.status(paths.normalize(path))
 
     def status_or_none(self, path: str) -> FileStatus | None:
-        self._read_barrier()
+        self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
             return self.ns.status(path) if self.ns.lookup(path) is not None else None
 
     def listing(self, path: str) -> list[FileStatus]:
-        self._read_barrier()
+        self.read_barrier()
         with self.lock:
             return self.ns.listing(paths.normalize(path))
 
     def summary(self, path: str) -> ContentSummary:
-        self._read_barrier()
+        self.read_barrier()
         with self.lock:
             return self.ns.content_summary(paths.normalize(path))
 
     def located_blocks(self, path: str, reader_host: str | None = None) -> LocatedBlocks:
-        self._read_barrier()
+        self.read_barrier()
         return self._located_blocks(path, reader_host)
 
     def _located_blocks(self, path: str, reader_host: str | None) -> LocatedBlocks:
@@ -666,7 +678,7 @@ class Namesystem:
         does not yet know where a block is until its datanodes report: that is refused as
         retriable (as Hadoop's getBlockLocations does in safe mode), not answered with a
         block that no datanode seems to hold."""
-        self._read_barrier()
+        self.read_barrier()
         with self.lock:
             located = self._located_blocks(path, reader_host)
             if self.safemode.on and any(not b.locations and not b.corrupt for b in located.blocks):
@@ -682,7 +694,7 @@ class Namesystem:
     def datanode_for(self, path: str, op: str, offset: int, client_host: str | None) -> str:
         """The datanode URL a WebHDFS client is redirected to for `op` on `path`, after the
         checks the namenode can make itself (so a bad request fails here, not there)."""
-        self._read_barrier()
+        self.read_barrier()
         return self._datanode_for(paths.normalize(path), op, offset, client_host)
 
     def _datanode_for(self, path: str, op: str, offset: int, client_host: str | None) -> str:
@@ -856,6 +868,7 @@ class Namesystem:
                 return
             with self.lock:
                 self.active = True
+                self.active_since = self.clock()
                 for node in self.datanodes.live().values():
                     node.commands[:] = [Command(kind="report")]
             self._event("ha", f"{self.node_id} is the active namenode (term {self.term})")
@@ -866,6 +879,11 @@ class Namesystem:
                     node.commands.clear()
                     node.clear_scheduled()
             self._event("ha", f"{self.node_id} is no longer the active namenode")
+
+    def _newly_active(self) -> bool:
+        """Whether this namenode became active so recently that its datanodes may not have
+        found it yet (they register within a few heartbeats)."""
+        return self.clock() - self.active_since < 10 * self.settings.heartbeat_interval
 
     @property
     def term(self) -> int:
@@ -1013,23 +1031,6 @@ class Namesystem:
         return actions
 
     # --- reports ----------------------------------------------------------------------------------
-
-    def health(self, path: str = "/") -> tuple[BlockHealth, list[tuple[str, int]]]:
-        """Block health below `path`, and the files there with their block counts."""
-        path = paths.normalize(path)
-        with self.lock:
-            files: list[tuple[str, int]] = []
-            ids: list[int] = []
-            for p, node in self.ns.walk(path):
-                blocks = getattr(node, "blocks", None)
-                if blocks is not None:
-                    files.append((p, len(blocks)))
-                    ids.extend(b.block_id for b in blocks)
-            live = set(self.datanodes.live())
-            health = classify(
-                ids, expected=self.ns.expected_replication, blocks=self.blocks, live=live
-            )
-            return health, files
 
     def datanode_table(self) -> list[DatanodeDescriptor]:
         with self.lock:

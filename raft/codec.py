@@ -14,6 +14,9 @@ from raft.types import Entry, Message, MessageType, Snapshot, SnapshotMeta
 
 VERSION = 1
 MAX_ID = 64
+# Terms and indexes are stored as u64: a peer's term near that bound would leave no term
+# to elect the next leader in. 2**62 is more than any group will ever count to.
+MAX_INT = 1 << 62
 
 
 class BadMessageError(ValueError):
@@ -28,7 +31,7 @@ def encode_batch(messages: list[Message]) -> bytes:
 def decode_batch(data: bytes) -> list[Message]:
     try:
         batch = json.loads(data)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise BadMessageError(f"not JSON: {e}") from None
     if not isinstance(batch, dict) or batch.get("v") != VERSION:
         raise BadMessageError(f"not a batch of version {VERSION}")
@@ -62,8 +65,8 @@ def _message(m: Message) -> dict[str, Any]:
 
 def _int(raw: dict[str, Any], name: str) -> int:
     value = raw.get(name, 0)
-    if type(value) is not int or value < 0:
-        raise BadMessageError(f"{name} must be a non-negative integer")
+    if type(value) is not int or not 0 <= value < MAX_INT:
+        raise BadMessageError(f"{name} must be an integer from 0 to 2**62")
     return value
 
 

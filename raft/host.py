@@ -205,11 +205,14 @@ class RaftHost:
     def _process_ready(self) -> None:
         while self.raft.has_ready():
             ready = self.raft.ready()
+            if ready.snapshot is not None:
+                # Restored before it is kept: a snapshot the machine cannot read (a bug, a
+                # peer gone wrong) stops this host with its disk as it was, not with a log
+                # that every restart would fail on. Nothing is answered from it meanwhile.
+                self._restore(ready.snapshot)
             self._persist(ready)
             if self.transport is not None and ready.messages:
                 self.transport.send(ready.messages)
-            if ready.snapshot is not None:
-                self._restore(ready.snapshot)
             for entry in ready.committed_entries:
                 self._apply(entry)
             for state in ready.read_states:

@@ -16,7 +16,9 @@ forgotten altogether.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +31,8 @@ IDLE_MS = 3_600_000
 @dataclass(slots=True)
 class _Session:
     last_seen: int
-    results: dict[int, Any] = field(default_factory=dict)  # seq -> result, oldest first
+    # seq -> (the request's fingerprint, its result), oldest first
+    results: dict[int, tuple[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +44,42 @@ class Expired:
     seq: int
 
 
-class SessionTable:
-    """Wraps a state machine; is one. `apply` skips what it has answered before."""
+@dataclass(frozen=True, slots=True)
+class Reused:
+    """The result for a request whose (client, seq) was first used for another request: a
+    repeat must be the same request. Nothing is applied, and the first one's result is not
+    given away."""
 
-    def __init__(self, machine: StateMachine, *, window: int = WINDOW, idle_ms: int = IDLE_MS):
+    client: str
+    seq: int
+
+
+def command_fingerprint(request: Request) -> str:
+    """What makes two requests the same one: their command, as a digest."""
+    text = json.dumps(request.command, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class SessionTable:
+    """Wraps a state machine; is one. `apply` skips what it has answered before.
+
+    A repeat is recognised by its (client, seq) *and* its `fingerprint`: the same numbers
+    on another request (a client's bug, or someone else's client id) are refused, never
+    answered with the first request's result. `fingerprint` must leave out what a retry
+    legitimately changes (the time it was sent again)."""
+
+    def __init__(
+        self,
+        machine: StateMachine,
+        *,
+        window: int = WINDOW,
+        idle_ms: int = IDLE_MS,
+        fingerprint: Callable[[Request], str] = command_fingerprint,
+    ):
         self.machine = machine
         self.window = window
         self.idle_ms = idle_ms
+        self.fingerprint = fingerprint
         self._sessions: dict[str, _Session] = {}
         self._last_sweep = 0
 
@@ -62,12 +94,14 @@ class SessionTable:
         if session is None:
             session = self._sessions[request.client] = _Session(request.time)
         session.last_seen = max(session.last_seen, request.time)
+        printed = self.fingerprint(request)
         if request.seq in session.results:
-            return session.results[request.seq]
+            first, result = session.results[request.seq]
+            return result if first == printed else Reused(request.client, request.seq)
         if len(session.results) >= self.window and request.seq < min(session.results):
             return Expired(request.client, request.seq)
         result = self.machine.apply(index, request)
-        session.results[request.seq] = result
+        session.results[request.seq] = (printed, result)
         if len(session.results) > self.window:
             del session.results[min(session.results)]
         return result
@@ -83,7 +117,7 @@ class SessionTable:
 
     def snapshot(self) -> bytes:
         sessions = {
-            c: [s.last_seen, [[seq, r] for seq, r in s.results.items()]]
+            c: [s.last_seen, [[seq, f, r] for seq, (f, r) in s.results.items()]]
             for c, s in self._sessions.items()
         }
         table = json.dumps({"sweep": self._last_sweep, "sessions": sessions}).encode()
@@ -95,7 +129,7 @@ class SessionTable:
         table = json.loads(data[8 : 8 + size])
         self._last_sweep = table["sweep"]
         self._sessions = {
-            c: _Session(last, {int(seq): r for seq, r in results})
+            c: _Session(last, {int(seq): (f, r) for seq, f, r in results})
             for c, (last, results) in table["sessions"].items()
         }
         self.machine.restore(data[8 + size :])

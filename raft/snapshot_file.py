@@ -67,7 +67,7 @@ def write_snapshot(directory: Path, snapshot: Snapshot) -> Path:
     tmp = directory / f".{final.name}.tmp"
     meta = _encode_meta(snapshot.meta)
     checksum = crc32c.crc32c(snapshot.data, crc32c.crc32c(meta))
-    with open(tmp, "wb") as f:
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(_HEAD.pack(MAGIC, SNAPSHOT_VERSION, checksum))
         f.write(meta)
         f.write(snapshot.data)

@@ -126,9 +126,13 @@ class RaftStorage:
         if keep_snapshots < 1:
             raise ValueError("keep_snapshots must be at least 1")
         if not directory.is_dir():
-            directory.mkdir(parents=True)
+            directory.mkdir(parents=True, mode=0o700)
             fsync_dir(directory.parent)
-        lock_fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+        # Only the namenode's own account: the log holds the whole namespace and the
+        # clients' session ids, and a lock another account could open, it could hold (as
+        # HDFS's dfs.namenode.storage.dir.perm, 700).
+        directory.chmod(0o700)
+        lock_fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

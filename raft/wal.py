@@ -124,7 +124,7 @@ class WriteAheadLog:
     def create(cls, directory: Path, segment_size: int) -> WriteAheadLog:
         """A log with one empty segment, in a folder that has none."""
         path = directory / segment_name(0, 1)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         fsync_dir(directory)
         return cls(directory, [Segment(0, 1, path)], 0, segment_size)
 
@@ -149,7 +149,7 @@ class WriteAheadLog:
         os.fdatasync(self._fd)
         seq = self._segments[-1].seq + 1
         path = self.directory / segment_name(seq, first_index)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(self._fd)
         self._fd, self._size = fd, 0
         self._segments.append(Segment(seq, first_index, path))

@@ -70,3 +70,15 @@ def test_every_message_round_trips(batch: list[Message]) -> None:
 def test_anything_else_is_refused(body: bytes | str) -> None:
     with pytest.raises(BadMessageError):
         decode_batch(body.encode() if isinstance(body, str) else body)
+
+
+def test_terms_and_indexes_past_2_62_are_refused() -> None:
+    """A term near the u64 bound would leave the group no term to elect its next leader in
+    (the log stores terms as u64): such a message never reaches the core."""
+    for field in ("term", "index", "commit", "log_term"):
+        message = {"type": "heartbeat", "to": "a", "frm": "b", field: 1 << 62}
+        with pytest.raises(BadMessageError, match="2\\*\\*62"):
+            decode_batch(json.dumps({"v": 1, "messages": [message]}).encode())
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(BadMessageError):
+        decode_batch(deep)

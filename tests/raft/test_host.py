@@ -23,7 +23,7 @@ from raft.config import Config, NotLeaderError
 from raft.host import OutcomeUnknownError, RaftHost
 from raft.machine import Request
 from raft.storage import RaftStorage
-from raft.types import Message, Role
+from raft.types import Message, MessageType, Role, Snapshot, SnapshotMeta
 from tests.support import wait_for
 
 IDS = ("a", "b", "c")
@@ -231,5 +231,37 @@ def test_a_follower_behind_the_leaders_log_is_sent_a_snapshot(tmp_path: Path) ->
             what="the lagging follower to catch up from a snapshot",
         )
         assert list((tmp_path / behind).glob("snap_*.snap"))
+    finally:
+        group.close()
+
+
+def test_a_snapshot_the_machine_cannot_read_stops_the_host_and_is_not_kept(
+    tmp_path: Path,
+) -> None:
+    group = Group(tmp_path)
+    try:
+        leader = group.leader()
+        group.propose(leader, 1)
+        follower = next(n for n in IDS if n != leader)
+        host = group.network.hosts[follower]
+        fatal: list[str] = []
+        host.on_fatal = fatal.append
+        term = group.network.hosts[leader].status.term
+        group.network.cut_off.add(follower)  # only the forged snapshot reaches it
+        meta = SnapshotMeta(index=1000, term=term, voters=IDS)
+        host.receive(
+            Message(
+                MessageType.SNAPSHOT, to=follower, frm=leader, term=term,
+                snapshot=Snapshot(meta, b"not a snapshot"),
+            )
+        )  # fmt: skip
+        wait_for(lambda: fatal, timeout=WAIT, what="the host to stop")
+        group.stop(follower)
+        reopened = RaftStorage.open(tmp_path / follower)
+        try:
+            assert reopened.snapshot() is None
+            assert reopened.initial_state().hard_state.commit < 1000
+        finally:
+            reopened.close()
     finally:
         group.close()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from raft.machine import Request, UnreadableEntryError
-from raft.sessions import Expired, SessionTable
+from raft.sessions import Expired, Reused, SessionTable, command_fingerprint
 
 HOUR = 3_600_000
 
@@ -97,3 +97,26 @@ def test_entries_round_trip_and_bad_ones_are_refused_clearly() -> None:
         Request.decode(future)
     with pytest.raises(UnreadableEntryError, match="malformed"):
         Request.decode(json.dumps({"v": 1, "c": "x"}).encode())
+
+
+def test_the_same_numbers_on_another_request_are_refused_not_answered() -> None:
+    """(client, seq) names one request: reused for another (a bug, or another holder of the
+    client's id), the second is neither applied nor given the first one's result."""
+    table = SessionTable(Counter())
+    assert table.apply(1, add(5, seq=1)) == {"ok": 5}
+    assert table.apply(2, add(7, seq=1)) == Reused("c1", 1)
+    assert table.machine.value == 5  # type: ignore[attr-defined]
+    restored = SessionTable(Counter())
+    restored.restore(table.snapshot())
+    assert restored.apply(3, add(7, seq=1)) == Reused("c1", 1)
+    assert restored.apply(4, add(5, seq=1)) == {"ok": 5}
+
+
+def test_a_fingerprint_can_leave_out_what_a_retry_changes() -> None:
+    def without_time(request: Request) -> str:
+        return command_fingerprint(Request({"add": request.command["add"]}))
+
+    table = SessionTable(Counter(), fingerprint=without_time)
+    table.apply(1, Request({"add": 2, "mtime": 10}, "c1", 1, 10))
+    assert table.apply(2, Request({"add": 2, "mtime": 99}, "c1", 1, 99)) == {"ok": 2}
+    assert table.machine.value == 2  # type: ignore[attr-defined]

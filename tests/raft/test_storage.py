@@ -127,6 +127,20 @@ def test_a_second_store_on_the_same_folder_is_refused(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- truncation
 
 
+def test_only_the_owner_may_read_the_folder_or_take_its_lock(tmp_path: Path) -> None:
+    """The log holds the whole namespace and every client's session id; a lock another
+    account could open, it could hold, and keep the namenode from starting."""
+    loose = tmp_path / "name"
+    loose.mkdir(mode=0o755)
+    store = RaftStorage.open(loose)
+    store.save(HardState(1, "nn1", 3), ents(1, 1, 3), None, sync=True)
+    store.compact(snap(2, 1))
+    store.close()
+    assert loose.stat().st_mode & 0o777 == 0o700
+    for path in loose.iterdir():
+        assert path.stat().st_mode & 0o077 == 0, path.name
+
+
 def test_a_conflicting_suffix_is_replaced_across_reopen(tmp_path: Path) -> None:
     store = RaftStorage.open(tmp_path)
     store.save(HardState(1, "nn1", 2), ents(1, 1, 10), None, sync=True)

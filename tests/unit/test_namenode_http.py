@@ -210,3 +210,18 @@ def test_a_malformed_session_is_refused_and_changes_nothing(
     assert answer.status_code == 400, answer.text
     assert answer.json()["RemoteException"]["exception"] == "IllegalArgumentException"
     assert system.status_or_none("/d") is None
+
+
+def test_a_request_number_reused_for_another_request_is_refused(system: Namesystem) -> None:
+    """Someone else's clientid and seq get neither the first request's answer nor a change:
+    the numbers name one request, and a repeat must be that request."""
+    session = {"user.name": "alice", "clientid": "victim", "seq": "1"}
+    first, other = call(
+        system,
+        ("PUT", "/webhdfs/v1/kept", {"params": {"op": "MKDIRS", **session}, "auth": AUTH}),
+        ("DELETE", "/webhdfs/v1/kept", {"params": {"op": "DELETE", **session}, "auth": AUTH}),
+    )
+    assert first.status_code == 200
+    assert other.status_code == 400, other.text
+    assert "already used for another request" in other.json()["RemoteException"]["message"]
+    assert system.status_or_none("/kept") is not None
