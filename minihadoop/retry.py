@@ -44,6 +44,7 @@ from enum import Enum
 from typing import TypeVar
 
 from minihadoop.errors import (
+    AuthenticationError,
     ConnectionLostError,
     IllegalArgumentError,
     MiniHadoopError,
@@ -186,6 +187,24 @@ def retrying(
     )
 
 
+class _RefusedHere(UnreachableError):
+    """One member of a group answered an unsigned 401 — which a process squatting a dead
+    member's port can send as well as a member can (`minihadoop.signing` lets that one
+    answer through unsigned): the call goes on to the others."""
+
+
+def _ask(attempt: Callable[[str], T], group: NamenodeGroup, at: int, refused: set[int]) -> T:
+    """`attempt` at member `at`; "not authenticated" from it is believed only once every
+    member of the group has said it (then the token is wrong, not the member)."""
+    try:
+        return attempt(group.urls[at])
+    except AuthenticationError as exc:
+        refused.add(at)
+        if len(refused) == len(group.urls):
+            raise
+        raise _RefusedHere(f"{group.urls[at]}: {exc}") from exc
+
+
 def failing_over(
     attempt: Callable[[str], T],
     group: NamenodeGroup,
@@ -207,12 +226,13 @@ def failing_over(
     at = group.at
     asked: set[int] = set()  # since the last wait
     tried: list[int] = []  # by this call, in order
+    refused: set[int] = set()  # answered 401 to this call
     while True:
         asked.add(at)
         if at not in tried:
             tried.append(at)
         try:
-            result = attempt(group.urls[at])
+            result = _ask(attempt, group, at, refused)
         except UnavailableError as exc:
             if not may_retry(exc, replay):
                 raise

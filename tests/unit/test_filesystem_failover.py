@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from minihadoop.config import ClusterInfo
-from minihadoop.errors import StandbyError, UnreachableError
+from minihadoop.errors import AuthenticationError, StandbyError, UnreachableError
 from minihadoop.filesystem import FileSystem
 
 A, B, C = "http://nn-a:9870", "http://nn-b:9870", "http://nn-c:9870"
@@ -33,6 +33,7 @@ class Group:
     def __init__(self, leader: str, *, hints: bool = True) -> None:
         self.leader, self.hints = leader, hints
         self.down: set[str] = set()
+        self.squatted: set[str] = set()  # a stranger answering "not authenticated" there
         self.asked: list[tuple[str, str]] = []  # (namenode, path)
         self.sessions: dict[tuple[str, str], dict[str, object]] = {}
         self.session_of: list[tuple[str, str, tuple[str, str] | None]] = []
@@ -48,6 +49,9 @@ class Group:
         self.asked.append((origin, request.url.path))
         if origin in self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        if origin in self.squatted:
+            refusal = AuthenticationError("this call must be signed with the cluster token")
+            return httpx.Response(401, json=refusal.to_remote())
         if origin != self.leader:
             hint = self.stale_hints.get(origin, self.leader if self.hints else "")
             body = StandbyError("Operation category WRITE is not supported in state standby", hint)
@@ -219,3 +223,21 @@ def test_cluster_json_lists_a_group_and_one_without_the_list_still_works(tmp_pat
     with FileSystem.from_cluster(tmp_path) as fs:
         assert fs.namenodes == (A, B, C)
     assert ClusterInfo.load(tmp_path).namenode_urls() == [A, B, C]
+
+
+def test_a_stranger_saying_not_authenticated_at_a_dead_members_port_is_passed_by(
+    connect: Callable[..., FileSystem],
+) -> None:
+    """An unsigned 401 is let through so that a wrong token is told so; from one member of
+    a group it may be a process squatting a dead member's port: the call goes on to the
+    others, and the refusal is believed only when every member says it."""
+    group = Group(leader=C)
+    group.squatted.add(A)
+    fs = connect(group)
+    fs.mkdir("/d")
+    assert group.namenodes_asked()[0] == A and fs.namenode == C
+    everyone = Group(leader=C)
+    everyone.squatted.update({A, B, C})
+    with pytest.raises(AuthenticationError):
+        connect(everyone).mkdir("/d")
+    assert sorted(set(everyone.namenodes_asked())) == [A, B, C]
