@@ -308,7 +308,12 @@ class FileSystem:
         """Every namenode this client knows, as each answers for itself (`GET /nn/v1/ha`):
         its role (leader, follower, or down when it does not answer), term and log
         positions. Each is asked once, in parallel; nothing fails over."""
-        return group_state({url: url for url in self.namenodes}, self._http, timeout=timeout)
+        return group_state(
+            {url: url for url in self.namenodes},
+            auth=ClusterAuth(self.token) if self.token else None,
+            verify=tls_verify(client_tls_ca() if self._tls_ca is None else self._tls_ca),
+            timeout=timeout,
+        )
 
     # --- delegation tokens (Hadoop's FileSystem.getDelegationToken and friends) ----------------
 

@@ -1,17 +1,21 @@
 """The namenode group as its members see it: each one's role, term and log positions.
 
-Asked of every namenode at once (`GET /nn/v1/ha`), each with a short timeout: a namenode
-that does not answer is `down`. `minihadoop admin ha` prints this; the dashboard shows it.
+Asked of every namenode at once (`GET /nn/v1/ha`), each within a deadline for the whole
+call — connecting, sending and reading the answer — so a namenode that is stopped, or a
+process at its address that answers a byte a second, costs no more than that: it is
+`down`. `minihadoop admin ha` prints this; the dashboard shows it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from minihadoop.rest import Verify
 
 DOWN = "down"
 
@@ -30,34 +34,56 @@ class NamenodeState:
     error: str = ""
 
 
-def _ask(client: httpx.Client, name: str, url: str, timeout: float) -> NamenodeState:
+def parse_state(name: str, url: str, body: Any) -> NamenodeState:
+    """A namenode's answer to `GET /nn/v1/ha`; KeyError, TypeError or ValueError if it is
+    not one."""
+    return NamenodeState(
+        name=str(body.get("id") or name),
+        url=url,
+        role=str(body["role"]),
+        term=int(body["term"]),
+        commit=int(body["commit"]),
+        applied=int(body["applied"]),
+        leader=body.get("leader"),
+        match={
+            peer: (p.get("match") if isinstance(p, dict) else None)
+            for peer, p in (body.get("peers") or {}).items()
+        },
+    )
+
+
+async def _ask(client: httpx.AsyncClient, name: str, url: str, deadline: float) -> NamenodeState:
     try:
-        response = client.get(f"{url.rstrip('/')}/nn/v1/ha", timeout=timeout)
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return NamenodeState(
-            name=str(body.get("id") or name),
-            url=url,
-            role=str(body["role"]),
-            term=int(body["term"]),
-            commit=int(body["commit"]),
-            applied=int(body["applied"]),
-            leader=body.get("leader"),
-            match={
-                peer: (p.get("match") if isinstance(p, dict) else None)
-                for peer, p in (body.get("peers") or {}).items()
-            },
-        )
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+        async with asyncio.timeout(deadline):
+            response = await client.get(f"{url.rstrip('/')}/nn/v1/ha")
+            response.raise_for_status()
+            return parse_state(name, url, response.json())
+    except TimeoutError:
+        return NamenodeState(name=name, url=url, role=DOWN, error=f"no answer in {deadline}s")
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as e:
         return NamenodeState(name=name, url=url, role=DOWN, error=str(e) or type(e).__name__)
 
 
-def group_state(
-    namenodes: Mapping[str, str], client: httpx.Client, *, timeout: float = 2.0
+async def group_state_async(
+    namenodes: Mapping[str, str], client: httpx.AsyncClient, *, timeout: float = 2.0
 ) -> list[NamenodeState]:
-    """Every namenode's state, asked in parallel; `namenodes` maps names to client URLs."""
+    return list(await asyncio.gather(*(_ask(client, n, u, timeout) for n, u in namenodes.items())))
+
+
+def group_state(
+    namenodes: Mapping[str, str],
+    *,
+    auth: httpx.Auth | None = None,
+    verify: Verify = True,
+    timeout: float = 2.0,
+) -> list[NamenodeState]:
+    """Every namenode's state, asked in parallel, each within `timeout` seconds in all;
+    `namenodes` maps names to client URLs. Not from inside a running event loop."""
     if not namenodes:
         return []
-    with ThreadPoolExecutor(max_workers=len(namenodes)) as pool:
-        futures = [pool.submit(_ask, client, n, u, timeout) for n, u in namenodes.items()]
-        return [f.result() for f in futures]
+
+    async def ask_all() -> list[NamenodeState]:
+        async with httpx.AsyncClient(auth=auth, verify=verify) as client:
+            return await group_state_async(namenodes, client, timeout=timeout)
+
+    return asyncio.run(ask_all())

@@ -1,9 +1,16 @@
 """The dashboard's view of the namenode group: this namenode's own state, and each peer's
-as it answers `GET /nn/v1/ha` within a short timeout (`down` if it does not)."""
+as it last answered `GET /nn/v1/ha`.
+
+The peers are asked by one background thread every `every` seconds, each within a
+deadline for the whole call; pages read what it found last and never wait on a peer — a
+peer that is stopped, or a stranger at its address answering a byte a second, costs the
+dashboard nothing (it shows `down`).
+"""
 
 from __future__ import annotations
 
-import httpx
+import threading
+import time
 
 from minihadoop.ha import NamenodeState, group_state
 from minihadoop.rest import tls_verify
@@ -12,14 +19,26 @@ from namenode.namesystem import Namesystem
 
 
 class GroupView:
-    def __init__(self, system: Namesystem, *, timeout: float = 1.5) -> None:
+    def __init__(self, system: Namesystem, *, every: float = 2.0, timeout: float = 1.5) -> None:
         self.system = system
+        self.every = every
         self.timeout = timeout
         settings = system.settings
-        self._client = httpx.Client(
-            auth=ClusterAuth(settings.token) if settings.token else None,
-            verify=tls_verify(settings.tls_ca),
-        )
+        self._auth = ClusterAuth(settings.token) if settings.token else None
+        self._verify = tls_verify(settings.tls_ca)
+        self._others = {n: u for n, u in system.peers.items() if n != system.node_id}
+        self._found: list[NamenodeState] = [
+            NamenodeState(name=n, url=u, role="unknown") for n, u in self._others.items()
+        ]
+        if self._others:
+            threading.Thread(target=self._refresh, name="group-view", daemon=True).start()
+
+    def _refresh(self) -> None:
+        while True:
+            self._found = group_state(
+                self._others, auth=self._auth, verify=self._verify, timeout=self.timeout
+            )
+            time.sleep(self.every)
 
     def states(self) -> list[NamenodeState]:
         """Every namenode of the group, this one first."""
@@ -34,5 +53,4 @@ class GroupView:
             leader=own["leader"],
             match={peer: p["match"] for peer, p in own["peers"].items()},
         )
-        others = {n: u for n, u in self.system.peers.items() if n != me.name}
-        return [me, *group_state(others, self._client, timeout=self.timeout)]
+        return [me, *self._found]

@@ -56,9 +56,8 @@ def client(group: LocalCluster) -> Iterator[FileSystem]:
 
 
 def states(cluster: LocalCluster) -> dict[str, Any]:
-    info = cluster._require()
-    with httpx.Client(auth=ClusterAuth(info.token)) as http:
-        found = group_state({u: u for u in cluster.namenode_urls()}, http, timeout=1.0)
+    auth = ClusterAuth(cluster._require().token)
+    found = group_state({u: u for u in cluster.namenode_urls()}, auth=auth, timeout=1.0)
     return {s.url: s for s in found}
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from minihadoop.filesystem import FileSystem
@@ -104,8 +103,9 @@ class NetGroup:
         )
 
     def roles(self) -> dict[str, str]:
-        with httpx.Client(auth=ClusterAuth(self.token)) as http:
-            found = group_state({n: self.url(n) for n in NAMENODES}, http, timeout=1.0)
+        found = group_state(
+            {n: self.url(n) for n in NAMENODES}, auth=ClusterAuth(self.token), timeout=1.0
+        )
         return {s.name: s.role for s in found}
 
     def leader(self) -> str:
@@ -157,13 +157,11 @@ def test_a_partitioned_leader_is_replaced_and_rejoins_as_a_follower(net_group: N
             assert fs.read_bytes(path) == data
         # It caught up: asked directly once it leads, it would have every write. Here: its
         # applied index reaches the leader's commit.
-        with httpx.Client(auth=ClusterAuth(net_group.token)) as http:
+        auth = ClusterAuth(net_group.token)
 
-            def caught_up() -> bool:
-                states = {s.name: s for s in group_state(
-                    {n: net_group.url(n) for n in NAMENODES}, http, timeout=1.0
-                )}  # fmt: skip
-                leader_commit = states[new].commit or 0
-                return (states[old].applied or 0) >= leader_commit
+        def caught_up() -> bool:
+            found = group_state({n: net_group.url(n) for n in NAMENODES}, auth=auth, timeout=1.0)
+            states = {s.name: s for s in found}
+            return (states[old].applied or 0) >= (states[new].commit or 0)
 
-            wait_for(caught_up, timeout=30, what="the old leader to catch up")
+        wait_for(caught_up, timeout=30, what="the old leader to catch up")
