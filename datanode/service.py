@@ -208,7 +208,9 @@ class DatanodeService:
         why = "no namenode answered"
         for actor in self._leader_first():
             try:
-                await actor.post("delegation/check", {"token": text, "op": op, "path": path})
+                # The body, not the MAC: whoever holds this address gets no credential.
+                body = text.partition(".")[0]
+                await actor.post("delegation/check", {"body": body, "op": op, "path": path})
                 return token
             except httpx.HTTPStatusError as exc:
                 error = remote_error(exc.response)

@@ -185,9 +185,11 @@ class BadBlockReport(Wire):
 
 
 class DelegationCheckRequest(Wire):
-    """A datanode asking whether a delegation token presented to it is live."""
+    """A datanode asking whether a delegation token presented to it is live. It sends the
+    token's body, not its MAC: it has checked the MAC itself, and the body alone is no
+    credential, should a stranger hold a dead namenode's port."""
 
-    token: str = Field(max_length=2048)
+    body: str = Field(max_length=2048)
     op: str = Field(max_length=64)
     path: str = Field(max_length=8192)
 

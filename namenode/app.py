@@ -242,7 +242,7 @@ def _internal(system: Namesystem, tokens: TokenStore, auth: Any) -> APIRouter:
 
     @router.post("/delegation/check")
     def delegation_check(req: DelegationCheckRequest) -> dict[str, bool]:
-        token = tokens.check(req.token, time.time())
+        token = tokens.live(DelegationToken.unverified(req.body), time.time())
         if not token.permits(req.op, req.path):
             raise AuthenticationError(
                 f"the delegation token does not permit {req.op} on {req.path}"

@@ -90,7 +90,10 @@ class TokenStore:
 
     def check(self, text: str, now: float) -> DelegationToken:
         """The token, if genuine and live; else AuthenticationError."""
-        token = DelegationToken.decode(text, self._key)
+        return self.live(DelegationToken.decode(text, self._key), now)
+
+    def live(self, token: DelegationToken, now: float) -> DelegationToken:
+        """`token` (whose MAC was checked) if it is still live; else AuthenticationError."""
         expiry = token.max_date if _is_scoped(token) else self._expiry.get(token.id)
         if token.parent is not None and token.parent not in self._expiry:
             expiry = None  # made from a token since cancelled (or expired)
