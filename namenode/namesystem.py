@@ -64,6 +64,7 @@ from minihadoop.models import (
     ReplicaReport,
 )
 from namenode import commands as c
+from namenode import upgrade
 from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.decommissioned import DecommissionList
@@ -79,7 +80,7 @@ from raft.machine import Request
 from raft.sessions import Expired, Reused, SessionTable
 from raft.storage import RaftStorage
 from raft.transport import HttpTransport
-from raft.types import Role
+from raft.types import HardState, Role, Snapshot, SnapshotMeta
 
 T = TypeVar("T")
 SUPERGROUP = "supergroup"
@@ -125,7 +126,6 @@ class Namesystem:
         self.rng = rng or random.Random()
         self.lock = threading.RLock()
         name_dir.mkdir(parents=True, exist_ok=True)
-        _refuse_old_layout(name_dir)
         self.decommissioned = DecommissionList(name_dir)
         self.blocks = BlockMap()
         self.datanodes = DatanodeRegistry(dead_timeout=settings.dead_node_timeout)
@@ -163,6 +163,12 @@ class Namesystem:
             transport = HttpTransport(others, settings.token, tls_ca=settings.tls_ca)
         self.machine = NamespaceMachine(self.lock, self._applied)
         self.storage = RaftStorage.open(name_dir)
+        try:
+            if read_old := upgrade.read_old_layout(name_dir):
+                self._upgrade(*read_old, voters)
+        except BaseException:
+            self.storage.close()
+            raise
         self.host = RaftHost(
             Config(id=self.node_id, voters=voters, election_tick=settings.raft_election_ticks),
             self.storage,
@@ -184,6 +190,34 @@ class Namesystem:
     @property
     def ns(self) -> Namespace:
         return self.machine.ns
+
+    def _upgrade(self, ns: Namespace, txid: int, voters: tuple[str, ...]) -> None:
+        """Carry forward a namespace an earlier version kept in its journal
+        (`namenode.upgrade`): it becomes this namenode's first snapshot, and the old files
+        move to `previous/`."""
+        if self.storage.last_index or self.storage.snapshot() is not None:
+            raise MiniHadoopError(
+                f"{self.name_dir} holds both an earlier version's journal and a replicated "
+                "log: move one of them away"
+            )
+        if not self.single:
+            raise MiniHadoopError(
+                f"{self.name_dir} holds an earlier version's journal: start this namenode alone "
+                "once to carry it forward, then start the group with the other members' name "
+                "folders empty (they are sent a snapshot)"
+            )
+        old = NamespaceMachine(threading.RLock())
+        old.ns, old.applied_index = ns, 1
+        image = Snapshot(SnapshotMeta(1, 1, voters), SessionTable(old).snapshot())
+        self.storage.save(HardState(1, None, 1), [], image, sync=True)
+        self.storage.close()  # opened again, to start from what is now on disk
+        self.storage = RaftStorage.open(self.name_dir)
+        previous = upgrade.set_aside(self.name_dir)
+        self._event(
+            "namenode",
+            f"carried forward an earlier version's namespace (to transaction {txid}); "
+            f"its files are kept in {previous}",
+        )
 
     def _become_leader(self) -> None:
         """A group of one elects itself at once; then everything committed before is
@@ -1063,18 +1097,3 @@ def _terminate(reason: str) -> None:
 
 def _delete_command(block_id: int) -> Command:
     return Command(kind="delete", block=Block(block_id=block_id))
-
-
-def _refuse_old_layout(name_dir: Path) -> None:
-    """A name folder from before the namespace was replicated (an `edits_*.log` and
-    `fsimage_*.json` journal) is not read by this version: say so instead of starting an
-    empty namespace beside it."""
-    old = sorted(p.name for p in name_dir.glob("edits_*.log")) + sorted(
-        p.name for p in name_dir.glob("fsimage_*.json")
-    )
-    if old:
-        raise MiniHadoopError(
-            f"{name_dir} holds a namespace in the old journal format ({old[0]}, …); this "
-            "version keeps it in a replicated log. Start from an empty name folder, or copy "
-            "the data out with the previous version."
-        )

@@ -4,14 +4,19 @@ commands in the log changing nothing on replay, and ids going on where they stop
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 
+import crc32c
 import pytest
 
 from minihadoop.config import Settings
 from minihadoop.errors import FileAlreadyExistsError, MiniHadoopError
 from minihadoop.models import AddBlockRequest, Block, CompleteRequest, CreateRequest
 from namenode import checkpoint
+from namenode import commands as c
+from namenode.namespace import Namespace
 from namenode.namesystem import Namesystem
 from tests.support import register_datanodes
 
@@ -77,9 +82,71 @@ def test_a_restart_replays_past_many_snapshots(tmp_path: Path) -> None:
     second.close()
 
 
-def test_a_name_folder_in_the_old_journal_format_is_refused_clearly(tmp_path: Path) -> None:
+def old_segment(first_txid: int, records: list[dict[str, object]]) -> bytes:
+    """Records framed as an earlier version's edit log wrote them."""
+    out = b""
+    for i, record in enumerate(records):
+        payload = json.dumps({"txid": first_txid + i, **record}, separators=(",", ":")).encode()
+        out += struct.pack("<II", len(payload), crc32c.crc32c(payload)) + payload
+    return out
+
+
+def test_a_name_folder_of_an_earlier_version_is_carried_forward(tmp_path: Path) -> None:
+    """An earlier version's fsimage and edit log (ids chosen before logging) become the
+    first snapshot, the old files are kept in previous/, and the ids go on where they
+    stopped."""
     name = tmp_path / "name"
     name.mkdir()
-    (name / "edits_00000000000000000001.log").write_bytes(b"")
-    with pytest.raises(MiniHadoopError, match="old journal format"):
+    before = Namespace()
+    before.apply(c.Mkdirs("/data", 1, "alice", "g"))
+    (name / "fsimage_00000000000000000001.json").write_text(json.dumps(checkpoint.dump(before, 1)))
+    records: list[dict[str, object]] = [
+        {"op": "StartFile", "path": "/data/f", "client": "w", "mtime": 2, "owner": "alice",
+         "group": "g", "replication": 1, "block_size": 1024},
+        {"op": "AddBlock", "path": "/data/f", "client": "w", "block_id": 1, "gen": 1001,
+         "previous_length": None},
+        {"op": "AddBlock", "path": "/data/f", "client": "w", "block_id": 2, "gen": 1002,
+         "previous_length": 1024},
+        {"op": "CompleteFile", "path": "/data/f", "client": "w", "mtime": 3, "last_length": 7},
+        {"op": "StartFile", "path": "/data/open", "client": "w2", "mtime": 4, "owner": "bob",
+         "group": "g", "replication": 1, "block_size": 1024},
+        {"op": "AddBlock", "path": "/data/open", "client": "w2", "block_id": 3, "gen": 1003},
+        {"op": "ReassignLease", "file_id": 4, "holder": "HDFS_NameNode", "gen": 1004},
+    ]  # fmt: skip
+    torn = old_segment(9, [{"op": "Mkdirs", "path": "/torn"}])[:-3]  # a write cut short
+    (name / "edits_00000000000000000002.log").write_bytes(old_segment(2, records) + torn)
+
+    system = start(name, safemode_threshold=0)
+    status, blocks = system.ns.file_blocks("/data/f")
+    assert status.length == 1024 + 7
+    assert [(b.block_id, b.gen) for b in blocks] == [(1, 1001), (2, 1002)]
+    pending = system.ns.under_construction["/data/open"]
+    assert pending.client == "HDFS_NameNode" and pending.file.blocks[-1].gen == 1004
+    assert system.ns.lookup("/torn") is None
+    assert sorted(p.name for p in (name / "previous").iterdir()) == [
+        "edits_00000000000000000002.log",
+        "fsimage_00000000000000000001.json",
+    ]
+    assert not list(name.glob("edits_*")) and not list(name.glob("fsimage_*"))
+    block = write(system, "/data/new", 3)
+    assert (block.block_id, block.gen) == (4, 1005)  # the old ids go on
+    image = checkpoint.dump(system.ns, 0)
+    system.close()
+    again = start(name, safemode_threshold=0)
+    assert checkpoint.dump(again.ns, 0) == image
+    again.close()
+
+
+def test_a_damaged_journal_of_an_earlier_version_is_refused_naming_the_place(
+    tmp_path: Path,
+) -> None:
+    name = tmp_path / "name"
+    name.mkdir()
+    good = old_segment(1, [{"op": "Mkdirs", "path": f"/d{i}", "mtime": 1, "owner": "a",
+                             "group": "g"} for i in range(3)])  # fmt: skip
+    rotten = bytearray(good)
+    rotten[20] ^= 0xFF  # inside the first record: good records follow, so not a torn tail
+    (name / "edits_00000000000000000001.log").write_bytes(bytes(rotten))
+    with pytest.raises(MiniHadoopError, match=r"edits_00000000000000000001\.log is corrupt at"):
         Namesystem(name, Settings(token="t"))
+    assert (name / "edits_00000000000000000001.log").exists()  # left as it was
