@@ -51,7 +51,8 @@ def ha(
         role = {"leader": "[green]leader[/]", "down": "[red]down[/]"}.get(s.role, s.role)
         term = "-" if s.term is None else str(s.term)
         commit = "-" if s.commit is None else str(s.commit)
-        table.add_row(s.name, s.url, role, term, commit)
+        name = "-" if s.name == s.url else s.name  # a namenode that did not answer: unnamed
+        table.add_row(name, s.url, role, term, commit)
     out.print(table)
     if not any(s.role == "leader" for s in states):
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from cli import admin, cluster, daemons, fs, job
 from minihadoop.errors import MiniHadoopError
@@ -34,6 +35,13 @@ def main() -> None:
         app()
     except MiniHadoopError as exc:
         print(f"minihadoop: {exc.message}", file=sys.stderr)
+        sys.exit(1)
+    except ValidationError as exc:
+        # Settings that do not validate: say which and why, never echo the input, which
+        # holds the cluster token.
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            print(f"minihadoop: {where}: {error['msg']}", file=sys.stderr)
         sys.exit(1)
     except (OSError, ValueError) as exc:
         print(f"minihadoop: {exc}", file=sys.stderr)

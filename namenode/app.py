@@ -72,6 +72,10 @@ def create_app(
     tokens = tokens or TokenStore(system.name_dir, Keys.derive(settings.token).delegation)
 
     async def check(text: str, _op: str, _path: str) -> DelegationToken:
+        if not system.single and not system.active:
+            # A follower knows only the tokens it issued itself: its "never issued" would
+            # stop a client that fails over on StandbyException (HdfsCLI) at a follower.
+            raise system.standby()
         return tokens.check(text, time.time())
 
     web = WebAuth(check, settings.read_policy)

@@ -233,7 +233,7 @@ class Namesystem:
                     raise UnavailableError("this namenode did not become leader") from None
                 time.sleep(0.01)
 
-    def _standby(self) -> StandbyError:
+    def standby(self) -> StandbyError:
         """The answer of a namenode that is not the leader, naming the leader if known."""
         leader = self.host.status.leader
         url = self.peers.get(leader, "") if leader else ""
@@ -263,7 +263,7 @@ class Namesystem:
         try:
             self.host.read_barrier(timeout=READ_TIMEOUT)
         except NotLeaderError:
-            raise self._standby() from None
+            raise self.standby() from None
         except (OutcomeUnknownError, TimeoutError):
             raise UnavailableError("the namenode group could not confirm its leader") from None
 
@@ -288,7 +288,7 @@ class Namesystem:
         try:
             outcome = self.host.propose(request, timeout=PROPOSE_TIMEOUT)
         except NotLeaderError:
-            raise self._standby() from None
+            raise self.standby() from None
         except (OutcomeUnknownError, TimeoutError) as e:
             # Perhaps committed, perhaps not: the caller's retry, with its session, finds out.
             raise UnavailableError(f"the namespace change is in doubt: {e}") from None
@@ -959,7 +959,9 @@ class Namesystem:
         self._postponed_invalid.clear()
 
     def set_safemode(self, action: str) -> str:
-        """`enter`, `leave` or `get` safe mode by hand; returns its description."""
+        """`enter`, `leave` or `get` safe mode by hand; returns its description. The
+        leader's: a follower's safe mode guards nothing (StandbyError)."""
+        self.read_barrier()
         with self.lock:
             match action:
                 case "enter":
@@ -1074,7 +1076,9 @@ class Namesystem:
         """Start draining a datanode (named by id or URL): its replicas are copied to other
         nodes, it receives no new ones, and once every block it holds has its full
         replication elsewhere it is DECOMMISSIONED and can be switched off. The decision is
-        on disk before it is acted on, and holds across namenode restarts."""
+        on disk before it is acted on, and holds across namenode restarts. The leader's
+        (StandbyError on a follower): only the active namenode drains."""
+        self.read_barrier()
         with self.lock:
             node = self.datanodes.get(datanode) or self.datanodes.by_url().get(datanode.rstrip("/"))
             if node is None:

@@ -325,6 +325,7 @@ def _dispatch(
     op: str,
 ) -> Any:
     if DELEGATION_OPS.get(op.upper()) == request.method:
+        system.read_barrier()  # tokens are the leader's: one a follower issued is lost
         return _delegation_op(tokens, request, op.upper())
     if REDIRECTED.get(op.upper()) == request.method:
         return _redirect(system, tokens, paths.normalize("/" + path), request, op.upper())

@@ -23,6 +23,7 @@ import pytest
 from minihadoop.errors import (
     FileAlreadyExistsError,
     FileNotFoundError_,
+    SafeModeError,
     StandbyError,
     UnavailableError,
 )
@@ -293,3 +294,30 @@ def test_a_history_across_leader_kills_is_linearizable(
     result = check(NamespaceModel(initial, split_by_top_folder=True), history, timeout=120)
     print(f"{len(history)} operations checked: {result.verdict.name}")
     assert result.verdict is Verdict.LINEARIZABLE, result.explain()
+
+
+def test_admin_calls_and_delegation_tokens_are_the_leaders(
+    group: LocalCluster, client: FileSystem
+) -> None:
+    """Safe mode, decommissioning and delegation tokens are the leader's: a follower answers
+    StandbyError, so a client that asked it first is sent on — never a follower's own safe
+    mode, nor a token only a follower knows."""
+    leader = group.leader()
+    token = group._require().token
+    followers = [u for u in group.namenode_urls() if u != leader]
+    with FileSystem([*followers, leader], token) as fs:  # followers asked first
+        assert fs.safemode("enter")["safemode"] is True
+        health = {u: httpx.get(f"{u}/health").json()["safemode"] for u in group.namenode_urls()}
+        assert health == {u: u == leader for u in group.namenode_urls()}
+        with pytest.raises(SafeModeError):
+            fs.mkdir("/refused")
+        fs.safemode("leave")
+        fs.mkdir("/allowed")
+        delegation = fs.get_delegation_token()
+        assert fs.renew_delegation_token(delegation) > time.time()  # the leader knows it
+    for url in followers:  # a follower sends a delegated caller on, not away
+        answer = httpx.get(
+            f"{url}/webhdfs/v1/allowed", params={"op": "GETFILESTATUS", "delegation": delegation}
+        )
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["RemoteException"]["exception"] == "StandbyException"
