@@ -325,10 +325,6 @@ class Namesystem:
         if self.active:
             self.datanodes.queue(datanode_id, _delete_command(block_id))
 
-    @property
-    def role(self) -> Role:
-        return self.host.status.role
-
     def close(self) -> None:
         self.host.stop()
         if self.transport is not None:

@@ -81,7 +81,6 @@ class RaftHost:
         snapshot_every: int = 10_000,
         rng: random.Random | None = None,
         on_fatal: Callable[[str], None] | None = None,
-        on_role: Callable[[Role, int], None] | None = None,
     ) -> None:
         self.config = config
         self.storage = storage
@@ -90,7 +89,6 @@ class RaftHost:
         self.tick_seconds = tick_seconds
         self.snapshot_every = snapshot_every
         self.on_fatal = on_fatal or _log_fatal
-        self.on_role = on_role
         self._inbox: queue.SimpleQueue[_Proposal | _Read | _Campaign | Message | None] = (
             queue.SimpleQueue()
         )
@@ -279,8 +277,6 @@ class RaftHost:
                     OutcomeUnknownError("leadership was lost while it was being committed")
                 )
             self._waiting.clear()
-        if self.on_role is not None and was is not role:
-            self.on_role(role, self.raft.status().term)
 
     def _maybe_snapshot(self) -> None:
         if self.applied - self._snapshot_index < self.snapshot_every:
