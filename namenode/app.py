@@ -16,6 +16,7 @@ the namesystem's lock is free (namenode.webhdfs).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -49,10 +50,14 @@ from namenode.fsck import fsck_report
 from namenode.namesystem import Namesystem, Session
 from namenode.status import cluster_status
 from namenode.tokens import TokenStore
-from raft.codec import BadMessageError, decode_batch
+from raft.codec import BadMessageError, decode_batch, encode_batch
 from raft.transport import PATH as RAFT_PATH
+from raft.types import Message as RaftMessage
 
 MAX_JSON_BODY = 64 << 20  # a block report of a few hundred thousand replicas
+# How long a peer's Raft request waits for this node's answer (it is persisted first): well
+# inside the sender's timeout, so a slow disk loses an answer, not the connection.
+ANSWER_WAIT = 2.0
 
 
 def create_app(
@@ -193,23 +198,37 @@ def _leases(system: Namesystem, auth: Any) -> APIRouter:
 def _raft(system: Namesystem, auth: Any) -> APIRouter:
     router = APIRouter(prefix="/internal/v1", dependencies=[auth])
 
-    @router.post("/raft")
-    async def raft(request: Request) -> dict[str, bool]:
-        """Messages from the other namenodes of the group, for the Raft core."""
+    @router.post("/raft", response_model=None)
+    async def raft(request: Request, answer: bool = False) -> Response | dict[str, bool]:
+        """Messages from another namenode of the group, for the Raft core. With `answer`,
+        the reply's body is this node's messages for the sender (a batch, like the
+        request's), written once the request's messages are handled and persisted."""
         try:
             messages = decode_batch(await request.body())
         except BadMessageError as e:
             raise IllegalArgumentError(f"not a batch of Raft messages: {e}") from None
         voters = system.host.config.voters
+        senders = {m.frm for m in messages}
         for m in messages:
             if m.to != system.node_id or m.frm not in voters or m.frm == system.node_id:
                 raise IllegalArgumentError(
                     f"a Raft message from {m.frm!r} to {m.to!r} does not belong here "
                     f"({system.node_id} of {', '.join(voters)})"
                 )
-        for m in messages:
-            system.host.receive(m)
-        return {"boolean": True}
+        if len(senders) > 1:
+            raise IllegalArgumentError("a batch of Raft messages comes from one namenode")
+        if not answer:
+            for m in messages:
+                system.host.receive(m)
+            return {"boolean": True}
+        answers: list[RaftMessage] = []
+        if messages:
+            future = system.host.deliver(messages[0].frm, messages)
+            try:
+                answers = await asyncio.wait_for(asyncio.wrap_future(future), ANSWER_WAIT)
+            except Exception:  # stopping, or slow: the answer is lost, and Raft resends
+                answers = []
+        return Response(encode_batch(answers), media_type="application/json")
 
     return router
 

@@ -1,10 +1,11 @@
 """The dashboard's view of the namenode group: this namenode's own state, and each peer's
 as it last answered `GET /nn/v1/ha`.
 
-The peers are asked by one background thread every `every` seconds, each within a
-deadline for the whole call; pages read what it found last and never wait on a peer — a
-peer that is stopped, or a stranger at its address answering a byte a second, costs the
-dashboard nothing (it shows `down`).
+The peers are asked by one background thread every `every` seconds while the dashboard is
+being looked at (a page within the last `watched` seconds), each within a deadline for the
+whole call; pages read what it found last and never wait on a peer — a peer that is
+stopped, or a stranger at its address answering a byte a second, costs the dashboard
+nothing (it shows `down`). Nobody looking, nobody asked: a busy group spends nothing on it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,20 @@ from namenode.namesystem import Namesystem
 
 
 class GroupView:
-    def __init__(self, system: Namesystem, *, every: float = 2.0, timeout: float = 1.5) -> None:
+    def __init__(
+        self,
+        system: Namesystem,
+        *,
+        every: float = 2.0,
+        timeout: float = 1.5,
+        watched: float = 60.0,
+    ) -> None:
         self.system = system
         self.every = every
         self.timeout = timeout
+        self.watched = watched
+        self._looked_at = -watched
+        self._wake = threading.Event()
         settings = system.settings
         self._auth = ClusterAuth(settings.token) if settings.token else None
         self._verify = tls_verify(settings.tls_ca)
@@ -35,13 +46,18 @@ class GroupView:
 
     def _refresh(self) -> None:
         while True:
-            self._found = group_state(
-                self._others, auth=self._auth, verify=self._verify, timeout=self.timeout
-            )
-            time.sleep(self.every)
+            self._wake.wait()
+            self._wake.clear()  # before looking: a page asking from now on wakes us again
+            while time.monotonic() - self._looked_at <= self.watched:
+                self._found = group_state(
+                    self._others, auth=self._auth, verify=self._verify, timeout=self.timeout
+                )
+                time.sleep(self.every)
 
     def states(self) -> list[NamenodeState]:
         """Every namenode of the group, this one first."""
+        self._looked_at = time.monotonic()
+        self._wake.set()
         own = self.system.ha_status()
         me = NamenodeState(
             name=own["id"],

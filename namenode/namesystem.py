@@ -160,7 +160,7 @@ class Namesystem:
         if not self.single:
             service = settings.namenode_service_group()
             others = {n: url for n, url in service.items() if n != self.node_id}
-            transport = HttpTransport(others, settings.token, tls_ca=settings.tls_ca)
+            transport = HttpTransport(self.node_id, others, settings.token, tls_ca=settings.tls_ca)
         self.machine = NamespaceMachine(self.lock, self._applied)
         self.storage = RaftStorage.open(name_dir)
         try:
@@ -180,6 +180,8 @@ class Namesystem:
             on_fatal=lambda reason: self.on_fatal(reason),
         )
         self.transport = transport
+        if transport is not None:
+            transport.receive = self.host.receive
         restored = self.host.applied
         self.host.start()
         if self.single:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Sequence
 
 from raft.config import (
     Config,
@@ -141,14 +142,22 @@ class Raft:
     def propose(self, data: bytes) -> int:
         """Append `data` to the log; returns its index. It is committed when it appears in
         a Ready's committed_entries with this index and the term of now."""
+        return self.propose_many([data])
+
+    def propose_many(self, batch: Sequence[bytes]) -> int:
+        """Append each of `batch` in order, sent to the peers as one append; returns the
+        first one's index (the others follow it)."""
         self._idle()
         if self.role is not Role.LEADER:
             raise NotLeaderError(self.lead)
         if self._transferee is not None:
             raise ProposalDroppedError(f"handing leadership to {self._transferee}")
-        index = self._append(data)
+        if not batch:
+            raise ValueError("nothing to propose")
+        first = self.log.last_index() + 1
+        self.log.append([Entry(self.term, first + i, data) for i, data in enumerate(batch)])
         self._bcast_append()
-        return index
+        return first
 
     def read_index(self, context: bytes) -> None:
         """Ask for a linearizable read point; a ReadState with this context comes in a later
@@ -270,7 +279,7 @@ class Raft:
         if ready.committed_entries:
             log.applied_to(ready.committed_entries[-1].index)
         if self.role is Role.LEADER and ready.entries and self._maybe_commit():
-            self._bcast_append()
+            self._bcast_commit()
 
     def status(self) -> Status:
         progress = {
@@ -523,7 +532,7 @@ class Raft:
         if pr.state is ProgressState.PROBE or caught_up:
             pr.become_replicate()
         if self._maybe_commit():
-            self._bcast_append()
+            self._bcast_commit()
         elif was_paused or pr.next <= log.last_index():
             self._send_append(msg.frm)  # what it lacks, or at least the commit index
         if msg.frm == self._transferee and pr.match == log.last_index():
@@ -573,6 +582,16 @@ class Raft:
     def _bcast_append(self) -> None:
         for peer in self._peers:
             self._send_append(peer)
+
+    def _bcast_commit(self) -> None:
+        """A new commit index goes out with the entries each peer still lacks. A peer lacking
+        none learns it from the next append or heartbeat (a heartbeat tick away) rather than
+        from a message of its own: a busy leader would otherwise send every peer two
+        messages per batch, the second only to say "committed", and a peer's apply lagging
+        a tick behind the leader's costs nothing — only the leader answers."""
+        for peer, pr in self._progress.items():
+            if pr.next <= self.log.last_index():
+                self._send_append(peer)
 
     def _bcast_heartbeat(self, context: bytes) -> None:
         for peer, pr in self._progress.items():

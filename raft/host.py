@@ -33,7 +33,7 @@ from raft.config import Config, NotLeaderError, ProposalDroppedError, Status
 from raft.core import Raft
 from raft.machine import Request, StateMachine
 from raft.storage import RaftStorage
-from raft.types import Entry, Message, Ready, Role, Snapshot, SnapshotMeta
+from raft.types import Entry, Message, NodeId, Ready, Role, Snapshot, SnapshotMeta
 
 log = logging.getLogger("minihadoop.raft")
 
@@ -59,8 +59,18 @@ class _Read:
     future: Future[None]
 
 
+@dataclass(slots=True)
+class _Delivery:
+    frm: NodeId
+    messages: Sequence[Message]
+    future: Future[list[Message]]
+
+
 class _Campaign:
     """Start an election now (a group of one elects itself at start-up)."""
+
+
+_Item = _Proposal | _Read | _Delivery | _Campaign | Message
 
 
 @dataclass(slots=True)
@@ -89,12 +99,14 @@ class RaftHost:
         self.tick_seconds = tick_seconds
         self.snapshot_every = snapshot_every
         self.on_fatal = on_fatal or _log_fatal
-        self._inbox: queue.SimpleQueue[_Proposal | _Read | _Campaign | Message | None] = (
-            queue.SimpleQueue()
-        )
+        self._inbox: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._waiting: dict[int, _Waiting] = {}
         self._reads: dict[bytes, _Read] = {}
         self._ready_reads: list[tuple[int, _Read]] = []
+        # Peers waiting on a delivery for this node's answer: what it says to them goes
+        # back on their request instead of on a request of its own.
+        self._answering: dict[NodeId, list[Future[list[Message]]]] = {}
+        self._answers: dict[NodeId, list[Message]] = {}
         self._read_seq = 0
         snapshot = storage.snapshot()
         self.applied = 0
@@ -141,6 +153,15 @@ class RaftHost:
     def receive(self, message: Message) -> None:
         self._inbox.put(message)
 
+    def deliver(self, frm: NodeId, messages: Sequence[Message]) -> Future[list[Message]]:
+        """Step `messages` from peer `frm`. The future gives every message this node has
+        for `frm` once they are handled (persisted first, as always), so the answer to an
+        append travels back on the append's own request: half the requests, and no send
+        queue between a follower's fsync and its leader."""
+        future: Future[list[Message]] = Future()
+        self._inbox.put(_Delivery(frm, messages, future))
+        return future
+
     def campaign(self) -> None:
         self._inbox.put(_Campaign())
 
@@ -156,15 +177,15 @@ class RaftHost:
             while not self._stopping.is_set():
                 wait = max(0.0, next_tick - time.monotonic())
                 try:
-                    item = self._inbox.get(timeout=wait)
+                    items = [self._inbox.get(timeout=wait)]
                 except queue.Empty:
-                    item = None
-                while item is not None:
-                    self._take(item)
+                    items = []
+                while True:
                     try:
-                        item = self._inbox.get_nowait()
+                        items.append(self._inbox.get_nowait())
                     except queue.Empty:
-                        item = None
+                        break
+                self._take_all([i for i in items if i is not None])  # None: stop() woke us
                 if time.monotonic() >= next_tick:
                     self.raft.tick()
                     next_tick = time.monotonic() + self.tick_seconds
@@ -175,21 +196,43 @@ class RaftHost:
         finally:
             self._fail_all(OutcomeUnknownError("the namenode is stopping"))
 
-    def _take(self, item: _Proposal | _Read | _Campaign | Message) -> None:
+    def _take_all(self, items: list[_Item]) -> None:
+        proposals: list[_Proposal] = []
+        for item in items:
+            if isinstance(item, _Proposal):
+                proposals.append(item)
+                continue
+            self._propose(proposals)
+            proposals = []
+            self._take(item)
+        self._propose(proposals)
+
+    def _propose(self, proposals: list[_Proposal]) -> None:
+        """Proposals that arrived together go out as one append."""
+        if not proposals:
+            return
+        try:
+            first = self.raft.propose_many([p.request.encode() for p in proposals])
+        except (NotLeaderError, ProposalDroppedError):  # not taken: never applied
+            # (dropped during a leadership transfer: the caller retries at the new leader)
+            for p in proposals:
+                p.future.set_exception(NotLeaderError(self.raft.status().leader))
+            return
+        for i, p in enumerate(proposals):
+            self._waiting[first + i] = _Waiting(self.raft.term, p.future)
+
+    def _take(self, item: _Item) -> None:
         if isinstance(item, Message):
             self.raft.step(item)
+        elif isinstance(item, _Delivery):
+            for message in item.messages:
+                self.raft.step(message)
+            self._answering.setdefault(item.frm, []).append(item.future)
+            self._answers.setdefault(item.frm, [])
         elif isinstance(item, _Campaign):
             self.raft.campaign()
         elif isinstance(item, _Proposal):
-            try:
-                index = self.raft.propose(item.request.encode())
-            except NotLeaderError as exc:  # not taken: never applied
-                item.future.set_exception(exc)
-                return
-            except ProposalDroppedError:  # a leadership transfer: not taken either
-                item.future.set_exception(NotLeaderError(self.raft.status().leader))
-                return
-            self._waiting[index] = _Waiting(self.raft.status().term, item.future)
+            self._propose([item])
         else:
             self._read_seq += 1
             context = self._read_seq.to_bytes(8, "big")
@@ -209,8 +252,7 @@ class RaftHost:
                 # that every restart would fail on. Nothing is answered from it meanwhile.
                 self._restore(ready.snapshot)
             self._persist(ready)
-            if self.transport is not None and ready.messages:
-                self.transport.send(ready.messages)
+            self._send(ready.messages)
             for entry in ready.committed_entries:
                 self._apply(entry)
             for state in ready.read_states:
@@ -221,8 +263,28 @@ class RaftHost:
             if ready.soft_state is not None:
                 self._role_changed(ready.soft_state.role)
         self._release_reads()
+        self._answer()
         self._status = self.raft.status()
         self._maybe_snapshot()
+
+    def _send(self, messages: Sequence[Message]) -> None:
+        out = []
+        for m in messages:
+            answers = self._answers.get(m.to)
+            if answers is None:
+                out.append(m)
+            else:
+                answers.append(m)
+        if out and self.transport is not None:
+            self.transport.send(out)
+
+    def _answer(self) -> None:
+        for peer, futures in self._answering.items():
+            futures[0].set_result(self._answers[peer])
+            for future in futures[1:]:
+                future.set_result([])
+        self._answering.clear()
+        self._answers.clear()
 
     def _persist(self, ready: Ready) -> None:
         if ready.hard_state is None and not ready.entries and ready.snapshot is None:
@@ -307,12 +369,17 @@ class RaftHost:
         for _, read in self._ready_reads:
             read.future.set_exception(exc)
         self._ready_reads.clear()
+        for futures in self._answering.values():
+            for future in futures:
+                future.set_exception(exc)
+        self._answering.clear()
+        self._answers.clear()
         while True:
             try:
                 item = self._inbox.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(item, _Proposal | _Read):
+            if isinstance(item, _Proposal | _Read | _Delivery):
                 item.future.set_exception(exc)
 
 

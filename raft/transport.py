@@ -6,6 +6,11 @@ it as one batch; a batch that fails is dropped, not retried — Raft resends wha
 (heartbeats, appends after a reject, votes on the next timeout), and stale messages are
 worse than none. The queue is bounded: a peer that cannot keep up loses the oldest
 messages first.
+
+The peer answers on the same request (`?answer=1`): the body of its reply is a batch of
+its messages for this node, written once the batch it was sent is handled and persisted.
+An append and its answer thus cost one request, not two, and whatever queues for the peer
+meanwhile goes out in the next batch (group commit on the follower's disk too).
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
 from minihadoop.rest import tls_verify
 from minihadoop.signing import ClusterAuth
-from raft.codec import encode_batch
+from raft.codec import decode_batch, encode_batch
 from raft.types import Message, NodeId
 
 log = logging.getLogger("minihadoop.raft")
@@ -33,7 +38,8 @@ SNAPSHOT_TIMEOUT = httpx.Timeout(60.0, connect=1.0)
 
 
 class _Peer:
-    def __init__(self, url: str, client: httpx.Client) -> None:
+    def __init__(self, node: NodeId, url: str, client: httpx.Client) -> None:
+        self.node = node
         self.url = url.rstrip("/") + PATH
         self.client = client
         self.queue: collections.deque[Message] = collections.deque(maxlen=MAX_QUEUED)
@@ -42,14 +48,24 @@ class _Peer:
 
 
 class HttpTransport:
-    def __init__(self, peers: Mapping[NodeId, str], token: str, *, tls_ca: str = "") -> None:
+    def __init__(
+        self,
+        node: NodeId,
+        peers: Mapping[NodeId, str],
+        token: str,
+        *,
+        tls_ca: str = "",
+    ) -> None:
+        self.node = node
+        # Where the peers' answers go: the host's `receive`, set once the host exists.
+        self.receive: Callable[[Message], None] | None = None
         self._client = httpx.Client(
             auth=ClusterAuth(token),
             timeout=TIMEOUT,
             verify=tls_verify(tls_ca),
             limits=httpx.Limits(max_connections=2 * len(peers) + 2),
         )
-        self._peers = {node: _Peer(url, self._client) for node, url in peers.items()}
+        self._peers = {n: _Peer(n, url, self._client) for n, url in peers.items()}
         self._stopping = False
         self._threads = [
             threading.Thread(target=self._run, args=(p,), name=f"raft-send-{n}", daemon=True)
@@ -90,11 +106,24 @@ class HttpTransport:
     def _post(self, peer: _Peer, batch: list[Message]) -> None:
         timeout = SNAPSHOT_TIMEOUT if any(m.snapshot for m in batch) else TIMEOUT
         try:
-            response = peer.client.post(peer.url, content=encode_batch(batch), timeout=timeout)
+            response = peer.client.post(
+                peer.url,
+                params={"answer": "1"},
+                content=encode_batch(batch),
+                timeout=timeout,
+            )
             response.raise_for_status()
+            answers = decode_batch(response.content)
         except (httpx.HTTPError, ValueError) as e:
             peer.failures += 1
             if peer.failures in (1, 10) or peer.failures % 100 == 0:
                 log.info("raft: %d message(s) to %s lost: %s", len(batch), peer.url, e)
             return
         peer.failures = 0
+        for m in answers:
+            if m.frm != peer.node or m.to != self.node:
+                log.warning("raft: %s answered with a message from %s to %s", peer.url, m.frm, m.to)
+                return
+        if self.receive is not None:
+            for m in answers:
+                self.receive(m)
