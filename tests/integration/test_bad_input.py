@@ -371,6 +371,19 @@ SEMANTIC: list[tuple[str, str, str, dict[str, Any] | None, int]] = [
     ("nn", "POST", "/internal/v1/jobtracker?url=http://" + "x" * 600, None, 400),
     ("nn", "POST", "/internal/v1/bad_block", {"block_id": 0, "datanode_id": "x"}, 400),
     ("nn", "POST", "/internal/v1/block_report", {"datanode_id": "x", "replicas": [{}]}, 400),
+    # Raft messages: another version's batch, a stranger to the group, a message to another
+    # node, one from this node to itself (with or without asking for an answer).
+    ("nn", "POST", "/internal/v1/raft", {"v": 2, "messages": []}, 400),
+    ("nn", "POST", "/internal/v1/raft?answer=1", {"v": 1, "messages": [{"type": "x"}]}, 400),
+    *(
+        ("nn", "POST", target, {"v": 1, "messages": [message]}, 400)
+        for target in ("/internal/v1/raft", "/internal/v1/raft?answer=1")
+        for message in (
+            {"type": "append", "to": "nn1", "frm": "intruder", "term": 99},
+            {"type": "vote", "to": "nn2", "frm": "nn1", "term": 99},
+            {"type": "heartbeat", "to": "nn1", "frm": "nn1", "term": 99},
+        )
+    ),
     ("jt", "POST", "/mr/v1/internal/heartbeat", {"worker_id": "w", "url": "x", "slots": 1}, 400),
     (
         "jt",

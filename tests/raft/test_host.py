@@ -11,6 +11,7 @@ what it applied, from its snapshot and log; a follower too far behind is sent a 
 from __future__ import annotations
 
 import json
+import queue
 import random
 import threading
 from collections.abc import Iterator, Sequence
@@ -53,14 +54,48 @@ class Log:
 
 
 class Network:
-    """Delivers messages between hosts at once; `cut(x)` drops everything to and from x."""
+    """Delivers messages between hosts at once; `cut(x)` drops everything to and from x.
 
-    def __init__(self) -> None:
+    `answering`: as the namenodes' transport does, a message is delivered with
+    `RaftHost.deliver` by a sender thread per pair of hosts, and the receiver's answer comes
+    back on it instead of through its own transport."""
+
+    def __init__(self, *, answering: bool = False) -> None:
         self.hosts: dict[str, RaftHost] = {}
         self.cut_off: set[str] = set()
+        self.answering = answering
+        self._senders: dict[tuple[str, str], queue.SimpleQueue[Message | None]] = {}
 
     def transport(self, node: str) -> Transport:
         return Transport(self, node)
+
+    def reaches(self, m: Message) -> RaftHost | None:
+        return None if {m.frm, m.to} & self.cut_off else self.hosts.get(m.to)
+
+    def post(self, m: Message) -> None:
+        pair = (m.frm, m.to)
+        if pair not in self._senders:
+            self._senders[pair] = queue.SimpleQueue()
+            threading.Thread(target=self._sender, args=(self._senders[pair],), daemon=True).start()
+        self._senders[pair].put(m)
+
+    def _sender(self, inbox: queue.SimpleQueue[Message | None]) -> None:
+        while (m := inbox.get()) is not None:
+            host = self.reaches(m)
+            if host is None:
+                continue
+            try:
+                answers = host.deliver(m.frm, [m]).result(timeout=WAIT)
+            except Exception:  # the receiver stopped: its answer is lost, like a connection
+                continue
+            for answer in answers:
+                back = self.reaches(answer)
+                if back is not None:
+                    back.receive(answer)
+
+    def close(self) -> None:
+        for inbox in self._senders.values():
+            inbox.put(None)
 
 
 class Transport:
@@ -69,18 +104,22 @@ class Transport:
 
     def send(self, messages: Sequence[Message]) -> None:
         for m in messages:
-            if {m.frm, m.to} & self.network.cut_off:
+            host = self.network.reaches(m)
+            if host is None:
                 continue
-            host = self.network.hosts.get(m.to)
-            if host is not None:
+            if self.network.answering:
+                self.network.post(m)
+            else:
                 host.receive(m)
 
 
 class Group:
-    def __init__(self, root: Path, *, snapshot_every: int = 10_000) -> None:
+    def __init__(
+        self, root: Path, *, snapshot_every: int = 10_000, answering: bool = False
+    ) -> None:
         self.root = root
         self.snapshot_every = snapshot_every
-        self.network = Network()
+        self.network = Network(answering=answering)
         self.machines: dict[str, Log] = {}
         for node in IDS:
             self.start(node)
@@ -122,11 +161,12 @@ class Group:
     def close(self) -> None:
         for node in list(self.network.hosts):
             self.stop(node)
+        self.network.close()
 
 
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[Group]:
-    g = Group(tmp_path)
+@pytest.fixture(params=[False, True], ids=["own-requests", "answers-on-the-request"])
+def group(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Group]:
+    g = Group(tmp_path, answering=request.param)
     yield g
     g.close()
 
@@ -216,8 +256,11 @@ def test_a_restarted_host_comes_back_from_its_snapshot_and_log(tmp_path: Path) -
         group.close()
 
 
-def test_a_follower_behind_the_leaders_log_is_sent_a_snapshot(tmp_path: Path) -> None:
-    group = Group(tmp_path, snapshot_every=5)
+@pytest.mark.parametrize("answering", [False, True])
+def test_a_follower_behind_the_leaders_log_is_sent_a_snapshot(
+    tmp_path: Path, answering: bool
+) -> None:
+    group = Group(tmp_path, snapshot_every=5, answering=answering)
     try:
         leader = group.leader()
         behind = next(n for n in IDS if n != leader)
