@@ -7,8 +7,8 @@ every replica. What a command did that the leader's block manager must act on (b
 that left the namespace, files closed, leases) is handed to `on_applied` as it is applied:
 the entry is committed by then, so acting on it never runs ahead of the log.
 
-A snapshot is the namespace's image (`namenode.checkpoint`), taken under the namesystem's
-lock.
+A snapshot is the namespace's image (`namenode.checkpoint`), written by a child process
+the Raft host forks (`raft.host`): the namesystem's lock is held only across the fork.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from namenode import checkpoint
 from namenode import commands as c
 from namenode.namespace import Effects, Namespace
 from raft.machine import Request
-from raft.sessions import command_fingerprint
+from raft.sessions import SessionTable, command_fingerprint
 
 Outcome = dict[str, Any]
 Applied = Callable[[c.NamespaceCommand, Effects], None]
@@ -54,6 +54,11 @@ class NamespaceMachine:
     def restore(self, data: bytes) -> None:
         with self.lock:
             self.ns, self.applied_index = checkpoint.load(json.loads(data))
+
+
+def replicated(machine: NamespaceMachine) -> SessionTable:
+    """What the Raft host applies the log to: the namespace behind its session table."""
+    return SessionTable(machine, fingerprint=retry_fingerprint)
 
 
 def retry_fingerprint(request: Request) -> str:

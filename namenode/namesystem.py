@@ -69,7 +69,7 @@ from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.decommissioned import DecommissionList
 from namenode.leases import RECOVERY_HOLDER, Leases
-from namenode.machine import NamespaceMachine, result_of, retry_fingerprint
+from namenode.machine import NamespaceMachine, replicated, result_of
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
 from namenode.placement import NodeView, make_policy, order_for_reader
 from namenode.replication import Delete, Replicate, ReplicationQueue
@@ -77,7 +77,7 @@ from namenode.safemode import SafeMode
 from raft.config import Config, NotLeaderError
 from raft.host import OutcomeUnknownError, RaftHost
 from raft.machine import Request
-from raft.sessions import Expired, Reused, SessionTable
+from raft.sessions import Expired, Reused
 from raft.storage import RaftStorage
 from raft.transport import HttpTransport
 from raft.types import HardState, Role, Snapshot, SnapshotMeta
@@ -172,12 +172,13 @@ class Namesystem:
         self.host = RaftHost(
             Config(id=self.node_id, voters=voters, election_tick=settings.raft_election_ticks),
             self.storage,
-            SessionTable(self.machine, fingerprint=retry_fingerprint),
+            replicated(self.machine),
             transport=transport,
             tick_seconds=settings.raft_tick,
             snapshot_every=settings.checkpoint_every,
             rng=random.Random(self.rng.random()),
             on_fatal=lambda reason: self.on_fatal(reason),
+            fork_lock=self.lock,
         )
         self.transport = transport
         if transport is not None:
@@ -210,7 +211,7 @@ class Namesystem:
             )
         old = NamespaceMachine(threading.RLock())
         old.ns, old.applied_index = ns, 1
-        image = Snapshot(SnapshotMeta(1, 1, voters), SessionTable(old).snapshot())
+        image = Snapshot(SnapshotMeta(1, 1, voters), replicated(old).snapshot())
         self.storage.save(HardState(1, None, 1), [], image, sync=True)
         self.storage.close()  # opened again, to start from what is now on disk
         self.storage = RaftStorage.open(self.name_dir)

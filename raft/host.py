@@ -15,23 +15,41 @@ not applied (when in doubt, as when the host stops, `OutcomeUnknownError` says s
 
 Group commit comes from batching: every proposal that arrived while the previous batch was
 being written goes into the next `Ready`, persisted with one fsync.
+
+Snapshots are taken without stopping the world when the host is given `fork_lock` (the
+lock the machine's methods take): the loop forks, holding that lock so the child finds it
+its own, and the child — a copy of the process as of the fork, the machine exactly at the
+applied index — serialises the machine and writes it to disk on another core, as Redis's
+BGSAVE does. The loop goes on at once and only swaps the finished file in. A thread in
+the same process would not do: one `json.dumps` of a large state holds the interpreter's
+lock from start to end, stopping every other thread as surely as the loop itself. Memory
+pages the loop changes meanwhile are copied, so up to twice the state's memory is needed
+while a snapshot is taken. Without `fork_lock` (a machine that cannot be forked safely),
+the loop takes snapshots itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import random
 import threading
 import time
+import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, NoReturn, Protocol
 
 from raft.config import Config, NotLeaderError, ProposalDroppedError, Status
 from raft.core import Raft
 from raft.machine import Request, StateMachine
+from raft.snapshot_file import read_snapshot, snapshot_name
 from raft.storage import RaftStorage
 from raft.types import Entry, Message, NodeId, Ready, Role, Snapshot, SnapshotMeta
 
@@ -70,7 +88,16 @@ class _Campaign:
     """Start an election now (a group of one elects itself at start-up)."""
 
 
-_Item = _Proposal | _Read | _Delivery | _Campaign | Message
+@dataclass(slots=True)
+class _Built:
+    """A snapshot a child process wrote to disk (or why it could not)."""
+
+    snapshot: Snapshot | None
+    staged: Path | None
+    error: str = ""
+
+
+_Item = _Proposal | _Read | _Delivery | _Campaign | _Built | Message
 
 
 @dataclass(slots=True)
@@ -91,10 +118,12 @@ class RaftHost:
         snapshot_every: int = 10_000,
         rng: random.Random | None = None,
         on_fatal: Callable[[str], None] | None = None,
+        fork_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.config = config
         self.storage = storage
         self.machine = machine
+        self.fork_lock = fork_lock
         self.transport = transport
         self.tick_seconds = tick_seconds
         self.snapshot_every = snapshot_every
@@ -114,6 +143,8 @@ class RaftHost:
             machine.restore(snapshot.data)
             self.applied = snapshot.meta.index
         self._snapshot_index = self.applied
+        self._building = False  # a child is writing a snapshot
+        self.snapshot_child = 0  # the pid of the last child forked to write one
         self._role = Role.FOLLOWER
         self.raft = Raft(
             config,
@@ -231,6 +262,8 @@ class RaftHost:
             self._answers.setdefault(item.frm, [])
         elif isinstance(item, _Campaign):
             self.raft.campaign()
+        elif isinstance(item, _Built):
+            self._built(item)
         elif isinstance(item, _Proposal):
             self._propose([item])
         else:
@@ -341,22 +374,79 @@ class RaftHost:
             self._waiting.clear()
 
     def _maybe_snapshot(self) -> None:
-        if self.applied - self._snapshot_index < self.snapshot_every:
+        if self.applied - self._snapshot_index < self.snapshot_every or self._building:
             return
-        self.take_snapshot()
+        if self.fork_lock is None:
+            self.take_snapshot()
+            return
+        meta = self._meta_at(self.applied)
+        with self.fork_lock, warnings.catch_warnings():
+            # Python 3.12 warns of forking a process with threads: the child here takes no
+            # lock but `fork_lock`, which this thread holds, and leaves by os._exit.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            self._child_snapshot(meta)
+        self._building = True
+        self.snapshot_child = pid
+        threading.Thread(
+            target=self._reap,
+            args=(pid, meta),
+            name=f"raft-snapshot-{self.config.id}",
+            daemon=True,
+        ).start()
+
+    def _child_snapshot(self, meta: SnapshotMeta) -> NoReturn:
+        """In the forked child: write the machine's snapshot beside the store, and leave."""
+        code = 1
+        try:
+            _close_inherited_files()
+            self.storage.stage(Snapshot(meta, self.machine.snapshot()))
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+
+    def _reap(self, pid: int, meta: SnapshotMeta) -> None:
+        """Wait for the child; hand its snapshot (read back, checksum checked) to the loop."""
+        _, status = os.waitpid(pid, 0)
+        staged = self.storage.staging_path(meta)
+        try:
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError(f"exit status {os.waitstatus_to_exitcode(status)}")
+            built = _Built(read_snapshot(staged, name=snapshot_name(meta)), staged)
+        except Exception as exc:
+            built = _Built(None, None, f"{type(exc).__name__}: {exc}")
+        self._inbox.put(built)
+
+    def _built(self, built: _Built) -> None:
+        self._building = False
+        if built.snapshot is None:
+            # As when a snapshot taken on the loop cannot be written: this replica stops.
+            raise RuntimeError(f"the process taking a snapshot failed: {built.error}")
+        if built.snapshot.meta.index <= self._snapshot_index:  # a leader's snapshot came first
+            if built.staged is not None:
+                built.staged.unlink(missing_ok=True)
+            return
+        self._compacted(built.snapshot, built.staged)
 
     def take_snapshot(self) -> None:
-        """Snapshot the state machine at the applied index and compact the log behind it.
-        Runs on the loop thread (or once the loop has stopped)."""
+        """Snapshot the state machine at the applied index and compact the log behind it,
+        here and now. Runs on the loop thread (or once the loop has stopped)."""
         if self.applied <= self._snapshot_index:
             return
-        term = self.raft.log.term(self.applied)
+        self._compacted(Snapshot(self._meta_at(self.applied), self.machine.snapshot()))
+
+    def _meta_at(self, index: int) -> SnapshotMeta:
+        term = self.raft.log.term(index)
         assert term is not None, "the applied entry is in the log"
-        meta = SnapshotMeta(index=self.applied, term=term, voters=self.config.voters)
-        snapshot = Snapshot(meta, self.machine.snapshot())
-        self.storage.compact(snapshot)
+        return SnapshotMeta(index=index, term=term, voters=self.config.voters)
+
+    def _compacted(self, snapshot: Snapshot, staged: Path | None = None) -> None:
+        self.storage.compact(snapshot, staged)
         self.raft.compact(snapshot)
-        self._snapshot_index = self.applied
+        self._snapshot_index = snapshot.meta.index
 
     def _fail_all(self, exc: Exception) -> None:
         for waiting in self._waiting.values():
@@ -381,6 +471,21 @@ class RaftHost:
                 return
             if isinstance(item, _Proposal | _Read | _Delivery):
                 item.future.set_exception(exc)
+
+
+def _close_inherited_files() -> None:
+    """Close every file the child inherited but the standard three: it must not hold the
+    parent's listening socket, connections or the name folder's lock past the parent's
+    death (a namenode restarted at once would find its port or folder taken). Closing a
+    copy releases nothing the parent holds."""
+    try:
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 4096))
+    for fd in fds:
+        if fd > 2:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _log_fatal(reason: str) -> None:

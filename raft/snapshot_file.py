@@ -63,8 +63,13 @@ def _encode_meta(meta: SnapshotMeta) -> bytes:
 
 def write_snapshot(directory: Path, snapshot: Snapshot) -> Path:
     """Write `snapshot` durably under its name (see the module docstring); its path."""
-    final = directory / snapshot_name(snapshot.meta)
-    tmp = directory / f".{final.name}.tmp"
+    return publish_snapshot(stage_snapshot(directory, snapshot), snapshot.meta)
+
+
+def stage_snapshot(directory: Path, snapshot: Snapshot, tag: str = "") -> Path:
+    """Write `snapshot` durably to a temporary file (`tag` keeps writers apart); its path.
+    Nothing reads it until `publish_snapshot` gives it its name."""
+    tmp = staged_path(directory, snapshot.meta, tag)
     meta = _encode_meta(snapshot.meta)
     checksum = crc32c.crc32c(snapshot.data, crc32c.crc32c(meta))
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
@@ -73,8 +78,17 @@ def write_snapshot(directory: Path, snapshot: Snapshot) -> Path:
         f.write(snapshot.data)
         f.flush()
         os.fsync(f.fileno())
-    tmp.replace(final)
-    fsync_dir(directory)
+    return tmp
+
+
+def staged_path(directory: Path, meta: SnapshotMeta, tag: str = "") -> Path:
+    return directory / f".{snapshot_name(meta)}{tag}.tmp"
+
+
+def publish_snapshot(staged: Path, meta: SnapshotMeta) -> Path:
+    final = staged.parent / snapshot_name(meta)
+    staged.replace(final)
+    fsync_dir(staged.parent)
     return final
 
 
@@ -84,12 +98,14 @@ def read_meta(path: Path) -> SnapshotMeta:
     return meta
 
 
-def read_snapshot(path: Path) -> Snapshot:
-    meta, data = _read(path, keep_data=True)
+def read_snapshot(path: Path, name: str = "") -> Snapshot:
+    """The snapshot in `path`, whose name (or `name`, for a staged file) must be the one
+    of the snapshot it holds."""
+    meta, data = _read(path, keep_data=True, name=name)
     return Snapshot(meta, data)
 
 
-def _read(path: Path, *, keep_data: bool) -> tuple[SnapshotMeta, bytes]:
+def _read(path: Path, *, keep_data: bool, name: str = "") -> tuple[SnapshotMeta, bytes]:
     def corrupt(problem: str) -> RaftLogCorruptError:
         return RaftLogCorruptError(f"snapshot {path} is corrupt: {problem}")
 
@@ -123,7 +139,7 @@ def _read(path: Path, *, keep_data: bool) -> tuple[SnapshotMeta, bytes]:
     if crc != checksum:
         raise corrupt("checksum mismatch")
     expected = snapshot_name(meta)
-    if path.name != expected:
+    if (name or path.name) != expected:
         raise corrupt(f"it holds the snapshot {expected}")
     return meta, data
 

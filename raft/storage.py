@@ -66,16 +66,21 @@ from raft.framing import MAX_PAYLOAD
 from raft.records import Reset
 from raft.replay import LogReplay
 from raft.snapshot_file import (
+    publish_snapshot,
     read_meta,
     read_snapshot,
     remove_temporaries,
     snapshot_files,
+    stage_snapshot,
+    staged_path,
     write_snapshot,
 )
 from raft.types import Entry, HardState, PersistentState, Snapshot, SnapshotMeta
 from raft.wal import DEFAULT_SEGMENT_SIZE, Segment, WriteAheadLog, list_segments, replay
 
 MAX_ENTRY_DATA = MAX_PAYLOAD - 64
+# The tag of a snapshot written off the loop (by `stage`), before it is taken in.
+STAGED = ".staged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +218,22 @@ class RaftStorage:
             if sync:
                 self._wal.sync()
 
-    def compact(self, snapshot: Snapshot) -> None:
+    def stage(self, snapshot: Snapshot) -> Path:
+        """Write `snapshot` durably beside the store, at `staging_path`, without taking it
+        in yet: another thread or process may, while the store goes on (it touches nothing
+        the store reads). Hand the path to `compact`; a staged file never compacted is
+        removed when the store is next opened."""
+        self._check_open()
+        return stage_snapshot(self.directory, snapshot, tag=STAGED)
+
+    def staging_path(self, meta: SnapshotMeta) -> Path:
+        return staged_path(self.directory, meta, tag=STAGED)
+
+    def compact(self, snapshot: Snapshot, staged: Path | None = None) -> None:
         """The host snapshotted its state machine up to `snapshot.meta.index` (a committed,
-        stored entry): persist the snapshot, drop the snapshots past `keep_snapshots` and
-        the log segments wholly covered by the oldest one kept."""
+        stored entry): persist the snapshot (or take in the file `stage` wrote for it), drop
+        the snapshots past `keep_snapshots` and the log segments wholly covered by the
+        oldest one kept."""
         self._check_open()
         self._check_failed()
         meta = snapshot.meta
@@ -236,7 +253,7 @@ class RaftStorage:
             )
         self._loaded = None
         with self._writing():
-            self._install(snapshot, keep=True)
+            self._install(snapshot, keep=True, staged=staged)
 
     def close(self) -> None:
         """Make everything written durable and release the folder. A failed store is only
@@ -254,11 +271,14 @@ class RaftStorage:
 
     # ------------------------------------------------------------------ internals
 
-    def _install(self, snapshot: Snapshot, *, keep: bool) -> None:
+    def _install(self, snapshot: Snapshot, *, keep: bool, staged: Path | None = None) -> None:
         """Write the snapshot file, move the log's start past it, prune old snapshots and
         the segments the oldest kept one covers."""
         meta = snapshot.meta
-        self._snap_path = write_snapshot(self.directory, snapshot)
+        if staged is None:
+            self._snap_path = write_snapshot(self.directory, snapshot)
+        else:
+            self._snap_path = publish_snapshot(staged, meta)
         if keep:
             del self._terms[: meta.index - self._snap.index]
         else:

@@ -11,6 +11,7 @@ what it applied, from its snapshot and log; a follower too far behind is sent a 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import random
 import threading
@@ -37,7 +38,7 @@ class Log:
 
     def __init__(self) -> None:
         self.values: list[int] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def apply(self, index: int, request: Request) -> Any:
         with self.lock:
@@ -115,10 +116,16 @@ class Transport:
 
 class Group:
     def __init__(
-        self, root: Path, *, snapshot_every: int = 10_000, answering: bool = False
+        self,
+        root: Path,
+        *,
+        snapshot_every: int = 10_000,
+        answering: bool = False,
+        fork: bool = False,
     ) -> None:
         self.root = root
         self.snapshot_every = snapshot_every
+        self.fork = fork
         self.network = Network(answering=answering)
         self.machines: dict[str, Log] = {}
         for node in IDS:
@@ -134,6 +141,7 @@ class Group:
             tick_seconds=TICK,
             snapshot_every=self.snapshot_every,
             rng=random.Random(IDS.index(node)),
+            fork_lock=machine.lock if self.fork else None,
         )
         self.network.hosts[node] = host
         host.start()
@@ -237,8 +245,9 @@ def test_a_cut_off_leader_confirms_no_read_and_reports_its_proposal_in_doubt(
     )
 
 
-def test_a_restarted_host_comes_back_from_its_snapshot_and_log(tmp_path: Path) -> None:
-    group = Group(tmp_path, snapshot_every=5)
+@pytest.mark.parametrize("fork", [False, True], ids=["on-the-loop", "by-a-child"])
+def test_a_restarted_host_comes_back_from_its_snapshot_and_log(tmp_path: Path, fork: bool) -> None:
+    group = Group(tmp_path, snapshot_every=5, fork=fork)
     try:
         leader = group.leader()
         for v in range(12):
@@ -256,11 +265,11 @@ def test_a_restarted_host_comes_back_from_its_snapshot_and_log(tmp_path: Path) -
         group.close()
 
 
-@pytest.mark.parametrize("answering", [False, True])
+@pytest.mark.parametrize(("answering", "fork"), [(False, False), (True, True)])
 def test_a_follower_behind_the_leaders_log_is_sent_a_snapshot(
-    tmp_path: Path, answering: bool
+    tmp_path: Path, answering: bool, fork: bool
 ) -> None:
-    group = Group(tmp_path, snapshot_every=5, answering=answering)
+    group = Group(tmp_path, snapshot_every=5, answering=answering, fork=fork)
     try:
         leader = group.leader()
         behind = next(n for n in IDS if n != leader)
@@ -308,3 +317,55 @@ def test_a_snapshot_the_machine_cannot_read_stops_the_host_and_is_not_kept(
             reopened.close()
     finally:
         group.close()
+
+
+class SlowLog(Log):
+    """A machine whose snapshot says it began (a file), then waits for the test to let it
+    go (another file): files, because the snapshot is taken in a child process."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.began, self.gate = folder / "began", folder / "gate"
+
+    def snapshot(self) -> bytes:
+        self.began.touch()
+        wait_for(self.gate.exists, timeout=WAIT, what="the test to let the snapshot go")
+        return super().snapshot()
+
+
+def test_a_snapshot_is_taken_by_a_child_while_proposals_go_on(tmp_path: Path) -> None:
+    """Given the machine's lock, the host forks for a snapshot: the child writes it, and a
+    snapshot that takes long holds up no proposal. (Taken by the loop itself, the sixth
+    proposal would hang at the gate.)"""
+    (tmp_path / "store").mkdir()
+    live = SlowLog(tmp_path)
+    host = RaftHost(
+        Config(id="a", voters=("a",)),
+        RaftStorage.open(tmp_path / "store"),
+        live,
+        tick_seconds=TICK,
+        snapshot_every=5,
+        fork_lock=live.lock,
+    )
+    host.start()
+    try:
+        host.campaign()
+        wait_for(lambda: host.status.role is Role.LEADER, what="a leader of one")
+        for v in range(40):  # the first snapshot is due after five; it waits at the gate
+            host.propose(Request({"value": v}), timeout=WAIT)
+        wait_for(live.began.exists, what="a snapshot to be begun")
+        assert host.status.first_index == 1, "nothing is compacted before the snapshot is in"
+        # The child keeps none of the parent's files: not the store's lock, no socket.
+        assert sorted(os.listdir(f"/proc/{host.snapshot_child}/fd")) == ["0", "1", "2"]
+        live.gate.touch()
+        wait_for(lambda: host.status.first_index > 1, what="the snapshot to be taken in")
+        snapshot = host.storage.snapshot()
+        assert snapshot is not None
+        # The state as of its index: the leader's no-op at 1, then one value an entry.
+        assert json.loads(snapshot.data) == list(range(snapshot.meta.index - 1))
+        assert host.status.first_index == snapshot.meta.index + 1
+        assert not list((tmp_path / "store").glob(".*.tmp")), "the staged file was taken in"
+    finally:
+        live.gate.touch()
+        host.stop()
+        host.storage.close()

@@ -18,7 +18,7 @@ from namenode import checkpoint
 from namenode import commands as c
 from namenode.namespace import Namespace
 from namenode.namesystem import Namesystem
-from tests.support import register_datanodes
+from tests.support import register_datanodes, wait_for
 
 
 def start(name: Path, **settings: object) -> Namesystem:
@@ -75,6 +75,9 @@ def test_a_restart_replays_past_many_snapshots(tmp_path: Path) -> None:
     for i in range(40):
         first.mkdirs(f"/d{i}", "alice")
     image = checkpoint.dump(first.ns, 0)
+    # Snapshots are built off the loop, from the last one and the entries since: the
+    # restart must come back from one of them, not from the log alone.
+    wait_for(lambda: first.host.status.first_index > 35, what="a snapshot of the last edits")
     first.host.stop()
     first.storage.close()
     second = start(tmp_path / "name", safemode_threshold=0, checkpoint_every=7)

@@ -1,0 +1,147 @@
+"""How long a namenode's Raft loop stops while a snapshot of a large namespace is taken.
+
+A namespace of `--files` single-block files (in `--files / 1000` folders) is built straight
+into a state machine and stored as the Raft host's first snapshot; the host (a group of one,
+its log fsynced in a folder on disk) then takes proposals from `--threads` threads, each
+a new folder, and its next snapshot falls due after `--every` of them. Measured, each run on
+a fresh host of the same namespace:
+
+* **off the loop** (what the namenode does): the snapshot written by a child process the
+  loop forks, the loop only swapping the finished file in;
+* **on the loop** (the baseline: the way it was done before, and what a host without a
+  replica maker still does): the live machine serialised by the loop itself.
+
+The figure is the longest a proposal waited while the snapshot was made, off the loop
+against on it, beside the median wait when no snapshot is being made. Results are appended
+to `bench/results/namenode_snapshot.jsonl`.
+
+Run: ``.venv/bin/python bench/namenode_snapshot.py [--files 200000] [--threads 4]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from common import git_commit, run_in_workdir
+
+from namenode import commands as c
+from namenode.machine import NamespaceMachine, replicated
+from raft.config import Config
+from raft.host import RaftHost
+from raft.machine import Request
+from raft.storage import RaftStorage
+from raft.types import HardState, Snapshot, SnapshotMeta
+
+RESULTS = Path(__file__).resolve().parent / "results" / "namenode_snapshot.jsonl"
+
+
+def namespace_image(files: int) -> bytes:
+    machine = NamespaceMachine(threading.RLock())
+    ns = machine.ns
+    for i in range(files):
+        folder = f"/data/{i // 1000:05d}"
+        if i % 1000 == 0:
+            ns.apply(c.Mkdirs(folder, 1, "bench", "supergroup"))
+        path = f"{folder}/part-{i:08d}"
+        ns.apply(c.StartFile(path, "w", 1, "bench", "supergroup", 3, 128 << 20))
+        ns.apply(c.AddBlock(path, "w"))
+        ns.apply(c.CompleteFile(path, "w", 2, 1000))
+    machine.applied_index = 1
+    return replicated(machine).snapshot()
+
+
+def run(directory: Path, image: bytes, args: argparse.Namespace, off_loop: bool) -> dict[str, Any]:
+    storage = RaftStorage.open(directory)
+    storage.save(HardState(1, None, 1), [], Snapshot(SnapshotMeta(1, 1, ("a",)), image), sync=True)
+    lock = threading.RLock()
+    host = RaftHost(
+        Config(id="a", voters=("a",)),
+        storage,
+        replicated(NamespaceMachine(lock)),
+        tick_seconds=0.1,
+        snapshot_every=args.every,
+        fork_lock=lock if off_loop else None,
+    )
+    host.start()
+    host.campaign()
+    while host.status.role.value != "leader":
+        time.sleep(0.01)
+    waits: list[tuple[float, float]] = []  # (started, waited)
+    counting = threading.Lock()
+    stop = threading.Event()
+
+    def propose(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            cmd = c.to_record(c.Mkdirs(f"/new/{n}/{i}", 3, "bench", "supergroup"))
+            began = time.monotonic()
+            host.propose(Request(cmd, time=3), timeout=600)
+            with counting:
+                waits.append((began, time.monotonic() - began))
+            i += 1
+
+    threads = [threading.Thread(target=propose, args=(n,)) for n in range(args.threads)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    first = host.status.first_index
+    while host.status.first_index == first:  # until the snapshot is in and the log compacted
+        time.sleep(0.01)
+    kept = time.monotonic()
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    host.stop()
+    storage.close()
+    during = [w for s, w in waits if s < kept]
+    return {
+        "snapshot_s": kept - began,
+        "longest_wait_s": max(during),
+        "median_wait_ms": 1000 * statistics.median(w for _, w in waits),
+        "proposals": len(waits),
+    }
+
+
+def main(args: argparse.Namespace, work: Path) -> int:
+    print(f"building a namespace of {args.files:,} files", flush=True)
+    image = namespace_image(args.files)
+    print(f"  image: {len(image) / 2**20:.0f} MiB", flush=True)
+    off = run(work / "off", image, args, off_loop=True)
+    on = run(work / "on", image, args, off_loop=False)
+    for name, r in (("off the loop", off), ("on the loop (baseline)", on)):
+        print(
+            f"{name:>24}: snapshot in {r['snapshot_s']:.2f} s, longest proposal wait "
+            f"{r['longest_wait_s'] * 1000:.0f} ms, median {r['median_wait_ms']:.1f} ms"
+        )
+    print(f"longest wait, off/on the loop: {off['longest_wait_s'] / on['longest_wait_s']:.2f}x")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as f:
+        record = {
+            "commit": git_commit(),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "files": args.files,
+            "image_bytes": len(image),
+            "off_loop": off,
+            "on_loop": on,
+        }
+        f.write(json.dumps(record) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=200_000)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--every", type=int, default=2000, help="proposals between snapshots")
+    parser.add_argument("--tmpdir", default=None)
+    parser.add_argument("--keep", action="store_true")
+    sys.exit(run_in_workdir(parser.parse_args(), main))
