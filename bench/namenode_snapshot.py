@@ -32,8 +32,10 @@ from typing import Any
 
 from common import git_commit, run_in_workdir
 
+from coord.machine import CoordMachine
 from namenode import commands as c
-from namenode.machine import NamespaceMachine, replicated
+from namenode.machine import NamespaceMachine
+from namenode.services import Services, replicated
 from raft.config import Config
 from raft.host import RaftHost
 from raft.machine import Request
@@ -55,7 +57,7 @@ def namespace_image(files: int) -> bytes:
         ns.apply(c.AddBlock(path, "w"))
         ns.apply(c.CompleteFile(path, "w", 2, 1000))
     machine.applied_index = 1
-    return replicated(machine).snapshot()
+    return replicated(Services(machine, CoordMachine())).snapshot()
 
 
 def run(directory: Path, image: bytes, args: argparse.Namespace, off_loop: bool) -> dict[str, Any]:
@@ -65,7 +67,7 @@ def run(directory: Path, image: bytes, args: argparse.Namespace, off_loop: bool)
     host = RaftHost(
         Config(id="a", voters=("a",)),
         storage,
-        replicated(NamespaceMachine(lock)),
+        replicated(Services(NamespaceMachine(lock), CoordMachine())),
         tick_seconds=0.1,
         snapshot_every=args.every,
         fork_lock=lock if off_loop else None,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minihadoop.errors import MiniHadoopError
+from minihadoop.errors import MiniHadoopError, register_remote
 
 
 class CoordError(MiniHadoopError):
@@ -69,6 +69,11 @@ class NotPermittedError(CoordError):
     status = 403
     exception = "AccessControlException"
     java_class = "org.apache.hadoop.security.AccessControlException"
+
+
+register_remote(
+    SessionExpiredError, LockHeldError, LockNotHeldError, KeyNotFoundError, NotPermittedError
+)
 
 
 def refusal(error: CoordError) -> dict[str, Any]:

@@ -246,6 +246,14 @@ for _cls in (
     _BY_NAME_AND_STATUS[_cls.exception, _cls.status] = _cls
 
 
+def register_remote(*classes: type[MiniHadoopError]) -> None:
+    """Let `from_remote` rebuild these too (errors defined outside this module). A name
+    already known keeps its class; the (name, status) pair is the more specific."""
+    for cls in classes:
+        _BY_NAME.setdefault(cls.exception, cls)
+        _BY_NAME_AND_STATUS.setdefault((cls.exception, cls.status), cls)
+
+
 def from_remote(body: Any, status: int) -> MiniHadoopError:
     """Rebuild the exception a daemon raised from its WebHDFS error body."""
     try:

@@ -23,7 +23,7 @@ from namenode import checkpoint
 from namenode import commands as c
 from namenode.namespace import Effects, Namespace
 from raft.machine import Request
-from raft.sessions import SessionTable, command_fingerprint
+from raft.sessions import command_fingerprint
 
 Outcome = dict[str, Any]
 Applied = Callable[[c.NamespaceCommand, Effects], None]
@@ -54,11 +54,6 @@ class NamespaceMachine:
     def restore(self, data: bytes) -> None:
         with self.lock:
             self.ns, self.applied_index = checkpoint.load(json.loads(data))
-
-
-def replicated(machine: NamespaceMachine) -> SessionTable:
-    """What the Raft host applies the log to: the namespace behind its session table."""
-    return SessionTable(machine, fingerprint=retry_fingerprint)
 
 
 def retry_fingerprint(request: Request) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from coord.machine import CoordMachine
 from minihadoop import paths
 from minihadoop.config import Settings
 from minihadoop.errors import (
@@ -69,11 +70,13 @@ from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.decommissioned import DecommissionList
 from namenode.leases import RECOVERY_HOLDER, Leases
-from namenode.machine import NamespaceMachine, replicated, result_of
+from namenode.locks import LockService
+from namenode.machine import NamespaceMachine, result_of
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
 from namenode.placement import NodeView, make_policy, order_for_reader
 from namenode.replication import Delete, Replicate, ReplicationQueue
 from namenode.safemode import SafeMode
+from namenode.services import Services, coord_command, replicated
 from raft.config import Config, NotLeaderError
 from raft.host import OutcomeUnknownError, RaftHost
 from raft.machine import Request
@@ -162,6 +165,8 @@ class Namesystem:
             others = {n: url for n, url in service.items() if n != self.node_id}
             transport = HttpTransport(self.node_id, others, settings.token, tls_ca=settings.tls_ca)
         self.machine = NamespaceMachine(self.lock, self._applied)
+        self.locks = LockService(self)
+        self.services = Services(self.machine, self.locks.machine, self.locks.applied)
         self.storage = RaftStorage.open(name_dir)
         try:
             if read_old := upgrade.read_old_layout(name_dir):
@@ -172,7 +177,7 @@ class Namesystem:
         self.host = RaftHost(
             Config(id=self.node_id, voters=voters, election_tick=settings.raft_election_ticks),
             self.storage,
-            replicated(self.machine),
+            replicated(self.services),
             transport=transport,
             tick_seconds=settings.raft_tick,
             snapshot_every=settings.checkpoint_every,
@@ -185,6 +190,10 @@ class Namesystem:
             transport.receive = self.host.receive
         restored = self.host.applied
         self.host.start()
+        self._stopping = threading.Event()
+        threading.Thread(
+            target=self.locks.run, args=(self._stopping,), name="lock-leases", daemon=True
+        ).start()
         if self.single:
             self._become_leader()
         self._event("namenode", f"started; {self.host.applied - restored} edits replayed")
@@ -211,7 +220,9 @@ class Namesystem:
             )
         old = NamespaceMachine(threading.RLock())
         old.ns, old.applied_index = ns, 1
-        image = Snapshot(SnapshotMeta(1, 1, voters), replicated(old).snapshot())
+        image = Snapshot(
+            SnapshotMeta(1, 1, voters), replicated(Services(old, CoordMachine())).snapshot()
+        )
         self.storage.save(HardState(1, None, 1), [], image, sync=True)
         self.storage.close()  # opened again, to start from what is now on disk
         self.storage = RaftStorage.open(self.name_dir)
@@ -286,8 +297,16 @@ class Namesystem:
         with self.lock:
             if self.safemode.on:
                 raise self._safe_mode_error("Cannot change the namespace")
+        return self._propose(c.to_record(cmd), session)
+
+    def propose_coord(self, record: dict[str, Any], session: Session | None) -> Any:
+        """Commit and apply a lock service command (`namenode.locks`); safe mode, which
+        guards the namespace, does not stop it."""
+        return self._propose(coord_command(record), session)
+
+    def _propose(self, command: dict[str, Any], session: Session | None) -> Any:
         client, seq = session or ("", 0)
-        request = Request(c.to_record(cmd), client, seq, self._now_ms())
+        request = Request(command, client, seq, self._now_ms())
         try:
             outcome = self.host.propose(request, timeout=PROPOSE_TIMEOUT)
         except NotLeaderError:
@@ -329,6 +348,7 @@ class Namesystem:
             self.datanodes.queue(datanode_id, _delete_command(block_id))
 
     def close(self) -> None:
+        self._stopping.set()
         self.host.stop()
         if self.transport is not None:
             self.transport.close()

@@ -1,0 +1,242 @@
+"""The lock service as the namenodes serve it: Chubby's sessions, locks and small keys,
+replicated by the namenodes' Raft log (`namenode.services`) beside the namespace.
+
+Every change is a command committed to the log and answered once applied, on the leader
+only (a follower answers StandbyError, as for the namespace). Reads are made after a read
+barrier, so they are linearizable. What is the leader's alone:
+
+* **The lease count** (`coord.leases.LeaseTracker`, on this process's monotonic clock).
+  When this namenode becomes active it gives every session a full TTL from now (Chubby's
+  grace period: a failover never takes a lock from a holder that goes on renewing), and
+  `tick` proposes an `expire` for each session whose deadline passed. The entry ends the
+  session only if no keepalive was committed since the one the deadline counted from.
+* **Watchers.** A waiting `acquire` and a `watch` of a lock or key sleep on a condition of
+  the namesystem's lock, woken by every applied lock service entry that changed something,
+  and answer when what they wait for is in the applied state, or when their time is up.
+
+A session belongs to the user who opened it: another user's keepalive, acquire or release
+naming it is refused (AccessControlException), so one user's mistake cannot end another's
+lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from coord import commands as cc
+from coord.errors import NotPermittedError, SessionExpiredError
+from coord.leases import LeaseTracker
+from coord.machine import CoordMachine, Effects, KeyValue, LockStatus, SessionInfo
+from minihadoop.errors import MiniHadoopError
+
+if TYPE_CHECKING:
+    from namenode.namesystem import Namesystem, Session
+
+T = TypeVar("T")
+MAX_WAIT = 60.0  # seconds a long poll may be held
+TICK = 0.2  # seconds between the leader's looks at its deadlines
+
+
+def _now_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+class LockService:
+    def __init__(self, system: Namesystem) -> None:
+        self.system = system
+        self.machine = CoordMachine()
+        self.tracker = LeaseTracker()
+        self.changed = threading.Condition(system.lock)
+
+    # --- fed by the log and the clock ---------------------------------------------------------
+
+    def applied(self, effects: Effects) -> None:
+        """A lock service entry was applied (on the Raft loop, under the lock)."""
+        self.tracker.observe(effects, _now_ms())
+        if effects.changed or effects.ended or effects.renewed:
+            self.changed.notify_all()
+
+    def tick(self) -> None:
+        """Follow this namenode's role, and expire the sessions whose lease ran out."""
+        with self.system.lock:
+            now = _now_ms()
+            if self.system.active and not self.tracker.leading:
+                self.tracker.lead(now, self.machine.sessions())
+            elif not self.system.active and self.tracker.leading:
+                self.tracker.step_down()
+                self.changed.notify_all()  # waiters answer StandbyError and go elsewhere
+            due = self.tracker.due(now) if self.tracker.leading else []
+        for record in due:
+            # Lost with the leadership, or in doubt: the tracker asks again a retry later.
+            with contextlib.suppress(MiniHadoopError):
+                self._propose(record, None)
+
+    def run(self, stopping: threading.Event) -> None:
+        while not stopping.wait(TICK):
+            self.tick()
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def open(self, user: str, ttl: float, session: Session | None) -> dict[str, Any]:
+        return self._propose(cc.to_record(cc.Open(_ttl_ms(ttl), user)), session)
+
+    def keepalive(self, user: str, sid: str, session: Session | None) -> dict[str, Any]:
+        self._owned(user, sid)
+        return self._propose(cc.to_record(cc.KeepAlive(sid)), session)
+
+    def close(self, user: str, sid: str, session: Session | None) -> dict[str, Any]:
+        self._owned(user, sid)
+        return self._propose(cc.to_record(cc.Close(sid)), session)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        self.system.read_barrier()
+        with self.system.lock:
+            return [self._session_view(s) for s in self.machine.sessions()]
+
+    def _session_view(self, s: SessionInfo) -> dict[str, Any]:
+        deadline = self.tracker.deadline(s.id)
+        left = None if deadline is None else max(0.0, (deadline - _now_ms()) / 1000)
+        return {**asdict(s), "expires_in": left}
+
+    # --- locks --------------------------------------------------------------------------------
+
+    def acquire(
+        self,
+        user: str,
+        sid: str,
+        name: str,
+        *,
+        shared: bool,
+        wait: float,
+        session: Session | None,
+    ) -> dict[str, Any]:
+        """Take lock `name` for session `sid`, or wait up to `wait` seconds in its queue.
+        `{"granted": true, "token": T}`, or `{"granted": false, "position": n}` when still
+        queued (ask again, the same way: the place is kept while the session lives)."""
+        self._owned(user, sid)
+        mode = cc.Mode.SHARED if shared else cc.Mode.EXCLUSIVE
+        record = cc.to_record(cc.Acquire(sid, name, mode, wait > 0))
+        result = self._propose(record, session)
+        if result.get("granted") or wait <= 0:
+            return result
+
+        def decided() -> dict[str, Any] | None:
+            if not any(s.id == sid for s in self.machine.sessions()):
+                raise SessionExpiredError(f"session {sid} has ended")
+            status = self.machine.lock_status(name)[0]
+            for holder in status.holders:
+                if holder.session == sid:
+                    return {"granted": True, "token": holder.token}
+            return None
+
+        found = self._wait_for(decided, wait)
+        if found is not None:
+            return found
+        with self.system.lock:
+            queue = [w.session for w in self.machine.lock_status(name)[0].waiters]
+        return {"granted": False, "position": queue.index(sid) + 1 if sid in queue else 0}
+
+    def release(self, user: str, sid: str, name: str, session: Session | None) -> dict[str, Any]:
+        self._owned(user, sid)
+        return self._propose(cc.to_record(cc.Release(sid, name)), session)
+
+    def locks(self, name: str | None = None) -> list[dict[str, Any]]:
+        self.system.read_barrier()
+        with self.system.lock:
+            owners = {s.id: s.owner for s in self.machine.sessions()}
+            return [_lock_view(s, owners) for s in self.machine.lock_status(name)]
+
+    # --- keys ---------------------------------------------------------------------------------
+
+    def put(
+        self, user: str, key: str, value: str, sid: str | None, session: Session | None
+    ) -> dict[str, Any]:
+        if sid is not None:
+            self._owned(user, sid)
+        return self._propose(cc.to_record(cc.Put(key, value, sid)), session)
+
+    def delete(self, key: str, session: Session | None) -> dict[str, Any]:
+        return self._propose(cc.to_record(cc.Delete(key)), session)
+
+    def get(self, key: str, *, after: int = -1, wait: float = 0.0) -> dict[str, Any]:
+        """The key's value and revision; with `after`, wait up to `wait` seconds for its
+        revision to differ from `after` (a watch: `after` is the revision last seen)."""
+        self.system.read_barrier()
+
+        def changed() -> int | None:
+            revision = self.machine.revision_of(key)
+            return revision if revision != after else None
+
+        if after >= 0 and wait > 0:
+            self._wait_for(changed, wait)
+        with self.system.lock:
+            return _key_view(key, self.machine.get(key), self.machine.revision_of(key))
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _propose(self, record: dict[str, Any], session: Session | None) -> dict[str, Any]:
+        result: dict[str, Any] = self.system.propose_coord(record, session)
+        return result
+
+    def _owned(self, user: str, sid: str) -> None:
+        with self.system.lock:
+            found = next((s for s in self.machine.sessions() if s.id == sid), None)
+        if found is None:
+            self.system.read_barrier()  # perhaps this namenode is behind, or not the leader
+            with self.system.lock:
+                found = next((s for s in self.machine.sessions() if s.id == sid), None)
+        if found is None:
+            raise SessionExpiredError(f"session {sid} has ended (or never began)")
+        if found.owner != user:
+            raise NotPermittedError(f"session {sid} is {found.owner}'s, not {user}'s")
+
+    def _wait_for(self, check: Callable[[], T | None], wait: float) -> T | None:
+        """Sleep on applied changes until `check` gives something, or `wait` seconds pass.
+        Only the active namenode answers: it stops waiting when it stops being active."""
+        deadline = time.monotonic() + min(wait, MAX_WAIT)
+        with self.system.lock:
+            while True:
+                if not self.system.active and not self.system.single:
+                    raise self.system.standby()
+                found = check()
+                left = deadline - time.monotonic()
+                if found is not None or left <= 0:
+                    return found
+                self.changed.wait(min(left, 1.0))
+
+
+def _ttl_ms(ttl: float) -> int:
+    return round(ttl * 1000)
+
+
+def _lock_view(status: LockStatus, owners: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": status.name,
+        "mode": None if status.mode is None else status.mode.value,
+        "holders": [
+            {"session": h.session, "owner": owners.get(h.session, ""), "token": h.token}
+            for h in status.holders
+        ],
+        "waiters": [
+            {"session": w.session, "owner": owners.get(w.session, ""), "mode": w.mode.value}
+            for w in status.waiters
+        ],
+        "revision": status.revision,
+    }
+
+
+def _key_view(key: str, found: KeyValue | None, revision: int) -> dict[str, Any]:
+    if found is None:
+        return {"key": key, "exists": False, "value": None, "session": None, "revision": revision}
+    return {
+        "key": key,
+        "exists": True,
+        "value": found.value,
+        "session": found.session,
+        "revision": revision,
+    }
