@@ -10,9 +10,11 @@ barrier, so they are linearizable. What is the leader's alone:
   grace period: a failover never takes a lock from a holder that goes on renewing), and
   `tick` proposes an `expire` for each session whose deadline passed. The entry ends the
   session only if no keepalive was committed since the one the deadline counted from.
-* **Watchers.** A waiting `acquire` and a `watch` of a lock or key sleep on a condition of
-  the namesystem's lock, woken by every applied lock service entry that changed something,
-  and answer when what they wait for is in the applied state, or when their time is up.
+* **Watchers.** A waiting `acquire` and a `watch` of a key are coroutines on the HTTP
+  server's event loop (a thread each would let a few hundred waiters starve every other
+  request of the thread pool): each sleeps on an `asyncio.Event`, set by every applied lock
+  service entry that changed something, and answers when what it waits for is in the
+  applied state, or when its time is up. At most `MAX_WAITERS` wait at once.
 
 A session belongs to the user who opened it: another user's keepalive, acquire or release
 naming it is refused (AccessControlException), so one user's mistake cannot end another's
@@ -21,6 +23,7 @@ lock.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -28,17 +31,20 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from starlette.concurrency import run_in_threadpool
+
 from coord import commands as cc
 from coord.errors import NotPermittedError, SessionExpiredError
 from coord.leases import LeaseTracker
 from coord.machine import CoordMachine, Effects, KeyValue, LockStatus, SessionInfo
-from minihadoop.errors import MiniHadoopError
+from minihadoop.errors import MiniHadoopError, UnavailableError
 
 if TYPE_CHECKING:
     from namenode.namesystem import Namesystem, Session
 
 T = TypeVar("T")
 MAX_WAIT = 60.0  # seconds a long poll may be held
+MAX_WAITERS = 1000
 TICK = 0.2  # seconds between the leader's looks at its deadlines
 
 
@@ -51,15 +57,16 @@ class LockService:
         self.system = system
         self.machine = CoordMachine()
         self.tracker = LeaseTracker()
-        self.changed = threading.Condition(system.lock)
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._waiters_lock = threading.Lock()
 
     # --- fed by the log and the clock ---------------------------------------------------------
 
     def applied(self, effects: Effects) -> None:
         """A lock service entry was applied (on the Raft loop, under the lock)."""
         self.tracker.observe(effects, _now_ms())
-        if effects.changed or effects.ended or effects.renewed:
-            self.changed.notify_all()
+        if effects.changed or effects.ended:
+            self._wake()
 
     def tick(self) -> None:
         """Follow this namenode's role, and expire the sessions whose lease ran out."""
@@ -69,7 +76,7 @@ class LockService:
                 self.tracker.lead(now, self.machine.sessions())
             elif not self.system.active and self.tracker.leading:
                 self.tracker.step_down()
-                self.changed.notify_all()  # waiters answer StandbyError and go elsewhere
+                self._wake()  # waiters answer StandbyError and go elsewhere
             due = self.tracker.due(now) if self.tracker.leading else []
         for record in due:
             # Lost with the leadership, or in doubt: the tracker asks again a retry later.
@@ -105,7 +112,7 @@ class LockService:
 
     # --- locks --------------------------------------------------------------------------------
 
-    def acquire(
+    async def acquire(
         self,
         user: str,
         sid: str,
@@ -118,10 +125,14 @@ class LockService:
         """Take lock `name` for session `sid`, or wait up to `wait` seconds in its queue.
         `{"granted": true, "token": T}`, or `{"granted": false, "position": n}` when still
         queued (ask again, the same way: the place is kept while the session lives)."""
-        self._owned(user, sid)
         mode = cc.Mode.SHARED if shared else cc.Mode.EXCLUSIVE
         record = cc.to_record(cc.Acquire(sid, name, mode, wait > 0))
-        result = self._propose(record, session)
+
+        def propose() -> dict[str, Any]:
+            self._owned(user, sid)
+            return self._propose(record, session)
+
+        result = await run_in_threadpool(propose)
         if result.get("granted") or wait <= 0:
             return result
 
@@ -134,7 +145,7 @@ class LockService:
                     return {"granted": True, "token": holder.token}
             return None
 
-        found = self._wait_for(decided, wait)
+        found = await self._until(decided, wait)
         if found is not None:
             return found
         with self.system.lock:
@@ -163,17 +174,17 @@ class LockService:
     def delete(self, key: str, session: Session | None) -> dict[str, Any]:
         return self._propose(cc.to_record(cc.Delete(key)), session)
 
-    def get(self, key: str, *, after: int = -1, wait: float = 0.0) -> dict[str, Any]:
+    async def get(self, key: str, *, after: int = -1, wait: float = 0.0) -> dict[str, Any]:
         """The key's value and revision; with `after`, wait up to `wait` seconds for its
         revision to differ from `after` (a watch: `after` is the revision last seen)."""
-        self.system.read_barrier()
+        await run_in_threadpool(self.system.read_barrier)
 
         def changed() -> int | None:
             revision = self.machine.revision_of(key)
             return revision if revision != after else None
 
         if after >= 0 and wait > 0:
-            self._wait_for(changed, wait)
+            await self._until(changed, wait)
         with self.system.lock:
             return _key_view(key, self.machine.get(key), self.machine.revision_of(key))
 
@@ -195,19 +206,38 @@ class LockService:
         if found.owner != user:
             raise NotPermittedError(f"session {sid} is {found.owner}'s, not {user}'s")
 
-    def _wait_for(self, check: Callable[[], T | None], wait: float) -> T | None:
-        """Sleep on applied changes until `check` gives something, or `wait` seconds pass.
-        Only the active namenode answers: it stops waiting when it stops being active."""
+    def _wake(self) -> None:
+        with self._waiters_lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # its loop has closed
+                loop.call_soon_threadsafe(event.set)
+
+    async def _until(self, check: Callable[[], T | None], wait: float) -> T | None:
+        """Sleep until an applied change makes `check` give something, or `wait` seconds
+        pass. Only the active namenode answers: it stops waiting when it stops being so."""
+        event = asyncio.Event()
+        me = (asyncio.get_running_loop(), event)
+        with self._waiters_lock:
+            if len(self._waiters) >= MAX_WAITERS:
+                raise UnavailableError(f"{MAX_WAITERS} requests are waiting already; try later")
+            self._waiters.add(me)
         deadline = time.monotonic() + min(wait, MAX_WAIT)
-        with self.system.lock:
+        try:
             while True:
-                if not self.system.active and not self.system.single:
-                    raise self.system.standby()
-                found = check()
+                event.clear()
+                with self.system.lock:
+                    if not self.system.active:
+                        raise self.system.standby()
+                    found = check()
                 left = deadline - time.monotonic()
                 if found is not None or left <= 0:
                     return found
-                self.changed.wait(min(left, 1.0))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), min(left, 1.0))
+        finally:
+            with self._waiters_lock:
+                self._waiters.discard(me)
 
 
 def _ttl_ms(ttl: float) -> int:

@@ -5,10 +5,12 @@ lease count, and a snapshot holding both the namespace and the lock service."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,7 @@ from coord.machine import CoordMachine
 from minihadoop.config import Settings
 from namenode import checkpoint
 from namenode import commands as c
+from namenode.locks import LockService
 from namenode.machine import NamespaceMachine
 from namenode.namesystem import Namesystem
 from namenode.services import Services, replicated
@@ -24,10 +27,25 @@ from raft.machine import Request
 from tests.support import wait_for
 
 
-def start(name: Path) -> Namesystem:
-    system = Namesystem(name, Settings(token="t", replication=1, safemode_threshold=0))
-    wait_for(lambda: system.tick() or system.active, what="an active namenode")
+def acquire(locks: LockService, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    return asyncio.run(locks.acquire(*args, **kwargs))
+
+
+def get(locks: LockService, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    return asyncio.run(locks.get(*args, **kwargs))
+
+
+def activated(system: Namesystem) -> Namesystem:
+    def active() -> bool:
+        system.tick()
+        return system.active
+
+    wait_for(active, what="an active namenode")
     return system
+
+
+def start(name: Path) -> Namesystem:
+    return activated(Namesystem(name, Settings(token="t", replication=1, safemode_threshold=0)))
 
 
 @pytest.fixture
@@ -41,11 +59,11 @@ def test_locks_are_served_in_order_with_growing_tokens(system: Namesystem) -> No
     locks = system.locks
     a = locks.open("alice", 10, None)["session"]
     b = locks.open("bob", 10, None)["session"]
-    first = locks.acquire("alice", a, "jobtracker", shared=False, wait=0, session=None)
+    first = acquire(locks, "alice", a, "jobtracker", shared=False, wait=0, session=None)
     assert first["granted"] and first["token"] > 0
     with pytest.raises(LockHeldError):
-        locks.acquire("bob", b, "jobtracker", shared=False, wait=0, session=None)
-    queued = locks.acquire("bob", b, "jobtracker", shared=False, wait=0.2, session=None)
+        acquire(locks, "bob", b, "jobtracker", shared=False, wait=0, session=None)
+    queued = acquire(locks, "bob", b, "jobtracker", shared=False, wait=0.2, session=None)
     assert queued == {"granted": False, "position": 1}
     [status] = locks.locks("jobtracker")
     assert status["holders"] == [{"session": a, "owner": "alice", "token": first["token"]}]
@@ -54,7 +72,7 @@ def test_locks_are_served_in_order_with_growing_tokens(system: Namesystem) -> No
     got: list[dict[str, object]] = []
     waiter = threading.Thread(
         target=lambda: got.append(
-            locks.acquire("bob", b, "jobtracker", shared=False, wait=20, session=None)
+            acquire(locks, "bob", b, "jobtracker", shared=False, wait=20, session=None)
         )
     )
     waiter.start()
@@ -71,7 +89,7 @@ def test_a_session_is_its_users_alone(system: Namesystem) -> None:
     a = locks.open("alice", 10, None)["session"]
     for call in (
         lambda: locks.keepalive("mallory", a, None),
-        lambda: locks.acquire("mallory", a, "x", shared=False, wait=0, session=None),
+        lambda: acquire(locks, "mallory", a, "x", shared=False, wait=0, session=None),
         lambda: locks.release("mallory", a, "x", None),
         lambda: locks.close("mallory", a, None),
     ):
@@ -87,24 +105,24 @@ def test_the_leader_expires_a_session_not_kept_alive_and_serves_the_next(
 ) -> None:
     locks = system.locks
     quiet = locks.open("alice", 1, None)["session"]  # a one-second lease, never renewed
-    held = locks.acquire("alice", quiet, "l", shared=False, wait=0, session=None)
+    held = acquire(locks, "alice", quiet, "l", shared=False, wait=0, session=None)
     locks.put("alice", "leader-address", "http://a:1", quiet, None)
     b = locks.open("bob", 30, None)["session"]
     began = time.monotonic()
-    got = locks.acquire("bob", b, "l", shared=False, wait=20, session=None)
+    got = acquire(locks, "bob", b, "l", shared=False, wait=20, session=None)
     assert got["granted"] and int(got["token"]) > held["token"]  # type: ignore[call-overload]
     assert time.monotonic() - began >= 0.5  # not before its lease could have run out
     assert quiet not in [s["id"] for s in locks.sessions()]
-    assert locks.get("leader-address")["exists"] is False  # its keys went with it
+    assert get(locks, "leader-address")["exists"] is False  # its keys went with it
 
 
 def test_a_watch_answers_when_the_key_changes(system: Namesystem) -> None:
     locks = system.locks
-    first = locks.get("config")
+    first = get(locks, "config")
     assert first["exists"] is False
     seen: list[dict[str, object]] = []
     watcher = threading.Thread(
-        target=lambda: seen.append(locks.get("config", after=first["revision"], wait=20))
+        target=lambda: seen.append(get(locks, "config", after=first["revision"], wait=20))
     )
     watcher.start()
     time.sleep(0.2)
@@ -112,18 +130,19 @@ def test_a_watch_answers_when_the_key_changes(system: Namesystem) -> None:
     locks.put("alice", "config", "v1", None, None)
     watcher.join(timeout=20)
     assert seen and seen[0]["value"] == "v1" and seen[0]["revision"] != first["revision"]
-    timed_out = locks.get("config", after=int(seen[0]["revision"]), wait=0.3)  # type: ignore[call-overload]
+    timed_out = get(locks, "config", after=int(seen[0]["revision"]), wait=0.3)  # type: ignore[call-overload]
     assert timed_out["value"] == "v1"
 
 
 def test_sessions_and_locks_survive_a_restart_from_snapshot_and_log(tmp_path: Path) -> None:
-    first = Namesystem(
-        tmp_path / "name",
-        Settings(token="t", replication=1, safemode_threshold=0, checkpoint_every=5),
+    first = activated(
+        Namesystem(
+            tmp_path / "name",
+            Settings(token="t", replication=1, safemode_threshold=0, checkpoint_every=5),
+        )
     )
-    wait_for(lambda: first.tick() or first.active, what="an active namenode")
     a = first.locks.open("alice", 60, None)["session"]
-    token = first.locks.acquire("alice", a, "l", shared=False, wait=0, session=None)["token"]
+    token = acquire(first.locks, "alice", a, "l", shared=False, wait=0, session=None)["token"]
     for i in range(12):
         first.mkdirs(f"/d{i}", "alice")
     wait_for(lambda: first.host.status.first_index > 5, what="a snapshot")
