@@ -11,7 +11,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from cli import admin, cluster, daemons, fs, job
+from cli import admin, cluster, daemons, fs, job, lock
 from minihadoop.errors import MiniHadoopError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(fs.app, name="fs")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(admin.app, name="admin")
 app.add_typer(job.app, name="job")
+app.add_typer(lock.app, name="lock")
 app.command()(daemons.namenode)
 app.command()(daemons.datanode)
 app.command()(daemons.jobtracker)

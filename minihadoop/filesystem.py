@@ -35,6 +35,7 @@ import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ from minihadoop.errors import (
     UnavailableError,
 )
 from minihadoop.ha import NamenodeState, group_state
+from minihadoop.locks import Lock, LockSession, hold
 from minihadoop.models import (
     AddBlockRequest,
     AppendRequest,
@@ -228,6 +230,68 @@ class FileSystem:
         if replay is Replay.SESSION:
             params.update(self._session())
         return self._nn("POST", f"/nn/v1/{endpoint}", replay, json=payload, params=params).json()
+
+    # --- the lock service (minihadoop.locks) ---------------------------------------------------
+
+    def coord_call(self, method: str, endpoint: str, replay: Replay, **kw: Any) -> Any:
+        """A call to the lock service's `endpoint` (``/coord/v1…``), as this client's user."""
+        params = {"user.name": self.user, **kw.pop("params", {})}
+        if replay is Replay.SESSION:
+            params.update(self._session())
+        wait = float(params.get("wait", 0))
+        if wait:  # a long poll: held by the namenode up to `wait` seconds
+            kw["timeout"] = httpx.Timeout(wait + self._timeouts[1], connect=5.0)
+        return self._nn(method, f"/coord/v1{endpoint}", replay, params=params, **kw).json()
+
+    def lock(
+        self,
+        name: str,
+        *,
+        ttl: float = 10.0,
+        shared: bool = False,
+        timeout: float | None = None,
+    ) -> AbstractContextManager[Lock]:
+        """Hold lock `name` for a `with` block, in a session of its own kept alive every
+        `ttl`/3 seconds; waits for it up to `timeout` seconds (None: for ever). The `Lock`
+        has the fencing `token`; `lock.valid()` says whether it may still be believed held."""
+        return hold(self, name, ttl=ttl, shared=shared, timeout=timeout)
+
+    def lock_session(self, ttl: float = 10.0) -> LockSession:
+        """A session for several locks and keys (`minihadoop.locks.LockSession`)."""
+        return LockSession(self, ttl)
+
+    def locks(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Every lock held or waited for (or just `name`'s): holders, tokens, waiters."""
+        params = {"lock": name} if name is not None else {}
+        found: list[dict[str, Any]] = self.coord_call("GET", "/locks", Replay.SAFE, params=params)[
+            "locks"
+        ]
+        return found
+
+    def lock_sessions(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.coord_call("GET", "/sessions", Replay.SAFE)["sessions"]
+        return found
+
+    def get_key(self, key: str, *, after: int = -1, wait: float = 0.0) -> dict[str, Any]:
+        """A key of the lock service: `exists`, `value`, `revision`. With `after` (a revision
+        seen before), wait up to `wait` seconds for the key to change first."""
+        params: dict[str, Any] = {"key": key}
+        if after >= 0:
+            params.update(after=after, wait=wait)
+        found: dict[str, Any] = self.coord_call("GET", "/key", Replay.SAFE, params=params)
+        return found
+
+    def put_key(self, key: str, value: str) -> int:
+        """Set a key that outlives any session; its revision."""
+        answer = self.coord_call(
+            "POST", "/key/put", Replay.SESSION, params={"key": key}, json={"value": value}
+        )
+        return int(answer["revision"])
+
+    def delete_key(self, key: str) -> int:
+        return int(
+            self.coord_call("POST", "/key/delete", Replay.SESSION, params={"key": key})["revision"]
+        )
 
     # --- namespace ----------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ from minihadoop.models import (
 )
 from minihadoop.server import install_error_handlers, json_response, limit_body_size
 from minihadoop.signing import Keys
-from namenode import dashboard, webhdfs
+from namenode import coord_api, dashboard, webhdfs
 from namenode.fsck import fsck_report
 from namenode.namesystem import Namesystem, Session
 from namenode.status import cluster_status
@@ -102,6 +102,7 @@ def create_app(
     app.include_router(webhdfs.router(system, tokens, Depends(web.user), read))
     app.include_router(_native(system, auth, read))
     app.include_router(_leases(system, auth))
+    app.include_router(coord_api.router(system, auth))
     app.include_router(_internal(system, tokens, auth))
     app.include_router(_raft(system, auth))
     install_guard(app, settings, names or HostNames(settings.host_names()))

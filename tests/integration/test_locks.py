@@ -1,0 +1,157 @@
+"""The lock service on a real namenode group of three: `minihadoop lock acquire` runs a
+command under a lock with its fencing token, a holder frozen with SIGSTOP past its TTL loses
+the lock to the next and its late writes are refused by a resource that checks tokens, and
+sessions and locks ride out a kill -9 of the leader without a lock being granted twice."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from coord.errors import LockHeldError
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+from tests.support import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+MakeCluster = Callable[..., LocalCluster]
+HA = {"raft_tick": 0.05, "raft_election_ticks": 10, "retry_window": 30.0}
+
+# A resource that checks fencing tokens, as the thing a lock guards must: a write with a
+# token lower than the highest it has accepted is refused. The writer appends "token i"
+# lines while its lock lasts, and notes each refusal.
+WRITER = textwrap.dedent(
+    """
+    import fcntl, os, sys, time
+    store = sys.argv[1]
+    token = int(os.environ["MINIHADOOP_FENCING_TOKEN"])
+    i = 0
+    while True:
+        with open(store + ".lock", "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            highest = int(open(store + ".max").read() or 0) if os.path.exists(store + ".max") else 0
+            if token < highest:
+                with open(store + ".refused", "a") as f:
+                    f.write(f"{token} {i}\\n")
+                sys.exit(9)
+            with open(store + ".max", "w") as f:
+                f.write(str(token))
+            with open(store, "a") as f:
+                f.write(f"{token} {i}\\n")
+        i += 1
+        time.sleep(0.02)
+    """
+)
+
+
+def lock_cli(cluster: LocalCluster, name: str, *command: str, ttl: float = 10) -> list[str]:
+    return ["lock", "acquire", name, "--ttl", str(ttl), "--dir", str(cluster.directory), "--",
+            *command]  # fmt: skip
+
+
+def run(cluster: LocalCluster, argv: list[str], **kw: object) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIHADOOP_")}
+    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "cli", *argv], env=env, text=True, **kw
+    )
+
+
+@pytest.fixture
+def group(make_cluster: MakeCluster) -> LocalCluster:
+    return make_cluster(datanodes=0, namenodes=3, mapreduce=False, **HA)
+
+
+def test_a_command_runs_under_the_lock_with_its_token_and_its_exit_status(
+    group: LocalCluster,
+) -> None:
+    script = "import os, sys; print(os.environ['MINIHADOOP_FENCING_TOKEN']); sys.exit(3)"
+    done = run(group, lock_cli(group, "nightly", sys.executable, "-c", script),
+               stdout=subprocess.PIPE)  # fmt: skip
+    out, _ = done.communicate(timeout=60)
+    assert done.returncode == 3
+    token = int(out.strip())
+    assert token > 0
+    status = run(group, ["lock", "status", "--json", "--dir", str(group.directory)],
+                 stdout=subprocess.PIPE)  # fmt: skip
+    listed, _ = status.communicate(timeout=60)
+    assert status.returncode == 0 and json.loads(listed) == []  # released when it ended
+    again = run(group, lock_cli(group, "nightly", sys.executable, "-c", script),
+                stdout=subprocess.PIPE)  # fmt: skip
+    out, _ = again.communicate(timeout=60)
+    assert int(out.strip()) > token  # a lock's tokens only grow
+
+
+def test_a_holder_stopped_past_its_ttl_loses_the_lock_and_its_late_writes_are_refused(
+    group: LocalCluster, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    writer = tmp_path / "writer.py"
+    writer.write_text(WRITER)
+    first = run(group, lock_cli(group, "res", sys.executable, str(writer), str(store), ttl=2),
+                start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: store.exists() and len(store.read_text().splitlines()) > 5,
+                 timeout=60, what="the first holder writing")  # fmt: skip
+        os.killpg(first.pid, signal.SIGSTOP)  # the CLI and its command: no keepalive, no write
+        second = run(group, lock_cli(group, "res", sys.executable, str(writer), str(store), ttl=2),
+                     start_new_session=True)  # fmt: skip
+        try:
+            first_token = int(store.read_text().split()[0])
+            wait_for(lambda: int(store.read_text().splitlines()[-1].split()[0]) > first_token,
+                     timeout=60, what="the second holder writing, with a higher token")  # fmt: skip
+            os.killpg(first.pid, signal.SIGCONT)
+            code = first.wait(timeout=60)
+            # Its command woke with the old token and was refused (9), or its CLI saw the
+            # session had lapsed and stopped it first (75): never a write accepted.
+            assert code in (9, 75), code
+        finally:
+            os.killpg(second.pid, signal.SIGTERM)
+            second.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    tokens = [int(line.split()[0]) for line in store.read_text().splitlines()]
+    assert tokens == sorted(tokens), "an accepted write carried a lower token than one before"
+    with open(str(store) + ".lock", "a") as guard:  # the writers' own lock, for a calm read
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        refused = Path(str(store) + ".refused")
+        if code == 9:
+            assert refused.read_text().split()[0] == str(first_token)
+
+
+def test_sessions_and_locks_survive_a_leader_kill_and_are_never_granted_twice(
+    group: LocalCluster,
+) -> None:
+    with (
+        FileSystem.from_cluster(group.directory) as fs,
+        FileSystem.from_cluster(group.directory) as other,
+        fs.lock_session(ttl=4) as session,
+        other.lock_session(ttl=4) as rival,
+    ):
+        lock = session.acquire("jobtracker", timeout=0)
+        leader = group.leader(timeout=30)
+        name = next(d.name for d in group._require().daemons if d.url == leader)
+        group.kill(name)
+        wait_for(lambda: group.leader(timeout=30) != leader, timeout=60, what="a new leader")
+        # More than a TTL passes (what is tested is time passing, not waited for): the new
+        # leader gave the session a full TTL from its takeover, and the keepalives found it.
+        time.sleep(6)
+        [status] = other.locks("jobtracker")
+        assert [h["token"] for h in status["holders"]] == [lock.token]
+        assert status["holders"][0]["session"] == session.id
+        with pytest.raises(LockHeldError):
+            rival.acquire("jobtracker", timeout=0)
+        assert session.valid()
+        session.release("jobtracker")
+        taken = rival.acquire("jobtracker", timeout=10)
+        assert taken.token > lock.token
