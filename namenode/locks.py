@@ -102,6 +102,11 @@ class LockService:
 
     def sessions(self) -> list[dict[str, Any]]:
         self.system.read_barrier()
+        return self.applied_sessions()
+
+    def applied_sessions(self) -> list[dict[str, Any]]:
+        """The sessions as this namenode has applied them (no read barrier: the dashboard's
+        view, which a follower may show a moment behind)."""
         with self.system.lock:
             return [self._session_view(s) for s in self.machine.sessions()]
 
@@ -158,6 +163,9 @@ class LockService:
 
     def locks(self, name: str | None = None) -> list[dict[str, Any]]:
         self.system.read_barrier()
+        return self.applied_locks(name)
+
+    def applied_locks(self, name: str | None = None) -> list[dict[str, Any]]:
         with self.system.lock:
             owners = {s.id: s.owner for s in self.machine.sessions()}
             return [_lock_view(s, owners) for s in self.machine.lock_status(name)]

@@ -42,6 +42,8 @@ def overview(
         "namenodes": namenodes,
         # Each namenode's log as far as the leader knows it matches its own.
         "match": leader.match if leader is not None else {},
+        "locks": system.locks.applied_locks(),
+        "lock_sessions": system.locks.applied_sessions(),
     }
     try:
         recent = jobs.jobs(limit=50)
