@@ -254,6 +254,8 @@ def test_a_restarted_host_comes_back_from_its_snapshot_and_log(tmp_path: Path, f
             group.propose(leader, v)
         follower = next(n for n in IDS if n != leader)
         wait_for(lambda: len(group.machines[follower].values) == 12, what="the follower")
+        host = group.network.hosts[follower]
+        wait_for(lambda: host.status.first_index > 1, what="a snapshot taken in")  # (a child's)
         group.stop(follower)
         assert list((tmp_path / follower).glob("snap_*.snap")), "a snapshot was taken"
         group.start(follower)
@@ -276,7 +278,8 @@ def test_a_follower_behind_the_leaders_log_is_sent_a_snapshot(
         group.stop(behind)
         for v in range(30):  # the leader's log is compacted past what `behind` has
             group.propose(leader, v)
-        assert group.network.hosts[leader].status.first_index > 1
+        host = group.network.hosts[leader]
+        wait_for(lambda: host.status.first_index > 1, what="a snapshot taken in")  # (a child's)
         group.start(behind)
         wait_for(
             lambda: group.machines[behind].values == list(range(30)),
