@@ -40,6 +40,8 @@ from mapreduce.serialization import (
 from minihadoop import paths
 from minihadoop.config import ClusterInfo, client_tls_ca, current_user, home_dir
 from minihadoop.errors import AuthenticationError, MiniHadoopError, UnavailableError
+from minihadoop.filesystem import FileSystem
+from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.rest import call, tls_verify
 from minihadoop.signing import ClusterAuth
 
@@ -57,6 +59,18 @@ class JobResult:
     @property
     def ok(self) -> bool:
         return self.state is JobState.SUCCEEDED
+
+
+def published_jobtracker(namenode: str, token: str | None) -> str:
+    """The URL the running job tracker published in the namenodes' lock service."""
+    with FileSystem(namenode, token) as fs:
+        found = fs.get_key(JOBTRACKER_KEY)
+    if not found["exists"]:
+        raise UnavailableError(
+            f"no job tracker is running: none has published itself to the namenodes at "
+            f"{namenode} (or set MINIHADOOP_JOBTRACKER)"
+        )
+    return str(found["value"])
 
 
 class JobTrackerClient:
@@ -77,9 +91,16 @@ class JobTrackerClient:
 
     @classmethod
     def from_cluster(cls, directory: str | os.PathLike[str] | None = None) -> JobTrackerClient:
+        """The job tracker at $MINIHADOOP_JOBTRACKER; else, for a remote cluster (with
+        $MINIHADOOP_NAMENODE), the one that published itself in the namenodes' lock
+        service; else the local cluster's in `directory`."""
+        token = os.environ.get("MINIHADOOP_TOKEN")
         url = os.environ.get("MINIHADOOP_JOBTRACKER")
         if url:
-            return cls(url, os.environ.get("MINIHADOOP_TOKEN"))
+            return cls(url, token)
+        namenode = os.environ.get("MINIHADOOP_NAMENODE")
+        if namenode:
+            return cls(published_jobtracker(namenode, token), token)
         where = home_dir(directory)
         try:
             info = ClusterInfo.load(where)

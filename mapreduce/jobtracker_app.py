@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,9 +27,10 @@ from mapreduce.jobtracker import JobTracker
 from mapreduce.protocol import HeartbeatReply, SubmitRequest, WorkerHeartbeat
 from minihadoop.address import advertised_host
 from minihadoop.config import Settings
-from minihadoop.errors import IllegalArgumentError
+from minihadoop.errors import IllegalArgumentError, MiniHadoopError
 from minihadoop.filesystem import FileSystem
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
+from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.rest import tls_verify
 from minihadoop.server import bind_socket, install_error_handlers, limit_body_size, serve, url_for
 from minihadoop.signing import ClusterAuth
@@ -131,10 +133,17 @@ def run(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_tick(tracker, settings.mr_heartbeat_interval)),
-            asyncio.create_task(_announce(fs.namenodes, url, settings)),
             asyncio.create_task(_retry_cleanups(tracker, CLEANUP_INTERVAL)),
         ]
+        stopping = threading.Event()
+        publisher = fs.with_retry_window(settings.retry_window)  # its own client: a thread's
+        publishing = threading.Thread(
+            target=_publish, args=(publisher, url, settings, stopping), daemon=True
+        )
+        publishing.start()
         yield
+        stopping.set()
+        await asyncio.to_thread(publishing.join, 5.0)  # its session closed: the key is gone
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -164,20 +173,22 @@ def dfs_client(namenode: str, settings: Settings) -> FileSystem:
     )
 
 
-async def _announce(namenodes: Sequence[str], url: str, settings: Settings) -> None:
-    """Tell the namenodes where the job tracker is (their dashboard shows jobs), now and
-    every few seconds, so a restarted namenode learns it again. Every namenode of a group
-    is told, standbys too: whichever leads next knows it already."""
-    auth, verify = ClusterAuth(settings.token), tls_verify(settings.tls_ca)
-    async with httpx.AsyncClient(timeout=10.0, auth=auth, verify=verify) as client:
-
-        async def tell(namenode: str) -> None:
-            with contextlib.suppress(httpx.HTTPError):
-                await client.post(f"{namenode}/internal/v1/jobtracker", params={"url": url})
-
-        while True:
-            await asyncio.gather(*(tell(n) for n in namenodes))
-            await asyncio.sleep(max(1.0, settings.heartbeat_interval))
+def _publish(fs: FileSystem, url: str, settings: Settings, stopping: threading.Event) -> None:
+    """Publish the job tracker's URL in the namenodes' lock service (`JOBTRACKER_KEY`),
+    under a session of its own: the namenodes' dashboards and remote clients find it there,
+    on whichever namenode leads, and it disappears with the session when this process dies.
+    A session lost (the namenodes unreachable for a whole TTL) is opened again."""
+    ttl = max(3.0, 10 * settings.heartbeat_interval)
+    while not stopping.is_set():
+        try:
+            with fs.lock_session(ttl=ttl) as session:
+                session.put(JOBTRACKER_KEY, url)
+                log.info("job tracker published as %s (session %s)", url, session.id)
+                while not stopping.is_set() and not session.lost.wait(1.0):
+                    pass
+        except MiniHadoopError as e:
+            log.warning("publishing the job tracker's URL failed: %s; trying again", e)
+        stopping.wait(1.0)
 
 
 async def _retry_cleanups(tracker: JobTracker, interval: float) -> None:

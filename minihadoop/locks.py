@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from minihadoop.filesystem import FileSystem
 
 LONG_POLL = 30.0  # seconds one waiting request is held by the namenode
+# Where the job tracker publishes its URL, under its session (gone when it dies).
+JOBTRACKER_KEY = "minihadoop/jobtracker"
 
 
 class LockLostError(MiniHadoopError):

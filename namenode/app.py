@@ -258,12 +258,6 @@ def _internal(system: Namesystem, tokens: TokenStore, auth: Any) -> APIRouter:
         system.incremental_report(req)
         return json_response({"boolean": True})
 
-    @router.post("/jobtracker")
-    def jobtracker(url: str) -> dict[str, bool]:
-        _check_url(url)
-        system.jobtracker_url = url.rstrip("/")
-        return {"boolean": True}
-
     @router.post("/delegation/check")
     def delegation_check(req: DelegationCheckRequest) -> dict[str, bool]:
         token = tokens.live(DelegationToken.unverified(req.body), time.time())

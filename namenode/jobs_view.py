@@ -1,9 +1,10 @@
 """The dashboard's window on the job tracker: its read API, asked with a short timeout.
 
-The job tracker announces its URL to the namenode (`Namesystem.jobtracker_url`, soft
-state). The storage pages never wait on it: only the jobs area does, for at most
-`timeout` seconds, and a job tracker that is unknown, down or answering garbage becomes
-`JobTrackerUnavailable`, which the pages show as a message.
+The job tracker publishes its URL in the namenodes' lock service
+(`Namesystem.jobtracker_url`: replicated, and gone with the job tracker's session). The
+storage pages never wait on it: only the jobs area does, for at most `timeout` seconds, and
+a job tracker that is unknown, down or answering garbage becomes `JobTrackerUnavailable`,
+which the pages show as a message.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ from minihadoop.errors import (
     StartupSafeModeError,
     UnavailableError,
 )
+from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.models import (
     AddBlockRequest,
     AppendRequest,
@@ -150,7 +151,6 @@ class Namesystem:
         self._postponed_invalid: set[tuple[str, int]] = set()
         self.on_fatal: Callable[[str], None] = _terminate
         # The job tracker announces itself, so the dashboard can show jobs (soft state).
-        self.jobtracker_url: str | None = None
         # The block manager acts (sends commands, expires leases, re-replicates) only while
         # this namenode is the group's leader and has applied everything committed before.
         self.active = False
@@ -937,6 +937,16 @@ class Namesystem:
         """Whether this namenode became active so recently that its datanodes may not have
         found it yet (they register within a few heartbeats)."""
         return self.clock() - self.active_since < 10 * self.settings.heartbeat_interval
+
+    @property
+    def jobtracker_url(self) -> str | None:
+        """Where the job tracker is, as it published itself in the lock service (so every
+        namenode of a group knows it, and it is gone once the job tracker's session ends)."""
+        with self.lock:
+            found = self.locks.machine.get(JOBTRACKER_KEY)
+        if found is None or not found.value.startswith(("http://", "https://")):
+            return None  # the dashboard links to it and asks it: an http(s) URL or nothing
+        return found.value.rstrip("/")
 
     @property
     def term(self) -> int:

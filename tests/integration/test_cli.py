@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import pytest
 from minihadoop.config import current_user
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
+from minihadoop.locks import JOBTRACKER_KEY
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -180,3 +183,46 @@ def test_rm_says_where_it_went_and_rm_in_the_trash_deletes_for_good(
     gone = run(home, "fs", "rm", f"{trash}/clirm/f").stdout
     assert f"Deleted {trash}/clirm/f" in gone and "Moved" not in gone
     assert fs.ls(f"{trash}/clirm") == [] and not fs.exists(f"{trash}/user")
+
+
+def test_a_remote_user_needs_only_the_namenode_to_find_the_job_tracker(
+    make_cluster: Callable[..., LocalCluster], tmp_path: Path
+) -> None:
+    """The job tracker publishes its URL in the namenodes' lock service: a remote user with
+    MINIHADOOP_NAMENODE and MINIHADOOP_TOKEN submits jobs without MINIHADOOP_JOBTRACKER, and
+    once the job tracker dies its session expires and the URL goes with it."""
+    cluster = make_cluster(datanodes=1, replication=1)
+    info = cluster._require()
+    with FileSystem(info.namenode, info.token) as fs:
+        wait_for(
+            lambda: fs.get_key(JOBTRACKER_KEY)["value"] == info.jobtracker,
+            what="the job tracker's URL in the lock service",
+        )
+        fs.write_bytes("/remote/in/a.txt", b"to be or not to be\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIHADOOP_")}
+    env.update(
+        MINIHADOOP_NAMENODE=info.namenode,
+        MINIHADOOP_TOKEN=info.token,
+        MINIHADOOP_HOME=str(tmp_path / "nowhere"),  # no local cluster to fall back on
+    )
+
+    def remote(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True,
+                              text=True, env=env, timeout=120)  # fmt: skip
+
+    submitted = remote("job", "submit", str(EXAMPLES / "wordcount.py"),
+                       "-i", "/remote/in", "-o", "/remote/out")  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    assert "SUCCEEDED" in submitted.stdout
+    cluster.kill("jobtracker")
+    with FileSystem(info.namenode, info.token) as fs:
+        wait_for(
+            lambda: not fs.get_key(JOBTRACKER_KEY)["exists"],
+            what="the dead job tracker's URL to expire with its session",
+        )
+    listed = remote("job", "list")
+    assert listed.returncode == 1
+    assert listed.stderr.strip() == (
+        f"minihadoop: no job tracker is running: none has published itself to the namenodes "
+        f"at {info.namenode} (or set MINIHADOOP_JOBTRACKER)"
+    )

@@ -183,7 +183,7 @@ def test_an_impostor_namenode_learns_nothing_that_authenticates(
             fs.write_bytes("/during", b"y")
     # A datanode whose heartbeat met the port empty re-registers rather than heartbeats.
     datanode_calls = {"/internal/v1/heartbeat", "/internal/v1/register"}
-    wanted = {"/internal/v1/jobtracker", "/webhdfs/v1/", "/nn/v1/create"}
+    wanted = {"/coord/v1/session/open", "/webhdfs/v1/", "/nn/v1/create"}
 
     def every_daemon_called() -> bool:
         return wanted <= paths() and bool(datanode_calls & paths())

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from minihadoop.config import Settings
+from minihadoop.locks import JOBTRACKER_KEY
 from namenode import display
 from namenode.app import create_app
 from namenode.namesystem import Namesystem
@@ -210,7 +211,8 @@ def test_without_a_job_tracker_the_jobs_area_says_so(system: Namesystem) -> None
     for r in (overview, jobs, job):
         assert r.status_code == 200 and "Job tracker unavailable" in r.text
     assert "data/" in browse.text
-    system.jobtracker_url = "http://127.0.0.1:9"  # announced, but nobody answers there
+    # Published in the lock service, but nobody answers there.
+    system.locks.put("mapred", JOBTRACKER_KEY, "http://127.0.0.1:9", None, None)
     (jobs,) = get(system, "/jobs")
     assert "Job tracker unavailable" in jobs.text and "127.0.0.1:9" in jobs.text
     (bad,) = get(system, "/jobs/no%20such")
