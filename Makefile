@@ -52,6 +52,8 @@ bench: bench-install
 	$(PY) bench/job_latency.py
 	$(PY) bench/namenode_ops.py
 	$(PY) bench/namenode_failover.py
+	$(PY) bench/namenode_snapshot.py
+	$(PY) bench/lock_service.py
 	$(PY) bench/report.py
 
 clean:
