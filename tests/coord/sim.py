@@ -9,8 +9,9 @@ proposes the expiries it decides; the log's times are the nodes' wall clocks, wh
 disagree by up to half a second, and nothing may depend on them.
 
 Clients open sessions and keep them alive through whichever node they think leads
-(retrying with the same sequence number after a timeout or a "not leader"), some renewing
-early and some lazily near the end of the ttl. They take one or two locks — mostly
+(retrying with the same sequence number after a timeout or a "not leader"), renewing at
+random points of the ttl — sometimes only once their own count has run out, so that a
+keepalive often races the leader's expiry. They take one or two locks — mostly
 exclusive, waiting their turn, polling by asking again — hold them a while and release
 them. Each counts its lease with a `ClientLease` from when it sent, and believes it holds a
 lock only while that lease is valid. Now and then a client stops renewing, or is paused
@@ -125,8 +126,6 @@ class SimClient:
     def __init__(self, name: str, rng: random.Random, nodes: list[str]) -> None:
         self.name, self.rng, self.nodes = name, rng, nodes
         self.ttl_ms = rng.choice(TTLS)
-        # Renewing early, or lazily at the last moment: both are within the rules.
-        self.renew_every = int(self.ttl_ms * rng.choice([0.25, 0.5, 0.9]))
         self.locks = LOCKS[: rng.choice([1, 2])]
         self.target = rng.choice(nodes)
         self.session: str | None = None
@@ -138,7 +137,7 @@ class SimClient:
         self.epoch = dict.fromkeys(LOCKS, 0)
         self.want: dict[str, Mode] = {}
         self.next_try = dict.fromkeys(LOCKS, 0)
-        self.last_renewal = 0
+        self.next_renewal = 0
         self.paused_until = 0
         self.was_paused = False
         self.silent_until = 0
@@ -170,8 +169,10 @@ class SimClient:
             if not self.calls:
                 self.call(sim, {"op": "open", "ttl_ms": self.ttl_ms, "owner": self.name}, now)
             return
-        if now >= self.silent_until and now - self.last_renewal >= self.renew_every:
-            self.last_renewal = now
+        if now >= max(self.silent_until, self.next_renewal):
+            # Early, or late — even once its own count has run out, as the leader honours
+            # the session a little longer: all within the rules.
+            self.next_renewal = now + int(self.ttl_ms * self.rng.uniform(0.2, 1.1))
             self.call(sim, {"op": "keepalive", "session": self.session}, now)
         for lock in self.locks:
             self.use(sim, lock, now)
@@ -223,7 +224,7 @@ class SimClient:
                 self.session = result["ok"]["session"]
                 self.lease = ClientLease()
                 self.lease.acknowledged(call.first_sent, self.ttl_ms)
-                self.last_renewal = call.first_sent
+                self.next_renewal = call.first_sent + self.ttl_ms // 4
             return
         if command["session"] != self.session:
             return  # about a session it has given up
@@ -248,7 +249,7 @@ class SimClient:
             token = ok["token"]
             sim.check_told(self, lock, token)
             self.held[lock] = (token, self.want.pop(lock))
-            self.release_at[lock] = now + self.rng.randrange(100, 600)
+            self.release_at[lock] = now + self.rng.randrange(100, 1500)
             self.granted_since[lock] = now
         else:  # queued: ask again soon; refused: later
             self.next_try[lock] = now + (50 if "ok" in result else self.rng.randrange(100, 800))

@@ -15,7 +15,7 @@ import pytest
 
 from tests.coord.sim import CoordSimulation
 
-SEEDS = int(os.environ.get("COORD_SIM_SEEDS", "60"))
+SEEDS = int(os.environ.get("COORD_SIM_SEEDS", "120"))
 BATCH = 20  # seeds per test, so a failure names a small range and progress shows
 NODES = {3: SEEDS, 5: max(1, SEEDS // 4)}  # five nodes cost twice as much per seed
 
