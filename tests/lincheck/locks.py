@@ -13,8 +13,8 @@ Operations, each on one lock by one session:
 
 Not deterministic (a new token may be any greater number), so it is a `Model` stepping
 with the recorded answer. Locks are independent: the history is checked one lock at a
-time. A grant whose answer was lost leaves the token unknown; later tokens are then only
-checked against the last one known.
+time. A grant whose answer was lost leaves its token unknown until the holder asks again;
+later tokens are checked against the last one known.
 """
 
 from __future__ import annotations
@@ -25,32 +25,36 @@ from typing import Any
 from tests.lincheck.history import Operation
 from tests.lincheck.model import UNKNOWN_RESULT, Model
 
-# (holder or None, the highest token known to have been granted)
-LockState = tuple[str | None, int]
+# (holder or None, the holder's token or the last granted, whether that token is known:
+# a grant whose answer was lost took some greater token, learnt only if the holder asks
+# again)
+LockState = tuple[str | None, int, bool]
 
 
 class LockModel(Model[LockState]):
     def init(self) -> LockState:
-        return (None, 0)
+        return (None, 0, True)
 
     def step(
         self, state: LockState, op: str, args: tuple[Any, ...], result: Any
     ) -> tuple[bool, LockState]:
-        holder, token = state
+        holder, token, known = state
         unknown = result is UNKNOWN_RESULT
         match op, args:
             case "acquire", (_, session):
-                if holder is None:  # granted, with a greater token
-                    if unknown:
-                        return True, (session, token)
-                    ok = type(result) is int and result > token
-                    return ok, ((session, result) if ok else state)
-                if holder == session:
-                    return unknown or result == token, state
-                return unknown or result is None, state
+                if holder is not None and holder != session:
+                    return unknown or result is None, state
+                if unknown:
+                    return True, (session, token, known and holder == session)
+                if holder == session and known:
+                    return result == token, state
+                # A new grant, or the first answer to tell the holder its token: greater
+                # than every token granted before.
+                ok = type(result) is int and result > token
+                return ok, ((session, result, True) if ok else state)
             case "release", (_, session):
                 if holder == session:
-                    return unknown or result is True, (None, token)
+                    return unknown or result is True, (None, token, True)
                 return unknown or result is False, state
             case "status", (_,):
                 return unknown or result == holder, state
@@ -69,5 +73,7 @@ class LockModel(Model[LockState]):
         return args1[0] != args2[0] or op1 == op2 == "status"
 
     def describe_state(self, state: LockState) -> str:
-        holder, token = state
-        return f"held by {holder} with token {token}" if holder else f"free (last token {token})"
+        holder, token, known = state
+        if holder is None:
+            return f"free (last token {token})"
+        return f"held by {holder} with token {token if known else f'> {token}'}"
