@@ -15,9 +15,9 @@ import pytest
 
 from tests.coord.sim import CoordSimulation
 
-SEEDS = int(os.environ.get("COORD_SIM_SEEDS", "120"))
+SEEDS = int(os.environ.get("COORD_SIM_SEEDS", "80"))
 BATCH = 20  # seeds per test, so a failure names a small range and progress shows
-NODES = {3: SEEDS, 5: max(1, SEEDS // 4)}  # five nodes cost twice as much per seed
+NODES = {3: SEEDS, 5: max(BATCH, SEEDS // 4)}  # five nodes cost twice as much per seed
 
 
 def run_seed(seed: int, nodes: int, *, trace: bool = False) -> Counter[str]:
