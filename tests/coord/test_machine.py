@@ -49,7 +49,9 @@ class Log:
     def open(self, ttl_ms: int = 10_000, owner: str = "worker") -> str:
         return str(self.ok("open", ttl_ms=ttl_ms, owner=owner)["session"])
 
-    def acquire(self, session: str, lock: str = "L", mode: str = "exclusive", wait: bool = True):
+    def acquire(
+        self, session: str, lock: str = "L", mode: str = "exclusive", wait: bool = True
+    ) -> Any:
         return self.ok("acquire", session=session, lock=lock, mode=mode, wait=wait)
 
     def holders(self, lock: str = "L") -> list[tuple[str, int]]:
@@ -85,12 +87,13 @@ def test_keepalive_records_its_index(log: Log) -> None:
 
 
 def test_an_unknown_session_has_expired(log: Log) -> None:
-    for op, fields in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("keepalive", {}),
         ("close", {}),
         ("release", {"lock": "L"}),
         ("acquire", {"lock": "L", "mode": "shared", "wait": False}),
-    ]:
+    ]
+    for op, fields in cases:
         log.refused(op, "SessionExpiredException", 404, session="s-9", **fields)
     log.refused("put", "SessionExpiredException", 404, key="k", value="v", session="s-9")
 

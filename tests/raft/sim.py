@@ -79,6 +79,7 @@ class SimNode:
     config: Config
     rng: random.Random
     storage: MemoryStorage = field(default_factory=MemoryStorage)
+    machine_type: type[AppliedList] = AppliedList
     machine: AppliedList = field(default_factory=AppliedList)
     raft: Raft | None = None  # None while crashed
     down_until: int = 0
@@ -87,7 +88,7 @@ class SimNode:
 
     def start(self) -> None:
         stored = self.storage.synced
-        self.machine = AppliedList.restore(stored.snapshot)
+        self.machine = self.machine_type.restore(stored.snapshot)
         self.raft = Raft(
             self.config,
             stored.state(),
@@ -112,6 +113,9 @@ class Ghost:
 
 
 class Simulation:
+    # The nodes' state machine: a subclass may also apply the entries to a real one.
+    machine_type: type[AppliedList] = AppliedList
+
     def __init__(self, seed: int, nodes: int = 3, *, trace: bool = False) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
@@ -128,6 +132,7 @@ class Simulation:
                     max_entries_per_message=f.max_entries,
                 ),
                 random.Random(seed * 7919 + n),
+                machine_type=self.machine_type,
             )
             for n, i in enumerate(ids)
         }
@@ -271,7 +276,7 @@ class Simulation:
         for msg in rd.messages:
             self.send(msg)
         if rd.snapshot is not None:
-            node.machine = AppliedList.restore(rd.snapshot)
+            node.machine = self.machine_type.restore(rd.snapshot)
             self.check_snapshot(rd.snapshot)
         for entry in rd.committed_entries:
             self.apply(node, entry)
@@ -332,7 +337,7 @@ class Simulation:
                 raise SafetyViolation(f"{node_id} holds {entry} after {found}, others {seen}")
 
     def check_snapshot(self, snapshot: Snapshot) -> None:
-        for index, data in AppliedList.restore(snapshot).items:
+        for index, data in self.machine_type.restore(snapshot).items:
             if self.ghost.applied.get(index, data) != data:
                 raise SafetyViolation(f"snapshot has {data!r} at {index}")
 
@@ -358,7 +363,10 @@ class Simulation:
                     f"{node_id} committed {term}/{index}: {ghost.committed[index]}"
                 )
             for leader in leaders:
-                later = leader.term > term and index > leader.log.offset
+                # Committed now, in this node's term at the latest: leaders of later terms
+                # must hold it. A stale leader of an earlier term (cut off in a minority)
+                # need not: an entry of an old term may be committed after it was elected.
+                later = leader.term > raft.term and index > leader.log.offset
                 if later and leader.log.term(index) != term:
                     raise SafetyViolation(f"leader {leader.id} lacks committed {term}/{index}")
         if raft.role is Role.LEADER and raft.term not in self._complete_checked:
