@@ -6,21 +6,29 @@ sessions and locks ride out a kill -9 of the leader without a lock being granted
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
-from coord.errors import LockHeldError
+from coord.errors import LockHeldError, LockNotHeldError
+from minihadoop.errors import UnavailableError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
+from minihadoop.locks import LockSession
+from tests.lincheck import HistoryRecorder, Verdict, check
+from tests.lincheck.locks import LockModel
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -155,3 +163,76 @@ def test_sessions_and_locks_survive_a_leader_kill_and_are_never_granted_twice(
         session.release("jobtracker")
         taken = rival.acquire("jobtracker", timeout=10)
         assert taken.token > lock.token
+
+
+def test_lock_operations_across_leader_kills_are_linearizable(group: LocalCluster) -> None:
+    """Four clients, each with a session, take and release two locks without waiting and
+    ask who holds them, while the leader is killed twice; every call and return recorded,
+    the history checked per lock against the lock model (tokens only grow, one holder)."""
+    recorder = HistoryRecorder()
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def client(n: int) -> None:
+        try:
+            with FileSystem.from_cluster(group.directory) as fs, fs.lock_session(ttl=15) as s:
+                lock_client(fs, s, recorder, n, stop)
+        except BaseException as e:  # a test bug or a lost session: fail, do not hide it
+            failures.append(e)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(2):
+            wait_for(lambda: failures or len(recorder.history()) > 40, what="operations to flow")
+            assert not failures, failures
+            leader = group.leader(timeout=30)
+            name = next(d.name for d in group._require().daemons if d.url == leader)
+            group.kill(name)
+            before = len(recorder.history())
+            wait_for(lambda b=before: len(recorder.history()) > b + 40, what="ops after a kill")
+            group.restart(name, timeout=60)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=90)
+    assert not failures, failures
+    history = recorder.history()
+    result = check(LockModel(), history, timeout=120)
+    print(f"{len(history)} lock operations checked: {result.verdict.name}")
+    assert result.verdict is Verdict.LINEARIZABLE, result.explain()
+
+
+def lock_client(
+    fs: FileSystem, s: LockSession, recorder: HistoryRecorder, n: int, stop: threading.Event
+) -> None:
+    """One client's random lock operations, each recorded with its call and return."""
+    rng = random.Random(n)
+    unknown = (UnavailableError, httpx.HTTPError)
+
+    def acquire(name: str) -> int | None:
+        try:
+            return s.acquire(name, timeout=0).token
+        except LockHeldError:
+            return None
+
+    def release(name: str) -> bool:
+        try:
+            s.release(name)
+        except LockNotHeldError:
+            return False
+        return True
+
+    def holder(name: str) -> str | None:
+        holders = fs.locks(name)[0]["holders"]
+        return holders[0]["session"] if holders else None
+
+    while not stop.is_set():
+        name = rng.choice(["a", "b"])
+        op = rng.choice(["acquire", "acquire", "release", "status"])
+        if op == "status":
+            recorder.invoke(n, op, (name,), functools.partial(holder, name), unknown=unknown)
+        else:
+            fn = functools.partial(acquire if op == "acquire" else release, name)
+            recorder.invoke(n, op, (name, s.id), fn, unknown=unknown)
