@@ -50,7 +50,15 @@ def acquire(
             "MINIHADOOP_FENCING_TOKEN": str(lock.token),
             "MINIHADOOP_LOCK": name,
         }
-        with subprocess.Popen(command, env=env) as proc:
+        try:
+            proc = subprocess.Popen(command, env=env)
+        except FileNotFoundError:  # as a shell says it: 127, 126
+            typer.echo(f"minihadoop: {command[0]}: command not found", err=True)
+            raise typer.Exit(127) from None
+        except PermissionError:
+            typer.echo(f"minihadoop: {command[0]}: permission denied", err=True)
+            raise typer.Exit(126) from None
+        with proc:
             while True:
                 try:
                     code = proc.wait(timeout=0.1)

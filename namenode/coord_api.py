@@ -109,7 +109,7 @@ def router(system: Namesystem, auth: Any) -> APIRouter:
         return locks.put(user, key, body.value, session, session_of(request))
 
     @api.post("/key/delete")
-    def delete(request: Request, key: str) -> dict[str, Any]:
-        return locks.delete(key, session_of(request))
+    def delete(request: Request, key: str, user: str = Depends(webhdfs.caller)) -> dict[str, Any]:
+        return locks.delete(user, key, session_of(request))
 
     return api

@@ -17,8 +17,8 @@ barrier, so they are linearizable. What is the leader's alone:
   applied state, or when its time is up. At most `MAX_WAITERS` wait at once.
 
 A session belongs to the user who opened it: another user's keepalive, acquire or release
-naming it is refused (AccessControlException), so one user's mistake cannot end another's
-lock.
+naming it is refused (AccessControlException), and so is another user's write or delete of
+a key held under it, so one user's mistake cannot end another's lock or key.
 """
 
 from __future__ import annotations
@@ -177,10 +177,24 @@ class LockService:
     ) -> dict[str, Any]:
         if sid is not None:
             self._owned(user, sid)
+        self._key_owned(user, key)
         return self._propose(cc.to_record(cc.Put(key, value, sid)), session)
 
-    def delete(self, key: str, session: Session | None) -> dict[str, Any]:
+    def delete(self, user: str, key: str, session: Session | None) -> dict[str, Any]:
+        self._key_owned(user, key)
         return self._propose(cc.to_record(cc.Delete(key)), session)
+
+    def _key_owned(self, user: str, key: str) -> None:
+        """A key written under a session is its owner's while the session lives: another
+        user may not replace or delete it (the job tracker's URL, say). A key written
+        without a session is anyone's. (Checked against applied state before proposing:
+        a courtesy between users who all hold the cluster token, not a wall.)"""
+        with self.system.lock:
+            found = self.machine.get(key)
+            bound = None if found is None or found.session is None else found.session
+            owner = next((s.owner for s in self.machine.sessions() if s.id == bound), None)
+        if owner is not None and owner != user:
+            raise NotPermittedError(f"{key} is held by {owner}'s session {bound}")
 
     async def get(self, key: str, *, after: int = -1, wait: float = 0.0) -> dict[str, Any]:
         """The key's value and revision; with `after`, wait up to `wait` seconds for its

@@ -17,6 +17,9 @@ MAX_ID = 64
 # Terms and indexes are stored as u64: a peer's term near that bound would leave no term
 # to elect the next leader in. 2**62 is more than any group will ever count to.
 MAX_INT = 1 << 62
+# Messages in one batch: a sender sends at most 256 at a time, and answers one batch with
+# no more than it was sent, give or take a few.
+MAX_MESSAGES = 4096
 
 
 class BadMessageError(ValueError):
@@ -38,6 +41,8 @@ def decode_batch(data: bytes) -> list[Message]:
     items = batch.get("messages")
     if not isinstance(items, list):
         raise BadMessageError("messages must be a list")
+    if len(items) > MAX_MESSAGES:
+        raise BadMessageError(f"{len(items)} messages in one batch; at most {MAX_MESSAGES}")
     return [_parse(m) for m in items]
 
 

@@ -54,6 +54,9 @@ from raft.storage import RaftStorage
 from raft.types import Entry, Message, NodeId, Ready, Role, Snapshot, SnapshotMeta
 
 log = logging.getLogger("minihadoop.raft")
+# Seconds before a snapshot is tried again after its process failed, doubling up to the max.
+SNAPSHOT_RETRY = 10.0
+SNAPSHOT_RETRY_MAX = 600.0
 
 
 class OutcomeUnknownError(Exception):
@@ -144,6 +147,8 @@ class RaftHost:
             self.applied = snapshot.meta.index
         self._snapshot_index = self.applied
         self._building = False  # a child is writing a snapshot
+        self._snapshot_retry_at = 0.0  # after a child failed: not before (monotonic)
+        self._snapshot_backoff = SNAPSHOT_RETRY
         self.snapshot_child = 0  # the pid of the last child forked to write one
         self._role = Role.FOLLOWER
         self.raft = Raft(
@@ -313,9 +318,12 @@ class RaftHost:
 
     def _answer(self) -> None:
         for peer, futures in self._answering.items():
-            futures[0].set_result(self._answers[peer])
-            for future in futures[1:]:
-                future.set_result([])
+            answers = self._answers[peer]
+            for future in futures:
+                if _settle(future, answers):
+                    answers = []
+            if answers and self.transport is not None:
+                self.transport.send(answers)  # its asker gave up waiting: sent the usual way
         self._answering.clear()
         self._answers.clear()
 
@@ -376,6 +384,8 @@ class RaftHost:
     def _maybe_snapshot(self) -> None:
         if self.applied - self._snapshot_index < self.snapshot_every or self._building:
             return
+        if time.monotonic() < self._snapshot_retry_at:
+            return
         if self.fork_lock is None:
             self.take_snapshot()
             return
@@ -417,14 +427,24 @@ class RaftHost:
                 raise RuntimeError(f"exit status {os.waitstatus_to_exitcode(status)}")
             built = _Built(read_snapshot(staged, name=snapshot_name(meta)), staged)
         except Exception as exc:
+            staged.unlink(missing_ok=True)  # whatever it wrote, or a file that fails its check
             built = _Built(None, None, f"{type(exc).__name__}: {exc}")
         self._inbox.put(built)
 
     def _built(self, built: _Built) -> None:
         self._building = False
         if built.snapshot is None:
-            # As when a snapshot taken on the loop cannot be written: this replica stops.
-            raise RuntimeError(f"the process taking a snapshot failed: {built.error}")
+            # Killed (the OOM killer's choice, most likely: it needs memory), or its disk
+            # was full: the log goes on growing, and a snapshot is tried again later.
+            log.warning(
+                "the process taking a snapshot failed (%s); trying again in %.0f s",
+                built.error,
+                self._snapshot_backoff,
+            )
+            self._snapshot_retry_at = time.monotonic() + self._snapshot_backoff
+            self._snapshot_backoff = min(2 * self._snapshot_backoff, SNAPSHOT_RETRY_MAX)
+            return
+        self._snapshot_backoff = SNAPSHOT_RETRY
         if built.snapshot.meta.index <= self._snapshot_index:  # a leader's snapshot came first
             if built.staged is not None:
                 built.staged.unlink(missing_ok=True)
@@ -461,7 +481,8 @@ class RaftHost:
         self._ready_reads.clear()
         for futures in self._answering.values():
             for future in futures:
-                future.set_exception(exc)
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(exc)
         self._answering.clear()
         self._answers.clear()
         while True:
@@ -471,6 +492,15 @@ class RaftHost:
                 return
             if isinstance(item, _Proposal | _Read | _Delivery):
                 item.future.set_exception(exc)
+
+
+def _settle(future: Future[list[Message]], answers: list[Message]) -> bool:
+    """Give a delivery its answers, unless its asker gave up and cancelled it (a request
+    that timed out): False then, and the answers are someone else's to send."""
+    if not future.set_running_or_notify_cancel():
+        return False
+    future.set_result(answers)
+    return True
 
 
 def _close_inherited_files() -> None:

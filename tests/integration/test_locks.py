@@ -97,6 +97,10 @@ def test_a_command_runs_under_the_lock_with_its_token_and_its_exit_status(
                 stdout=subprocess.PIPE)  # fmt: skip
     out, _ = again.communicate(timeout=60)
     assert int(out.strip()) > token  # a lock's tokens only grow
+    missing = run(group, lock_cli(group, "nightly", "/no/such/command"), stderr=subprocess.PIPE)
+    _, err = missing.communicate(timeout=60)
+    assert missing.returncode == 127  # as a shell says it
+    assert err.strip() == "minihadoop: /no/such/command: command not found"
 
 
 def test_a_holder_stopped_past_its_ttl_loses_the_lock_and_its_late_writes_are_refused(

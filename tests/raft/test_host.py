@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import random
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -368,6 +369,74 @@ def test_a_snapshot_is_taken_by_a_child_while_proposals_go_on(tmp_path: Path) ->
         assert json.loads(snapshot.data) == list(range(snapshot.meta.index - 1))
         assert host.status.first_index == snapshot.meta.index + 1
         assert not list((tmp_path / "store").glob(".*.tmp")), "the staged file was taken in"
+    finally:
+        live.gate.touch()
+        host.stop()
+        host.storage.close()
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def send(self, messages: Sequence[Message]) -> None:
+        self.sent.extend(messages)
+
+
+def test_answers_nobody_waits_for_any_more_go_the_usual_way(tmp_path: Path) -> None:
+    """A peer's request that timed out cancels its delivery: the host must not fail on it
+    (it would stop the namenode), and what it had to say goes out through its transport."""
+    transport = Recording()
+    host = RaftHost(
+        Config(id="a", voters=IDS), RaftStorage.open(tmp_path), Log(), transport=transport
+    )
+    heartbeat = Message(MessageType.HEARTBEAT, "a", "b", 1)
+    gave_up = host.deliver("b", [heartbeat])
+    assert gave_up.cancel()  # before the loop runs: the asker gave up
+    host.start()
+    try:
+        wait_for(
+            lambda: any(m.type is MessageType.HEARTBEAT_RESP for m in transport.sent),
+            what="the answer sent through the transport",
+        )
+        answered = host.deliver("b", [heartbeat]).result(timeout=WAIT)
+        assert [m.type for m in answered] == [MessageType.HEARTBEAT_RESP]  # still running
+    finally:
+        host.stop()
+        host.storage.close()
+
+
+def test_a_snapshot_process_that_dies_is_tried_again_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its child killed (as the OOM killer would), the host goes on and snapshots later."""
+    monkeypatch.setattr("raft.host.SNAPSHOT_RETRY", 0.2)
+    (tmp_path / "store").mkdir()
+    live = SlowLog(tmp_path)
+    host = RaftHost(
+        Config(id="a", voters=("a",)),
+        RaftStorage.open(tmp_path / "store"),
+        live,
+        tick_seconds=TICK,
+        snapshot_every=5,
+        fork_lock=live.lock,
+    )
+    host.start()
+    try:
+        host.campaign()
+        wait_for(lambda: host.status.role is Role.LEADER, what="a leader of one")
+        for v in range(10):
+            host.propose(Request({"value": v}), timeout=WAIT)
+        wait_for(live.began.exists, what="a snapshot to be begun")
+        killed = host.snapshot_child
+        os.kill(killed, signal.SIGKILL)
+        live.began.unlink()
+        live.gate.touch()
+        for v in range(10, 20):  # proposals go on; a new child is forked after the backoff
+            host.propose(Request({"value": v}), timeout=WAIT)
+        wait_for(lambda: host.status.first_index > 1, what="a snapshot taken in at last")
+        assert host.snapshot_child != killed
+        assert not list((tmp_path / "store").glob(".*.tmp"))
     finally:
         live.gate.touch()
         host.stop()

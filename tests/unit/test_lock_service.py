@@ -96,6 +96,15 @@ def test_a_session_is_its_users_alone(system: Namesystem) -> None:
         with pytest.raises(NotPermittedError):
             call()
     assert [s["id"] for s in locks.sessions()] == [a]
+    locks.put("alice", "alices", "mine", a, None)
+    with pytest.raises(NotPermittedError):
+        locks.put("mallory", "alices", "theirs", None, None)
+    with pytest.raises(NotPermittedError):
+        locks.delete("mallory", "alices", None)
+    assert get(locks, "alices")["value"] == "mine"
+    locks.put("alice", "anyones", "x", None, None)  # without a session: anyone's
+    locks.put("mallory", "anyones", "y", None, None)
+    locks.delete("mallory", "anyones", None)
     with pytest.raises(SessionExpiredError):
         locks.keepalive("alice", "s-999999", None)
 
