@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +44,10 @@ def acquire(
 
     COMMAND gets the lock's fencing token in MINIHADOOP_FENCING_TOKEN (and its name in
     MINIHADOOP_LOCK): pass it to whatever the lock guards. The lock is released when
-    COMMAND ends, and this exits with COMMAND's status. If the lock is lost meanwhile (its
-    session could not be kept alive), COMMAND is sent SIGTERM and this exits 75."""
+    COMMAND ends, and this exits with COMMAND's status; SIGTERM, SIGINT and SIGHUP are
+    passed on to COMMAND. If the lock is lost meanwhile (its session could not be kept
+    alive), COMMAND is sent SIGTERM and this exits 75. Not had within --timeout: exit 1;
+    COMMAND not found: 127."""
     with client(dir) as fs, LockSession(fs, ttl) as session:
         lock = session.acquire(name, shared=shared, timeout=timeout)
         env = {
@@ -58,25 +63,8 @@ def acquire(
         except PermissionError:
             typer.echo(f"minihadoop: {command[0]}: permission denied", err=True)
             raise typer.Exit(126) from None
-        with proc:
-            while True:
-                try:
-                    code = proc.wait(timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    if session.valid():
-                        continue
-                typer.echo(
-                    f"minihadoop: lock {name} was lost (session {session.id}); "
-                    "stopping the command",
-                    err=True,
-                )
-                proc.terminate()
-                try:
-                    proc.wait(timeout=GRACE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                raise typer.Exit(LOST)
+        with proc, _forwarding_signals(proc):
+            code = _run_holding(proc, session, name)
     raise typer.Exit(128 - code if code < 0 else code)  # a signal: as a shell reports it
 
 
@@ -86,8 +74,8 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="JSON, for scripts."),
     dir: Path | None = DirOption,
 ) -> None:
-    """Every lock held or waited for: its mode, holders with their fencing tokens, and
-    waiters in the order they will be served."""
+    """Every lock held or waited for (or just NAME, free or not): its mode, holders with
+    their fencing tokens, and waiters in the order they will be served."""
     with client(dir) as fs:
         locks = fs.locks(name)
     if as_json:
@@ -130,6 +118,43 @@ def sessions(
         locks = ", ".join(s["locks"]) or "-"
         table.add_row(s["id"], s["owner"], f"{s['ttl_ms'] / 1000:g}s", left, locks)
     out.print(table)
+
+
+@contextmanager
+def _forwarding_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """SIGTERM, SIGINT and SIGHUP are passed on to the command, and the lock is kept until it
+    ends: stopping `lock acquire` (systemd, `timeout`, Ctrl-C) must never leave the command
+    running without its lock."""
+    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    before = {sig: signal.getsignal(sig) for sig in forwarded}
+    for sig in forwarded:
+        signal.signal(sig, lambda signum, _frame: proc.send_signal(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def _run_holding(proc: subprocess.Popen[bytes], session: LockSession, name: str) -> int:
+    """Wait for the command while the lock is held; its exit status. A lock lost meanwhile
+    stops it (SIGTERM, then SIGKILL after GRACE seconds) and exits LOST."""
+    while True:
+        try:
+            return proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            if session.valid():
+                continue
+        typer.echo(
+            f"minihadoop: lock {name} was lost (session {session.id}); stopping the command",
+            err=True,
+        )
+        proc.terminate()
+        try:
+            proc.wait(timeout=GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise typer.Exit(LOST)
 
 
 def _who(entry: dict[str, Any]) -> str:

@@ -22,7 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
-from coord.errors import LockHeldError, SessionExpiredError  # (registers them for clients)
+from coord.errors import (  # (registers them for clients)
+    LockHeldError,
+    LockNotHeldError,
+    SessionExpiredError,
+)
 from coord.leases import ClientLease
 from minihadoop.errors import MiniHadoopError
 from minihadoop.retry import Replay
@@ -108,14 +112,21 @@ class LockSession:
                 "shared": "true" if shared else "false",
                 "wait": min(left, LONG_POLL),
             }
-            answer = self._call("POST", "/lock/acquire", Replay.SESSION, params=params)
+            try:
+                answer = self._call("POST", "/lock/acquire", Replay.SESSION, params=params)
+            except LockHeldError:  # not held, and not to wait: said as a wait that ran out
+                answer = {"granted": False}
             if answer["granted"]:
                 if not self.valid():
                     raise LockLostError(f"session {self.id} lapsed while {name} was granted")
                 return Lock(self, name, int(answer["token"]), shared)
             if deadline is not None and time.monotonic() >= deadline:
-                self._call("POST", "/lock/release", Replay.SESSION, params=params)
-                raise LockHeldError(f"{name} is held by another session (waited {timeout} s)")
+                if timeout:  # leave the queue (or give back a grant that just came)
+                    with suppress(LockNotHeldError):
+                        self._call("POST", "/lock/release", Replay.SESSION, params=params)
+                raise LockHeldError(
+                    f"lock {name} is held by another session (waited {timeout:g} s)"
+                )
 
     def release(self, name: str) -> None:
         self._call(

@@ -2,10 +2,11 @@
 as it last answered `GET /nn/v1/ha`.
 
 The peers are asked by one background thread every `every` seconds while the dashboard is
-being looked at (a page within the last `watched` seconds), each within a deadline for the
-whole call; pages read what it found last and never wait on a peer — a peer that is
-stopped, or a stranger at its address answering a byte a second, costs the dashboard
-nothing (it shows `down`). Nobody looking, nobody asked: a busy group spends nothing on it.
+being looked at (a page within the last `watched` seconds), and every `idle` seconds
+otherwise — so a first look finds roles at most that old, and a busy group spends almost
+nothing on a dashboard nobody reads. Each round has a deadline for the whole call; pages
+read what it found last and never wait on a peer — a peer that is stopped, or a stranger at
+its address answering a byte a second, costs the dashboard nothing (it shows `down`).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ class GroupView:
         every: float = 2.0,
         timeout: float = 1.5,
         watched: float = 60.0,
+        idle: float = 15.0,
     ) -> None:
         self.system = system
         self.every = every
         self.timeout = timeout
         self.watched = watched
+        self.idle = idle
         self._looked_at = -watched
         self._wake = threading.Event()
         settings = system.settings
@@ -46,13 +49,15 @@ class GroupView:
 
     def _refresh(self) -> None:
         while True:
-            self._wake.wait()
+            self._found = self._ask()
+            self._wake.wait(self.idle)
             self._wake.clear()  # before looking: a page asking from now on wakes us again
             while time.monotonic() - self._looked_at <= self.watched:
-                self._found = group_state(
-                    self._others, auth=self._auth, verify=self._verify, timeout=self.timeout
-                )
+                self._found = self._ask()
                 time.sleep(self.every)
+
+    def _ask(self) -> list[NamenodeState]:
+        return group_state(self._others, auth=self._auth, verify=self._verify, timeout=self.timeout)
 
     def states(self) -> list[NamenodeState]:
         """Every namenode of the group, this one first."""

@@ -103,6 +103,22 @@ def test_a_command_runs_under_the_lock_with_its_token_and_its_exit_status(
     assert err.strip() == "minihadoop: /no/such/command: command not found"
 
 
+def test_stopping_lock_acquire_stops_its_command_first_and_keeps_the_lock_till_then(
+    group: LocalCluster,
+) -> None:
+    """SIGTERM to `lock acquire` (as systemd or `timeout` send it) goes on to the command,
+    and the lock is held until the command has ended: never a command left running
+    without its lock."""
+    script = "trap 'sleep 0.5; exit 5' TERM; echo up; while :; do sleep 0.05; done"
+    held = run(group, lock_cli(group, "svc", "sh", "-c", script), stdout=subprocess.PIPE)
+    assert held.stdout is not None and held.stdout.readline().strip() == "up"
+    held.send_signal(signal.SIGTERM)  # to lock acquire alone, not to its command
+    with held, FileSystem.from_cluster(group.directory) as fs:
+        assert fs.locks("svc")[0]["holders"], "released before the command ended"
+        assert held.wait(timeout=60) == 5  # the command's own answer to the signal
+        assert fs.locks("svc")[0]["holders"] == []
+
+
 def test_a_holder_stopped_past_its_ttl_loses_the_lock_and_its_late_writes_are_refused(
     group: LocalCluster, tmp_path: Path
 ) -> None:
