@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _group(self) -> Settings:
         peers = self.namenode_group()
+        if peers and "namenode_id" not in self.model_fields_set:
+            # Defaulting to nn1 would give a group two members who both vote as nn1.
+            raise ValueError(
+                "namenode_peers is set but namenode_id is not: each member of a namenode "
+                "group must be told which one it is (--id, or MINIHADOOP_NAMENODE_ID)"
+            )
         if peers and self.namenode_id not in peers:
             listed = ", ".join(peers)
             raise ValueError(
@@ -195,10 +201,15 @@ def client_tls_ca() -> str:
     return os.environ.get("MINIHADOOP_TLS_CA", "")
 
 
+MEMBERSHIP = ("namenode_id", "namenode_peers", "namenode_service_peers")
+
+
 def settings_from_environment() -> dict[str, str]:
     """The daemon settings set as MINIHADOOP_* variables here, as text (a local cluster
-    records them for its daemons); the token aside."""
-    fields = set(Settings.model_fields) - {"token"}
+    records them for its daemons); the token aside, and a namenode's place in a group,
+    which the local cluster decides (a shell set up for a remote group must not make a
+    local namenode think itself a member of it)."""
+    fields = set(Settings.model_fields) - {"token", *MEMBERSHIP}
     found = {}
     for key, value in os.environ.items():
         field = key.removeprefix("MINIHADOOP_").lower()
