@@ -35,6 +35,7 @@ import logging
 import os
 import queue
 import random
+import signal
 import threading
 import time
 import traceback
@@ -150,6 +151,7 @@ class RaftHost:
         self._snapshot_retry_at = 0.0  # after a child failed: not before (monotonic)
         self._snapshot_backoff = SNAPSHOT_RETRY
         self.snapshot_child = 0  # the pid of the last child forked to write one
+        self._reaper: threading.Thread | None = None  # waits for that child
         self._role = Role.FOLLOWER
         self.raft = Raft(
             config,
@@ -168,11 +170,18 @@ class RaftHost:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the loop; take a snapshot first when `final` work is pending."""
+        """Stop the loop, and a child still writing a snapshot: until it has closed its copy
+        of the store's files it holds the store's lock, and the store could not be opened
+        again (the snapshot is not needed: the log still holds everything it would)."""
         self._stopping.set()
         self._inbox.put(None)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=10)
+        reaper = self._reaper
+        if reaper is not None and reaper.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.snapshot_child, signal.SIGKILL)
+            reaper.join(timeout=10)
 
     def propose(self, request: Request, timeout: float | None = None) -> Any:
         """Commit and apply `request`; the state machine's result."""
@@ -399,12 +408,13 @@ class RaftHost:
             self._child_snapshot(meta)
         self._building = True
         self.snapshot_child = pid
-        threading.Thread(
+        self._reaper = threading.Thread(
             target=self._reap,
             args=(pid, meta),
             name=f"raft-snapshot-{self.config.id}",
             daemon=True,
-        ).start()
+        )
+        self._reaper.start()
 
     def _child_snapshot(self, meta: SnapshotMeta) -> NoReturn:
         """In the forked child: write the machine's snapshot beside the store, and leave."""

@@ -368,7 +368,7 @@ def test_a_snapshot_is_taken_by_a_child_while_proposals_go_on(tmp_path: Path) ->
         # The state as of its index: the leader's no-op at 1, then one value an entry.
         assert json.loads(snapshot.data) == list(range(snapshot.meta.index - 1))
         assert host.status.first_index == snapshot.meta.index + 1
-        assert not list((tmp_path / "store").glob(".*.tmp")), "the staged file was taken in"
+        assert not host.storage.staging_path(snapshot.meta).exists(), "it was taken in"
     finally:
         live.gate.touch()
         host.stop()
@@ -436,8 +436,36 @@ def test_a_snapshot_process_that_dies_is_tried_again_later(
             host.propose(Request({"value": v}), timeout=WAIT)
         wait_for(lambda: host.status.first_index > 1, what="a snapshot taken in at last")
         assert host.snapshot_child != killed
-        assert not list((tmp_path / "store").glob(".*.tmp"))
     finally:
         live.gate.touch()
         host.stop()
         host.storage.close()
+
+
+def test_stopping_leaves_no_snapshot_process_behind(tmp_path: Path) -> None:
+    """A child still writing a snapshot when the host stops is ended with it: a copy of the
+    store's files it had not yet closed would keep the store's lock, and the store could not
+    be opened again at once."""
+    (tmp_path / "store").mkdir()
+    live = SlowLog(tmp_path)
+    host = RaftHost(
+        Config(id="a", voters=("a",)),
+        RaftStorage.open(tmp_path / "store"),
+        live,
+        tick_seconds=TICK,
+        snapshot_every=5,
+        fork_lock=live.lock,
+    )
+    host.start()
+    try:
+        host.campaign()
+        wait_for(lambda: host.status.role is Role.LEADER, what="a leader of one")
+        for v in range(10):
+            host.propose(Request({"value": v}), timeout=WAIT)
+        wait_for(live.began.exists, what="a snapshot to be begun")  # the child waits at the gate
+    finally:
+        host.stop()
+        host.storage.close()
+    with pytest.raises(ChildProcessError):  # ended, and reaped
+        os.waitpid(host.snapshot_child, os.WNOHANG)
+    RaftStorage.open(tmp_path / "store").close()
