@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from raft.config import Config, NotLeaderError
+from raft.errors import RaftStorageLockedError
 from raft.host import OutcomeUnknownError, RaftHost
 from raft.machine import Request
 from raft.storage import RaftStorage
@@ -136,7 +137,7 @@ class Group:
         machine = self.machines[node] = Log()
         host = RaftHost(
             Config(id=node, voters=IDS, election_tick=10),
-            RaftStorage.open(self.root / node),
+            self.open_store(node),
             machine,
             transport=self.network.transport(node),
             tick_seconds=TICK,
@@ -147,6 +148,21 @@ class Group:
         self.network.hosts[node] = host
         host.start()
         return host
+
+    def open_store(self, node: str) -> RaftStorage:
+        """Open `node`'s store, waiting while another host's snapshot child holds its lock.
+        Three hosts share this one process, so a child any of them forks inherits every
+        store's lock file until it closes them, its first act; a namenode, alone in its
+        process, ends its own child when it stops (`RaftHost.stop`)."""
+
+        def opened() -> RaftStorage | None:
+            try:
+                return RaftStorage.open(self.root / node)
+            except RaftStorageLockedError:
+                return None
+
+        store: RaftStorage = wait_for(opened, timeout=WAIT, what=f"{node}'s store free")
+        return store
 
     def stop(self, node: str) -> None:
         host = self.network.hosts.pop(node)
