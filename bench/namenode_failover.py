@@ -52,10 +52,6 @@ def start(work: Path, name: str, namenodes: int, tick: float) -> LocalCluster:
     return cluster
 
 
-def daemon_at(cluster: LocalCluster, url: str) -> str:
-    return next(d.name for d in cluster._require().daemons if d.url == url)
-
-
 def failover(cluster: LocalCluster, kills: int) -> dict[str, Any]:
     acknowledged: list[tuple[float, str]] = []
     errors: list[str] = []
@@ -86,7 +82,7 @@ def failover(cluster: LocalCluster, kills: int) -> dict[str, Any]:
             caught_up_to = len(acknowledged)
             while len(acknowledged) < caught_up_to + 20:  # writes flowing before the kill
                 time.sleep(0.01)
-            name = daemon_at(cluster, leader)
+            name = cluster.daemon_at(leader).name
             cluster.kill(name)  # returns once the process is gone: no answer can leave it now
             killed_at = time.monotonic()
             while not any(t > killed_at for t, _ in acknowledged[-WRITERS * 2 :]):

@@ -348,6 +348,13 @@ class LocalCluster:
         names = ", ".join(d.name for d in self._require().daemons)
         raise MiniHadoopError(f"no daemon named {name} (this cluster has {names})")
 
+    def daemon_at(self, url: str) -> DaemonInfo:
+        """The daemon serving `url` (which namenode is the leader, say)."""
+        for d in self._require().daemons:
+            if d.url == url:
+                return d
+        raise MiniHadoopError(f"no daemon of this cluster serves {url}")
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         d = self.daemon(name)
         if _signal(d, sig) and sig in (signal.SIGKILL, signal.SIGTERM):

@@ -38,10 +38,6 @@ def replica_files(cluster: LocalCluster, block_id: int) -> dict[str, Path]:
     return found
 
 
-def node_name(cluster: LocalCluster, url: str) -> str:
-    return next(d.name for d in cluster._require().daemons if d.url == url)
-
-
 def all_blocks_at(fs: FileSystem, path: str, replicas: int, avoid: set[str] = frozenset()) -> bool:
     report = fs.fsck(path)
     return all(
@@ -114,7 +110,7 @@ def test_dead_datanode_blocks_are_rereplicated(make_cluster: MakeCluster, connec
     data = os.urandom(6 << 20)
     fs.write_bytes("/rr/f", data)
     victim_url = fs.blocks("/rr/f").blocks[0].locations[0].url
-    cluster.kill(node_name(cluster, victim_url), signal.SIGKILL)
+    cluster.kill(cluster.daemon_at(victim_url).name, signal.SIGKILL)
     wait_for(lambda: fs.cluster()["dead"] == 1, what="datanode declared dead")
     wait_for(lambda: all_blocks_at(fs, "/rr", 3, {victim_url}), what="re-replication to 3")
     assert fs.read_bytes("/rr/f") == data
@@ -126,7 +122,7 @@ def test_returning_datanode_loses_its_excess_replicas(
     cluster = make_cluster(datanodes=4)
     fs = connect(cluster)
     fs.write_bytes("/back/f", os.urandom(4 << 20))
-    victim = node_name(cluster, fs.blocks("/back/f").blocks[0].locations[0].url)
+    victim = cluster.daemon_at(fs.blocks("/back/f").blocks[0].locations[0].url).name
     cluster.kill(victim)
     wait_for(lambda: all_blocks_at(fs, "/back", 3), what="re-replication while it is away")
     cluster.restart(victim)
@@ -154,9 +150,9 @@ def test_a_source_whose_replica_files_are_gone_does_not_stall_rereplication(
     # An idle namenode copies from the holder with the smallest id: break that one's files,
     # behind its datanode's back, then lose another holder so a copy is needed.
     broken, lost = holders[0], holders[-1]
-    path = replica_files(cluster, block_id)[node_name(cluster, broken.url)]
+    path = replica_files(cluster, block_id)[cluster.daemon_at(broken.url).name]
     (path if gone == "blk" else path.with_name(path.name + ".meta")).unlink()
-    cluster.kill(node_name(cluster, lost.url), signal.SIGKILL)
+    cluster.kill(cluster.daemon_at(lost.url).name, signal.SIGKILL)
 
     # The broken source reports its copy bad when it cannot send it, and the block is
     # copied from a good holder instead: three good replicas, none on the broken node.
@@ -179,7 +175,7 @@ def test_corrupt_replica_is_never_served_and_is_replaced(
     first = fs.blocks("/rot/f").blocks[0]
     block_id = first.block.block_id
     # Rot the replica readers try first, so the read must detect it and fail over.
-    victim = node_name(cluster, first.locations[0].url)
+    victim = cluster.daemon_at(first.locations[0].url).name
     path = replica_files(cluster, block_id)[victim]
     with open(path, "r+b") as f:
         if damage == "flip":
@@ -259,7 +255,7 @@ def test_decommissioned_node_is_drained_then_retired(
         return states[victim] == "DECOMMISSIONED" and all_blocks_at(fs, "/drain", 3, {victim})
 
     wait_for(retired, what="the node drained and retired")
-    cluster.kill(node_name(cluster, victim))  # switching it off loses nothing
+    cluster.kill(cluster.daemon_at(victim).name)  # switching it off loses nothing
     assert fs.read_bytes("/drain/f") == data
     new = fs.write_bytes("/drain/g", b"x" * 5000)
     assert new is None and victim not in {

@@ -168,7 +168,7 @@ def test_sessions_and_locks_survive_a_leader_kill_and_are_never_granted_twice(
     ):
         lock = session.acquire("jobtracker", timeout=0)
         leader = group.leader(timeout=30)
-        name = next(d.name for d in group._require().daemons if d.url == leader)
+        name = group.daemon_at(leader).name
         group.kill(name)
         wait_for(lambda: group.leader(timeout=30) != leader, timeout=60, what="a new leader")
         # More than a TTL passes (what is tested is time passing, not waited for): the new
@@ -208,7 +208,7 @@ def test_lock_operations_across_leader_kills_are_linearizable(group: LocalCluste
             wait_for(lambda: failures or len(recorder.history()) > 40, what="operations to flow")
             assert not failures, failures
             leader = group.leader(timeout=30)
-            name = next(d.name for d in group._require().daemons if d.url == leader)
+            name = group.daemon_at(leader).name
             group.kill(name)
             before = len(recorder.history())
             wait_for(lambda b=before: len(recorder.history()) > b + 40, what="ops after a kill")

@@ -62,10 +62,6 @@ def states(cluster: LocalCluster) -> dict[str, Any]:
     return {s.url: s for s in found}
 
 
-def name_of(cluster: LocalCluster, url: str) -> str:
-    return next(d.name for d in cluster._require().daemons if d.url == url)
-
-
 def test_the_group_elects_one_leader_and_followers_name_it(group: LocalCluster) -> None:
     leader = group.leader()
     found = states(group)
@@ -91,7 +87,7 @@ def test_writes_and_reads_ride_out_a_leader_killed(
         written[f"/k/before-{i}"] = os.urandom(1000 + i)
         client.write_bytes(f"/k/before-{i}", written[f"/k/before-{i}"])
     old = group.leader()
-    group.kill(name_of(group, old))
+    group.kill(group.daemon_at(old).name)
     for i in range(5):  # the first of these waits out the election, invisibly
         written[f"/k/after-{i}"] = os.urandom(2000 + i)
         client.write_bytes(f"/k/after-{i}", written[f"/k/after-{i}"])
@@ -100,7 +96,7 @@ def test_writes_and_reads_ride_out_a_leader_killed(
     for path, data in written.items():
         assert client.read_bytes(path) == data
     # The killed namenode comes back as a follower and catches up.
-    group.restart(name_of(group, old))
+    group.restart(group.daemon_at(old).name)
     leader_state = states(group)[new]
     wait_for(
         lambda: (s := states(group)[old]).role == "follower" and s.applied >= leader_state.commit,
@@ -114,7 +110,7 @@ def test_a_stopped_leader_steps_down_and_never_serves_a_stale_read(
     client.mkdir("/s")
     old = group.leader()
     token = group._require().token
-    pid = group.daemon(name_of(group, old)).pid
+    pid = group.daemon_at(old).pid
     os.kill(pid, signal.SIGSTOP)
     try:
         client.write_bytes("/s/after-stop", b"new")  # through the new leader
@@ -166,10 +162,10 @@ def test_concurrent_writers_lose_no_acknowledged_file_across_kills(
         for _ in range(2):
             wait_for(lambda: len(acknowledged) > 10, what="writes to flow")
             leader = group.leader()
-            group.kill(name_of(group, leader))
+            group.kill(group.daemon_at(leader).name)
             before = len(acknowledged)
             wait_for(lambda b=before: len(acknowledged) > b + 10, what="writes after the kill")
-            group.restart(name_of(group, leader))
+            group.restart(group.daemon_at(leader).name)
     finally:
         stop.set()
         for t in threads:
@@ -280,10 +276,10 @@ def test_a_history_across_leader_kills_is_linearizable(
             wait_for(lambda: failures or len(recorder.history()) > 60, what="operations to flow")
             assert not failures, failures
             leader = group.leader()
-            group.kill(name_of(group, leader))
+            group.kill(group.daemon_at(leader).name)
             before = len(recorder.history())
             wait_for(lambda b=before: len(recorder.history()) > b + 60, what="ops after a kill")
-            group.restart(name_of(group, leader))
+            group.restart(group.daemon_at(leader).name)
     finally:
         stop.set()
         for t in threads:
