@@ -4,6 +4,8 @@ memory of a process tree."""
 from __future__ import annotations
 
 import contextlib
+import datetime
+import json
 import os
 import shutil
 import signal
@@ -34,6 +36,19 @@ def git_commit() -> str | None:
     if done.returncode != 0:
         return None
     return done.stdout.strip() or None
+
+
+def append_result(path: Path, **fields: Any) -> None:
+    """One run as a JSON line at the end of `path`: the commit and time it measured, then
+    `fields`."""
+    record = {
+        "commit": git_commit(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **fields,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 def terminate(signum: int, _frame: FrameType | None) -> None:

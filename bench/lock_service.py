@@ -16,8 +16,6 @@ Run: ``.venv/bin/python bench/lock_service.py [--threads 8] [--seconds 10]``
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 import threading
 import time
@@ -25,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import git_commit, run_in_workdir
+from common import append_result, run_in_workdir
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -109,15 +107,7 @@ def main(args: argparse.Namespace, work: Path) -> int:
             f"(+ release each), mkdir {r['mkdirs_per_s']:.0f}/s; "
             f"log entries/s, locks/mkdir: {per_entry:.2f}x"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as f:
-        record = {
-            "commit": git_commit(),
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "threads": args.threads,
-            **results,
-        }
-        f.write(json.dumps(record) + "\n")
+    append_result(RESULTS, threads=args.threads, **results)
     return 0
 
 

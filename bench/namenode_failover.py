@@ -22,8 +22,6 @@ Run: ``.venv/bin/python bench/namenode_failover.py [--kills 20] [--threads 8]``
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import statistics
 import sys
 import threading
@@ -31,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import git_commit, run_in_workdir
+from common import append_result, run_in_workdir
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -154,19 +152,15 @@ def main(args: argparse.Namespace, work: Path) -> int:
         f"fsynced creates/s, {args.threads} threads: group of 3 {group_rate:.0f}, "
         f"lone namenode {lone_rate:.0f}: {group_rate / lone_rate:.2f}x"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as f:
-        record = {
-            "commit": git_commit(),
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "tick": args.tick,
-            **{k: v for k, v in result.items() if k != "errors"},
-            "errors": len(result["errors"]),
-            "threads": args.threads,
-            "group_creates_per_s": group_rate,
-            "lone_creates_per_s": lone_rate,
-        }
-        f.write(json.dumps(record) + "\n")
+    append_result(
+        RESULTS,
+        tick=args.tick,
+        **{k: v for k, v in result.items() if k != "errors"},
+        errors=len(result["errors"]),
+        threads=args.threads,
+        group_creates_per_s=group_rate,
+        lone_creates_per_s=lone_rate,
+    )
     return 1 if result["lost"] or result["errors"] else 0
 
 

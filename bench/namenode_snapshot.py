@@ -21,8 +21,6 @@ Run: ``.venv/bin/python bench/namenode_snapshot.py [--files 200000] [--threads 4
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import statistics
 import sys
 import threading
@@ -30,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import git_commit, run_in_workdir
+from common import append_result, run_in_workdir
 
 from coord.machine import CoordMachine
 from namenode import commands as c
@@ -125,17 +123,7 @@ def main(args: argparse.Namespace, work: Path) -> int:
             f"{r['longest_wait_s'] * 1000:.0f} ms, median {r['median_wait_ms']:.1f} ms"
         )
     print(f"longest wait, off/on the loop: {off['longest_wait_s'] / on['longest_wait_s']:.2f}x")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as f:
-        record = {
-            "commit": git_commit(),
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "files": args.files,
-            "image_bytes": len(image),
-            "off_loop": off,
-            "on_loop": on,
-        }
-        f.write(json.dumps(record) + "\n")
+    append_result(RESULTS, files=args.files, image_bytes=len(image), off_loop=off, on_loop=on)
     return 0
 
 
