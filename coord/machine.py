@@ -406,18 +406,12 @@ class CoordMachine:
 
     def sessions(self) -> list[SessionInfo]:
         """Every live session, in the order they were opened."""
-        return [
-            SessionInfo(
-                sid,
-                s.owner,
-                s.ttl_ms,
-                s.opened,
-                s.last_renewed,
-                tuple(sorted(s.locks)),
-                tuple(sorted(s.keys)),
-            )
-            for sid, s in self._sessions.items()
-        ]
+        return [_info(sid, s) for sid, s in self._sessions.items()]
+
+    def session(self, sid: str) -> SessionInfo | None:
+        """One live session; None once it has ended (or never began)."""
+        found = self._sessions.get(sid)
+        return None if found is None else _info(sid, found)
 
     def revision_of(self, name: str) -> int:
         lock, key = self._locks.get(name), self._keys.get(name)
@@ -473,6 +467,11 @@ class CoordMachine:
             if found.session is not None:
                 self._sessions[found.session].keys.add(key)
         self.effects = Effects()
+
+
+def _info(sid: str, s: _Session) -> SessionInfo:
+    locks, keys = tuple(sorted(s.locks)), tuple(sorted(s.keys))
+    return SessionInfo(sid, s.owner, s.ttl_ms, s.opened, s.last_renewed, locks, keys)
 
 
 def _mode(mode: Mode | None) -> str:

@@ -142,7 +142,7 @@ class LockService:
             return result
 
         def decided() -> dict[str, Any] | None:
-            if not any(s.id == sid for s in self.machine.sessions()):
+            if self.machine.session(sid) is None:
                 raise SessionExpiredError(f"session {sid} has ended")
             status = self.machine.lock_status(name)[0]
             for holder in status.holders:
@@ -191,10 +191,10 @@ class LockService:
         a courtesy between users who all hold the cluster token, not a wall.)"""
         with self.system.lock:
             found = self.machine.get(key)
-            bound = None if found is None or found.session is None else found.session
-            owner = next((s.owner for s in self.machine.sessions() if s.id == bound), None)
-        if owner is not None and owner != user:
-            raise NotPermittedError(f"{key} is held by {owner}'s session {bound}")
+            holder = None if found is None or found.session is None else found.session
+            bound = None if holder is None else self.machine.session(holder)
+        if bound is not None and bound.owner != user:
+            raise NotPermittedError(f"{key} is held by {bound.owner}'s session {bound.id}")
 
     async def get(self, key: str, *, after: int = -1, wait: float = 0.0) -> dict[str, Any]:
         """The key's value and revision; with `after`, wait up to `wait` seconds for its
@@ -218,11 +218,11 @@ class LockService:
 
     def _owned(self, user: str, sid: str) -> None:
         with self.system.lock:
-            found = next((s for s in self.machine.sessions() if s.id == sid), None)
+            found = self.machine.session(sid)
         if found is None:
             self.system.read_barrier()  # perhaps this namenode is behind, or not the leader
             with self.system.lock:
-                found = next((s for s in self.machine.sessions() if s.id == sid), None)
+                found = self.machine.session(sid)
         if found is None:
             raise SessionExpiredError(f"session {sid} has ended (or never began)")
         if found.owner != user:
@@ -283,12 +283,10 @@ def _lock_view(status: LockStatus, owners: dict[str, str]) -> dict[str, Any]:
 
 
 def _key_view(key: str, found: KeyValue | None, revision: int) -> dict[str, Any]:
-    if found is None:
-        return {"key": key, "exists": False, "value": None, "session": None, "revision": revision}
     return {
         "key": key,
-        "exists": True,
-        "value": found.value,
-        "session": found.session,
+        "exists": found is not None,
+        "value": None if found is None else found.value,
+        "session": None if found is None else found.session,
         "revision": revision,
     }

@@ -77,6 +77,8 @@ def test_open_names_the_session_after_its_entry(log: Log) -> None:
     assert log.machine.effects.renewed == (Renewal("s-17", 5_000, 17),)
     [info] = log.machine.sessions()
     assert (info.id, info.owner, info.opened, info.last_renewed) == ("s-17", "job-7", 17, 17)
+    assert log.machine.session("s-17") == info
+    assert log.machine.session("s-16") is None
 
 
 def test_keepalive_records_its_index(log: Log) -> None:
@@ -116,6 +118,7 @@ def test_close_releases_serves_waiters_and_deletes_its_keys(log: Log) -> None:
     assert log.machine.get("ephemeral") is None
     assert log.machine.get("kept") is not None
     assert [s.id for s in log.machine.sessions()] == [b, c]
+    assert log.machine.session(a) is None
 
 
 def test_expire_ends_a_session_not_renewed_since(log: Log) -> None:
