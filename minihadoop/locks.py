@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coord.errors import (  # (registers them for clients)
     LockHeldError,
@@ -56,38 +56,24 @@ class LockSession:
         self._fs = fs
         self._keeper = fs.with_retry_window(max(1.0, ttl / 3))
         sent = _ms()
-        opened = self._call("POST", "/session/open", Replay.SESSION, params={"ttl": ttl})
+        opened = self._fs.coord_call("POST", "/session/open", Replay.SESSION, params={"ttl": ttl})
         self.id: str = opened["session"]
         self.lease.acknowledged(sent, opened["ttl_ms"])
         self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._keep, name=f"lock-session-{self.id}")
-        self._thread.daemon = True
+        self._thread = threading.Thread(
+            target=self._keep, name=f"lock-session-{self.id}", daemon=True
+        )
         self._thread.start()
 
     def valid(self) -> bool:
         return not self.lost.is_set() and self.lease.valid(_ms())
 
-    def _call(
-        self,
-        method: str,
-        endpoint: str,
-        replay: Replay,
-        *,
-        fs: FileSystem | None = None,
-        **kw: Any,
-    ) -> Any:
-        return (fs or self._fs).coord_call(method, endpoint, replay, **kw)
-
     def _keep(self) -> None:
         while not self._closing.wait(self.ttl / 3):
             sent = _ms()
             try:
-                answer = self._call(
-                    "POST",
-                    "/session/keepalive",
-                    Replay.SESSION,
-                    fs=self._keeper,
-                    params={"session": self.id},
+                answer = self._keeper.coord_call(
+                    "POST", "/session/keepalive", Replay.SESSION, params={"session": self.id}
                 )
             except SessionExpiredError:
                 self.lease.lost()
@@ -113,7 +99,7 @@ class LockSession:
                 "wait": min(left, LONG_POLL),
             }
             try:
-                answer = self._call("POST", "/lock/acquire", Replay.SESSION, params=params)
+                answer = self._fs.coord_call("POST", "/lock/acquire", Replay.SESSION, params=params)
             except LockHeldError:  # not held, and not to wait: said as a wait that ran out
                 answer = {"granted": False}
             if answer["granted"]:
@@ -123,19 +109,19 @@ class LockSession:
             if deadline is not None and time.monotonic() >= deadline:
                 if timeout:  # leave the queue (or give back a grant that just came)
                     with suppress(LockNotHeldError):
-                        self._call("POST", "/lock/release", Replay.SESSION, params=params)
+                        self._fs.coord_call("POST", "/lock/release", Replay.SESSION, params=params)
                 raise LockHeldError(
                     f"lock {name} is held by another session (waited {timeout:g} s)"
                 )
 
     def release(self, name: str) -> None:
-        self._call(
+        self._fs.coord_call(
             "POST", "/lock/release", Replay.SESSION, params={"lock": name, "session": self.id}
         )
 
     def put(self, key: str, value: str) -> int:
         """Set `key` for as long as this session lives; its revision."""
-        answer = self._call(
+        answer = self._fs.coord_call(
             "POST", "/key/put", Replay.SESSION, params={"key": key, "session": self.id},
             json={"value": value},
         )  # fmt: skip
@@ -144,9 +130,12 @@ class LockSession:
     def close(self) -> None:
         """End the session: its locks are released and its keys deleted."""
         self._closing.set()
+        # Its keepalive in flight, if any, ends before the client it uses is closed.
+        self._thread.join(timeout=self._keeper.retry.window + 5)
         if self.valid():
             with suppress(SessionExpiredError):
-                self._call("POST", "/session/close", Replay.SESSION, params={"session": self.id})
+                params = {"session": self.id}
+                self._fs.coord_call("POST", "/session/close", Replay.SESSION, params=params)
         self.lost.set()
         self._keeper.close()
 

@@ -96,8 +96,8 @@ class _Campaign:
 class _Built:
     """A snapshot a child process wrote to disk (or why it could not)."""
 
-    snapshot: Snapshot | None
-    staged: Path | None
+    snapshot: Snapshot | None  # None: it failed, for `error`
+    staged: Path
     error: str = ""
 
 
@@ -249,7 +249,7 @@ class RaftHost:
                 continue
             self._propose(proposals)
             proposals = []
-            self._take(item)
+            self._take(item)  # after the proposals that came before it: items keep their order
         self._propose(proposals)
 
     def _propose(self, proposals: list[_Proposal]) -> None:
@@ -266,7 +266,7 @@ class RaftHost:
         for i, p in enumerate(proposals):
             self._waiting[first + i] = _Waiting(self.raft.term, p.future)
 
-    def _take(self, item: _Item) -> None:
+    def _take(self, item: Message | _Read | _Delivery | _Campaign | _Built) -> None:
         if isinstance(item, Message):
             self.raft.step(item)
         elif isinstance(item, _Delivery):
@@ -278,8 +278,6 @@ class RaftHost:
             self.raft.campaign()
         elif isinstance(item, _Built):
             self._built(item)
-        elif isinstance(item, _Proposal):
-            self._propose([item])
         else:
             self._read_seq += 1
             context = self._read_seq.to_bytes(8, "big")
@@ -438,7 +436,7 @@ class RaftHost:
             built = _Built(read_snapshot(staged, name=snapshot_name(meta)), staged)
         except Exception as exc:
             staged.unlink(missing_ok=True)  # whatever it wrote, or a file that fails its check
-            built = _Built(None, None, f"{type(exc).__name__}: {exc}")
+            built = _Built(None, staged, f"{type(exc).__name__}: {exc}")
         self._inbox.put(built)
 
     def _built(self, built: _Built) -> None:
@@ -456,8 +454,7 @@ class RaftHost:
             return
         self._snapshot_backoff = SNAPSHOT_RETRY
         if built.snapshot.meta.index <= self._snapshot_index:  # a leader's snapshot came first
-            if built.staged is not None:
-                built.staged.unlink(missing_ok=True)
+            built.staged.unlink(missing_ok=True)
             return
         self._compacted(built.snapshot, built.staged)
 
