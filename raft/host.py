@@ -149,7 +149,7 @@ class RaftHost:
         self._snapshot_index = self.applied
         self._building = False  # a child is writing a snapshot
         self._snapshot_retry_at = 0.0  # after a child failed: not before (monotonic)
-        self._snapshot_backoff = SNAPSHOT_RETRY
+        self._snapshot_failures = 0  # in a row
         self.snapshot_child = 0  # the pid of the last child forked to write one
         self._reaper: threading.Thread | None = None  # waits for that child
         self._role = Role.FOLLOWER
@@ -444,15 +444,16 @@ class RaftHost:
         if built.snapshot is None:
             # Killed (the OOM killer's choice, most likely: it needs memory), or its disk
             # was full: the log goes on growing, and a snapshot is tried again later.
+            backoff = min(SNAPSHOT_RETRY * 2**self._snapshot_failures, SNAPSHOT_RETRY_MAX)
+            self._snapshot_failures += 1
             log.warning(
                 "the process taking a snapshot failed (%s); trying again in %.0f s",
                 built.error,
-                self._snapshot_backoff,
+                backoff,
             )
-            self._snapshot_retry_at = time.monotonic() + self._snapshot_backoff
-            self._snapshot_backoff = min(2 * self._snapshot_backoff, SNAPSHOT_RETRY_MAX)
+            self._snapshot_retry_at = time.monotonic() + backoff
             return
-        self._snapshot_backoff = SNAPSHOT_RETRY
+        self._snapshot_failures = 0
         if built.snapshot.meta.index <= self._snapshot_index:  # a leader's snapshot came first
             built.staged.unlink(missing_ok=True)
             return

@@ -17,6 +17,7 @@ import random
 import signal
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -353,15 +354,24 @@ class SlowLog(Log):
         return super().snapshot()
 
 
-def test_a_snapshot_is_taken_by_a_child_while_proposals_go_on(tmp_path: Path) -> None:
-    """Given the machine's lock, the host forks for a snapshot: the child writes it, and a
-    snapshot that takes long holds up no proposal. (Taken by the loop itself, the sixth
-    proposal would hang at the gate.)"""
-    (tmp_path / "store").mkdir()
+@dataclass
+class Forking:
+    """A group of one whose snapshots fall due every five entries and are taken by a child
+    (`fork_lock`), its machine a `SlowLog`; after ten values, a child waits at the gate."""
+
+    host: RaftHost
+    live: SlowLog
+    store: Path
+
+
+@pytest.fixture
+def forking(tmp_path: Path) -> Iterator[Forking]:
+    store = tmp_path / "store"
+    store.mkdir()
     live = SlowLog(tmp_path)
     host = RaftHost(
         Config(id="a", voters=("a",)),
-        RaftStorage.open(tmp_path / "store"),
+        RaftStorage.open(store),
         live,
         tick_seconds=TICK,
         snapshot_every=5,
@@ -371,24 +381,34 @@ def test_a_snapshot_is_taken_by_a_child_while_proposals_go_on(tmp_path: Path) ->
     try:
         host.campaign()
         wait_for(lambda: host.status.role is Role.LEADER, what="a leader of one")
-        for v in range(40):  # the first snapshot is due after five; it waits at the gate
+        for v in range(10):
             host.propose(Request({"value": v}), timeout=WAIT)
         wait_for(live.began.exists, what="a snapshot to be begun")
-        assert host.status.first_index == 1, "nothing is compacted before the snapshot is in"
-        # The child keeps none of the parent's files: not the store's lock, no socket.
-        assert sorted(os.listdir(f"/proc/{host.snapshot_child}/fd")) == ["0", "1", "2"]
-        live.gate.touch()
-        wait_for(lambda: host.status.first_index > 1, what="the snapshot to be taken in")
-        snapshot = host.storage.snapshot()
-        assert snapshot is not None
-        # The state as of its index: the leader's no-op at 1, then one value an entry.
-        assert json.loads(snapshot.data) == list(range(snapshot.meta.index - 1))
-        assert host.status.first_index == snapshot.meta.index + 1
-        assert not host.storage.staging_path(snapshot.meta).exists(), "it was taken in"
+        yield Forking(host, live, store)
     finally:
         live.gate.touch()
         host.stop()
         host.storage.close()
+
+
+def test_a_snapshot_is_taken_by_a_child_while_proposals_go_on(forking: Forking) -> None:
+    """Given the machine's lock, the host forks for a snapshot: the child writes it, and a
+    snapshot that takes long holds up no proposal. (Taken by the loop itself, a proposal
+    would hang at the gate.)"""
+    host, live = forking.host, forking.live
+    for v in range(10, 40):  # the child still waits at the gate
+        host.propose(Request({"value": v}), timeout=WAIT)
+    assert host.status.first_index == 1, "nothing is compacted before the snapshot is in"
+    # The child keeps none of the parent's files: not the store's lock, no socket.
+    assert sorted(os.listdir(f"/proc/{host.snapshot_child}/fd")) == ["0", "1", "2"]
+    live.gate.touch()
+    wait_for(lambda: host.status.first_index > 1, what="the snapshot to be taken in")
+    snapshot = host.storage.snapshot()
+    assert snapshot is not None
+    # The state as of its index: the leader's no-op at 1, then one value an entry.
+    assert json.loads(snapshot.data) == list(range(snapshot.meta.index - 1))
+    assert host.status.first_index == snapshot.meta.index + 1
+    assert not host.storage.staging_path(snapshot.meta).exists(), "it was taken in"
 
 
 class Recording:
@@ -423,65 +443,28 @@ def test_answers_nobody_waits_for_any_more_go_the_usual_way(tmp_path: Path) -> N
 
 
 def test_a_snapshot_process_that_dies_is_tried_again_later(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    forking: Forking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its child killed (as the OOM killer would), the host goes on and snapshots later."""
     monkeypatch.setattr("raft.host.SNAPSHOT_RETRY", 0.2)
-    (tmp_path / "store").mkdir()
-    live = SlowLog(tmp_path)
-    host = RaftHost(
-        Config(id="a", voters=("a",)),
-        RaftStorage.open(tmp_path / "store"),
-        live,
-        tick_seconds=TICK,
-        snapshot_every=5,
-        fork_lock=live.lock,
-    )
-    host.start()
-    try:
-        host.campaign()
-        wait_for(lambda: host.status.role is Role.LEADER, what="a leader of one")
-        for v in range(10):
-            host.propose(Request({"value": v}), timeout=WAIT)
-        wait_for(live.began.exists, what="a snapshot to be begun")
-        killed = host.snapshot_child
-        os.kill(killed, signal.SIGKILL)
-        live.began.unlink()
-        live.gate.touch()
-        for v in range(10, 20):  # proposals go on; a new child is forked after the backoff
-            host.propose(Request({"value": v}), timeout=WAIT)
-        wait_for(lambda: host.status.first_index > 1, what="a snapshot taken in at last")
-        assert host.snapshot_child != killed
-    finally:
-        live.gate.touch()
-        host.stop()
-        host.storage.close()
+    host, live = forking.host, forking.live
+    killed = host.snapshot_child
+    os.kill(killed, signal.SIGKILL)
+    live.began.unlink()
+    live.gate.touch()
+    for v in range(10, 20):  # proposals go on; a new child is forked after the backoff
+        host.propose(Request({"value": v}), timeout=WAIT)
+    wait_for(lambda: host.status.first_index > 1, what="a snapshot taken in at last")
+    assert host.snapshot_child != killed
 
 
-def test_stopping_leaves_no_snapshot_process_behind(tmp_path: Path) -> None:
+def test_stopping_leaves_no_snapshot_process_behind(forking: Forking) -> None:
     """A child still writing a snapshot when the host stops is ended with it: a copy of the
     store's files it had not yet closed would keep the store's lock, and the store could not
     be opened again at once."""
-    (tmp_path / "store").mkdir()
-    live = SlowLog(tmp_path)
-    host = RaftHost(
-        Config(id="a", voters=("a",)),
-        RaftStorage.open(tmp_path / "store"),
-        live,
-        tick_seconds=TICK,
-        snapshot_every=5,
-        fork_lock=live.lock,
-    )
-    host.start()
-    try:
-        host.campaign()
-        wait_for(lambda: host.status.role is Role.LEADER, what="a leader of one")
-        for v in range(10):
-            host.propose(Request({"value": v}), timeout=WAIT)
-        wait_for(live.began.exists, what="a snapshot to be begun")  # the child waits at the gate
-    finally:
-        host.stop()
-        host.storage.close()
+    host = forking.host  # its child waits at the gate
+    host.stop()
+    host.storage.close()
     with pytest.raises(ChildProcessError):  # ended, and reaped
         os.waitpid(host.snapshot_child, os.WNOHANG)
-    RaftStorage.open(tmp_path / "store").close()
+    RaftStorage.open(forking.store).close()
