@@ -228,6 +228,12 @@ class LockService:
         if found.owner != user:
             raise NotPermittedError(f"session {sid} is {found.owner}'s, not {user}'s")
 
+    @property
+    def waiting(self) -> int:
+        """How many requests wait on the lock service now (long polls)."""
+        with self._waiters_lock:
+            return len(self._waiters)
+
     def _wake(self) -> None:
         with self._waiters_lock:
             waiters = list(self._waiters)

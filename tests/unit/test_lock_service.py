@@ -76,7 +76,7 @@ def test_locks_are_served_in_order_with_growing_tokens(system: Namesystem) -> No
         )
     )
     waiter.start()
-    time.sleep(0.2)  # the waiter is asleep on the condition (nothing to poll for)
+    wait_for(lambda: locks.waiting == 1, what="the acquire waiting")
     assert not got
     locks.release("alice", a, "jobtracker", None)
     waiter.join(timeout=20)
@@ -134,7 +134,7 @@ def test_a_watch_answers_when_the_key_changes(system: Namesystem) -> None:
         target=lambda: seen.append(get(locks, "config", after=first["revision"], wait=20))
     )
     watcher.start()
-    time.sleep(0.2)
+    wait_for(lambda: locks.waiting == 1, what="the watch waiting")  # before the key changes
     assert not seen
     locks.put("alice", "config", "v1", None, None)
     watcher.join(timeout=20)
