@@ -43,7 +43,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -101,6 +101,14 @@ class _Built:
     error: str = ""
 
 
+@dataclass(slots=True)
+class _Answering:
+    """A peer's deliveries waiting for this node's answer, and the answer so far."""
+
+    futures: list[Future[list[Message]]] = field(default_factory=list)
+    answers: list[Message] = field(default_factory=list)
+
+
 _Item = _Proposal | _Read | _Delivery | _Campaign | _Built | Message
 
 
@@ -138,8 +146,7 @@ class RaftHost:
         self._ready_reads: list[tuple[int, _Read]] = []
         # Peers waiting on a delivery for this node's answer: what it says to them goes
         # back on their request instead of on a request of its own.
-        self._answering: dict[NodeId, list[Future[list[Message]]]] = {}
-        self._answers: dict[NodeId, list[Message]] = {}
+        self._answering: dict[NodeId, _Answering] = {}
         self._read_seq = 0
         snapshot = storage.snapshot()
         self.applied = 0
@@ -272,8 +279,7 @@ class RaftHost:
         elif isinstance(item, _Delivery):
             for message in item.messages:
                 self.raft.step(message)
-            self._answering.setdefault(item.frm, []).append(item.future)
-            self._answers.setdefault(item.frm, [])
+            self._answering.setdefault(item.frm, _Answering()).futures.append(item.future)
         elif isinstance(item, _Campaign):
             self.raft.campaign()
         elif isinstance(item, _Built):
@@ -315,24 +321,23 @@ class RaftHost:
     def _send(self, messages: Sequence[Message]) -> None:
         out = []
         for m in messages:
-            answers = self._answers.get(m.to)
-            if answers is None:
+            answering = self._answering.get(m.to)
+            if answering is None:
                 out.append(m)
             else:
-                answers.append(m)
+                answering.answers.append(m)
         if out and self.transport is not None:
             self.transport.send(out)
 
     def _answer(self) -> None:
-        for peer, futures in self._answering.items():
-            answers = self._answers[peer]
-            for future in futures:
+        for answering in self._answering.values():
+            answers = answering.answers
+            for future in answering.futures:
                 if _settle(future, answers):
                     answers = []
             if answers and self.transport is not None:
                 self.transport.send(answers)  # its asker gave up waiting: sent the usual way
         self._answering.clear()
-        self._answers.clear()
 
     def _persist(self, ready: Ready) -> None:
         if ready.hard_state is None and not ready.entries and ready.snapshot is None:
@@ -487,12 +492,11 @@ class RaftHost:
         for _, read in self._ready_reads:
             read.future.set_exception(exc)
         self._ready_reads.clear()
-        for futures in self._answering.values():
-            for future in futures:
+        for answering in self._answering.values():
+            for future in answering.futures:
                 if future.set_running_or_notify_cancel():
                     future.set_exception(exc)
         self._answering.clear()
-        self._answers.clear()
         while True:
             try:
                 item = self._inbox.get_nowait()
