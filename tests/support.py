@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -9,9 +10,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from minihadoop.localcluster import LocalCluster
 from minihadoop.models import RegisterRequest
 from minihadoop.signing import UNSIGNED, ClusterAuth, Keys, digest, sign_request
 from namenode.namesystem import Namesystem
+from tests.lincheck.history import HistoryRecorder, Operation
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -24,6 +27,47 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "c
             return last
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def history_across_leader_kills(
+    group: LocalCluster,
+    recorder: HistoryRecorder,
+    clients: int,
+    run: Callable[[int, threading.Event], None],
+    *,
+    ops: int,
+    kills: int = 2,
+) -> list[Operation]:
+    """Run `clients` threads, each `run(n, stop)` recording its operations in `recorder`,
+    while the group's leader is killed with SIGKILL and started again `kills` times, `ops`
+    operations apart; the history recorded. A client's exception fails the test."""
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def guarded(n: int) -> None:
+        try:
+            run(n, stop)
+        except BaseException as e:  # a test bug or a lost session: fail, do not hide it
+            failures.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(kills):
+            wait_for(lambda: failures or len(recorder.history()) > ops, what="operations to flow")
+            assert not failures, failures
+            name = group.daemon_at(group.leader(timeout=30)).name
+            group.kill(name)
+            before = len(recorder.history())
+            wait_for(lambda b=before: len(recorder.history()) > b + ops, what="ops after a kill")
+            group.restart(name, timeout=60)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=90)
+    assert not failures, failures
+    return recorder.history()
 
 
 def cluster_auth(token: str) -> httpx.Auth:

@@ -29,7 +29,7 @@ from minihadoop.localcluster import LocalCluster
 from minihadoop.locks import LockSession
 from tests.lincheck import HistoryRecorder, Verdict, check
 from tests.lincheck.locks import LockModel
-from tests.support import wait_for
+from tests.support import history_across_leader_kills, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 MakeCluster = Callable[..., LocalCluster]
@@ -194,35 +194,12 @@ def test_lock_operations_across_leader_kills_are_linearizable(group: LocalCluste
     ask who holds them, while the leader is killed twice; every call and return recorded,
     the history checked per lock against the lock model (tokens only grow, one holder)."""
     recorder = HistoryRecorder()
-    stop = threading.Event()
-    failures: list[BaseException] = []
 
-    def client(n: int) -> None:
-        try:
-            with FileSystem.from_cluster(group.directory) as fs, fs.lock_session(ttl=15) as s:
-                lock_client(fs, s, recorder, n, stop)
-        except BaseException as e:  # a test bug or a lost session: fail, do not hide it
-            failures.append(e)
+    def one(n: int, stop: threading.Event) -> None:
+        with FileSystem.from_cluster(group.directory) as fs, fs.lock_session(ttl=15) as s:
+            lock_client(fs, s, recorder, n, stop)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        for _ in range(2):
-            wait_for(lambda: failures or len(recorder.history()) > 40, what="operations to flow")
-            assert not failures, failures
-            leader = group.leader(timeout=30)
-            name = group.daemon_at(leader).name
-            group.kill(name)
-            before = len(recorder.history())
-            wait_for(lambda b=before: len(recorder.history()) > b + 40, what="ops after a kill")
-            group.restart(name, timeout=60)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=90)
-    assert not failures, failures
-    history = recorder.history()
+    history = history_across_leader_kills(group, recorder, 4, one, ops=40)
     result = check(LockModel(), history, timeout=120)
     print(f"{len(history)} lock operations checked: {result.verdict.name}")
     assert result.verdict is Verdict.LINEARIZABLE, result.explain()

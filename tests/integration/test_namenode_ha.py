@@ -32,7 +32,7 @@ from minihadoop.ha import group_state
 from minihadoop.localcluster import LocalCluster
 from minihadoop.signing import ClusterAuth
 from tests.lincheck import HistoryRecorder, NamespaceModel, Verdict, check
-from tests.support import wait_for
+from tests.support import history_across_leader_kills, wait_for
 
 pytestmark = pytest.mark.integration
 MakeCluster = Callable[..., LocalCluster]
@@ -258,34 +258,12 @@ def test_a_history_across_leader_kills_is_linearizable(
     for folder in FOLDERS:
         client.mkdir(folder)
     recorder = HistoryRecorder()
-    stop = threading.Event()
-    failures: list[BaseException] = []
 
-    def guarded(n: int) -> None:
-        try:
-            with FileSystem.from_cluster(group.directory) as fs:
-                run_client(fs, recorder, n, stop)
-        except BaseException as e:  # an adapter bug: fail the test, do not hide it
-            failures.append(e)
+    def one(n: int, stop: threading.Event) -> None:
+        with FileSystem.from_cluster(group.directory) as fs:
+            run_client(fs, recorder, n, stop)
 
-    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    try:
-        for _ in range(2):
-            wait_for(lambda: failures or len(recorder.history()) > 60, what="operations to flow")
-            assert not failures, failures
-            leader = group.leader()
-            group.kill(group.daemon_at(leader).name)
-            before = len(recorder.history())
-            wait_for(lambda b=before: len(recorder.history()) > b + 60, what="ops after a kill")
-            group.restart(group.daemon_at(leader).name)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=90)
-    assert not failures, failures
-    history = recorder.history()
+    history = history_across_leader_kills(group, recorder, CLIENTS, one, ops=60)
     initial = {folder: None for folder in FOLDERS}
     result = check(NamespaceModel(initial, split_by_top_folder=True), history, timeout=120)
     print(f"{len(history)} operations checked: {result.verdict.name}")
