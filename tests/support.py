@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,8 +60,8 @@ def history_across_leader_kills(
             assert not failures, failures
             name = group.daemon_at(group.leader(timeout=30)).name
             group.kill(name)
-            before = len(recorder.history())
-            wait_for(lambda b=before: len(recorder.history()) > b + ops, what="ops after a kill")
+            wanted = len(recorder.history()) + ops
+            wait_for(partial(_longer, recorder, wanted), what="ops after a kill")
             group.restart(name, timeout=60)
     finally:
         stop.set()
@@ -68,6 +69,10 @@ def history_across_leader_kills(
             t.join(timeout=90)
     assert not failures, failures
     return recorder.history()
+
+
+def _longer(recorder: HistoryRecorder, than: int) -> bool:
+    return len(recorder.history()) > than
 
 
 def cluster_auth(token: str) -> httpx.Auth:
