@@ -56,14 +56,15 @@ def acquire(
             "MINIHADOOP_LOCK": name,
         }
         try:
-            proc = subprocess.Popen(command, env=env)
+            with _holding_signals() as pending:  # a signal before the handlers: not lost
+                proc = subprocess.Popen(command, env=env)
         except FileNotFoundError:  # as a shell says it: 127, 126
             typer.echo(f"minihadoop: {command[0]}: command not found", err=True)
             raise typer.Exit(127) from None
         except PermissionError:
             typer.echo(f"minihadoop: {command[0]}: permission denied", err=True)
             raise typer.Exit(126) from None
-        with proc, _forwarding_signals(proc):
+        with proc, _forwarding_signals(proc, pending):
             code = _run_holding(proc, session, name)
     raise typer.Exit(128 - code if code < 0 else code)  # a signal: as a shell reports it
 
@@ -120,15 +121,33 @@ def sessions(
     out.print(table)
 
 
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 @contextmanager
-def _forwarding_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+def _holding_signals() -> Iterator[list[int]]:
+    """While the command is being started: the signals that came, to pass on once it runs."""
+    pending: list[int] = []
+    before = {sig: signal.getsignal(sig) for sig in FORWARDED}
+    for sig in FORWARDED:
+        signal.signal(sig, lambda signum, _frame: pending.append(signum))
+    try:
+        yield pending
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _forwarding_signals(proc: subprocess.Popen[bytes], pending: list[int]) -> Iterator[None]:
     """SIGTERM, SIGINT and SIGHUP are passed on to the command, and the lock is kept until it
     ends: stopping `lock acquire` (systemd, `timeout`, Ctrl-C) must never leave the command
     running without its lock."""
-    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    before = {sig: signal.getsignal(sig) for sig in forwarded}
-    for sig in forwarded:
+    before = {sig: signal.getsignal(sig) for sig in FORWARDED}
+    for sig in FORWARDED:
         signal.signal(sig, lambda signum, _frame: proc.send_signal(signum))
+    for pending_sig in pending:
+        proc.send_signal(pending_sig)
     try:
         yield
     finally:
