@@ -10,8 +10,10 @@
         ├── KeyNotFoundError             (KeyNotFoundException, 404)
         ├── LimitExceededError           (QuotaExceededException, 403): too many sessions,
         │                                keys, or locks in one session
-        └── NotPermittedError            (AccessControlException, 403): a client proposed
-                                         what only the leader may (`expire`)
+        ├── NotPermittedError            (AccessControlException, 403): a client proposed
+        │                                what only the leader may (`expire`)
+        └── StaleFenceError              (StaleFencingTokenException, 409): a namespace change
+                                         fenced by a lock whose token is no longer current
 
 The machine never raises these out of `apply`: a refusal is the entry's result,
 `refusal(error)` — ``{"error": {"RemoteException": {...}}, "status": <HTTP status>}``, the
@@ -71,8 +73,22 @@ class NotPermittedError(CoordError):
     java_class = "org.apache.hadoop.security.AccessControlException"
 
 
+class StaleFenceError(CoordError):
+    """A namespace change sent with a fencing token (`Fence`) that no longer holds its
+    lock: the sender was deposed, and what it asked for was not done."""
+
+    status = 409
+    exception = "StaleFencingTokenException"
+    java_class = "org.minihadoop.coord.StaleFencingTokenException"
+
+
 register_remote(
-    SessionExpiredError, LockHeldError, LockNotHeldError, KeyNotFoundError, NotPermittedError
+    SessionExpiredError,
+    LockHeldError,
+    LockNotHeldError,
+    KeyNotFoundError,
+    NotPermittedError,
+    StaleFenceError,
 )
 
 

@@ -398,6 +398,12 @@ class CoordMachine:
         waiters = tuple(Waiter(s, m) for s, m in lock.waiters)
         return LockStatus(name, lock.mode, holders, waiters, self.revision_of(name))
 
+    def current(self, name: str, token: int) -> bool:
+        """Whether `token` is a fencing token of lock `name` still held: a resource that
+        checks this at the lock service itself needs no memory of the highest token seen."""
+        lock = self._locks.get(name)
+        return lock is not None and token in lock.holders.values()
+
     def get(self, key: str) -> KeyValue | None:
         found = self._keys.get(key)
         if found is None:

@@ -133,6 +133,7 @@ class FileSystem:
         # namenode, and the gap between bytes of a read — gets `quick_timeout`, so a node
         # that went silent (partitioned, stopped) costs seconds before failover, not minutes.
         self._quick = httpx.Timeout(min(quick_timeout, timeout), connect=5.0)
+        self.fence: tuple[str, int] | None = None
 
     @classmethod
     def from_cluster(cls, directory: str | os.PathLike[str] | None = None, **kw: Any) -> FileSystem:
@@ -175,6 +176,14 @@ class FileSystem:
             tls_ca=self._tls_ca,
         )
 
+    def fenced(self, lock: str, token: int) -> FileSystem:
+        """Another client like this one whose every namespace change is fenced: applied
+        only while `token` is still a fencing token of a holder of `lock` (the namenode
+        checks, in log order), else refused with `StaleFenceError`."""
+        clone = self.with_retry_window(self.retry.window)
+        clone.fence = (lock, token)
+        return clone
+
     def close(self) -> None:
         self._http.close()
 
@@ -213,6 +222,11 @@ class FileSystem:
         """The query parameters that make one mutating call recognisable when repeated."""
         return {"clientid": self.client_name, "seq": next(self._seq)}
 
+    def _fenced(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.fence is not None:
+            params["fence.lock"], params["fence.token"] = self.fence
+        return params
+
     def _webhdfs(self, method: str, path: str, op: str, replay: Replay, **params: Any) -> Any:
         path = paths.normalize(path)
         params = {
@@ -222,13 +236,14 @@ class FileSystem:
         }
         if replay is Replay.SESSION:
             params.update(self._session())
-        return self._nn(method, f"/webhdfs/v1{path}", replay, params=params).json()
+        return self._nn(method, f"/webhdfs/v1{path}", replay, params=self._fenced(params)).json()
 
     def _native(self, endpoint: str, body: Any, replay: Replay) -> Any:
         payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
         params = {"user.name": self.user}
         if replay is Replay.SESSION:
             params.update(self._session())
+        params = self._fenced(params)
         return self._nn("POST", f"/nn/v1/{endpoint}", replay, json=payload, params=params).json()
 
     # --- the lock service (minihadoop.locks) ---------------------------------------------------

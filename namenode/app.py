@@ -21,8 +21,11 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from starlette.datastructures import QueryParams
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from coord.commands import MAX_NAME
 from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
 from minihadoop.errors import AuthenticationError, IllegalArgumentError
@@ -48,7 +51,7 @@ from minihadoop.server import install_error_handlers, json_response, limit_body_
 from minihadoop.signing import Keys
 from namenode import coord_api, dashboard, webhdfs
 from namenode.fsck import fsck_report
-from namenode.namesystem import Namesystem, Session
+from namenode.namesystem import FENCE, Fence, Namesystem, Session
 from namenode.status import cluster_status
 from namenode.tokens import TokenStore
 from raft.codec import BadMessageError, decode_batch, encode_batch
@@ -106,8 +109,44 @@ def create_app(
     app.include_router(coord_api.router(system, auth))
     app.include_router(_internal(system, tokens, auth))
     app.router.routes.append(_raft(system))
+    app.add_middleware(FenceMiddleware)
     install_guard(app, settings, names or HostNames(settings.host_names()))
     return app
+
+
+class FenceMiddleware:
+    """Reads a request's `fence.lock` and `fence.token` (a lock of the lock service and a
+    fencing token of it) into `FENCE`, so that every namespace change made while serving
+    the request is applied only if that token still holds that lock. Only a change can be
+    refused over a fence; it never widens what a caller may do."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or b"fence." not in scope.get("query_string", b""):
+            await self.app(scope, receive, send)
+            return
+        reset = FENCE.set(fence_of(QueryParams(scope["query_string"])))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            FENCE.reset(reset)
+
+
+def fence_of(q: QueryParams) -> Fence | IllegalArgumentError | None:
+    lock, token = q.get("fence.lock"), q.get("fence.token")
+    if lock is None and token is None:
+        return None
+    if not lock or len(lock) > MAX_NAME or token is None:
+        return IllegalArgumentError(
+            f"fence.lock (1-{MAX_NAME} characters) and fence.token go together"
+        )
+    if not token.isascii() or not token.isdigit() or not 0 < int(token) < 1 << 63:
+        return IllegalArgumentError(
+            f"fence.token must be a positive integer, not {token[:40]!r}"
+        )
+    return lock, int(token)
 
 
 def _session(request: Request) -> Session | None:

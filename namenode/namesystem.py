@@ -15,6 +15,7 @@ error it was. Time comes from the injected `clock` and randomness from the injec
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import random
@@ -77,7 +78,7 @@ from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
 from namenode.placement import NodeView, make_policy, order_for_reader
 from namenode.replication import Delete, Replicate, ReplicationQueue
 from namenode.safemode import SafeMode
-from namenode.services import Services, coord_command, replicated
+from namenode.services import Services, coord_command, fenced_command, replicated
 from raft.config import Config, NotLeaderError
 from raft.host import OutcomeUnknownError, RaftHost
 from raft.machine import Request
@@ -90,6 +91,14 @@ T = TypeVar("T")
 SUPERGROUP = "supergroup"
 # A client's (id, request number): makes its retry of one request recognisable.
 Session = tuple[str, int]
+# The lock and fencing token the request being served was sent with (`fence.lock`,
+# `fence.token`), set by the namenode's app for each request: namespace changes made while
+# serving it are fenced by that lock (`namenode.services`). A bad pair is kept as the error
+# to raise, so only a change is refused over it.
+Fence = tuple[str, int]
+FENCE: contextvars.ContextVar[Fence | IllegalArgumentError | None] = contextvars.ContextVar(
+    "fence", default=None
+)
 # A mutation that is not answered within this long is reported unavailable (the caller's
 # retry policy decides what next): on one namenode, a disk this slow is a disk failing.
 PROPOSE_TIMEOUT = 60.0
@@ -297,7 +306,13 @@ class Namesystem:
         with self.lock:
             if self.safemode.on:
                 raise self._safe_mode_error("Cannot change the namespace")
-        return self._propose(c.to_record(cmd), session)
+        fence = FENCE.get()
+        if isinstance(fence, IllegalArgumentError):
+            raise fence
+        record = c.to_record(cmd)
+        if fence is not None:
+            record = fenced_command(record, *fence)
+        return self._propose(record, session)
 
     def propose_coord(self, record: dict[str, Any], session: Session | None) -> Any:
         """Commit and apply a lock service command (`namenode.locks`); safe mode, which

@@ -6,6 +6,13 @@ goes to the `coord.machine.CoordMachine`; every other entry is a namespace comma
 what readers of either take. `on_coord` hears what each lock service entry did
 (`coord.machine.Effects`) as it is applied, for the leader's lease count and the watchers.
 
+A namespace command may come fenced — `{"fenced": {"lock": name, "token": n, "command":
+<namespace command>}}` — by a lock of the lock service: it is applied only if `n` is still
+a token of a holder of `name` when its entry is applied, and refused (`StaleFenceError`)
+otherwise. Both machines are applied in log order under one lock, so every replica decides
+the same: a deposed holder (a job tracker that slept past its session's TTL) can change
+nothing once its successor's grant is in the log.
+
 A snapshot holds both:
 
     MAGIC  u64 length of the namespace's part  namespace part  lock service part
@@ -20,6 +27,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from coord.errors import CoordError, InvalidCommandError, StaleFenceError, refusal
 from coord.machine import CoordMachine, Effects
 from namenode.machine import NamespaceMachine, retry_fingerprint
 from raft.machine import Request
@@ -27,6 +35,7 @@ from raft.sessions import SessionTable
 
 MAGIC = b"MHSVC1\n"
 COORD = "coord"
+FENCED = "fenced"
 
 
 class Services:
@@ -42,6 +51,9 @@ class Services:
         self.on_coord = on_coord or (lambda _effects: None)
 
     def apply(self, index: int, request: Request) -> Any:
+        fenced = request.command.get(FENCED)
+        if fenced is not None:
+            return self._fenced(index, request, fenced)
         inner = request.command.get(COORD)
         if inner is None:
             return self.namespace.apply(index, request)
@@ -52,6 +64,21 @@ class Services:
             )
             self.on_coord(self.coord.effects)
             return outcome
+
+    def _fenced(self, index: int, request: Request, fenced: Any) -> Any:
+        with self.lock:
+            try:
+                lock, token, command = _fence_fields(fenced)
+                if not self.coord.current(lock, token):
+                    raise StaleFenceError(
+                        f"fencing token {token} of lock {lock} is no longer current: "
+                        "its holder was replaced, and this change was not made"
+                    )
+            except CoordError as e:
+                self.namespace.applied_index = index
+                return refusal(e)
+            inner = Request(command, request.client, request.seq, request.time)
+            return self.namespace.apply(index, inner)
 
     def snapshot(self) -> bytes:
         with self.lock:
@@ -72,7 +99,32 @@ class Services:
 
 def replicated(services: Services) -> SessionTable:
     """What the Raft host applies the log to: the services behind the session table."""
-    return SessionTable(services, fingerprint=retry_fingerprint)
+    return SessionTable(services, fingerprint=_fingerprint)
+
+
+def _fingerprint(request: Request) -> str:
+    """A namespace request's `retry_fingerprint`, its fence included."""
+    fenced = request.command.get(FENCED)
+    if not isinstance(fenced, dict) or not isinstance(fenced.get("command"), dict):
+        return retry_fingerprint(request)
+    inner = retry_fingerprint(Request(fenced["command"]))
+    return retry_fingerprint(Request({FENCED: {**fenced, "command": inner}}))
+
+
+def fenced_command(command: dict[str, Any], lock: str, token: int) -> dict[str, Any]:
+    """A namespace command applied only while `token` holds `lock`."""
+    return {FENCED: {"lock": lock, "token": token, "command": command}}
+
+
+def _fence_fields(fenced: Any) -> tuple[str, int, dict[str, Any]]:
+    if not isinstance(fenced, dict) or set(fenced) != {"lock", "token", "command"}:
+        raise InvalidCommandError("a fenced command takes exactly lock, token and command")
+    lock, token, command = fenced["lock"], fenced["token"], fenced["command"]
+    if not isinstance(lock, str) or not isinstance(command, dict):
+        raise InvalidCommandError("a fence's lock is a string, its command an object")
+    if isinstance(token, bool) or not isinstance(token, int) or token < 1:
+        raise InvalidCommandError("a fencing token is a positive integer")
+    return lock, token, command
 
 
 def coord_command(record: dict[str, Any]) -> dict[str, Any]:

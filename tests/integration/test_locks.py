@@ -22,11 +22,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from coord.errors import LockHeldError, LockNotHeldError
+from coord.errors import LockHeldError, LockNotHeldError, StaleFenceError
 from minihadoop.errors import UnavailableError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 from minihadoop.locks import LockSession
+from minihadoop.signing import ClusterAuth
 from tests.lincheck import HistoryRecorder, Verdict, check
 from tests.lincheck.locks import LockModel
 from tests.support import history_across_leader_kills, wait_for
@@ -153,6 +154,45 @@ def test_a_holder_stopped_past_its_ttl_loses_the_lock_and_its_late_writes_are_re
         refused = Path(str(store) + ".refused")
         if code == 9:
             assert refused.read_text().split()[0] == str(first_token)
+
+
+def test_the_namenodes_refuse_a_change_fenced_by_a_token_no_longer_current(
+    group: LocalCluster,
+) -> None:
+    fs = FileSystem.from_cluster(group.directory)
+    with LockSession(fs, ttl=5) as first:
+        old = first.acquire("committer")
+        deposed = fs.fenced("committer", old.token)
+        deposed.mkdir("/fenced/first")
+    with fs, deposed:
+        _fenced_changes_after_a_new_grant(fs, deposed, old.token)
+
+
+def _fenced_changes_after_a_new_grant(fs: FileSystem, deposed: FileSystem, old: int) -> None:
+    # The first session ended: the second holder's grant is in the log after that.
+    with LockSession(fs, ttl=5) as second:
+        new = second.acquire("committer")
+        assert new.token > old
+        for change in (
+            lambda: deposed.mkdir("/fenced/late"),
+            lambda: deposed.mv("/fenced/first", "/fenced/moved"),
+            lambda: deposed.rm("/fenced/first", recursive=True, skip_trash=True),
+        ):
+            with pytest.raises(StaleFenceError, match=f"token {old} of lock committer"):
+                change()
+        with fs.fenced("committer", new.token) as current:
+            current.mv("/fenced/first", "/fenced/moved")
+        # A fence names a lock and a token together, or it is refused, and nothing changes.
+        for params in ({"fence.lock": "committer"}, {"fence.lock": "committer",
+                       "fence.token": "-3"}, {"fence.token": "7"}):  # fmt: skip
+            answer = httpx.put(
+                f"{fs.namenode}/webhdfs/v1/fenced/bad",
+                params={"op": "MKDIRS", "user.name": fs.user, **params},
+                auth=ClusterAuth(fs.token or ""),
+            )
+            assert answer.status_code == 400, answer.text
+            assert "fence" in answer.json()["RemoteException"]["message"]
+    assert sorted(e.name for e in fs.ls("/fenced")) == ["moved"]
 
 
 def test_sessions_and_locks_survive_a_leader_kill_and_are_never_granted_twice(
