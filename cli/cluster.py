@@ -32,6 +32,9 @@ def up(
     namenodes: int = typer.Option(
         1, help="1, or 3 or 5 for a Raft group that rides out the loss of a namenode."
     ),
+    jobtrackers: int = typer.Option(
+        1, min=1, max=3, help="Job trackers: the first active, the others standing by."
+    ),
     block_size: str = typer.Option("64M", help="Default block size (4k and up)."),
     replication: int = typer.Option(3, min=1, max=512, help="Default replication factor."),
     heartbeat: float = typer.Option(3.0, min=0.05, help="Datanode heartbeat interval, seconds."),
@@ -39,8 +42,9 @@ def up(
         60.0, min=0.1, help="Declare a silent datanode dead after, s."
     ),
 ) -> None:
-    """Start a namenode (or a group of 3 or 5), N datanodes, a job tracker and a worker
-    beside each datanode; wait until they are ready; print the URLs."""
+    """Start a namenode (or a group of 3 or 5), N datanodes, a job tracker (and standbys,
+    with --jobtrackers) and a worker beside each datanode; wait until they are ready; print
+    the URLs."""
     if namenodes not in (1, 3, 5):
         raise IllegalArgumentError(f"--namenodes must be 1, 3 or 5, not {namenodes}")
     where = home_dir(dir)
@@ -53,12 +57,15 @@ def up(
     }
     what = "a namenode" if namenodes == 1 else f"{namenodes} namenodes"
     with out.status(f"starting {what} and {datanodes} datanodes in {where}…"):
-        info = cluster.start(datanodes=datanodes, namenodes=namenodes, settings=settings)
+        info = cluster.start(
+            datanodes=datanodes, namenodes=namenodes, jobtrackers=jobtrackers, settings=settings
+        )
     out.print(f"[green]cluster up[/] in {where}")
-    out.print(f"  dashboard  {cluster.leader() if namenodes > 1 else info.namenode}/")
+    out.print(f"  {'dashboard':<12} {cluster.leader() if namenodes > 1 else info.namenode}/")
     for d in info.daemons:
-        out.print(f"  {d.name:<10} {d.url}")
-    out.print(f"  logs       {where / 'logs'}")
+        role = cluster.role(d) if jobtrackers > 1 or namenodes > 1 else ""
+        out.print(f"  {d.name:<12} {d.url}" + (f"  ({role})" if role else ""))
+    out.print(f"  {'logs':<12} {where / 'logs'}")
     out.print("Try: minihadoop fs put README.md /  &&  minihadoop fs ls /")
 
 
@@ -108,14 +115,15 @@ def status(dir: Path | None = DirOption) -> None:
     """Show every daemon (running or stopped), then the datanodes, capacity and block health
     as the namenode sees them."""
     where = home_dir(dir)
-    daemons = Table("daemon", "process", "pid", "url")
-    states = LocalCluster(where).daemon_states()
-    for d, running in states:
+    daemons = Table("daemon", "process", "pid", "url", "role")
+    cluster = LocalCluster(where)
+    for d, running in cluster.daemon_states():
         daemons.add_row(
             d.name,
             "running" if running else "[red]stopped[/]",
             str(d.pid) if running else "-",
             d.url,
+            cluster.role(d) if running else "",
         )
     out.print(daemons)
     with FileSystem.from_cluster(where, retry_window=0) as fs:  # a look, not a wait

@@ -131,7 +131,16 @@ def jobtracker(
 
 def worker(
     dir: Path = typer.Option(..., "--dir", help="Scratch space for map outputs."),
-    jobtracker_url: str = typer.Option(..., "--jobtracker", help="The job tracker's URL."),
+    jobtracker_url: str | None = typer.Option(
+        None,
+        "--jobtracker",
+        help="The job tracker's URL; with a standby, every job tracker's, separated by ';'.",
+    ),
+    namenode_url: str | None = typer.Option(
+        None,
+        "--namenode",
+        help="The namenodes' URLs, separated by ';': the active job tracker is found there.",
+    ),
     datanode_url: str | None = typer.Option(
         None, "--datanode", help="The datanode beside this worker (for data-local maps)."
     ),
@@ -146,6 +155,10 @@ def worker(
     """Run a worker in the foreground."""
     from mapreduce.worker_app import run
 
+    if not jobtracker_url and not namenode_url:
+        raise typer.BadParameter(
+            "give --jobtracker, --namenode, or both", param_hint="--jobtracker"
+        )
     _log_warnings()
     run(
         dir,
@@ -154,6 +167,7 @@ def worker(
         host=host,
         port=port,
         datanode=datanode_url,
+        namenode=namenode_url,
         slots=slots,
         advertise=advertise,
         ready_file=ready_file,

@@ -1,10 +1,11 @@
-"""The job tracker's durable job history: jobs, task attempts and their counters in SQLite.
+"""The job tracker's job history: jobs, task attempts and their counters in SQLite.
 
-Scheduling state lives in memory; this is the record of it that survives a job tracker
-restart, read back by the API, the CLI and the dashboard. At start-up the job tracker calls
-`mark_interrupted`: a job that was PREP or RUNNING when the process died cannot be resumed
-(its map outputs lived on workers that have since forgotten them), so it is FAILED with a
-reason, and its live attempts KILLED.
+Scheduling state lives in memory, and what a job tracker taking over needs to resume it in
+the DFS (`mapreduce.journal`); this is this machine's index of it, read back by the API,
+the CLI and the dashboard (a job tracker taking over adds the jobs its predecessors ended
+from the journal). On becoming active the job tracker calls `mark_interrupted`: the
+attempts the previous process was running died with it (KILLED), and a job that was PREP
+or RUNNING that it does not resume — one journaled by no one — is FAILED with a reason.
 
 Contracts:
 * Every write is committed before it returns. The database is in WAL mode with
@@ -33,6 +34,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -247,12 +249,13 @@ class JobHistory:
             ).fetchall()
         return [_job(row) for row in rows]
 
-    def mark_interrupted(self, now: float, reason: str) -> list[str]:
-        """Fail every unfinished job (error `reason`, finished `now`) and kill its PREP and
-        RUNNING attempts, in one transaction; the ids of those jobs, oldest first.
+    def mark_interrupted(self, now: float, reason: str, resumed: Collection[str] = ()) -> list[str]:
+        """Kill every PREP and RUNNING attempt of an unfinished job, and fail each such job
+        but those `resumed` (error `reason`, finished `now`), in one transaction; the ids of
+        the jobs failed, oldest first.
 
-        For job tracker start-up, before any new job is accepted: the jobs it finds
-        unfinished were running in a process that no longer exists.
+        For a job tracker becoming active, before any new job is accepted: the attempts it
+        finds unfinished were running for a process that no longer exists.
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -265,10 +268,11 @@ class JobHistory:
                     )
                 ]
                 for job_id in ids:
-                    self._db.execute(
-                        "UPDATE jobs SET state = ?, error = ?, finished = ? WHERE id = ?",
-                        (JobState.FAILED.value, reason, now, job_id),
-                    )
+                    if job_id not in resumed:
+                        self._db.execute(
+                            "UPDATE jobs SET state = ?, error = ?, finished = ? WHERE id = ?",
+                            (JobState.FAILED.value, reason, now, job_id),
+                        )
                     self._db.execute(
                         "UPDATE attempts SET state = ?, finished = ?, error = COALESCE(error, ?)"
                         " WHERE job_id = ? AND state IN (?, ?)",
@@ -278,7 +282,7 @@ class JobHistory:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return ids
+        return [job_id for job_id in ids if job_id not in resumed]
 
     def close(self) -> None:
         """Close the database; idempotent. Any later call raises sqlite3.ProgrammingError."""

@@ -20,9 +20,11 @@ by value (see `mapreduce.serialization`), so nothing needs installing there.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,11 +40,18 @@ from mapreduce.serialization import (
     seal_payload,
 )
 from minihadoop import paths
-from minihadoop.config import ClusterInfo, client_tls_ca, current_user, home_dir
+from minihadoop.config import (
+    ClusterInfo,
+    client_retry_window,
+    client_tls_ca,
+    current_user,
+    home_dir,
+)
 from minihadoop.errors import AuthenticationError, MiniHadoopError, UnavailableError
 from minihadoop.filesystem import FileSystem
 from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.rest import call, tls_verify
+from minihadoop.retry import Replay, may_retry
 from minihadoop.signing import ClusterAuth
 
 
@@ -61,9 +70,11 @@ class JobResult:
         return self.state is JobState.SUCCEEDED
 
 
-def published_jobtracker(namenode: str, token: str | None) -> str:
-    """The URL the running job tracker published in the namenodes' lock service."""
-    with FileSystem(namenode, token) as fs:
+def published_jobtracker(
+    namenode: str | Sequence[str], token: str | None, tls_ca: str | None = None
+) -> str:
+    """The URL the active job tracker published in the namenodes' lock service."""
+    with FileSystem(namenode, token, tls_ca=tls_ca) as fs:
         found = fs.get_key(JOBTRACKER_KEY)
     if not found["exists"]:
         raise UnavailableError(
@@ -74,13 +85,28 @@ def published_jobtracker(namenode: str, token: str | None) -> str:
 
 
 class JobTrackerClient:
-    """The job tracker's HTTP API, for `Job` and the CLI."""
+    """The job tracker's HTTP API, for `Job` and the CLI.
+
+    With `locate` (the active job tracker's URL, as the lock service names it), a call that
+    finds its job tracker gone or a standby is sent to the active one, for up to
+    `retry_window` seconds — a job's progress is followed across a failover — when it may
+    be sent again: always for reads and kills; a submission only if it was certainly not
+    received."""
 
     def __init__(
-        self, url: str, token: str | None, *, timeout: float = 60.0, tls_ca: str | None = None
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 60.0,
+        tls_ca: str | None = None,
+        locate: Callable[[], str] | None = None,
+        retry_window: float | None = None,
     ) -> None:
         """`tls_ca`: as `FileSystem`'s (None: the MINIHADOOP_TLS_CA variable)."""
         self.url = url.rstrip("/")
+        self.locate = locate
+        self.retry_window = client_retry_window() if retry_window is None else retry_window
         auth = ClusterAuth(token) if token else None
         self._keys = auth.keys if auth else None
         self._http = httpx.Client(
@@ -96,11 +122,14 @@ class JobTrackerClient:
         service; else the local cluster's in `directory`."""
         token = os.environ.get("MINIHADOOP_TOKEN")
         url = os.environ.get("MINIHADOOP_JOBTRACKER")
-        if url:
-            return cls(url, token)
         namenode = os.environ.get("MINIHADOOP_NAMENODE")
+        locate = None
         if namenode:
-            return cls(published_jobtracker(namenode, token), token)
+            locate = functools.partial(published_jobtracker, namenode, token)
+        if url:
+            return cls(url, token, locate=locate)
+        if locate is not None:
+            return cls(locate(), token, locate=locate)
         where = home_dir(directory)
         try:
             info = ClusterInfo.load(where)
@@ -110,11 +139,24 @@ class JobTrackerClient:
             ) from None
         if not info.jobtracker:
             raise UnavailableError(f"the cluster in {where} runs no job tracker")
-        tls_ca = info.settings.get("tls_ca")
-        return cls(info.jobtracker, info.token, tls_ca=None if tls_ca is None else str(tls_ca))
+        ca = info.settings.get("tls_ca")
+        tls_ca = None if ca is None else str(ca)
+        locate = functools.partial(published_jobtracker, info.namenode_urls(), info.token, tls_ca)
+        return cls(info.jobtracker, info.token, tls_ca=tls_ca, locate=locate)
 
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        return call(self._http, method, f"{self.url}{path}", **kw).json()
+    def call(self, method: str, path: str, replay: Replay = Replay.SAFE, **kw: Any) -> Any:
+        deadline = time.monotonic() + self.retry_window
+        while True:
+            try:
+                return call(self._http, method, f"{self.url}{path}", **kw).json()
+            except UnavailableError as exc:  # gone, or a standby
+                if self.locate is None or not may_retry(exc, replay):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                with suppress(MiniHadoopError):
+                    self.url = self.locate().rstrip("/")
+                time.sleep(0.2)
 
     def seal(self, payload: bytes) -> bytes:
         """`payload` sealed with the cluster's key, as workers will only unpickle it."""
@@ -123,7 +165,8 @@ class JobTrackerClient:
         return seal_payload(payload, self._keys.seal)
 
     def submit(self, req: SubmitRequest) -> str:
-        return str(self.call("POST", "/mr/v1/jobs", json=req.model_dump(mode="json"))["id"])
+        body = req.model_dump(mode="json")
+        return str(self.call("POST", "/mr/v1/jobs", Replay.IF_NOT_RECEIVED, json=body)["id"])
 
     def status(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.call("GET", f"/mr/v1/jobs/{job_id}")
@@ -138,6 +181,12 @@ class JobTrackerClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def __enter__(self) -> JobTrackerClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 class RunningJob:

@@ -2,8 +2,17 @@
 
 `JobTracker` holds the pure `Scheduler` behind a lock and carries out its instructions:
 launches and kills are queued for the worker's next heartbeat reply; task commits and job
-commits are DFS renames; every change to a job is written to the SQLite history, which is
-what survives a restart (a job that was running then is marked FAILED with the reason).
+commits are DFS renames; every change to a job is written to this machine's SQLite history
+(what the API shows), and what another job tracker needs to resume the job to the journal
+in the DFS (`mapreduce.journal`).
+
+One job tracker is active at a time: the holder of the lock `JOBTRACKER_LOCK`
+(`mapreduce.jobtracker_app`). It is made with that lock's fencing `token` and a DFS client
+fenced by it, so everything it changes in the DFS — commits, the journal — is refused once
+another has taken the lock; its heartbeat replies carry the token, and workers ignore
+replies with a token older than one they have seen. `recover` is what it does first:
+resume every job the journal holds unfinished (finished tasks are not run again; the rest
+are scheduled afresh), and add the jobs it holds finished to the history.
 
 Output commit, as Hadoop's v1 committer: an attempt writes under
 ``<output>/_temporary/<attempt>/``; committing a task moves its file to
@@ -34,6 +43,7 @@ from typing import Any
 
 from mapreduce.cleanup import PendingCleanups
 from mapreduce.history import AttemptRecord, JobHistory, JobRecord
+from mapreduce.journal import JobPlan, Journal, StoredJob, TaskDone, task_name
 from mapreduce.protocol import (
     AttemptSpec,
     HeartbeatReply,
@@ -51,6 +61,7 @@ from mapreduce.scheduler import (
     Kill,
     Launch,
     Scheduler,
+    Succeeded,
     Touched,
 )
 from mapreduce.serialization import unseal_payload
@@ -63,6 +74,7 @@ from minihadoop.errors import (
     FileNotFoundError_,
     IllegalArgumentError,
     MiniHadoopError,
+    StandbyError,
     UnavailableError,
 )
 from minihadoop.filesystem import FileSystem
@@ -80,29 +92,26 @@ class JobTracker:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
+        token: int = 0,
     ) -> None:
+        """`fs`: the DFS client, fenced by `token` when the job tracker holds the lock."""
         self.directory = directory
         self.fs = fs
         self.settings = settings
         self.clock = clock
+        self.token = token
         self._seal_key = Keys.derive(settings.token).seal
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "payloads").mkdir(exist_ok=True)
         self.history = JobHistory(directory / "history.db")
         self.cleanups = PendingCleanups(directory / "cleanup")
+        self.journal = Journal(fs)
         # Cleanups are tried where the job tracker must not wait (under its lock, at start):
         # with no retries. What fails stays pending for `retry_cleanups`.
         self._fs_once = fs.with_retry_window(0.0)
-        interrupted = self.history.mark_interrupted(
-            clock(), "the job tracker restarted while this job was running"
-        )
-        for job_id in interrupted:
-            if (record := self.history.job(job_id)) is not None:
-                self.cleanups.add(job_id, record.output)
-        # No job runs before this process accepts one, so every payload left here belongs to
-        # a job that ended (or was interrupted just now) while no one could delete it.
-        for stale in (directory / "payloads").iterdir():
-            stale.unlink(missing_ok=True)
+        self._fs_once.fence = fs.fence
+        self._journal_once = Journal(self._fs_once)
+        self._unjournaled: set[str] = set()  # jobs of a version that kept no journal
         self.scheduler = Scheduler(
             worker_timeout=settings.worker_timeout,
             task_timeout=settings.task_timeout,
@@ -115,7 +124,117 @@ class JobTracker:
         self._kills: dict[str, list[str]] = {}
         self._worker_datanode: dict[str, str | None] = {}
         self._saved: dict[str, tuple[str, float | None]] = {}
-        self.retry_cleanups()  # what the previous run left pending, and the jobs it ran
+        self.resumed: list[str] = []
+        self.maps_restored = 0
+        # Called (from the journal's thread) when a job's reduces may start: the last of its
+        # maps is journaled. The daemon asks the workers to heartbeat now.
+        self.on_reduces_ready: Callable[[], object] = lambda: None
+
+    # --- taking over ----------------------------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Resume the jobs the journal holds unfinished; the ids of those resumed. Called
+        once, before the job tracker answers anyone: a worker told that a job is not
+        running would delete its map outputs."""
+        now = self.clock()
+        # Nothing runs yet, so every payload cached here is of a job that ended, or that
+        # the journal will give again.
+        for stale in (self.directory / "payloads").iterdir():
+            stale.unlink(missing_ok=True)
+        ended: list[str] = []
+        pending = self.cleanups.pending()  # failed or killed here, their end not journaled
+        for job_id in self.journal.job_ids():
+            stored = self.journal.load(job_id)
+            if stored is None:
+                continue  # its submission never finished: the client was told it failed
+            if stored.end is not None:
+                ended.append(job_id)
+            elif job_id not in pending:
+                self._resume(stored, now)
+        interrupted = self.history.mark_interrupted(
+            now, "the job tracker restarted while this job was running", self.resumed
+        )
+        self._unjournaled.update(interrupted)  # jobs of a version that kept no journal
+        for job_id in interrupted:
+            if (record := self.history.job(job_id)) is not None:
+                self.cleanups.add(job_id, record.output)
+        for job_id in self.resumed:
+            self._persist(job_id)
+        self._import_ended(ended)
+        self.retry_cleanups()
+        if self.resumed:
+            log.warning(
+                "resumed %d job(s) (%s); %d finished map(s) not run again",
+                len(self.resumed), ", ".join(self.resumed), self.maps_restored,
+            )  # fmt: skip
+        return self.resumed
+
+    def _resume(self, stored: StoredJob, now: float) -> None:
+        plan = stored.plan
+        epoch = stored.epoch + 1
+        self.journal.set_epoch(plan.id, epoch)  # before any attempt of this epoch is named
+        self.records[plan.id] = JobRecord(
+            id=plan.id, name=plan.name, user=plan.user, state=JobState.RUNNING,
+            inputs=plan.inputs, output=plan.output, num_maps=len(plan.splits),
+            num_reducers=plan.num_reducers, submitted=plan.submitted, started=plan.submitted,
+            finished=None, error=None, counters={},
+        )  # fmt: skip
+        self.scheduler.add_job(
+            plan.id, plan.splits, num_reducers=plan.num_reducers, now=now,
+            max_attempts=plan.max_attempts, speculative=plan.speculative, epoch=epoch,
+            submitted=plan.submitted,
+        )  # fmt: skip
+        # What the output folder holds is what was committed, journaled or not; once every
+        # part is, no map output is needed any more (the job was committing).
+        committed = self._committed_parts(plan.output)
+        commits = TaskKind.REDUCE if plan.num_reducers else TaskKind.MAP
+        count = plan.num_reducers or len(plan.splits)
+        every = all(_part_name(commits, i) in committed for i in range(count))
+        tasks = [(TaskKind.MAP, i) for i in range(len(plan.splits))]
+        tasks += [(TaskKind.REDUCE, r) for r in range(plan.num_reducers)]
+        for kind, index in tasks:
+            done = stored.tasks.get((kind, index))
+            if kind is commits:
+                if _part_name(kind, index) in committed:
+                    self._restore(plan.id, kind, index, done, now)
+            elif done is not None or every:
+                self._restore(plan.id, kind, index, done, now)
+        self.resumed.append(plan.id)
+
+    def _restore(
+        self, job_id: str, kind: TaskKind, index: int, done: TaskDone | None, now: float
+    ) -> None:
+        if done is None:  # committed, its record lost with the job tracker: no counters
+            done = TaskDone(kind=kind, index=index, attempt_id=f"{job_id}_{task_name(kind, index)}",
+                            worker_id="", worker_url="", started=now, finished=now)  # fmt: skip
+        self.scheduler.restore_task(
+            job_id, kind, index, attempt_id=done.attempt_id, worker_id=done.worker_id,
+            worker_url=done.worker_url, started=done.started, finished=done.finished,
+            counters=done.counters, data_local=done.data_local, now=now,
+        )  # fmt: skip
+        if kind is TaskKind.MAP:
+            self.maps_restored += 1
+
+    def _committed_parts(self, output: str) -> set[str]:
+        """Part files committed: in ``_temporary/committed``, or already in place."""
+        names: set[str] = set()
+        for folder in (f"{output}/_temporary/committed", output):
+            with contextlib.suppress(FileNotFoundError_):
+                names |= {e.name for e in self.fs.ls(folder) if e.name.startswith("part-")}
+        return names
+
+    def _import_ended(self, job_ids: list[str]) -> None:
+        """Jobs other job trackers ended, into this one's history."""
+        for job_id in job_ids:
+            if self.history.job(job_id) is not None:
+                continue
+            stored = self.journal.load(job_id)
+            if stored is None or stored.end is None:
+                continue
+            record, attempts = stored.end
+            self.history.save_job(record)
+            for attempt in attempts:
+                self.history.save_attempt(attempt)
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -136,6 +255,12 @@ class JobTracker:
         now = self.clock()
         job_id = f"job_{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}_{uuid.uuid4().hex[:6]}"
         self.fs.mkdir(f"{output}/_temporary/committed")  # fails first for a bad output path
+        plan = JobPlan(
+            id=job_id, name=req.name, user=req.user, inputs=files, output=output,
+            num_reducers=req.num_reducers, max_attempts=req.max_attempts,
+            speculative=req.speculative, submitted=now, splits=splits,
+        )  # fmt: skip
+        self.journal.create(plan, payload)  # durable before the job is acknowledged
         (self.directory / "payloads" / f"{job_id}.pkl").write_bytes(payload)
         record = JobRecord(
             id=job_id,
@@ -186,10 +311,17 @@ class JobTracker:
         return sorted(dict.fromkeys(files), key=files.index)
 
     def payload(self, job_id: str) -> bytes:
+        """A running job's payload: from this machine's cache, else from the journal."""
         path = self.directory / "payloads" / f"{checked_job_id(job_id)}.pkl"
-        if not path.exists():
+        if path.exists():
+            return path.read_bytes()
+        if not self._running(job_id):
             raise FileNotFoundError_(f"no payload for job {job_id}")
-        return path.read_bytes()
+        data = self.journal.payload(job_id)
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        return data
 
     def kill(self, job_id: str) -> JobState:
         with self.lock:
@@ -204,6 +336,11 @@ class JobTracker:
     # --- workers ------------------------------------------------------------------------------
 
     def heartbeat(self, hb: WorkerHeartbeat) -> HeartbeatReply:
+        if hb.token > self.token:
+            raise StandbyError(
+                f"this job tracker's fencing token {self.token} is older than the worker's "
+                f"{hb.token}: another job tracker is active"
+            )
         with self.lock:
             self._worker_datanode[hb.worker_id] = hb.datanode_url
             self._apply(self.scheduler.heartbeat(hb, self.clock()))
@@ -214,6 +351,7 @@ class JobTracker:
                 launch=self._launches.pop(hb.worker_id, []),
                 kill=self._kills.pop(hb.worker_id, []),
                 finished_jobs=[j for j in hb.jobs if not self._running(j)],
+                token=self.token,
             )
 
     def _running(self, job_id: str) -> bool:
@@ -251,6 +389,8 @@ class JobTracker:
                     queue += self._commit_task(ins)
                 case FinishJob():
                     self._finish_job(ins)
+                case Succeeded():
+                    self._journal_task(ins.job_id, ins.kind, ins.index, ins.attempt_id, True)
                 case Touched():
                     touched.add(ins.job_id)
         for job_id in touched:
@@ -292,7 +432,36 @@ class JobTracker:
             )
         except MiniHadoopError as exc:
             return self.scheduler.commit_failed(ins.attempt_id, str(exc), self.clock())
+        self._journal_task(ins.job_id, ins.kind, ins.index, ins.attempt_id)
         return []
+
+    def _journal_task(
+        self, job_id: str, kind: TaskKind, index: int, attempt_id: str, gate: bool = False
+    ) -> None:
+        """Journal a finished task behind the caller; with `gate`, a map the job's reduces
+        wait for until it is journaled (or the write was given up)."""
+        attempt = self.scheduler.attempts[attempt_id]
+        worker = self.scheduler.workers.get(attempt.worker)
+        done = TaskDone(
+            kind=kind, index=index, attempt_id=attempt_id, worker_id=attempt.worker,
+            worker_url=worker.url if worker else "", started=attempt.started,
+            finished=attempt.finished or self.clock(), counters=attempt.counters,
+            data_local=attempt.data_local,
+        )  # fmt: skip
+
+        def write() -> None:
+            try:
+                self.journal.task_done(job_id, done)
+            finally:
+                if gate:
+                    with self.lock:
+                        self.scheduler.journaled(job_id, index)
+                        job = self.scheduler.jobs.get(job_id)
+                        ready = job is not None and not job.unjournaled
+                    if ready:
+                        self.on_reduces_ready()
+
+        self.journal.later(write)
 
     def _move(self, src: str, dst: str) -> None:
         """Rename `src` to `dst`: `src` gone and `dst` there means it happened."""
@@ -320,22 +489,45 @@ class JobTracker:
             except MiniHadoopError as exc:
                 state, error = JobState.FAILED, f"job commit failed: {exc}"
                 self.scheduler.jobs[ins.job_id].state = state
-        if state is not JobState.SUCCEEDED:  # recorded first: done now, or when it can be
+        record.state, record.error, record.finished = state, error, self.clock()
+        if state is not JobState.SUCCEEDED:
+            # Recorded here first, then journaled and cleaned up now or when the namenode
+            # can be reached: this job tracker, restarted, does not resume it meanwhile.
             self.cleanups.add(record.id, record.output)
             self._try_cleanup(record.id, record.output)
-        record.state, record.error, record.finished = state, error, self.clock()
+        else:
+            self.journal.later(lambda: self._journal_end(record.id, self.journal))
         (self.directory / "payloads" / f"{ins.job_id}.pkl").unlink(missing_ok=True)
         log.warning("job %s %s%s", ins.job_id, state.value, f": {error}" if error else "")
 
+    def _journal_end(self, job_id: str, journal: Journal) -> None:
+        """Journal the end of job `job_id`, as its history has it."""
+        with self.lock:
+            self._persist(job_id)
+            record = self.records.get(job_id) or self.history.job(job_id)
+            attempts = self.history.attempts(job_id)
+        if record is None or job_id in self._unjournaled:
+            return
+        try:
+            journal.end(record, attempts)
+        except MiniHadoopError as exc:
+            log.warning("job %s: its end is not journaled yet: %s", job_id, exc)
+            raise
+
     def _commit_job(self, record: JobRecord) -> None:
         committed = f"{record.output}/_temporary/committed"
-        for entry in self.fs.ls(committed):
+        try:
+            entries = self.fs.ls(committed)
+        except FileNotFoundError_:  # moved and removed by a job tracker before this one
+            entries = []
+        for entry in entries:
             self._move(entry.path, f"{record.output}/{entry.name}")
         temporary, success = f"{record.output}/_temporary", f"{record.output}/_SUCCESS"
-        self._unless_done(
-            lambda: self.fs.rm(temporary, recursive=True, skip_trash=True),
-            lambda: not self.fs.exists(temporary),
-        )
+        with contextlib.suppress(FileNotFoundError_):  # removed by a predecessor
+            self._unless_done(
+                lambda: self.fs.rm(temporary, recursive=True, skip_trash=True),
+                lambda: not self.fs.exists(temporary),
+            )
         self._unless_done(
             lambda: self.fs.write_bytes(success, b"", overwrite=True),
             lambda: self.fs.exists(success),
@@ -358,9 +550,11 @@ class JobTracker:
                 return
 
     def _try_cleanup(self, job_id: str, output: str) -> bool:
-        """Remove the job's ``_temporary`` once, without waiting; False if the namenode
-        could not be reached (the cleanup stays pending)."""
+        """Journal the failed or killed job's end — a job tracker taking over must not
+        resume it — then remove its ``_temporary``: once each, without waiting; False if
+        the namenode could not be reached (the cleanup stays pending)."""
         try:
+            self._journal_end(job_id, self._journal_once)
             self._fs_once.rm(f"{output}/_temporary", recursive=True, skip_trash=True)
         except FileNotFoundError_:
             pass  # never made, or removed by an earlier try whose answer was lost
@@ -454,6 +648,7 @@ class JobTracker:
             ]
 
     def close(self) -> None:
+        self.journal.close()
         self._fs_once.close()
         self.history.close()
 

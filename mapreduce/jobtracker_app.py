@@ -5,7 +5,14 @@
   attempts); ``POST /mr/v1/jobs/<id>/kill`` (token).
 * ``GET /mr/v1/jobs/<id>/payload`` (token) — the pickled functions, for workers.
 * ``POST /mr/v1/internal/heartbeat`` (token) — workers pull work.
-* ``GET /mr/v1/workers``, ``GET /health``.
+* ``GET /mr/v1/workers``, ``GET /health`` (with this job tracker's role).
+
+Several job trackers may run: the one holding the lock service's `JOBTRACKER_LOCK` is
+active and publishes its URL under `JOBTRACKER_KEY`; the others wait for the lock and answer
+every call but ``/health`` with StandbyException (403), naming the active one when they know
+it. A job tracker that takes the lock resumes the jobs the journal holds
+(`JobTracker.recover`) before it answers anyone; one whose session lapses stops answering
+at once (its lease, by its own clock) and goes back to waiting.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,14 +31,15 @@ import httpx
 from fastapi import BackgroundTasks, Depends, FastAPI, Query
 from fastapi.responses import Response
 
+from coord.errors import LockHeldError
 from mapreduce.jobtracker import JobTracker
 from mapreduce.protocol import HeartbeatReply, SubmitRequest, WorkerHeartbeat
 from minihadoop.address import advertised_host
 from minihadoop.config import Settings
-from minihadoop.errors import IllegalArgumentError, MiniHadoopError
+from minihadoop.errors import IllegalArgumentError, MiniHadoopError, StandbyError
 from minihadoop.filesystem import FileSystem
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
-from minihadoop.locks import JOBTRACKER_KEY
+from minihadoop.locks import JOBTRACKER_KEY, JOBTRACKER_LOCK, Lock, LockLostError, LockSession
 from minihadoop.rest import tls_verify
 from minihadoop.server import bind_socket, install_error_handlers, limit_body_size, serve, url_for
 from minihadoop.signing import ClusterAuth
@@ -38,15 +47,58 @@ from minihadoop.signing import ClusterAuth
 log = logging.getLogger("minihadoop.jobtracker")
 MAX_BODY = 96 << 20  # a base64 payload of up to 64 MiB
 CLEANUP_INTERVAL = 1.0  # seconds between tries of cleanups the namenode was down for
+LOCK_POLL = 2.0  # seconds a standby waits in the lock's queue before looking up again
+
+
+class Role:
+    """Whether this process is the active job tracker, and its `JobTracker` if so."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.tracker: JobTracker | None = None
+        self._session: LockSession | None = None
+        self.active_url: str | None = None  # the active one's, as last read from the key
+
+    @classmethod
+    def fixed(cls, tracker: JobTracker) -> Role:
+        """Always active: a job tracker that holds no lock (tests, tools)."""
+        role = cls("")
+        role.tracker = tracker
+        return role
+
+    def active(self) -> JobTracker:
+        tracker, session = self.tracker, self._session
+        if tracker is None or (session is not None and not session.valid()):
+            other = self.active_url if self.active_url != self.url else None
+            raise StandbyError(
+                f"this job tracker ({self.url}) is a standby; the active one is "
+                + (other or "not known yet"),
+                leader=other or "",
+            )
+        return tracker
+
+    def activate(self, tracker: JobTracker, session: LockSession) -> None:
+        self._session, self.tracker, self.active_url = session, tracker, self.url
+
+    def deactivate(self) -> JobTracker | None:
+        tracker, self.tracker, self._session = self.tracker, None, None
+        return tracker
+
+    def status(self) -> dict[str, Any]:
+        tracker = self.tracker
+        if tracker is not None and (self._session is None or self._session.valid()):
+            return {"role": "active", "token": tracker.token, "active": self.url}
+        return {"role": "standby", "token": 0, "active": self.active_url}
 
 
 def create_app(
-    tracker: JobTracker,
+    role: Role | JobTracker,
     settings: Settings,
     *,
     lifespan: Any = None,
     names: HostNames | None = None,
 ) -> FastAPI:
+    role = role if isinstance(role, Role) else Role.fixed(role)
     app = FastAPI(title="minihadoop job tracker", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     limit_body_size(app, MAX_BODY, exempt=lambda _p: False)
@@ -54,34 +106,36 @@ def create_app(
     read = Depends(read_access(settings.read_policy))
 
     @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> dict[str, Any]:
+        return {"status": "ok", **role.status()}
 
     @app.post("/mr/v1/jobs", dependencies=[auth])
     def submit(req: SubmitRequest, background: BackgroundTasks) -> dict[str, str]:
+        tracker = role.active()
         job_id = tracker.submit(req)
         background.add_task(wake_workers, tracker, settings)
         return {"id": job_id}
 
     @app.get("/mr/v1/jobs", dependencies=[read])
     def jobs(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
-        return tracker.list_jobs(limit)
+        return role.active().list_jobs(limit)
 
     @app.get("/mr/v1/jobs/{job_id}", dependencies=[read])
     def job(job_id: str) -> dict[str, Any]:
-        return tracker.job_status(job_id)
+        return role.active().job_status(job_id)
 
     @app.post("/mr/v1/jobs/{job_id}/kill", dependencies=[auth])
     def kill(job_id: str) -> dict[str, str]:
-        return {"state": tracker.kill(job_id).value}
+        return {"state": role.active().kill(job_id).value}
 
     @app.get("/mr/v1/jobs/{job_id}/payload", dependencies=[auth])
     def payload(job_id: str) -> Response:
-        return Response(tracker.payload(job_id), media_type="application/octet-stream")
+        data = role.active().payload(job_id)
+        return Response(data, media_type="application/octet-stream")
 
     @app.get("/mr/v1/workers", dependencies=[read])
     def workers() -> list[dict[str, Any]]:
-        return tracker.workers()
+        return role.active().workers()
 
     @app.post("/mr/v1/internal/heartbeat", dependencies=[auth])
     def heartbeat(hb: WorkerHeartbeat) -> HeartbeatReply:
@@ -89,7 +143,7 @@ def create_app(
         for url in (hb.url, hb.datanode_url or "http://"):
             if not url.startswith(("http://", "https://")):
                 raise IllegalArgumentError(f"worker urls must be http(s) URLs, not {url[:100]!r}")
-        return tracker.heartbeat(hb)
+        return role.active().heartbeat(hb)
 
     install_guard(app, settings, names or HostNames(settings.host_names()))
     return app
@@ -124,37 +178,40 @@ def run(
     ready_file: Path | None = None,
 ) -> None:
     fs = dfs_client(namenode, settings)
-    tracker = JobTracker(directory, fs, settings)
-
     sock = bind_socket(host, port)
     url = url_for(advertised_host(host, advertise), sock.getsockname()[1], tls=settings.tls)
+    role = Role(url)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(_tick(tracker, settings.mr_heartbeat_interval)),
-            asyncio.create_task(_retry_cleanups(tracker, CLEANUP_INTERVAL)),
+            asyncio.create_task(_tick(role, settings.mr_heartbeat_interval)),
+            asyncio.create_task(_retry_cleanups(role, CLEANUP_INTERVAL)),
         ]
         stopping = threading.Event()
-        publisher = fs.with_retry_window(settings.retry_window)  # its own client: a thread's
-        publishing = threading.Thread(
-            target=_publish, args=(publisher, url, settings, stopping), daemon=True
+        elector = fs.with_retry_window(settings.retry_window)  # its own client: a thread's
+        loop = asyncio.get_running_loop()
+        electing = threading.Thread(
+            target=_elect,
+            args=(elector, directory, url, settings, role, stopping, loop),
+            name="jobtracker-election",
+            daemon=True,
         )
-        publishing.start()
+        electing.start()
         yield
         stopping.set()
-        await asyncio.to_thread(publishing.join, 5.0)  # its session closed: the key is gone
+        # The active one closes its session: the lock and the key go at once, not a TTL on.
+        await asyncio.to_thread(electing.join, 10.0)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        tracker.close()
 
     names = HostNames(
         [*settings.host_names(), urlsplit(url).hostname or "", host],
         ports=[sock.getsockname()[1]],
     )
-    app = create_app(tracker, settings, lifespan=lifespan, names=names)
+    app = create_app(role, settings, lifespan=lifespan, names=names)
     if ready_file is not None:
         ready_file.write_text(url)
     log.warning("job tracker serving %s on %s", directory, url)
@@ -173,37 +230,95 @@ def dfs_client(namenode: str, settings: Settings) -> FileSystem:
     )
 
 
-def _publish(fs: FileSystem, url: str, settings: Settings, stopping: threading.Event) -> None:
-    """Publish the job tracker's URL in the namenodes' lock service (`JOBTRACKER_KEY`),
-    under a session of its own: the namenodes' dashboards and remote clients find it there,
-    on whichever namenode leads, and it disappears with the session when this process dies.
-    A session lost (the namenodes unreachable for a whole TTL) is opened again."""
-    ttl = max(3.0, 10 * settings.heartbeat_interval)
+def _elect(
+    fs: FileSystem,
+    directory: Path,
+    url: str,
+    settings: Settings,
+    role: Role,
+    stopping: threading.Event,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """Wait for the job tracker lock; holding it, be the active job tracker until the
+    session lapses or the process stops; then wait again. Everything the active one
+    changes in the DFS is fenced by the lock's token."""
     while not stopping.is_set():
         try:
-            with fs.lock_session(ttl=ttl) as session:
-                session.put(JOBTRACKER_KEY, url)
-                log.info("job tracker published as %s (session %s)", url, session.id)
-                while not stopping.is_set() and not session.lost.wait(1.0):
-                    pass
+            with fs.lock_session(ttl=settings.jobtracker_session_ttl) as session:
+                lock = _wait_for_lock(fs, session, role, stopping)
+                if lock is not None:
+                    _lead(fs, directory, url, settings, role, session, lock, stopping, loop)
         except MiniHadoopError as e:
-            log.warning("publishing the job tracker's URL failed: %s; trying again", e)
+            log.warning("job tracker election: %s; trying again", e)
         stopping.wait(1.0)
 
 
-async def _retry_cleanups(tracker: JobTracker, interval: float) -> None:
+def _wait_for_lock(
+    fs: FileSystem, session: LockSession, role: Role, stopping: threading.Event
+) -> Lock | None:
+    while not stopping.is_set():
+        found = fs.get_key(JOBTRACKER_KEY)
+        role.active_url = str(found["value"]) if found["exists"] else None
+        try:
+            return session.acquire(JOBTRACKER_LOCK, timeout=LOCK_POLL)
+        except LockHeldError:
+            if session.lost.is_set():
+                raise LockLostError(f"session {session.id} lapsed while waiting") from None
+    return None
+
+
+def _lead(
+    fs: FileSystem,
+    directory: Path,
+    url: str,
+    settings: Settings,
+    role: Role,
+    session: LockSession,
+    lock: Lock,
+    stopping: threading.Event,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    started = time.monotonic()
+    fenced = fs.fenced(JOBTRACKER_LOCK, lock.token)
+    tracker = JobTracker(directory, fenced, settings, token=lock.token)
+    tracker.on_reduces_ready = lambda: asyncio.run_coroutine_threadsafe(
+        wake_workers(tracker, settings), loop
+    )
+    try:
+        tracker.recover()
+        session.put(JOBTRACKER_KEY, url)
+        role.activate(tracker, session)
+        log.warning(
+            "job tracker %s is active (fencing token %d) after %.2f s of recovery",
+            url, lock.token, time.monotonic() - started,
+        )  # fmt: skip
+        while not stopping.is_set() and session.valid():
+            session.lost.wait(0.2)
+        if not stopping.is_set():
+            log.warning("job tracker %s lost its lock (session %s): standing by", url, session.id)
+    finally:
+        role.deactivate()
+        with tracker.lock:  # no request is using it now, and none will
+            tracker.close()
+        fenced.close()
+
+
+async def _retry_cleanups(role: Role, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
+        if (tracker := role.tracker) is None:
+            continue
         try:
             await asyncio.to_thread(tracker.retry_cleanups)
         except Exception:  # e.g. the job tracker's disk: the loop must outlive it
             log.exception("retrying cleanups failed")
 
 
-async def _tick(tracker: JobTracker, interval: float) -> None:
+async def _tick(role: Role, interval: float) -> None:
     while True:
         try:
-            await asyncio.to_thread(tracker.tick)
+            if (tracker := role.tracker) is not None:
+                await asyncio.to_thread(tracker.tick)
         except Exception:  # the ticker must outlive any one bad tick
             log.exception("job tracker tick failed")
         await asyncio.sleep(interval)

@@ -129,9 +129,13 @@ class WorkerHeartbeat(Wire):
     # answers which of them it no longer runs, so a worker that was down, or a job tracker
     # that restarted and forgot its jobs, still leaves no files behind.
     jobs: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=10_000)
+    # The highest fencing token of a job tracker the worker has taken instructions from: a
+    # job tracker with a lower one was deposed, and refuses the heartbeat.
+    token: int = Field(default=0, ge=0)
 
 
 class HeartbeatReply(Wire):
     launch: list[AttemptSpec] = []
     kill: list[str] = []  # attempt ids to kill
     finished_jobs: list[str] = []  # of the heartbeat's `jobs`, those not running: delete them
+    token: int = 0  # the job tracker's fencing token: a worker ignores a reply with an older one

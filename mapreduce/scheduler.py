@@ -12,7 +12,11 @@ instructions for the job tracker to carry out:
   task has just been committed finishes on the *next* stimulus (`heartbeat` or `tick`), not
   in the same batch as its last `CommitTask`: the job tracker carries out that commit first
   and, should it fail, reports `commit_failed` while the job can still retry the task;
+* `Succeeded(job, kind, index, attempt)` — a task's first successful attempt (journal it);
 * `Touched(job)` — the job's records changed (persist them).
+
+A job tracker taking over resumes a job with `add_job(..., epoch=e)` — its attempts then
+numbered from ``e * 1000`` — and `restore_task` for each task the journal says finished.
 
 Rules, as Hadoop's: maps first, data-local when a worker beside a replica has a free slot;
 reduces (speculative copies too) once every map has succeeded; a failed attempt is retried
@@ -74,11 +78,20 @@ class FinishJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Succeeded:
+    job_id: str
+    kind: TaskKind
+    index: int
+    attempt_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Touched:
     job_id: str
 
 
-Instruction = Launch | Kill | CommitTask | FinishJob | Touched
+Instruction = Launch | Kill | CommitTask | FinishJob | Succeeded | Touched
+EPOCH_ATTEMPTS = 1000  # attempt numbers a takeover of a job moves on by
 
 
 @dataclass
@@ -126,6 +139,10 @@ class Job:
     error: str | None = None
     started: float | None = None
     finished: float | None = None
+    first_attempt: int = 0  # the number of this epoch's first attempt of each task
+    # Maps whose success is not journaled yet (`Succeeded` out, `journaled` not yet in):
+    # reduces wait for them, so a takeover never has to run a finished map again.
+    unjournaled: set[int] = field(default_factory=set)
 
     def tasks(self) -> list[Task]:
         return self.maps + self.reduces
@@ -194,8 +211,13 @@ class Scheduler:
         now: float,
         max_attempts: int = 4,
         speculative: bool = True,
+        epoch: int = 0,
+        submitted: float | None = None,
     ) -> list[Instruction]:
-        job = Job(job_id, num_reducers, max_attempts, speculative, submitted=now, started=now)
+        """A new job (`epoch` 0), or one resumed after `epoch` takeovers."""
+        submitted = now if submitted is None else submitted
+        job = Job(job_id, num_reducers, max_attempts, speculative, submitted, started=submitted)
+        job.first_attempt = epoch * EPOCH_ATTEMPTS
         job.maps = [Task(job, TaskKind.MAP, i, split=s) for i, s in enumerate(splits)]
         job.reduces = [Task(job, TaskKind.REDUCE, r) for r in range(num_reducers)]
         self.jobs[job_id] = job
@@ -203,6 +225,43 @@ class Scheduler:
         if not job.maps and not job.reduces:
             out += self._finish(job, JobState.SUCCEEDED, None, now)
         return out
+
+    def restore_task(
+        self,
+        job_id: str,
+        kind: TaskKind,
+        index: int,
+        *,
+        attempt_id: str,
+        worker_id: str,
+        worker_url: str,
+        started: float,
+        finished: float,
+        counters: Counters,
+        data_local: bool | None,
+        now: float,
+    ) -> None:
+        """A resumed job's task finished before the takeover: it is not run again. A map's
+        output is fetched from `worker_url`; its worker, until it heartbeats, is known
+        with no free slots, and is lost — its maps run again — if it has not within
+        `worker_timeout`."""
+        job = self.jobs[job_id]
+        task = (job.maps if kind is TaskKind.MAP else job.reduces)[index]
+        attempt = Attempt(attempt_id, task, worker_id, started, TaskState.SUCCEEDED, finished,
+                          counters=dict(counters), data_local=data_local)  # fmt: skip
+        task.attempts.append(attempt)
+        task.state, task.winner = TaskState.SUCCEEDED, attempt
+        self.attempts[attempt_id] = attempt
+        if kind is TaskKind.MAP and job.num_reducers:
+            task.output = MapOutput(map_index=index, attempt_id=attempt_id, worker_url=worker_url)
+            if worker_id and worker_id not in self.workers:
+                self.workers[worker_id] = Worker(worker_id, worker_url, None, 0, now)
+
+    def journaled(self, job_id: str, index: int) -> None:
+        """Map `index`'s success is in the journal (or will never be: it was given up)."""
+        job = self.jobs.get(job_id)
+        if job is not None:
+            job.unjournaled.discard(index)
 
     def heartbeat(self, hb: WorkerHeartbeat, now: float) -> list[Instruction]:
         out = self._finish_completed(now)
@@ -282,6 +341,9 @@ class Scheduler:
         self._close(attempt, TaskState.SUCCEEDED, None, now)
         task.state, task.winner = TaskState.SUCCEEDED, attempt
         out: list[Instruction] = [Touched(job.id)]
+        if task.kind is TaskKind.MAP and job.num_reducers:
+            job.unjournaled.add(task.index)
+            out.append(Succeeded(job.id, task.kind, task.index, attempt.id))
         for other in task.running():  # the losing speculative copy
             self._close(other, TaskState.KILLED, "another attempt finished first", now)
             out.append(Kill(other.worker, other.id))
@@ -399,7 +461,7 @@ class Scheduler:
             remote = local or [t for t in maps if self._may_run_remote(t, worker, now)]
             if remote:
                 return remote[0], False
-            if all(t.state is TaskState.SUCCEEDED for t in job.maps):
+            if not job.unjournaled and all(t.state is TaskState.SUCCEEDED for t in job.maps):
                 reduces = [t for t in job.reduces if allowed(t)]
                 if reduces:
                     return reduces[0], False
@@ -435,7 +497,7 @@ class Scheduler:
         if not job.speculative:
             return None
         phases = [job.maps]
-        if all(t.state is TaskState.SUCCEEDED for t in job.maps):
+        if not job.unjournaled and all(t.state is TaskState.SUCCEEDED for t in job.maps):
             # A reduce attempt reads the map outputs known at its launch: while a map runs
             # again, a copy would be launched without that map's output and lose its records.
             phases.append(job.reduces)
@@ -464,7 +526,8 @@ class Scheduler:
     def _launch(self, task: Task, worker: Worker, now: float, speculative: bool) -> Launch:
         job = task.job
         kind = "m" if task.kind is TaskKind.MAP else "r"
-        attempt_id = f"attempt_{job.id}_{kind}_{task.index:06d}_{len(task.attempts)}"
+        number = job.first_attempt + len(task.attempts)  # restored ones too: still unique
+        attempt_id = f"attempt_{job.id}_{kind}_{task.index:06d}_{number}"
         local = None
         if task.kind is TaskKind.MAP and task.split is not None:
             local = worker.datanode_id is not None and worker.datanode_id in task.split.hosts

@@ -9,6 +9,14 @@ A job's files live under ``<work dir>/<job id>/``. Every heartbeat lists the job
 holds files for, those found on disk at start included, and the job tracker answers which
 of them it no longer runs: so files of jobs that ended while the worker was down, or that a
 restarted job tracker forgot, are deleted too.
+
+Which job tracker: the active one of those the worker was given, as the namenodes' lock
+service names it (`JOBTRACKER_KEY`, looked up through `locate`) or, without namenodes, the
+next in its list whenever one fails or answers that it is a standby. Every reply carries
+the job tracker's fencing token; the worker remembers the highest it has seen, sends it
+with each heartbeat (a deposed job tracker refuses the heartbeat), and ignores a reply with
+an older one — a job tracker that woke up after its successor took over cannot launch,
+kill or delete anything here.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -36,10 +45,15 @@ from mapreduce.protocol import (
     is_job_id,
 )
 from minihadoop.config import Settings
+from minihadoop.errors import MiniHadoopError
 from minihadoop.rest import tls_verify
 from minihadoop.signing import ClusterAuth
 
 log = logging.getLogger("minihadoop.worker")
+
+
+class StaleJobTrackerError(MiniHadoopError):
+    """A reply from a job tracker deposed by one whose instructions the worker has had."""
 
 
 @dataclass
@@ -55,16 +69,22 @@ class WorkerService:
     def __init__(
         self,
         work_dir: Path,
-        jobtracker: str,
+        jobtrackers: list[str],
         settings: Settings,
         *,
         worker_id: str,
         url: str,
         datanode_url: str | None,
         slots: int,
+        locate: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
+        """`jobtrackers`: the job trackers' URLs (the first tried first); `locate`: the
+        active one's URL as the lock service names it, or None when none is named."""
         self.work_dir = work_dir
-        self.jobtracker = jobtracker.rstrip("/")
+        self.jobtrackers = [u.rstrip("/") for u in jobtrackers if u]
+        self.jobtracker = self.jobtrackers[0] if self.jobtrackers else ""
+        self.locate = locate
+        self.token = 0  # the highest fencing token of a job tracker heard from
         self.settings = settings
         self.worker_id = worker_id
         self.url = url
@@ -93,14 +113,18 @@ class WorkerService:
                 if self.datanode_url and self.datanode_id is None:
                     info = await self.client.get(f"{self.datanode_url}/dn/v1/info")
                     self.datanode_id = info.json()["id"]
+                if not self.jobtracker:
+                    await self.find_jobtracker()
                 await self.heartbeat()
                 if failing:
-                    log.warning("job tracker %s reachable again", self.jobtracker)
+                    log.warning("job tracker %s reachable", self.jobtracker)
                 failing = False
-            except (httpx.HTTPError, ValueError, KeyError) as exc:
+            except (httpx.HTTPError, ValueError, KeyError, MiniHadoopError) as exc:
                 if not failing:
-                    log.warning("job tracker %s: %s; retrying", self.jobtracker, exc)
+                    log.warning("job tracker %s: %s; looking for the active one",
+                                self.jobtracker or "(none known)", exc)  # fmt: skip
                 failing = True
+                await self.find_jobtracker()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.settings.mr_heartbeat_interval)
             self.wake.clear()
@@ -117,6 +141,7 @@ class WorkerService:
             running=sorted(self.running),
             finished=finished,
             jobs=sorted(self.held),
+            token=self.token,
         )
         try:
             response = await self.client.post(
@@ -127,12 +152,36 @@ class WorkerService:
             self.finished[:0] = finished  # report them next time
             raise
         reply = HeartbeatReply.model_validate(response.json())
+        if reply.token < self.token:
+            self.finished[:0] = finished  # for the active one
+            raise StaleJobTrackerError(
+                f"ignored the reply of a deposed job tracker (fencing token {reply.token}, "
+                f"older than {self.token})"
+            )
+        self.token = reply.token
         for attempt_id in reply.kill:
             self.kill(attempt_id)
         for spec in reply.launch:
             await self.launch(spec)
         for job_id in reply.finished_jobs:
             self.cleanup(job_id)
+
+    async def find_jobtracker(self) -> None:
+        """Turn to the active job tracker: the one the lock service names, else the next
+        one in the list."""
+        if self.locate is not None:
+            with contextlib.suppress(MiniHadoopError, OSError):
+                found = await self.locate()
+                if found:
+                    self.jobtracker = found.rstrip("/")
+                    return
+        if self.jobtrackers:
+            at = (
+                self.jobtrackers.index(self.jobtracker)
+                if self.jobtracker in self.jobtrackers
+                else -1
+            )
+            self.jobtracker = self.jobtrackers[(at + 1) % len(self.jobtrackers)]
 
     # --- attempts -----------------------------------------------------------------------------
 

@@ -26,7 +26,9 @@ from mapreduce.worker import WorkerService
 from minihadoop.address import advertised_host
 from minihadoop.config import Settings
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
+from minihadoop.filesystem import FileSystem
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
+from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.server import bind_socket, install_error_handlers, serve, url_for
 from minihadoop.signing import MAC_SIZE, Keys, stream_mac
 
@@ -93,23 +95,36 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
 
 def run(
     work_dir: Path,
-    jobtracker: str,
+    jobtracker: str | None,
     settings: Settings,
     *,
     host: str,
     port: int,
     datanode: str | None,
     slots: int,
+    namenode: str | None = None,
     advertise: str | None = None,
     ready_file: Path | None = None,
 ) -> None:
+    """`jobtracker`: the job trackers' URLs, separated by ``;`` or ``,``; `namenode`: the
+    namenodes', where the lock service names the active job tracker. One of them, or both."""
     sock = bind_socket(host, port)
     url = url_for(advertised_host(host, advertise), sock.getsockname()[1], tls=settings.tls)
     worker_id = f"{socket.gethostname()}:{sock.getsockname()[1]}"
+    locate = fs = None
+    if namenode:
+        fs = FileSystem(namenode, settings.token, user="mapred", retry_window=0.0,
+                        tls_ca=settings.tls_ca)  # fmt: skip
+
+        async def locate() -> str | None:
+            found = await asyncio.to_thread(fs.get_key, JOBTRACKER_KEY)
+            return str(found["value"]) if found["exists"] else None
+
     service = WorkerService(
         work_dir,
-        jobtracker,
+        [u.strip() for u in (jobtracker or "").replace(",", ";").split(";") if u.strip()],
         settings,
+        locate=locate,
         worker_id=worker_id,
         url=url,
         datanode_url=datanode,
@@ -124,6 +139,8 @@ def run(
         with contextlib.suppress(asyncio.CancelledError):
             await loop
         await service.close()
+        if fs is not None:
+            fs.close()
 
     app = create_app(service, settings, lifespan=lifespan)
     if ready_file is not None:

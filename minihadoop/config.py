@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     worker_timeout: float = Field(default=30.0, gt=0)
     task_timeout: float = Field(default=600.0, gt=0)
     worker_slots: int = Field(default=0, ge=0)  # 0: one per CPU core
+    # The active job tracker's lock session: a standby takes over within about this long
+    # of the active one dying (or being cut off from the namenodes).
+    jobtracker_session_ttl: float = Field(default=10.0, ge=1, le=600)
     sort_buffer_records: int = Field(default=1_000_000, ge=100)  # Hadoop: a 100 MB buffer
 
     @model_validator(mode="after")

@@ -118,13 +118,15 @@ class LocalCluster:
         datanodes: int = 3,
         namenodes: int = 1,
         mapreduce: bool = True,
+        jobtrackers: int = 1,
         token: str | None = None,
         settings: dict[str, Any] | None = None,
         timeout: float = 30.0,
     ) -> ClusterInfo:
         """Start a namenode (or a Raft group of `namenodes`, 3 or 5) and `datanodes`
-        datanodes — and, with `mapreduce`, a job tracker and one worker beside each
-        datanode — and wait until they are all ready."""
+        datanodes — and, with `mapreduce`, `jobtrackers` job trackers (the first active,
+        the others standing by) and one worker beside each datanode — and wait until they
+        are all ready."""
         if (self.directory / CLUSTER_FILE).exists() and self.running():
             raise MiniHadoopError(f"a cluster is already running in {self.directory}")
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -141,7 +143,10 @@ class LocalCluster:
             for i in range(datanodes):
                 self.add_datanode(port=0, index=i, timeout=timeout)
             if mapreduce:
-                self._start_jobtracker(port=0, timeout=timeout)
+                for j in range(jobtrackers):
+                    self._start_jobtracker(port=0, timeout=timeout, index=j)
+                    if j == 0:  # active before the next one starts waiting
+                        self.active_jobtracker(timeout=timeout)
                 for i in range(datanodes):
                     self._start_worker(index=i, port=0, timeout=timeout)
             self.wait_for_datanodes(datanodes, timeout=timeout)
@@ -264,12 +269,43 @@ class LocalCluster:
             argv += ["--capacity", capacity]
         return self._start_daemon(f"datanode-{index}", argv, data_dir, timeout=timeout)
 
-    def _start_jobtracker(self, *, port: int, timeout: float) -> DaemonInfo:
+    def _start_jobtracker(self, *, port: int, timeout: float, index: int = 0) -> DaemonInfo:
         info = self._require()
-        jt_dir = self.directory / "jobtracker"
+        name = "jobtracker" if index == 0 else f"jobtracker-{index}"
+        jt_dir = self.directory / name
         namenodes = ";".join(info.namenode_urls())  # the job tracker fails over among them
         argv = ["jobtracker", "--dir", str(jt_dir), "--namenode", namenodes, *self._bind(port)]
-        return self._start_daemon("jobtracker", argv, jt_dir, timeout=timeout)
+        return self._start_daemon(name, argv, jt_dir, timeout=timeout)
+
+    def jobtracker_urls(self) -> list[str]:
+        """Every job tracker's URL, the first started first."""
+        daemons = self._require().daemons
+        return [d.url for d in sorted(daemons, key=lambda d: d.name) if _is_jobtracker(d.name)]
+
+    def role(self, d: DaemonInfo) -> str:
+        """A namenode's place in its group (leader, follower) or a job tracker's (active,
+        standby), as it says; "" for other daemons, or when it does not answer."""
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+            if _is_jobtracker(d.name):
+                return str(self._get(f"{d.url}/health")["role"])
+            if d.name.startswith("namenode") and len(self.namenode_urls()) > 1:
+                return str(self._get(f"{d.url}/nn/v1/ha")["role"])
+        return ""
+
+    def _get(self, url: str) -> Any:
+        return httpx.get(url, auth=self._auth(), timeout=2, verify=self._verify()).json()
+
+    def active_jobtracker(self, *, timeout: float = 30.0) -> str:
+        """The URL of the active job tracker, once one is."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for url in self.jobtracker_urls():
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+                    if self._get(f"{url}/health")["role"] == "active":
+                        return url
+            if time.monotonic() >= deadline:
+                raise UnavailableError(f"no job tracker became active within {timeout:.0f}s")
+            time.sleep(0.05)
 
     def _start_worker(self, *, index: int, port: int, timeout: float) -> DaemonInfo:
         info = self._require()
@@ -277,21 +313,22 @@ class LocalCluster:
         argv = [
             "worker",
             "--dir", str(work_dir),
-            "--jobtracker", info.jobtracker or "",
+            "--jobtracker", ";".join(self.jobtracker_urls()),
+            "--namenode", ";".join(info.namenode_urls()),
             "--datanode", self.daemon(f"datanode-{index}").url,
             *self._bind(port),
         ]  # fmt: skip
         return self._start_daemon(f"worker-{index}", argv, work_dir, timeout=timeout)
 
     def wait_for_workers(self, count: int, *, timeout: float = 30.0) -> None:
-        """Poll the job tracker until `count` workers heartbeat."""
-        info = self._require()
+        """Poll the active job tracker until `count` workers heartbeat."""
         deadline = time.monotonic() + timeout
         live = 0
         while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError, ValueError):
+            with contextlib.suppress(httpx.HTTPError, ValueError, UnavailableError):
+                active = self.active_jobtracker(timeout=max(0.0, deadline - time.monotonic()))
                 workers = httpx.get(
-                    f"{info.jobtracker}/mr/v1/workers",
+                    f"{active}/mr/v1/workers",
                     auth=self._auth(),
                     timeout=5,
                     verify=self._verify(),
@@ -558,3 +595,7 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except OSError:
         return True
+
+
+def _is_jobtracker(name: str) -> bool:
+    return name == "jobtracker" or name.startswith("jobtracker-")

@@ -143,9 +143,7 @@ def fence_of(q: QueryParams) -> Fence | IllegalArgumentError | None:
             f"fence.lock (1-{MAX_NAME} characters) and fence.token go together"
         )
     if not token.isascii() or not token.isdigit() or not 0 < int(token) < 1 << 63:
-        return IllegalArgumentError(
-            f"fence.token must be a positive integer, not {token[:40]!r}"
-        )
+        return IllegalArgumentError(f"fence.token must be a positive integer, not {token[:40]!r}")
     return lock, int(token)
 
 

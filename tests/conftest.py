@@ -25,6 +25,8 @@ FAST = {
     "block_size": 1 << 20,
     "mr_heartbeat_interval": 0.1,
     "worker_timeout": 3.0,
+    # A job tracker killed and restarted waits out its old lock session first.
+    "jobtracker_session_ttl": 3.0,
     # Clients give up on a namenode that is down after 2 s, not a minute: tests that kill it
     # and expect failures stay quick; tests of riding out a restart ask for longer.
     "retry_window": 2.0,
@@ -37,6 +39,7 @@ def start_cluster(
     *,
     namenodes: int = 1,
     mapreduce: bool = True,
+    jobtrackers: int = 1,
     **settings: Any,
 ) -> LocalCluster:
     cluster = LocalCluster(directory)
@@ -44,6 +47,7 @@ def start_cluster(
         datanodes=datanodes,
         namenodes=namenodes,
         mapreduce=mapreduce,
+        jobtrackers=jobtrackers,
         settings={**FAST, **settings},
         timeout=60.0 if namenodes > 1 else 30.0,
     )

@@ -1,8 +1,8 @@
 """Files a job leaves on local disks: workers' map outputs and the job tracker's payload.
 
-They go when the job ends, however it ends — succeeded, failed, killed, or forgotten by a
-job tracker that restarted — and a worker that was down at the time deletes them when it
-comes back.
+They go when the job ends, however it ends — succeeded, failed or killed, by the job tracker
+that started it or one that resumed it after a restart — and a worker that was down at the
+time deletes them when it comes back.
 """
 
 from __future__ import annotations
@@ -90,17 +90,25 @@ def test_a_job_that_ends_leaves_no_files(cluster: LocalCluster, fs: FileSystem) 
         assert not payload(cluster, job_id).exists()
 
 
-def test_a_job_lost_to_a_job_tracker_restart_leaves_no_files(
+def test_a_job_resumed_after_a_job_tracker_restart_leaves_no_files(
     make_cluster: MakeCluster, connect: Callable[[LocalCluster], FileSystem]
 ) -> None:
     cluster = make_cluster(datanodes=2, replication=2)
-    with start_slow_job(cluster, connect(cluster), "lost") as running:
-        job_id = running.id
+    fs = connect(cluster)
+    running = start_slow_job(cluster, fs, "resumed")
+    job_id = running.id
     assert payload(cluster, job_id).exists() and workers_holding(cluster, job_id)
     cluster.kill("jobtracker", signal.SIGKILL)
     cluster.restart("jobtracker")
-    assert not payload(cluster, job_id).exists()  # the restarted job tracker will never run it
+    result = running.wait()  # followed across the restart
+    assert result.ok, result.error
+    assert fs.read_bytes("/resumed/out/part-r-00000").decode().split() == ["a", "8400",
+        "b", "8400", "c", "8400"]  # fmt: skip
     wait_for(lambda: not workers_holding(cluster, job_id), what="the workers' files gone")
+    assert not payload(cluster, job_id).exists()
+    journaled = f"/system/mapred/jobs/{job_id}"  # its end, written behind the job's last step
+    wait_for(lambda: not fs.exists(f"{journaled}/payload.pkl"), what="the journal's payload gone")
+    assert fs.exists(f"{journaled}/end.json")
 
 
 def test_a_worker_down_when_its_job_ended_deletes_its_files_at_start(

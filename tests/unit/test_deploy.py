@@ -38,6 +38,8 @@ ENV_EXAMPLE = DEPLOY / "minihadoop.env.example"
 UNITS = {
     "namenode": DEPLOY / "systemd" / "minihadoop-namenode.service",
     "datanode": DEPLOY / "systemd" / "minihadoop-datanode.service",
+    "jobtracker": DEPLOY / "systemd" / "minihadoop-jobtracker.service",
+    "worker": DEPLOY / "systemd" / "minihadoop-worker.service",
 }
 OPERATIONS = ROOT / "docs" / "operations.md"
 DOCS_WITH_COMMANDS = [OPERATIONS, ROOT / "docs" / "architecture.md", DEPLOY / "README.md"]
@@ -582,6 +584,10 @@ def start_check(unit: Path) -> str:
         ("namenode", {"MINIHADOOP_NAMENODE_PEERS": "…", "MINIHADOOP_NAMENODE_ID": "nn2"}, True),
         ("datanode", {}, False),
         ("datanode", {"DATANODE_ADVERTISE": "dn1.example.com"}, True),
+        ("jobtracker", {}, False),
+        ("jobtracker", {"JOBTRACKER_ADVERTISE": "jt1.example.com"}, True),
+        ("worker", {}, False),
+        ("worker", {"DATANODE_ADVERTISE": "dn1.example.com"}, True),
     ],
 )
 def test_systemd_unit_refuses_to_start_what_would_run_wrong(

@@ -32,6 +32,7 @@ from mapreduce.scheduler import (
     Kill,
     Launch,
     Scheduler,
+    Succeeded,
     Task,
     Touched,
 )
@@ -186,6 +187,8 @@ class Cluster:
                 self.running.setdefault(ins.worker, set()).add(ins.attempt_id)
             elif isinstance(ins, Kill):
                 self.running.setdefault(ins.worker, set()).discard(ins.attempt_id)
+            elif isinstance(ins, Succeeded):  # journaled at once
+                self.sched.journaled(ins.job_id, ins.index)
         return out
 
     def task(self, job_id: str, kind: TaskKind, index: int) -> Task:
@@ -263,7 +266,8 @@ def test_reduces_start_only_once_every_map_has_succeeded() -> None:
     m0, m1 = launches(c.beat("w1", 1.0))
     assert launches(c.beat("w1", 2.0, ok(m0.attempt_id))) == []  # map 1 still running
     out = c.beat("w1", 3.0, ok(m1.attempt_id))
-    assert tasks_of(out) == [(TaskKind.REDUCE, 0), (TaskKind.REDUCE, 1)]
+    assert tasks_of(out) == []  # map 1's success is journaled first
+    assert tasks_of(c.beat("w1", 3.1)) == [(TaskKind.REDUCE, 0), (TaskKind.REDUCE, 1)]
 
 
 def test_reduces_wait_while_a_failed_map_is_retried() -> None:
@@ -272,8 +276,8 @@ def test_reduces_wait_while_a_failed_map_is_retried() -> None:
     m0, m1 = launches(c.beat("w1", 1.0))
     out = c.beat("w1", 2.0, ok(m0.attempt_id), failed(m1.attempt_id))
     assert tasks_of(out) == [(TaskKind.MAP, 1)]  # the retry, no reduce yet
-    out = c.beat("w1", 3.0, ok(c.only(out).attempt_id))
-    assert tasks_of(out) == [(TaskKind.REDUCE, 0)]
+    c.beat("w1", 3.0, ok(c.only(out).attempt_id))
+    assert tasks_of(c.beat("w1", 3.1)) == [(TaskKind.REDUCE, 0)]
 
 
 def test_launches_are_bounded_by_free_slots() -> None:
@@ -372,7 +376,8 @@ def test_reduces_are_committed_and_maps_only_record_their_output() -> None:
         (0, m0.attempt_id, "http://w1:8042"),
         (1, m1.attempt_id, "http://w1:8042"),
     ]
-    r0 = c.only(out)
+    assert launches(out) == []
+    r0 = c.only(c.beat("w1", 2.5))
     out = c.beat("w1", 3.0, ok(r0.attempt_id))
     assert commits(out) == [CommitTask("j", TaskKind.REDUCE, 0, r0.attempt_id)]
     assert finishes(out) == []  # the job tracker carries out the commit first
@@ -502,7 +507,8 @@ def test_a_map_that_fails_only_once_lets_the_job_succeed() -> None:
     c.beat("b", 1.0)
     c.beat("a", 2.0, failed(m0.attempt_id), ok(m1.attempt_id))
     retry = c.only(c.beat("b", 2.0))
-    reduce = c.only(c.beat("b", 3.0, ok(retry.attempt_id)))
+    c.beat("b", 3.0, ok(retry.attempt_id))
+    reduce = c.only(c.beat("b", 3.1))
     assert reduce.kind is TaskKind.REDUCE
     c.beat("b", 4.0, ok(reduce.attempt_id))
     assert finishes(c.tick(5.0)) == [FinishJob("j", JobState.SUCCEEDED, None)]
@@ -670,8 +676,8 @@ def test_a_lost_workers_finished_maps_run_again_while_reduces_need_them() -> Non
     c.slots["a"] = 1
     m0, m1 = c.only(c.beat("a", 0.0)), c.only(c.beat("b", 0.0))
     c.beat("a", 1.0, ok(m0.attempt_id))
-    out = c.beat("b", 2.0, ok(m1.attempt_id))
-    r0, r1 = launches(out)
+    c.beat("b", 2.0, ok(m1.attempt_id))
+    r0, r1 = launches(c.beat("b", 2.1))
     c.beat("b", 3.0, ok(r0.attempt_id))  # one reduce done, one still to go
     c.beat("b", 9.0)
     c.tick(12.0)  # a, holding map 0's output, is lost
@@ -689,7 +695,8 @@ def test_a_lost_workers_maps_are_not_rerun_once_every_reduce_is_done() -> None:
     c.add_job("j", splits(2), num_reducers=1)
     m0, m1 = c.only(c.beat("a", 0.0)), c.only(c.beat("b", 0.0))
     c.beat("a", 1.0, ok(m0.attempt_id))
-    r0 = c.only(c.beat("b", 1.0, ok(m1.attempt_id)))
+    c.beat("b", 1.0, ok(m1.attempt_id))
+    r0 = c.only(c.beat("b", 1.1))
     c.beat("b", 2.0, ok(r0.attempt_id))
     out = c.tick(20.0)  # both workers silent: lost, but no output is needed any more
     assert launches(c.beat("b", 20.0)) == []
@@ -737,7 +744,8 @@ def test_a_fetch_failure_reruns_the_map_and_retries_the_reduce_without_counting(
     c = cluster("a", "b", slots=2)
     c.add_job("j", splits(2), num_reducers=1, max_attempts=1)
     m0, m1 = launches(c.beat("a", 0.0))
-    r0 = c.only(c.beat("a", 1.0, ok(m0.attempt_id), ok(m1.attempt_id)))
+    c.beat("a", 1.0, ok(m0.attempt_id), ok(m1.attempt_id))
+    r0 = c.only(c.beat("a", 1.01))  # once both maps are journaled
     out = c.beat("a", 2.0, fetch_failed(r0.attempt_id, 1))
     assert finishes(out) == []
     reduce = c.task("j", TaskKind.REDUCE, 0)
@@ -749,7 +757,8 @@ def test_a_fetch_failure_reruns_the_map_and_retries_the_reduce_without_counting(
     assert c.task("j", TaskKind.MAP, 0).state is TaskState.SUCCEEDED
     assert [o.map_index for o in c.sched.map_outputs("j")] == [0]
     assert launches(c.beat("b", 3.0)) == []  # the map output is still missing
-    retry = c.only(c.beat("a", 3.0, ok(rerun.attempt_id)))
+    c.beat("a", 3.0, ok(rerun.attempt_id))
+    retry = c.only(c.beat("a", 3.01))
     assert (retry.kind, retry.index) == (TaskKind.REDUCE, 0)
     assert [o.attempt_id for o in c.sched.map_outputs("j")] == [m0.attempt_id, rerun.attempt_id]
     c.beat("a", 4.0, ok(retry.attempt_id))
@@ -760,7 +769,8 @@ def test_fetch_failures_naming_no_map_only_retry_the_reduce() -> None:
     c = cluster("a", slots=2)
     c.add_job("j", splits(1), num_reducers=1, max_attempts=1)
     m0 = c.only(c.beat("a", 0.0))
-    r0 = c.only(c.beat("a", 1.0, ok(m0.attempt_id)))
+    c.beat("a", 1.0, ok(m0.attempt_id))
+    r0 = c.only(c.beat("a", 1.01))
     retry = c.only(c.beat("a", 2.0, fetch_failed(r0.attempt_id, 7, -1)))
     assert (retry.kind, retry.index) == (TaskKind.REDUCE, 0)
 
@@ -769,7 +779,8 @@ def test_endless_fetch_failures_fail_the_job() -> None:
     c = cluster("a", slots=2)
     c.add_job("j", splits(1), num_reducers=1)
     m = c.only(c.beat("a", 0.0))
-    out = c.beat("a", 1.0, ok(m.attempt_id))
+    c.beat("a", 1.0, ok(m.attempt_id))
+    out = c.beat("a", 1.01)
     now = 1.0
     for _ in range(FETCH_FAILURE_LIMIT):
         now += 1
@@ -777,7 +788,8 @@ def test_endless_fetch_failures_fail_the_job() -> None:
         out = c.beat("a", now, fetch_failed(r.attempt_id, 0))
         assert finishes(out) == []
         now += 1
-        out = c.beat("a", now, ok(c.only(out).attempt_id))  # the map again, then the reduce
+        c.beat("a", now, ok(c.only(out).attempt_id))  # the map again, then the reduce
+        out = c.beat("a", now + 0.5)
     out = c.beat("a", now + 1, fetch_failed(c.only(out).attempt_id, 0))
     (finish,) = finishes(out)
     assert finish.state is JobState.FAILED
@@ -926,7 +938,8 @@ def test_no_speculative_reduce_while_a_map_runs_again() -> None:
     c.add_job("j", splits(2), num_reducers=2)
     m0, m1 = c.only(c.beat("a", 0.0)), c.only(c.beat("b", 0.0))
     c.beat("a", 1.0, ok(m0.attempt_id))
-    r0 = c.only(c.beat("b", 1.0, ok(m1.attempt_id)))
+    c.beat("b", 1.0, ok(m1.attempt_id))
+    r0 = c.only(c.beat("b", 1.01))
     r1 = c.only(c.beat("a", 1.5))  # the straggler
     c.beat("b", 3.0, ok(r0.attempt_id))
     c.beat("a", 13.0)
@@ -934,7 +947,8 @@ def test_no_speculative_reduce_while_a_map_runs_again() -> None:
     out = c.beat("c", 14.0)
     assert tasks_of(out) == [(TaskKind.MAP, 1)]  # and no copy of reduce 1 beside it
     c.beat("a", 15.0)
-    spec = c.only(c.beat("c", 15.0, ok(c.only(out).attempt_id)))
+    c.beat("c", 15.0, ok(c.only(out).attempt_id))
+    spec = c.only(c.beat("c", 15.01))
     assert (spec.kind, spec.index, spec.speculative) == (TaskKind.REDUCE, r1.index, True)
     assert [o.map_index for o in c.sched.map_outputs("j")] == [0, 1]
 
@@ -1044,6 +1058,9 @@ class Simulation:
         self.queued: dict[str, list[Launch | Kill]] = {w: [] for w in self.workers}
         self.failures_planned: Counter[TaskKey] = Counter()
         self.commits: list[CommitTask] = []
+        # Map successes on their way to the journal: (when written, job, map index).
+        self.journaling: list[tuple[float, str, int]] = []
+        self.journaled: set[tuple[str, int]] = set()
         self.finishes: dict[str, FinishJob] = {}
         self.launched: set[str] = set()
         self.outages = 0
@@ -1141,6 +1158,10 @@ class Simulation:
     # --- the loop ---
 
     def step(self, now: float) -> None:
+        for due, job_id, index in [j for j in self.journaling if j[0] <= now]:
+            self.journaling.remove((due, job_id, index))
+            self.journaled.add((job_id, index))
+            self.sched.journaled(job_id, index)
         for worker in self.workers.values():
             if not worker.up and now >= worker.back_at:
                 worker.up = True
@@ -1169,6 +1190,9 @@ class Simulation:
             ins = queue.pop(0)
             if isinstance(ins, Launch | Kill):
                 self.queued[ins.worker].append(ins)
+            if isinstance(ins, Succeeded):  # written a few steps later
+                self.journaled.discard((ins.job_id, ins.index))
+                self.journaling.append((now + self.rng.choice([0, 1, 3]), ins.job_id, ins.index))
             if isinstance(ins, CommitTask):
                 key = (ins.job_id, ins.kind, ins.index)
                 task, attempt = self.task(key), self.sched.attempts[ins.attempt_id]
@@ -1199,6 +1223,8 @@ class Simulation:
             if launch.kind is TaskKind.REDUCE:
                 assert all(t.state is TaskState.SUCCEEDED for t in job.maps)
                 assert len(self.sched.map_outputs(job.id)) == len(job.maps)
+                waiting = [i for i in range(len(job.maps)) if (job.id, i) not in self.journaled]
+                assert waiting == [], f"a reduce before maps {waiting} were journaled"
 
     def check_state(self) -> None:
         for w in self.sched.workers.values():
