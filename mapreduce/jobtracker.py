@@ -144,9 +144,9 @@ class JobTracker:
         ended: list[str] = []
         pending = self.cleanups.pending()  # failed or killed here, their end not journaled
         for job_id in self.journal.job_ids():
-            stored = self.journal.load(job_id)
+            stored = self._load(job_id)
             if stored is None:
-                continue  # its submission never finished: the client was told it failed
+                continue  # its submission never finished (the client was told), or unreadable
             if stored.end is not None:
                 ended.append(job_id)
             elif job_id not in pending:
@@ -169,9 +169,26 @@ class JobTracker:
             )  # fmt: skip
         return self.resumed
 
+    def _load(self, job_id: str) -> StoredJob | None:
+        """A job's journal; None, said in the log, for one that cannot be read — one bad
+        folder must not keep every other job (and the job tracker) from resuming. A
+        namenode that cannot be reached is raised: the takeover is tried again."""
+        try:
+            stored = self.journal.load(job_id)
+            if stored is not None and stored.plan.id != job_id:
+                raise ValueError(f"its job.json is job {stored.plan.id}'s")
+            return stored
+        except UnavailableError:
+            raise
+        except (MiniHadoopError, ValueError, TypeError, KeyError) as exc:
+            log.error("job %s: its journal cannot be read, so it is not resumed: %s", job_id,
+                      str(exc)[:500])  # fmt: skip
+            return None
+
     def _resume(self, stored: StoredJob, now: float) -> None:
         plan = stored.plan
         epoch = stored.epoch + 1
+        committed = self._committed_parts(plan.output)
         self.journal.set_epoch(plan.id, epoch)  # before any attempt of this epoch is named
         self.records[plan.id] = JobRecord(
             id=plan.id, name=plan.name, user=plan.user, state=JobState.RUNNING,
@@ -186,7 +203,6 @@ class JobTracker:
         )  # fmt: skip
         # What the output folder holds is what was committed, journaled or not; once every
         # part is, no map output is needed any more (the job was committing).
-        committed = self._committed_parts(plan.output)
         commits = TaskKind.REDUCE if plan.num_reducers else TaskKind.MAP
         count = plan.num_reducers or len(plan.splits)
         every = all(_part_name(commits, i) in committed for i in range(count))

@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import Field
 
 from mapreduce.history import AttemptRecord, JobRecord
-from mapreduce.protocol import Counters, JobState, Split, TaskKind, TaskState, Wire
+from mapreduce.protocol import Counters, JobState, Split, TaskKind, TaskState, Wire, is_job_id
 from minihadoop.errors import FileNotFoundError_, MiniHadoopError
 from minihadoop.filesystem import FileSystem
 
@@ -153,7 +153,7 @@ class Journal:
 
     def job_ids(self) -> list[str]:
         try:
-            return sorted(e.name for e in self.fs.ls(self.root) if e.is_dir)
+            return sorted(e.name for e in self.fs.ls(self.root) if e.is_dir and is_job_id(e.name))
         except FileNotFoundError_:
             return []
 

@@ -10,6 +10,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 MakeCluster = Callable[..., LocalCluster]
 TTL = 3.0  # the job trackers' lock session; a takeover comes within about this long
 REDUCERS = 3
+JOURNAL = "/system/mapred/jobs"
 
 
 def slow_reducer(word: str, counts: Iterator[int]) -> Iterator[tuple[str, int]]:
@@ -108,10 +110,19 @@ def test_a_restarted_job_tracker_resumes_the_job_it_was_running(
     cluster = make_cluster(datanodes=3, replication=2, jobtracker_session_ttl=TTL)
     fs = connect(cluster)
     running, text = start_word_count(cluster, fs, "restart")
+    # Journal folders no job tracker could have written: they are skipped, said in the log,
+    # and keep neither the job tracker nor the running job from resuming.
+    fs.write_bytes(f"{JOURNAL}/job_garbled_1/job.json", b"{not json")
+    fs.write_bytes(f"{JOURNAL}/job_other_2/job.json",
+                   fs.read_bytes(f"{JOURNAL}/{running.id}/job.json"))  # fmt: skip
+    fs.mkdir(f"{JOURNAL}/job_unfinished_3")
     wait_for(lambda: reduces_running(running), timeout=60, what="maps done, reduces running")
     cluster.kill("jobtracker", signal.SIGKILL)
     cluster.restart("jobtracker")
     check_resumed(fs, running, text, "/restart/out")
+    log = Path(cluster.daemon("jobtracker").log).read_text()
+    for bad in ("job_garbled_1", "job_other_2"):
+        assert f"job {bad}: its journal cannot be read, so it is not resumed" in log
 
 
 def test_a_job_tracker_frozen_past_its_ttl_is_deposed_and_changes_nothing(
