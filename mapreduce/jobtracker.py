@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from coord.errors import StaleFenceError
 from mapreduce.cleanup import PendingCleanups
 from mapreduce.history import AttemptRecord, JobHistory, JobRecord
 from mapreduce.journal import JobPlan, Journal, StoredJob, TaskDone, task_name
@@ -126,6 +127,9 @@ class JobTracker:
         self._saved: dict[str, tuple[str, float | None]] = {}
         self.resumed: list[str] = []
         self.maps_restored = 0
+        # Whether this job tracker may still believe it holds the lock (its session's lease).
+        self.still_active: Callable[[], bool] = lambda: True
+        self._deposed = False
         # Called (from the journal's thread) when a job's reduces may start: the last of its
         # maps is journaled. The daemon asks the workers to heartbeat now.
         self.on_reduces_ready: Callable[[], object] = lambda: None
@@ -447,9 +451,19 @@ class JobTracker:
                 f"{output}/_temporary/committed/{name}",
             )
         except MiniHadoopError as exc:
+            if self.deposed(exc):  # not the attempt's fault: the successor commits it
+                return []
             return self.scheduler.commit_failed(ins.attempt_id, str(exc), self.clock())
         self._journal_task(ins.job_id, ins.kind, ins.index, ins.attempt_id)
         return []
+
+    def deposed(self, exc: BaseException | None = None) -> bool:
+        """Whether another job tracker has (or may have) taken over: the DFS refused a
+        change as fenced by a stale token, or this one's lock can no longer be believed
+        held. A deposed job tracker records no job's end: its successor resumes the job."""
+        if isinstance(exc, StaleFenceError) or not self.still_active():
+            self._deposed = True
+        return self._deposed
 
     def _journal_task(
         self, job_id: str, kind: TaskKind, index: int, attempt_id: str, gate: bool = False
@@ -499,10 +513,18 @@ class JobTracker:
     def _finish_job(self, ins: FinishJob) -> None:
         record = self.records[ins.job_id]
         state, error = ins.state, ins.error
+        if self.deposed():
+            log.warning("job %s: not ended here (%s): this job tracker was deposed", ins.job_id,
+                        state.value)  # fmt: skip
+            return
         if state is JobState.SUCCEEDED:
             try:
                 self._commit_job(record)
             except MiniHadoopError as exc:
+                if self.deposed(exc):
+                    log.warning("job %s: its commit is left to the job tracker that took over",
+                                ins.job_id)  # fmt: skip
+                    return
                 state, error = JobState.FAILED, f"job commit failed: {exc}"
                 self.scheduler.jobs[ins.job_id].state = state
         record.state, record.error, record.finished = state, error, self.clock()

@@ -281,6 +281,7 @@ def _lead(
     started = time.monotonic()
     fenced = fs.fenced(JOBTRACKER_LOCK, lock.token)
     tracker = JobTracker(directory, fenced, settings, token=lock.token)
+    tracker.still_active = session.valid
     tracker.on_reduces_ready = lambda: asyncio.run_coroutine_threadsafe(
         wake_workers(tracker, settings), loop
     )

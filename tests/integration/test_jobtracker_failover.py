@@ -148,3 +148,7 @@ def test_a_job_tracker_frozen_past_its_ttl_is_deposed_and_changes_nothing(
                         auth=cluster_auth(cluster._require().token), timeout=10)  # fmt: skip
     assert answer.status_code == 403 and "standby" in answer.text.lower(), answer.text
     check_resumed(fs, running, text, "/frozen/out")
+    # What it went on doing when it woke — ticks that found its workers silent, results it
+    # still held — ended nothing: the job's end is the new active one's alone.
+    woke = Path(cluster.daemon("jobtracker").log).read_text()
+    assert f"job {running.id} FAILED" not in woke and f"job {running.id} KILLED" not in woke

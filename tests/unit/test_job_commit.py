@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
+from coord.errors import StaleFenceError
+from mapreduce.history import JobRecord
 from mapreduce.jobtracker import JobTracker
+from mapreduce.protocol import JobState
+from mapreduce.scheduler import FinishJob
 from minihadoop.config import Settings
 from minihadoop.errors import ConnectionLostError
 
@@ -90,3 +94,28 @@ def test_a_step_that_did_not_happen_still_fails_the_commit(tracker: Any, lose: s
     with pytest.raises(ConnectionLostError, match=lose):
         tracker(fs)._commit_job(SimpleNamespace(output="/out"))
     assert "/out/_SUCCESS" not in fs.paths
+
+
+class Fenced(Namespace):
+    """A namespace in which this job tracker's token went stale: every change is refused."""
+
+    def _step(self, name: str, action: Any) -> None:
+        self.calls.append(name)
+        raise StaleFenceError("fencing token 7 of lock minihadoop/jobtracker is no longer current")
+
+
+def test_a_deposed_job_tracker_neither_commits_nor_fails_nor_cleans_up(tracker: Any) -> None:
+    fs = Fenced("")
+    t = tracker(fs)
+    t.records["j"] = JobRecord(
+        id="j", name="wc", user="u", state=JobState.RUNNING, inputs=["/in"], output="/out",
+        num_maps=0, num_reducers=0, submitted=0.0, started=0.0, finished=None, error=None,
+    )  # fmt: skip
+    t.scheduler.add_job("j", [], num_reducers=0, now=0.0)
+    assert not t.deposed()
+    t._finish_job(FinishJob("j", JobState.SUCCEEDED))
+    assert fs.calls == ["mv"] and t.deposed()  # the first refusal says so: nothing more tried
+    assert t.records["j"].state is JobState.RUNNING  # its successor resumes it, not fails it
+    assert t.cleanups.pending() == {}
+    t._finish_job(FinishJob("j", JobState.KILLED))
+    assert fs.calls == ["mv"] and t.cleanups.pending() == {}
