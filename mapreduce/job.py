@@ -84,6 +84,11 @@ def published_jobtracker(
     return str(found["value"])
 
 
+QUICK = httpx.Timeout(
+    15.0, connect=5.0
+)  # a status, a list, a kill: a silent job tracker is given up
+
+
 class JobTrackerClient:
     """The job tracker's HTTP API, for `Job` and the CLI.
 
@@ -142,7 +147,12 @@ class JobTrackerClient:
         ca = info.settings.get("tls_ca")
         tls_ca = None if ca is None else str(ca)
         locate = functools.partial(published_jobtracker, info.namenode_urls(), info.token, tls_ca)
-        return cls(info.jobtracker, info.token, tls_ca=tls_ca, locate=locate)
+        # The active one as the lock service names it: the first job tracker cluster.json
+        # names may be a standby now, or dead, with something else on its port.
+        url = info.jobtracker
+        with suppress(MiniHadoopError):
+            url = locate()
+        return cls(url, info.token, tls_ca=tls_ca, locate=locate)
 
     def call(self, method: str, path: str, replay: Replay = Replay.SAFE, **kw: Any) -> Any:
         deadline = time.monotonic() + self.retry_window
@@ -169,15 +179,16 @@ class JobTrackerClient:
         return str(self.call("POST", "/mr/v1/jobs", Replay.IF_NOT_RECEIVED, json=body)["id"])
 
     def status(self, job_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.call("GET", f"/mr/v1/jobs/{job_id}")
+        result: dict[str, Any] = self.call("GET", f"/mr/v1/jobs/{job_id}", timeout=QUICK)
         return result
 
     def jobs(self, limit: int = 100) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.call("GET", "/mr/v1/jobs", params={"limit": limit})
+        params = {"limit": limit}
+        result: list[dict[str, Any]] = self.call("GET", "/mr/v1/jobs", params=params, timeout=QUICK)
         return result
 
     def kill(self, job_id: str) -> str:
-        return str(self.call("POST", f"/mr/v1/jobs/{job_id}/kill")["state"])
+        return str(self.call("POST", f"/mr/v1/jobs/{job_id}/kill", timeout=QUICK)["state"])
 
     def close(self) -> None:
         self._http.close()

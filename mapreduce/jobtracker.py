@@ -82,6 +82,7 @@ from minihadoop.filesystem import FileSystem
 from minihadoop.signing import Keys
 
 log = logging.getLogger("minihadoop.jobtracker")
+_INTERRUPTED = "the job tracker restarted while this job was running"
 MAX_PAYLOAD = 64 << 20
 
 
@@ -148,16 +149,14 @@ class JobTracker:
         ended: list[str] = []
         pending = self.cleanups.pending()  # failed or killed here, their end not journaled
         for job_id in self.journal.job_ids():
-            stored = self._load(job_id)
-            if stored is None:
-                continue  # its submission never finished (the client was told), or unreadable
-            if stored.end is not None:
+            state = self.journal.state(job_id)  # one listing: takeovers stay quick
+            if state == "ended":
                 ended.append(job_id)
-            elif job_id not in pending:
-                self._resume(stored, now)
-        interrupted = self.history.mark_interrupted(
-            now, "the job tracker restarted while this job was running", self.resumed
-        )
+            elif state == "unfinished" and job_id not in pending:
+                stored = self._load(job_id)
+                if stored is not None:  # None: unreadable, said in the log
+                    self._resume_or_skip(stored, now)
+        interrupted = self.history.mark_interrupted(now, _INTERRUPTED, [*self.resumed, *ended])
         self._unjournaled.update(interrupted)  # jobs of a version that kept no journal
         for job_id in interrupted:
             if (record := self.history.job(job_id)) is not None:
@@ -188,6 +187,22 @@ class JobTracker:
             log.error("job %s: its journal cannot be read, so it is not resumed: %s", job_id,
                       str(exc)[:500])  # fmt: skip
             return None
+
+    def _resume_or_skip(self, stored: StoredJob, now: float) -> None:
+        """Resume a job; one whose journal turns out not to make sense is left out, with
+        a log line, instead of failing the takeover — and with it every other job."""
+        job_id = stored.plan.id
+        try:
+            self._resume(stored, now)
+        except UnavailableError:
+            raise
+        except (MiniHadoopError, ValueError, TypeError, KeyError, IndexError) as exc:
+            self.records.pop(job_id, None)
+            self.scheduler.jobs.pop(job_id, None)
+            if job_id in self.resumed:
+                self.resumed.remove(job_id)
+            log.error("job %s: its journal cannot be resumed, so it is not: %s", job_id,
+                      str(exc)[:500])  # fmt: skip
 
     def _resume(self, stored: StoredJob, now: float) -> None:
         plan = stored.plan
@@ -244,17 +259,27 @@ class JobTracker:
         return names
 
     def _import_ended(self, job_ids: list[str]) -> None:
-        """Jobs other job trackers ended, into this one's history."""
+        """Jobs the journal holds ended, into this machine's history where it does not
+        know their end: ended elsewhere, or running when this machine last saw them."""
         for job_id in job_ids:
-            if self.history.job(job_id) is not None:
+            local = self.history.job(job_id)
+            if local is not None and local.state.finished and local.error != _INTERRUPTED:
                 continue
+            self._import_end(job_id)
+
+    def _import_end(self, job_id: str) -> None:
+        try:
             stored = self.journal.load(job_id)
             if stored is None or stored.end is None:
-                continue
+                return
             record, attempts = stored.end
             self.history.save_job(record)
             for attempt in attempts:
                 self.history.save_attempt(attempt)
+        except UnavailableError:
+            raise
+        except (MiniHadoopError, ValueError, TypeError, KeyError) as exc:
+            log.error("job %s: its journaled end cannot be read: %s", job_id, str(exc)[:500])
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -592,7 +617,10 @@ class JobTracker:
         resume it — then remove its ``_temporary``: once each, without waiting; False if
         the namenode could not be reached (the cleanup stays pending)."""
         try:
-            self._journal_end(job_id, self._journal_once)
+            try:
+                self._journal_end(job_id, self._journal_once)
+            except FileAlreadyExistsError:  # ended by another job tracker: its end stands
+                self._import_end(job_id)
             self._fs_once.rm(f"{output}/_temporary", recursive=True, skip_trash=True)
         except FileNotFoundError_:
             pass  # never made, or removed by an earlier try whose answer was lost

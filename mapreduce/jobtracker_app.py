@@ -48,6 +48,7 @@ log = logging.getLogger("minihadoop.jobtracker")
 MAX_BODY = 96 << 20  # a base64 payload of up to 64 MiB
 CLEANUP_INTERVAL = 1.0  # seconds between tries of cleanups the namenode was down for
 LOCK_POLL = 2.0  # seconds a standby waits in the lock's queue before looking up again
+KEY_CHECK = 2.0  # seconds between the active one's checks that its URL is still published
 
 
 class Role:
@@ -250,6 +251,8 @@ def _elect(
                     _lead(fs, directory, url, settings, role, session, lock, stopping, loop)
         except MiniHadoopError as e:
             log.warning("job tracker election: %s; trying again", e)
+        except Exception:  # a local disk, a bug: the election must outlive any one try
+            log.exception("job tracker election failed; trying again")
         stopping.wait(1.0)
 
 
@@ -293,8 +296,15 @@ def _lead(
             "job tracker %s is active (fencing token %d) after %.2f s of recovery",
             url, lock.token, time.monotonic() - started,
         )  # fmt: skip
+        checked = time.monotonic()
         while not stopping.is_set() and session.valid():
             session.lost.wait(0.2)
+            if time.monotonic() - checked >= KEY_CHECK:  # replaced or deleted: publish again
+                checked = time.monotonic()
+                with contextlib.suppress(MiniHadoopError):
+                    if fs.get_key(JOBTRACKER_KEY).get("value") != url and session.valid():
+                        log.warning("the published job tracker URL was changed: publishing again")
+                        session.put(JOBTRACKER_KEY, url)
         if not stopping.is_set():
             log.warning("job tracker %s lost its lock (session %s): standing by", url, session.id)
     finally:

@@ -33,10 +33,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mapreduce.history import AttemptRecord, JobRecord
 from mapreduce.protocol import Counters, JobState, Split, TaskKind, TaskState, Wire, is_job_id
+from minihadoop import paths
 from minihadoop.errors import FileNotFoundError_, MiniHadoopError
 from minihadoop.filesystem import FileSystem
 
@@ -45,18 +46,25 @@ ROOT = "/system/mapred/jobs"
 
 
 class JobPlan(Wire):
-    """A job as accepted: what `job.json` holds."""
+    """A job as accepted: what `job.json` holds, checked as strictly as a submission."""
 
     id: str
     name: str
     user: str
     inputs: list[str]
     output: str
-    num_reducers: int
-    max_attempts: int
+    num_reducers: int = Field(ge=0, le=10_000)
+    max_attempts: int = Field(ge=1, le=20)
     speculative: bool
     submitted: float
-    splits: list[Split]
+    splits: list[Split] = Field(max_length=1_000_000)
+
+    @field_validator("output")
+    @classmethod
+    def _absolute(cls, output: str) -> str:
+        if paths.normalize(output) != output:
+            raise ValueError(f"output {output[:100]!r} is not a normalized absolute path")
+        return output
 
 
 class TaskDone(Wire):
@@ -122,7 +130,8 @@ class Journal:
         """The job ended: its record and attempts; its payload is no longer needed."""
         folder = self.folder(record.id)
         body = {"job": _plain(asdict(record)), "attempts": [_plain(asdict(a)) for a in attempts]}
-        self.fs.write_bytes(f"{folder}/end.json", json.dumps(body).encode(), overwrite=True)
+        # Once: a job's end, written by whoever ended it, is never rewritten by another.
+        self.fs.write_bytes(f"{folder}/end.json", json.dumps(body).encode(), overwrite=False)
         with contextlib.suppress(FileNotFoundError_):
             self.fs.rm(f"{folder}/payload.pkl", skip_trash=True)
 
@@ -156,6 +165,17 @@ class Journal:
             return sorted(e.name for e in self.fs.ls(self.root) if e.is_dir and is_job_id(e.name))
         except FileNotFoundError_:
             return []
+
+    def state(self, job_id: str) -> str:
+        """ "ended", "unfinished", or "none" (no job.json: a submission that never finished),
+        from one listing of the job's folder."""
+        try:
+            names = {e.name for e in self.fs.ls(self.folder(job_id))}
+        except FileNotFoundError_:
+            return "none"
+        if "job.json" not in names:
+            return "none"
+        return "ended" if "end.json" in names else "unfinished"
 
     def payload(self, job_id: str) -> bytes:
         return self.fs.read_bytes(f"{self.folder(job_id)}/payload.pkl")

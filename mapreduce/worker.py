@@ -122,7 +122,7 @@ class WorkerService:
             except (httpx.HTTPError, ValueError, KeyError, MiniHadoopError) as exc:
                 if not failing:
                     log.warning("job tracker %s: %s; looking for the active one",
-                                self.jobtracker or "(none known)", exc)  # fmt: skip
+                                self.jobtracker or "(none known)", repr(exc))  # fmt: skip
                 failing = True
                 await self.find_jobtracker()
             with contextlib.suppress(TimeoutError):
@@ -145,7 +145,11 @@ class WorkerService:
         )
         try:
             response = await self.client.post(
-                f"{self.jobtracker}/mr/v1/internal/heartbeat", json=hb.model_dump(mode="json")
+                f"{self.jobtracker}/mr/v1/internal/heartbeat",
+                json=hb.model_dump(mode="json"),
+                # A job tracker that stopped answering is given up within a session's TTL,
+                # as the lock service gives it up: then the active one is looked for.
+                timeout=min(30.0, max(2.0, self.settings.jobtracker_session_ttl)),
             )
             response.raise_for_status()
         except BaseException:

@@ -124,7 +124,8 @@ class FenceMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or b"fence." not in scope.get("query_string", b""):
+        # Decoded keys, not raw bytes: "fence%2Elock" is fence.lock too.
+        if scope["type"] != "http" or not scope.get("query_string"):
             await self.app(scope, receive, send)
             return
         reset = FENCE.set(fence_of(QueryParams(scope["query_string"])))

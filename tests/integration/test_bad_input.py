@@ -20,6 +20,7 @@ import os
 import pathlib
 import pickle
 import random
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -689,13 +690,15 @@ def block_body(data: bytes) -> bytes:
 
 
 def replica_files(w: World, block_id: int) -> dict[str, list[str]]:
-    """Files of `block_id` in any datanode's current/ or tmp/."""
+    """Files of `block_id` in any datanode's current/ or tmp/ (not blk_10's for blk_1)."""
     out = {}
+    mine = re.compile(rf"blk_{block_id}(?:[._].*)?")
     for name in w.datanodes:
         root = w.data_dir(name)
         found = [
             str(p.relative_to(root))
             for p in (*root.glob(f"current/*/blk_{block_id}*"), *root.glob(f"tmp/blk_{block_id}*"))
+            if mine.fullmatch(p.name)
         ]
         if found:
             out[name] = found

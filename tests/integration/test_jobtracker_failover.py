@@ -6,6 +6,7 @@ finds, when it wakes, that it can no longer change anything."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections import Counter
@@ -116,12 +117,15 @@ def test_a_restarted_job_tracker_resumes_the_job_it_was_running(
     fs.write_bytes(f"{JOURNAL}/job_other_2/job.json",
                    fs.read_bytes(f"{JOURNAL}/{running.id}/job.json"))  # fmt: skip
     fs.mkdir(f"{JOURNAL}/job_unfinished_3")
+    plan = json.loads(fs.read_bytes(f"{JOURNAL}/{running.id}/job.json"))
+    relative = {**plan, "id": "job_relative_4", "output": "relative/out"}
+    fs.write_bytes(f"{JOURNAL}/job_relative_4/job.json", json.dumps(relative).encode())
     wait_for(lambda: reduces_running(running), timeout=60, what="maps done, reduces running")
     cluster.kill("jobtracker", signal.SIGKILL)
     cluster.restart("jobtracker")
     check_resumed(fs, running, text, "/restart/out")
     log = Path(cluster.daemon("jobtracker").log).read_text()
-    for bad in ("job_garbled_1", "job_other_2"):
+    for bad in ("job_garbled_1", "job_other_2", "job_relative_4"):
         assert f"job {bad}: its journal cannot be read, so it is not resumed" in log
 
 

@@ -192,6 +192,13 @@ def _fenced_changes_after_a_new_grant(fs: FileSystem, deposed: FileSystem, old: 
             )
             assert answer.status_code == 400, answer.text
             assert "fence" in answer.json()["RemoteException"]["message"]
+        # However the names are spelled: percent-encoded, they are still a fence.
+        answer = httpx.put(
+            f"{fs.namenode}/webhdfs/v1/fenced/encoded?op=MKDIRS&user.name={fs.user}"
+            f"&fence%2Elock=committer&fence%2Etoken={old}",
+            auth=ClusterAuth(fs.token or ""),
+        )
+        assert answer.status_code == 409, answer.text
     assert sorted(e.name for e in fs.ls("/fenced")) == ["moved"]
 
 
