@@ -71,10 +71,15 @@ class JobResult:
 
 
 def published_jobtracker(
-    namenode: str | Sequence[str], token: str | None, tls_ca: str | None = None
+    namenode: str | Sequence[str],
+    token: str | None,
+    tls_ca: str | None = None,
+    retry_window: float | None = 0.0,
 ) -> str:
-    """The URL the active job tracker published in the namenodes' lock service."""
-    with FileSystem(namenode, token, tls_ca=tls_ca) as fs:
+    """The URL the active job tracker published in the namenodes' lock service. One look
+    by default (`retry_window` 0): a caller that can go on without it is not held up by
+    namenodes that are down."""
+    with FileSystem(namenode, token, tls_ca=tls_ca, retry_window=retry_window) as fs:
         found = fs.get_key(JOBTRACKER_KEY)
     if not found["exists"]:
         raise UnavailableError(
@@ -133,8 +138,9 @@ class JobTrackerClient:
             locate = functools.partial(published_jobtracker, namenode, token)
         if url:
             return cls(url, token, locate=locate)
-        if locate is not None:
-            return cls(locate(), token, locate=locate)
+        if locate is not None:  # the only way to find it: wait for the namenodes
+            return cls(published_jobtracker(namenode, token, retry_window=None), token,
+                       locate=locate)  # fmt: skip
         where = home_dir(directory)
         try:
             info = ClusterInfo.load(where)
