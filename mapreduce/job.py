@@ -133,14 +133,15 @@ class JobTrackerClient:
         token = os.environ.get("MINIHADOOP_TOKEN")
         url = os.environ.get("MINIHADOOP_JOBTRACKER")
         namenode = os.environ.get("MINIHADOOP_NAMENODE")
-        locate = None
         if namenode:
             locate = functools.partial(published_jobtracker, namenode, token)
+            if url:
+                return cls(url, token, locate=locate)
+            # The only way to find it: wait for the namenodes.
+            found = published_jobtracker(namenode, token, retry_window=None)
+            return cls(found, token, locate=locate)
         if url:
-            return cls(url, token, locate=locate)
-        if locate is not None:  # the only way to find it: wait for the namenodes
-            return cls(published_jobtracker(namenode, token, retry_window=None), token,
-                       locate=locate)  # fmt: skip
+            return cls(url, token)
         where = home_dir(directory)
         try:
             info = ClusterInfo.load(where)
