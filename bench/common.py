@@ -3,6 +3,7 @@ memory of a process tree."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import json
@@ -54,6 +55,13 @@ def append_result(path: Path, **fields: Any) -> None:
 def terminate(signum: int, _frame: FrameType | None) -> None:
     """SIGTERM handler: unwind like Ctrl-C, so the finally blocks stop the daemons."""
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def workdir_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options `run_in_workdir` reads: where the temp folder goes, and keeping it."""
+    parser.add_argument("--tmpdir", type=Path, default=None, help="where the temp folder goes")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder for a look")
+    return parser
 
 
 def run_in_workdir(

@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
-from common import git_commit, run_in_workdir
+from common import git_commit, run_in_workdir, workdir_options
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -418,8 +418,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--size-mb", type=int, default=256, help="test file size in MiB")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder for a look")
-    parser.add_argument("--tmpdir", type=Path, default=None, help="where the temp folder goes")
+    workdir_options(parser)
     args = parser.parse_args(argv)
     if args.size_mb < 1 or args.repeat < 1:
         parser.error("--size-mb and --repeat must be at least 1")

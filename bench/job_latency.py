@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import wordcount
-from common import run_in_workdir
+from common import run_in_workdir, workdir_options
 from jobprofile import phases
 
 from mapreduce import Job
@@ -198,8 +198,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--settings", default="fast,default", help=f"comma-separated, of: {', '.join(CONFIGS)}"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder for a look")
-    parser.add_argument("--tmpdir", type=Path, default=None, help="where the temp folder goes")
+    workdir_options(parser)
     args = parser.parse_args(argv)
     args.settings = [s.strip() for s in args.settings.split(",") if s.strip()]
     if not args.settings or any(s not in CONFIGS for s in args.settings):

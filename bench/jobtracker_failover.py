@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import append_result, run_in_workdir
+from common import append_result, run_in_workdir, workdir_options
 from corpus import cached
 
 from mapreduce import Job
@@ -151,6 +151,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ttl", type=float, default=10.0, help="the job trackers' session TTL")
     parser.add_argument("--mb", type=float, default=8.0, help="MiB of text to count")
-    parser.add_argument("--tmpdir", default=None)
-    parser.add_argument("--keep", action="store_true")
+    workdir_options(parser)
     sys.exit(run_in_workdir(parser.parse_args(), main))

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import append_result, run_in_workdir
+from common import append_result, run_in_workdir, workdir_options
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -115,6 +115,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--tmpdir", default=None)
-    parser.add_argument("--keep", action="store_true")
+    workdir_options(parser)
     sys.exit(run_in_workdir(parser.parse_args(), main))

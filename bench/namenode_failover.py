@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import append_result, run_in_workdir
+from common import append_result, run_in_workdir, workdir_options
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -170,6 +170,5 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0, help="per creates/s figure")
     parser.add_argument("--tick", type=float, default=0.1, help="raft_tick, seconds")
-    parser.add_argument("--tmpdir", default=None)
-    parser.add_argument("--keep", action="store_true")
+    workdir_options(parser)
     sys.exit(run_in_workdir(parser.parse_args(), main))

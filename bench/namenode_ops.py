@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import git_commit, run_in_workdir
+from common import git_commit, run_in_workdir, workdir_options
 
 from minihadoop.config import Settings
 from minihadoop.filesystem import FileSystem
@@ -708,8 +708,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-http", action="store_true", help="skip the cluster: in-process rows only"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder for a look")
-    parser.add_argument("--tmpdir", type=Path, default=None, help="where the temp folder goes")
+    workdir_options(parser)
     # Internal: one memory measurement, in a fresh interpreter (see measure_size).
     parser.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)

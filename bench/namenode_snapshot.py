@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import append_result, run_in_workdir
+from common import append_result, run_in_workdir, workdir_options
 
 from coord.machine import CoordMachine
 from namenode import commands as c
@@ -132,6 +132,5 @@ if __name__ == "__main__":
     parser.add_argument("--files", type=int, default=200_000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--every", type=int, default=2000, help="proposals between snapshots")
-    parser.add_argument("--tmpdir", default=None)
-    parser.add_argument("--keep", action="store_true")
+    workdir_options(parser)
     sys.exit(run_in_workdir(parser.parse_args(), main))

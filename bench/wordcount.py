@@ -82,7 +82,7 @@ from typing import Any
 
 import corpus
 import httpx
-from common import TreeSampler, git_commit, run_in_workdir
+from common import TreeSampler, git_commit, run_in_workdir, workdir_options
 from jobprofile import StackSampler, phases, py_spy, wall_split
 
 from mapreduce import Job
@@ -747,8 +747,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-rate", type=int, default=20, help="py-spy samples per second (default 20)"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the cluster's temp folder")
-    parser.add_argument("--tmpdir", type=Path, default=None, help="where the temp folder goes")
+    workdir_options(parser)
     args = parser.parse_args(argv)
     try:
         args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]

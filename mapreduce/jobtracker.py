@@ -37,7 +37,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +110,7 @@ class JobTracker:
         self.journal = Journal(fs)
         # Cleanups are tried where the job tracker must not wait (under its lock, at start):
         # with no retries. What fails stays pending for `retry_cleanups`.
-        self._fs_once = fs.with_retry_window(0.0)
-        self._fs_once.fence = fs.fence
+        self._fs_once = fs.with_retry_window(0.0)  # fenced as `fs` is
         self._journal_once = Journal(self._fs_once)
         self._unjournaled: set[str] = set()  # jobs of a version that kept no journal
         self.scheduler = Scheduler(
@@ -172,37 +171,37 @@ class JobTracker:
             )  # fmt: skip
         return self.resumed
 
-    def _load(self, job_id: str) -> StoredJob | None:
-        """A job's journal; None, said in the log, for one that cannot be read — one bad
-        folder must not keep every other job (and the job tracker) from resuming. A
-        namenode that cannot be reached is raised: the takeover is tried again."""
+    @contextlib.contextmanager
+    def _or_skipped(self, job_id: str, consequence: str) -> Iterator[None]:
+        """Run the block on job `job_id`'s journal; if what it holds cannot be read or does
+        not make sense, say so in the log with `consequence` and go on — one bad folder
+        must not keep every other job (and the job tracker) from resuming. A namenode that
+        cannot be reached is raised: the takeover is tried again."""
         try:
+            yield
+        except UnavailableError:
+            raise
+        except (MiniHadoopError, ValueError, TypeError, KeyError, IndexError) as exc:
+            log.error("job %s: %s: %s", job_id, consequence, str(exc)[:500])
+
+    def _load(self, job_id: str) -> StoredJob | None:
+        """A job's journal; None for one whose submission never finished, or unreadable."""
+        with self._or_skipped(job_id, "its journal cannot be read, so it is not resumed"):
             stored = self.journal.load(job_id)
             if stored is not None and stored.plan.id != job_id:
                 raise ValueError(f"its job.json is job {stored.plan.id}'s")
             return stored
-        except UnavailableError:
-            raise
-        except (MiniHadoopError, ValueError, TypeError, KeyError) as exc:
-            log.error("job %s: its journal cannot be read, so it is not resumed: %s", job_id,
-                      str(exc)[:500])  # fmt: skip
-            return None
+        return None
 
     def _resume_or_skip(self, stored: StoredJob, now: float) -> None:
-        """Resume a job; one whose journal turns out not to make sense is left out, with
-        a log line, instead of failing the takeover — and with it every other job."""
         job_id = stored.plan.id
-        try:
+        with self._or_skipped(job_id, "its journal cannot be resumed, so it is not"):
             self._resume(stored, now)
-        except UnavailableError:
-            raise
-        except (MiniHadoopError, ValueError, TypeError, KeyError, IndexError) as exc:
-            self.records.pop(job_id, None)
-            self.scheduler.jobs.pop(job_id, None)
-            if job_id in self.resumed:
-                self.resumed.remove(job_id)
-            log.error("job %s: its journal cannot be resumed, so it is not: %s", job_id,
-                      str(exc)[:500])  # fmt: skip
+            return
+        self.records.pop(job_id, None)  # what it got as far as doing is undone
+        self.scheduler.jobs.pop(job_id, None)
+        if job_id in self.resumed:
+            self.resumed.remove(job_id)
 
     def _resume(self, stored: StoredJob, now: float) -> None:
         plan = stored.plan
@@ -268,7 +267,7 @@ class JobTracker:
             self._import_end(job_id)
 
     def _import_end(self, job_id: str) -> None:
-        try:
+        with self._or_skipped(job_id, "its journaled end cannot be read"):
             stored = self.journal.load(job_id)
             if stored is None or stored.end is None:
                 return
@@ -276,10 +275,6 @@ class JobTracker:
             self.history.save_job(record)
             for attempt in attempts:
                 self.history.save_attempt(attempt)
-        except UnavailableError:
-            raise
-        except (MiniHadoopError, ValueError, TypeError, KeyError) as exc:
-            log.error("job %s: its journaled end cannot be read: %s", job_id, str(exc)[:500])
 
     # --- jobs -------------------------------------------------------------------------------
 

@@ -57,7 +57,6 @@ class Role:
     def __init__(self, url: str) -> None:
         self.url = url
         self.tracker: JobTracker | None = None
-        self._session: LockSession | None = None
         self.active_url: str | None = None  # the active one's, as last read from the key
 
     @classmethod
@@ -67,9 +66,14 @@ class Role:
         role.tracker = tracker
         return role
 
+    def _live(self) -> JobTracker | None:
+        """The job tracker, while it may still believe it holds the lock."""
+        tracker = self.tracker
+        return tracker if tracker is not None and tracker.still_active() else None
+
     def active(self) -> JobTracker:
-        tracker, session = self.tracker, self._session
-        if tracker is None or (session is not None and not session.valid()):
+        tracker = self._live()
+        if tracker is None:
             other = self.active_url if self.active_url != self.url else None
             raise StandbyError(
                 f"this job tracker ({self.url}) is a standby; the active one is "
@@ -78,16 +82,15 @@ class Role:
             )
         return tracker
 
-    def activate(self, tracker: JobTracker, session: LockSession) -> None:
-        self._session, self.tracker, self.active_url = session, tracker, self.url
+    def activate(self, tracker: JobTracker) -> None:
+        self.tracker, self.active_url = tracker, self.url
 
-    def deactivate(self) -> JobTracker | None:
-        tracker, self.tracker, self._session = self.tracker, None, None
-        return tracker
+    def deactivate(self) -> None:
+        self.tracker = None
 
     def status(self) -> dict[str, Any]:
-        tracker = self.tracker
-        if tracker is not None and (self._session is None or self._session.valid()):
+        tracker = self._live()
+        if tracker is not None:
             return {"role": "active", "token": tracker.token, "active": self.url}
         return {"role": "standby", "token": 0, "active": self.active_url}
 
@@ -291,7 +294,7 @@ def _lead(
     try:
         tracker.recover()
         session.put(JOBTRACKER_KEY, url)
-        role.activate(tracker, session)
+        role.activate(tracker)
         log.warning(
             "job tracker %s is active (fencing token %d) after %.2f s of recovery",
             url, lock.token, time.monotonic() - started,

@@ -103,7 +103,6 @@ class Journal:
         self.root = root
         self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue()
         self._writer: threading.Thread | None = None
-        self.failed: MiniHadoopError | None = None  # the first write behind that failed
 
     def folder(self, job_id: str) -> str:
         return f"{self.root}/{job_id}"
@@ -148,7 +147,6 @@ class Journal:
                 write()
             except MiniHadoopError as exc:
                 log.warning("journal write failed: %s", exc)
-                self.failed = self.failed or exc
             except Exception:  # the writer must outlive any one write
                 log.exception("journal write failed")
 
@@ -180,7 +178,7 @@ class Journal:
     def payload(self, job_id: str) -> bytes:
         return self.fs.read_bytes(f"{self.folder(job_id)}/payload.pkl")
 
-    def load(self, job_id: str, *, tasks: bool = True) -> StoredJob | None:
+    def load(self, job_id: str) -> StoredJob | None:
         """The job as journaled; None for a folder whose submission never finished."""
         folder = self.folder(job_id)
         names = {e.name for e in self.fs.ls(folder)}
@@ -195,7 +193,7 @@ class Journal:
             body = json.loads(self.fs.read_bytes(f"{folder}/end.json"))
             stored.end = (_job_record(body["job"]), [_attempt(a) for a in body["attempts"]])
             return stored
-        if tasks and "tasks" in names:
+        if "tasks" in names:
             for entry in self.fs.ls(f"{folder}/tasks"):
                 if entry.name.endswith(".json"):
                     done = TaskDone.model_validate_json(self.fs.read_bytes(entry.path))

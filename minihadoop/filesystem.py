@@ -162,9 +162,10 @@ class FileSystem:
         return self._group.urls
 
     def with_retry_window(self, seconds: float) -> FileSystem:
-        """Another client of the same namenodes, as the same user, that retries for `seconds`."""
+        """Another client of the same namenodes, as the same user and with the same fence,
+        that retries for `seconds`."""
         timeout, quick = self._timeouts
-        return FileSystem(
+        clone = FileSystem(
             self.namenodes,
             self.token,
             leader=self.namenode,
@@ -175,6 +176,8 @@ class FileSystem:
             retry_window=seconds,
             tls_ca=self._tls_ca,
         )
+        clone.fence = self.fence
+        return clone
 
     def fenced(self, lock: str, token: int) -> FileSystem:
         """Another client like this one whose every namespace change is fenced: applied

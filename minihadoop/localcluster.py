@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -297,15 +298,13 @@ class LocalCluster:
 
     def active_jobtracker(self, *, timeout: float = 30.0) -> str:
         """The URL of the active job tracker, once one is."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for url in self.jobtracker_urls():
-                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-                    if self._get(f"{url}/health")["role"] == "active":
-                        return url
-            if time.monotonic() >= deadline:
-                raise UnavailableError(f"no job tracker became active within {timeout:.0f}s")
-            time.sleep(0.05)
+        return self._first(
+            self.jobtracker_urls(),
+            "/health",
+            lambda health: health["role"] == "active",
+            timeout,
+            "no job tracker became active",
+        )
 
     def _start_worker(self, *, index: int, port: int, timeout: float) -> DaemonInfo:
         info = self._require()
@@ -345,17 +344,27 @@ class LocalCluster:
 
     def leader(self, *, timeout: float = 30.0) -> str:
         """The client URL of the active namenode (the group's leader), once there is one."""
+        return self._first(
+            self.namenode_urls(),
+            "/nn/v1/ha",
+            lambda state: state["role"] == "leader" and state["active"],
+            timeout,
+            "no namenode became the leader",
+        )
+
+    def _first(
+        self, urls: list[str], path: str, says: Callable[[Any], bool], timeout: float, none: str
+    ) -> str:
+        """The first of `urls` whose `path` answers what `says` accepts, polled until one
+        does; UnavailableError `none` after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            for url in self.namenode_urls():
+            for url in urls:
                 with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-                    state = httpx.get(
-                        f"{url}/nn/v1/ha", auth=self._auth(), timeout=2, verify=self._verify()
-                    ).json()
-                    if state["role"] == "leader" and state["active"]:
+                    if says(self._get(f"{url}{path}")):
                         return url
             if time.monotonic() >= deadline:
-                raise UnavailableError(f"no namenode became the leader within {timeout:.0f}s")
+                raise UnavailableError(f"{none} within {timeout:.0f}s")
             time.sleep(0.05)
 
     def wait_for_datanodes(self, count: int, *, timeout: float = 30.0) -> None:

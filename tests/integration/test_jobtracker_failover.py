@@ -38,6 +38,20 @@ def slow_reducer(word: str, counts: Iterator[int]) -> Iterator[tuple[str, int]]:
     yield word, sum(counts)
 
 
+def word_count_reducing(
+    make_cluster: MakeCluster, connect: Callable[[LocalCluster], FileSystem], name: str,
+    jobtrackers: int,
+) -> tuple[LocalCluster, FileSystem, RunningJob, str]:  # fmt: skip
+    """A cluster with `jobtrackers` job trackers running a word count whose maps are all
+    done and whose reduces run: where a takeover has the most to keep."""
+    cluster = make_cluster(datanodes=3, replication=2, jobtrackers=jobtrackers,
+                           jobtracker_session_ttl=TTL)  # fmt: skip
+    fs = connect(cluster)
+    running, text = start_word_count(cluster, fs, name)
+    wait_for(lambda: reduces_running(running), timeout=60, what="maps done, reduces running")
+    return cluster, fs, running, text
+
+
 def start_word_count(cluster: LocalCluster, fs: FileSystem, name: str) -> tuple[RunningJob, str]:
     text = corpus(2500, seed=7)
     fs.write_bytes(f"/{name}/in", text.encode(), block_size=8192)
@@ -85,12 +99,9 @@ def check_resumed(fs: FileSystem, running: RunningJob, text: str, output: str) -
 def test_the_standby_takes_over_a_word_count_when_the_active_job_tracker_is_killed(
     make_cluster: MakeCluster, connect: Callable[[LocalCluster], FileSystem]
 ) -> None:
-    cluster = make_cluster(datanodes=3, replication=2, jobtrackers=2, jobtracker_session_ttl=TTL)
-    fs = connect(cluster)
+    cluster, fs, running, text = word_count_reducing(make_cluster, connect, "failover", 2)
     active, standby = cluster.jobtracker_urls()
     assert health(active)["role"] == "active" and health(standby)["role"] == "standby"
-    running, text = start_word_count(cluster, fs, "failover")
-    wait_for(lambda: reduces_running(running), timeout=60, what="maps done, reduces running")
     cluster.kill("jobtracker", signal.SIGKILL)
     killed = time.monotonic()
     wait_for(lambda: health(standby).get("role") == "active", timeout=TTL + 15,
@@ -108,9 +119,7 @@ def test_the_standby_takes_over_a_word_count_when_the_active_job_tracker_is_kill
 def test_a_restarted_job_tracker_resumes_the_job_it_was_running(
     make_cluster: MakeCluster, connect: Callable[[LocalCluster], FileSystem]
 ) -> None:
-    cluster = make_cluster(datanodes=3, replication=2, jobtracker_session_ttl=TTL)
-    fs = connect(cluster)
-    running, text = start_word_count(cluster, fs, "restart")
+    cluster, fs, running, text = word_count_reducing(make_cluster, connect, "restart", 1)
     # Journal folders no job tracker could have written: they are skipped, said in the log,
     # and keep neither the job tracker nor the running job from resuming.
     fs.write_bytes(f"{JOURNAL}/job_garbled_1/job.json", b"{not json")
@@ -120,7 +129,6 @@ def test_a_restarted_job_tracker_resumes_the_job_it_was_running(
     plan = json.loads(fs.read_bytes(f"{JOURNAL}/{running.id}/job.json"))
     relative = {**plan, "id": "job_relative_4", "output": "relative/out"}
     fs.write_bytes(f"{JOURNAL}/job_relative_4/job.json", json.dumps(relative).encode())
-    wait_for(lambda: reduces_running(running), timeout=60, what="maps done, reduces running")
     cluster.kill("jobtracker", signal.SIGKILL)
     cluster.restart("jobtracker")
     check_resumed(fs, running, text, "/restart/out")
@@ -132,11 +140,8 @@ def test_a_restarted_job_tracker_resumes_the_job_it_was_running(
 def test_a_job_tracker_frozen_past_its_ttl_is_deposed_and_changes_nothing(
     make_cluster: MakeCluster, connect: Callable[[LocalCluster], FileSystem]
 ) -> None:
-    cluster = make_cluster(datanodes=3, replication=2, jobtrackers=2, jobtracker_session_ttl=TTL)
-    fs = connect(cluster)
+    cluster, fs, running, text = word_count_reducing(make_cluster, connect, "frozen", 2)
     first, second = cluster.jobtracker_urls()
-    running, text = start_word_count(cluster, fs, "frozen")
-    wait_for(lambda: reduces_running(running), timeout=60, what="maps done, reduces running")
     cluster.kill("jobtracker", signal.SIGSTOP)
     try:
         wait_for(lambda: health(second).get("role") == "active", timeout=TTL + 15,

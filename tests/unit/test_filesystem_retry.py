@@ -143,3 +143,21 @@ def test_a_client_reads_its_retry_window_alone(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("MINIHADOOP_RETRY_WINDOW", "soon")
     with pytest.raises(ValueError, match="MINIHADOOP_RETRY_WINDOW"):
         FileSystem("http://nn:9870", "token")
+
+
+def test_a_fenced_client_and_its_clones_send_the_fence_with_every_change() -> None:
+    seen: list[tuple[str | None, str | None]] = []
+
+    def namenode(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.params.get("fence.lock"), request.url.params.get("fence.token")))
+        return httpx.Response(200, json=OK)
+
+    with FileSystem("http://nn:9870", "token") as plain:
+        fenced = plain.fenced("committer", 7)
+        once = fenced.with_retry_window(0.0)  # a clone for calls that must not wait
+        for fs in (plain, fenced, once):
+            fs._http.close()
+            fs._http = httpx.Client(transport=httpx.MockTransport(namenode))
+            fs.mkdir("/a")
+            fs.close()
+    assert seen == [(None, None), ("committer", "7"), ("committer", "7")]

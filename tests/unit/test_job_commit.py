@@ -23,8 +23,6 @@ class Namespace:
     """Paths in memory; the steps named in `lose` are done, then their answer is lost (or,
     with `undone`, lost before they were done)."""
 
-    fence = None
-
     def __init__(self, lose: str, *, undone: bool = False) -> None:
         self.paths = {"/out/_temporary", "/out/_temporary/committed"}
         self.paths.add("/out/_temporary/committed/part-r-00000")
