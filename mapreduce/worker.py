@@ -107,7 +107,7 @@ class WorkerService:
     # --- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        failing = False
+        failing: str | None = None  # the kind of error of the current streak, logged once
         while True:
             try:
                 if self.datanode_url and self.datanode_id is None:
@@ -118,12 +118,15 @@ class WorkerService:
                 await self.heartbeat()
                 if failing:
                     log.warning("job tracker %s reachable", self.jobtracker)
-                failing = False
-            except (httpx.HTTPError, ValueError, KeyError, MiniHadoopError) as exc:
-                if not failing:
-                    log.warning("job tracker %s: %s; looking for the active one",
-                                self.jobtracker or "(none known)", repr(exc))  # fmt: skip
-                failing = True
+                failing = None
+            except Exception as exc:  # the loop is the worker: it must go on
+                kind = type(exc).__name__
+                if kind != failing:
+                    expected = isinstance(exc, httpx.HTTPError | ValueError | MiniHadoopError)
+                    log.warning("job tracker %s: %r; looking for the active one",
+                                self.jobtracker or "(none known)", exc,
+                                exc_info=not expected)  # fmt: skip
+                failing = kind
                 await self.find_jobtracker()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.settings.mr_heartbeat_interval)
@@ -174,8 +177,11 @@ class WorkerService:
         """Turn to the active job tracker: the one the lock service names, else the next
         one in the list."""
         if self.locate is not None:
-            with contextlib.suppress(MiniHadoopError, OSError):
+            try:
                 found = await self.locate()
+            except Exception as exc:  # the namenodes may be down: try the list
+                log.debug("no job tracker from the lock service: %r", exc)
+            else:
                 if found:
                     self.jobtracker = found.rstrip("/")
                     return
