@@ -3,13 +3,13 @@ and its daemons one at a time (to try failures by hand)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from cli.format import human_size, parse_size
+from cli.format import columns, human_size, parse_size
 from minihadoop.config import home_dir
 from minihadoop.errors import IllegalArgumentError
 from minihadoop.filesystem import FileSystem
@@ -111,37 +111,46 @@ def restart(
 
 
 @app.command()
-def status(dir: Path | None = DirOption) -> None:
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON, for scripts."),
+    dir: Path | None = DirOption,
+) -> None:
     """Show every daemon (running or stopped), then the datanodes, capacity and block health
     as the namenode sees them."""
     where = home_dir(dir)
-    daemons = Table("daemon", "process", "pid", "url", "role")
     cluster = LocalCluster(where)
-    for d, running in cluster.daemon_states():
-        daemons.add_row(
-            d.name,
-            "running" if running else "[red]stopped[/]",
-            str(d.pid) if running else "-",
-            d.url,
-            cluster.role(d) if running else "",
-        )
-    out.print(daemons)
+    daemons = [
+        {
+            "daemon": d.name,
+            "process": "running" if running else "stopped",
+            "pid": d.pid if running else None,
+            "url": d.url,
+            "role": cluster.role(d) if running else "",
+        }
+        for d, running in cluster.daemon_states()
+    ]
+    if not as_json:
+        head = ["daemon", "process", "pid", "url", "role"]
+        table = [[str(d[k] if d[k] is not None else "-") for k in head] for d in daemons]
+        for line in columns(head, table):
+            print(line)
     with FileSystem.from_cluster(where, retry_window=0) as fs:  # a look, not a wait
         s = fs.cluster()  # a stopped namenode: this fails, with one line saying so
-    table = Table("datanode", "state", "heartbeat", "used", "capacity", "blocks")
-    for d in s["datanodes"]:
-        table.add_row(
-            d["url"],
-            d["state"],
-            f"{d['last_heartbeat_age']:.1f}s ago",
-            human_size(d["used"]),
-            human_size(d["capacity"]),
-            str(d["blocks"]),
-        )
-    out.print(table)
-    out.print(
+    if as_json:
+        print(json.dumps({"daemons": daemons, "namenode": s}, indent=2))
+        return
+    rows = [
+        [d["url"], d["state"], f"{d['last_heartbeat_age']:.1f}s ago", human_size(d["used"]),
+         human_size(d["capacity"]), str(d["blocks"])]
+        for d in s["datanodes"]
+    ]  # fmt: skip
+    print()
+    head = ["datanode", "state", "heartbeat", "used", "capacity", "blocks"]
+    for line in columns(head, rows, right=frozenset({2, 3, 4, 5})):
+        print(line)
+    print(
         f"live {s['live']}, dead {s['dead']}; blocks {s['blocks']} "
         f"(under-replicated {s['under_replicated']}, missing {s['missing']}, "
         f"corrupt {s['corrupt']})"
     )
-    out.print(s["safemode_message"])
+    print(s["safemode_message"])

@@ -1,27 +1,68 @@
-"""`minihadoop fs …`: the file system commands, like `hdfs dfs`."""
+"""`minihadoop fs …`: the file system commands, with `hdfs dfs`'s names, flags and output.
+
+Paths may be relative (to the user's home folder, ``/user/<name>``, as in HDFS) and may be
+globs (``'/logs/2026-*'``, see `minihadoop.globbing`); commands take several. A failure on
+one path is said on stderr and the others are still done; the exit status is then 1.
+
+What goes to stdout is for scripts as much as for eyes: no colour, no truncation, no
+wrapping, one entry a line, in Hadoop's column order; ``--json`` where a command reports.
+Progress bars go to stderr, and only on a terminal.
+"""
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
+import json
 import os
+import posixpath
+import stat as stat_module
 import sys
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-from rich.table import Table
+from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, Task
+from rich.text import Text
 
-from cli.format import human_size, parse_size, timestamp
+from cli.format import (
+    apply_mode,
+    human_size,
+    parse_size,
+    symbolic,
+    timestamp,
+    timestamp_seconds,
+)
+from minihadoop import paths
 from minihadoop.config import home_dir
+from minihadoop.errors import (
+    FileAlreadyExistsError,
+    FileNotFoundError_,
+    IllegalArgumentError,
+    MiniHadoopError,
+    PathIsNotEmptyDirectoryError,
+)
 from minihadoop.filesystem import FileSystem
+from minihadoop.globbing import has_magic
+from minihadoop.models import FileStatus
 
-app = typer.Typer(help="Work with files in the DFS.")
-out = Console()
+app = typer.Typer(
+    help="Work with files in the DFS, as `hdfs dfs` does (`minihadoop fs -ls` works too)."
+)
 PROGRESS_THRESHOLD = 8 << 20  # show a progress bar for transfers larger than this
+TAIL_BYTES = 1024  # hdfs dfs -tail and -head show the last (first) kilobyte
 
 DirOption = typer.Option(
     None, "--dir", help="Cluster folder (default: $MINIHADOOP_HOME or ~/.minihadoop)."
 )
+JsonOption = typer.Option(False, "--json", help="Print JSON, for scripts.")
+HumanOption = typer.Option(False, "-h", "--human-readable", help="Sizes in KiB, MiB, GiB.")
 
 
 def client(dir: Path | None) -> FileSystem:
@@ -31,193 +72,1029 @@ def client(dir: Path | None) -> FileSystem:
     return FileSystem.from_cluster(home_dir(dir))
 
 
+# --- paths, globs and failures --------------------------------------------------------------
+
+
+def absolute(fs: FileSystem, path: str) -> str:
+    """`path` as the namenode knows it: ``hdfs://host:port/x`` and ``/x`` are ``/x``; a
+    relative path is under the user's home folder, ``/user/<name>``."""
+    for scheme in ("hdfs://", "webhdfs://", "swebhdfs://"):
+        if path.startswith(scheme):
+            rest = path[len(scheme) :]
+            path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+            break
+    if not path.startswith("/"):
+        path = posixpath.join(f"/user/{fs.user}", path)
+    return path
+
+
+def matches(fs: FileSystem, pattern: str) -> list[str]:
+    """The paths a command argument names: its glob's matches, or itself when it has no
+    wildcard (the command then says whether it exists)."""
+    path = absolute(fs, pattern)
+    if not has_magic(path):
+        return [paths.normalize(path)]
+    found = fs.glob(path)
+    if not found:
+        raise FileNotFoundError_(f"{pattern}: no such file or folder (no match for the glob)")
+    return found
+
+
+class Failures:
+    """Per-path failures of one command: each said on stderr, the command goes on, and its
+    exit status is 1 if any happened."""
+
+    traceback = False  # set by --debug
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @contextlib.contextmanager
+    def each(self) -> Iterator[None]:
+        try:
+            yield
+        except (MiniHadoopError, OSError) as exc:
+            self.count += 1
+            if self.traceback:
+                traceback.print_exc()
+            message = exc.message if isinstance(exc, MiniHadoopError) else str(exc)
+            print(f"minihadoop: {message}", file=sys.stderr)
+
+    def expand(self, fs: FileSystem, patterns: Iterable[str]) -> Iterator[str]:
+        """Every path the patterns match; a pattern that matches nothing is a failure."""
+        for pattern in patterns:
+            found: list[str] = []
+            with self.each():
+                found = matches(fs, pattern)
+            yield from found
+
+    def exit(self) -> None:
+        if self.count:
+            raise typer.Exit(1)
+
+
+def fail(message: str) -> NoReturn:
+    raise IllegalArgumentError(message)
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def size_text(n: int, human: bool) -> str:
+    return human_size(n) if human else str(n)
+
+
+def emit_json(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+class BinarySpeedColumn(ProgressColumn):
+    """Transfer speed in the units `ls -h` uses (KiB/s, MiB/s)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("?" if speed is None else f"{human_size(speed)}/s", style="progress.data.speed")
+
+
 def _progress(total: int) -> Progress:
     return Progress(
         "[progress.description]{task.description}",
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        DownloadColumn(binary_units=True),
+        BinarySpeedColumn(),
         console=Console(stderr=True),
         disable=total < PROGRESS_THRESHOLD or not sys.stderr.isatty(),
         transient=True,
     )
 
 
-@app.command()
-def ls(path: str = typer.Argument("/"), dir: Path | None = DirOption) -> None:
-    """List a folder (or show one file)."""
-    with client(dir) as fs:
-        entries = fs.ls(path)
-    table = Table("permission", "repl", "owner", "size", "modified", "path", box=None)
-    for e in entries:
-        kind = "d" if e.is_dir else "-"
-        repl = "-" if e.is_dir else str(e.replication)
-        table.add_row(
-            f"{kind}{e.permission}",
-            repl,
+def _advance(bar: Progress, what: str, total: int) -> Callable[[int], None] | None:
+    """The progress callback for one transfer, or None when no bar is shown (then the
+    client sends each block whole rather than in pieces)."""
+    if bar.disable:
+        return None
+    task = bar.add_task(what, total=total)
+    return lambda n: bar.advance(task, n)
+
+
+def ls_lines(entries: list[FileStatus], human: bool) -> list[str]:
+    """Hadoop's `-ls` lines: permission, replication, owner, group, size, date, path,
+    in columns as wide as their widest value."""
+    rows = [
+        (
+            symbolic(e.permission, e.is_dir),
+            "-" if e.is_dir else str(e.replication),
             e.owner,
-            human_size(e.length),
+            e.group,
+            size_text(e.length, human),
             timestamp(e.modification_time),
             e.path,
         )
-    out.print(f"Found {len(entries)} items")
-    out.print(table)
+        for e in entries
+    ]
+    if not rows:
+        return []
+    w = [max(len(r[i]) for r in rows) for i in range(5)]
+    return [
+        f"{r[0]}   {r[1]:>{w[1]}} {r[2]:<{w[2]}} {r[3]:<{w[3]}} {r[4]:>{w[4]}} {r[5]} {r[6]}"
+        for r in rows
+    ]
+
+
+# --- listing and looking ----------------------------------------------------------------------
 
 
 @app.command()
-def mkdir(path: str, dir: Path | None = DirOption) -> None:
-    """Make a folder and its parents (like mkdir -p)."""
-    with client(dir) as fs:
-        fs.mkdir(path)
-
-
-@app.command()
-def put(
-    local: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
-    remote: str = typer.Argument(...),
-    overwrite: bool = typer.Option(False, "--overwrite", "-f", help="Replace an existing file."),
-    replication: int | None = typer.Option(None, min=1, max=512),
-    block_size: str | None = typer.Option(None, help="Block size for this file, e.g. 1M."),
+def ls(
+    patterns: list[str] = typer.Argument(None, help="Paths or globs (default: your home)."),
+    directory: bool = typer.Option(False, "-d", help="List folders as plain entries."),
+    human: bool = HumanOption,
+    recursive: bool = typer.Option(False, "-R", "--recursive", help="List below folders too."),
+    by_time: bool = typer.Option(False, "-t", help="Newest first."),
+    by_size: bool = typer.Option(False, "-S", help="Largest first."),
+    reverse: bool = typer.Option(False, "-r", help="Reverse the order."),
+    paths_only: bool = typer.Option(False, "-C", help="Only the paths."),
+    as_json: bool = JsonOption,
     dir: Path | None = DirOption,
 ) -> None:
-    """Upload a local file."""
-    size = local.stat().st_size
-    with client(dir) as fs, _progress(size) as bar:
-        task = bar.add_task(f"put {local.name}", total=size)
-        status = fs.put(
-            local,
-            remote,
-            overwrite=overwrite,
-            replication=replication,
-            block_size=parse_size(block_size) if block_size else None,
-            progress=lambda n: bar.advance(task, n),
-        )
-    out.print(f"{status.path}  {human_size(status.length)}  replication {status.replication}")
-
-
-@app.command()
-def append(
-    local: str = typer.Argument(..., help="Local file to add, or - for standard input."),
-    remote: str = typer.Argument(...),
-    dir: Path | None = DirOption,
-) -> None:
-    """Add a local file's bytes to the end of a DFS file (visible once complete)."""
+    """List folders (or show files): permission, replication, owner, group, size, date, path."""
+    failures = Failures()
+    found: list[FileStatus] = []
     with client(dir) as fs:
-        with fs.append(remote) as stream:
-            if local == "-":
-                stream.write_from(sys.stdin.buffer)
+        for path in failures.expand(fs, patterns or ["."]):
+            with failures.each():
+                status = fs.stat(path)
+                if directory or not status.is_dir:
+                    entries = [status]
+                elif recursive:
+                    entries = list(_walk(fs, path))
+                else:
+                    entries = fs.ls(path)
+                entries = _sorted(entries, by_time, by_size, reverse)
+                found += entries
+                if as_json:
+                    continue
+                if status.is_dir and not (directory or recursive or paths_only):
+                    print(f"Found {len(entries)} items")
+                for line in [e.path for e in entries] if paths_only else ls_lines(entries, human):
+                    print(line)
+    if as_json:
+        emit_json([e.model_dump(mode="json") for e in found])
+    failures.exit()
+
+
+def _walk(fs: FileSystem, folder: str) -> Iterator[FileStatus]:
+    """Every entry below `folder`, depth first, each folder before what it holds."""
+    for entry in fs.ls(folder):
+        yield entry
+        if entry.is_dir:
+            yield from _walk(fs, entry.path)
+
+
+def _sorted(
+    entries: list[FileStatus], by_time: bool, by_size: bool, reverse: bool
+) -> list[FileStatus]:
+    if by_time:
+        entries = sorted(entries, key=lambda e: -e.modification_time)
+    elif by_size:
+        entries = sorted(entries, key=lambda e: -e.length)
+    return entries[::-1] if reverse else entries
+
+
+STAT_FIELDS: dict[str, Callable[[FileStatus], str]] = {
+    "a": lambda s: s.permission,
+    "A": lambda s: symbolic(s.permission, s.is_dir)[1:],
+    "b": lambda s: str(s.length),
+    "F": lambda s: "directory" if s.is_dir else "regular file",
+    "g": lambda s: s.group,
+    "n": lambda s: s.name,
+    "o": lambda s: str(s.block_size),
+    "r": lambda s: str(s.replication),
+    "u": lambda s: s.owner,
+    "x": lambda s: timestamp_seconds(s.access_time),
+    "X": lambda s: str(s.access_time),
+    "y": lambda s: timestamp_seconds(s.modification_time),
+    "Y": lambda s: str(s.modification_time),
+}
+
+
+def stat_format(fmt: str, s: FileStatus) -> str:
+    """`hdfs dfs -stat FORMAT`: %a %A %b %F %g %n %o %r %u %x %X %y %Y, and %% for %."""
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            key = fmt[i + 1]
+            if key == "%":
+                out.append("%")
+            elif key in STAT_FIELDS:
+                out.append(STAT_FIELDS[key](s))
             else:
-                with open(local, "rb") as src:
-                    stream.write_from(src)
-        length = fs.stat(remote).length
-    out.print(f"{remote}  {human_size(length)}")
+                fail(f"unknown stat format %{key} (known: %{' %'.join(STAT_FIELDS)})")
+            i += 2
+        else:
+            out.append(fmt[i])
+            i += 1
+    return "".join(out).replace("\\n", "\n").replace("\\t", "\t")
 
 
 @app.command()
-def get(remote: str, local: Path = typer.Argument(Path(".")), dir: Path | None = DirOption) -> None:
-    """Download a file."""
+def stat(
+    args: list[str] = typer.Argument(
+        ..., metavar="[FORMAT] PATH…", help="FORMAT as hdfs dfs -stat's."
+    ),
+    as_json: bool = JsonOption,
+    dir: Path | None = DirOption,
+) -> None:
+    """Show files' status: every field, or FORMAT's (%b size, %y date, %n name, %r…)."""
+    fmt = args[0] if len(args) > 1 and "%" in args[0] else None
+    failures = Failures()
+    found = []
     with client(dir) as fs:
-        size = fs.stat(remote).length
-        with _progress(size) as bar:
-            task = bar.add_task(f"get {remote}", total=size)
-            fs.get(remote, local, progress=lambda n: bar.advance(task, n))
+        for path in failures.expand(fs, args[1:] if fmt else args):
+            with failures.each():
+                s = fs.stat(path)
+                found.append(s.model_dump(mode="json"))
+                if as_json:
+                    continue
+                if fmt is not None:
+                    print(stat_format(fmt, s))
+                    continue
+                for key, value in s.model_dump(mode="json").items():
+                    if key in ("modification_time", "access_time"):
+                        value = f"{timestamp_seconds(value)}  ({value} ms)"
+                    elif key == "permission":
+                        value = f"{value}  ({symbolic(value, s.is_dir)})"
+                    print(f"{key:<18} {value}")
+    if as_json:
+        emit_json(found[0] if len(found) == 1 else found)
+    failures.exit()
 
 
 @app.command()
-def cat(path: str, dir: Path | None = DirOption) -> None:
-    """Print a file's bytes to standard output."""
+def du(
+    patterns: list[str] = typer.Argument(None, help="Paths or globs (default: your home)."),
+    summary: bool = typer.Option(False, "-s", help="One total per argument."),
+    human: bool = HumanOption,
+    header: bool = typer.Option(False, "-v", help="A header line."),
+    as_json: bool = JsonOption,
+    dir: Path | None = DirOption,
+) -> None:
+    """Space used: size, space with every replica, path (for each entry of a folder)."""
+    failures = Failures()
+    rows: list[dict[str, Any]] = []
     with client(dir) as fs:
-        for piece in fs.cat(path):
-            sys.stdout.buffer.write(piece)
+        for path in failures.expand(fs, patterns or ["."]):
+            with failures.each():
+                status = fs.stat(path)
+                targets = [path] if summary or not status.is_dir else [e.path for e in fs.ls(path)]
+                for target in targets:
+                    s = fs.du(target)
+                    rows.append(
+                        {"path": target, "length": s.length, "space_consumed": s.space_consumed}
+                    )
+    if as_json:
+        emit_json(rows)
+    else:
+        if header:
+            print("SIZE  DISK_SPACE_CONSUMED_WITH_ALL_REPLICAS  FULL_PATH_NAME")
+        w1 = max((len(size_text(r["length"], human)) for r in rows), default=0)
+        w2 = max((len(size_text(r["space_consumed"], human)) for r in rows), default=0)
+        for r in rows:
+            print(
+                f"{size_text(r['length'], human):<{w1}}  "
+                f"{size_text(r['space_consumed'], human):<{w2}}  {r['path']}"
+            )
+    failures.exit()
+
+
+@app.command()
+def count(
+    patterns: list[str] = typer.Argument(..., help="Paths or globs."),
+    quotas: bool = typer.Option(False, "-q", help="Quota columns first (none are set yet)."),
+    human: bool = HumanOption,
+    header: bool = typer.Option(False, "-v", help="A header line."),
+    as_json: bool = JsonOption,
+    dir: Path | None = DirOption,
+) -> None:
+    """Folders, files and bytes below each path: DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME."""
+    failures = Failures()
+    rows: list[dict[str, Any]] = []
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                s = fs.du(path)
+                rows.append(
+                    {
+                        "path": path,
+                        "directory_count": s.directory_count,
+                        "file_count": s.file_count,
+                        "length": s.length,
+                        "space_consumed": s.space_consumed,
+                        "quota": -1,
+                        "space_quota": -1,
+                    }
+                )
+    if as_json:
+        emit_json(rows)
+        failures.exit()
+        return
+    if header:
+        quota_head = f"{'QUOTA':>12} {'REM_QUOTA':>15} {'SPACE_QUOTA':>15} {'REM_SPACE_QUOTA':>15} "
+        print(
+            (quota_head if quotas else "")
+            + f"{'DIR_COUNT':>12} {'FILE_COUNT':>12} {'CONTENT_SIZE':>18} PATHNAME"
+        )
+    for r in rows:
+        quota = f"{'none':>12} {'inf':>15} {'none':>15} {'inf':>15} " if quotas else ""
+        print(
+            f"{quota}{r['directory_count']:>12} {r['file_count']:>12} "
+            f"{size_text(r['length'], human):>18} {r['path']}"
+        )
+    failures.exit()
+
+
+@app.command()
+def df(
+    human: bool = HumanOption,
+    as_json: bool = JsonOption,
+    dir: Path | None = DirOption,
+) -> None:
+    """The cluster's capacity, used and available space (live datanodes)."""
+    with client(dir) as fs:
+        report = fs.cluster()
+        name = fs.namenode
+    capacity, used, remaining = report["capacity"], report["used"], report["remaining"]
+    percent = 100.0 * used / capacity if capacity else 0.0
+    if as_json:
+        emit_json(
+            {
+                "filesystem": name,
+                "size": capacity,
+                "used": used,
+                "available": remaining,
+                "use_percent": round(percent, 1),
+            }
+        )
+        return
+    row = [name, size_text(capacity, human), size_text(used, human),
+           size_text(remaining, human), f"{percent:.0f}%"]  # fmt: skip
+    head = ["Filesystem", "Size", "Used", "Available", "Use%"]
+    widths = [max(len(a), len(b)) for a, b in zip(head, row, strict=True)]
+    print(
+        f"{head[0]:<{widths[0]}}  "
+        + "  ".join(f"{h:>{w}}" for h, w in zip(head[1:], widths[1:], strict=True))
+    )
+    print(
+        f"{row[0]:<{widths[0]}}  "
+        + "  ".join(f"{v:>{w}}" for v, w in zip(row[1:], widths[1:], strict=True))
+    )
+
+
+@app.command()
+def test(
+    path: str = typer.Argument(...),
+    is_dir: bool = typer.Option(False, "-d", help="Is it a folder?"),
+    exists: bool = typer.Option(False, "-e", help="Does it exist?"),
+    is_file: bool = typer.Option(False, "-f", help="Is it a file?"),
+    nonempty: bool = typer.Option(False, "-s", help="Is it a non-empty file?"),
+    empty: bool = typer.Option(False, "-z", help="Is it an empty file?"),
+    dir: Path | None = DirOption,
+) -> None:
+    """Answer with the exit status (0 yes, 1 no), as `test`: exactly one of -d -e -f -s -z."""
+    if sum((is_dir, exists, is_file, nonempty, empty)) != 1:
+        fail("fs test takes exactly one of -d -e -f -s -z")
+    with client(dir) as fs:
+        try:
+            s = fs.stat(absolute(fs, path))
+        except FileNotFoundError_:
+            raise typer.Exit(1) from None
+    answer = (
+        exists
+        or (is_dir and s.is_dir)
+        or (is_file and not s.is_dir)
+        or (nonempty and not s.is_dir and s.length > 0)
+        or (empty and not s.is_dir and s.length == 0)
+    )
+    raise typer.Exit(0 if answer else 1)
+
+
+@app.command()
+def checksum(
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"), dir: Path | None = DirOption
+) -> None:
+    """Each file's checksum, as HDFS computes it (MD5 of MD5s of CRC32Cs)."""
+    failures = Failures()
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                c = fs.checksum(path)
+                print(f"{path}\t{c['algorithm']}\t{c['bytes']}")
+    failures.exit()
+
+
+@app.command()
+def find(
+    patterns: list[str] = typer.Argument(None, help="Where to look (default: your home)."),
+    name: str | None = typer.Option(None, "-name", help="Glob the name must match."),
+    iname: str | None = typer.Option(None, "-iname", help="The same, ignoring case."),
+    print_: bool = typer.Option(True, "-print", help="Print each match (the default)."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Every path below the given ones whose name matches -name (or -iname)."""
+    from minihadoop.globbing import component_regex, expand_braces
+
+    wanted = [
+        (component_regex(alt.lower() if iname else alt), bool(iname))
+        for alt in expand_braces(iname or name or "*")
+    ]
+
+    def hit(entry: FileStatus) -> bool:
+        return any(rx.fullmatch(entry.name.lower() if low else entry.name) for rx, low in wanted)
+
+    failures = Failures()
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns or ["."]):
+            with failures.each():
+                top = fs.stat(path)
+                for entry in [top, *(_walk(fs, path) if top.is_dir else [])]:
+                    if hit(entry) and print_:
+                        print(entry.path)
+    failures.exit()
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@app.command()
+def cat(
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"), dir: Path | None = DirOption
+) -> None:
+    """Print files' bytes to standard output."""
+    failures = Failures()
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                for piece in fs.cat(path):
+                    sys.stdout.buffer.write(piece)
+    sys.stdout.buffer.flush()
+    failures.exit()
+
+
+@app.command()
+def text(
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"), dir: Path | None = DirOption
+) -> None:
+    """Print files as text, decompressing gzip and bzip2 files (by their first bytes)."""
+    failures = Failures()
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns):
+            with failures.each(), fs.open(path) as src:
+                head = src.read(3)
+                src.seek(0)
+                if head[:2] == b"\x1f\x8b":
+                    reader: Any = gzip.GzipFile(fileobj=src)
+                elif head == b"BZh":
+                    reader = bz2.BZ2File(src)
+                else:
+                    reader = src
+                try:
+                    while piece := reader.read(1 << 20):
+                        sys.stdout.buffer.write(piece)
+                except (OSError, EOFError, zlib.error) as exc:
+                    raise IllegalArgumentError(
+                        f"{path}: not readable as compressed: {exc}"
+                    ) from None
+    sys.stdout.buffer.flush()
+    failures.exit()
+
+
+@app.command()
+def head(path: str, dir: Path | None = DirOption) -> None:
+    """Print a file's first kilobyte."""
+    with client(dir) as fs, fs.open(absolute(fs, path)) as src:
+        sys.stdout.buffer.write(src.read(TAIL_BYTES))
     sys.stdout.buffer.flush()
 
 
 @app.command()
-def rm(
+def tail(
     path: str,
+    follow: bool = typer.Option(False, "-f", help="Keep printing what is appended."),
+    interval: float = typer.Option(1.0, "-s", min=0.1, help="With -f, seconds between looks."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Print a file's last kilobyte (and, with -f, what is appended after)."""
+    with client(dir) as fs:
+        path = paths.normalize(absolute(fs, path))
+        length = fs.stat(path).length
+        at = max(0, length - TAIL_BYTES)
+        while True:
+            if length > at:
+                with fs.open(path) as src:
+                    src.seek(at)
+                    data = src.read(length - at)
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+                at += len(data)
+            if not follow:
+                return
+            time.sleep(interval)  # a user's poll for appends, as hdfs dfs -tail -f does
+            length = fs.stat(path).length
+
+
+@app.command()
+def get(
+    args: list[str] = typer.Argument(..., metavar="SRC… LOCALDST", help="LOCALDST - is stdout."),
+    force: bool = typer.Option(False, "-f", "--force", help="Replace local files."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Download files and folders (recursively) to a local path, or to stdout with -."""
+    sources, local = (args[:-1], args[-1]) if len(args) > 1 else (args, ".")
+    failures = Failures()
+    with client(dir) as fs:
+        found = list(failures.expand(fs, sources))
+        if local == "-":
+            for path in found:
+                with failures.each():
+                    for piece in fs.cat(path):
+                        sys.stdout.buffer.write(piece)
+            sys.stdout.buffer.flush()
+            failures.exit()
+            return
+        target = Path(local)
+        if len(found) + failures.count > 1 and not target.is_dir():
+            fail(f"{local}: to get several sources, the destination must be a local folder")
+        for path in found:
+            with failures.each():
+                dest = target / paths.name(path) if target.is_dir() else target
+                _get_tree(fs, fs.stat(path), dest, force)
+    failures.exit()
+
+
+def _get_tree(fs: FileSystem, status: FileStatus, dest: Path, force: bool) -> None:
+    if status.is_dir:
+        dest.mkdir(exist_ok=True)
+        for entry in fs.ls(status.path):
+            _get_tree(fs, entry, dest / entry.name, force)
+        return
+    if dest.exists() and not force:
+        raise FileAlreadyExistsError(f"{dest}: the local file exists (-f replaces it)")
+    with _progress(status.length) as bar:
+        fs.get(status.path, dest, progress=_advance(bar, f"get {status.name}", status.length))
+
+
+@app.command()
+def getmerge(
+    source: str,
+    local: Path,
+    newline: bool = typer.Option(False, "-nl", help="A newline after each file."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Concatenate a folder's files (or a glob's) into one local file."""
+    with client(dir) as fs:
+        files: list[str] = []
+        for path in matches(fs, source):
+            s = fs.stat(path)
+            files += [e.path for e in fs.ls(path) if not e.is_dir] if s.is_dir else [path]
+        tmp = local.with_name(f".{local.name}.part")
+        try:
+            with open(tmp, "wb") as out:
+                for path in files:
+                    for piece in fs.cat(path):
+                        out.write(piece)
+                    if newline:
+                        out.write(b"\n")
+            tmp.replace(local)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+@app.command()
+def put(
+    args: list[str] = typer.Argument(..., metavar="LOCAL… DST", help="LOCAL - is stdin."),
+    overwrite: bool = typer.Option(False, "-f", "--overwrite", help="Replace existing files."),
+    replication: int | None = typer.Option(None, min=1, max=512),
+    block_size: str | None = typer.Option(None, help="Block size for these files, e.g. 1M."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Upload local files and folders (recursively); - reads standard input."""
+    if len(args) < 2:
+        fail("fs put needs LOCAL… DST (a DST of . is your home folder)")
+    sources, dst = args[:-1], args[-1]
+    size = parse_size(block_size) if block_size else None
+    for s in sources:
+        if s != "-" and not os.path.exists(s):
+            fail(f"{s}: the local file does not exist")
+    failures = Failures()
+    with client(dir) as fs:
+        target = paths.normalize(absolute(fs, dst))
+        into = dst.endswith("/") or _is_dir(fs, target)
+        if len(sources) > 1 and not into:
+            fail(f"{dst}: to put several sources, the destination must be a folder")
+        if into:
+            fs.mkdir(target)
+        for source in sources:
+            with failures.each():
+                name = "-" if source == "-" else Path(source).name
+                dest = paths.join(target, name) if into and source != "-" else target
+                if source == "-":
+                    if into:
+                        fail("put - needs a file name as its destination, not a folder")
+                    with fs.create(dest, overwrite=overwrite, replication=replication,
+                                   block_size=size) as out:  # fmt: skip
+                        out.write_from(sys.stdin.buffer)
+                    print(f"{dest}  {human_size(fs.stat(dest).length)}")
+                else:
+                    _put_tree(fs, Path(source), dest, overwrite, replication, size)
+    failures.exit()
+
+
+def _is_dir(fs: FileSystem, path: str) -> bool:
+    try:
+        return fs.stat(path).is_dir
+    except FileNotFoundError_:
+        return False
+
+
+def _put_tree(
+    fs: FileSystem, local: Path, dest: str, overwrite: bool, replication: int | None,
+    block_size: int | None,
+) -> None:  # fmt: skip
+    if local.is_dir():
+        fs.mkdir(dest)
+        for child in sorted(local.iterdir()):
+            _put_tree(fs, child, paths.join(dest, child.name), overwrite, replication, block_size)
+        return
+    if not stat_module.S_ISREG(local.stat().st_mode):
+        raise IllegalArgumentError(f"{local}: not a regular file")
+    size = local.stat().st_size
+    with _progress(size) as bar:
+        status = fs.put(
+            local,
+            dest,
+            overwrite=overwrite,
+            replication=replication,
+            block_size=block_size,
+            progress=_advance(bar, f"put {local.name}", size),
+        )
+    print(f"{status.path}  {human_size(status.length)}  replication {status.replication}")
+
+
+@app.command()
+def append(
+    args: list[str] = typer.Argument(..., metavar="LOCAL… DST", help="LOCAL - is stdin."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Add local files' bytes to the end of a DFS file (made if missing)."""
+    if len(args) < 2:
+        fail("fs append needs LOCAL… DST")
+    sources, dst = args[:-1], args[-1]
+    for s in sources:
+        if s != "-" and not os.path.isfile(s):
+            fail(f"{s}: the local file does not exist")
+    with client(dir) as fs:
+        remote = paths.normalize(absolute(fs, dst))
+        if not fs.exists(remote):
+            fs.write_bytes(remote, b"")
+        with fs.append(remote) as stream:
+            for source in sources:
+                if source == "-":
+                    stream.write_from(sys.stdin.buffer)
+                else:
+                    with open(source, "rb") as src:
+                        stream.write_from(src)
+        length = fs.stat(remote).length
+    print(f"{remote}  {human_size(length)}")
+
+
+@app.command()
+def touchz(
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"), dir: Path | None = DirOption
+) -> None:
+    """Make empty files (an existing empty file is left as it is)."""
+    failures = Failures()
+    with client(dir) as fs:
+        for pattern in patterns:
+            with failures.each():
+                path = paths.normalize(absolute(fs, pattern))
+                try:
+                    s = fs.stat(path)
+                except FileNotFoundError_:
+                    fs.write_bytes(path, b"", create_parent=False)
+                    continue
+                if s.is_dir or s.length:
+                    raise FileAlreadyExistsError(f"{path}: not a zero-length file")
+    failures.exit()
+
+
+@app.command()
+def mkdir(
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"),
+    parents: bool = typer.Option(False, "-p", help="Make parents; no error if it exists."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Make folders. Without -p, the parent must exist and the folder must not."""
+    failures = Failures()
+    with client(dir) as fs:
+        for pattern in patterns:
+            with failures.each():
+                path = paths.normalize(absolute(fs, pattern))
+                if not parents:
+                    if fs.exists(path):
+                        raise FileAlreadyExistsError(f"{path}: file exists")
+                    parent = paths.parent(path)
+                    if not _is_dir(fs, parent):
+                        raise FileNotFoundError_(f"{parent}: no such folder (-p makes it)")
+                fs.mkdir(path)
+    failures.exit()
+
+
+@app.command()
+def cp(
+    args: list[str] = typer.Argument(..., metavar="SRC… DST"),
+    force: bool = typer.Option(False, "-f", help="Replace existing files."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Copy files and folders (recursively) within the DFS."""
+    if len(args) < 2:
+        fail("fs cp needs SRC… DST")
+    failures = Failures()
+    with client(dir) as fs:
+        target = paths.normalize(absolute(fs, args[-1]))
+        sources = list(failures.expand(fs, args[:-1]))
+        into = _is_dir(fs, target)
+        if len(sources) + failures.count > 1 and not into:
+            fail(f"{args[-1]}: to copy several sources, the destination must be a folder")
+        for src in sources:
+            with failures.each():
+                dest = paths.join(target, paths.name(src)) if into else target
+                if paths.is_ancestor(src, dest):
+                    raise IllegalArgumentError(f"cannot copy {src} into itself ({dest})")
+                _copy_tree(fs, fs.stat(src), dest, force)
+    failures.exit()
+
+
+def _copy_tree(fs: FileSystem, status: FileStatus, dest: str, force: bool) -> None:
+    if status.is_dir:
+        fs.mkdir(dest)
+        for entry in fs.ls(status.path):
+            _copy_tree(fs, entry, paths.join(dest, entry.name), force)
+        return
+    with (
+        fs.open(status.path) as src,
+        fs.create(dest, overwrite=force, replication=status.replication) as out,
+    ):
+        for piece in src.iter_chunks():
+            out.write(piece)
+
+
+@app.command()
+def mv(
+    args: list[str] = typer.Argument(..., metavar="SRC… DST"), dir: Path | None = DirOption
+) -> None:
+    """Move or rename files and folders; several sources go into the folder DST."""
+    if len(args) < 2:
+        fail("fs mv needs SRC… DST")
+    failures = Failures()
+    with client(dir) as fs:
+        target = paths.normalize(absolute(fs, args[-1]))
+        sources = list(failures.expand(fs, args[:-1]))
+        into = _is_dir(fs, target)
+        if len(sources) + failures.count > 1 and not into:
+            fail(f"{args[-1]}: to move several sources, the destination must be a folder")
+        for src in sources:
+            with failures.each():
+                fs.mv(src, paths.join(target, paths.name(src)) if into else target)
+    failures.exit()
+
+
+@app.command()
+def rm(
+    patterns: list[str] = typer.Argument(None),
     recursive: bool = typer.Option(
-        False, "-r", "--recursive", help="Remove folders and their contents."
+        False, "-r", "-R", "--recursive", help="Remove folders and their contents."
     ),
+    force: bool = typer.Option(False, "-f", "--force", help="No error for what does not exist."),
     skip_trash: bool = typer.Option(
-        False, "--skip-trash", help="Delete at once, not to the trash."
+        False, "-skipTrash", "--skip-trash", help="Delete at once, not to the trash."
     ),
     dir: Path | None = DirOption,
 ) -> None:
-    """Remove a file or folder (to the trash unless --skip-trash)."""
+    """Remove files and folders (to the trash unless -skipTrash)."""
+    if not patterns and not force:
+        fail("fs rm needs a path")
+    failures = Failures()
     with client(dir) as fs:
-        moved_to = fs.rm(path, recursive=recursive, skip_trash=skip_trash)
-    out.print(f"Moved {path} to the trash at {moved_to}" if moved_to else f"Deleted {path}")
+        for pattern in patterns or []:
+            found: list[str] = []
+            with failures.each():
+                try:
+                    found = matches(fs, pattern)
+                except FileNotFoundError_:
+                    if not force:
+                        raise
+            for path in found:
+                with failures.each():
+                    try:
+                        if not recursive and fs.stat(path).is_dir:
+                            raise IllegalArgumentError(f"{path}: is a folder (-r removes it)")
+                        moved_to = fs.rm(path, recursive=recursive, skip_trash=skip_trash)
+                    except FileNotFoundError_:
+                        if force:
+                            continue
+                        raise
+                    print(
+                        f"Moved {path} to the trash at {moved_to}"
+                        if moved_to
+                        else f"Deleted {path}"
+                    )
+    failures.exit()
 
 
 @app.command()
-def mv(src: str, dst: str, dir: Path | None = DirOption) -> None:
-    """Move or rename a file or folder."""
+def rmdir(
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"),
+    ignore: bool = typer.Option(
+        False, "--ignore-fail-on-non-empty", help="No error for a folder that holds files."
+    ),
+    dir: Path | None = DirOption,
+) -> None:
+    """Remove empty folders."""
+    failures = Failures()
     with client(dir) as fs:
-        fs.mv(src, dst)
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                s = fs.stat(path)
+                if not s.is_dir:
+                    raise IllegalArgumentError(f"{path}: not a folder")
+                if s.children_num:
+                    if ignore:
+                        continue
+                    raise PathIsNotEmptyDirectoryError(f"{path}: the folder is not empty")
+                fs.rm(path, skip_trash=True)
+    failures.exit()
 
 
 @app.command()
-def stat(path: str, dir: Path | None = DirOption) -> None:
-    """Show a file's or folder's status."""
+def expunge(dir: Path | None = DirOption) -> None:
+    """Empty your trash (``/user/<name>/.Trash``): what is there is deleted for good."""
     with client(dir) as fs:
-        s = fs.stat(path)
-    for key, value in s.model_dump(mode="json").items():
-        out.print(f"{key:<18} {value}")
+        trash = f"/user/{fs.user}/.Trash"
+        try:
+            entries = fs.ls(trash)
+        except FileNotFoundError_:
+            entries = []
+        for entry in entries:
+            fs.rm(entry.path, recursive=True, skip_trash=True)
+    print(f"Deleted {len(entries)} trash checkpoint(s) from {trash}")
 
 
-@app.command()
-def du(path: str = typer.Argument("/"), dir: Path | None = DirOption) -> None:
-    """Space used below a path (logical, and with replication)."""
-    with client(dir) as fs:
-        s = fs.du(path)
-    out.print(
-        f"{human_size(s.length)}  {human_size(s.space_consumed)} with replication  "
-        f"{s.file_count} files  {s.directory_count} folders  {path}"
-    )
+# --- attributes -----------------------------------------------------------------------------
+
+
+def _each_below(fs: FileSystem, path: str, recursive: bool) -> Iterator[FileStatus]:
+    top = fs.stat(path)
+    yield top
+    if recursive and top.is_dir:
+        yield from _walk(fs, path)
 
 
 @app.command()
 def setrep(
     replication: int = typer.Argument(..., min=1, max=512),
-    path: str = typer.Argument(...),
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"),
+    wait: bool = typer.Option(False, "-w", help="Wait until every block has its replicas."),
+    _recursive: bool = typer.Option(False, "-R", hidden=True),  # Hadoop's, and the default
     dir: Path | None = DirOption,
 ) -> None:
-    """Change the replication factor of a file (or every file below a folder)."""
+    """Change the replication factor of files (every file below a folder)."""
+    failures = Failures()
+    done = []
     with client(dir) as fs:
-        fs.setrep(path, replication)
-    out.print(f"Replication {replication} set: {path}")
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                fs.setrep(path, replication)
+                done.append(path)
+                print(f"Replication {replication} set: {path}")
+        for path in done if wait else []:
+            with failures.each():
+                print(f"Waiting for {path} ...", end="", flush=True)
+                while not _replicated(fs.fsck(path), replication):
+                    print(".", end="", flush=True)
+                    time.sleep(1.0)  # what hdfs dfs -setrep -w does: look again each second
+                print(" done")
+    failures.exit()
+
+
+def _replicated(report: dict[str, Any], replication: int) -> bool:
+    return all(
+        b["live_replicas"] == min(replication, report["datanodes"])
+        for f in report["files_detail"]
+        for b in f["blocks"]
+    )
+
+
+@app.command()
+def chmod(
+    mode: str,
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"),
+    recursive: bool = typer.Option(False, "-R", help="Below folders too."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Change modes: octal (644) or symbolic (u+x,go-w)."""
+    failures = Failures()
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                for s in _each_below(fs, path, recursive):
+                    fs.chmod(s.path, apply_mode(mode, s.permission, s.is_dir))
+    failures.exit()
+
+
+@app.command()
+def chown(
+    owner: str = typer.Argument(..., help="OWNER[:GROUP], or :GROUP"),
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"),
+    recursive: bool = typer.Option(False, "-R", help="Below folders too."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Change owners (and groups)."""
+    user, _, group = owner.partition(":")
+    _set_owner(patterns, user or None, group or None, recursive, dir)
+
+
+@app.command()
+def chgrp(
+    group: str,
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"),
+    recursive: bool = typer.Option(False, "-R", help="Below folders too."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Change groups."""
+    _set_owner(patterns, None, group, recursive, dir)
+
+
+def _set_owner(
+    patterns: list[str], user: str | None, group: str | None, recursive: bool, dir: Path | None
+) -> None:
+    failures = Failures()
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                for s in _each_below(fs, path, recursive):
+                    fs.chown(s.path, user, group)
+    failures.exit()
+
+
+# --- health ---------------------------------------------------------------------------------
 
 
 @app.command()
 def fsck(
     path: str = typer.Argument("/"),
-    files: bool = typer.Option(False, "--files", help="List every file and its blocks."),
+    files: bool = typer.Option(False, "--files", "-files", help="List every file and its blocks."),
+    as_json: bool = JsonOption,
     dir: Path | None = DirOption,
 ) -> None:
     """Check block health: healthy, under-replicated, missing, corrupt."""
     with client(dir) as fs:
-        report = fs.fsck(path)
+        report = fs.fsck(absolute(fs, path))
+    if as_json:
+        emit_json(report)
+        if report["status"] != "HEALTHY":
+            raise typer.Exit(1)
+        return
     for f in report["files_detail"]:
         bad = [b for b in f["blocks"] if b["state"] != "HEALTHY"]
         if files or bad:
-            out.print(
+            print(
                 f"{f['path']} {f['length']} bytes, replication {f['replication']}, "
                 f"{len(f['blocks'])} block(s)"
             )
             for b in f["blocks"] if files else bad:
                 locs = ", ".join(b["locations"]) or "-"
-                out.print(
+                print(
                     f"  blk_{b['block_id']} len={b['length']} {b['state']} "
-                    f"live={b['live_replicas']}/{b['expected']} [{locs}]",
-                    markup=False,
-                    highlight=False,
+                    f"live={b['live_replicas']}/{b['expected']} [{locs}]"
                 )
-    out.print(
+    print(
         f"Total size: {report['size']} B\nTotal files: {report['files']}\n"
         f"Total blocks: {report['blocks']}\nUnder-replicated blocks: {report['under_replicated']}\n"
         f"Missing blocks: {report['missing']}\nCorrupt blocks: {report['corrupt']}\n"
         f"Number of data-nodes: {report['datanodes']}"
     )
-    out.print(report["verdict"])
+    print(report["verdict"])
     if report["status"] != "HEALTHY":
         raise typer.Exit(1)
+
+
+# Hadoop's longer names for the same commands.
+for alias, command in (
+    ("copyFromLocal", put),
+    ("copyToLocal", get),
+    ("appendToFile", append),
+):
+    app.command(alias, hidden=True)(command)

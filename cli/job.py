@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from cli.format import columns
 from mapreduce.job import Job, JobResult, JobTrackerClient
 from minihadoop.config import home_dir
 from minihadoop.errors import IllegalArgumentError
@@ -43,7 +45,16 @@ def load_script(path: Path) -> dict[str, Any]:
         raise IllegalArgumentError(f"cannot load {path} as Python")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the script's own failure, said in one line (--debug: all)
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+        where = f" (line {frames[-1].lineno})" if frames else ""
+        if isinstance(exc, SyntaxError):
+            where = f" (line {exc.lineno})"
+        raise IllegalArgumentError(
+            f"cannot load the job script {path}{where}: {type(exc).__name__}: {exc}"
+        ) from exc
     functions = {
         k: getattr(module, k, None) for k in ("mapper", "reducer", "combiner", "partitioner")
     }
@@ -127,11 +138,18 @@ def _client(dir: Path | None) -> JobTrackerClient:
 
 
 @app.command("list")
-def list_jobs(limit: int = typer.Option(20, min=1), dir: Path | None = DirOption) -> None:
+def list_jobs(
+    limit: int = typer.Option(20, min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON, for scripts."),
+    dir: Path | None = DirOption,
+) -> None:
     """Recent jobs, newest first."""
-    table = Table("job", "name", "user", "state", "maps", "reduces", "duration", box=None)
-    for j in _client(dir).jobs(limit):
-        table.add_row(
+    jobs = _client(dir).jobs(limit)
+    if as_json:
+        print(json.dumps(jobs, indent=2))
+        return
+    rows = [
+        [
             j["id"],
             j["name"],
             j["user"],
@@ -139,32 +157,36 @@ def list_jobs(limit: int = typer.Option(20, min=1), dir: Path | None = DirOption
             f"{j['maps_done']}/{j['maps']}",
             f"{j['reduces_done']}/{j['reduces']}",
             f"{j['duration']:.1f}s",
-        )
-    out.print(table)
+        ]
+        for j in jobs
+    ]
+    for line in columns(["job", "name", "user", "state", "maps", "reduces", "duration"], rows,
+                        right=frozenset({4, 5, 6})):  # fmt: skip
+        print(line)
 
 
 @app.command()
-def status(job_id: str, dir: Path | None = DirOption) -> None:
+def status(
+    job_id: str,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON, for scripts."),
+    dir: Path | None = DirOption,
+) -> None:
     """A job's state, progress, and failed attempts."""
     s = _client(dir).status(job_id)
-    out.print(f"{s['id']}  {s['name']}  {s['state']}")
-    out.print(
+    if as_json:
+        print(json.dumps(s, indent=2))
+        return
+    print(f"{s['id']}  {s['name']}  {s['state']}")
+    print(
         f"maps {s['maps_done']}/{s['maps']}  reduces {s['reduces_done']}/{s['reduces']}  "
         f"{s['duration']:.1f}s  output {s['output']}"
     )
     started = min((a["started"] for a in s["attempts"]), default=time.time())
     for a in s["attempts"]:
         if a["state"] in ("FAILED", "KILLED"):
-            out.print(
-                f"  {a['id']} {a['state']} on {a['worker']} at +{a['started'] - started:.1f}s",
-                markup=False,
-            )
+            print(f"  {a['id']} {a['state']} on {a['worker']} at +{a['started'] - started:.1f}s")
             if a["error"]:
-                out.print(
-                    "    " + a["error"].strip().replace("\n", "\n    "),
-                    markup=False,
-                    highlight=False,
-                )
+                print("    " + a["error"].strip().replace("\n", "\n    "))
     if s["error"]:
         err.print(s["error"], markup=False, highlight=False)
 
@@ -176,10 +198,16 @@ def kill(job_id: str, dir: Path | None = DirOption) -> None:
 
 
 @app.command()
-def counters(job_id: str, dir: Path | None = DirOption) -> None:
+def counters(
+    job_id: str,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON, for scripts."),
+    dir: Path | None = DirOption,
+) -> None:
     """A job's counters."""
-    s = _client(dir).status(job_id)
-    table = Table("counter", "value", box=None)
-    for name, value in sorted(s["counters"].items()):
-        table.add_row(name, f"{value:,}")
-    out.print(table)
+    found = _client(dir).status(job_id)["counters"]
+    if as_json:
+        print(json.dumps(found, indent=2, sort_keys=True))
+        return
+    rows = [[name, str(value)] for name, value in sorted(found.items())]
+    for line in columns(["counter", "value"], rows, right=frozenset({1})):
+        print(line)

@@ -1,17 +1,20 @@
 """The `minihadoop` command.
 
-Every failure the user can cause ends as one line on stderr and a non-zero exit code,
-never a traceback.
+Every failure the user can cause, usage mistakes included, ends as one line on stderr and a
+non-zero exit code, never a traceback (``--debug`` shows it). Hadoop's spellings work
+beside ours: ``minihadoop fs -ls /`` is ``minihadoop fs ls /``.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 from pydantic import ValidationError
 
 from cli import admin, cluster, daemons, fs, job, lock
+from minihadoop import __version__
 from minihadoop.errors import MiniHadoopError
 
 app = typer.Typer(
@@ -31,21 +34,83 @@ app.command()(daemons.jobtracker)
 app.command()(daemons.worker)
 
 
+def _version(value: bool) -> None:
+    if value:
+        print(f"minihadoop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _debug: bool = typer.Option(False, "--debug", help="Show the traceback of a failure."),
+    _show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """minihadoop: a small but real Hadoop. DFS, MapReduce, and a local cluster to run them."""
+
+
+def hadoop_spelling(argv: list[str]) -> list[str]:
+    """``fs -ls /`` as ``fs ls /``: a dashed first word after ``fs`` that names a command."""
+    if len(argv) >= 2 and argv[0] == "fs" and argv[1].startswith("-") and argv[1] != "--help":
+        name = argv[1].lstrip("-")
+        commands = {c.name or (c.callback.__name__ if c.callback else "") for c in
+                    fs.app.registered_commands}  # fmt: skip
+        if name in commands or name == "help":
+            return ["fs", "--help" if name == "help" else name, *argv[2:]]
+    return argv
+
+
 def main() -> None:
+    argv = hadoop_spelling(sys.argv[1:])
+    # --debug anywhere before a "--" (after it, the words are a command's to run).
+    end = argv.index("--") if "--" in argv else len(argv)
+    debug = "--debug" in argv[:end]
+    argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    fs.Failures.traceback = debug
     try:
-        app()
+        code = app(argv, prog_name="minihadoop", standalone_mode=False)
+    except KeyboardInterrupt:
+        sys.exit(130)
     except MiniHadoopError as exc:
-        print(f"minihadoop: {exc.message}", file=sys.stderr)
-        sys.exit(1)
+        _fail(exc.message, debug)
     except ValidationError as exc:
         # Settings that do not validate: say which and why, never echo the input, which
         # holds the cluster token.
+        if debug:
+            traceback.print_exc()
         for error in exc.errors(include_input=False, include_url=False):
             where = ".".join(str(part) for part in error["loc"]) or "settings"
             print(f"minihadoop: {where}: {error['msg']}", file=sys.stderr)
         sys.exit(1)
     except (OSError, ValueError) as exc:
-        print(f"minihadoop: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
+        _fail(str(exc), debug)
+    except Exception as exc:
+        _click_failure(exc, debug)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_failure(exc: Exception, debug: bool) -> None:
+    """A usage mistake or an abort from the command-line parser, as one line. Matched by
+    class name: typer ships click under its own name in some versions, not in others."""
+    kinds = {cls.__name__ for cls in type(exc).__mro__}
+    if "NoArgsIsHelpError" in kinds:
+        exc.show()  # type: ignore[attr-defined]  # the help, as for --help
+        sys.exit(0)
+    if "Abort" in kinds:
         sys.exit(130)
+    if "UsageError" in kinds:
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "minihadoop"
+        print(f"{where}: {exc.format_message()} (see {where} --help)", file=sys.stderr)  # type: ignore[attr-defined]
+        sys.exit(2)
+    if "ClickException" in kinds:
+        _fail(exc.format_message(), debug)  # type: ignore[attr-defined]
+
+
+def _fail(message: str, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    print(f"minihadoop: {message}", file=sys.stderr)
+    sys.exit(1)

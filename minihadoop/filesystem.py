@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from minihadoop import paths
+from minihadoop import globbing, paths
 from minihadoop.checksum import CHECKSUM_SIZE, chunk_checksums, verify
 from minihadoop.config import (
     ClusterInfo,
@@ -54,6 +54,7 @@ from minihadoop.errors import (
     ChecksumError,
     FileAlreadyExistsError,
     FileNotFoundError_,
+    IllegalArgumentError,
     MiniHadoopError,
     UnavailableError,
 )
@@ -239,7 +240,8 @@ class FileSystem:
         }
         if replay is Replay.SESSION:
             params.update(self._session())
-        return self._nn(method, f"/webhdfs/v1{path}", replay, params=self._fenced(params)).json()
+        response = self._nn(method, f"/webhdfs/v1{path}", replay, params=self._fenced(params))
+        return response.json() if response.content else None  # SETOWNER & co. answer empty
 
     def _native(self, endpoint: str, body: Any, replay: Replay) -> Any:
         payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
@@ -372,6 +374,29 @@ class FileSystem:
 
     def setrep(self, path: str, replication: int) -> None:
         self._webhdfs("PUT", path, "SETREPLICATION", Replay.SAFE, replication=replication)
+
+    def chmod(self, path: str, permission: str) -> None:
+        """Set a file's or folder's mode, in octal (``"644"``, ``"1777"``)."""
+        self._webhdfs("PUT", path, "SETPERMISSION", Replay.SAFE, permission=permission)
+
+    def chown(self, path: str, owner: str | None = None, group: str | None = None) -> None:
+        """Set a file's or folder's owner, group, or both."""
+        if owner is None and group is None:
+            raise IllegalArgumentError("chown needs an owner, a group, or both")
+        self._webhdfs("PUT", path, "SETOWNER", Replay.SAFE, owner=owner, group=group)
+
+    def glob(self, pattern: str) -> list[str]:
+        """The paths `pattern` matches, sorted, with Hadoop's glob rules (``*``, ``?``,
+        ``[a-z]``, ``[^a]``, ``{a,b}``, ``\\`` escapes; see `minihadoop.globbing`). A
+        pattern without wildcards gives its path if it exists."""
+
+        def names(folder: str) -> list[str]:
+            try:
+                return [e.name for e in self.ls(folder) if e.path != folder]
+            except FileNotFoundError_:
+                return []
+
+        return globbing.expand(pattern, names, self.exists)
 
     def fsck(self, path: str = "/") -> dict[str, Any]:
         result: dict[str, Any] = self._nn(
@@ -592,9 +617,14 @@ class FileSystem:
         return bool(response.json()["boolean"])
 
     def _write_block(
-        self, located: LocatedBlock, data: bytes | memoryview, bpc: int
+        self,
+        located: LocatedBlock,
+        data: bytes | memoryview,
+        bpc: int,
+        sent: Callable[[int], None] | None = None,
     ) -> BlockWriteResult:
-        """Send one block down its pipeline, skipping first nodes that cannot take it."""
+        """Send one block down its pipeline, skipping first nodes that cannot take it.
+        `sent(n)`: the first `n` bytes of the block went out (to this try's first node)."""
         sums = chunk_checksums(data, bpc)
         # The body's digest, signed and checked by every node of the pipeline.
         hasher = hashlib.sha256(data)
@@ -612,7 +642,7 @@ class FileSystem:
                         "length": len(data),
                         "bpc": bpc,
                     },
-                    content=_body(data, sums),
+                    content=_body(data, sums, sent),
                     headers={
                         "x-targets": ",".join(rest),
                         "content-length": str(len(data) + len(sums)),
@@ -894,11 +924,20 @@ class DFSOutputStream(io.RawIOBase):
     def _send_block(self, data: bytes) -> None:
         located = self.fs._add_block(self.path, self.file_id, self._last, self._failed_nodes)
         self._renewed = time.monotonic()
-        result = self.fs._write_block(located, data, self.bytes_per_checksum)
+        reported = 0  # bytes of this block told to `progress`: a retry starts again from 0
+
+        def sent(n: int) -> None:
+            nonlocal reported
+            if self.progress is not None and n > reported:
+                self.progress(n - reported)
+                reported = n
+
+        result = self.fs._write_block(
+            located, data, self.bytes_per_checksum, None if self.progress is None else sent
+        )
         self._failed_nodes = sorted(set(self._failed_nodes) | set(_ids_of(located, result.failed)))
         self._last = Block(block_id=located.block.block_id, gen=located.block.gen, length=len(data))
-        if self.progress is not None:
-            self.progress(len(data))
+        sent(len(data))
 
     def _fail(self) -> None:
         if not self._done:
@@ -1017,16 +1056,25 @@ class DFSInputStream(io.RawIOBase):
         return self.read(-1)
 
 
-def _body(data: bytes | memoryview, sums: bytes) -> Iterator[bytes]:
+PROGRESS_STEP = 1 << 20  # with a progress callback, a block goes out in pieces this big
+
+
+def _body(
+    data: bytes | memoryview, sums: bytes, sent: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
     """A block's request body: its bytes, then its checksums. Bytes go out whole: the HTTP
     layer joins what it sends into one `bytes`, which for a single `bytes` piece is that
-    piece itself, and for anything else a copy."""
-    if isinstance(data, bytes):
+    piece itself, and for anything else a copy. With `sent`, told after each piece has
+    gone out, the block goes in 1 MiB pieces (a copy, for a progress bar that moves)."""
+    if isinstance(data, bytes) and sent is None:
         yield data
     else:
         view = memoryview(data)
-        for i in range(0, len(view), 4 << 20):
-            yield bytes(view[i : i + (4 << 20)])
+        step = PROGRESS_STEP if sent is not None else 4 << 20
+        for i in range(0, len(view), step):
+            yield bytes(view[i : i + step])
+            if sent is not None:
+                sent(min(i + step, len(view)))
     yield sums
 
 

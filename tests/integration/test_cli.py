@@ -38,7 +38,7 @@ def test_fs_commands_round_trip(cluster: LocalCluster, tmp_path: Path) -> None:
     home = cluster.directory
     local = tmp_path / "words.txt"
     local.write_text("the quick brown fox\n" * 50_000)  # ~1 MB: two blocks
-    run(home, "fs", "mkdir", "/cli/in")
+    run(home, "fs", "mkdir", "-p", "/cli/in")
     out = run(home, "fs", "put", str(local), "/cli/in/", "--replication", "2").stdout
     assert "/cli/in/words.txt" in out and "replication 2" in out
     listing = run(home, "fs", "ls", "/cli/in").stdout
@@ -47,7 +47,7 @@ def test_fs_commands_round_trip(cluster: LocalCluster, tmp_path: Path) -> None:
     run(home, "fs", "get", "/cli/in/words.txt", str(tmp_path / "back.txt"))
     assert (tmp_path / "back.txt").read_bytes() == local.read_bytes()
     assert "type               FILE" in run(home, "fs", "stat", "/cli/in/words.txt").stdout
-    assert "1 files" in run(home, "fs", "du", "/cli").stdout
+    assert run(home, "fs", "du", "-s", "/cli").stdout.split() == ["1000000", "2000000", "/cli"]
     extra = tmp_path / "more.txt"
     extra.write_text("jumps over the lazy dog\n")
     run(home, "fs", "append", str(extra), "/cli/in/words.txt")
@@ -67,7 +67,7 @@ def test_fs_commands_round_trip(cluster: LocalCluster, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["fs", "ls", "/does/not/exist"], "File does not exist: /does/not/exist"),
-        (["fs", "mkdir", "relative"], "path must be absolute"),
+        (["fs", "mkdir", "/no/such/parent"], "/no/such: no such folder (-p makes it)"),
         (["fs", "cat", "/a/../b"], "'..' is not allowed"),
         (["fs", "put", "/nonexistent-local-file", "/x"], "does not exist"),
         (["fs", "put", "--block-size", "lots", "/etc/hostname", "/x"], "not a size"),

@@ -29,7 +29,7 @@ def alive(pid: int) -> bool:
 
 
 def row(table: str, name: str) -> str:
-    return next(line for line in table.splitlines() if f" {name} " in line)
+    return next(line for line in table.splitlines() if line.split()[:1] == [name])
 
 
 def datanode_state(fs: FileSystem, url: str) -> str | None:

@@ -1,0 +1,279 @@
+"""`minihadoop fs` as a Hadoop user's hands type it: Hadoop's commands, flags, globs, relative
+paths, several paths, stdin/stdout, output scripts can read. Real processes, real cluster."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+
+pytestmark = pytest.mark.integration
+
+
+class Shell:
+    """`minihadoop …` as one user of the cluster, with a home folder of their own."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self.user = f"u{uuid.uuid4().hex[:8]}"
+        self.home = f"/user/{self.user}"
+
+    def __call__(
+        self, *args: str, ok: bool | None = True, stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run it; `ok` True: it must succeed; False: fail with a message and no traceback;
+        None: as it goes."""
+        env = {**os.environ, "MINIHADOOP_HOME": str(self.cluster.directory),
+               "MINIHADOOP_USER": self.user, "COLUMNS": "40"}  # fmt: skip
+        env.pop("MINIHADOOP_NAMENODE", None)
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", *args], input=stdin, capture_output=True,
+            env=env, timeout=120,
+        )  # fmt: skip
+        result = subprocess.CompletedProcess(
+            done.args, done.returncode, done.stdout.decode(errors="replace"),
+            done.stderr.decode(errors="replace"),
+        )  # fmt: skip
+        if ok and result.returncode != 0:
+            raise AssertionError(f"minihadoop {' '.join(args)} failed: {result.stderr}")
+        if ok is False:
+            assert result.returncode != 0, f"minihadoop {' '.join(args)} should have failed"
+            assert len(result.stderr.strip().splitlines()) >= 1
+            assert "Traceback" not in result.stderr
+        return result
+
+    def raw(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        env = {**os.environ, "MINIHADOOP_HOME": str(self.cluster.directory),
+               "MINIHADOOP_USER": self.user}  # fmt: skip
+        return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True,
+                              env=env, timeout=120, check=True)  # fmt: skip
+
+    def fs(self) -> FileSystem:
+        return FileSystem.from_cluster(self.cluster.directory, user=self.user)
+
+
+@pytest.fixture
+def sh(cluster: LocalCluster) -> Shell:
+    shell = Shell(cluster)
+    with shell.fs() as fs:
+        fs.mkdir(shell.home)
+    return shell
+
+
+def test_ls_speaks_hadoop_and_pipes_whole_lines(sh: Shell) -> None:
+    deep = "a-rather-long-folder-name-that-would-not-fit/" * 3 + "file-with-a-long-name.txt"
+    with sh.fs() as fs:
+        fs.write_bytes(f"{sh.home}/{deep}", b"x" * 2000, replication=2)
+    listing = sh("fs", "ls", "-R").stdout.splitlines()
+    # Whole paths, whatever the terminal's width, one entry a line, Hadoop's column order.
+    last = listing[-1].split()
+    assert last[0] == "-rw-r--r--" and last[1] == "2" and last[2] == sh.user
+    assert last[3] == "supergroup" and last[4] == "2000" and last[-1] == f"{sh.home}/{deep}"
+    assert listing[0].startswith("drwxr-xr-x") and listing[0].split()[1] == "-"
+    # The Hadoop spelling, -d, -C, -h, --json.
+    assert sh("fs", "-ls", "-d", sh.home).stdout.split()[-1] == sh.home
+    assert sh("fs", "ls", "-C", "-R", ".").stdout.splitlines()[-1] == f"{sh.home}/{deep}"
+    assert "2.0 KiB" in sh("fs", "ls", "-h", "-R").stdout
+    entries = json.loads(sh("fs", "ls", "--json", "-R").stdout)
+    assert entries[-1]["path"] == f"{sh.home}/{deep}" and entries[-1]["length"] == 2000
+    # No colour and no escape codes when piped.
+    assert "\x1b[" not in sh("fs", "ls", "-R").stdout
+
+
+def test_globs_relative_paths_and_several_sources(sh: Shell, tmp_path: Path) -> None:
+    for name in ("2026-01-01.log", "2026-01-02.log", "2025-12-31.log", "notes.txt"):
+        (tmp_path / name).write_text(f"{name}\n")
+    locals_ = sorted(str(p) for p in tmp_path.iterdir())
+    sh("fs", "put", *locals_, "logs/")  # relative: under the home folder; several sources
+    listed = sh("fs", "ls", "-C", "logs/2026-*").stdout.split()
+    assert listed == [f"{sh.home}/logs/2026-01-01.log", f"{sh.home}/logs/2026-01-02.log"]
+    assert sh("fs", "cat", "logs/{2025-*,notes.txt}").stdout == "2025-12-31.log\nnotes.txt\n"
+    assert sh("fs", "ls", "-C", f"hdfs://nn:8020{sh.home}/logs/*.txt").stdout.split() == [
+        f"{sh.home}/logs/notes.txt"
+    ]
+    sh("fs", "rm", "-skipTrash", "logs/2026-*")
+    assert sh("fs", "ls", "-C", "logs").stdout.split() == [
+        f"{sh.home}/logs/2025-12-31.log", f"{sh.home}/logs/notes.txt",
+    ]  # fmt: skip
+    # A glob that matches nothing is an error; other paths of the command are still done.
+    both = sh("fs", "cat", "logs/none-*", "logs/notes.txt", ok=False)
+    assert both.returncode == 1 and both.stdout == "notes.txt\n"
+    assert "logs/none-*: no such file or folder" in both.stderr
+    # Several sources need a folder to go to.
+    assert "must be a folder" in sh("fs", "cp", "logs/*", "logs/notes.txt", ok=False).stderr
+
+
+def test_stdin_stdout_folders_and_overwrites(sh: Shell, tmp_path: Path) -> None:
+    sh("fs", "put", "-", "from-stdin.txt", stdin=b"piped in\n")
+    assert sh.raw("fs", "get", "from-stdin.txt", "-").stdout == b"piped in\n"
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_text("a\n")
+    (tree / "sub" / "b.bin").write_bytes(bytes(range(256)) * 100)
+    sh("fs", "put", str(tree), "/tmp-" + sh.user)
+    back = tmp_path / "back"
+    sh("fs", "get", "/tmp-" + sh.user, str(back))
+    assert (back / "a.txt").read_text() == "a\n"
+    assert (back / "sub" / "b.bin").read_bytes() == (tree / "sub" / "b.bin").read_bytes()
+    # get never silently replaces a local file; -f does.
+    (tmp_path / "a.txt").write_text("mine\n")
+    refused = sh("fs", "get", f"/tmp-{sh.user}/a.txt", str(tmp_path / "a.txt"), ok=False)
+    assert "exists (-f replaces it)" in refused.stderr
+    assert (tmp_path / "a.txt").read_text() == "mine\n"
+    sh("fs", "get", "-f", f"/tmp-{sh.user}/a.txt", str(tmp_path / "a.txt"))
+    assert (tmp_path / "a.txt").read_text() == "a\n"
+    # put refuses to replace; -f does.
+    assert "exists" in sh("fs", "put", str(tree / "a.txt"), f"/tmp-{sh.user}/a.txt",
+                          ok=False).stderr  # fmt: skip
+    sh("fs", "put", "-f", "-", f"/tmp-{sh.user}/a.txt", stdin=b"new\n")
+    assert sh("fs", "cat", f"/tmp-{sh.user}/a.txt").stdout == "new\n"
+    sh("fs", "rm", "-r", "-skipTrash", f"/tmp-{sh.user}")
+
+
+def test_mkdir_rm_rmdir_touchz_test_and_expunge_follow_hadoop(sh: Shell) -> None:
+    assert "no such folder (-p makes it)" in sh("fs", "mkdir", "a/b", ok=False).stderr
+    sh("fs", "mkdir", "-p", "a/b", "c")
+    assert "file exists" in sh("fs", "mkdir", "c", ok=False).stderr
+    sh("fs", "mkdir", "-p", "c")  # -p: no error for a folder that is there
+    sh("fs", "touchz", "a/empty", "a/empty")
+    assert sh("fs", "test", "-z", "a/empty").returncode == 0
+    assert sh("fs", "test", "-d", "a", "--dir", str(sh.cluster.directory)).returncode == 0
+    assert sh("fs", "test", "-f", "a", ok=None).returncode == 1  # silent, as test(1) is
+    assert sh("fs", "test", "-e", "nothing", ok=None).returncode == 1
+    sh("fs", "put", "-", "a/full", stdin=b"data")
+    assert sh("fs", "test", "-s", "a/full").returncode == 0
+    assert "not a zero-length file" in sh("fs", "touchz", "a/full", ok=False).stderr
+    assert "is a folder (-r removes it)" in sh("fs", "rm", "a", ok=False).stderr
+    assert sh("fs", "rm", "-f", "nothing", "nothing-*").returncode == 0
+    assert "not empty" in sh("fs", "rmdir", "a", ok=False).stderr
+    sh("fs", "rmdir", "--ignore-fail-on-non-empty", "a")
+    sh("fs", "rmdir", "a/b")
+    assert "to the trash" in sh("fs", "rm", "-r", "a").stdout
+    assert sh("fs", "test", "-d", ".Trash/Current").returncode == 0
+    assert "Deleted 1 trash" in sh("fs", "expunge").stdout
+    assert sh("fs", "test", "-e", ".Trash/Current", ok=None).returncode == 1
+    assert "exactly one of" in sh("fs", "test", "-d", "-e", "c", ok=False).stderr
+
+
+def test_cp_mv_getmerge_find_checksum_text_head_tail(sh: Shell, tmp_path: Path) -> None:
+    sh("fs", "put", "-", "in/one.txt", stdin=b"one\n")
+    sh("fs", "put", "-", "in/Two.TXT", stdin=b"two\n")
+    sh("fs", "put", "-", "in/z.gz", stdin=gzip.compress(b"zipped\n" * 1000))
+    sh("fs", "put", "-", "in/z.bz2", stdin=bz2.compress(b"bzipped\n"))
+    sh("fs", "cp", "in", "copy")
+    sh("fs", "mkdir", "moved")
+    sh("fs", "mv", "copy/one.txt", "copy/Two.TXT", "moved")
+    assert sh("fs", "ls", "-C", "moved").stdout.split() == [
+        f"{sh.home}/moved/Two.TXT", f"{sh.home}/moved/one.txt",
+    ]  # fmt: skip
+    assert "into itself" in sh("fs", "cp", "in", "in/deeper", ok=False).stderr
+    merged = tmp_path / "merged"
+    sh("fs", "getmerge", "-nl", "moved", str(merged))
+    assert merged.read_text() == "two\n\none\n\n"
+    assert sh("fs", "find", ".", "-name", "*.txt").stdout.split() == [
+        f"{sh.home}/in/one.txt", f"{sh.home}/moved/one.txt",
+    ]  # fmt: skip
+    assert sh("fs", "find", "in", "-iname", "*.txt").stdout.split() == [
+        f"{sh.home}/in/Two.TXT", f"{sh.home}/in/one.txt",
+    ]  # fmt: skip
+    with sh.fs() as fs:
+        expected = fs.checksum(f"{sh.home}/in/one.txt")
+    line = sh("fs", "checksum", "in/one.txt").stdout.rstrip("\n").split("\t")
+    assert line == [f"{sh.home}/in/one.txt", expected["algorithm"], expected["bytes"]]
+    assert sh("fs", "text", "in/z.gz").stdout == "zipped\n" * 1000
+    assert sh("fs", "text", "in/z.bz2", "in/one.txt").stdout == "bzipped\none\n"
+    sh("fs", "put", "-", "big.txt", stdin=b"".join(b"%05d\n" % i for i in range(1000)))
+    assert (
+        sh.raw("fs", "head", "big.txt").stdout == b"".join(b"%05d\n" % i for i in range(171))[:1024]
+    )
+    tail = sh("fs", "tail", "big.txt").stdout
+    assert len(tail) == 1024 and tail.endswith("00999\n")
+
+
+def test_reports_du_count_df_stat_in_columns_and_json(sh: Shell) -> None:
+    sh("fs", "put", "-", "r/a", stdin=b"x" * 1000)
+    sh("fs", "put", "-", "r/sub/b", stdin=b"y" * 500)
+    du = sh("fs", "du", "r").stdout.splitlines()
+    assert [line.split() for line in du] == [
+        ["1000", "3000", f"{sh.home}/r/a"], ["500", "1500", f"{sh.home}/r/sub"],
+    ]  # fmt: skip
+    assert sh("fs", "du", "-s", "-h", "r").stdout.split() == [
+        "1.5", "KiB", "4.4", "KiB", f"{sh.home}/r",
+    ]  # fmt: skip
+    count = sh("fs", "count", "-v", "-q", "r").stdout.splitlines()
+    assert count[0].split()[:4] == ["QUOTA", "REM_QUOTA", "SPACE_QUOTA", "REM_SPACE_QUOTA"]
+    assert count[1].split() == ["none", "inf", "none", "inf", "2", "2", "1500", f"{sh.home}/r"]
+    assert json.loads(sh("fs", "count", "--json", "r").stdout)[0]["file_count"] == 2
+    df = json.loads(sh("fs", "df", "--json").stdout)
+    assert df["size"] >= df["available"] > 0 and df["used"] >= 4500
+    assert sh("fs", "df").stdout.splitlines()[0].split() == [
+        "Filesystem", "Size", "Used", "Available", "Use%",
+    ]  # fmt: skip
+    assert sh("fs", "stat", "%n %b %r %F %u:%g %a", "r/a", "r/sub").stdout.splitlines() == [
+        f"a 1000 3 regular file {sh.user}:supergroup 644",
+        f"sub 0 0 directory {sh.user}:supergroup 755",
+    ]
+    assert "modification_time  20" in sh("fs", "stat", "r/a").stdout  # a date, not epoch ms
+    assert json.loads(sh("fs", "stat", "--json", "r/a").stdout)["length"] == 1000
+    assert "unknown stat format %q" in sh("fs", "stat", "%q", "r/a", ok=False).stderr
+
+
+def test_chmod_chown_chgrp_and_setrep_wait(sh: Shell) -> None:
+    sh("fs", "put", "-", "p/f", stdin=b"data")
+    sh("fs", "chmod", "-R", "go-rx,u+x", "p")
+    assert sh("fs", "stat", "%a %A", "p", "p/f").stdout.splitlines() == [
+        "700 rwx------", "700 rwx------",
+    ]  # fmt: skip
+    sh("fs", "chmod", "1777", "p")
+    assert sh("fs", "stat", "%A", "p").stdout.strip() == "rwxrwxrwt"
+    sh("fs", "chown", "-R", "alice:staff", "p")
+    sh("fs", "chgrp", "eng", "p/f")
+    assert sh("fs", "stat", "%u:%g", "p", "p/f").stdout.splitlines() == [
+        "alice:staff", "alice:eng",
+    ]  # fmt: skip
+    assert "not a mode" in sh("fs", "chmod", "u+q", "p", ok=False).stderr
+    done = sh("fs", "setrep", "-w", "2", "p/f").stdout
+    assert "Replication 2 set" in done and done.rstrip().endswith("done")
+    assert sh("fs", "stat", "%r", "p/f").stdout.strip() == "2"
+
+
+def test_usage_errors_are_one_line_and_debug_shows_the_traceback(sh: Shell, tmp_path: Path) -> None:
+    bad = sh("fs", "ls", "--bogus", ok=False)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "No such option: --bogus" in bad.stderr
+    assert sh("fs", "nosuch", ok=False).stderr.count("\n") == 1
+    assert sh("--version").stdout.startswith("minihadoop ")
+    missing = sh("fs", "cat", "/definitely/not/here", ok=False)
+    assert missing.stderr.count("\n") == 1
+    debug = sh("--debug", "fs", "cat", "/definitely/not/here", ok=None)
+    assert debug.returncode == 1 and debug.stderr.startswith("Traceback")
+    assert debug.stderr.rstrip().endswith("File does not exist: /definitely/not/here")
+    script = tmp_path / "broken.py"
+    script.write_text(
+        "import os\n\ndef mapper(k, v):\n    yield k, v\n\nraise RuntimeError('no')\n"
+    )
+    failed = sh("job", "submit", str(script), "--input", "/x", "--output", "/y", ok=False)
+    assert failed.stderr.strip() == (
+        f"minihadoop: cannot load the job script {script} (line 6): RuntimeError: no"
+    )
+
+
+def test_progress_moves_as_bytes_are_sent_not_a_block_at_a_time(sh: Shell, tmp_path: Path) -> None:
+    local = tmp_path / "ten.bin"
+    local.write_bytes(os.urandom(10 << 20))
+    steps: list[int] = []
+    with sh.fs() as fs:
+        fs.put(local, f"{sh.home}/ten.bin", block_size=4 << 20, progress=steps.append)
+        assert fs.read_bytes(f"{sh.home}/ten.bin") == local.read_bytes()
+    assert sum(steps) == 10 << 20
+    assert max(steps) <= 1 << 20 and len(steps) >= 10  # 1 MiB at most: not 4 MiB blocks
