@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     lease_soft_limit: float = Field(default=60.0, gt=0)
     lease_hard_limit: float = Field(default=3600.0, gt=0)
     trash: bool = True
+    ls_limit: int = Field(default=1000, ge=1, le=100_000)  # dfs.ls.limit
 
     placement: PlacementName = "default"
 

@@ -167,6 +167,15 @@ def test_redirects_and_noredirect(nn: str, token: str, fs: FileSystem) -> None:
             "IllegalArgumentException",
         ),
         ("DELETE", "/webhdfs/v1/x?op=DELETE&recursive=maybe", 400, "IllegalArgumentException"),
+        # Hadoop's operations minihadoop lacks are unsupported, not unknown.
+        ("GET", "/webhdfs/v1/x?op=GETXATTRS", 400, "UnsupportedOperationException"),
+        ("PUT", "/webhdfs/v1/x?op=CREATESNAPSHOT", 400, "UnsupportedOperationException"),
+        ("POST", "/webhdfs/v1/x?op=TRUNCATE&newlength=0", 400, "UnsupportedOperationException"),
+        ("DELETE", "/webhdfs/v1/x?op=DELETESNAPSHOT", 400, "UnsupportedOperationException"),
+        ("GET", "/webhdfs/v1/nope?op=CHECKACCESS&fsaction=r--", 404, "FileNotFoundException"),
+        ("GET", "/webhdfs/v1/?op=CHECKACCESS&fsaction=rwz", 400, "IllegalArgumentException"),
+        ("GET", "/webhdfs/v1/nope?op=LISTSTATUS_BATCH", 404, "FileNotFoundException"),
+        ("GET", "/webhdfs/v1/nope?op=GETSTORAGEPOLICY", 404, "FileNotFoundException"),
     ],
 )
 def test_errors_in_hadoops_shape(
@@ -267,3 +276,74 @@ def test_token_read_policy_closes_reads_too(
     assert direct.status_code == 401  # datanodes follow the same policy
     with FileSystem(info.namenode, token=None) as no_token, pytest.raises(PermissionError):
         no_token.read_bytes("/private/f")
+
+
+def test_paged_listing_defaults_policies_acls_and_access(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    cluster = make_cluster(datanodes=1, replication=1, ls_limit=3)
+    info = cluster._require()
+    nn = info.namenode
+    names = ["a", "b", "c", "d", "e", "f", "g"]
+    with FileSystem(nn, info.token, user="alice") as fs:
+        for name in names:
+            fs.write_bytes(f"/paged/{name}", name.encode())
+        fs.chmod("/paged/a", "640")
+        fs.chown("/paged/a", group="eng")
+        fs.chmod("/paged", "1775")
+
+    def get(path: str, **params: str) -> httpx.Response:
+        return httpx.get(f"{nn}/webhdfs/v1{path}", params=params, auth=ClusterAuth(info.token))
+
+    # Page through as a client does: startAfter the last name of each page.
+    seen, after, pages = [], None, 0
+    while True:
+        params = {"op": "LISTSTATUS_BATCH", **({"startAfter": after} if after else {})}
+        listing = get("/paged", **params).json()["DirectoryListing"]
+        page = listing["partialListing"]["FileStatuses"]["FileStatus"]
+        seen += [e["pathSuffix"] for e in page]
+        pages += 1
+        assert len(page) <= 3
+        if listing["remainingEntries"] == 0:
+            break
+        assert listing["remainingEntries"] == len(names) - len(seen)
+        after = page[-1]["pathSuffix"]
+    assert seen == names and pages == 3
+    single = get("/paged/a", op="LISTSTATUS_BATCH").json()["DirectoryListing"]
+    assert single["partialListing"]["FileStatuses"]["FileStatus"][0]["pathSuffix"] == ""
+    assert single["partialListing"]["FileStatuses"]["FileStatus"][0]["length"] == 1
+
+    defaults = get("/", op="GETSERVERDEFAULTS").json()["FsServerDefaults"]
+    assert defaults["replication"] == 1 and defaults["checksumType"] == 2
+    assert defaults["blockSize"] > 0 and defaults["bytesPerChecksum"] > 0
+    policy = get("/paged", op="GETSTORAGEPOLICY").json()["BlockStoragePolicy"]
+    assert policy["name"] == "HOT" and policy["storageTypes"] == ["DISK"]
+    every = get("/", op="GETALLSTORAGEPOLICY").json()["BlockStoragePolicies"]
+    assert every["BlockStoragePolicy"] == [policy]
+    usage = get("/paged", op="GETQUOTAUSAGE").json()["QuotaUsage"]
+    assert usage["fileAndDirectoryCount"] == len(names) + 1 and usage["quota"] == -1
+
+    acl = get("/paged", op="GETACLSTATUS").json()["AclStatus"]
+    assert acl == {"entries": [], "group": "supergroup", "owner": "alice",
+                   "permission": "775", "stickyBit": True}  # fmt: skip
+
+    # The mode's rule: owner, then group, then others.
+    def access(path: str, user: str, action: str) -> int:
+        return get(path, op="CHECKACCESS", fsaction=action, **{"user.name": user}).status_code
+
+    assert access("/paged/a", "alice", "rw-") == 200
+    assert access("/paged/a", "eng", "r--") == 200  # a user named as the group
+    assert access("/paged/a", "eng", "rw-") == 403
+    assert access("/paged/a", "mallory", "r--") == 403
+    denied = get("/paged/a", op="CHECKACCESS", fsaction="r--", **{"user.name": "mallory"})
+    assert denied.json()["RemoteException"]["exception"] == "AccessControlException"
+    assert access("/paged/b", "mallory", "r--") == 200  # 644
+    with FileSystem(nn, info.token) as fs:
+        root_owner = fs.stat("/").owner
+        delegation = fs.get_delegation_token()
+    assert access("/paged/a", root_owner, "rwx") == 200  # the superuser
+
+    client = TokenClient(nn, delegation)
+    assert client.acl_status("/paged/a")["permission"] == "640"
+    with pytest.raises(HdfsError, match="not supported"):
+        client.allow_snapshot("/paged")
