@@ -771,6 +771,19 @@ def append(
 
 
 @app.command()
+def concat(
+    target: str,
+    patterns: list[str] = typer.Argument(..., metavar="SRC…"),
+    dir: Path | None = DirOption,
+) -> None:
+    """Join files onto the end of TARGET by moving their blocks (no bytes copied); the
+    sources are then gone."""
+    with client(dir) as fs:
+        sources = [p for pattern in patterns for p in matches(fs, pattern)]
+        fs.concat(paths.normalize(absolute(fs, target)), sources)
+
+
+@app.command()
 def touchz(
     patterns: list[str] = typer.Argument(..., metavar="PATH…"), dir: Path | None = DirOption
 ) -> None:

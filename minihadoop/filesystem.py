@@ -375,6 +375,17 @@ class FileSystem:
     def setrep(self, path: str, replication: int) -> None:
         self._webhdfs("PUT", path, "SETREPLICATION", Replay.SAFE, replication=replication)
 
+    def concat(self, target: str, sources: Sequence[str]) -> None:
+        """HDFS's concat: the blocks of `sources`, in order, are moved to the end of
+        `target` (no bytes are copied) and the sources are gone. All are closed files."""
+        self._webhdfs(
+            "POST",
+            target,
+            "CONCAT",
+            Replay.SESSION,  # a plain repeat would find the sources gone
+            sources=",".join(paths.normalize(s) for s in sources),
+        )
+
     def chmod(self, path: str, permission: str) -> None:
         """Set a file's or folder's mode, in octal (``"644"``, ``"1777"``)."""
         self._webhdfs("PUT", path, "SETPERMISSION", Replay.SAFE, permission=permission)

@@ -131,6 +131,17 @@ class Rename:
 
 
 @dataclass(frozen=True, slots=True)
+class Concat:
+    """Move every block of `sources`, in order, to the end of `target`, and delete the
+    sources: HDFS's concat. `sources` are paths joined by newlines (a path holds no control
+    character), so the record's fields stay plain strings."""
+
+    target: str
+    sources: str
+    mtime: int
+
+
+@dataclass(frozen=True, slots=True)
 class MoveToTrash:
     """Move `path` under `trash_root`, keeping its full path there, as Hadoop's trash does."""
 
@@ -178,6 +189,7 @@ NamespaceCommand = (
     | CloseRecovered
     | Delete
     | Rename
+    | Concat
     | MoveToTrash
     | SetReplication
     | SetTimes
@@ -198,6 +210,7 @@ _TYPES: dict[str, type[Any]] = {
         CloseRecovered,
         Delete,
         Rename,
+        Concat,
         MoveToTrash,
         SetReplication,
         SetTimes,

@@ -20,7 +20,7 @@ have. Between the two the file is held by the recovery holder, and stays so acro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -392,30 +392,10 @@ class Namespace:
 
     def apply(self, cmd: c.NamespaceCommand) -> Effects:
         """Apply one command, or raise having changed nothing."""
-        match cmd:
-            case c.Mkdirs():
-                return self._mkdirs(cmd)
-            case c.StartFile():
-                return self._start_file(cmd)
-            case c.StartAppend():
-                return self._start_append(cmd)
-            case c.AddBlock():
-                return self._add_block(cmd)
-            case c.CompleteFile():
-                return self._complete_file(cmd)
-            case c.AbandonFile() | c.ReassignLease() | c.CloseRecovered():
-                return self._release(cmd)
-            case c.Delete():
-                return self._delete(cmd)
-            case c.Rename():
-                return self._rename(cmd)
-            case c.MoveToTrash():
-                return self._move_to_trash(cmd)
-            case c.SetReplication():
-                return self._set_replication(cmd)
-            case c.SetTimes() | c.SetPermission() | c.SetOwner():
-                return self._set_attributes(cmd)
-        raise IllegalArgumentError(f"unknown command {type(cmd).__name__}")
+        handler = _HANDLERS.get(type(cmd))
+        if handler is None:
+            raise IllegalArgumentError(f"unknown command {type(cmd).__name__}")
+        return handler(self, cmd)
 
     def _mkdirs(self, cmd: c.Mkdirs) -> Effects:
         self._check_dirs_creatable(cmd.path)
@@ -727,6 +707,42 @@ class Namespace:
         """True when `path` names a file or folder, or a file being written."""
         return self.lookup(path) is not None or path in self.under_construction
 
+    def _concat(self, cmd: c.Concat) -> Effects:
+        """HDFS's rules: the target and every source are distinct closed files that nobody
+        is writing, with the same block size; blocks keep their lengths (a partial block may end up in the middle,
+        as HDFS's variable-length blocks allow) and take the target's replication."""
+        sources = cmd.sources.split("\n") if cmd.sources else []
+        if not sources:
+            raise IllegalArgumentError("concat needs at least one source")
+        if len(set(sources)) != len(sources):
+            raise IllegalArgumentError("concat: a source is named more than once")
+        target = self._get_file(cmd.target)
+        files = []
+        for src in sources:
+            if src == cmd.target:
+                raise IllegalArgumentError(f"concat: the target {src} is among the sources")
+            files.append(self._get_file(src))
+        for path, node in [(cmd.target, target), *zip(sources, files, strict=True)]:
+            if node in self._writing or self._appending(node):
+                raise AlreadyBeingCreatedError(f"concat: {path} is being written")
+            if node.block_size != target.block_size:
+                raise IllegalArgumentError(
+                    f"concat: {path} has block size {node.block_size}, the target "
+                    f"{target.block_size}: they must be equal"
+                )
+        moved: list[int] = []
+        for src, node in zip(sources, files, strict=True):
+            for b in node.blocks:
+                self.block_owner[b.block_id] = target
+                moved.append(b.block_id)
+            target.blocks = target.blocks + node.blocks
+            node.blocks = ()
+            parent = self._parent_dir(src)
+            del parent.children[paths.name(src)]
+            parent.mtime = cmd.mtime
+        target.mtime = cmd.mtime
+        return Effects(replication_changed=moved, result=True)
+
     def _set_replication(self, cmd: c.SetReplication) -> Effects:
         node = self._get(cmd.path)
         changed: list[int] = []
@@ -750,6 +766,27 @@ class Namespace:
                 node.owner = cmd.owner if cmd.owner is not None else node.owner
                 node.group = cmd.group if cmd.group is not None else node.group
         return Effects(result=True)
+
+
+# Each command's handler: one lookup per applied command.
+_HANDLERS: dict[type[Any], Callable[[Namespace, Any], Effects]] = {
+    c.Mkdirs: Namespace._mkdirs,
+    c.StartFile: Namespace._start_file,
+    c.StartAppend: Namespace._start_append,
+    c.AddBlock: Namespace._add_block,
+    c.CompleteFile: Namespace._complete_file,
+    c.AbandonFile: Namespace._release,
+    c.ReassignLease: Namespace._release,
+    c.CloseRecovered: Namespace._release,
+    c.Delete: Namespace._delete,
+    c.Rename: Namespace._rename,
+    c.Concat: Namespace._concat,
+    c.MoveToTrash: Namespace._move_to_trash,
+    c.SetReplication: Namespace._set_replication,
+    c.SetTimes: Namespace._set_attributes,
+    c.SetPermission: Namespace._set_attributes,
+    c.SetOwner: Namespace._set_attributes,
+}
 
 
 def child_path(path: str, part: str) -> str:

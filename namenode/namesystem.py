@@ -680,6 +680,13 @@ class Namesystem:
         src, dst = paths.normalize(src), paths.normalize(dst)
         self._submit(c.Rename(src, dst, self._now_ms()), session)
 
+    def concat(self, target: str, sources: list[str], session: Session | None = None) -> None:
+        target = paths.normalize(target)
+        self._submit(
+            c.Concat(target, "\n".join(paths.normalize(s) for s in sources), self._now_ms()),
+            session,
+        )
+
     def set_replication(self, path: str, replication: int, session: Session | None = None) -> None:
         path = paths.normalize(path)
         if not 1 <= replication <= 512:

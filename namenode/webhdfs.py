@@ -298,6 +298,17 @@ def _settimes(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     return Response(status_code=200)
 
 
+# --- POST ----------------------------------------------------------------------------------
+
+
+def _concat(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    sources = [s for s in (q.get("sources") or "").split(",") if s]
+    if not sources:
+        raise IllegalArgumentError("CONCAT needs sources (paths separated by commas)")
+    system.concat(path, sources, session_of(q))
+    return Response(status_code=200)
+
+
 # --- DELETE --------------------------------------------------------------------------------
 
 
@@ -338,6 +349,7 @@ PUT_OPS: dict[str, Op] = {
     "SETOWNER": _setowner,
     "SETTIMES": _settimes,
 }
+POST_OPS: dict[str, Op] = {"CONCAT": _concat}
 DELETE_OPS: dict[str, Op] = {"DELETE": _delete}
 # Hadoop 3's operations minihadoop does not have, by method: asked for, they are an
 # UnsupportedOperationException, not an unknown op.
@@ -351,7 +363,7 @@ UNSUPPORTED = {
             "DISALLOWSNAPSHOT", "CREATESNAPSHOT", "RENAMESNAPSHOT", "SETSTORAGEPOLICY",
             "SATISFYSTORAGEPOLICY", "ENABLEECPOLICY", "DISABLEECPOLICY", "SETECPOLICY",
             "SETQUOTA", "SETQUOTABYSTORAGETYPE"},
-    "POST": {"CONCAT", "TRUNCATE", "UNSETSTORAGEPOLICY", "UNSETECPOLICY"},
+    "POST": {"TRUNCATE", "UNSETSTORAGEPOLICY", "UNSETECPOLICY"},
     "DELETE": {"DELETESNAPSHOT"},
 }  # fmt: skip
 # GET operations cheap enough to answer on the event loop: O(path depth), no fsync.
@@ -503,7 +515,7 @@ def router(system: Namesystem, tokens: TokenStore, auth: Any, read: Any) -> APIR
 
     @api.post("/{path:path}", dependencies=[auth])
     def webhdfs_post(path: str, request: Request, op: str = Query(...)) -> Response:
-        return json_response(_dispatch({}, system, tokens, path, request, op))
+        return json_response(_dispatch(POST_OPS, system, tokens, path, request, op))
 
     @api.delete("/{path:path}", dependencies=[auth])
     def webhdfs_delete(path: str, request: Request, op: str = Query(...)) -> Response:

@@ -277,3 +277,21 @@ def test_progress_moves_as_bytes_are_sent_not_a_block_at_a_time(sh: Shell, tmp_p
         assert fs.read_bytes(f"{sh.home}/ten.bin") == local.read_bytes()
     assert sum(steps) == 10 << 20
     assert max(steps) <= 1 << 20 and len(steps) >= 10  # 1 MiB at most: not 4 MiB blocks
+
+
+def test_concat_joins_files_by_moving_their_blocks(sh: Shell) -> None:
+    parts = [os.urandom(n) for n in (5000, 4096, 1)]
+    with sh.fs() as fs:
+        for i, data in enumerate(parts):
+            fs.write_bytes(f"{sh.home}/c/part-{i}", data, block_size=4096, replication=2)
+        blocks = [
+            b.block.block_id for i in range(3) for b in fs.blocks(f"{sh.home}/c/part-{i}").blocks
+        ]
+    sh("fs", "concat", "c/part-0", "c/part-[12]")
+    with sh.fs() as fs:
+        assert fs.read_bytes(f"{sh.home}/c/part-0") == b"".join(parts)
+        assert [b.block.block_id for b in fs.blocks(f"{sh.home}/c/part-0").blocks] == blocks
+        assert [e.name for e in fs.ls(f"{sh.home}/c")] == ["part-0"]
+        assert fs.fsck(f"{sh.home}/c")["status"] == "HEALTHY"
+    refused = sh("fs", "concat", "c/part-0", "c/part-0", ok=False)
+    assert "among the sources" in refused.stderr

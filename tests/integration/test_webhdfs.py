@@ -172,6 +172,8 @@ def test_redirects_and_noredirect(nn: str, token: str, fs: FileSystem) -> None:
         ("PUT", "/webhdfs/v1/x?op=CREATESNAPSHOT", 400, "UnsupportedOperationException"),
         ("POST", "/webhdfs/v1/x?op=TRUNCATE&newlength=0", 400, "UnsupportedOperationException"),
         ("DELETE", "/webhdfs/v1/x?op=DELETESNAPSHOT", 400, "UnsupportedOperationException"),
+        ("POST", "/webhdfs/v1/nope?op=CONCAT&sources=/nope2", 404, "FileNotFoundException"),
+        ("POST", "/webhdfs/v1/x?op=CONCAT", 400, "IllegalArgumentException"),
         ("GET", "/webhdfs/v1/nope?op=CHECKACCESS&fsaction=r--", 404, "FileNotFoundException"),
         ("GET", "/webhdfs/v1/?op=CHECKACCESS&fsaction=rwz", 400, "IllegalArgumentException"),
         ("GET", "/webhdfs/v1/nope?op=LISTSTATUS_BATCH", 404, "FileNotFoundException"),
@@ -342,6 +344,14 @@ def test_paged_listing_defaults_policies_acls_and_access(
         root_owner = fs.stat("/").owner
         delegation = fs.get_delegation_token()
     assert access("/paged/a", root_owner, "rwx") == 200  # the superuser
+
+    # CONCAT: the sources' blocks move to the target's end; the sources are gone.
+    r = httpx.post(f"{nn}/webhdfs/v1/paged/b?op=CONCAT&sources=/paged/c,/paged/d",
+                   auth=ClusterAuth(info.token))  # fmt: skip
+    assert r.status_code == 200 and r.content == b""
+    with FileSystem(nn, info.token) as fs:
+        assert fs.read_bytes("/paged/b") == b"bcd"
+        assert not fs.exists("/paged/c") and not fs.exists("/paged/d")
 
     client = TokenClient(nn, delegation)
     assert client.acl_status("/paged/a")["permission"] == "640"

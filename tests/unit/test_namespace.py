@@ -1095,3 +1095,55 @@ def test_every_command_survives_its_record_form(cmd: c.NamespaceCommand) -> None
 def test_a_record_that_is_no_command_is_refused(record: dict[str, Any]) -> None:
     with pytest.raises(IllegalArgumentError, match="not a namespace command"):
         c.from_record(record)
+
+
+# --------------------------------------------------------------------------- concat
+
+
+def test_concat_moves_the_sources_blocks_in_order_and_removes_the_sources(
+    ns: Namespace,
+) -> None:
+    mkdirs(ns, "/d")
+    target = write(ns, "/d/t", [BLOCK, 100], replication=2)
+    a = write(ns, "/d/a", [BLOCK, BLOCK, 7])
+    mkdirs(ns, "/other")
+    b = write(ns, "/other/b", [5])
+    empty = write(ns, "/d/empty", [])
+    effects = ns.apply(c.Concat("/d/t", "/d/a\n/other/b\n/d/empty", T0 + 5))
+    assert effects.result is True and effects.replication_changed == a + b + empty
+    status, blocks = ns.file_blocks("/d/t")
+    assert [x.block_id for x in blocks] == target + a + b
+    assert status.length == BLOCK + 100 + 2 * BLOCK + 7 + 5
+    assert status.replication == 2 and status.modification_time == T0 + 5
+    assert names(ns, "/d") == ["t"] and names(ns, "/other") == []
+    assert all(ns.block_owner[x] is ns.lookup("/d/t") for x in a + b)
+    check_invariants(ns)
+
+
+def test_concat_refusals_change_nothing(ns: Namespace) -> None:
+    write(ns, "/t", [10])
+    write(ns, "/a", [10])
+    mkdirs(ns, "/dir")
+    start(ns, "/open")
+    add_block(ns, "/open")
+    refused = [
+        (c.Concat("/t", "", T0), IllegalArgumentError, "at least one source"),
+        (c.Concat("/t", "/a\n/a", T0), IllegalArgumentError, "more than once"),
+        (c.Concat("/t", "/t", T0), IllegalArgumentError, "among the sources"),
+        (c.Concat("/nope", "/a", T0), FileNotFoundError_, "/nope"),
+        (c.Concat("/t", "/a\n/nope", T0), FileNotFoundError_, "/nope"),
+        (c.Concat("/t", "/dir", T0), FileNotFoundError_, "not a file"),
+        (c.Concat("/t", "/a\n/open", T0), FileNotFoundError_, "/open"),  # not yet a file
+    ]
+    for cmd, error, message in refused:
+        assert message in fails_unchanged(ns, cmd, error)
+    ns.apply(c.StartAppend("/a", "w9", T0))  # an append in progress: the file is busy
+    before = image(ns)
+    with pytest.raises(AlreadyBeingCreatedError, match="being written"):
+        ns.apply(c.Concat("/t", "/a", T0))
+    assert image(ns) == before
+    other = Namespace(now=T0)
+    other.apply(c.StartFile("/big", "w1", T0, "alice", "supergroup", 3, 2 * BLOCK))
+    other.apply(c.CompleteFile("/big", "w1", T0, None))
+    write(other, "/t", [10])
+    assert "block size" in fails_unchanged(other, c.Concat("/t", "/big", T0), IllegalArgumentError)
