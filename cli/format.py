@@ -27,6 +27,19 @@ def human_size(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def short_size(n: int) -> str:
+    """GNU ls -h's sizes: bytes as a number, then 1.5K, 64.0M, 2.0G (powers of 1024), with
+    no space, so a listing keeps its columns for awk."""
+    if n < 1024:
+        return str(n)
+    size = float(n)
+    for unit in "KMGTP":
+        size /= 1024
+        if size < 1024 or unit == "P":
+            break
+    return f"{size:.1f}{unit}"
+
+
 def timestamp(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
 

@@ -35,6 +35,7 @@ from cli.format import (
     apply_mode,
     human_size,
     parse_size,
+    short_size,
     symbolic,
     timestamp,
     timestamp_seconds,
@@ -113,6 +114,8 @@ class Failures:
     def each(self) -> Iterator[None]:
         try:
             yield
+        except BrokenPipeError:
+            raise  # the reader went away (| head): not this path's failure
         except (MiniHadoopError, OSError) as exc:
             self.count += 1
             if self.traceback:
@@ -133,15 +136,27 @@ class Failures:
             raise typer.Exit(1)
 
 
+class UsageMistake(IllegalArgumentError):
+    """A command used wrongly (arguments that cannot go together): exit status 2."""
+
+
 def fail(message: str) -> NoReturn:
-    raise IllegalArgumentError(message)
+    raise UsageMistake(message)
+
+
+def one(fs: FileSystem, pattern: str) -> str:
+    """The one path a command that takes one path is given (a glob must match one)."""
+    found = matches(fs, pattern)
+    if len(found) != 1:
+        fail(f"{pattern} matches {len(found)} paths; this command takes one")
+    return found[0]
 
 
 # --- output ---------------------------------------------------------------------------------
 
 
 def size_text(n: int, human: bool) -> str:
-    return human_size(n) if human else str(n)
+    return short_size(n) if human else str(n)
 
 
 def emit_json(value: Any) -> None:
@@ -234,7 +249,7 @@ def ls(
                 found += entries
                 if as_json:
                     continue
-                if status.is_dir and not (directory or recursive or paths_only):
+                if status.is_dir and entries and not (directory or recursive or paths_only):
                     print(f"Found {len(entries)} items")
                 for line in [e.path for e in entries] if paths_only else ls_lines(entries, human):
                     print(line)
@@ -300,23 +315,24 @@ def stat_format(fmt: str, s: FileStatus) -> str:
 @app.command()
 def stat(
     args: list[str] = typer.Argument(
-        ..., metavar="[FORMAT] PATH…", help="FORMAT as hdfs dfs -stat's."
+        ..., metavar="[FORMAT] PATH…", help="FORMAT as hdfs dfs -stat's (default %y)."
     ),
+    every: bool = typer.Option(False, "--all", "-a", help="Every field, one a line."),
     as_json: bool = JsonOption,
     dir: Path | None = DirOption,
 ) -> None:
-    """Show files' status: every field, or FORMAT's (%b size, %y date, %n name, %r…)."""
-    fmt = args[0] if len(args) > 1 and "%" in args[0] else None
+    """Files' status, one line each, as FORMAT says (%y date, %b size, %n name, %r…)."""
+    fmt = args[0] if len(args) > 1 and "%" in args[0] else "%y"
     failures = Failures()
     found = []
     with client(dir) as fs:
-        for path in failures.expand(fs, args[1:] if fmt else args):
+        for path in failures.expand(fs, args[1:] if args[0] is fmt else args):
             with failures.each():
                 s = fs.stat(path)
                 found.append(s.model_dump(mode="json"))
                 if as_json:
                     continue
-                if fmt is not None:
+                if not every:
                     print(stat_format(fmt, s))
                     continue
                 for key, value in s.model_dump(mode="json").items():
@@ -326,7 +342,7 @@ def stat(
                         value = f"{value}  ({symbolic(value, s.is_dir)})"
                     print(f"{key:<18} {value}")
     if as_json:
-        emit_json(found[0] if len(found) == 1 else found)
+        emit_json(found)
     failures.exit()
 
 
@@ -415,11 +431,13 @@ def count(
 
 @app.command()
 def df(
+    _paths: list[str] = typer.Argument(None, metavar="[PATH…]", help="Accepted, as Hadoop's."),
     human: bool = HumanOption,
     as_json: bool = JsonOption,
     dir: Path | None = DirOption,
 ) -> None:
-    """The cluster's capacity, used and available space (live datanodes)."""
+    """The cluster's capacity, used and available space (live datanodes); one file
+    system, whatever PATH says."""
     with client(dir) as fs:
         report = fs.cluster()
         name = fs.namenode
@@ -457,7 +475,7 @@ def test(
     exists: bool = typer.Option(False, "-e", help="Does it exist?"),
     is_file: bool = typer.Option(False, "-f", help="Is it a file?"),
     nonempty: bool = typer.Option(False, "-s", help="Is it a non-empty file?"),
-    empty: bool = typer.Option(False, "-z", help="Is it an empty file?"),
+    empty: bool = typer.Option(False, "-z", help="Is its length zero (a folder's is)?"),
     dir: Path | None = DirOption,
 ) -> None:
     """Answer with the exit status (0 yes, 1 no), as `test`: exactly one of -d -e -f -s -z."""
@@ -465,7 +483,7 @@ def test(
         fail("fs test takes exactly one of -d -e -f -s -z")
     with client(dir) as fs:
         try:
-            s = fs.stat(absolute(fs, path))
+            s = fs.stat(one(fs, path))
         except FileNotFoundError_:
             raise typer.Exit(1) from None
     answer = (
@@ -473,7 +491,7 @@ def test(
         or (is_dir and s.is_dir)
         or (is_file and not s.is_dir)
         or (nonempty and not s.is_dir and s.length > 0)
-        or (empty and not s.is_dir and s.length == 0)
+        or (empty and s.length == 0)
     )
     raise typer.Exit(0 if answer else 1)
 
@@ -560,6 +578,8 @@ def text(
                 try:
                     while piece := reader.read(1 << 20):
                         sys.stdout.buffer.write(piece)
+                except BrokenPipeError:
+                    raise
                 except (OSError, EOFError, zlib.error) as exc:
                     raise IllegalArgumentError(
                         f"{path}: not readable as compressed: {exc}"
@@ -571,7 +591,7 @@ def text(
 @app.command()
 def head(path: str, dir: Path | None = DirOption) -> None:
     """Print a file's first kilobyte."""
-    with client(dir) as fs, fs.open(absolute(fs, path)) as src:
+    with client(dir) as fs, fs.open(one(fs, path)) as src:
         sys.stdout.buffer.write(src.read(TAIL_BYTES))
     sys.stdout.buffer.flush()
 
@@ -585,8 +605,11 @@ def tail(
 ) -> None:
     """Print a file's last kilobyte (and, with -f, what is appended after)."""
     with client(dir) as fs:
-        path = paths.normalize(absolute(fs, path))
-        length = fs.stat(path).length
+        path = one(fs, path)
+        status = fs.stat(path)
+        if status.is_dir:
+            raise IllegalArgumentError(f"{path}: is a folder, not a file")
+        length = status.length
         at = max(0, length - TAIL_BYTES)
         while True:
             if length > at:
@@ -623,7 +646,9 @@ def get(
             return
         target = Path(local)
         if len(found) + failures.count > 1 and not target.is_dir():
-            fail(f"{local}: to get several sources, the destination must be a local folder")
+            raise FileNotFoundError_(f"{local}: no such local folder (several sources need one)")
+        if not target.is_dir() and not target.absolute().parent.is_dir():
+            raise FileNotFoundError_(f"{target.absolute().parent}: no such local folder")
         for path in found:
             with failures.each():
                 dest = target / paths.name(path) if target.is_dir() else target
@@ -645,25 +670,38 @@ def _get_tree(fs: FileSystem, status: FileStatus, dest: Path, force: bool) -> No
 
 @app.command()
 def getmerge(
-    source: str,
-    local: Path,
+    args: list[str] = typer.Argument(..., metavar="SRC… LOCALDST", help="LOCALDST - is stdout."),
     newline: bool = typer.Option(False, "-nl", help="A newline after each file."),
     dir: Path | None = DirOption,
 ) -> None:
-    """Concatenate a folder's files (or a glob's) into one local file."""
+    """Concatenate files (a folder's, in name order, or a glob's) into one local file."""
+    if len(args) < 2:
+        fail("fs getmerge needs SRC… LOCALDST")
     with client(dir) as fs:
         files: list[str] = []
-        for path in matches(fs, source):
-            s = fs.stat(path)
-            files += [e.path for e in fs.ls(path) if not e.is_dir] if s.is_dir else [path]
+        for pattern in args[:-1]:
+            for path in matches(fs, pattern):
+                s = fs.stat(path)
+                files += [e.path for e in fs.ls(path) if not e.is_dir] if s.is_dir else [path]
+
+        def write_all(out: Any) -> None:
+            for path in files:
+                for piece in fs.cat(path):
+                    out.write(piece)
+                if newline:
+                    out.write(b"\n")
+
+        if args[-1] == "-":
+            write_all(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return
+        local = Path(args[-1])
+        if not local.absolute().parent.is_dir():
+            raise FileNotFoundError_(f"{local.absolute().parent}: no such local folder")
         tmp = local.with_name(f".{local.name}.part")
         try:
             with open(tmp, "wb") as out:
-                for path in files:
-                    for piece in fs.cat(path):
-                        out.write(piece)
-                    if newline:
-                        out.write(b"\n")
+                write_all(out)
             tmp.replace(local)
         finally:
             tmp.unlink(missing_ok=True)
@@ -691,11 +729,7 @@ def put(
     failures = Failures()
     with client(dir) as fs:
         target = paths.normalize(absolute(fs, dst))
-        into = dst.endswith("/") or _is_dir(fs, target)
-        if len(sources) > 1 and not into:
-            fail(f"{dst}: to put several sources, the destination must be a folder")
-        if into:
-            fs.mkdir(target)
+        into = _destination(fs, dst, target, several=len(sources) > 1, make=True)
         for source in sources:
             with failures.each():
                 name = "-" if source == "-" else Path(source).name
@@ -710,6 +744,30 @@ def put(
                 else:
                     _put_tree(fs, Path(source), dest, overwrite, replication, size)
     failures.exit()
+
+
+def _destination(
+    fs: FileSystem, typed: str, target: str, *, several: bool, make: bool = False
+) -> bool:
+    """Whether `target` is a folder to put things into (else the name to give the one
+    source), as Hadoop decides: a folder that exists, or a refusal when the sources need
+    one (several of them, or a trailing slash) or the parent folder is missing. With
+    `make` (put's convenience, `put f /new/`), missing folders are made instead."""
+    if _is_dir(fs, target):
+        return True
+    if make:
+        if several or typed.endswith("/"):
+            fs.mkdir(target)
+            return True
+        return False  # the file's missing parents are made with it
+    if several or typed.endswith("/"):
+        if fs.exists(target):
+            raise IllegalArgumentError(f"{typed}: not a folder (several sources need one)")
+        raise FileNotFoundError_(f"{typed}: no such folder")
+    parent = paths.parent(target)
+    if not _is_dir(fs, parent):
+        raise FileNotFoundError_(f"{parent}: no such folder")
+    return False
 
 
 def _is_dir(fs: FileSystem, path: str) -> bool:
@@ -838,9 +896,7 @@ def cp(
     with client(dir) as fs:
         target = paths.normalize(absolute(fs, args[-1]))
         sources = list(failures.expand(fs, args[:-1]))
-        into = _is_dir(fs, target)
-        if len(sources) + failures.count > 1 and not into:
-            fail(f"{args[-1]}: to copy several sources, the destination must be a folder")
+        into = _destination(fs, args[-1], target, several=len(sources) + failures.count > 1)
         for src in sources:
             with failures.each():
                 dest = paths.join(target, paths.name(src)) if into else target
@@ -875,9 +931,7 @@ def mv(
     with client(dir) as fs:
         target = paths.normalize(absolute(fs, args[-1]))
         sources = list(failures.expand(fs, args[:-1]))
-        into = _is_dir(fs, target)
-        if len(sources) + failures.count > 1 and not into:
-            fail(f"{args[-1]}: to move several sources, the destination must be a folder")
+        into = _destination(fs, args[-1], target, several=len(sources) + failures.count > 1)
         for src in sources:
             with failures.each():
                 fs.mv(src, paths.join(target, paths.name(src)) if into else target)
@@ -992,6 +1046,12 @@ def setrep(
                 fs.setrep(path, replication)
                 done.append(path)
                 print(f"Replication {replication} set: {path}")
+        live = fs.cluster()["live"] if wait and done else 0
+        if wait and done and replication > live:
+            raise IllegalArgumentError(
+                f"only {live} live datanodes: {replication} replicas can never be reached "
+                "(not waiting; the replication monitor adds them as datanodes join)"
+            )
         for path in done if wait else []:
             with failures.each():
                 print(f"Waiting for {path} ...", end="", flush=True)
@@ -1004,9 +1064,7 @@ def setrep(
 
 def _replicated(report: dict[str, Any], replication: int) -> bool:
     return all(
-        b["live_replicas"] == min(replication, report["datanodes"])
-        for f in report["files_detail"]
-        for b in f["blocks"]
+        b["live_replicas"] == replication for f in report["files_detail"] for b in f["blocks"]
     )
 
 
@@ -1036,6 +1094,8 @@ def chown(
 ) -> None:
     """Change owners (and groups)."""
     user, _, group = owner.partition(":")
+    if not user and not group:
+        fail("chown needs OWNER, OWNER:GROUP or :GROUP")
     _set_owner(patterns, user or None, group or None, recursive, dir)
 
 
@@ -1047,6 +1107,8 @@ def chgrp(
     dir: Path | None = DirOption,
 ) -> None:
     """Change groups."""
+    if not group:
+        fail("chgrp needs a group name")
     _set_owner(patterns, None, group, recursive, dir)
 
 

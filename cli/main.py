@@ -7,6 +7,7 @@ beside ours: ``minihadoop fs -ls /`` is ``minihadoop fs ls /``.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -50,15 +51,35 @@ def _options(
     """minihadoop: a small but real Hadoop. DFS, MapReduce, and a local cluster to run them."""
 
 
+# Hadoop's old spellings of two commands with a flag.
+DEPRECATED = {"lsr": ["ls", "-R"], "rmr": ["rm", "-r"]}
+
+
 def hadoop_spelling(argv: list[str]) -> list[str]:
-    """``fs -ls /`` as ``fs ls /``: a dashed first word after ``fs`` that names a command."""
+    """``fs -ls /`` as ``fs ls /``: a dashed first word after ``fs`` that names a command;
+    ``fs -help ls`` as ``fs ls --help``; ``-lsr`` and ``-rmr`` as Hadoop meant them."""
     if len(argv) >= 2 and argv[0] == "fs" and argv[1].startswith("-") and argv[1] != "--help":
         name = argv[1].lstrip("-")
         commands = {c.name or (c.callback.__name__ if c.callback else "") for c in
                     fs.app.registered_commands}  # fmt: skip
-        if name in commands or name == "help":
-            return ["fs", "--help" if name == "help" else name, *argv[2:]]
+        if name == "help":
+            return ["fs", argv[2].lstrip("-"), "--help"] if len(argv) > 2 else ["fs", "--help"]
+        if name in DEPRECATED:
+            return ["fs", *DEPRECATED[name], *argv[2:]]
+        if name in commands:
+            return ["fs", name, *argv[2:]]
     return argv
+
+
+def _unknown_option(message: str, argv: list[str]) -> str:
+    """Click reads ``-lsr`` as ``-l -s -r`` and names only ``-l``: name what was typed."""
+    prefix = "No such option: "
+    if message.startswith(prefix):
+        short = message[len(prefix) :].split()[0]
+        typed = [a for a in argv if a.startswith(short) and len(a) > 2 and a[1] != "-"]
+        if len(short) == 2 and typed:
+            return f"{prefix}{typed[0]}"
+    return message
 
 
 def main() -> None:
@@ -72,6 +93,14 @@ def main() -> None:
         code = app(argv, prog_name="minihadoop", standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as cat does, and keep Python from
+        # complaining about stdout while it exits.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
+    except fs.UsageMistake as exc:
+        print(f"minihadoop: {exc.message} (see --help)", file=sys.stderr)
+        sys.exit(2)
     except MiniHadoopError as exc:
         _fail(exc.message, debug)
     except ValidationError as exc:
@@ -86,12 +115,12 @@ def main() -> None:
     except (OSError, ValueError) as exc:
         _fail(str(exc), debug)
     except Exception as exc:
-        _click_failure(exc, debug)
+        _click_failure(exc, debug, argv)
         raise
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _click_failure(exc: Exception, debug: bool) -> None:
+def _click_failure(exc: Exception, debug: bool, argv: list[str]) -> None:
     """A usage mistake or an abort from the command-line parser, as one line. Matched by
     class name: typer ships click under its own name in some versions, not in others."""
     kinds = {cls.__name__ for cls in type(exc).__mro__}
@@ -103,7 +132,8 @@ def _click_failure(exc: Exception, debug: bool) -> None:
     if "UsageError" in kinds:
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "minihadoop"
-        print(f"{where}: {exc.format_message()} (see {where} --help)", file=sys.stderr)  # type: ignore[attr-defined]
+        message = _unknown_option(exc.format_message(), argv)  # type: ignore[attr-defined]
+        print(f"{where}: {message} (see {where} --help)", file=sys.stderr)
         sys.exit(2)
     if "ClickException" in kinds:
         _fail(exc.format_message(), debug)  # type: ignore[attr-defined]

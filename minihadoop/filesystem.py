@@ -33,6 +33,7 @@ import itertools
 import os
 import struct
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -240,7 +241,9 @@ class FileSystem:
         }
         if replay is Replay.SESSION:
             params.update(self._session())
-        response = self._nn(method, f"/webhdfs/v1{path}", replay, params=self._fenced(params))
+        # Quoted: a name may hold '#', '?' or '%', which a URL would otherwise read as its own.
+        url = f"/webhdfs/v1{urllib.parse.quote(path)}"
+        response = self._nn(method, url, replay, params=self._fenced(params))
         return response.json() if response.content else None  # SETOWNER & co. answer empty
 
     def _native(self, endpoint: str, body: Any, replay: Replay) -> Any:

@@ -709,8 +709,9 @@ class Namespace:
 
     def _concat(self, cmd: c.Concat) -> Effects:
         """HDFS's rules: the target and every source are distinct closed files that nobody
-        is writing, with the same block size; blocks keep their lengths (a partial block may end up in the middle,
-        as HDFS's variable-length blocks allow) and take the target's replication."""
+        is writing, with the same block size. Blocks keep their lengths (a partial block
+        may end up in the middle, as HDFS's variable-length blocks allow) and take the
+        target's replication."""
         sources = cmd.sources.split("\n") if cmd.sources else []
         if not sources:
             raise IllegalArgumentError("concat needs at least one source")

@@ -46,7 +46,7 @@ def test_fs_commands_round_trip(cluster: LocalCluster, tmp_path: Path) -> None:
     assert run(home, "fs", "cat", "/cli/in/words.txt").stdout == local.read_text()
     run(home, "fs", "get", "/cli/in/words.txt", str(tmp_path / "back.txt"))
     assert (tmp_path / "back.txt").read_bytes() == local.read_bytes()
-    assert "type               FILE" in run(home, "fs", "stat", "/cli/in/words.txt").stdout
+    assert "type               FILE" in run(home, "fs", "stat", "-a", "/cli/in/words.txt").stdout
     assert run(home, "fs", "du", "-s", "/cli").stdout.split() == ["1000000", "2000000", "/cli"]
     extra = tmp_path / "more.txt"
     extra.write_text("jumps over the lazy dog\n")
