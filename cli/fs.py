@@ -52,6 +52,7 @@ from minihadoop.errors import (
 from minihadoop.filesystem import FileSystem
 from minihadoop.globbing import has_magic
 from minihadoop.models import FileStatus
+from minihadoop.xattrs import decode_value, encode_value
 
 app = typer.Typer(
     help="Work with files in the DFS, as `hdfs dfs` does (`minihadoop fs -ls` works too)."
@@ -1121,6 +1122,55 @@ def _set_owner(
             with failures.each():
                 for s in _each_below(fs, path, recursive):
                     fs.chown(s.path, user, group)
+    failures.exit()
+
+
+@app.command()
+def getfattr(
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"),
+    name: str | None = typer.Option(None, "-n", help="One attribute."),
+    dump: bool = typer.Option(False, "-d", help="Every attribute."),
+    encoding: str = typer.Option("text", "-e", help="text, hex or base64."),
+    recursive: bool = typer.Option(False, "-R", help="Below folders too."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Show extended attributes, as `getfattr`: a '# file:' line, then name=value lines."""
+    if (name is None) == (not dump):
+        fail("fs getfattr takes -n NAME or -d")
+    if encoding.lower() not in ("text", "hex", "base64"):
+        fail(f"invalid encoding {encoding!r} (text, hex or base64)")
+    failures = Failures()
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                for s in _each_below(fs, path, recursive):
+                    held = fs.get_xattrs(s.path, *([name] if name else []))
+                    print(f"# file: {s.path}")
+                    for key, value in sorted(held.items()):
+                        print(f"{key}={encode_value(value, encoding)}")
+    failures.exit()
+
+
+@app.command()
+def setfattr(
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"),
+    name: str | None = typer.Option(None, "-n", help="The attribute to set."),
+    value: str = typer.Option("", "-v", help='Its value: text, "text", 0x… hex, 0s… base64.'),
+    remove: str | None = typer.Option(None, "-x", help="The attribute to remove."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Set (-n NAME -v VALUE) or remove (-x NAME) an extended attribute (user.…)."""
+    if (name is None) == (remove is None):
+        fail("fs setfattr takes -n NAME [-v VALUE] or -x NAME")
+    failures = Failures()
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                if remove is not None:
+                    fs.remove_xattr(path, remove)
+                else:
+                    assert name is not None
+                    fs.set_xattr(path, name, decode_value(value))
     failures.exit()
 
 

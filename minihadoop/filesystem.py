@@ -26,10 +26,12 @@ protocol straight between this process and the datanodes:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import io
 import itertools
+import json
 import os
 import struct
 import time
@@ -388,6 +390,32 @@ class FileSystem:
             Replay.SESSION,  # a plain repeat would find the sources gone
             sources=",".join(paths.normalize(s) for s in sources),
         )
+
+    # --- extended attributes (HDFS's xattrs: the "user." namespace) --------------------------
+
+    def get_xattrs(self, path: str, *names: str) -> dict[str, bytes]:
+        """`path`'s extended attributes (those named, or all), name -> value."""
+        params = [("op", "GETXATTRS"), ("user.name", self.user), ("encoding", "base64")]
+        params += [("xattr.name", n) for n in names]
+        url = f"/webhdfs/v1{urllib.parse.quote(paths.normalize(path))}"
+        found = self._nn("GET", url, Replay.SAFE, params=params).json()["XAttrs"]
+        return {a["name"]: base64.b64decode(a["value"][2:]) for a in found}
+
+    def list_xattrs(self, path: str) -> list[str]:
+        names: list[str] = json.loads(
+            self._webhdfs("GET", path, "LISTXATTRS", Replay.SAFE)["XAttrNames"]
+        )
+        return names
+
+    def set_xattr(self, path: str, name: str, value: bytes, flag: str = "CREATE,REPLACE") -> None:
+        """Set attribute `name` (``user.…``); `flag` CREATE (must be new), REPLACE (must
+        exist) or both."""
+        encoded = "0s" + base64.b64encode(value).decode()
+        self._webhdfs("PUT", path, "SETXATTR", Replay.SESSION, flag=flag,
+                      **{"xattr.name": name, "xattr.value": encoded})  # fmt: skip
+
+    def remove_xattr(self, path: str, name: str) -> None:
+        self._webhdfs("PUT", path, "REMOVEXATTR", Replay.SESSION, **{"xattr.name": name})
 
     def chmod(self, path: str, permission: str) -> None:
         """Set a file's or folder's mode, in octal (``"644"``, ``"1777"``)."""

@@ -6,6 +6,7 @@ and sends it to a namenode too far behind to catch up from the log.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gc
 import json
@@ -47,6 +48,10 @@ def dump(ns: Namespace, txid: int) -> dict[str, Any]:
         "last_block_id": ns.last_block_id,
         "last_gen": ns.last_gen,
         "root": _dump_node(ns.root),
+        "xattrs": {
+            str(inode): {k: base64.b64encode(v).decode() for k, v in held.items()}
+            for inode, held in ns.xattrs.items()
+        },
         "under_construction": [
             [
                 p.path,
@@ -71,6 +76,10 @@ def load(data: dict[str, Any]) -> tuple[Namespace, int]:
     if not isinstance(root, Directory):
         raise ValueError("the image's root is not a folder")
     ns.root = root
+    ns.xattrs = {  # an image from before extended attributes has none
+        int(inode): {k: base64.b64decode(v) for k, v in held.items()}
+        for inode, held in data.get("xattrs", {}).items()
+    }
     for path, client, overwrite, started, node, *append in data["under_construction"]:
         f = _load_node(node, ns)
         if not isinstance(f, File):

@@ -178,6 +178,23 @@ class SetOwner:
     group: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SetXAttr:
+    """Set extended attribute `name` of `path` to `value` (base64, so the record stays
+    text); `flag` is CREATE, REPLACE or both (comma-separated), as HDFS's setXAttr."""
+
+    path: str
+    name: str
+    value: str
+    flag: str = "CREATE,REPLACE"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveXAttr:
+    path: str
+    name: str
+
+
 NamespaceCommand = (
     Mkdirs
     | StartFile
@@ -195,6 +212,8 @@ NamespaceCommand = (
     | SetTimes
     | SetPermission
     | SetOwner
+    | SetXAttr
+    | RemoveXAttr
 )
 
 _TYPES: dict[str, type[Any]] = {
@@ -216,6 +235,8 @@ _TYPES: dict[str, type[Any]] = {
         SetTimes,
         SetPermission,
         SetOwner,
+        SetXAttr,
+        RemoveXAttr,
     )
 }
 

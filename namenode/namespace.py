@@ -20,17 +20,20 @@ have. Between the two the file is held by the recovery holder, and stays so acro
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from minihadoop import paths
 from minihadoop.errors import (
+    AccessControlError,
     AlreadyBeingCreatedError,
     FileAlreadyExistsError,
     FileNotFoundError_,
     IllegalArgumentError,
     LeaseExpiredError,
+    MiniHadoopError,
     ParentNotDirectoryError,
     PathIsNotEmptyDirectoryError,
 )
@@ -196,6 +199,9 @@ class Namespace:
         self.last_gen = 1000
         # block id -> the file it belongs to, closed or being written.
         self.block_owner: dict[int, File] = {}
+        # inode id -> its extended attributes (name -> value); few inodes have any, so
+        # they live here rather than in a slot every inode would pay for.
+        self.xattrs: dict[int, dict[str, bytes]] = {}
 
     # --- ids: allocated in apply, in log order ----------------------------------------------
 
@@ -604,10 +610,13 @@ class Namespace:
         return self._close_pending(pending, cmd.mtime, cmd.last_length)
 
     def _forget_blocks(self, node: Directory | File) -> list[int]:
+        """The blocks of `node` and everything below it, which is leaving the namespace;
+        their owners and the inodes' extended attributes are forgotten with them."""
         removed: list[int] = []
         stack = [node]
         while stack:
             n = stack.pop()
+            self.xattrs.pop(n.id, None)
             if isinstance(n, File):
                 for b in n.blocks:
                     self.block_owner.pop(b.block_id, None)
@@ -738,11 +747,60 @@ class Namespace:
                 moved.append(b.block_id)
             target.blocks = target.blocks + node.blocks
             node.blocks = ()
+            self.xattrs.pop(node.id, None)
             parent = self._parent_dir(src)
             del parent.children[paths.name(src)]
             parent.mtime = cmd.mtime
         target.mtime = cmd.mtime
         return Effects(replication_changed=moved, result=True)
+
+    def _set_xattr(self, cmd: c.SetXAttr) -> Effects:
+        """HDFS's rules: CREATE only for a new name, REPLACE only for an existing one."""
+        node = self._get(cmd.path)
+        check_xattr_name(cmd.name)
+        try:
+            value = base64.b64decode(cmd.value, validate=True)
+        except ValueError:
+            raise IllegalArgumentError("an XAttr value must be base64 in a command") from None
+        held = self.xattrs.get(node.id, {})
+        flags = set(cmd.flag.split(",")) if cmd.flag else set()
+        if not flags <= {"CREATE", "REPLACE"}:
+            raise IllegalArgumentError(f"invalid XAttr flag {cmd.flag!r} (CREATE, REPLACE)")
+        if cmd.name in held and "REPLACE" not in flags:
+            raise MiniHadoopError(
+                f"XAttr: {cmd.name} already exists. The REPLACE flag must be specified."
+            )
+        if cmd.name not in held and "CREATE" not in flags:
+            raise MiniHadoopError(
+                f"XAttr: {cmd.name} does not exist. The CREATE flag must be specified."
+            )
+        if len(cmd.name.encode()) + len(value) > MAX_XATTR_SIZE:
+            raise IllegalArgumentError(
+                f"The XAttr is too big. The maximum combined size of the name and value is "
+                f"{MAX_XATTR_SIZE}, but the total size is {len(cmd.name.encode()) + len(value)}"
+            )
+        if cmd.name not in held and len(held) >= MAX_XATTRS:
+            raise IllegalArgumentError(
+                f"Cannot add additional XAttr to inode, would exceed limit of {MAX_XATTRS}"
+            )
+        self.xattrs[node.id] = {**held, cmd.name: value}
+        return Effects(result=True)
+
+    def _remove_xattr(self, cmd: c.RemoveXAttr) -> Effects:
+        node = self._get(cmd.path)
+        check_xattr_name(cmd.name)
+        held = self.xattrs.get(node.id, {})
+        if cmd.name not in held:
+            raise MiniHadoopError("No matching attributes found for remove operation")
+        rest = {k: v for k, v in held.items() if k != cmd.name}
+        if rest:
+            self.xattrs[node.id] = rest
+        else:
+            del self.xattrs[node.id]
+        return Effects(result=True)
+
+    def get_xattrs(self, path: str) -> dict[str, bytes]:
+        return dict(self.xattrs.get(self._get(path).id, {}))
 
     def _set_replication(self, cmd: c.SetReplication) -> Effects:
         node = self._get(cmd.path)
@@ -784,10 +842,30 @@ _HANDLERS: dict[type[Any], Callable[[Namespace, Any], Effects]] = {
     c.Concat: Namespace._concat,
     c.MoveToTrash: Namespace._move_to_trash,
     c.SetReplication: Namespace._set_replication,
+    c.SetXAttr: Namespace._set_xattr,
+    c.RemoveXAttr: Namespace._remove_xattr,
     c.SetTimes: Namespace._set_attributes,
     c.SetPermission: Namespace._set_attributes,
     c.SetOwner: Namespace._set_attributes,
 }
+
+
+MAX_XATTRS = 32  # dfs.namenode.fs-limits.max-xattrs-per-inode
+MAX_XATTR_SIZE = 16384  # dfs.namenode.fs-limits.max-xattr-size: name and value, in bytes
+XATTR_NAMESPACES = ("user", "trusted", "system", "security", "raw")
+
+
+def check_xattr_name(name: str) -> None:
+    """An attribute's name: a namespace, a dot, then at least one character. Only the
+    user namespace is open to clients (the others are HDFS's own, or the superuser's)."""
+    space, dot, rest = name.partition(".")
+    if not dot or not rest or space.lower() not in XATTR_NAMESPACES:
+        raise IllegalArgumentError(
+            f"An XAttr name must be prefixed with user/trusted/security/system/raw, followed "
+            f"by a '.': {name[:100]!r}"
+        )
+    if space != "user":
+        raise AccessControlError(f"User doesn't have permission for xattr: {name[:100]}")
 
 
 def child_path(path: str, part: str) -> str:

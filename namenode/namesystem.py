@@ -15,6 +15,7 @@ error it was. Time comes from the injected `clock` and randomness from the injec
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import logging
 import os
@@ -679,6 +680,20 @@ class Namesystem:
     def rename(self, src: str, dst: str, session: Session | None = None) -> None:
         src, dst = paths.normalize(src), paths.normalize(dst)
         self._submit(c.Rename(src, dst, self._now_ms()), session)
+
+    def set_xattr(
+        self, path: str, name: str, value: bytes, flag: str, session: Session | None = None
+    ) -> None:
+        cmd = c.SetXAttr(paths.normalize(path), name, base64.b64encode(value).decode(), flag)
+        self._submit(cmd, session)
+
+    def remove_xattr(self, path: str, name: str, session: Session | None = None) -> None:
+        self._submit(c.RemoveXAttr(paths.normalize(path), name), session)
+
+    def xattrs(self, path: str) -> dict[str, bytes]:
+        self.read_barrier()
+        with self.lock:
+            return self.ns.get_xattrs(paths.normalize(path))
 
     def concat(self, target: str, sources: list[str], session: Session | None = None) -> None:
         target = paths.normalize(target)

@@ -9,6 +9,7 @@ UnsupportedOperationException naming it, so a client can tell "not here" from "m
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,10 +26,12 @@ from minihadoop.errors import (
     AuthenticationError,
     FileAlreadyExistsError,
     IllegalArgumentError,
+    MiniHadoopError,
     UnsupportedOperationError,
 )
 from minihadoop.guard import CLUSTER, principal_of
 from minihadoop.server import flag, integer, json_response
+from minihadoop.xattrs import decode_value, encode_value
 from namenode import commands as c
 from namenode.namesystem import Namesystem, Session
 from namenode.tokens import Caller, TokenStore
@@ -250,6 +253,30 @@ def _getfileblocklocations(system: Namesystem, path: str, q: QueryParams, _u: st
     return {"BlockLocations": {"BlockLocation": located}}
 
 
+def xattr_name(q: QueryParams) -> str:
+    name = q.get("xattr.name")
+    if not name:
+        raise IllegalArgumentError("xattr.name is required")
+    space, dot, rest = name.partition(".")
+    return f"{space.lower()}{dot}{rest}"  # HDFS folds the namespace's case
+
+
+def _getxattrs(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    encoding = q.get("encoding")
+    encode_value(b"", encoding)  # a bad encoding is refused even where there is nothing
+    held = system.xattrs(path)
+    wanted = [xattr_name(QueryParams({"xattr.name": n})) for n in q.getlist("xattr.name")]
+    if any(n not in held for n in wanted):
+        raise MiniHadoopError("At least one of the attributes provided was not found.")
+    names = wanted or sorted(held)
+    return {"XAttrs": [{"name": n, "value": encode_value(held[n], encoding)} for n in names]}
+
+
+def _listxattrs(system: Namesystem, path: str, _q: QueryParams, _u: str) -> Any:
+    # Hadoop's shape: the names as a JSON array, inside a string.
+    return {"XAttrNames": json.dumps(sorted(system.xattrs(path)), separators=(",", ":"))}
+
+
 # --- PUT -----------------------------------------------------------------------------------
 
 
@@ -267,6 +294,18 @@ def _rename(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     except (FileNotFoundError, FileExistsError):
         return {"boolean": False}  # Hadoop answers false, not an error, for these
     return {"boolean": True}
+
+
+def _setxattr(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    value = decode_value(q.get("xattr.value") or "")
+    flag = (q.get("flag") or "CREATE,REPLACE").upper()
+    system.set_xattr(path, xattr_name(q), value, flag, session_of(q))
+    return Response(status_code=200)
+
+
+def _removexattr(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    system.remove_xattr(path, xattr_name(q), session_of(q))
+    return Response(status_code=200)
 
 
 def _setreplication(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
@@ -337,6 +376,8 @@ GET_OPS: dict[str, Op] = {
     "GETALLSTORAGEPOLICY": _getallstoragepolicy,
     "GETACLSTATUS": _getaclstatus,
     "CHECKACCESS": _checkaccess,
+    "GETXATTRS": _getxattrs,
+    "LISTXATTRS": _listxattrs,
     "GETHOMEDIRECTORY": _gethomedirectory,
     "GETTRASHROOT": _gettrashroot,
     "GETFILEBLOCKLOCATIONS": _getfileblocklocations,
@@ -348,18 +389,20 @@ PUT_OPS: dict[str, Op] = {
     "SETPERMISSION": _setpermission,
     "SETOWNER": _setowner,
     "SETTIMES": _settimes,
+    "SETXATTR": _setxattr,
+    "REMOVEXATTR": _removexattr,
 }
 POST_OPS: dict[str, Op] = {"CONCAT": _concat}
 DELETE_OPS: dict[str, Op] = {"DELETE": _delete}
 # Hadoop 3's operations minihadoop does not have, by method: asked for, they are an
 # UnsupportedOperationException, not an unknown op.
 UNSUPPORTED = {
-    "GET": {"GETXATTRS", "LISTXATTRS", "GETSNAPSHOTDIFF", "GETSNAPSHOTDIFFLISTING",
+    "GET": {"GETSNAPSHOTDIFF", "GETSNAPSHOTDIFFLISTING",
             "GETSNAPSHOTTABLEDIRECTORYLIST", "GETSNAPSHOTLIST", "GETLINKTARGET",
             "GETFILELINKSTATUS", "GETECPOLICIES", "GETECCODECS", "GETECPOLICY",
             "GET_BLOCK_LOCATIONS", "GETTRASHROOTS", "GETSTATUS"},
     "PUT": {"CREATESYMLINK", "MODIFYACLENTRIES", "REMOVEACLENTRIES", "REMOVEDEFAULTACL",
-            "REMOVEACL", "SETACL", "SETXATTR", "REMOVEXATTR", "ALLOWSNAPSHOT",
+            "REMOVEACL", "SETACL", "ALLOWSNAPSHOT",
             "DISALLOWSNAPSHOT", "CREATESNAPSHOT", "RENAMESNAPSHOT", "SETSTORAGEPOLICY",
             "SATISFYSTORAGEPOLICY", "ENABLEECPOLICY", "DISABLEECPOLICY", "SETECPOLICY",
             "SETQUOTA", "SETQUOTABYSTORAGETYPE"},

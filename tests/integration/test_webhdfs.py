@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import fsspec
@@ -168,7 +173,15 @@ def test_redirects_and_noredirect(nn: str, token: str, fs: FileSystem) -> None:
         ),
         ("DELETE", "/webhdfs/v1/x?op=DELETE&recursive=maybe", 400, "IllegalArgumentException"),
         # Hadoop's operations minihadoop lacks are unsupported, not unknown.
-        ("GET", "/webhdfs/v1/x?op=GETXATTRS", 400, "UnsupportedOperationException"),
+        ("GET", "/webhdfs/v1/x?op=GETSNAPSHOTLIST", 400, "UnsupportedOperationException"),
+        ("GET", "/webhdfs/v1/?op=GETXATTRS&encoding=rot13", 400, "IllegalArgumentException"),
+        (
+            "PUT",
+            "/webhdfs/v1/?op=SETXATTR&xattr.name=user.a&xattr.value=0xZZ",
+            400,
+            "IllegalArgumentException",
+        ),
+        ("PUT", "/webhdfs/v1/?op=REMOVEXATTR", 400, "IllegalArgumentException"),
         ("PUT", "/webhdfs/v1/x?op=CREATESNAPSHOT", 400, "UnsupportedOperationException"),
         ("POST", "/webhdfs/v1/x?op=TRUNCATE&newlength=0", 400, "UnsupportedOperationException"),
         ("DELETE", "/webhdfs/v1/x?op=DELETESNAPSHOT", 400, "UnsupportedOperationException"),
@@ -357,3 +370,56 @@ def test_paged_listing_defaults_policies_acls_and_access(
     assert client.acl_status("/paged/a")["permission"] == "640"
     with pytest.raises(HdfsError, match="not supported"):
         client.allow_snapshot("/paged")
+
+
+def test_extended_attributes_in_hadoops_shapes_and_across_a_restart(
+    make_cluster: Callable[..., LocalCluster], tmp_path: Path
+) -> None:
+    cluster = make_cluster(datanodes=1, replication=1)
+    info = cluster._require()
+    nn, auth = info.namenode, ClusterAuth(info.token)
+    with FileSystem(nn, info.token) as fs:
+        fs.write_bytes("/x/f", b"data")
+
+    def call(method: str, **params: str) -> httpx.Response:
+        return httpx.request(method, f"{nn}/webhdfs/v1/x/f", params=params, auth=auth)
+
+    assert call("PUT", op="SETXATTR", **{"xattr.name": "USER.color", "xattr.value": '"blue"'},
+                flag="CREATE").status_code == 200  # fmt: skip
+    assert call("PUT", op="SETXATTR", **{"xattr.name": "user.raw", "xattr.value": "0x00ff"},
+                flag="CREATE").status_code == 200  # fmt: skip
+    again = call("PUT", op="SETXATTR", **{"xattr.name": "user.raw", "xattr.value": "0x01"},
+                 flag="CREATE")  # fmt: skip
+    assert again.status_code == 403 and "REPLACE flag" in again.json()["RemoteException"]["message"]
+    got = call("GET", op="GETXATTRS", encoding="text").json()["XAttrs"]
+    assert {"name": "user.color", "value": '"blue"'} in got
+    one = call("GET", op="GETXATTRS", **{"xattr.name": "user.raw"}, encoding="hex").json()
+    assert one == {"XAttrs": [{"name": "user.raw", "value": "0x00ff"}]}
+    names = call("GET", op="LISTXATTRS").json()["XAttrNames"]
+    assert isinstance(names, str) and json.loads(names) == ["user.color", "user.raw"]
+    missing = call("GET", op="GETXATTRS", **{"xattr.name": "user.none"})
+    assert missing.status_code == 403
+    trusted = call("PUT", op="SETXATTR", **{"xattr.name": "trusted.t", "xattr.value": "1"})
+    assert trusted.json()["RemoteException"]["exception"] == "AccessControlException"
+
+    # The CLI, in Hadoop's getfattr form.
+    env = {**os.environ, "MINIHADOOP_HOME": str(cluster.directory)}
+    cli = [sys.executable, "-m", "cli", "fs"]
+    subprocess.run([*cli, "setfattr", "-n", "user.note", "-v", "hello", "/x/f"], env=env,
+                   check=True, timeout=60)  # fmt: skip
+    shown = subprocess.run([*cli, "getfattr", "-d", "/x/f"], env=env, check=True,
+                           capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    assert shown.splitlines() == ["# file: /x/f", 'user.color="blue"', 'user.note="hello"',
+                                  'user.raw="\x00\ufffd"']  # fmt: skip
+
+    # Durable: the same after the namenode restarts (its log and image), and gone with the file.
+    cluster.kill("namenode", signal.SIGKILL)  # no checkpoint on the way out: the log replays
+    cluster.restart("namenode")
+    with FileSystem(nn, info.token, retry_window=30) as fs:
+        assert fs.get_xattrs("/x/f") == {"user.color": b"blue", "user.note": b"hello",
+                                         "user.raw": b"\x00\xff"}  # fmt: skip
+        fs.remove_xattr("/x/f", "user.note")
+        assert fs.list_xattrs("/x/f") == ["user.color", "user.raw"]
+        fs.rm("/x/f", skip_trash=True)
+        fs.write_bytes("/x/f", b"new")
+        assert fs.get_xattrs("/x/f") == {}

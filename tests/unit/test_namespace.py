@@ -7,6 +7,7 @@ every replay, and its refusal must change nothing anywhere.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from collections import Counter
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from minihadoop import paths
 from minihadoop.errors import (
+    AccessControlError,
     AlreadyBeingCreatedError,
     FileAlreadyExistsError,
     FileNotFoundError_,
@@ -1147,3 +1149,57 @@ def test_concat_refusals_change_nothing(ns: Namespace) -> None:
     other.apply(c.CompleteFile("/big", "w1", T0, None))
     write(other, "/t", [10])
     assert "block size" in fails_unchanged(other, c.Concat("/t", "/big", T0), IllegalArgumentError)
+
+
+# --------------------------------------------------------------------------- xattrs
+
+
+def test_xattrs_follow_hdfs_flags_and_limits(ns: Namespace) -> None:
+    write(ns, "/f", [1])
+
+    def set_(name: str, value: bytes, flag: str = "CREATE,REPLACE") -> c.SetXAttr:
+        return c.SetXAttr("/f", name, base64.b64encode(value).decode(), flag)
+
+    ns.apply(set_("user.a", b"1", "CREATE"))
+    assert "already exists" in fails_unchanged(ns, set_("user.a", b"2", "CREATE"), MiniHadoopError)
+    assert "does not exist" in fails_unchanged(ns, set_("user.b", b"2", "REPLACE"), MiniHadoopError)
+    ns.apply(set_("user.a", b"2", "REPLACE"))
+    ns.apply(set_("user.b", b"\x00\xff"))
+    assert ns.get_xattrs("/f") == {"user.a": b"2", "user.b": b"\x00\xff"}
+    for bad, error in [
+        (set_("nospace", b""), IllegalArgumentError),
+        (set_("user.", b""), IllegalArgumentError),
+        (set_("trusted.x", b""), AccessControlError),
+        (set_("user.big", b"x" * 16384), IllegalArgumentError),
+        (set_("user.a", b"", "BOTH"), IllegalArgumentError),
+        (c.SetXAttr("/f", "user.z", "not base64!", "CREATE"), IllegalArgumentError),
+        (c.SetXAttr("/nope", "user.z", "", "CREATE"), FileNotFoundError_),
+        (c.RemoveXAttr("/f", "user.none"), MiniHadoopError),
+    ]:
+        fails_unchanged(ns, bad, error)
+    for i in range(30):
+        ns.apply(set_(f"user.n{i}", b""))
+    assert "exceed limit of 32" in fails_unchanged(
+        ns, set_("user.one-more", b""), IllegalArgumentError
+    )
+    ns.apply(c.RemoveXAttr("/f", "user.a"))
+    assert "user.a" not in ns.get_xattrs("/f") and len(ns.get_xattrs("/f")) == 31
+
+
+def test_xattrs_move_with_renames_leave_with_deletes_and_survive_the_image(
+    ns: Namespace,
+) -> None:
+    mkdirs(ns, "/d/e")
+    write(ns, "/d/e/f", [1])
+    value = base64.b64encode(b"v").decode()
+    ns.apply(c.SetXAttr("/d", "user.dir", value))
+    ns.apply(c.SetXAttr("/d/e/f", "user.file", value))
+    ns.apply(c.Rename("/d", "/moved", T0))
+    assert ns.get_xattrs("/moved/e/f") == {"user.file": b"v"}
+    loaded, _ = checkpoint.load(json.loads(checkpoint.encode(ns, 7)))
+    assert loaded.get_xattrs("/moved") == {"user.dir": b"v"}
+    assert image(loaded) == image(ns)
+    ns.apply(c.Delete("/moved", True, T0))
+    assert ns.xattrs == {}  # forgotten with their inodes
+    mkdirs(ns, "/moved")
+    assert ns.get_xattrs("/moved") == {}  # a new inode at the old path has none
