@@ -69,8 +69,10 @@ def apply_mode(spec: str, current: str, is_dir: bool) -> str:
     """The octal mode `spec` gives a file whose mode is `current`: octal (``644``,
     ``1777``) or chmod's symbolic clauses (``u+x,go-w``, ``a=r``, ``+t``), as
     `hdfs dfs -chmod` takes them."""
-    if re.fullmatch(r"[0-7]{3,4}", spec):
-        return spec if len(spec) == 3 else spec.lstrip("0").rjust(3, "0")
+    if re.fullmatch(r"[0-7]{1,4}", spec):
+        if int(spec, 8) > 0o1777:
+            raise IllegalArgumentError(f"not a mode: {spec!r} (at most 1777: no setuid/setgid)")
+        return f"{int(spec, 8):o}".rjust(3, "0")
     mode = int(current, 8)
     for clause in spec.split(","):
         m = _CLAUSE.match(clause)

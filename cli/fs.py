@@ -19,6 +19,7 @@ import os
 import posixpath
 import stat as stat_module
 import sys
+import tempfile
 import time
 import traceback
 import zlib
@@ -296,6 +297,7 @@ STAT_FIELDS: dict[str, Callable[[FileStatus], str]] = {
 
 def stat_format(fmt: str, s: FileStatus) -> str:
     """`hdfs dfs -stat FORMAT`: %a %A %b %F %g %n %o %r %u %x %X %y %Y, and %% for %."""
+    fmt = fmt.replace("\\n", "\n").replace("\\t", "\t")  # in the format, not in names
     out, i = [], 0
     while i < len(fmt):
         if fmt[i] == "%" and i + 1 < len(fmt):
@@ -310,7 +312,7 @@ def stat_format(fmt: str, s: FileStatus) -> str:
         else:
             out.append(fmt[i])
             i += 1
-    return "".join(out).replace("\\n", "\n").replace("\\t", "\t")
+    return "".join(out)
 
 
 @app.command()
@@ -601,7 +603,9 @@ def head(path: str, dir: Path | None = DirOption) -> None:
 def tail(
     path: str,
     follow: bool = typer.Option(False, "-f", help="Keep printing what is appended."),
-    interval: float = typer.Option(1.0, "-s", min=0.1, help="With -f, seconds between looks."),
+    interval: float = typer.Option(
+        1.0, "-s", min=0.1, max=3600, help="With -f, seconds between looks."
+    ),
     dir: Path | None = DirOption,
 ) -> None:
     """Print a file's last kilobyte (and, with -f, what is appended after)."""
@@ -624,6 +628,9 @@ def tail(
                 return
             time.sleep(interval)  # a user's poll for appends, as hdfs dfs -tail -f does
             length = fs.stat(path).length
+            if length < at:  # replaced or truncated: start again from its beginning
+                print(f"minihadoop: {path}: file truncated", file=sys.stderr)
+                at = 0
 
 
 @app.command()
@@ -658,7 +665,11 @@ def get(
 
 
 def _get_tree(fs: FileSystem, status: FileStatus, dest: Path, force: bool) -> None:
+    if dest.is_symlink():  # never write through a link someone may have planted
+        raise IllegalArgumentError(f"{dest}: a symbolic link; not written through")
     if status.is_dir:
+        if dest.exists() and not force:
+            raise FileAlreadyExistsError(f"{dest}: the local folder exists (-f merges into it)")
         dest.mkdir(exist_ok=True)
         for entry in fs.ls(status.path):
             _get_tree(fs, entry, dest / entry.name, force)
@@ -697,11 +708,16 @@ def getmerge(
             sys.stdout.buffer.flush()
             return
         local = Path(args[-1])
+        if local.is_dir() or args[-1].endswith("/"):
+            raise IllegalArgumentError(f"{args[-1]}: getmerge writes a file, not a folder")
         if not local.absolute().parent.is_dir():
             raise FileNotFoundError_(f"{local.absolute().parent}: no such local folder")
-        tmp = local.with_name(f".{local.name}.part")
+        # A fresh name made with O_EXCL: a link planted at a guessable one is not followed.
+        fd, name = tempfile.mkstemp(prefix=f".{local.name}.", suffix=".part", dir=local.parent)
+        tmp = Path(name)
         try:
-            with open(tmp, "wb") as out:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "wb") as out:
                 write_all(out)
             tmp.replace(local)
         finally:
@@ -812,8 +828,10 @@ def append(
         fail("fs append needs LOCAL… DST")
     sources, dst = args[:-1], args[-1]
     for s in sources:
-        if s != "-" and not os.path.isfile(s):
+        if s != "-" and not os.path.exists(s):
             fail(f"{s}: the local file does not exist")
+        if s != "-" and not os.path.isfile(s):
+            fail(f"{s}: not a regular file")
     with client(dir) as fs:
         remote = paths.normalize(absolute(fs, dst))
         if not fs.exists(remote):

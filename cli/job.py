@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from cli.format import columns
-from mapreduce.job import Job, JobResult, JobTrackerClient
+from mapreduce.job import Job, JobResult, JobTrackerClient, RunningJob
 from minihadoop.config import home_dir
 from minihadoop.errors import IllegalArgumentError
 
@@ -93,9 +93,25 @@ def submit(
         cluster_dir=home_dir(dir),
     )
     running = job.submit()
-    out.print(f"submitted {running.id}")
-    if not wait:
-        return
+    try:
+        print(f"submitted {running.id}", flush=True)
+        if not wait:
+            return
+        result = _follow(running)
+    except KeyboardInterrupt:
+        # As with Hadoop, the job is the cluster's now: to stop watching it is not to stop
+        # it. Say so, and how to do either.
+        print(
+            f"interrupted: {running.id} keeps running. Follow it with `minihadoop job status "
+            f"{running.id}`; stop it with `minihadoop job kill {running.id}`.",
+            file=sys.stderr,
+        )
+        raise typer.Exit(130) from None
+    _report(result)
+
+
+def _follow(running: RunningJob) -> JobResult:
+    """Wait for the job, with progress bars on a terminal."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -113,8 +129,7 @@ def submit(
             bars.update(maps, total=status["maps"], completed=status["maps_done"])
             bars.update(reduces, total=status["reduces"], completed=status["reduces_done"])
 
-        result = running.wait(progress=show)
-    _report(result)
+        return running.wait(progress=show)
 
 
 def _report(result: JobResult) -> None:

@@ -112,8 +112,10 @@ def main() -> None:
             where = ".".join(str(part) for part in error["loc"]) or "settings"
             print(f"minihadoop: {where}: {error['msg']}", file=sys.stderr)
         sys.exit(1)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OverflowError) as exc:
         _fail(str(exc), debug)
+    except RecursionError:
+        _fail("the input is nested too deeply", debug)
     except Exception as exc:
         _click_failure(exc, debug, argv)
         raise

@@ -34,6 +34,7 @@ import itertools
 import json
 import os
 import struct
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -762,10 +763,14 @@ class FileSystem:
         target = Path(local)
         if target.is_dir():
             target = target / paths.name(paths.normalize(remote))
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:6]}.part")
+        # A fresh name made with O_EXCL beside the target: a link planted at a guessable
+        # name by another user of a shared folder is never written through.
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        tmp = Path(name)
         total = 0
         try:
-            with self.open(remote) as src, open(tmp, "wb") as out:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would have made it, not mkstemp's 600
+            with self.open(remote) as src, os.fdopen(fd, "wb") as out:
                 for piece in src.iter_chunks():
                     out.write(piece)
                     total += len(piece)
@@ -1097,6 +1102,11 @@ class DFSInputStream(io.RawIOBase):
     def readall(self) -> bytes:
         return self.read(-1)
 
+
+# The process's umask, read once (reading it means setting it): files `get` makes get the
+# mode open() would have given them.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 PROGRESS_STEP = 1 << 20  # with a progress callback, a block goes out in pieces this big
 

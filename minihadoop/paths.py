@@ -62,7 +62,9 @@ def _check_unicode(text: str) -> None:
 
 
 def _has_control(text: str) -> bool:
-    return any(ord(c) < 0x20 or c == "\x7f" for c in text)
+    """C0 and C1 control characters and DEL: a name holding one could rewrite the terminal
+    of whoever lists it (ESC, or its one-character form CSI, U+009B)."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
 
 
 def check_url(raw_path: bytes, query: bytes) -> None:

@@ -38,6 +38,7 @@ import logging
 import random
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from enum import Enum
@@ -114,7 +115,14 @@ class NamenodeGroup:
         urls: list[str] = []
         for item in items:
             url = item.strip().rstrip("/")
-            if url and index_of(urls, url) is None:
+            if not url:
+                continue
+            parts = urllib.parse.urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise IllegalArgumentError(
+                    f"not a namenode URL: {url[:200]!r} (like http://host:9870)"
+                )
+            if index_of(urls, url) is None:
                 urls.append(url)
         if not urls:
             raise IllegalArgumentError(f"no namenode URL in {namenodes!r}")

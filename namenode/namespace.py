@@ -21,6 +21,7 @@ have. Between the two the file is held by the recovery holder, and stays so acro
 from __future__ import annotations
 
 import base64
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -324,6 +325,22 @@ class Namespace:
             return [self._status(path, node)]
         base = "" if path == "/" else path
         return [self._status(f"{base}/{n}", node.children[n]) for n in sorted(node.children)]
+
+    def listing_page(
+        self, path: str, after: str | None, limit: int
+    ) -> tuple[list[FileStatus], int]:
+        """At most `limit` of a folder's entries named after `after` (from the first without
+        it), and how many remain after them; a file lists as itself. Only the page's
+        statuses are built: paging through a big folder is not quadratic."""
+        node = self._get(path)
+        if isinstance(node, File):
+            return [self._status(path, node)], 0
+        names = sorted(node.children)
+        start = bisect.bisect_right(names, after) if after is not None else 0
+        page = names[start : start + limit]
+        base = "" if path == "/" else path
+        statuses = [self._status(f"{base}/{n}", node.children[n]) for n in page]
+        return statuses, len(names) - start - len(page)
 
     def file_blocks(self, path: str) -> tuple[FileStatus, list[BlockRecord]]:
         node = self._get_file(path)

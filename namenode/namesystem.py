@@ -733,6 +733,13 @@ class Namesystem:
         with self.lock:
             return self.ns.listing(paths.normalize(path))
 
+    def listing_page(
+        self, path: str, after: str | None, limit: int
+    ) -> tuple[list[FileStatus], int]:
+        self.read_barrier()
+        with self.lock:
+            return self.ns.listing_page(paths.normalize(path), after, limit)
+
     def summary(self, path: str) -> ContentSummary:
         self.read_barrier()
         with self.lock:

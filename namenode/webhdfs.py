@@ -9,6 +9,7 @@ UnsupportedOperationException naming it, so a client can tell "not here" from "m
 
 from __future__ import annotations
 
+import getpass
 import json
 import time
 from collections.abc import Callable
@@ -55,17 +56,22 @@ async def caller(request: Request) -> str:
 
 
 def account(name: str, what: str) -> str:
-    """A user or group name: letters, digits, `-`, `_` and `.`, at most 64 of them."""
-    if len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+    """A user or group name: ASCII letters, digits, `-`, `_` and `.`, at most 64 of them
+    (no look-alike letters from other scripts)."""
+    bare = name.replace("-", "").replace("_", "").replace(".", "")
+    if len(name) > 64 or not bare.isascii() or not bare.isalnum():
         raise IllegalArgumentError(f"invalid {what} {name[:100]!r}")
     return name
 
 
 def permission(value: str | None, default: str) -> str:
+    """An octal mode, at most 1777 (HDFS keeps the sticky bit, no setuid or setgid)."""
     perm = value or default
-    if not perm.isdigit() or any(ch > "7" for ch in perm) or len(perm) not in (3, 4):
-        raise IllegalArgumentError(f"invalid permission {perm!r}")
-    return perm
+    if not perm.isascii() or not perm.isdigit() or any(ch > "7" for ch in perm):
+        raise IllegalArgumentError(f"invalid permission {perm[:20]!r}")
+    if len(perm) > 4 or int(perm, 8) > 0o1777:
+        raise IllegalArgumentError(f"invalid permission {perm[:20]!r}: at most 1777")
+    return f"{int(perm, 8):o}".rjust(3, "0")
 
 
 # --- GET -----------------------------------------------------------------------------------
@@ -100,14 +106,9 @@ def _liststatus(system: Namesystem, path: str, _q: QueryParams, _u: str) -> Any:
 def _liststatus_batch(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     """One page of a folder's entries, those named after `startAfter` (all, without it), at
     most `ls_limit` of them, with how many remain: Hadoop's paged listing."""
-    after = q.get("startAfter")
-    entries = system.listing(path)
-    if len(entries) == 1 and entries[0].path == path:  # a file lists itself
-        page, remaining = [entries[0].to_webhdfs("")], 0
-    else:
-        rest = [e for e in entries if after is None or e.name > after]
-        limit = system.settings.ls_limit
-        page, remaining = [e.to_webhdfs(e.name) for e in rest[:limit]], max(0, len(rest) - limit)
+    entries, remaining = system.listing_page(path, q.get("startAfter"), system.settings.ls_limit)
+    single = len(entries) == 1 and entries[0].path == path  # a file lists itself
+    page = [e.to_webhdfs("" if single else e.name) for e in entries]
     return {
         "DirectoryListing": {
             "partialListing": {"FileStatuses": {"FileStatus": page}},
@@ -182,16 +183,23 @@ def _getaclstatus(system: Namesystem, path: str, _q: QueryParams, _u: str) -> An
     }
 
 
+SUPERUSER = getpass.getuser()  # HDFS's rule: the user the namenode runs as
+NOBODY = "dr.who"  # HDFS's name for a caller who gives none
+
+
 def _checkaccess(system: Namesystem, path: str, q: QueryParams, user: str) -> Any:
     """Whether `user` may do `fsaction` (``rwx`` with dashes, as ``r-x``) on `path` by its
     mode bits, HDFS's rule: the owner's bits for its owner, else the group's for a member
     (a user's only group here is its own name; the cluster's owner is the superuser), else
-    the others'. 200 when allowed, 403 AccessControlException when not."""
+    the others'. 200 when allowed, 403 AccessControlException when not. A caller that
+    names no user is nobody in particular, never the superuser."""
+    if not q.get("user.name") and not q.get("delegation"):
+        user = NOBODY
     action = q.get("fsaction") or ""
     if len(action) != 3 or any(c not in (w, "-") for c, w in zip(action, "rwx", strict=True)):
         raise IllegalArgumentError(f"invalid fsaction {action!r} (like r-x)")
     s = system.status(path)
-    if user == system.status("/").owner:  # the superuser: who owns the root, as in HDFS
+    if user == SUPERUSER:
         return Response(status_code=200)
     mode = int(s.permission, 8)
     shift = 6 if user == s.owner else 3 if user == s.group else 0

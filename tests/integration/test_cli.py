@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -226,3 +227,36 @@ def test_a_remote_user_needs_only_the_namenode_to_find_the_job_tracker(
         f"minihadoop: no job tracker is running: none has published itself to the namenodes "
         f"at {info.namenode} (or set MINIHADOOP_JOBTRACKER)"
     )
+
+
+def test_ctrl_c_while_following_a_job_leaves_it_running_and_says_how_to_stop_it(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    home = cluster.directory
+    script = tmp_path / "slow.py"
+    script.write_text(
+        "import time\n\ndef mapper(key, line):\n    time.sleep(60)\n    yield line, 1\n"
+    )
+    with FileSystem.from_cluster(home) as fs:
+        fs.write_bytes("/slow/in.txt", b"one line\n")
+    env = {**os.environ, "MINIHADOOP_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "job", "submit", str(script), "-i", "/slow/in.txt",
+         "-o", "/slow/out"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # Ctrl-C as a terminal sends it, whatever this test runner's own SIGINT handling.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # "submitted <id>": the job is the cluster's now
+    job_id = first.split()[-1]
+    assert first.startswith("submitted job_")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"{job_id} keeps running" in stderr and f"minihadoop job kill {job_id}" in stderr
+    assert "Traceback" not in stderr
+    assert job_id in run(home, "job", "status", job_id).stdout.split()[0]
+    assert "RUNNING" in run(home, "job", "status", job_id).stdout
+    run(home, "job", "kill", job_id)
+    wait_for(lambda: "KILLED" in run(home, "job", "status", job_id).stdout, 60, "the kill")

@@ -336,3 +336,44 @@ def test_destinations_must_exist_and_usage_mistakes_exit_2(sh: Shell, tmp_path: 
     assert "No such option: -foo" in sh("fs", "ls", "-foo", ok=False).stderr
     assert "Usage: minihadoop fs ls" in sh("fs", "-help", "ls").stdout
     assert "can never be reached" in sh("fs", "setrep", "-w", "9", "src", ok=False).stderr
+
+
+def test_a_hostile_neighbour_gets_nothing(sh: Shell, tmp_path: Path) -> None:
+    sh("fs", "put", "-", "h/a", stdin=b"dfs bytes\n")
+    # Links planted where a download's temporary or final files would go are not followed.
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for guess in (".merged.part", ".merged.0.part"):
+        (shared / guess).symlink_to(victim)
+    sh("fs", "getmerge", "h/a", str(shared / "merged"))
+    assert victim.read_text() == "mine\n"
+    assert (shared / "merged").read_text() == "dfs bytes\n"
+    assert not (shared / "merged").is_symlink()
+    (shared / "h").symlink_to(tmp_path)  # get of a folder into a planted link: refused
+    assert "symbolic link" in sh("fs", "get", "-f", "h", str(shared), ok=False).stderr
+    real = tmp_path / "real"
+    (real / "h").mkdir(parents=True)
+    assert "folder exists" in sh("fs", "get", "h", str(real), ok=False).stderr
+    # Names that would rewrite a terminal, modes past 1777, look-alike owners: refused.
+    assert "control characters" in sh("fs", "mkdir", "h/\u009b2J", ok=False).stderr
+    assert "at most 1777" in sh("fs", "chmod", "7777", "h/a", ok=False).stderr
+    assert "invalid owner" in sh("fs", "chown", "h\u0430doop", "h/a", ok=False).stderr
+    assert sh("fs", "stat", "%a %u", "h/a").stdout.strip() == f"644 {sh.user}"
+    # Globs that would spell too much, or nest too deep: one line, at once.
+    assert "more than 1024" in sh("fs", "ls", "h/" + "{a,b}" * 11, ok=False).stderr
+    deep = sh("fs", "ls", "-C", "h/" + "{a," * 2000 + "b" + "}" * 2000)  # h/a or h/b
+    assert deep.stdout.split() == [f"{sh.home}/h/a"]
+    assert "Traceback" not in sh("fs", "ls", "h/" + "{a}" * 1100, ok=None).stderr
+    assert sh("fs", "tail", "-f", "-s", "1e10", "h/a", ok=False).returncode == 2
+
+
+def test_a_bad_namenode_url_is_refused_at_once(tmp_path: Path) -> None:
+    for url in ("not a url", "ftp://x:1", "http://"):
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", "fs", "ls", "/"], capture_output=True, text=True,
+            env={**os.environ, "MINIHADOOP_NAMENODE": url}, timeout=30,
+        )  # fmt: skip
+        assert done.returncode == 1 and "not a namenode URL" in done.stderr, done.stderr
+        assert "retrying" not in done.stderr

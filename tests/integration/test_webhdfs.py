@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
@@ -354,9 +355,13 @@ def test_paged_listing_defaults_policies_acls_and_access(
     assert denied.json()["RemoteException"]["exception"] == "AccessControlException"
     assert access("/paged/b", "mallory", "r--") == 200  # 644
     with FileSystem(nn, info.token) as fs:
-        root_owner = fs.stat("/").owner
         delegation = fs.get_delegation_token()
-    assert access("/paged/a", root_owner, "rwx") == 200  # the superuser
+    assert access("/paged/a", getpass.getuser(), "rwx") == 200  # the namenode's user: super
+    assert access("/paged/a", "hadoop", "r--") == 403  # the root's owner is nobody special
+    nobody = get("/paged/a", op="CHECKACCESS", fsaction="r--")  # no user.name: not super
+    assert (
+        nobody.status_code == 403 and "user=dr.who" in nobody.json()["RemoteException"]["message"]
+    )
 
     # CONCAT: the sources' blocks move to the target's end; the sources are gone.
     r = httpx.post(f"{nn}/webhdfs/v1/paged/b?op=CONCAT&sources=/paged/c,/paged/d",

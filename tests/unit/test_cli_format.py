@@ -16,6 +16,7 @@ from minihadoop.errors import IllegalArgumentError
     [
         ("644", "755", False, "644"),
         ("0750", "755", True, "750"),
+        ("0", "755", False, "000"),
         ("1777", "755", True, "1777"),
         ("u+x", "644", False, "744"),
         ("go-w", "666", False, "644"),
@@ -36,7 +37,7 @@ def test_modes_apply_as_chmod_reads_them(
     assert apply_mode(spec, current, is_dir) == expected
 
 
-@pytest.mark.parametrize("bad", ["u+q", "z+r", "8", "u+x,,", "12345", "rwx"])
+@pytest.mark.parametrize("bad", ["u+q", "z+r", "8", "u+x,,", "12345", "rwx", "7777", "2755"])
 def test_a_mode_that_is_not_one_is_refused(bad: str) -> None:
     with pytest.raises(IllegalArgumentError):
         apply_mode(bad, "644", False)

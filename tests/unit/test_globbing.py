@@ -147,3 +147,36 @@ def test_wildcards_agree_with_matching_every_path_component_by_component(
 def test_every_alternative_of_a_brace_product_is_tried() -> None:
     alternatives = expand_braces("/{a,b}{c,d}{e,f}")
     assert alternatives == ["/" + "".join(t) for t in itertools.product("ab", "cd", "ef")]
+
+
+def test_many_stars_against_a_long_name_do_not_backtrack_forever() -> None:
+    # A regular expression takes exponential time here; anyone may create such a name.
+    tree = {"/redos/" + "a" * 255, "/redos/" + "a" * 254 + "b"}  # the longest name allowed
+    assert glob("/redos/*a*a*a*a*a*a*a*a*ab", tree) == ["/redos/" + "a" * 254 + "b"]
+    assert glob("/redos/*a*a*a*a*a*a*a*a*ac", tree) == []
+
+
+def test_braces_are_bounded_flat_and_list_each_folder_once() -> None:
+    with pytest.raises(IllegalArgumentError, match="more than 1024"):
+        expand_braces("/t/" + "{a,b}" * 11)
+    assert len(expand_braces("/t/" + "{a,b}" * 10)) == 1024
+    assert expand_braces("/t/" + "{a}" * 1100) == ["/t/" + "a" * 1100]  # no recursion limit
+    deep = "/t/" + "{a," * 3000 + "b" + "}" * 3000
+    assert expand_braces(deep) == ["/t/a", "/t/b"]
+    listed: list[str] = []
+
+    def names(folder: str) -> list[str]:
+        listed.append(folder)
+        return ["x", "y"] if folder == "/d" else []
+
+    assert expand("/d/{x,y,x*,y*,*}", names, lambda p: p in {"/d/x", "/d/y"}) == [
+        "/d/x",
+        "/d/y",
+    ]
+    assert listed == ["/d"]
+
+
+def test_an_escaped_dash_in_a_set_is_a_dash() -> None:
+    tree = {"/s/a", "/s/-", "/s/z", "/s/m"}
+    assert glob("/s/[a\\-z]", tree) == ["/s/-", "/s/a", "/s/z"]
+    assert glob("/s/[a-z]", tree) == ["/s/a", "/s/m", "/s/z"]
