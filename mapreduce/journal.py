@@ -103,6 +103,7 @@ class Journal:
         self.root = root
         self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue()
         self._writer: threading.Thread | None = None
+        self._stopping = False
 
     def folder(self, job_id: str) -> str:
         return f"{self.root}/{job_id}"
@@ -147,11 +148,17 @@ class Journal:
                 write()
             except MiniHadoopError as exc:
                 log.warning("journal write failed: %s", exc)
-            except Exception:  # the writer must outlive any one write
-                log.exception("journal write failed")
+            except Exception as exc:  # the writer must outlive any one write
+                if self._stopping:  # the job tracker closed its client, deposed or stopping
+                    log.warning("journal write dropped as the job tracker stops: %r", exc)
+                else:
+                    log.exception("journal write failed")
 
     def close(self, timeout: float = 10.0) -> None:
-        """Finish the writes behind (up to `timeout` seconds), then stop the writer."""
+        """Finish the writes behind (up to `timeout` seconds), then stop the writer. Writes
+        still queued after that fail once the job tracker's client is closed: said in one
+        line each, not as an unexpected error."""
+        self._stopping = True
         if self._writer is not None:
             self._queue.put(None)
             self._writer.join(timeout)
