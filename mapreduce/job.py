@@ -22,10 +22,12 @@ from __future__ import annotations
 import base64
 import functools
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -92,6 +94,18 @@ def published_jobtracker(
 QUICK = httpx.Timeout(
     15.0, connect=5.0
 )  # a status, a list, a kill: a silent job tracker is given up
+
+
+def default_name(mapper: Any) -> str:
+    """A job's name when none is given: the mapper's module, or for a script run as
+    ``python wordcount.py`` (module ``__main__``) the script's name, ``wordcount``."""
+    module = getattr(mapper, "__module__", None) or "job"
+    if module != "__main__":
+        return str(module)
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if script:
+        return Path(script).stem
+    return str(getattr(mapper, "__qualname__", "job"))  # typed in an interactive session
 
 
 class JobTrackerClient:
@@ -279,7 +293,7 @@ class Job:
         if num_reducers < 0:
             raise MiniHadoopError("num_reducers must be 0 or more")
         self.num_reducers = num_reducers
-        self.name = name or getattr(mapper, "__module__", "job")
+        self.name = name or default_name(mapper)
         self.max_attempts = max_attempts
         self.speculative = speculative
         self._where = (jobtracker, token, cluster_dir)

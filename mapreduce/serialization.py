@@ -10,6 +10,7 @@ with the reason.
 from __future__ import annotations
 
 import inspect
+import socket
 import sys
 import sysconfig
 from collections.abc import Callable, Iterable
@@ -100,6 +101,10 @@ def dumps(functions: JobFunctions) -> bytes:
             cloudpickle.unregister_pickle_by_value(module)
 
 
+class UnloadableJobError(IllegalArgumentError):
+    """The job's code cannot be loaded where it is to run: said as it is, no traceback."""
+
+
 PAYLOAD = b"job-payload"  # what a payload's seal is made for (`minihadoop.signing.seal`)
 
 
@@ -119,7 +124,21 @@ def unseal_payload(sealed: bytes, key: bytes) -> bytes:
 def loads(sealed: bytes, key: bytes) -> JobFunctions:
     """Unpickle a sealed payload, having checked its seal first: nothing unsealed, nothing
     sealed with another key, is ever unpickled."""
-    functions = cloudpickle.loads(unseal_payload(sealed, key))
+    data = unseal_payload(sealed, key)
+    try:
+        functions = cloudpickle.loads(data)
+    except ImportError as exc:  # ModuleNotFoundError too
+        module = exc.name or str(exc)
+        raise UnloadableJobError(
+            f"the job's code needs the module {module!r}, which this worker "
+            f"({socket.gethostname()}) cannot import: install it on every worker, or put it "
+            "beside the job script, whose folder's modules travel with the job"
+        ) from exc
+    except AttributeError as exc:  # a name the worker's copy of a module does not have
+        raise UnloadableJobError(
+            f"the job's code cannot be loaded on this worker ({socket.gethostname()}): {exc}. "
+            "Its installed packages differ from the client's: install the same versions"
+        ) from exc
     if not isinstance(functions, JobFunctions):
         raise IllegalArgumentError("job payload is not a minihadoop job")
     return functions

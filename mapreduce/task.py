@@ -37,7 +37,7 @@ import httpx
 from mapreduce import counters as user_counters
 from mapreduce.protocol import AttemptResult, AttemptSpec, MapOutput, TaskKind, TaskState
 from mapreduce.records import split_records
-from mapreduce.serialization import JobFunctions, Mapper, Reducer, loads
+from mapreduce.serialization import JobFunctions, Mapper, Reducer, UnloadableJobError, loads
 from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, merge_runs, read_run
 from minihadoop.errors import UnavailableError
 from minihadoop.filesystem import FileSystem
@@ -120,6 +120,8 @@ def execute(
     except UnavailableError as exc:
         result.state = TaskState.KILLED
         result.error = f"the DFS was unavailable: {exc}"
+    except UnloadableJobError as exc:  # not the user's code failing: no traceback of ours
+        result.error = f"UnloadableJobError: {exc.message}"
     except BaseException:  # user code may raise anything, SystemExit included
         result.error = traceback.format_exc()
     finally:
