@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from cli.format import columns
+from cli.format import columns, parse_size
 from mapreduce.job import Job, JobResult, JobTrackerClient, RunningJob
 from minihadoop.config import home_dir
 from minihadoop.errors import IllegalArgumentError
@@ -110,6 +110,46 @@ def submit(
     _report(result)
 
 
+@app.command()
+def run(
+    script: Path = typer.Argument(
+        ..., help="A Python file defining mapper, reducer, and optionally combiner, partitioner."
+    ),
+    inputs: list[str] = typer.Option(
+        ..., "--input", "-i", help="Input file or folder (repeatable); local with --local."
+    ),
+    output: str = typer.Option(..., "--output", "-o", help="Output folder (must not exist)."),
+    reducers: int = typer.Option(
+        1, "--reducers", "-r", min=0, max=10_000, help="Reduce tasks (0: map-only)."
+    ),
+    local: bool = typer.Option(
+        False, "--local", help="Run here, without a cluster, over local files."
+    ),
+    processes: int = typer.Option(
+        1, "--local-processes", min=1, max=256, help="With --local: processes to use."
+    ),
+    split_size: str = typer.Option("64M", help="With --local: bytes per map split."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Run a job script: on the cluster (as `job submit`), or with --local in this process."""
+    if not local:
+        submit(script, inputs, output, reducers, None, True, dir)
+        return
+    functions = load_script(script)
+    job = Job(
+        functions["mapper"],
+        functions["reducer"],
+        combiner=functions["combiner"],
+        partitioner=functions["partitioner"],
+        inputs=inputs,
+        output=output,
+        num_reducers=reducers,
+        name=script.stem,
+    )
+    result = job.run(local=True, processes=processes, split_size=parse_size(split_size))
+    _report(result)
+
+
 def _follow(running: RunningJob) -> JobResult:
     """Wait for the job, with progress bars on a terminal."""
     with Progress(
@@ -134,15 +174,16 @@ def _follow(running: RunningJob) -> JobResult:
 
 def _report(result: JobResult) -> None:
     c = result.counters
-    out.print(
+    maps = result.status.get("maps", c.get("MAP_TASKS", 0))
+    reduces = result.status.get("reduces", c.get("REDUCE_TASKS", 0))
+    print(
         f"{result.id} {result.state.value} in {result.duration:.2f}s — "
-        f"maps {result.status.get('maps', 0)} ({c.get('DATA_LOCAL_MAPS', 0)} data-local), "
-        f"reduces {result.status.get('reduces', 0)}, "
+        f"maps {maps} ({c.get('DATA_LOCAL_MAPS', 0)} data-local), reduces {reduces}, "
         f"input records {c.get('MAP_INPUT_RECORDS', 0)}, output records "
         f"{c.get('REDUCE_OUTPUT_RECORDS', c.get('MAP_OUTPUT_RECORDS', 0))}"
     )
     if result.ok:
-        out.print(f"output: {result.output}")
+        print(f"output: {result.output}")
         return
     err.print(result.error or "the job did not succeed", markup=False, highlight=False)
     raise typer.Exit(1)

@@ -286,10 +286,9 @@ class Job:
         cluster_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.functions = JobFunctions(mapper, reducer, combiner, partitioner)
-        self.inputs = [inputs] if isinstance(inputs, str) else list(inputs)
-        self.output = paths.normalize(output)
-        for path in self.inputs:
-            paths.normalize(path)
+        # DFS paths for a cluster; local paths for `run(local=True)`, checked when it runs.
+        self.inputs = [inputs] if isinstance(inputs, str) else [str(p) for p in inputs]
+        self.output = str(output)
         if num_reducers < 0:
             raise MiniHadoopError("num_reducers must be 0 or more")
         self.num_reducers = num_reducers
@@ -317,13 +316,41 @@ class Job:
         return SubmitRequest(
             name=str(self.name)[:200],
             user=current_user(),
-            inputs=self.inputs,
-            output=self.output,
+            inputs=[paths.normalize(p) for p in self.inputs],
+            output=paths.normalize(self.output),
             num_reducers=self.num_reducers,
             payload=base64.b64encode(payload).decode(),
             max_attempts=self.max_attempts,
             speculative=self.speculative,
         )
 
-    def run(self, *, progress: Callable[[dict[str, Any]], None] | None = None) -> JobResult:
-        return self.submit().wait(progress=progress)
+    def run(
+        self,
+        *,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+        local: bool = False,
+        processes: int = 1,
+        split_size: int | None = None,
+    ) -> JobResult:
+        """Submit the job and wait for it; with `local`, run it here instead, without a
+        cluster, over local input files into a local output folder (`mapreduce.local`),
+        in `processes` processes."""
+        if not local:
+            return self.submit().wait(progress=progress)
+        from mapreduce.local import SPLIT_SIZE, run_local
+
+        done = run_local(
+            self.functions,
+            self.inputs,
+            self.output,
+            num_reducers=self.num_reducers,
+            processes=processes,
+            split_size=split_size or SPLIT_SIZE,
+        )
+        return JobResult(
+            id="local",
+            state=JobState.SUCCEEDED,
+            output=done.output,
+            counters=done.counters,
+            duration=done.duration,
+        )

@@ -1,0 +1,181 @@
+"""Running a job without a cluster: the same functions over local files, in this process
+(or in N processes), with the cluster's record reader, partitioner, sort, combiner,
+reduce and output format — the way to unit-test a job or try one first (Hadoop's
+LocalJobRunner, mrjob's inline runner).
+
+Inputs are local files and folders (a folder's files, hidden ones and ``_``-files left
+out, as the cluster does); each file is split every `split_size` bytes, records owned by
+the split a line starts in, as on the cluster. The output folder gets ``part-r-NNNNN``
+files (``part-m-NNNNN`` for a map-only job) and ``_SUCCESS``, byte for byte what the
+cluster writes for the same input and settings. Counters have the cluster's names.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain, starmap
+from pathlib import Path
+from typing import Any
+
+from mapreduce.records import split_records
+from mapreduce.serialization import JobFunctions
+from mapreduce.shuffle import MapOutputBuffer, merge_passes, merge_runs, read_run
+from mapreduce.task import _CountingMapper, _Reduced, _TextOutput
+from minihadoop.errors import FileAlreadyExistsError, FileNotFoundError_, IllegalArgumentError
+
+SPLIT_SIZE = 64 << 20  # as the cluster's default block size
+READ_PIECE = 1 << 20
+
+
+@dataclass(frozen=True)
+class LocalSplit:
+    path: str
+    start: int
+    length: int
+
+
+@dataclass
+class LocalResult:
+    output: str
+    counters: dict[str, int]
+    duration: float
+    ok: bool = True
+
+
+def input_files(inputs: Sequence[str | Path]) -> list[Path]:
+    """The files the inputs name: files as they are, a folder's visible files in name order."""
+    files: list[Path] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(
+                p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError_(f"no such local input: {raw}")
+    return files
+
+
+def local_splits(files: Sequence[Path], split_size: int = SPLIT_SIZE) -> list[LocalSplit]:
+    if split_size < 1:
+        raise IllegalArgumentError("the split size must be positive")
+    splits = []
+    for f in files:
+        size = f.stat().st_size
+        for start in range(0, size, split_size):  # an empty file has none, as on the cluster
+            splits.append(LocalSplit(str(f), start, min(split_size, size - start)))
+    return splits
+
+
+def run_local(
+    functions: JobFunctions,
+    inputs: Sequence[str | Path],
+    output: str | Path,
+    *,
+    num_reducers: int = 1,
+    split_size: int = SPLIT_SIZE,
+    processes: int = 1,
+    sort_buffer_records: int = 200_000,
+) -> LocalResult:
+    """Run the job over local `inputs` into the local folder `output` (which must not
+    exist). `processes` > 1 runs the maps, then the reduces, that many at a time, in
+    forked processes."""
+    if num_reducers < 0:
+        raise IllegalArgumentError("num_reducers must be 0 or more")
+    out = Path(output)
+    if out.exists():
+        raise FileAlreadyExistsError(f"the output folder {out} already exists")
+    started = time.monotonic()
+    splits = local_splits(input_files(inputs), split_size)
+    out.mkdir(parents=True)
+    counters: Counter[str] = Counter()
+    with tempfile.TemporaryDirectory(prefix="minihadoop-local-") as scratch:
+        work = Path(scratch)
+        maps = [(functions, s, i, num_reducers, work, out, sort_buffer_records)
+                for i, s in enumerate(splits)]  # fmt: skip
+        for c in _each(_map_task, maps, processes):
+            counters.update(c)
+        if num_reducers:
+            reduces = [(functions, r, len(splits), work, out) for r in range(num_reducers)]
+            for c in _each(_reduce_task, reduces, processes):
+                counters.update(c)
+    (out / "_SUCCESS").write_bytes(b"")
+    counters["MAP_TASKS"] = len(splits)
+    counters["REDUCE_TASKS"] = num_reducers
+    return LocalResult(str(out), dict(counters), time.monotonic() - started)
+
+
+def _each(task: Any, args: list[tuple[Any, ...]], processes: int) -> Iterator[Counter[str]]:
+    if processes <= 1 or len(args) <= 1:
+        return (task(*a) for a in args)
+    # Forked: the job's functions are inherited, not pickled, as in this process.
+    with multiprocessing.get_context("fork").Pool(min(processes, len(args))) as pool:
+        return iter(pool.starmap(task, args))
+
+
+def _map_task(
+    functions: JobFunctions,
+    split: LocalSplit,
+    index: int,
+    num_reducers: int,
+    work: Path,
+    out: Path,
+    sort_buffer_records: int,
+) -> Counter[str]:
+    counters: Counter[str] = Counter()
+    with open(split.path, "rb") as f:
+        f.seek(split.start)
+        pieces = iter(lambda: f.read(READ_PIECE), b"")
+        records = split_records(pieces, split.start, split.start + split.length)
+        mapper = _CountingMapper(functions.mapper)
+        pairs = chain.from_iterable(starmap(mapper, records))
+        if num_reducers == 0:
+            text = _TextOutput()
+            with open(out / f"part-m-{index:05d}", "wb") as dest:
+                text.write_all(pairs, dest.write)
+            counters["MAP_OUTPUT_RECORDS"] += text.records
+        else:
+            directory = work / f"m-{index:05d}"
+            directory.mkdir()
+            buffer = MapOutputBuffer(
+                directory,
+                num_reducers,
+                limit=sort_buffer_records,
+                combiner=functions.combiner,
+                partitioner=functions.partitioner,
+                counters=counters,
+            )
+            buffer.add_all(pairs)
+            buffer.finish()
+            counters["MAP_OUTPUT_RECORDS"] += buffer.output_records
+        counters["MAP_INPUT_RECORDS"] += mapper.calls
+    return counters
+
+
+def _reduce_task(
+    functions: JobFunctions, partition: int, num_maps: int, work: Path, out: Path
+) -> Counter[str]:
+    counters: Counter[str] = Counter()
+    runs = [work / f"m-{i:05d}" / f"part-{partition}.run" for i in range(num_maps)]
+    runs = merge_passes([r for r in runs if r.exists()])
+    reduced = _Reduced(merge_runs([read_run(p) for p in runs]), functions.reducer)
+    text = _TextOutput()
+    with open(out / f"part-r-{partition:05d}", "wb") as dest:
+        text.write_all(reduced, dest.write)
+    counters["REDUCE_INPUT_GROUPS"] += reduced.groups
+    counters["REDUCE_INPUT_RECORDS"] += reduced.records
+    counters["REDUCE_OUTPUT_RECORDS"] += text.records
+    return counters
+
+
+def clean(output: str | Path) -> None:
+    """Remove a local output folder (for tests and reruns)."""
+    shutil.rmtree(output, ignore_errors=True)

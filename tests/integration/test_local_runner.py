@@ -1,0 +1,108 @@
+"""The local runner (mapreduce.local): a job without a cluster writes, byte for byte, what
+the cluster writes for the same input, splits, reducers, combiner and partitioner."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mapreduce.job import Job
+from minihadoop.errors import FileAlreadyExistsError, FileNotFoundError_
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+
+pytestmark = pytest.mark.integration
+
+SPLIT = 64 << 10
+
+
+def mapper(_offset: int, line: str) -> Iterator[tuple[str, int]]:
+    for word in line.split():
+        yield word.lower(), 1
+
+
+def summing(word: str, counts: Iterable[int]) -> Iterator[tuple[str, int]]:
+    yield word, sum(counts)
+
+
+def by_first_letter(key: str, n: int) -> int:
+    return ord(key[0]) % n
+
+
+def text(seed: int, lines: int) -> bytes:
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(3000)] + ["The", "the", "été", "naïve"]
+    return "".join(
+        " ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) + "\n" for _ in range(lines)
+    ).encode()
+
+
+@pytest.mark.parametrize("partitioner", [None, by_first_letter])
+def test_local_output_is_the_clusters_byte_for_byte(
+    cluster: LocalCluster, tmp_path: Path, partitioner: object
+) -> None:
+    data = [text(1, 9000), text(2, 4000), b""]  # several splits each, and an empty file
+    local_in = tmp_path / "in"
+    local_in.mkdir()
+    run = os.urandom(4).hex()
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        for i, d in enumerate(data):
+            (local_in / f"f{i}.txt").write_bytes(d)
+            fs.write_bytes(f"/local-{run}/in/f{i}.txt", d, block_size=SPLIT)
+
+    def job(inputs: str, output: str) -> Job:
+        return Job(mapper, summing, combiner=summing, partitioner=partitioner,  # type: ignore[arg-type]
+                   inputs=[inputs], output=output, num_reducers=3,
+                   cluster_dir=cluster.directory)  # fmt: skip
+
+    on_cluster = job(f"/local-{run}/in", f"/local-{run}/out").run()
+    assert on_cluster.ok, on_cluster.error
+    here = job(str(local_in), str(tmp_path / "out")).run(local=True, split_size=SPLIT)
+    forked = job(str(local_in), str(tmp_path / "out2")).run(
+        local=True, split_size=SPLIT, processes=2
+    )
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        for part in ("part-r-00000", "part-r-00001", "part-r-00002", "_SUCCESS"):
+            expected = fs.read_bytes(f"/local-{run}/out/{part}")
+            assert (tmp_path / "out" / part).read_bytes() == expected, part
+            assert (tmp_path / "out2" / part).read_bytes() == expected, part
+    for name in ("MAP_INPUT_RECORDS", "MAP_OUTPUT_RECORDS", "REDUCE_INPUT_GROUPS",
+                 "REDUCE_INPUT_RECORDS", "REDUCE_OUTPUT_RECORDS"):  # fmt: skip
+        assert here.counters[name] == on_cluster.counters[name] == forked.counters[name], name
+    assert here.counters["MAP_TASKS"] == on_cluster.status["maps"]
+
+
+def test_map_only_errors_and_the_command(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Hello World\nhello\n")
+    (tmp_path / "_ignored.txt").write_text("not input\n")
+    result = Job(mapper, inputs=[str(tmp_path)], output=str(tmp_path / "o"),
+                 num_reducers=0).run(local=True)  # fmt: skip
+    assert (tmp_path / "o" / "part-m-00000").read_text() == "hello\t1\nworld\t1\nhello\t1\n"
+    assert result.counters["MAP_INPUT_RECORDS"] == 2
+    with pytest.raises(FileAlreadyExistsError):
+        Job(mapper, inputs=[str(tmp_path)], output=str(tmp_path / "o")).run(local=True)
+    with pytest.raises(FileNotFoundError_):
+        Job(mapper, inputs=["/no/such"], output=str(tmp_path / "p")).run(local=True)
+
+    def failing(_offset: int, _line: str) -> Iterator[tuple[str, int]]:
+        raise ValueError("the user's own bug")
+
+    with pytest.raises(ValueError, match="the user's own bug"):  # their traceback, as is
+        Job(failing, inputs=[str(tmp_path / "a.txt")], output=str(tmp_path / "q")).run(local=True)
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "wordcount.py"
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "job", "run", "--local", str(script), "-i",
+         str(tmp_path / "a.txt"), "-o", str(tmp_path / "cli"), "--local-processes", "2"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "MINIHADOOP_HOME": str(tmp_path / "none")},  # no cluster at all
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "local SUCCEEDED" in done.stdout
+    assert (tmp_path / "cli" / "part-r-00000").read_text() == "hello\t2\nworld\t1\n"
