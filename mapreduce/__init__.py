@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from mapreduce.counters import counter
     from mapreduce.job import Job, JobResult, RunningJob
     from mapreduce.protocol import JobState
+    from mapreduce.taskcontext import TaskContext, context
 
-__all__ = ["Job", "JobResult", "JobState", "RunningJob", "counter"]
+__all__ = ["Job", "JobResult", "JobState", "RunningJob", "TaskContext", "context", "counter"]
 
 _LAZY = {
     "Job": "mapreduce.job",
@@ -21,6 +22,8 @@ _LAZY = {
     "RunningJob": "mapreduce.job",
     "JobState": "mapreduce.protocol",
     "counter": "mapreduce.counters",
+    "context": "mapreduce.taskcontext",
+    "TaskContext": "mapreduce.taskcontext",
 }
 
 

@@ -12,6 +12,7 @@ cluster writes for the same input and settings. Counters have the cluster's name
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import shutil
 import tempfile
@@ -23,10 +24,13 @@ from itertools import chain, starmap
 from pathlib import Path
 from typing import Any
 
+from mapreduce import counters as user_counters
+from mapreduce import taskcontext as task_context
 from mapreduce.records import split_records
 from mapreduce.serialization import JobFunctions
 from mapreduce.shuffle import MapOutputBuffer, merge_passes, merge_runs, read_run
-from mapreduce.task import _CountingMapper, _Reduced, _TextOutput
+from mapreduce.task import _CountingMapper, _Reduced, _TextOutput, mapping
+from mapreduce.taskcontext import TaskContext
 from minihadoop.errors import FileAlreadyExistsError, FileNotFoundError_, IllegalArgumentError
 
 SPLIT_SIZE = 64 << 20  # as the cluster's default block size
@@ -131,44 +135,63 @@ def _map_task(
     sort_buffer_records: int,
 ) -> Counter[str]:
     counters: Counter[str] = Counter()
-    with open(split.path, "rb") as f:
+    ctx = TaskContext("local", f"local_m_{index:06d}", "map", index, split.path,
+                      split.start, split.length)  # fmt: skip
+    with open(split.path, "rb") as f, _task(ctx, counters):
         f.seek(split.start)
         pieces = iter(lambda: f.read(READ_PIECE), b"")
         records = split_records(pieces, split.start, split.start + split.length)
         mapper = _CountingMapper(functions.mapper)
         pairs = chain.from_iterable(starmap(mapper, records))
-        if num_reducers == 0:
-            text = _TextOutput()
-            with open(out / f"part-m-{index:05d}", "wb") as dest:
-                text.write_all(pairs, dest.write)
-            counters["MAP_OUTPUT_RECORDS"] += text.records
-        else:
-            directory = work / f"m-{index:05d}"
-            directory.mkdir()
-            buffer = MapOutputBuffer(
-                directory,
-                num_reducers,
-                limit=sort_buffer_records,
-                combiner=functions.combiner,
-                partitioner=functions.partitioner,
-                counters=counters,
-            )
-            buffer.add_all(pairs)
-            buffer.finish()
-            counters["MAP_OUTPUT_RECORDS"] += buffer.output_records
+        with mapping(split.path, split.start, split.length, mapper):
+            if num_reducers == 0:
+                text = _TextOutput()
+                with open(out / f"part-m-{index:05d}", "wb") as dest:
+                    text.write_all(pairs, dest.write)
+                counters["MAP_OUTPUT_RECORDS"] += text.records
+            else:
+                directory = work / f"m-{index:05d}"
+                directory.mkdir()
+                buffer = MapOutputBuffer(
+                    directory,
+                    num_reducers,
+                    limit=sort_buffer_records,
+                    combiner=functions.combiner,
+                    partitioner=functions.partitioner,
+                    counters=counters,
+                )
+                buffer.add_all(pairs)
+                buffer.finish()
+                counters["MAP_OUTPUT_RECORDS"] += buffer.output_records
         counters["MAP_INPUT_RECORDS"] += mapper.calls
     return counters
+
+
+@contextlib.contextmanager
+def _task(ctx: TaskContext, counters: Counter[str]) -> Iterator[None]:
+    """As the cluster's task runtime does: `mapreduce.context()` answers `ctx`, and user
+    counters are counted, then added to `counters` as ``user:<name>``."""
+    user: Counter[str] = Counter()
+    task_context.install(ctx)
+    user_counters.install(user)
+    try:
+        yield
+    finally:
+        user_counters.install(None)
+        task_context.install(None)
+        counters.update(user)
 
 
 def _reduce_task(
     functions: JobFunctions, partition: int, num_maps: int, work: Path, out: Path
 ) -> Counter[str]:
     counters: Counter[str] = Counter()
+    ctx = TaskContext("local", f"local_r_{partition:06d}", "reduce", partition)
     runs = [work / f"m-{i:05d}" / f"part-{partition}.run" for i in range(num_maps)]
     runs = merge_passes([r for r in runs if r.exists()])
     reduced = _Reduced(merge_runs([read_run(p) for p in runs]), functions.reducer)
     text = _TextOutput()
-    with open(out / f"part-r-{partition:05d}", "wb") as dest:
+    with open(out / f"part-r-{partition:05d}", "wb") as dest, _task(ctx, counters):
         text.write_all(reduced, dest.write)
     counters["REDUCE_INPUT_GROUPS"] += reduced.groups
     counters["REDUCE_INPUT_RECORDS"] += reduced.records

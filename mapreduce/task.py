@@ -35,10 +35,12 @@ from typing import Any, cast
 import httpx
 
 from mapreduce import counters as user_counters
+from mapreduce import taskcontext as task_context
 from mapreduce.protocol import AttemptResult, AttemptSpec, MapOutput, TaskKind, TaskState
 from mapreduce.records import split_records
 from mapreduce.serialization import JobFunctions, Mapper, Reducer, UnloadableJobError, loads
 from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, merge_runs, read_run
+from mapreduce.taskcontext import TaskContext
 from minihadoop.errors import UnavailableError
 from minihadoop.filesystem import FileSystem
 from minihadoop.rest import tls_verify
@@ -187,16 +189,22 @@ def _run_map(
         records = split_records(pieces, split.start, split.start + split.length)
         mapper = _CountingMapper(functions.mapper)
         pairs = chain.from_iterable(starmap(mapper, records))
+        ctx = TaskContext(
+            spec.job_id, spec.attempt_id, "map", spec.index, split.path, split.start, split.length
+        )
+        task_context.install(ctx)
         try:
             sizes: list[int] = []
-            if spec.num_reducers == 0:
-                out = _TextOutput()
-                with fs.create(output_path(spec), overwrite=True, create_parent=False) as stream:
-                    out.write_all(pairs, stream.write)
-                counters["MAP_OUTPUT_RECORDS"] += out.records
-                counters["HDFS_BYTES_WRITTEN"] += out.bytes
-            else:
-                sizes = _collect(spec, functions, pairs, work_dir, counters)
+            with mapping(split.path, split.start, split.length, mapper):
+                if spec.num_reducers == 0:
+                    out = _TextOutput()
+                    path = output_path(spec)
+                    with fs.create(path, overwrite=True, create_parent=False) as stream:
+                        out.write_all(pairs, stream.write)
+                    counters["MAP_OUTPUT_RECORDS"] += out.records
+                    counters["HDFS_BYTES_WRITTEN"] += out.bytes
+                else:
+                    sizes = _collect(spec, functions, pairs, work_dir, counters)
         finally:
             pieces.close()  # stop reading past the split: closes the datanode response
             counters["MAP_INPUT_RECORDS"] += mapper.calls
@@ -238,16 +246,33 @@ def _collect(
 
 class _CountingMapper:
     """The mapper as `starmap` calls it: counts input records, and a mapper that returns
-    None (instead of an iterable) emits nothing. One call per line, not per pair."""
+    None (instead of an iterable) emits nothing. One call per line, not per pair. Keeps the
+    offset of the line being mapped: its output is consumed before the next line's call,
+    so when a map fails, that is the record it failed on."""
 
     def __init__(self, mapper: Mapper) -> None:
         self.mapper = mapper
         self.calls = 0
+        self.offset: int | None = None
 
     def __call__(self, offset: int, line: str) -> Iterable[tuple[Any, Any]]:
         self.calls += 1
+        self.offset = offset
         out = self.mapper(offset, line)
         return () if out is None else out
+
+
+@contextlib.contextmanager
+def mapping(path: str, start: int, length: int, mapper: _CountingMapper) -> Iterator[None]:
+    """A map failure carries where it happened: the file, the split, the record's byte."""
+    try:
+        yield
+    except Exception as exc:
+        where = (
+            f"the record at byte {mapper.offset}" if mapper.offset is not None else "no record yet"
+        )
+        exc.add_note(f"while mapping {path} (split at byte {start}, {length} bytes): {where}")
+        raise
 
 
 # --- reduce -------------------------------------------------------------------------------
@@ -263,6 +288,7 @@ def _run_reduce(
 ) -> None:
     directory = attempt_dir(work_dir, spec.job_id, spec.attempt_id)
     directory.mkdir(parents=True, exist_ok=True)
+    task_context.install(TaskContext(spec.job_id, spec.attempt_id, "reduce", spec.index))
     try:
         fetched = _fetch_all(spec, directory, token, tls_ca, counters)
         fetched = merge_passes(fetched)

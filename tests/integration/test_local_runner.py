@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mapreduce import context, counter
 from mapreduce.job import Job
 from minihadoop.errors import FileAlreadyExistsError, FileNotFoundError_
 from minihadoop.filesystem import FileSystem
@@ -106,3 +107,57 @@ def test_map_only_errors_and_the_command(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "local SUCCEEDED" in done.stdout
     assert (tmp_path / "cli" / "part-r-00000").read_text() == "hello\t2\nworld\t1\n"
+
+
+def tagging(_offset: int, line: str) -> Iterator[tuple[str, str]]:
+    """An inverted index needs to know which file a line is from."""
+    ctx = context()
+    counter("lines seen")
+    for word in line.split():
+        yield word, f"{Path(ctx.input_file or '?').name}@{ctx.split_start}"
+
+
+def files(word: str, where: Iterable[str]) -> Iterator[tuple[str, str]]:
+    yield word, ",".join(sorted(set(where)))
+
+
+def picky(offset: int, line: str) -> Iterator[tuple[str, int]]:
+    if "poison" in line:
+        raise ValueError(f"cannot map {line!r}")
+    yield line, offset
+
+
+def test_mappers_know_their_input_and_failures_say_which_record(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    run = os.urandom(4).hex()
+    inputs = {"a.txt": b"apple pear\n", "b.txt": b"pear\n", "c.txt": b"fine\nfine\npoison\n"}
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        for name, data in inputs.items():
+            (tmp_path / name).write_bytes(data)
+            fs.write_bytes(f"/ctx-{run}/{name}", data)
+    index_job = Job(tagging, files, inputs=[f"/ctx-{run}/a.txt", f"/ctx-{run}/b.txt"],
+                    output=f"/ctx-{run}/index", cluster_dir=cluster.directory)  # fmt: skip
+    done = index_job.run()
+    assert done.ok, done.error
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        index = fs.read_bytes(f"/ctx-{run}/index/part-r-00000").decode()
+    assert index == "apple\ta.txt@0\npear\ta.txt@0,b.txt@0\n"
+    assert done.counters["user:lines seen"] == 2
+    here = Job(tagging, files, inputs=[str(tmp_path / "a.txt"), str(tmp_path / "b.txt")],
+               output=str(tmp_path / "index")).run(local=True)  # fmt: skip
+    assert (tmp_path / "index" / "part-r-00000").read_text() == index
+    assert here.counters["user:lines seen"] == 2
+
+    failed = Job(picky, inputs=[f"/ctx-{run}/c.txt"], output=f"/ctx-{run}/picky",
+                 max_attempts=1, cluster_dir=cluster.directory).run()  # fmt: skip
+    assert not failed.ok and failed.error is not None
+    assert (
+        f"while mapping /ctx-{run}/c.txt (split at byte 0, 17 bytes): the record at byte 10"
+        in failed.error
+    )
+    with pytest.raises(ValueError) as info:
+        Job(picky, inputs=[str(tmp_path / "c.txt")], output=str(tmp_path / "p")).run(local=True)
+    assert "the record at byte 10" in "".join(getattr(info.value, "__notes__", []))
+    with pytest.raises(RuntimeError, match="only known inside"):
+        context()
