@@ -150,6 +150,18 @@ def run(
     _report(result)
 
 
+def failed_attempts(
+    attempts: list[dict[str, Any]],
+) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """Failed and killed attempts grouped by state and error, in the order each was first
+    seen: a task that failed four times the same way is one error, said once."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for a in attempts:
+        if a["state"] in ("FAILED", "KILLED"):
+            groups.setdefault((a["state"], a["error"] or ""), []).append(a)
+    return [(state, error, group) for (state, error), group in groups.items()]
+
+
 def _follow(running: RunningJob) -> JobResult:
     """Wait for the job, with progress bars on a terminal."""
     with Progress(
@@ -238,11 +250,17 @@ def status(
         f"{s['duration']:.1f}s  output {s['output']}"
     )
     started = min((a["started"] for a in s["attempts"]), default=time.time())
-    for a in s["attempts"]:
-        if a["state"] in ("FAILED", "KILLED"):
-            print(f"  {a['id']} {a['state']} on {a['worker']} at +{a['started'] - started:.1f}s")
-            if a["error"]:
-                print("    " + a["error"].strip().replace("\n", "\n    "))
+    for state, error, group in failed_attempts(s["attempts"]):
+        first = group[0]
+        if len(group) == 1:
+            print(f"  {first['id']} {state} on {first['worker']} "
+                  f"at +{first['started'] - started:.1f}s")  # fmt: skip
+        else:
+            workers = ", ".join(sorted({a["worker"] for a in group}))
+            print(f"  {len(group)} attempts {state} with the same error "
+                  f"({first['id']} and {len(group) - 1} more, on {workers})")  # fmt: skip
+        if error:
+            print("    " + error.strip().replace("\n", "\n    "))
     if s["error"]:
         err.print(s["error"], markup=False, highlight=False)
 

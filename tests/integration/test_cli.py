@@ -260,3 +260,20 @@ def test_ctrl_c_while_following_a_job_leaves_it_running_and_says_how_to_stop_it(
     assert "RUNNING" in run(home, "job", "status", job_id).stdout
     run(home, "job", "kill", job_id)
     wait_for(lambda: "KILLED" in run(home, "job", "status", job_id).stdout, 60, "the kill")
+
+
+def test_a_task_that_fails_the_same_way_each_time_is_reported_once(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    home = cluster.directory
+    script = tmp_path / "always_fails.py"
+    script.write_text("def mapper(key, line):\n    raise ValueError('the same bug')\n")
+    with FileSystem.from_cluster(home) as fs:
+        fs.write_bytes("/same-bug/in.txt", b"one line\n")
+    done = run(home, "job", "submit", str(script), "-i", "/same-bug/in.txt", "-o",
+               "/same-bug/out", check=False)  # fmt: skip
+    assert done.returncode == 1
+    job_id = done.stdout.split()[1]
+    status = run(home, "job", "status", job_id).stdout
+    assert "4 attempts FAILED with the same error" in status
+    assert status.count("ValueError: the same bug") == 1

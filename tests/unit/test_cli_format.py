@@ -80,3 +80,26 @@ def test_columns_are_never_cut() -> None:
         long + "     1",
         "/b" + " " * (len(long) - 2) + "    22",
     ]
+
+
+def test_identical_failures_are_one_group_in_first_seen_order() -> None:
+    from cli.job import failed_attempts
+
+    def attempt(i: int, state: str, error: str | None) -> dict[str, object]:
+        return {"id": f"a{i}", "state": state, "error": error, "worker": f"w{i % 2}"}
+
+    attempts = [
+        attempt(0, "FAILED", "boom"),
+        attempt(1, "SUCCEEDED", None),
+        attempt(2, "FAILED", "other"),
+        attempt(3, "FAILED", "boom"),
+        attempt(4, "KILLED", "boom"),
+        attempt(5, "KILLED", None),
+    ]
+    groups = failed_attempts(attempts)  # type: ignore[arg-type]
+    assert [(s, e, [a["id"] for a in g]) for s, e, g in groups] == [
+        ("FAILED", "boom", ["a0", "a3"]),
+        ("FAILED", "other", ["a2"]),
+        ("KILLED", "boom", ["a4"]),
+        ("KILLED", "", ["a5"]),
+    ]
