@@ -51,7 +51,7 @@ from minihadoop.errors import (
     PathIsNotEmptyDirectoryError,
 )
 from minihadoop.filesystem import FileSystem
-from minihadoop.globbing import has_magic
+from minihadoop.globbing import component_regex, expand_braces, has_magic
 from minihadoop.models import FileStatus
 from minihadoop.xattrs import decode_value, encode_value
 
@@ -140,6 +140,25 @@ class Failures:
 
 class UsageMistake(IllegalArgumentError):
     """A command used wrongly (arguments that cannot go together): exit status 2."""
+
+
+def each_path(
+    dir: Path | None,
+    patterns: Iterable[str],
+    do: Callable[[FileSystem, str], None],
+    *,
+    glob: bool = True,
+) -> Failures:
+    """`do(fs, path)` for every path the patterns match (with `glob` false, for the path
+    each names: what does not exist yet is not globbed), on one client: a failure on one
+    path is said on stderr and the others are still done. The caller ends with `.exit()`
+    once its own output is out."""
+    failures = Failures()
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns) if glob else patterns:
+            with failures.each():
+                do(fs, path if glob else paths.normalize(absolute(fs, path)))
+    return failures
 
 
 def fail(message: str) -> NoReturn:
@@ -235,26 +254,26 @@ def ls(
     dir: Path | None = DirOption,
 ) -> None:
     """List folders (or show files): permission, replication, owner, group, size, date, path."""
-    failures = Failures()
     found: list[FileStatus] = []
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns or ["."]):
-            with failures.each():
-                status = fs.stat(path)
-                if directory or not status.is_dir:
-                    entries = [status]
-                elif recursive:
-                    entries = list(_walk(fs, path))
-                else:
-                    entries = fs.ls(path)
-                entries = _sorted(entries, by_time, by_size, reverse)
-                found += entries
-                if as_json:
-                    continue
-                if status.is_dir and entries and not (directory or recursive or paths_only):
-                    print(f"Found {len(entries)} items")
-                for line in [e.path for e in entries] if paths_only else ls_lines(entries, human):
-                    print(line)
+
+    def each(fs: FileSystem, path: str) -> None:
+        status = fs.stat(path)
+        if directory or not status.is_dir:
+            entries = [status]
+        elif recursive:
+            entries = list(_walk(fs, path))
+        else:
+            entries = fs.ls(path)
+        entries = _sorted(entries, by_time, by_size, reverse)
+        found.extend(entries)
+        if as_json:
+            return
+        if status.is_dir and entries and not (directory or recursive or paths_only):
+            print(f"Found {len(entries)} items")
+        for line in [e.path for e in entries] if paths_only else ls_lines(entries, human):
+            print(line)
+
+    failures = each_path(dir, patterns or ["."], each)
     if as_json:
         emit_json([e.model_dump(mode="json") for e in found])
     failures.exit()
@@ -326,24 +345,24 @@ def stat(
 ) -> None:
     """Files' status, one line each, as FORMAT says (%y date, %b size, %n name, %r…)."""
     fmt = args[0] if len(args) > 1 and "%" in args[0] else "%y"
-    failures = Failures()
     found = []
-    with client(dir) as fs:
-        for path in failures.expand(fs, args[1:] if args[0] is fmt else args):
-            with failures.each():
-                s = fs.stat(path)
-                found.append(s.model_dump(mode="json"))
-                if as_json:
-                    continue
-                if not every:
-                    print(stat_format(fmt, s))
-                    continue
-                for key, value in s.model_dump(mode="json").items():
-                    if key in ("modification_time", "access_time"):
-                        value = f"{timestamp_seconds(value)}  ({value} ms)"
-                    elif key == "permission":
-                        value = f"{value}  ({symbolic(value, s.is_dir)})"
-                    print(f"{key:<18} {value}")
+
+    def each(fs: FileSystem, path: str) -> None:
+        s = fs.stat(path)
+        found.append(s.model_dump(mode="json"))
+        if as_json:
+            return
+        if not every:
+            print(stat_format(fmt, s))
+            return
+        for key, value in s.model_dump(mode="json").items():
+            if key in ("modification_time", "access_time"):
+                value = f"{timestamp_seconds(value)}  ({value} ms)"
+            elif key == "permission":
+                value = f"{value}  ({symbolic(value, s.is_dir)})"
+            print(f"{key:<18} {value}")
+
+    failures = each_path(dir, args[1:] if args[0] is fmt else args, each)
     if as_json:
         emit_json(found)
     failures.exit()
@@ -359,18 +378,16 @@ def du(
     dir: Path | None = DirOption,
 ) -> None:
     """Space used: size, space with every replica, path (for each entry of a folder)."""
-    failures = Failures()
     rows: list[dict[str, Any]] = []
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns or ["."]):
-            with failures.each():
-                status = fs.stat(path)
-                targets = [path] if summary or not status.is_dir else [e.path for e in fs.ls(path)]
-                for target in targets:
-                    s = fs.du(target)
-                    rows.append(
-                        {"path": target, "length": s.length, "space_consumed": s.space_consumed}
-                    )
+
+    def each(fs: FileSystem, path: str) -> None:
+        status = fs.stat(path)
+        targets = [path] if summary or not status.is_dir else [e.path for e in fs.ls(path)]
+        for target in targets:
+            s = fs.du(target)
+            rows.append({"path": target, "length": s.length, "space_consumed": s.space_consumed})
+
+    failures = each_path(dir, patterns or ["."], each)
     if as_json:
         emit_json(rows)
     else:
@@ -396,23 +413,23 @@ def count(
     dir: Path | None = DirOption,
 ) -> None:
     """Folders, files and bytes below each path: DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME."""
-    failures = Failures()
     rows: list[dict[str, Any]] = []
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
-            with failures.each():
-                s = fs.du(path)
-                rows.append(
-                    {
-                        "path": path,
-                        "directory_count": s.directory_count,
-                        "file_count": s.file_count,
-                        "length": s.length,
-                        "space_consumed": s.space_consumed,
-                        "quota": -1,
-                        "space_quota": -1,
-                    }
-                )
+
+    def each(fs: FileSystem, path: str) -> None:
+        s = fs.du(path)
+        rows.append(
+            {
+                "path": path,
+                "directory_count": s.directory_count,
+                "file_count": s.file_count,
+                "length": s.length,
+                "space_consumed": s.space_consumed,
+                "quota": -1,
+                "space_quota": -1,
+            }
+        )
+
+    failures = each_path(dir, patterns, each)
     if as_json:
         emit_json(rows)
         failures.exit()
@@ -504,13 +521,12 @@ def checksum(
     patterns: list[str] = typer.Argument(..., metavar="PATH…"), dir: Path | None = DirOption
 ) -> None:
     """Each file's checksum, as HDFS computes it (MD5 of MD5s of CRC32Cs)."""
-    failures = Failures()
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
-            with failures.each():
-                c = fs.checksum(path)
-                print(f"{path}\t{c['algorithm']}\t{c['bytes']}")
-    failures.exit()
+
+    def each(fs: FileSystem, path: str) -> None:
+        c = fs.checksum(path)
+        print(f"{path}\t{c['algorithm']}\t{c['bytes']}")
+
+    each_path(dir, patterns, each).exit()
 
 
 @app.command()
@@ -522,25 +538,22 @@ def find(
     dir: Path | None = DirOption,
 ) -> None:
     """Every path below the given ones whose name matches -name (or -iname)."""
-    from minihadoop.globbing import component_regex, expand_braces
-
+    fold = iname is not None  # -iname: names and glob compared in lower case
     wanted = [
-        (component_regex(alt.lower() if iname else alt), bool(iname))
-        for alt in expand_braces(iname or name or "*")
+        component_regex(alt.lower() if fold else alt) for alt in expand_braces(iname or name or "*")
     ]
 
     def hit(entry: FileStatus) -> bool:
-        return any(rx.fullmatch(entry.name.lower() if low else entry.name) for rx, low in wanted)
+        name = entry.name.lower() if fold else entry.name
+        return any(rx.fullmatch(name) for rx in wanted)
 
-    failures = Failures()
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns or ["."]):
-            with failures.each():
-                top = fs.stat(path)
-                for entry in [top, *(_walk(fs, path) if top.is_dir else [])]:
-                    if hit(entry) and print_:
-                        print(entry.path)
-    failures.exit()
+    def each(fs: FileSystem, path: str) -> None:
+        top = fs.stat(path)
+        for entry in [top, *(_walk(fs, path) if top.is_dir else [])]:
+            if hit(entry) and print_:
+                print(entry.path)
+
+    each_path(dir, patterns or ["."], each).exit()
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -551,12 +564,12 @@ def cat(
     patterns: list[str] = typer.Argument(..., metavar="PATH…"), dir: Path | None = DirOption
 ) -> None:
     """Print files' bytes to standard output."""
-    failures = Failures()
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
-            with failures.each():
-                for piece in fs.cat(path):
-                    sys.stdout.buffer.write(piece)
+
+    def each(fs: FileSystem, path: str) -> None:
+        for piece in fs.cat(path):
+            sys.stdout.buffer.write(piece)
+
+    failures = each_path(dir, patterns, each)
     sys.stdout.buffer.flush()
     failures.exit()
 
@@ -566,27 +579,26 @@ def text(
     patterns: list[str] = typer.Argument(..., metavar="PATH…"), dir: Path | None = DirOption
 ) -> None:
     """Print files as text, decompressing gzip and bzip2 files (by their first bytes)."""
-    failures = Failures()
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
-            with failures.each(), fs.open(path) as src:
-                head = src.read(3)
-                src.seek(0)
-                if head[:2] == b"\x1f\x8b":
-                    reader: Any = gzip.GzipFile(fileobj=src)
-                elif head == b"BZh":
-                    reader = bz2.BZ2File(src)
-                else:
-                    reader = src
-                try:
-                    while piece := reader.read(1 << 20):
-                        sys.stdout.buffer.write(piece)
-                except BrokenPipeError:
-                    raise
-                except (OSError, EOFError, zlib.error) as exc:
-                    raise IllegalArgumentError(
-                        f"{path}: not readable as compressed: {exc}"
-                    ) from None
+
+    def each(fs: FileSystem, path: str) -> None:
+        with fs.open(path) as src:
+            head = src.read(3)
+            src.seek(0)
+            if head[:2] == b"\x1f\x8b":
+                reader: Any = gzip.GzipFile(fileobj=src)
+            elif head == b"BZh":
+                reader = bz2.BZ2File(src)
+            else:
+                reader = src
+            try:
+                while piece := reader.read(1 << 20):
+                    sys.stdout.buffer.write(piece)
+            except BrokenPipeError:
+                raise
+            except (OSError, EOFError, zlib.error) as exc:
+                raise IllegalArgumentError(f"{path}: not readable as compressed: {exc}") from None
+
+    failures = each_path(dir, patterns, each)
     sys.stdout.buffer.flush()
     failures.exit()
 
@@ -865,19 +877,17 @@ def touchz(
     patterns: list[str] = typer.Argument(..., metavar="PATH…"), dir: Path | None = DirOption
 ) -> None:
     """Make empty files (an existing empty file is left as it is)."""
-    failures = Failures()
-    with client(dir) as fs:
-        for pattern in patterns:
-            with failures.each():
-                path = paths.normalize(absolute(fs, pattern))
-                try:
-                    s = fs.stat(path)
-                except FileNotFoundError_:
-                    fs.write_bytes(path, b"", create_parent=False)
-                    continue
-                if s.is_dir or s.length:
-                    raise FileAlreadyExistsError(f"{path}: not a zero-length file")
-    failures.exit()
+
+    def each(fs: FileSystem, path: str) -> None:
+        try:
+            s = fs.stat(path)
+        except FileNotFoundError_:
+            fs.write_bytes(path, b"", create_parent=False)
+            return
+        if s.is_dir or s.length:
+            raise FileAlreadyExistsError(f"{path}: not a zero-length file")
+
+    each_path(dir, patterns, each, glob=False).exit()
 
 
 @app.command()
@@ -887,19 +897,17 @@ def mkdir(
     dir: Path | None = DirOption,
 ) -> None:
     """Make folders. Without -p, the parent must exist and the folder must not."""
-    failures = Failures()
-    with client(dir) as fs:
-        for pattern in patterns:
-            with failures.each():
-                path = paths.normalize(absolute(fs, pattern))
-                if not parents:
-                    if fs.exists(path):
-                        raise FileAlreadyExistsError(f"{path}: file exists")
-                    parent = paths.parent(path)
-                    if not _is_dir(fs, parent):
-                        raise FileNotFoundError_(f"{parent}: no such folder (-p makes it)")
-                fs.mkdir(path)
-    failures.exit()
+
+    def each(fs: FileSystem, path: str) -> None:
+        if not parents:
+            if fs.exists(path):
+                raise FileAlreadyExistsError(f"{path}: file exists")
+            parent = paths.parent(path)
+            if not _is_dir(fs, parent):
+                raise FileNotFoundError_(f"{parent}: no such folder (-p makes it)")
+        fs.mkdir(path)
+
+    each_path(dir, patterns, each, glob=False).exit()
 
 
 @app.command()
@@ -1009,19 +1017,18 @@ def rmdir(
     dir: Path | None = DirOption,
 ) -> None:
     """Remove empty folders."""
-    failures = Failures()
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
-            with failures.each():
-                s = fs.stat(path)
-                if not s.is_dir:
-                    raise IllegalArgumentError(f"{path}: not a folder")
-                if s.children_num:
-                    if ignore:
-                        continue
-                    raise PathIsNotEmptyDirectoryError(f"{path}: the folder is not empty")
-                fs.rm(path, skip_trash=True)
-    failures.exit()
+
+    def each(fs: FileSystem, path: str) -> None:
+        s = fs.stat(path)
+        if not s.is_dir:
+            raise IllegalArgumentError(f"{path}: not a folder")
+        if s.children_num:
+            if ignore:
+                return
+            raise PathIsNotEmptyDirectoryError(f"{path}: the folder is not empty")
+        fs.rm(path, skip_trash=True)
+
+    each_path(dir, patterns, each).exit()
 
 
 @app.command()
@@ -1095,13 +1102,12 @@ def chmod(
     dir: Path | None = DirOption,
 ) -> None:
     """Change modes: octal (644) or symbolic (u+x,go-w)."""
-    failures = Failures()
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
-            with failures.each():
-                for s in _each_below(fs, path, recursive):
-                    fs.chmod(s.path, apply_mode(mode, s.permission, s.is_dir))
-    failures.exit()
+
+    def each(fs: FileSystem, path: str) -> None:
+        for s in _each_below(fs, path, recursive):
+            fs.chmod(s.path, apply_mode(mode, s.permission, s.is_dir))
+
+    each_path(dir, patterns, each).exit()
 
 
 @app.command()
@@ -1134,13 +1140,12 @@ def chgrp(
 def _set_owner(
     patterns: list[str], user: str | None, group: str | None, recursive: bool, dir: Path | None
 ) -> None:
-    failures = Failures()
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
-            with failures.each():
-                for s in _each_below(fs, path, recursive):
-                    fs.chown(s.path, user, group)
-    failures.exit()
+
+    def each(fs: FileSystem, path: str) -> None:
+        for s in _each_below(fs, path, recursive):
+            fs.chown(s.path, user, group)
+
+    each_path(dir, patterns, each).exit()
 
 
 @app.command()
@@ -1157,16 +1162,15 @@ def getfattr(
         fail("fs getfattr takes -n NAME or -d")
     if encoding.lower() not in ("text", "hex", "base64"):
         fail(f"invalid encoding {encoding!r} (text, hex or base64)")
-    failures = Failures()
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
-            with failures.each():
-                for s in _each_below(fs, path, recursive):
-                    held = fs.get_xattrs(s.path, *([name] if name else []))
-                    print(f"# file: {s.path}")
-                    for key, value in sorted(held.items()):
-                        print(f"{key}={encode_value(value, encoding)}")
-    failures.exit()
+
+    def each(fs: FileSystem, path: str) -> None:
+        for s in _each_below(fs, path, recursive):
+            held = fs.get_xattrs(s.path, *([name] if name else []))
+            print(f"# file: {s.path}")
+            for key, value in sorted(held.items()):
+                print(f"{key}={encode_value(value, encoding)}")
+
+    each_path(dir, patterns, each).exit()
 
 
 @app.command()
@@ -1180,16 +1184,15 @@ def setfattr(
     """Set (-n NAME -v VALUE) or remove (-x NAME) an extended attribute (user.…)."""
     if (name is None) == (remove is None):
         fail("fs setfattr takes -n NAME [-v VALUE] or -x NAME")
-    failures = Failures()
-    with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
-            with failures.each():
-                if remove is not None:
-                    fs.remove_xattr(path, remove)
-                else:
-                    assert name is not None
-                    fs.set_xattr(path, name, decode_value(value))
-    failures.exit()
+
+    def each(fs: FileSystem, path: str) -> None:
+        if remove is not None:
+            fs.remove_xattr(path, remove)
+        else:
+            assert name is not None
+            fs.set_xattr(path, name, decode_value(value))
+
+    each_path(dir, patterns, each).exit()
 
 
 # --- health ---------------------------------------------------------------------------------

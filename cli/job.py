@@ -28,6 +28,31 @@ DirOption = typer.Option(
 )
 
 
+ScriptArgument = typer.Argument(
+    ..., help="A Python file defining mapper, reducer, and optionally combiner, partitioner."
+)
+OutputOption = typer.Option(..., "--output", "-o", help="Output folder (must not exist).")
+ReducersOption = typer.Option(
+    1, "--reducers", "-r", min=0, max=10_000, help="Reduce tasks (0: map-only)."
+)
+
+
+def job_from_script(script: Path, inputs: list[str], output: str, reducers: int, **kw: Any) -> Job:
+    """The job a script's functions make; `kw` as `Job` takes them (name, cluster_dir)."""
+    functions = load_script(script)
+    kw.setdefault("name", script.stem)
+    return Job(
+        functions["mapper"],
+        functions["reducer"],
+        combiner=functions["combiner"],
+        partitioner=functions["partitioner"],
+        inputs=inputs,
+        output=output,
+        num_reducers=reducers,
+        **kw,
+    )
+
+
 def load_script(path: Path) -> dict[str, Any]:
     """The job functions a script defines: mapper (required), reducer, combiner, partitioner.
 
@@ -65,32 +90,19 @@ def load_script(path: Path) -> dict[str, Any]:
 
 @app.command()
 def submit(
-    script: Path = typer.Argument(
-        ..., help="A Python file defining mapper, reducer, and optionally combiner, partitioner."
-    ),
+    script: Path = ScriptArgument,
     inputs: list[str] = typer.Option(
         ..., "--input", "-i", help="Input file or folder (repeatable)."
     ),
-    output: str = typer.Option(..., "--output", "-o", help="Output folder (must not exist)."),
-    reducers: int = typer.Option(
-        1, "--reducers", "-r", min=0, max=10_000, help="Reduce tasks (0: map-only)."
-    ),
+    output: str = OutputOption,
+    reducers: int = ReducersOption,
     name: str | None = typer.Option(None, help="Job name (default: the script's name)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the job until it ends."),
     dir: Path | None = DirOption,
 ) -> None:
     """Submit a job script and follow its progress."""
-    functions = load_script(script)
-    job = Job(
-        functions["mapper"],
-        functions["reducer"],
-        combiner=functions["combiner"],
-        partitioner=functions["partitioner"],
-        inputs=inputs,
-        output=output,
-        num_reducers=reducers,
-        name=name or script.stem,
-        cluster_dir=home_dir(dir),
+    job = job_from_script(
+        script, inputs, output, reducers, name=name or script.stem, cluster_dir=home_dir(dir)
     )
     running = job.submit()
     try:
@@ -112,16 +124,12 @@ def submit(
 
 @app.command()
 def run(
-    script: Path = typer.Argument(
-        ..., help="A Python file defining mapper, reducer, and optionally combiner, partitioner."
-    ),
+    script: Path = ScriptArgument,
     inputs: list[str] = typer.Option(
         ..., "--input", "-i", help="Input file or folder (repeatable); local with --local."
     ),
-    output: str = typer.Option(..., "--output", "-o", help="Output folder (must not exist)."),
-    reducers: int = typer.Option(
-        1, "--reducers", "-r", min=0, max=10_000, help="Reduce tasks (0: map-only)."
-    ),
+    output: str = OutputOption,
+    reducers: int = ReducersOption,
     local: bool = typer.Option(
         False, "--local", help="Run here, without a cluster, over local files."
     ),
@@ -135,17 +143,7 @@ def run(
     if not local:
         submit(script, inputs, output, reducers, None, True, dir)
         return
-    functions = load_script(script)
-    job = Job(
-        functions["mapper"],
-        functions["reducer"],
-        combiner=functions["combiner"],
-        partitioner=functions["partitioner"],
-        inputs=inputs,
-        output=output,
-        num_reducers=reducers,
-        name=script.stem,
-    )
+    job = job_from_script(script, inputs, output, reducers)
     result = job.run(local=True, processes=processes, split_size=parse_size(split_size))
     _report(result)
 

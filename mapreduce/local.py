@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import shutil
 import tempfile
 import time
 from collections import Counter
@@ -49,7 +48,6 @@ class LocalResult:
     output: str
     counters: dict[str, int]
     duration: float
-    ok: bool = True
 
 
 def input_files(inputs: Sequence[str | Path]) -> list[Path]:
@@ -197,8 +195,3 @@ def _reduce_task(
     counters["REDUCE_INPUT_RECORDS"] += reduced.records
     counters["REDUCE_OUTPUT_RECORDS"] += text.records
     return counters
-
-
-def clean(output: str | Path) -> None:
-    """Remove a local output folder (for tests and reruns)."""
-    shutil.rmtree(output, ignore_errors=True)

@@ -244,9 +244,7 @@ class FileSystem:
         }
         if replay is Replay.SESSION:
             params.update(self._session())
-        # Quoted: a name may hold '#', '?' or '%', which a URL would otherwise read as its own.
-        url = f"/webhdfs/v1{urllib.parse.quote(path)}"
-        response = self._nn(method, url, replay, params=self._fenced(params))
+        response = self._nn(method, _webhdfs_url(path), replay, params=self._fenced(params))
         return response.json() if response.content else None  # SETOWNER & co. answer empty
 
     def _native(self, endpoint: str, body: Any, replay: Replay) -> Any:
@@ -398,8 +396,7 @@ class FileSystem:
         """`path`'s extended attributes (those named, or all), name -> value."""
         params = [("op", "GETXATTRS"), ("user.name", self.user), ("encoding", "base64")]
         params += [("xattr.name", n) for n in names]
-        url = f"/webhdfs/v1{urllib.parse.quote(paths.normalize(path))}"
-        found = self._nn("GET", url, Replay.SAFE, params=params).json()["XAttrs"]
+        found = self._nn("GET", _webhdfs_url(path), Replay.SAFE, params=params).json()["XAttrs"]
         return {a["name"]: base64.b64decode(a["value"][2:]) for a in found}
 
     def list_xattrs(self, path: str) -> list[str]:
@@ -1128,6 +1125,12 @@ def _body(
             if sent is not None:
                 sent(min(i + step, len(view)))
     yield sums
+
+
+def _webhdfs_url(path: str) -> str:
+    """The namenode's WebHDFS URL path for `path`, quoted: a name may hold '#', '?' or '%',
+    which a URL would otherwise read as its own."""
+    return f"/webhdfs/v1{urllib.parse.quote(paths.normalize(path))}"
 
 
 def _ids_of(located: LocatedBlock, urls: list[str]) -> list[str]:

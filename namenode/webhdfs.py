@@ -261,19 +261,19 @@ def _getfileblocklocations(system: Namesystem, path: str, q: QueryParams, _u: st
     return {"BlockLocations": {"BlockLocation": located}}
 
 
-def xattr_name(q: QueryParams) -> str:
-    name = q.get("xattr.name")
+def xattr_name(name: str | None) -> str:
+    """A request's `xattr.name`, its namespace's case folded as HDFS folds it."""
     if not name:
         raise IllegalArgumentError("xattr.name is required")
     space, dot, rest = name.partition(".")
-    return f"{space.lower()}{dot}{rest}"  # HDFS folds the namespace's case
+    return f"{space.lower()}{dot}{rest}"
 
 
 def _getxattrs(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     encoding = q.get("encoding")
     encode_value(b"", encoding)  # a bad encoding is refused even where there is nothing
     held = system.xattrs(path)
-    wanted = [xattr_name(QueryParams({"xattr.name": n})) for n in q.getlist("xattr.name")]
+    wanted = [xattr_name(n) for n in q.getlist("xattr.name")]
     if any(n not in held for n in wanted):
         raise MiniHadoopError("At least one of the attributes provided was not found.")
     names = wanted or sorted(held)
@@ -307,12 +307,12 @@ def _rename(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
 def _setxattr(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     value = decode_value(q.get("xattr.value") or "")
     flag = (q.get("flag") or "CREATE,REPLACE").upper()
-    system.set_xattr(path, xattr_name(q), value, flag, session_of(q))
+    system.set_xattr(path, xattr_name(q.get("xattr.name")), value, flag, session_of(q))
     return Response(status_code=200)
 
 
 def _removexattr(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
-    system.remove_xattr(path, xattr_name(q), session_of(q))
+    system.remove_xattr(path, xattr_name(q.get("xattr.name")), session_of(q))
     return Response(status_code=200)
 
 
