@@ -38,6 +38,15 @@ def replica_files(cluster: LocalCluster, block_id: int) -> dict[str, Path]:
     return found
 
 
+def read_replica(path: Path) -> bytes | None:
+    """A replica file's bytes, or None when its datanode deleted it since it was listed
+    (the rotten replica is removed while the test polls)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def all_blocks_at(fs: FileSystem, path: str, replicas: int, avoid: set[str] = frozenset()) -> bool:
     report = fs.fsck(path)
     return all(
@@ -196,7 +205,7 @@ def test_corrupt_replica_is_never_served_and_is_replaced(
         # until some read has hit the rotten copy and the namenode has replaced it.
         assert fs.read_bytes("/rot/f") == data
         files = replica_files(cluster, block_id)
-        good = [p for p in files.values() if p.read_bytes() == data[: 1 << 20]]
+        good = [p for p in files.values() if read_replica(p) == data[: 1 << 20]]
         return len(good) == 3 and all_blocks_at(fs, "/rot", 3)
 
     wait_for(read_right_and_replaced, what="the rotten replica replaced by a good one")
@@ -212,7 +221,7 @@ def test_scanner_finds_rot_nobody_read(make_cluster: MakeCluster, connect: Conne
     path.write_bytes(b"\0" * len(data))
 
     def repaired() -> bool:
-        return path.exists() and path.read_bytes() == data and all_blocks_at(fs, "/scan", 3)
+        return read_replica(path) == data and all_blocks_at(fs, "/scan", 3)
 
     wait_for(repaired, what="scanner report and repair")
 
