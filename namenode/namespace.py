@@ -9,8 +9,10 @@ Files are write-once. A file being written lives in `under_construction`, not in
 readers never see it until `CompleteFile`, which also replaces an existing file atomically
 when the writer asked to overwrite. Its path is taken all the same: no folder is made
 there, and it goes with its folder when that is deleted (dropped) or renamed (moved), so
-its parent folder always exists. It can be renamed itself, too. The writer's commands name
-it by its inode id (HDFS's `fileId`), which no rename changes, so the write follows it.
+its parent folder always exists. By its own path it is nothing yet: `exists`, a listing,
+delete and rename all see no file there (a rename that moved it while a listing could not
+show it would not be linearizable). The writer's commands name it by its inode id (HDFS's
+`fileId`), which no rename of a folder above it changes, so the write follows it.
 
 Lease recovery is two commands: `ReassignLease` takes the file from a writer presumed dead
 (its later calls fail) and stamps its last block with a recovery id; `CloseRecovered`
@@ -664,14 +666,12 @@ class Namespace:
             removed.extend(self._drop_pending(path))
         return Effects(removed_blocks=removed, result=True)
 
-    def _check_rename(self, src: str, dst: str) -> tuple[Directory, Directory | File | None, str]:
-        """Where `src` goes: (new parent, node, final path). HDFS's rename rules. The node
-        is None when `src` is a new file being written, which is not in the tree yet."""
+    def _check_rename(self, src: str, dst: str) -> tuple[Directory, Directory | File, str]:
+        """Where `src` goes: (new parent, node, final path). HDFS's rename rules. A new
+        file being written is not in the tree yet, so it is not found."""
         if src == "/":
             raise IllegalArgumentError("cannot rename /")
-        node = self.lookup(src)
-        if node is None and src not in self.under_construction:
-            raise FileNotFoundError_(f"File does not exist: {src}")
+        node = self._get(src)
         target = self.lookup(dst)
         if isinstance(target, Directory):  # mv a /b where /b is a folder -> /b/a
             dst = paths.join(dst, paths.name(src))
@@ -689,9 +689,6 @@ class Namespace:
         new_parent, node, dst = self._check_rename(cmd.src, cmd.dst)
         old_parent = self._parent_dir(cmd.src)
         old_parent.mtime = new_parent.mtime = cmd.mtime
-        if node is None:  # a new file being written: it moves, and its writer's lease with it
-            self._move_pending(cmd.src, dst)
-            return Effects(result=True)
         del old_parent.children[paths.name(cmd.src)]
         new_parent.children[paths.name(dst)] = node
         # Files being written move with their folder, as HDFS moves their leases: left

@@ -369,7 +369,8 @@ def _explain_part(model: Model[Any], part: PartResult, origin: float) -> list[st
     lines.append(f"  model state after it: {model.describe_state(part.state)}")
     if part.blocked is not None:
         lines.append("  had to be placed next, but no order allows it:")
-        lines.append(f"    {part.blocked.describe(origin)}{_expected(model, part, part.blocked)}")
+        blocked = part.blocked
+        lines.append(f"    {blocked.describe(origin, whole=True)}{_expected(model, part, blocked)}")
     others = [o for o in part.candidates if o is not part.blocked]
     if others:
         lines.append("  other operations that could have come next (each tried):")

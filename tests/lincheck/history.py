@@ -48,21 +48,23 @@ class Operation:
         if self.ret is not None and self.ret < self.call:
             raise ValueError(f"an operation cannot return before its call: {self}")
 
-    def describe(self, origin: float = 0.0) -> str:
-        """One line for a report, with times relative to `origin`."""
-        args = ", ".join(_short(a) for a in self.args)
+    def describe(self, origin: float = 0.0, *, whole: bool = False) -> str:
+        """One line for a report, with times relative to `origin`; `whole` shows the
+        arguments and answer uncut (for the operation a report is about)."""
+        limit = None if whole else 40
+        args = ", ".join(_short(a, limit) for a in self.args)
         ret = "…" if self.ret is None else f"{self.ret - origin:.3f}"
         answer = {
-            Outcome.OK: f"-> {_short(self.result)}",
+            Outcome.OK: f"-> {_short(self.result, limit)}",
             Outcome.FAIL: "refused",
             Outcome.UNKNOWN: "-> ? (no answer)",
         }[self.outcome]
         return f"[{self.call - origin:.3f}, {ret}] client {self.client}: {self.op}({args}) {answer}"
 
 
-def _short(value: Any, limit: int = 40) -> str:
+def _short(value: Any, limit: int | None = 40) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 class HistoryRecorder:
