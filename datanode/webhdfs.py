@@ -58,7 +58,7 @@ def router(service: DatanodeService, auth: Any, read: Any) -> APIRouter:
         delegation token, as the token's user; else as the `user.name` it gave."""
         principal = principal_of(request)
         user = principal.user if principal and principal.user else None
-        user = user or request.query_params.get("user.name") or "hadoop"
+        user = user or request.query_params.get("user.name") or "dr.who"  # as the namenode
         settings = service.settings
         return FileSystem(service.namenode_url, settings.token, user=user, tls_ca=settings.tls_ca)
 

@@ -206,7 +206,7 @@ class JobTracker:
     def _resume(self, stored: StoredJob, now: float) -> None:
         plan = stored.plan
         epoch = stored.epoch + 1
-        committed = self._committed_parts(plan.output)
+        committed = self._committed_parts(plan.output, self.fs.as_user(plan.user))
         self.journal.set_epoch(plan.id, epoch)  # before any attempt of this epoch is named
         self.records[plan.id] = JobRecord(
             id=plan.id, name=plan.name, user=plan.user, state=JobState.RUNNING,
@@ -249,12 +249,12 @@ class JobTracker:
         if kind is TaskKind.MAP:
             self.maps_restored += 1
 
-    def _committed_parts(self, output: str) -> set[str]:
+    def _committed_parts(self, output: str, fs: FileSystem) -> set[str]:
         """Part files committed: in ``_temporary/committed``, or already in place."""
         names: set[str] = set()
         for folder in (f"{output}/_temporary/committed", output):
             with contextlib.suppress(FileNotFoundError_):
-                names |= {e.name for e in self.fs.ls(folder) if e.name.startswith("part-")}
+                names |= {e.name for e in fs.ls(folder) if e.name.startswith("part-")}
         return names
 
     def _import_ended(self, job_ids: list[str]) -> None:
@@ -281,7 +281,9 @@ class JobTracker:
     def submit(self, req: SubmitRequest) -> str:
         """Validate, plan splits and start a job; returns its id. Nothing runs on a bad job."""
         output = paths.normalize(req.output)
-        if self.fs.exists(output):
+        # A job's files are read and written as its user, whose permissions they need.
+        fs = self.fs.as_user(req.user)
+        if fs.exists(output):
             raise FileAlreadyExistsError(f"Output directory {output} already exists")
         try:
             payload = base64.b64decode(req.payload, validate=True)
@@ -290,11 +292,11 @@ class JobTracker:
         if not payload or len(payload) > MAX_PAYLOAD:
             raise IllegalArgumentError(f"job payload must be 1 byte to {MAX_PAYLOAD} bytes")
         unseal_payload(payload, self._seal_key)  # workers would refuse it: refuse it now
-        files = self._input_files([paths.normalize(p) for p in req.inputs])
-        splits = plan_splits([self.fs.blocks(f) for f in files])
+        files = self._input_files([paths.normalize(p) for p in req.inputs], fs)
+        splits = plan_splits([fs.blocks(f) for f in files])
         now = self.clock()
         job_id = f"job_{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}_{uuid.uuid4().hex[:6]}"
-        self.fs.mkdir(f"{output}/_temporary/committed")  # fails first for a bad output path
+        fs.mkdir(f"{output}/_temporary/committed")  # fails first for a bad output path
         plan = JobPlan(
             id=job_id, name=req.name, user=req.user, inputs=files, output=output,
             num_reducers=req.num_reducers, max_attempts=req.max_attempts,
@@ -332,17 +334,17 @@ class JobTracker:
         log.warning("job %s submitted: %d maps, %d reduces", job_id, len(splits), req.num_reducers)
         return job_id
 
-    def _input_files(self, inputs: list[str]) -> list[str]:
+    def _input_files(self, inputs: list[str], fs: FileSystem) -> list[str]:
         """Every file named, or below a folder named; hidden (`.`/`_`) names are skipped."""
         files: list[str] = []
         for path in inputs:
-            status = self.fs.stat(path)  # FileNotFound for a missing input
+            status = fs.stat(path)  # FileNotFound for a missing input
             if not status.is_dir:
                 files.append(path)
                 continue
             todo = [path]
             while todo:
-                for entry in self.fs.ls(todo.pop()):
+                for entry in fs.ls(todo.pop()):
                     if entry.name.startswith(("_", ".")):
                         continue
                     (todo if entry.is_dir else files).append(entry.path)
@@ -442,7 +444,9 @@ class JobTracker:
         record = self.records[launch.job_id]
         if launch.kind is TaskKind.REDUCE or not job.num_reducers:  # it will write output
             with contextlib.suppress(MiniHadoopError):  # if this fails, so will the attempt
-                self.fs.mkdir(f"{record.output}/_temporary/{launch.attempt_id}")
+                self.fs.as_user(record.user).mkdir(
+                    f"{record.output}/_temporary/{launch.attempt_id}"
+                )
         return AttemptSpec(
             job_id=launch.job_id,
             attempt_id=launch.attempt_id,
@@ -463,10 +467,11 @@ class JobTracker:
         )
 
     def _commit_task(self, ins: CommitTask) -> list[Instruction]:
-        output = self.records[ins.job_id].output
-        name = _part_name(ins.kind, ins.index)
+        record = self.records[ins.job_id]
+        output, name = record.output, _part_name(ins.kind, ins.index)
         try:
             self._move(
+                self.fs.as_user(record.user),
                 f"{output}/_temporary/{ins.attempt_id}/{name}",
                 f"{output}/_temporary/committed/{name}",
             )
@@ -513,11 +518,11 @@ class JobTracker:
 
         self.journal.later(write)
 
-    def _move(self, src: str, dst: str) -> None:
+    def _move(self, fs: FileSystem, src: str, dst: str) -> None:
         """Rename `src` to `dst`: `src` gone and `dst` there means it happened."""
         self._unless_done(
-            lambda: self.fs.mv(src, dst),
-            lambda: not self.fs.exists(src) and self.fs.exists(dst),
+            lambda: fs.mv(src, dst),
+            lambda: not fs.exists(src) and fs.exists(dst),
         )
 
     def _unless_done(self, action: Callable[[], object], done: Callable[[], bool]) -> None:
@@ -574,21 +579,22 @@ class JobTracker:
 
     def _commit_job(self, record: JobRecord) -> None:
         committed = f"{record.output}/_temporary/committed"
+        fs = self.fs.as_user(record.user)
         try:
-            entries = self.fs.ls(committed)
+            entries = fs.ls(committed)
         except FileNotFoundError_:  # moved and removed by a job tracker before this one
             entries = []
         for entry in entries:
-            self._move(entry.path, f"{record.output}/{entry.name}")
+            self._move(fs, entry.path, f"{record.output}/{entry.name}")
         temporary, success = f"{record.output}/_temporary", f"{record.output}/_SUCCESS"
         with contextlib.suppress(FileNotFoundError_):  # removed by a predecessor
             self._unless_done(
-                lambda: self.fs.rm(temporary, recursive=True, skip_trash=True),
-                lambda: not self.fs.exists(temporary),
+                lambda: fs.rm(temporary, recursive=True, skip_trash=True),
+                lambda: not fs.exists(temporary),
             )
         self._unless_done(
-            lambda: self.fs.write_bytes(success, b"", overwrite=True),
-            lambda: self.fs.exists(success),
+            lambda: fs.write_bytes(success, b"", overwrite=True),
+            lambda: fs.exists(success),
         )
 
     # --- cleaning up after failed and killed jobs ----------------------------------------------
@@ -616,7 +622,10 @@ class JobTracker:
                 self._journal_end(job_id, self._journal_once)
             except FileAlreadyExistsError:  # ended by another job tracker: its end stands
                 self._import_end(job_id)
-            self._fs_once.rm(f"{output}/_temporary", recursive=True, skip_trash=True)
+            with self.lock:
+                record = self.records.get(job_id) or self.history.job(job_id)
+            fs = self._fs_once if record is None else self._fs_once.as_user(record.user)
+            fs.rm(f"{output}/_temporary", recursive=True, skip_trash=True)
         except FileNotFoundError_:
             pass  # never made, or removed by an earlier try whose answer was lost
         except UnavailableError as exc:

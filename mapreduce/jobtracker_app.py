@@ -35,7 +35,7 @@ from coord.errors import LockHeldError
 from mapreduce.jobtracker import JobTracker
 from mapreduce.protocol import HeartbeatReply, SubmitRequest, WorkerHeartbeat
 from minihadoop.address import advertised_host
-from minihadoop.config import Settings
+from minihadoop.config import JOBTRACKER_USER, Settings
 from minihadoop.errors import IllegalArgumentError, MiniHadoopError, StandbyError
 from minihadoop.filesystem import FileSystem
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
@@ -228,7 +228,7 @@ def dfs_client(namenode: str, settings: Settings) -> FileSystem:
     return FileSystem(
         namenode,
         settings.token,
-        user="mapred",
+        user=JOBTRACKER_USER,
         retry_window=settings.retry_window,
         tls_ca=settings.tls_ca,
     )

@@ -108,7 +108,9 @@ class AttemptResult(Wire):
 
 class SubmitRequest(Wire):
     name: str = Field(default="job", max_length=200)
-    user: str = Field(default="hadoop", max_length=64)
+    # Whose job it is: its files are read and written as this user. A client that names
+    # nobody is nobody in particular, as WebHDFS's caller without user.name.
+    user: str = Field(default="dr.who", max_length=64)
     inputs: list[str] = Field(min_length=1, max_length=10_000)
     output: str
     num_reducers: int = Field(default=1, ge=0, le=10_000)

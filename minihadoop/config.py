@@ -11,8 +11,10 @@ token, so clients find the cluster with no flags.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,6 +98,12 @@ class Settings(BaseSettings):
     lease_soft_limit: float = Field(default=60.0, gt=0)
     lease_hard_limit: float = Field(default=3600.0, gt=0)
     trash: bool = True
+    # HDFS's permission model (dfs.permissions.enabled, dfs.permissions.superusergroup,
+    # hadoop.user.group.static.mapping.overrides: "alice=analysts,staff;bob=").
+    permissions: bool = True
+    supergroup: str = Field(default="supergroup", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    user_groups: str = Field(default="", max_length=65536)
+    umask: str = Field(default="022", pattern=r"^0?[0-7]{1,3}$")
     ls_limit: int = Field(default=1000, ge=1, le=100_000)  # dfs.ls.limit
 
     placement: PlacementName = "default"
@@ -222,6 +230,16 @@ def settings_from_environment() -> dict[str, str]:
     return found
 
 
+def client_umask() -> int:
+    """The mode bits a client leaves off the files (666) and folders (777) it makes when
+    not told a mode: $MINIHADOOP_UMASK (octal, Hadoop's fs.permissions.umask-mode), else
+    022 — so 644 and 755."""
+    text = os.environ.get("MINIHADOOP_UMASK") or str(Settings.model_fields["umask"].default)
+    if not re.fullmatch(r"0?[0-7]{1,3}", text):
+        raise ValueError(f"MINIHADOOP_UMASK must be an octal mode like 022, not {text[:20]!r}")
+    return int(text, 8)
+
+
 def client_retry_window() -> float:
     """How long a client retries an unavailable namenode when its caller does not say:
     $MINIHADOOP_RETRY_WINDOW, else the default. Read alone, as `client_tls_ca` is."""
@@ -238,12 +256,18 @@ def client_retry_window() -> float:
     return seconds
 
 
+JOBTRACKER_USER = "mapred"  # who the job tracker is on the DFS (its journal's owner)
+
+
 def current_user() -> str:
     """The user name a client acts as, like Hadoop's HADOOP_USER_NAME / login user."""
-    for var in ("MINIHADOOP_USER", "HADOOP_USER_NAME", "USER", "LOGNAME"):
+    for var in ("MINIHADOOP_USER", "HADOOP_USER_NAME"):
         if os.environ.get(var):
             return os.environ[var]
-    return "hadoop"
+    try:  # the account this process runs as, as Hadoop's login user is
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return "hadoop"
 
 
 class DaemonInfo(BaseModel):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import io
 import itertools
@@ -51,6 +52,7 @@ from minihadoop.config import (
     ClusterInfo,
     client_retry_window,
     client_tls_ca,
+    client_umask,
     current_user,
     home_dir,
 )
@@ -128,7 +130,9 @@ class FileSystem:
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
             verify=tls_verify(client_tls_ca() if tls_ca is None else tls_ca),
         )
+        self._shares_http = False
         self.client_name = f"mh-client-{uuid.uuid4().hex[:12]}"
+        self.umask = client_umask()
         # Each mutating call gets the next number: with the client name it makes a retry of
         # that call recognisable to the namenode, which answers it from its session table
         # instead of carrying it out twice — so such calls may be sent again after any
@@ -192,8 +196,18 @@ class FileSystem:
         clone.fence = (lock, token)
         return clone
 
+    def as_user(self, user: str) -> FileSystem:
+        """This client acting as `user` (a daemon holding the cluster token does a job's
+        file work as the job's user, as Hadoop's daemons impersonate). It shares this
+        client's connections and fence; closing it closes nothing."""
+        view = copy.copy(self)
+        view.user = user
+        view._shares_http = True
+        return view
+
     def close(self) -> None:
-        self._http.close()
+        if not self._shares_http:
+            self._http.close()
 
     def __enter__(self) -> FileSystem:
         return self
@@ -217,7 +231,16 @@ class FileSystem:
         **kw: Any,
     ) -> httpx.Response:
         """A call to the namenode's `path` (``/nn/v1/…``), sent again while it is
-        unavailable if `replay` allows — to the leader, in a namenode group."""
+        unavailable if `replay` allows — to the leader, in a namenode group. Every call
+        says who makes it (`user.name`): the namenode checks its permissions."""
+        params = kw.get("params")
+        if params is None:
+            kw["params"] = {"user.name": self.user}
+        elif isinstance(params, dict):
+            params.setdefault("user.name", self.user)
+        else:  # a list of pairs
+            if not any(k == "user.name" for k, _ in params):
+                kw["params"] = [*params, ("user.name", self.user)]
         return failing_over(
             lambda namenode: self._call(method, namenode + path, **kw),
             self._group,
@@ -340,7 +363,10 @@ class FileSystem:
         ]
 
     def mkdir(self, path: str, permission: str | None = None) -> None:
-        """Make a folder and any missing parents (`mkdir -p`)."""
+        """Make a folder and any missing parents (`mkdir -p`); its mode `permission`, else
+        777 less the umask."""
+        if permission is None:
+            permission = f"{0o777 & ~self.umask:o}".rjust(3, "0")
         self._webhdfs("PUT", path, "MKDIRS", Replay.SAFE, permission=permission)
 
     def rm(self, path: str, *, recursive: bool = False, skip_trash: bool = False) -> str | None:
@@ -521,8 +547,11 @@ class FileSystem:
         progress: Progress | None = None,
     ) -> DFSOutputStream:
         """Open a new file for writing; it appears (or replaces the old one) on `close()`.
-        Missing parent folders are made, unless `create_parent` is false."""
+        Missing parent folders are made, unless `create_parent` is false. Its mode is
+        `permission`, else 666 less the umask."""
         path = paths.normalize(path)
+        if permission is None:
+            permission = f"{0o666 & ~self.umask:o}".rjust(3, "0")
         created = self._native(
             "create",
             CreateRequest(

@@ -26,6 +26,7 @@ read `cluster.json` verify them against that CA.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import secrets
 import signal
@@ -41,14 +42,30 @@ import httpx
 
 from minihadoop.config import (
     CLUSTER_FILE,
+    JOBTRACKER_USER,
     ClusterInfo,
     DaemonInfo,
     client_tls_ca,
+    current_user,
     settings_from_environment,
 )
 from minihadoop.errors import MiniHadoopError, UnavailableError
 from minihadoop.rest import Verify, tls_verify
 from minihadoop.signing import ClusterAuth
+
+
+def standard_folders(
+    superuser: str, user: str, mapreduce: bool = True
+) -> list[tuple[str, str, str]]:
+    """(path, owner, mode) of the folders a new cluster needs, parents first."""
+    folders = [
+        ("/tmp", superuser, "1777"),
+        ("/user", superuser, "755"),
+        (f"/user/{user}", user, "755"),
+    ]
+    if mapreduce:
+        folders += [("/system", superuser, "755"), ("/system/mapred", JOBTRACKER_USER, "700")]
+    return folders
 
 
 class LocalCluster:
@@ -143,6 +160,8 @@ class LocalCluster:
                 self._start_group(namenodes, timeout=timeout)
             for i in range(datanodes):
                 self.add_datanode(port=0, index=i, timeout=timeout)
+            self.wait_for_datanodes(datanodes, timeout=timeout)
+            self.prepare_folders(mapreduce=mapreduce)
             if mapreduce:
                 for j in range(jobtrackers):
                     self._start_jobtracker(port=0, timeout=timeout, index=j)
@@ -157,6 +176,20 @@ class LocalCluster:
             self.stop()
             raise
         return self.info
+
+    def prepare_folders(self, *, mapreduce: bool = True) -> None:
+        """What an HDFS administrator makes on a new cluster, made as the superuser where
+        missing: ``/tmp`` for everybody (1777: sticky), the home folder of the user who
+        runs the cluster, and the job tracker's own folder (``/system/mapred``, the
+        ``mapred`` user's, 700)."""
+        from minihadoop.filesystem import FileSystem
+
+        superuser = getpass.getuser()  # the namenodes run as this machine's user
+        with FileSystem.from_cluster(self.directory, user=superuser) as fs:
+            for path, owner, mode in standard_folders(superuser, current_user(), mapreduce):
+                if not fs.exists(path):
+                    fs.mkdir(path, permission=mode)
+                    fs.chown(path, owner=owner)
 
     def _start_daemon(
         self, name: str, argv: list[str], data_dir: Path, *, timeout: float

@@ -161,13 +161,15 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     @router.get("/blocks", dependencies=[read], response_model=LocatedBlocks)
     def blocks(request: Request, path: str) -> Response:
         host = request.client.host if request.client else None
-        return json_response(system.blocks_for_reader(path, host))
+        with system.acting_as(webhdfs.user_of(request)):
+            return json_response(system.blocks_for_reader(path, host))
 
     @router.post("/create", dependencies=[auth], response_model=dict[str, int | float])
     def create(
         req: CreateRequest, user: str = Depends(webhdfs.caller), session: Any = Depends(_session)
     ) -> Response:
-        block_size, file_id = system.create(req, user, session)
+        with system.acting_as(user):
+            block_size, file_id = system.create(req, user, session)
         return json_response(
             {
                 "block_size": block_size,
@@ -180,7 +182,8 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     @router.post("/append", dependencies=[auth])
     def append(req: AppendRequest, request: Request) -> AppendResponse:
         host = request.client.host if request.client else None
-        return system.append(req, host, _session(request))
+        with system.acting_as(webhdfs.user_of(request)):
+            return system.append(req, host, _session(request))
 
     @router.post("/add_block", dependencies=[auth], response_model=LocatedBlock)
     def add_block(req: AddBlockRequest, request: Request) -> Response:

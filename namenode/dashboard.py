@@ -39,6 +39,7 @@ from namenode import display, pages
 from namenode.group_view import GroupView
 from namenode.jobs_view import JobTrackerView
 from namenode.namesystem import Namesystem
+from namenode.permissions import NOBODY
 
 HERE = Path(__file__).parent
 STATIC_TYPES = {
@@ -166,7 +167,8 @@ def _storage_pages(
     @api.get("/browse/{path:path}")
     def browse(path: str) -> HTMLResponse:
         def build() -> dict[str, Any]:
-            page = pages.browse(system, "/" + path)
+            with system.acting_as(NOBODY):  # a page shows what anybody may see, as HDFS's
+                page = pages.browse(system, "/" + path)
             return {**page, "crumbs": display.breadcrumbs(page["path"])}
 
         return view.page("browse.html", build, active="browse", back="/browse/", back_label="/")
@@ -174,7 +176,8 @@ def _storage_pages(
     @api.get("/download/{path:path}")
     def download(path: str, request: Request) -> Response:
         try:
-            return _download(system, "/" + path, str(request.base_url))
+            with system.acting_as(NOBODY):
+                return _download(system, "/" + path, str(request.base_url))
         except MiniHadoopError as exc:
             return view.error(exc.status, exc.message, active="browse")
 
@@ -247,7 +250,7 @@ def _download(system: Namesystem, path: str, namenode_url: str) -> StreamingResp
                 f"block {b.block.block_id} of {located.status.path} has no live replica"
             )
     settings = system.settings
-    fs = FileSystem(namenode_url, settings.token or None, user="dashboard", tls_ca=settings.tls_ca)
+    fs = FileSystem(namenode_url, settings.token or None, user=NOBODY, tls_ca=settings.tls_ca)
     stream = DFSInputStream(fs, located)
 
     def body() -> Iterator[bytes]:

@@ -22,6 +22,7 @@ from minihadoop.errors import MiniHadoopError, from_remote
 from namenode import checkpoint
 from namenode import commands as c
 from namenode.namespace import Effects, Namespace
+from namenode.permissions import AS, Caller
 from raft.machine import Request
 from raft.sessions import command_fingerprint
 
@@ -40,8 +41,10 @@ class NamespaceMachine:
         with self.lock:
             self.applied_index = index
             try:
-                cmd = c.from_record(request.command)
-                effects = self.ns.apply(cmd)
+                record = dict(request.command)
+                caller = record.pop(AS, None)
+                cmd = c.from_record(record)
+                effects = self.ns.apply(cmd, None if caller is None else Caller.from_record(caller))
             except MiniHadoopError as e:
                 return refusal(e)
             self.on_applied(cmd, effects)

@@ -42,6 +42,7 @@ from minihadoop.errors import (
 )
 from minihadoop.models import ContentSummary, FileStatus, FileType
 from namenode import commands as c
+from namenode.permissions import Caller, Checker
 
 # Memory: a namenode holds every inode, so these classes are kept small (bench/namenode_ops.py
 # measures bytes per single-block file). __slots__ everywhere; a file's blocks in a tuple (a
@@ -415,11 +416,14 @@ class Namespace:
 
     # --- mutations --------------------------------------------------------------------------
 
-    def apply(self, cmd: c.NamespaceCommand) -> Effects:
-        """Apply one command, or raise having changed nothing."""
+    def apply(self, cmd: c.NamespaceCommand, caller: Caller | None = None) -> Effects:
+        """Apply one command, or raise having changed nothing. A `caller` must be allowed
+        to (`namenode.permissions`); a command without one is the namenode's own."""
         handler = _HANDLERS.get(type(cmd))
         if handler is None:
             raise IllegalArgumentError(f"unknown command {type(cmd).__name__}")
+        if caller is not None:
+            Checker(self, caller).command(cmd)
         return handler(self, cmd)
 
     def _mkdirs(self, cmd: c.Mkdirs) -> Effects:
@@ -431,8 +435,8 @@ class Namespace:
         node = self.root
         for part in paths.split(path):
             child = node.children.get(part)
-            if child is None:
-                child = Directory(self._new_inode_id(), mtime, owner, group, perm)
+            if child is None:  # no group given: the folder's, as HDFS (and BSD) do
+                child = Directory(self._new_inode_id(), mtime, owner, group or node.group, perm)
                 node.children[part] = child
                 node.mtime = mtime
             assert isinstance(child, Directory)
@@ -463,7 +467,7 @@ class Namespace:
             self._new_inode_id(),
             cmd.mtime,
             cmd.owner,
-            cmd.group,
+            cmd.group or parent.group,
             cmd.permission,
             cmd.replication,
             cmd.block_size,

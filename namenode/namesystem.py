@@ -16,7 +16,9 @@ error it was. Time comes from the injected `clock` and randomness from the injec
 from __future__ import annotations
 
 import base64
+import contextlib
 import contextvars
+import getpass
 import logging
 import os
 import random
@@ -45,6 +47,7 @@ from minihadoop.errors import (
     StartupSafeModeError,
     UnavailableError,
 )
+from minihadoop.groups import GroupMapping
 from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.models import (
     AddBlockRequest,
@@ -76,6 +79,7 @@ from namenode.leases import RECOVERY_HOLDER, Leases
 from namenode.locks import LockService
 from namenode.machine import NamespaceMachine, result_of
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
+from namenode.permissions import AS, READ, Caller, Checker
 from namenode.placement import NodeView, make_policy, order_for_reader
 from namenode.replication import Delete, Replicate, ReplicationQueue
 from namenode.safemode import SafeMode
@@ -89,7 +93,7 @@ from raft.transport import HttpTransport
 from raft.types import HardState, Role, Snapshot, SnapshotMeta
 
 T = TypeVar("T")
-SUPERGROUP = "supergroup"
+INHERIT = ""  # a new file's or folder's group: its folder's, as in HDFS
 # A client's (id, request number): makes its retry of one request recognisable.
 Session = tuple[str, int]
 # The lock and fencing token the request being served was sent with (`fence.lock`,
@@ -100,6 +104,11 @@ Fence = tuple[str, int]
 FENCE: contextvars.ContextVar[Fence | IllegalArgumentError | None] = contextvars.ContextVar(
     "fence", default=None
 )
+# Who the request being served acts as (`Namesystem.acting_as`): its changes are logged
+# with it and checked against the namespace's permissions when applied, its reads checked
+# before they are answered. None: the namenode's own doing, or permissions are off.
+CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
+SUPERUSER = getpass.getuser()  # HDFS's rule: the user the namenode runs as
 # A mutation that is not answered within this long is reported unavailable (the caller's
 # retry policy decides what next): on one namenode, a disk this slow is a disk failing.
 PROPOSE_TIMEOUT = 60.0
@@ -156,6 +165,7 @@ class Namesystem:
         self.leases = Leases(
             soft_limit=settings.lease_soft_limit, hard_limit=settings.lease_hard_limit
         )
+        self.group_mapping = GroupMapping(settings.user_groups)
         # Replicas of blocks the namespace does not know, reported during safe mode: deleted
         # only once safe mode is off (an operator may be restoring an older name folder).
         self._postponed_invalid: set[tuple[str, int]] = set()
@@ -311,6 +321,9 @@ class Namesystem:
         if isinstance(fence, IllegalArgumentError):
             raise fence
         record = c.to_record(cmd)
+        caller = CALLER.get()
+        if caller is not None and not caller.superuser:
+            record[AS] = caller.to_record()
         if fence is not None:
             record = fenced_command(record, *fence)
         return self._propose(record, session)
@@ -372,13 +385,38 @@ class Namesystem:
             self.host.take_snapshot()
             self.storage.close()
 
+    # --- who is asking ---------------------------------------------------------------------
+
+    def caller(self, user: str) -> Caller:
+        """`user` with its groups; a superuser if it is the user the namenode runs as or
+        a member of the superuser group."""
+        groups = self.group_mapping.groups(user)
+        return Caller(user, groups, user == SUPERUSER or self.settings.supergroup in groups)
+
+    @contextlib.contextmanager
+    def acting_as(self, user: str) -> Any:
+        """Serve what runs inside as a request of `user`: checked by the permissions (when
+        they are on), its changes logged with it."""
+        caller = self.caller(user) if self.settings.permissions else None
+        reset = CALLER.set(caller)
+        try:
+            yield caller
+        finally:
+            CALLER.reset(reset)
+
+    def _may(self, check: Callable[[Checker], Any]) -> None:
+        """Run a read's permission `check` for the request's caller (lock held)."""
+        caller = CALLER.get()
+        if caller is not None and not caller.superuser:
+            check(Checker(self.ns, caller))
+
     # --- namespace operations (clients) ---------------------------------------------------------
 
     def mkdirs(
         self, path: str, user: str, permission: str | None = None, session: Session | None = None
     ) -> None:
         path = paths.normalize(path)
-        cmd = c.Mkdirs(path, self._now_ms(), user, SUPERGROUP, permission or "755")
+        cmd = c.Mkdirs(path, self._now_ms(), user, INHERIT, permission or "755")
         self._submit(cmd, session)
 
     def create(
@@ -392,7 +430,7 @@ class Namesystem:
             client=req.client,
             mtime=self._now_ms(),
             owner=user,
-            group=SUPERGROUP,
+            group=INHERIT,
             replication=req.replication or self.settings.replication,
             block_size=req.block_size or self.settings.block_size,
             overwrite=req.overwrite,
@@ -668,7 +706,7 @@ class Namesystem:
         cmd: c.NamespaceCommand = c.Delete(path, recursive, self._now_ms())
         if node is not None and to_trash:
             self._confirmed(lambda: self._check_trashable(path, recursive))
-            cmd = c.MoveToTrash(path, f"{trash}/Current", self._now_ms(), user, SUPERGROUP)
+            cmd = c.MoveToTrash(path, f"{trash}/Current", self._now_ms(), user, INHERIT)
         result = self._submit(cmd, session)
         return bool(result), result if isinstance(result, str) else None
 
@@ -693,7 +731,9 @@ class Namesystem:
     def xattrs(self, path: str) -> dict[str, bytes]:
         self.read_barrier()
         with self.lock:
-            return self.ns.get_xattrs(paths.normalize(path))
+            path = paths.normalize(path)
+            self._may(lambda may: may.access(path, READ))
+            return self.ns.get_xattrs(path)
 
     def concat(self, target: str, sources: list[str], session: Session | None = None) -> None:
         target = paths.normalize(target)
@@ -717,33 +757,51 @@ class Namesystem:
 
     # A client's reads pass the read barrier first (linearizable, or StandbyError).
 
+    def check_access(self, path: str, wanted: int) -> None:
+        """HDFS's checkAccess: AccessControlError unless the caller may do `wanted` (mode
+        bits, 4 2 1) on `path`; FileNotFound if there is nothing there."""
+        self.read_barrier()
+        with self.lock:
+            path = paths.normalize(path)
+            self.ns.status(path)
+            self._may(lambda may: may.access(path, wanted))
+
     def status(self, path: str) -> FileStatus:
         self.read_barrier()
         with self.lock:
-            return self.ns.status(paths.normalize(path))
+            path = paths.normalize(path)
+            self._may(lambda may: may.traverse(path))
+            return self.ns.status(path)
 
     def status_or_none(self, path: str) -> FileStatus | None:
         self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
+            self._may(lambda may: may.traverse(path))
             return self.ns.status(path) if self.ns.lookup(path) is not None else None
 
     def listing(self, path: str) -> list[FileStatus]:
         self.read_barrier()
         with self.lock:
-            return self.ns.listing(paths.normalize(path))
+            path = paths.normalize(path)
+            self._may(lambda may: may.listing(path))
+            return self.ns.listing(path)
 
     def listing_page(
         self, path: str, after: str | None, limit: int
     ) -> tuple[list[FileStatus], int]:
         self.read_barrier()
         with self.lock:
-            return self.ns.listing_page(paths.normalize(path), after, limit)
+            path = paths.normalize(path)
+            self._may(lambda may: may.listing(path))
+            return self.ns.listing_page(path, after, limit)
 
     def summary(self, path: str) -> ContentSummary:
         self.read_barrier()
         with self.lock:
-            return self.ns.content_summary(paths.normalize(path))
+            path = paths.normalize(path)
+            self._may(lambda may: may.summary(path))
+            return self.ns.content_summary(path)
 
     def located_blocks(self, path: str, reader_host: str | None = None) -> LocatedBlocks:
         self.read_barrier()
@@ -752,6 +810,7 @@ class Namesystem:
     def _located_blocks(self, path: str, reader_host: str | None) -> LocatedBlocks:
         path = paths.normalize(path)
         with self.lock:
+            self._may(lambda may: may.access(path, READ))
             status, records = self.ns.file_blocks(path)
             live = self.datanodes.live()
             located, offset = [], 0

@@ -9,7 +9,6 @@ UnsupportedOperationException naming it, so a client can tell "not here" from "m
 
 from __future__ import annotations
 
-import getpass
 import json
 import time
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from starlette.datastructures import QueryParams
 
 from minihadoop import paths
 from minihadoop.errors import (
-    AccessControlError,
     AuthenticationError,
     FileAlreadyExistsError,
     IllegalArgumentError,
@@ -35,6 +33,7 @@ from minihadoop.server import flag, integer, json_response
 from minihadoop.xattrs import decode_value, encode_value
 from namenode import commands as c
 from namenode.namesystem import Namesystem, Session
+from namenode.permissions import NOBODY
 from namenode.tokens import Caller, TokenStore
 
 Op = Callable[[Namesystem, str, QueryParams, str], Any]
@@ -46,7 +45,7 @@ def user_of(request: Request) -> str:
     principal = principal_of(request)
     if principal is not None and principal.user is not None:
         return principal.user
-    return account(request.query_params.get("user.name") or "hadoop", "user.name")
+    return account(request.query_params.get("user.name") or NOBODY, "user.name")
 
 
 async def caller(request: Request) -> str:
@@ -183,33 +182,15 @@ def _getaclstatus(system: Namesystem, path: str, _q: QueryParams, _u: str) -> An
     }
 
 
-SUPERUSER = getpass.getuser()  # HDFS's rule: the user the namenode runs as
-NOBODY = "dr.who"  # HDFS's name for a caller who gives none
-
-
-def _checkaccess(system: Namesystem, path: str, q: QueryParams, user: str) -> Any:
-    """Whether `user` may do `fsaction` (``rwx`` with dashes, as ``r-x``) on `path` by its
-    mode bits, HDFS's rule: the owner's bits for its owner, else the group's for a member
-    (a user's only group here is its own name; the cluster's owner is the superuser), else
-    the others'. 200 when allowed, 403 AccessControlException when not. A caller that
-    names no user is nobody in particular, never the superuser."""
-    if not q.get("user.name") and not q.get("delegation"):
-        user = NOBODY
+def _checkaccess(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    """Whether the caller may do `fsaction` (``rwx`` with dashes, as ``r-x``) on `path`,
+    by the rules every operation is checked by (`namenode.permissions`). 200 when allowed,
+    403 AccessControlException when not."""
     action = q.get("fsaction") or ""
     if len(action) != 3 or any(c not in (w, "-") for c, w in zip(action, "rwx", strict=True)):
         raise IllegalArgumentError(f"invalid fsaction {action!r} (like r-x)")
-    s = system.status(path)
-    if user == SUPERUSER:
-        return Response(status_code=200)
-    mode = int(s.permission, 8)
-    shift = 6 if user == s.owner else 3 if user == s.group else 0
-    bits = (mode >> shift) & 0o7
     wanted = sum(bit for ch, bit in zip(action, (4, 2, 1), strict=True) if ch != "-")
-    if bits & wanted != wanted:
-        raise AccessControlError(
-            f'Permission denied: user={user}, access={action}, inode="{path}":'
-            f"{s.owner}:{s.group}:{s.permission}"
-        )
+    system.check_access(path, wanted)
     return Response(status_code=200)
 
 
@@ -518,6 +499,18 @@ DELEGATION_OPS = {
 
 
 def _dispatch(
+    table: dict[str, Op],
+    system: Namesystem,
+    tokens: TokenStore,
+    path: str,
+    request: Request,
+    op: str,
+) -> Any:
+    with system.acting_as(user_of(request)):
+        return _dispatch_as(table, system, tokens, path, request, op)
+
+
+def _dispatch_as(
     table: dict[str, Op],
     system: Namesystem,
     tokens: TokenStore,

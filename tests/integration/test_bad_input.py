@@ -14,6 +14,7 @@ came with the token. Last, a bounded fuzz generated from the daemons' OpenAPI sc
 from __future__ import annotations
 
 import base64
+import getpass
 import http.client
 import json
 import os
@@ -116,7 +117,10 @@ def snapshot(w: World) -> dict[str, Any]:
     todo = ["/"]
     while todo:
         folder = todo.pop()
-        listing = w.http.get(f"{w.nn}/webhdfs/v1{quote(folder)}?op=LISTSTATUS", auth=w.auth)
+        listing = w.http.get(  # as the superuser, who sees every folder
+            f"{w.nn}/webhdfs/v1{quote(folder)}?op=LISTSTATUS&user.name={getpass.getuser()}",
+            auth=w.auth,
+        )
         for e in listing.json()["FileStatuses"]["FileStatus"]:
             path = f"{folder.rstrip('/')}/{e['pathSuffix']}"
             files[path] = tuple(e[k] for k in FILE_FIELDS)
@@ -937,6 +941,7 @@ def submit(
     payload = seal_payload(payload, Keys.derive(w.token).seal) if sealed else payload
     body = {
         "name": "bad-payload",
+        "user": getpass.getuser(),  # who wrote the input
         "inputs": [w.text],
         "output": f"/badinput/out-{time.time_ns()}",
         "payload": base64.b64encode(payload).decode(),

@@ -4,6 +4,7 @@ paths, several paths, stdin/stdout, output scripts can read. Real processes, rea
 from __future__ import annotations
 
 import bz2
+import getpass
 import gzip
 import json
 import os
@@ -29,12 +30,12 @@ class Shell:
         self.home = f"/user/{self.user}"
 
     def __call__(
-        self, *args: str, ok: bool | None = True, stdin: bytes | None = None
+        self, *args: str, ok: bool | None = True, stdin: bytes | None = None, user: str = ""
     ) -> subprocess.CompletedProcess[str]:
-        """Run it; `ok` True: it must succeed; False: fail with a message and no traceback;
-        None: as it goes."""
+        """Run it (as `user`, else the shell's user); `ok` True: it must succeed; False:
+        fail with a message and no traceback; None: as it goes."""
         env = {**os.environ, "MINIHADOOP_HOME": str(self.cluster.directory),
-               "MINIHADOOP_USER": self.user, "COLUMNS": "40"}  # fmt: skip
+               "MINIHADOOP_USER": user or self.user, "COLUMNS": "40"}  # fmt: skip
         env.pop("MINIHADOOP_NAMENODE", None)
         done = subprocess.run(
             [sys.executable, "-m", "cli", *args], input=stdin, capture_output=True,
@@ -65,8 +66,9 @@ class Shell:
 @pytest.fixture
 def sh(cluster: LocalCluster) -> Shell:
     shell = Shell(cluster)
-    with shell.fs() as fs:
-        fs.mkdir(shell.home)
+    with FileSystem.from_cluster(cluster.directory) as admin:  # as HDFS's admin makes homes
+        admin.mkdir(shell.home)
+        admin.chown(shell.home, owner=shell.user)
     return shell
 
 
@@ -120,24 +122,24 @@ def test_stdin_stdout_folders_and_overwrites(sh: Shell, tmp_path: Path) -> None:
     (tree / "sub").mkdir(parents=True)
     (tree / "a.txt").write_text("a\n")
     (tree / "sub" / "b.bin").write_bytes(bytes(range(256)) * 100)
-    sh("fs", "put", str(tree), "/tmp-" + sh.user)
+    sh("fs", "put", str(tree), "/tmp/" + sh.user)
     back = tmp_path / "back"
-    sh("fs", "get", "/tmp-" + sh.user, str(back))
+    sh("fs", "get", "/tmp/" + sh.user, str(back))
     assert (back / "a.txt").read_text() == "a\n"
     assert (back / "sub" / "b.bin").read_bytes() == (tree / "sub" / "b.bin").read_bytes()
     # get never silently replaces a local file; -f does.
     (tmp_path / "a.txt").write_text("mine\n")
-    refused = sh("fs", "get", f"/tmp-{sh.user}/a.txt", str(tmp_path / "a.txt"), ok=False)
+    refused = sh("fs", "get", f"/tmp/{sh.user}/a.txt", str(tmp_path / "a.txt"), ok=False)
     assert "exists (-f replaces it)" in refused.stderr
     assert (tmp_path / "a.txt").read_text() == "mine\n"
-    sh("fs", "get", "-f", f"/tmp-{sh.user}/a.txt", str(tmp_path / "a.txt"))
+    sh("fs", "get", "-f", f"/tmp/{sh.user}/a.txt", str(tmp_path / "a.txt"))
     assert (tmp_path / "a.txt").read_text() == "a\n"
     # put refuses to replace; -f does.
-    assert "exists" in sh("fs", "put", str(tree / "a.txt"), f"/tmp-{sh.user}/a.txt",
+    assert "exists" in sh("fs", "put", str(tree / "a.txt"), f"/tmp/{sh.user}/a.txt",
                           ok=False).stderr  # fmt: skip
-    sh("fs", "put", "-f", "-", f"/tmp-{sh.user}/a.txt", stdin=b"new\n")
-    assert sh("fs", "cat", f"/tmp-{sh.user}/a.txt").stdout == "new\n"
-    sh("fs", "rm", "-r", "-skipTrash", f"/tmp-{sh.user}")
+    sh("fs", "put", "-f", "-", f"/tmp/{sh.user}/a.txt", stdin=b"new\n")
+    assert sh("fs", "cat", f"/tmp/{sh.user}/a.txt").stdout == "new\n"
+    sh("fs", "rm", "-r", "-skipTrash", f"/tmp/{sh.user}")
 
 
 def test_mkdir_rm_rmdir_touchz_test_and_expunge_follow_hadoop(sh: Shell) -> None:
@@ -235,15 +237,22 @@ def test_chmod_chown_chgrp_and_setrep_wait(sh: Shell) -> None:
     ]  # fmt: skip
     sh("fs", "chmod", "1777", "p")
     assert sh("fs", "stat", "%A", "p").stdout.strip() == "rwxrwxrwt"
-    sh("fs", "chown", "-R", "alice:staff", "p")
-    sh("fs", "chgrp", "eng", "p/f")
+    # Only a superuser gives files away; an owner may not even name itself a group it is
+    # not in.
+    assert "is not a super user" in sh("fs", "chown", "-R", "alice:staff", "p", ok=False).stderr
+    assert "does not belong to eng" in sh("fs", "chgrp", "eng", "p/f", ok=False).stderr
+    admin = getpass.getuser()
+    sh("fs", "chown", "-R", "alice:staff", f"{sh.home}/p", user=admin)
+    sh("fs", "chgrp", "eng", f"{sh.home}/p/f", user=admin)
     assert sh("fs", "stat", "%u:%g", "p", "p/f").stdout.splitlines() == [
         "alice:staff", "alice:eng",
     ]  # fmt: skip
     assert "not a mode" in sh("fs", "chmod", "u+q", "p", ok=False).stderr
-    done = sh("fs", "setrep", "-w", "2", "p/f").stdout
+    done = sh("fs", "setrep", "-w", "2", f"{sh.home}/p/f", user=admin).stdout
     assert "Replication 2 set" in done and done.rstrip().endswith("done")
     assert sh("fs", "stat", "%r", "p/f").stdout.strip() == "2"
+    # alice's now: its owner's bits no longer apply to the shell's user.
+    assert "Permission denied" in sh("fs", "setrep", "3", "p/f", ok=False).stderr
 
 
 def test_usage_errors_are_one_line_and_debug_shows_the_traceback(sh: Shell, tmp_path: Path) -> None:

@@ -313,6 +313,9 @@ def test_a_delegation_token_lives_renews_and_dies_as_the_namenode_says(
     cluster = make_cluster(datanodes=1, replication=1)
     info = cluster._require()
     nn = info.namenode
+    with FileSystem(nn, info.token) as admin:  # alice's folder, given by the superuser
+        admin.mkdir("/dt")
+        admin.chown("/dt", owner="alice")
     with FileSystem(nn, info.token, user="alice") as fs:
         token = fs.get_delegation_token()
         other = fs.get_delegation_token()

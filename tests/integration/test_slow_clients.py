@@ -94,7 +94,7 @@ def test_a_slowloris_flood_starves_neither_heartbeats_nor_clients(
         done = 0
         while flood.is_alive():
             data = os.urandom(50_000)
-            path = f"{info.namenode}/webhdfs/v1/busy/f{done}"
+            path = f"{info.namenode}/webhdfs/v1/tmp/busy/f{done}"  # /tmp: anybody's
             create = client.put(f"{path}?op=CREATE&overwrite=true")
             assert create.status_code == 307, create.text
             put = follow.put(create.headers["location"], content=data)

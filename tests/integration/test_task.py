@@ -166,6 +166,7 @@ def plan_maps(fs: FileSystem, path: str, job_id: str, **kw: Any) -> list[Attempt
                 kind=TaskKind.MAP,
                 index=i,
                 namenode=fs.namenode,
+                user=fs.user,  # whose files the attempt reads and writes
                 split=split,
                 datanode_url=lb.locations[0].url,
                 **kw,
@@ -183,6 +184,7 @@ def reduce_spec(
         kind=TaskKind.REDUCE,
         index=r,
         namenode=fs.namenode,
+        user=fs.user,
         map_outputs=[
             MapOutput(map_index=m.index, attempt_id=m.attempt_id, worker_url=url) for m in maps
         ],

@@ -20,6 +20,7 @@ from hdfs import TokenClient
 from hdfs.util import HdfsError
 
 from minihadoop.delegation import DelegationToken
+from minihadoop.errors import AccessControlError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 from minihadoop.signing import ClusterAuth, Keys
@@ -114,7 +115,8 @@ def test_hdfscli_as_a_user_would(nn: str, delegation: str) -> None:
 
 def test_redirects_and_noredirect(nn: str, token: str, fs: FileSystem) -> None:
     auth = ClusterAuth(token)
-    r = httpx.put(f"{nn}/webhdfs/v1/raw/f?op=CREATE&overwrite=true&user.name=carol", auth=auth)
+    # carol writes where anybody may (/tmp); a user who gives no name reads what others may.
+    r = httpx.put(f"{nn}/webhdfs/v1/tmp/raw/f?op=CREATE&overwrite=true&user.name=carol", auth=auth)
     assert r.status_code == 307 and r.content == b""
     location = r.headers["location"]
     query = parse_qs(urlsplit(location).query)
@@ -124,35 +126,39 @@ def test_redirects_and_noredirect(nn: str, token: str, fs: FileSystem) -> None:
     (delegation,) = query["delegation"]
     assert token not in location
     scoped = DelegationToken.decode(delegation, Keys.derive(token).delegation)
-    assert (scoped.user, scoped.ops, scoped.path) == ("carol", ("CREATE",), "/raw/f")
+    assert (scoped.user, scoped.ops, scoped.path) == ("carol", ("CREATE",), "/tmp/raw/f")
     datanodes = {d["url"] for d in fs.cluster()["datanodes"]}
     assert location.split("/webhdfs")[0] in datanodes
     r = httpx.put(location, content=b"hello")
     assert r.status_code == 201 and r.headers["location"].startswith("webhdfs://")
-    assert fs.read_bytes("/raw/f") == b"hello" and fs.stat("/raw/f").owner == "carol"
+    assert fs.read_bytes("/tmp/raw/f") == b"hello" and fs.stat("/tmp/raw/f").owner == "carol"
 
-    r = httpx.post(f"{nn}/webhdfs/v1/raw/f?op=APPEND&noredirect=true", auth=auth)
+    r = httpx.post(
+        f"{nn}/webhdfs/v1/tmp/raw/f?op=APPEND&noredirect=true&user.name=carol", auth=auth
+    )
     assert r.status_code == 200
     append_url = r.json()["Location"]
     for part in (b" big", b"", b" world"):  # one datanode URL, reused for every append
         assert httpx.post(append_url, content=part).status_code == 200
-    assert fs.read_bytes("/raw/f") == b"hello big world"
+    assert fs.read_bytes("/tmp/raw/f") == b"hello big world"
 
-    r = httpx.get(f"{nn}/webhdfs/v1/raw/f?op=OPEN&offset=6&length=3")
+    r = httpx.get(f"{nn}/webhdfs/v1/tmp/raw/f?op=OPEN&offset=6&length=3")
     assert r.status_code == 307
     assert httpx.get(r.headers["location"]).content == b"big"
-    r = httpx.get(f"{nn}/webhdfs/v1/raw/f?op=OPEN&noredirect=true")
+    r = httpx.get(f"{nn}/webhdfs/v1/tmp/raw/f?op=OPEN&noredirect=true")
     assert httpx.get(r.json()["Location"]).content == b"hello big world"
 
     def chunked() -> Iterator[bytes]:
         yield b"a" * 100_000
         yield b"b" * 100_000
 
-    r = httpx.put(f"{nn}/webhdfs/v1/raw/chunked?op=CREATE&noredirect=true", auth=auth)
+    r = httpx.put(
+        f"{nn}/webhdfs/v1/tmp/raw/chunked?op=CREATE&noredirect=true&user.name=carol", auth=auth
+    )
     assert httpx.put(r.json()["Location"], content=chunked()).status_code == 201
-    assert fs.read_bytes("/raw/chunked") == b"a" * 100_000 + b"b" * 100_000
+    assert fs.read_bytes("/tmp/raw/chunked") == b"a" * 100_000 + b"b" * 100_000
 
-    locations = httpx.get(f"{nn}/webhdfs/v1/raw/chunked?op=GETFILEBLOCKLOCATIONS").json()
+    locations = httpx.get(f"{nn}/webhdfs/v1/tmp/raw/chunked?op=GETFILEBLOCKLOCATIONS").json()
     block = locations["BlockLocations"]["BlockLocation"][0]
     assert block["offset"] == 0 and block["length"] == 200_000 and len(block["hosts"]) == 3
 
@@ -297,15 +303,22 @@ def test_token_read_policy_closes_reads_too(
 def test_paged_listing_defaults_policies_acls_and_access(
     make_cluster: Callable[..., LocalCluster],
 ) -> None:
-    cluster = make_cluster(datanodes=1, replication=1, ls_limit=3)
+    cluster = make_cluster(datanodes=1, replication=1, ls_limit=3, user_groups="bob=eng,staff")
     info = cluster._require()
     nn = info.namenode
     names = ["a", "b", "c", "d", "e", "f", "g"]
+    with FileSystem(nn, info.token) as admin:  # the superuser gives alice a folder
+        admin.mkdir("/paged")
+        admin.chown("/paged", owner="alice")
     with FileSystem(nn, info.token, user="alice") as fs:
         for name in names:
             fs.write_bytes(f"/paged/{name}", name.encode())
         fs.chmod("/paged/a", "640")
-        fs.chown("/paged/a", group="eng")
+        with pytest.raises(AccessControlError, match="does not belong to eng"):
+            fs.chown("/paged/a", group="eng")
+    with FileSystem(nn, info.token) as admin:
+        admin.chown("/paged/a", group="eng")
+    with FileSystem(nn, info.token, user="alice") as fs:
         fs.chmod("/paged", "1775")
 
     def get(path: str, **params: str) -> httpx.Response:
@@ -348,8 +361,9 @@ def test_paged_listing_defaults_policies_acls_and_access(
         return get(path, op="CHECKACCESS", fsaction=action, **{"user.name": user}).status_code
 
     assert access("/paged/a", "alice", "rw-") == 200
-    assert access("/paged/a", "eng", "r--") == 200  # a user named as the group
-    assert access("/paged/a", "eng", "rw-") == 403
+    assert access("/paged/a", "bob", "r--") == 200  # in group eng (MINIHADOOP_USER_GROUPS)
+    assert access("/paged/a", "bob", "rw-") == 403
+    assert access("/paged/a", "eng", "r--") == 403  # a user named like the group is not in it
     assert access("/paged/a", "mallory", "r--") == 403
     denied = get("/paged/a", op="CHECKACCESS", fsaction="r--", **{"user.name": "mallory"})
     assert denied.json()["RemoteException"]["exception"] == "AccessControlException"
@@ -365,6 +379,9 @@ def test_paged_listing_defaults_policies_acls_and_access(
 
     # CONCAT: the sources' blocks move to the target's end; the sources are gone.
     r = httpx.post(f"{nn}/webhdfs/v1/paged/b?op=CONCAT&sources=/paged/c,/paged/d",
+                   auth=ClusterAuth(info.token))  # fmt: skip
+    assert r.status_code == 403  # no user.name: dr.who, who may not write alice's files
+    r = httpx.post(f"{nn}/webhdfs/v1/paged/b?op=CONCAT&sources=/paged/c,/paged/d&user.name=alice",
                    auth=ClusterAuth(info.token))  # fmt: skip
     assert r.status_code == 200 and r.content == b""
     with FileSystem(nn, info.token) as fs:
@@ -387,6 +404,7 @@ def test_extended_attributes_in_hadoops_shapes_and_across_a_restart(
         fs.write_bytes("/x/f", b"data")
 
     def call(method: str, **params: str) -> httpx.Response:
+        params = {"user.name": getpass.getuser(), **params}  # the file's owner
         return httpx.request(method, f"{nn}/webhdfs/v1/x/f", params=params, auth=auth)
 
     assert call("PUT", op="SETXATTR", **{"xattr.name": "USER.color", "xattr.value": '"blue"'},

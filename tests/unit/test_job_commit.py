@@ -40,6 +40,9 @@ class Namespace:
     def with_retry_window(self, _seconds: float) -> Namespace:
         return self
 
+    def as_user(self, _user: str) -> Namespace:
+        return self
+
     def close(self) -> None:
         pass
 
@@ -81,7 +84,7 @@ def tracker(tmp_path: Path) -> Iterator[Any]:
 @pytest.mark.parametrize("lose", ["mv", "rm", "write"])
 def test_a_step_done_but_unanswered_is_read_back_not_failed(tracker: Any, lose: str) -> None:
     fs = Namespace(lose)
-    tracker(fs)._commit_job(SimpleNamespace(output="/out"))
+    tracker(fs)._commit_job(SimpleNamespace(output="/out", user="alice"))
     assert fs.paths == {"/out/part-r-00000", "/out/_SUCCESS"}
     assert fs.calls == ["mv", "rm", "write"]  # each sent once
 
@@ -90,7 +93,7 @@ def test_a_step_done_but_unanswered_is_read_back_not_failed(tracker: Any, lose: 
 def test_a_step_that_did_not_happen_still_fails_the_commit(tracker: Any, lose: str) -> None:
     fs = Namespace(lose, undone=True)
     with pytest.raises(ConnectionLostError, match=lose):
-        tracker(fs)._commit_job(SimpleNamespace(output="/out"))
+        tracker(fs)._commit_job(SimpleNamespace(output="/out", user="alice"))
     assert "/out/_SUCCESS" not in fs.paths
 
 

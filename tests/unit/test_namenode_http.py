@@ -20,7 +20,7 @@ from minihadoop.models import Block, LocatedBlock, RegisterRequest
 from minihadoop.server import json_response
 from minihadoop.signing import ClusterAuth
 from namenode.app import create_app
-from namenode.namesystem import Namesystem
+from namenode.namesystem import SUPERUSER, Namesystem
 
 TOKEN = "secret"
 AUTH = ClusterAuth(TOKEN)
@@ -49,7 +49,11 @@ def call(system: Namesystem, *requests: tuple[str, str, dict[str, Any]]) -> list
 
     async def run() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://127.0.0.1",
+            params={"user.name": SUPERUSER},  # as a client on the namenode's account does
+        ) as client:
             return [await client.request(m, u, **kw) for m, u, kw in requests]
 
     return asyncio.run(run())
@@ -146,7 +150,7 @@ def test_a_repeated_request_is_answered_once_from_the_session_table(system: Name
     """A client's retry of one request — same clientid and seq — gets the first answer and
     is not carried out again: a rename or delete does not turn into "false", an add_block
     does not add a second block."""
-    session = {"user.name": "alice", "clientid": "c-1"}
+    session = {"user.name": SUPERUSER, "clientid": "c-1"}
     rename = {"op": "RENAME", "destination": "/b", **session, "seq": "2"}
     delete = {"op": "DELETE", "recursive": "true", **session, "seq": "3"}
     create = {"path": "/f", "client": "c-1"}
@@ -215,7 +219,7 @@ def test_a_malformed_session_is_refused_and_changes_nothing(
 def test_a_request_number_reused_for_another_request_is_refused(system: Namesystem) -> None:
     """Someone else's clientid and seq get neither the first request's answer nor a change:
     the numbers name one request, and a repeat must be that request."""
-    session = {"user.name": "alice", "clientid": "victim", "seq": "1"}
+    session = {"user.name": SUPERUSER, "clientid": "victim", "seq": "1"}
     first, other = call(
         system,
         ("PUT", "/webhdfs/v1/kept", {"params": {"op": "MKDIRS", **session}, "auth": AUTH}),

@@ -38,6 +38,7 @@ PURE = [
     "raft.readindex",
     "namenode.namespace",
     "namenode.commands",
+    "namenode.permissions",
     "namenode.blockmap",
     "namenode.replication",
     "namenode.safemode",

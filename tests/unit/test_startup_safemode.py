@@ -13,7 +13,7 @@ import httpx
 from minihadoop.config import Settings
 from minihadoop.models import Block, LocatedBlock
 from namenode.app import create_app
-from namenode.namesystem import Namesystem
+from namenode.namesystem import SUPERUSER, Namesystem
 from tests.support import cluster_auth, register_datanodes
 
 TOKEN = "secret"
@@ -25,7 +25,10 @@ def call(system: Namesystem, method: str, url: str, **kw: Any) -> httpx.Response
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://127.0.0.1", auth=cluster_auth(TOKEN)
+            transport=transport,
+            base_url="http://127.0.0.1",
+            auth=cluster_auth(TOKEN),
+            params={"user.name": SUPERUSER},  # as a client on the namenode's account does
         ) as client:
             return await client.request(method, url, **kw)
 

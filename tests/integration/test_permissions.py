@@ -1,0 +1,205 @@
+"""Permissions that hold, on a real cluster: HDFS's rules through the Python API, the CLI
+and WebHDFS; a refusal is a 403 AccessControlException that changes nothing; a namenode
+restart replays the log to the same decisions; MapReduce reads and writes as the job's
+user; and the switch turns it all off."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from mapreduce import Job, JobState
+from minihadoop.errors import AccessControlError
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+from minihadoop.signing import ClusterAuth
+
+pytestmark = pytest.mark.integration
+MakeCluster = Callable[..., LocalCluster]
+ADMIN = getpass.getuser()  # the namenodes' user: the superuser
+
+
+def as_user(cluster: LocalCluster, user: str) -> FileSystem:
+    return FileSystem.from_cluster(cluster.directory, user=user)
+
+
+def home(cluster: LocalCluster, *users: str) -> None:
+    """Make each user's home, as HDFS's administrator does."""
+    with as_user(cluster, ADMIN) as admin:
+        for user in users:
+            admin.mkdir(f"/user/{user}")
+            admin.chown(f"/user/{user}", owner=user)
+
+
+def cli(cluster: LocalCluster, user: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MINIHADOOP_HOME": str(cluster.directory), "MINIHADOOP_USER": user}
+    env.pop("MINIHADOOP_NAMENODE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.fixture
+def shared(make_cluster: MakeCluster) -> LocalCluster:
+    cluster = make_cluster(datanodes=1, replication=1, mapreduce=False, user_groups="bob=eng")
+    home(cluster, "alice", "bob")
+    return cluster
+
+
+def test_a_user_cannot_touch_another_users_files_by_any_face(shared: LocalCluster) -> None:
+    with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
+        alice.write_bytes("/user/alice/notes.txt", b"mine")
+        alice.mkdir("/user/alice/private", permission="700")
+        alice.write_bytes("/user/alice/private/secret", b"s3cret")
+        before = alice.stat("/user/alice/notes.txt")
+
+        # The Python API: bob reads what others may, and nothing else.
+        assert bob.read_bytes("/user/alice/notes.txt") == b"mine"
+        for attempt in (
+            lambda: bob.rm("/user/alice/notes.txt", skip_trash=True),
+            lambda: bob.write_bytes("/user/alice/notes.txt", b"his", overwrite=True),
+            lambda: bob.mv("/user/alice/notes.txt", "/user/bob/taken.txt"),
+            lambda: bob.ls("/user/alice/private"),
+            lambda: bob.read_bytes("/user/alice/private/secret"),
+            lambda: bob.chmod("/user/alice/notes.txt", "777"),
+            lambda: bob.write_bytes("/user/alice/new", b"x"),
+        ):
+            with pytest.raises(AccessControlError):
+                attempt()
+        assert alice.stat("/user/alice/notes.txt") == before
+        assert alice.read_bytes("/user/alice/notes.txt") == b"mine"
+        assert not alice.exists("/user/alice/new") and not bob.exists("/user/bob/taken.txt")
+
+    # The CLI: one line, exit 1, nothing changed.
+    done = cli(shared, "bob", "fs", "rm", "-r", "/user/alice")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert 'Permission denied: user=bob, access=WRITE, inode="/user"' in done.stderr
+    done = cli(shared, "bob", "fs", "cat", "/user/alice/private/secret")
+    assert done.returncode == 1 and "access=EXECUTE" in done.stderr and not done.stdout
+
+    # WebHDFS, raw: Hadoop's 403 shape.
+    info = shared._require()
+    r = httpx.delete(
+        f"{info.namenode}/webhdfs/v1/user/alice/notes.txt",
+        params={"op": "DELETE", "user.name": "bob"},
+        auth=ClusterAuth(info.token),
+    )
+    assert r.status_code == 403
+    assert r.json()["RemoteException"]["exception"] == "AccessControlException"
+    r = httpx.get(
+        f"{info.namenode}/webhdfs/v1/user/alice/private?op=LISTSTATUS",
+        auth=ClusterAuth(info.token),
+    )  # no user.name: dr.who
+    assert r.status_code == 403 and "user=dr.who" in r.text
+    with as_user(shared, "alice") as alice:
+        assert alice.read_bytes("/user/alice/notes.txt") == b"mine"
+        assert [s.name for s in alice.ls("/user/alice/private")] == ["secret"]
+
+
+def test_tmp_is_sticky_groups_share_and_the_superuser_may_all(shared: LocalCluster) -> None:
+    with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
+        alice.write_bytes("/tmp/alices", b"a", permission="666")
+        with bob.append("/tmp/alices") as out:  # 666: he may write it
+            out.write(b" and bob")
+        for attempt in (
+            lambda: bob.rm("/tmp/alices", skip_trash=True),  # but not remove it from /tmp
+            lambda: bob.mv("/tmp/alices", "/tmp/bobs"),
+        ):
+            with pytest.raises(AccessControlError, match="sticky bit"):
+                attempt()
+        assert alice.read_bytes("/tmp/alices") == b"a and bob"
+        # A folder of alice's group eng, which bob is in (MINIHADOOP_USER_GROUPS).
+        with as_user(shared, ADMIN) as admin:
+            admin.mkdir("/projects/eng", permission="775")
+            admin.chown("/projects/eng", owner="alice", group="eng")
+        bob.write_bytes("/projects/eng/plan", b"plan")
+        assert bob.stat("/projects/eng/plan").group == "eng"  # the folder's group
+        with pytest.raises(AccessControlError, match="does not belong to admins"):
+            bob.chown("/projects/eng/plan", group="admins")
+        with as_user(shared, ADMIN) as admin:
+            admin.rm("/tmp/alices", skip_trash=True)
+            admin.chown("/projects/eng/plan", owner="carol")
+            assert admin.stat("/projects/eng/plan").owner == "carol"
+
+
+def test_the_trash_takes_only_what_its_user_may_remove(shared: LocalCluster) -> None:
+    with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
+        alice.write_bytes("/user/alice/old", b"x")
+        with pytest.raises(AccessControlError):
+            bob.rm("/user/alice/old")  # to bob's trash: still alice's folder's say
+        moved = alice.rm("/user/alice/old")
+        assert moved is not None and moved.startswith("/user/alice/.Trash/Current")
+
+
+def test_decisions_survive_a_namenode_restart(shared: LocalCluster) -> None:
+    with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
+        alice.write_bytes("/user/alice/kept", b"k")
+        with pytest.raises(AccessControlError):
+            bob.rm("/user/alice/kept", skip_trash=True)  # logged, refused
+        alice.chmod("/user/alice", "700")
+    shared.kill("namenode", signal.SIGKILL)
+    shared.restart("namenode")
+    shared.wait_for_datanodes(1)
+    with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
+        assert alice.read_bytes("/user/alice/kept") == b"k"  # the refusal replayed as one
+        assert alice.stat("/user/alice").permission == "700"
+        with pytest.raises(AccessControlError):
+            bob.ls("/user/alice")
+
+
+def test_switched_off_nobody_is_refused(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster(datanodes=1, replication=1, mapreduce=False, permissions=False)
+    with as_user(cluster, ADMIN) as admin:
+        admin.mkdir("/locked", permission="700")
+        admin.write_bytes("/locked/f", b"x")
+    with as_user(cluster, "mallory") as mallory:
+        assert mallory.read_bytes("/locked/f") == b"x"
+        mallory.rm("/locked", recursive=True, skip_trash=True)
+        assert not mallory.exists("/locked")
+
+
+def mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
+    for word in line.split():
+        yield word, 1
+
+
+def reducer(word: str, counts: Iterator[int]) -> Iterator[tuple[str, int]]:
+    yield word, sum(counts)
+
+
+def test_a_job_reads_and_writes_as_its_user(
+    make_cluster: MakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = make_cluster(datanodes=2, replication=1)
+    home(cluster, "alice", "bob")
+    with as_user(cluster, "alice") as alice:
+        alice.mkdir("/user/alice/in", permission="700")
+        alice.write_bytes("/user/alice/in/words", b"a b a\n" * 50)
+
+    def job(output: str) -> Job:
+        return Job(
+            mapper, reducer, inputs=["/user/alice/in"], output=output,
+            cluster_dir=cluster.directory,
+        )  # fmt: skip
+
+    monkeypatch.setenv("MINIHADOOP_USER", "alice")
+    done = job("/user/alice/out").run()
+    assert done.state is JobState.SUCCEEDED
+    with as_user(cluster, "alice") as alice:
+        parts = [s for s in alice.ls("/user/alice/out") if s.name.startswith("part-")]
+        assert parts and all(s.owner == "alice" for s in parts)
+        assert alice.stat("/user/alice/out").owner == "alice"
+
+    # bob may neither read alice's private input nor write into her home.
+    monkeypatch.setenv("MINIHADOOP_USER", "bob")
+    with pytest.raises(AccessControlError):
+        job("/user/bob/out").submit()
+    with as_user(cluster, "bob") as bob:
+        assert not bob.exists("/user/bob/out")
