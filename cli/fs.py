@@ -1088,6 +1088,38 @@ def setrep(
     failures.exit()
 
 
+@app.command()
+def truncate(
+    length: int = typer.Argument(..., min=0),
+    patterns: list[str] = typer.Argument(..., metavar="PATH…"),
+    wait: bool = typer.Option(False, "-w", help="Wait for a block recovery to finish."),
+    dir: Path | None = DirOption,
+) -> None:
+    """Cut files to LENGTH bytes (HDFS's truncate). A cut inside a block is finished by a
+    block recovery on the datanodes; -w waits for it."""
+    failures = Failures()
+    pending = []
+    with client(dir) as fs:
+        for path in failures.expand(fs, patterns):
+            with failures.each():
+                if fs.truncate(path, length):
+                    print(f"Truncated {path} to length: {length}")
+                elif wait:
+                    pending.append(path)
+                else:
+                    print(
+                        f"Truncating {path} to length: {length}. Wait for block recovery "
+                        "to complete before further updating this file."
+                    )
+        for path in pending:
+            with failures.each():
+                print(f"Waiting for {path} ...", end="", flush=True)
+                fs.wait_closed(path)
+                print(" done")
+                print(f"Truncated {path} to length: {length}")
+    failures.exit()
+
+
 def _replicated(report: dict[str, Any], replication: int) -> bool:
     return all(
         b["live_replicas"] == replication for f in report["files_detail"] for b in f["blocks"]

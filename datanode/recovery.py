@@ -22,9 +22,15 @@ class RecoveryPlan:
     holders: tuple[str, ...]  # datanode ids whose replica is cut to `length` and restamped
 
 
-def plan_recovery(replicas: Mapping[str, ReplicaReport | None], gen: int) -> RecoveryPlan:
-    """`replicas`: datanode id -> its replica of the block (None: none, or no answer)."""
+def plan_recovery(
+    replicas: Mapping[str, ReplicaReport | None], gen: int, cut: int = 0
+) -> RecoveryPlan:
+    """`replicas`: datanode id -> its replica of the block (None: none, or no answer).
+    `cut`, for a truncate: the length every replica is cut to; one shorter is left out."""
     found = {n: r for n, r in replicas.items() if r is not None and r.gen < gen}
+    if cut:
+        found = {n: r for n, r in found.items() if r.length >= cut}
     if not found:
         return RecoveryPlan(0, ())
-    return RecoveryPlan(min(r.length for r in found.values()), tuple(sorted(found)))
+    length = cut or min(r.length for r in found.values())
+    return RecoveryPlan(length, tuple(sorted(found)))

@@ -313,7 +313,7 @@ class DatanodeService:
         namenode that asked (`issuer`) which nodes now hold it. A target that fails is left
         out; the namenode asks again later if this answer never arrives."""
         found = {t.id: await self._replica_on(t, block.block_id) for t in targets}
-        plan = plan_recovery(found, block.gen)
+        plan = plan_recovery(found, block.gen, cut=block.length)  # a truncate's length
         urls = {t.id: t.url for t in targets}
         done = []
         for node_id in plan.holders if plan.length else ():

@@ -416,6 +416,30 @@ class FileSystem:
             sources=",".join(paths.normalize(s) for s in sources),
         )
 
+    def truncate(
+        self, path: str, length: int, *, wait: bool = False, timeout: float = 120.0
+    ) -> bool:
+        """HDFS's truncate: cut a closed file to its first `length` bytes. True when that
+        is done; False when the cut falls inside a block, which a block recovery cuts on
+        the datanodes — until then the file cannot be written (`recover_lease` says when it
+        is over). `wait`: wait for it (up to `timeout` seconds) and return True."""
+        done = bool(
+            self._webhdfs("POST", path, "TRUNCATE", Replay.SESSION, newlength=length)["boolean"]
+        )  # a plain repeat would find the file cut, or being cut
+        if wait and not done:
+            self.wait_closed(path, timeout)
+            return True
+        return done
+
+    def wait_closed(self, path: str, timeout: float = 120.0) -> None:
+        """Wait until `path` is closed (a truncate's or a dead writer's block recovery is
+        over), as `hdfs dfs -truncate -w` does: asking every 0.2 s."""
+        deadline = time.monotonic() + timeout
+        while not self.recover_lease(path):
+            if time.monotonic() > deadline:
+                raise UnavailableError(f"{path} is still being recovered after {timeout:.0f} s")
+            time.sleep(0.2)
+
     # --- extended attributes (HDFS's xattrs: the "user." namespace) --------------------------
 
     def get_xattrs(self, path: str, *names: str) -> dict[str, bytes]:

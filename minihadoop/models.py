@@ -226,6 +226,7 @@ class Command(Wire):
 
     # recover: bring the replicas of `block` on `targets` (this node among them) to one
     # length under the recovery id `block.gen`, then commit it (`BlockRecoveryReport`).
+    # That length is `block.length` for a truncate's recovery; 0: the shortest replica's.
     kind: Literal["replicate", "delete", "register", "report", "recover"]
     block: Block | None = None
     targets: list[DatanodeRef] = []

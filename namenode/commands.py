@@ -131,6 +131,17 @@ class Rename:
 
 
 @dataclass(frozen=True, slots=True)
+class Truncate:
+    """Cut a closed file to its first `new_length` bytes: HDFS's truncate. Whole blocks past
+    the cut go at once; a block the cut falls inside is cut by a block recovery, during
+    which the file is held by the recovery (as an append that rewrites its last block)."""
+
+    path: str
+    new_length: int
+    mtime: int
+
+
+@dataclass(frozen=True, slots=True)
 class Concat:
     """Move every block of `sources`, in order, to the end of `target`, and delete the
     sources: HDFS's concat. `sources` are paths joined by newlines (a path holds no control
@@ -207,6 +218,7 @@ NamespaceCommand = (
     | Delete
     | Rename
     | Concat
+    | Truncate
     | MoveToTrash
     | SetReplication
     | SetTimes
@@ -230,6 +242,7 @@ _TYPES: dict[str, type[Any]] = {
         Delete,
         Rename,
         Concat,
+        Truncate,
         MoveToTrash,
         SetReplication,
         SetTimes,

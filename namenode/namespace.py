@@ -42,6 +42,7 @@ from minihadoop.errors import (
 )
 from minihadoop.models import ContentSummary, FileStatus, FileType
 from namenode import commands as c
+from namenode.leases import RECOVERY_HOLDER
 from namenode.permissions import Caller, Checker
 
 # Memory: a namenode holds every inode, so these classes are kept small (bench/namenode_ops.py
@@ -177,6 +178,17 @@ class PendingFile:
     # An append: the file being extended, and whether its last block is being rewritten.
     append_to: File | None = None
     replace_last: bool = False
+
+    @property
+    def truncating_to(self) -> int | None:
+        """For a truncate's recovery (it rewrites the file's own last block): the length
+        that block is cut to; else None."""
+        base = self.append_to
+        if base is None or not self.replace_last or not base.blocks or not self.file.blocks:
+            return None
+        if self.file.blocks[-1].block_id != base.blocks[-1].block_id:
+            return None
+        return base.blocks[-1].length
 
 
 @dataclass(slots=True)
@@ -570,7 +582,8 @@ class Namespace:
             old = kept[-1]
             kept = kept[:-1]
             self.block_owner.pop(old.block_id, None)
-            removed.append(old.block_id)
+            if old.block_id != blocks[0].block_id:  # a truncate rewrites the block itself
+                removed.append(old.block_id)
         for b in blocks:
             self.block_owner[b.block_id] = base
         base.blocks = kept + blocks
@@ -591,7 +604,21 @@ class Namespace:
         return blocks
 
     def _drop_pending(self, path: str) -> list[int]:
-        return self._forget_blocks(self._close_file(path).file)
+        pending = self._close_file(path)
+        base = pending.append_to
+        if base is None:
+            return self._forget_blocks(pending.file)
+        # An append's blocks go; a block it shares with its file (a truncate's) stays.
+        removed = []
+        shared = {b.block_id for b in base.blocks}
+        for b in pending.file.blocks:
+            if b.block_id in shared:
+                if b.block_id in self.block_owner:  # unless the file went with it
+                    self.block_owner[b.block_id] = base
+            else:
+                self.block_owner.pop(b.block_id, None)
+                removed.append(b.block_id)
+        return removed
 
     def _abandon_file(self, cmd: c.AbandonFile) -> Effects:
         pending = self.pending_for(cmd.path, cmd.client, cmd.file_id)
@@ -772,6 +799,53 @@ class Namespace:
         target.mtime = cmd.mtime
         return Effects(replication_changed=moved, result=True)
 
+    def _truncate(self, cmd: c.Truncate) -> Effects:
+        """HDFS's truncate: result True when the file is cut now (the cut falls on a block
+        boundary, or there is nothing to cut), False when the block the cut falls inside
+        is left to a block recovery. Then the file is shown at its new length at once, and
+        held by the recovery as an append that rewrites that block under a new stamp;
+        `CloseRecovered` ends it."""
+        if cmd.new_length < 0:
+            raise IllegalArgumentError(
+                f"Cannot truncate to a negative file size: {cmd.new_length}."
+            )
+        node = self._get_file(cmd.path)
+        if node in self._writing or self._appending(node):
+            raise AlreadyBeingCreatedError(f"truncate: {cmd.path} is being written")
+        if cmd.new_length > node.length:
+            raise IllegalArgumentError(
+                f"Cannot truncate to a larger file size. Current size: {node.length}, "
+                f"truncate size: {cmd.new_length}."
+            )
+        kept: list[BlockRecord] = []
+        offset = 0
+        for b in node.blocks:
+            if offset >= cmd.new_length:
+                break
+            kept.append(b)
+            offset += b.length
+        removed = [b.block_id for b in node.blocks[len(kept) :]]
+        for block_id in removed:
+            del self.block_owner[block_id]
+        node.mtime = cmd.mtime
+        cut = offset - cmd.new_length  # bytes to cut off the last kept block
+        if not cut:
+            node.blocks = tuple(kept)
+            return Effects(removed_blocks=removed, result=True, file_id=node.id)
+        last = kept[-1]
+        keep = last.length - cut
+        node.blocks = (*kept[:-1], BlockRecord(last.block_id, last.gen, keep))
+        rewrite = File(
+            node.id, cmd.mtime, node.owner, node.group, node.permission, node.replication,
+            node.block_size,
+        )  # fmt: skip
+        rewrite.blocks = (BlockRecord(last.block_id, last.gen, keep),)
+        self.open_file(
+            PendingFile(cmd.path, RECOVERY_HOLDER, rewrite, False, cmd.mtime, node, True)
+        )
+        self.block_owner[last.block_id] = rewrite
+        return Effects(removed_blocks=removed, result=False, file_id=node.id)
+
     def _set_xattr(self, cmd: c.SetXAttr) -> Effects:
         """HDFS's rules: CREATE only for a new name, REPLACE only for an existing one."""
         node = self._get(cmd.path)
@@ -858,6 +932,7 @@ _HANDLERS: dict[type[Any], Callable[[Namespace, Any], Effects]] = {
     c.Delete: Namespace._delete,
     c.Rename: Namespace._rename,
     c.Concat: Namespace._concat,
+    c.Truncate: Namespace._truncate,
     c.MoveToTrash: Namespace._move_to_trash,
     c.SetReplication: Namespace._set_replication,
     c.SetXAttr: Namespace._set_xattr,

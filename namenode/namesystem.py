@@ -132,6 +132,7 @@ class Recovery:
     primary: str | None = None
     block_id: int = 0
     holders: tuple[str, ...] = ()
+    length: int = 0  # a truncate's: the length the block is cut to (0: what all hold)
 
 
 class Namesystem:
@@ -361,6 +362,8 @@ class Namesystem:
                 self.leases.renew(effects.file_id, now)
             case c.ReassignLease():
                 self.leases.recovery_asked(effects.file_id, now)
+            case c.Truncate() if effects.result is False:
+                self.leases.recovery_asked(effects.file_id, now)
             case c.CompleteFile() | c.AbandonFile() | c.CloseRecovered():
                 self.leases.forget(effects.file_id)
         for block_id in effects.removed_blocks:
@@ -525,7 +528,8 @@ class Namesystem:
         # Just started, the last block's replicas may not be reported yet: take the file all
         # the same, and look again once the datanodes have had a soft limit to report.
         just_started = now - self.started <= self.settings.lease_soft_limit
-        if not holders and not (blocks and just_started):
+        cut = pending.truncating_to
+        if not holders and not (blocks and just_started) and cut is None:
             ms = self._now_ms()
             # Its last block, which no datanode holds, is dropped.
             cmd = (
@@ -540,6 +544,7 @@ class Namesystem:
             primary=holders[0] if holders else None,
             block_id=blocks[-1].block_id,
             holders=tuple(holders),
+            length=cut or 0,  # a truncate's block waits for a holder: its bytes are kept
         )
 
     def _recover(self, plan: Recovery) -> bool:
@@ -556,7 +561,7 @@ class Namesystem:
                 return False
             live = self.datanodes.live()
             targets = [live[n].ref for n in plan.holders if n in live]
-            block = Block(block_id=plan.block_id, gen=gen)
+            block = Block(block_id=plan.block_id, gen=gen, length=plan.length)
             self.datanodes.queue(
                 plan.primary, Command(kind="recover", block=block, targets=targets)
             )
@@ -611,6 +616,11 @@ class Namesystem:
                 raise IllegalArgumentError(f"block {report.block_id} is not the file's last block")
             if report.length and not report.datanode_ids:
                 raise IllegalArgumentError("a recovered length needs the datanodes that hold it")
+            cut = pending.truncating_to
+            if cut is not None and report.length != cut:  # asked again later
+                raise IllegalArgumentError(
+                    f"block {report.block_id} is truncated to {cut} bytes, not {report.length}"
+                )
             return pending.file.id, pending.path
 
     def renew_lease(self, client: str) -> int:
@@ -734,6 +744,22 @@ class Namesystem:
             path = paths.normalize(path)
             self._may(lambda may: may.access(path, READ))
             return self.ns.get_xattrs(path)
+
+    def truncate(self, path: str, new_length: int, session: Session | None = None) -> bool:
+        """HDFS's truncate: True when `path` is now `new_length` bytes long; False when the
+        block the cut falls inside is being cut by a block recovery (started here, now):
+        the file is closed when it ends (`recover_lease` says when)."""
+        path = paths.normalize(path)
+        done = bool(self._submit(c.Truncate(path, new_length, self._now_ms()), session))
+        if done:
+            return True
+        with self.lock:
+            pending = self.ns.under_construction.get(path)
+            if pending is None or pending.truncating_to is None:  # already over
+                return False
+            plan = self._plan_recovery(pending, self.clock())
+        self._recover(plan)
+        return False
 
     def concat(self, target: str, sources: list[str], session: Session | None = None) -> None:
         target = paths.normalize(target)

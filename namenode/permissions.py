@@ -232,7 +232,7 @@ class Checker:
         if cmd.overwrite:
             self.access(cmd.path, WRITE)
 
-    def _write(self, cmd: c.StartAppend | c.SetReplication | c.SetTimes | c.SetXAttr) -> None:
+    def _write(self, cmd: c.StartAppend | c.SetReplication | c.SetTimes | c.Truncate) -> None:
         self.access(cmd.path, WRITE)
 
     def _delete(self, cmd: c.Delete) -> None:
@@ -275,6 +275,7 @@ _RULES: dict[type[Any], Callable[[Checker, Any], None]] = {
     c.StartAppend: Checker._write,
     c.SetReplication: Checker._write,
     c.SetTimes: Checker._write,
+    c.Truncate: Checker._write,
     c.SetXAttr: Checker._write,
     c.RemoveXAttr: Checker._write,
     c.Delete: Checker._delete,

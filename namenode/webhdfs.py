@@ -337,6 +337,13 @@ def _concat(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     return Response(status_code=200)
 
 
+def _truncate(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    length = integer(q.get("newlength"), "newlength")
+    if length is None:
+        raise IllegalArgumentError("TRUNCATE needs newlength")
+    return {"boolean": system.truncate(path, length, session_of(q))}
+
+
 # --- DELETE --------------------------------------------------------------------------------
 
 
@@ -381,7 +388,7 @@ PUT_OPS: dict[str, Op] = {
     "SETXATTR": _setxattr,
     "REMOVEXATTR": _removexattr,
 }
-POST_OPS: dict[str, Op] = {"CONCAT": _concat}
+POST_OPS: dict[str, Op] = {"CONCAT": _concat, "TRUNCATE": _truncate}
 DELETE_OPS: dict[str, Op] = {"DELETE": _delete}
 # Hadoop 3's operations minihadoop does not have, by method: asked for, they are an
 # UnsupportedOperationException, not an unknown op.
@@ -395,7 +402,7 @@ UNSUPPORTED = {
             "DISALLOWSNAPSHOT", "CREATESNAPSHOT", "RENAMESNAPSHOT", "SETSTORAGEPOLICY",
             "SATISFYSTORAGEPOLICY", "ENABLEECPOLICY", "DISABLEECPOLICY", "SETECPOLICY",
             "SETQUOTA", "SETQUOTABYSTORAGETYPE"},
-    "POST": {"TRUNCATE", "UNSETSTORAGEPOLICY", "UNSETECPOLICY"},
+    "POST": {"UNSETSTORAGEPOLICY", "UNSETECPOLICY"},
     "DELETE": {"DELETESNAPSHOT"},
 }  # fmt: skip
 # GET operations cheap enough to answer on the event loop: O(path depth), no fsync.

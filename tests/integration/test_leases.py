@@ -15,7 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from minihadoop.errors import AlreadyBeingCreatedError, FileNotFoundError_, RecoveryInProgressError
+from minihadoop.errors import (
+    AlreadyBeingCreatedError,
+    FileNotFoundError_,
+    IllegalArgumentError,
+    RecoveryInProgressError,
+)
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 from tests.integration.test_cli import run
@@ -204,3 +209,40 @@ def test_bad_recovery_requests_to_a_datanode_change_nothing(
         assert set(r.json()["RemoteException"]) >= {"exception", "javaClassName", "message"}
     assert replica.json() == {"block_id": block.block_id, "gen": block.gen, "length": 5000}
     assert fs.read_bytes(path) == b"x" * 5000
+
+
+def test_truncate_cuts_on_a_boundary_at_once_and_inside_a_block_by_recovery(
+    cluster: LocalCluster, fs: FileSystem
+) -> None:
+    path = "/truncated/f"
+    data = os.urandom(2 * BLOCK + 5000)
+    fs.write_bytes(path, data)
+    assert fs.truncate(path, len(data)) is True  # nothing to cut
+    before = fs.blocks(path).blocks[1].block
+    # Inside the second block: the datanodes cut it under a new stamp; -w waits.
+    assert fs.truncate(path, BLOCK + 1234, wait=True) is True
+    assert fs.read_bytes(path) == data[: BLOCK + 1234]
+    cut = fs.blocks(path).blocks[1].block
+    assert (cut.block_id, cut.length) == (before.block_id, 1234) and cut.gen > before.gen
+    wait_for(lambda: healthy(fs, path), what="three good replicas of the cut block")
+    with fs.append(path) as out:  # the file is the writer's again
+        out.write(b"tail")
+    assert fs.read_bytes(path) == data[: BLOCK + 1234] + b"tail"
+    assert fs.truncate(path, BLOCK) is True  # on the boundary: at once
+    assert fs.read_bytes(path) == data[:BLOCK]
+    with pytest.raises(IllegalArgumentError, match="larger file size"):
+        fs.truncate(path, BLOCK + 1)
+
+    # The CLI, as `hdfs dfs -truncate -w`, and WebHDFS's TRUNCATE.
+    done = run(cluster.directory, "fs", "truncate", "-w", "100", path)
+    assert f"Truncated {path} to length: 100" in done.stdout
+    info = cluster._require()
+    r = httpx.post(
+        f"{info.namenode}/webhdfs/v1{path}",
+        params={"op": "TRUNCATE", "newlength": "60", "user.name": fs.user},
+        auth=cluster_auth(info.token),
+    )
+    assert r.status_code == 200 and r.json() == {"boolean": False}
+    fs.wait_closed(path)
+    assert fs.read_bytes(path) == data[:60]
+    wait_for(lambda: healthy(fs, path), what="three good replicas after the second cut")

@@ -31,6 +31,12 @@ def test_the_plan_leaves_out_replicas_not_older_than_the_recovery() -> None:
     assert plan_recovery(found, 1002) == RecoveryPlan(1000, ("dn1",))
 
 
+def test_a_truncates_plan_cuts_to_its_length_and_leaves_out_shorter_replicas() -> None:
+    found = {"dn1": replica(1000), "dn2": replica(300), "dn3": replica(200)}
+    assert plan_recovery(found, 1002, cut=300) == RecoveryPlan(300, ("dn1", "dn2"))
+    assert plan_recovery(found, 1002, cut=2000) == RecoveryPlan(0, ())
+
+
 def test_with_no_replica_the_plan_is_empty() -> None:
     assert plan_recovery({"dn1": None, "dn2": None}, 1002) == RecoveryPlan(0, ())
     assert plan_recovery({}, 1002) == RecoveryPlan(0, ())

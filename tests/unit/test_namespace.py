@@ -133,18 +133,28 @@ def check_invariants(ns: Namespace) -> None:
             files.append(node)
         else:
             assert path == "/" or ns.lookup(path) is node
+    # A truncate's recovery rewrites its file's last block: that block is the rewrite's.
+    shared: dict[int, File] = {}
     for path, pending in ns.under_construction.items():
         assert pending.path == path
         assert ns.pending_by_id(pending.file.id) is pending, f"{path} is not found by its id"
-        inode_ids.append(pending.file.id)
         files.append(pending.file)
         parent = ns.lookup(paths.parent(path))
         assert isinstance(parent, Directory), f"{path} is being written in no folder"
         existing = ns.lookup(path)
+        if pending.append_to is not None:  # an append (or a truncate): of the file there
+            assert existing is pending.append_to and pending.file.id == existing.id
+            if pending.truncating_to is not None:
+                shared[pending.file.blocks[-1].block_id] = pending.file
+            continue
+        inode_ids.append(pending.file.id)
         assert not isinstance(existing, Directory), f"{path} is a folder and a file"
         assert existing is None or pending.overwrite, f"{path} cannot be completed"
     for f in files:
         for b in f.blocks:
+            if b.block_id in shared:
+                owners[b.block_id] = shared[b.block_id]
+                continue
             assert b.block_id not in owners, f"block {b.block_id} belongs to two files"
             owners[b.block_id] = f
             assert 0 < b.block_id <= ns.last_block_id
@@ -1210,3 +1220,63 @@ def test_xattrs_move_with_renames_leave_with_deletes_and_survive_the_image(
     assert ns.xattrs == {}  # forgotten with their inodes
     mkdirs(ns, "/moved")
     assert ns.get_xattrs("/moved") == {}  # a new inode at the old path has none
+
+
+# --------------------------------------------------------------------------- truncate
+
+
+def test_truncate_on_a_block_boundary_drops_the_blocks_past_it_at_once(ns: Namespace) -> None:
+    ids = write(ns, "/f", [BLOCK, BLOCK, 7])
+    effects = ns.apply(c.Truncate("/f", BLOCK, T0 + 1))
+    assert effects.result is True and effects.removed_blocks == ids[1:]
+    assert ns.status("/f").length == BLOCK and not ns.under_construction
+    assert ns.apply(c.Truncate("/f", BLOCK, T0 + 2)).result is True  # nothing to cut
+    assert ns.apply(c.Truncate("/f", 0, T0 + 3)).removed_blocks == ids[:1]
+    assert ns.status("/f").length == 0
+    check_invariants(ns)
+
+
+def test_truncate_inside_a_block_leaves_it_to_a_recovery(ns: Namespace) -> None:
+    ids = write(ns, "/f", [BLOCK, BLOCK, 7])
+    effects = ns.apply(c.Truncate("/f", BLOCK + 100, T0 + 1))
+    assert effects.result is False and effects.removed_blocks == [ids[2]]
+    assert ns.status("/f").length == BLOCK + 100  # shown cut at once
+    pending = ns.under_construction["/f"]
+    assert pending.client == RECOVERY_HOLDER and pending.truncating_to == 100
+    check_invariants(ns)
+    # Nobody writes to it meanwhile, nor cuts it again.
+    fails_unchanged(ns, c.StartAppend("/f", "w2", T0), AlreadyBeingCreatedError)
+    fails_unchanged(ns, c.Truncate("/f", 10, T0), AlreadyBeingCreatedError)
+    fid = pending.file.id
+    _, gen = ns.apply(c.ReassignLease(fid, RECOVERY_HOLDER)).result
+    effects = ns.apply(c.CloseRecovered(fid, T0 + 2, 100, gen))
+    assert ids[1] not in effects.removed_blocks  # the block cut is kept, not deleted
+    status, blocks = ns.file_blocks("/f")
+    assert status.length == BLOCK + 100 and [b.block_id for b in blocks] == ids[:2]
+    assert blocks[1].gen == gen and blocks[1].length == 100
+    assert not ns.under_construction
+    check_invariants(ns)
+
+
+def test_a_file_dropped_while_its_truncate_recovers_takes_its_blocks_once(
+    ns: Namespace,
+) -> None:
+    ids = write(ns, "/f", [BLOCK, 50])
+    ns.apply(c.Truncate("/f", BLOCK + 10, T0))
+    check_invariants(ns)
+    image_now = checkpoint.load(json.loads(json.dumps(image(ns))))[0]  # survives an image
+    assert image_now.under_construction["/f"].truncating_to == 10
+    removed = ns.apply(c.Delete("/f", False, T0)).removed_blocks
+    assert sorted(removed) == sorted(ids) and not ns.under_construction
+    check_invariants(ns)
+
+
+def test_bad_truncates_are_refused_and_change_nothing(ns: Namespace) -> None:
+    write(ns, "/f", [10])
+    mkdirs(ns, "/d")
+    start(ns, "/g", "w1")
+    assert "larger file size" in fails_unchanged(ns, c.Truncate("/f", 11, T0), IllegalArgumentError)
+    fails_unchanged(ns, c.Truncate("/f", -1, T0), IllegalArgumentError)
+    fails_unchanged(ns, c.Truncate("/nope", 0, T0), FileNotFoundError_)
+    fails_unchanged(ns, c.Truncate("/d", 0, T0), FileNotFoundError_)
+    fails_unchanged(ns, c.Truncate("/g", 0, T0), FileNotFoundError_)  # not there yet

@@ -98,6 +98,7 @@ def test_overwrite_append_setrep_touch_and_xattrs_need_write_on_the_file(
         c.SetReplication("/tmp/f", 1),
         c.SetTimes("/tmp/f", mtime=T0 + 5),
         c.SetXAttr("/tmp/f", "user.a", "eA=="),
+        c.Truncate("/tmp/f", 0, T0),
     ):
         refused(ns, cmd, BOB, 'inode="/tmp/f":alice')
     ns.apply(c.SetXAttr("/tmp/f", "user.a", "eA=="), ALICE)
