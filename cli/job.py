@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 import time
 import traceback
@@ -17,9 +18,9 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from cli.format import columns, parse_size
 from mapreduce.job import Job, JobResult, JobTrackerClient, RunningJob
 from minihadoop.config import home_dir
-from minihadoop.errors import IllegalArgumentError
+from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
 
-app = typer.Typer(help="Run MapReduce jobs: submit a script, list, status, kill, counters.")
+app = typer.Typer(help="Run MapReduce jobs: submit a script, list, status, logs, kill, counters.")
 out = Console()
 err = Console(stderr=True)
 
@@ -283,3 +284,87 @@ def counters(
     rows = [[name, str(value)] for name, value in sorted(found.items())]
     for line in columns(["counter", "value"], rows, right=frozenset({1})):
         print(line)
+
+
+LOG_KINDS = ("stdout", "stderr", "syslog")
+
+
+def _matches_task(attempt: dict[str, Any], task: str | None) -> bool:
+    """`task`: ``m_000003``, ``m3``, ``r0`` or a whole task id (``task_<job>_m_000003``)."""
+    if task is None:
+        return True
+    found = re.fullmatch(r"(?:task_.+_)?([mr])_?(\d{1,6})", task)
+    if found is None:
+        raise IllegalArgumentError(f"not a task: {task!r} (write it as m_000003, m3 or r0)")
+    kind = "MAP" if found.group(1) == "m" else "REDUCE"
+    return bool(attempt["kind"] == kind and attempt["index"] == int(found.group(2)))
+
+
+@app.command()
+def logs(
+    job_id: str,
+    task: str | None = typer.Option(None, "--task", help="Only this task (m3, r_000000)."),
+    attempt: str | None = typer.Option(None, "--attempt", help="Only this attempt."),
+    log: list[str] = typer.Option(
+        list(LOG_KINDS), "--log", help="Which logs: stdout, stderr, syslog (repeatable)."
+    ),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Go on until the job ends."),
+    dir: Path | None = DirOption,
+) -> None:
+    """What a job's tasks printed and logged, fetched from the workers that ran them
+    (Hadoop's `yarn logs`). Each attempt's logs are kept on its worker for
+    MINIHADOOP_TASK_LOG_RETENTION seconds."""
+    for kind in log:
+        if kind not in LOG_KINDS:
+            raise IllegalArgumentError(f"no log {kind!r}: there are {', '.join(LOG_KINDS)}")
+    with _client(dir) as jt:
+        offsets: dict[tuple[str, str], int] = {}
+        while True:
+            status = jt.status(job_id)
+            chosen = [
+                a for a in status["attempts"]
+                if _matches_task(a, task) and (attempt is None or a["id"] == attempt)
+            ]  # fmt: skip
+            if attempt is not None and not chosen and not follow:
+                raise IllegalArgumentError(f"job {job_id} has no attempt {attempt}")
+            urls = {w["id"]: w["url"] for w in jt.workers()}
+            for a in chosen:
+                _print_logs(jt, a, urls.get(a["worker"]), log, offsets)
+            if not follow or status["state"] not in ("PREP", "RUNNING"):
+                return
+            time.sleep(0.5)  # what `tail -f` does: look again
+
+
+def _print_logs(
+    jt: JobTrackerClient,
+    a: dict[str, Any],
+    url: str | None,
+    kinds: list[str],
+    offsets: dict[tuple[str, str], int],
+) -> None:
+    """Print what is new in attempt `a`'s logs since `offsets` (updated)."""
+    where = f"{a['kind'].lower()} {a['index']}, {a['state']}, on worker {a['worker']}"
+    if url is None:
+        if (a["id"], "") not in offsets:
+            offsets[(a["id"], "")] = 0
+            err.print(f"{a['id']} ({where}): its worker is gone; so are its logs",
+                      markup=False, highlight=False)  # fmt: skip
+        return
+    for kind in kinds:
+        key = (a["id"], kind)
+        while True:  # a piece at a time: a log is at most a few MiB
+            try:
+                data, size = jt.attempt_log(url, a["id"], kind, offsets.get(key, 0))
+            except FileNotFoundError_:
+                break  # not started there yet, or expired
+            if not data:
+                break
+            if key not in offsets:
+                print(f"==> {a['id']} ({where}) {kind} <==")
+            sys.stdout.write(data.decode("utf-8", "replace"))
+            offsets[key] = offsets.get(key, 0) + len(data)
+            if offsets[key] >= size:
+                if not data.endswith(b"\n"):
+                    sys.stdout.write("\n")
+                break
+        sys.stdout.flush()

@@ -12,18 +12,38 @@ from __future__ import annotations
 
 import os
 import resource
+import sys
 from pathlib import Path
 
 from mapreduce import task
-from mapreduce.protocol import AttemptSpec
+from mapreduce.protocol import AttemptSpec, TaskState
+from mapreduce.tasklogs import Capture
 
 
 def run_child(
-    spec_json: str, payload_path: str, work_dir: str, token: str, tls_ca: str, result_path: str
+    spec_json: str,
+    payload_path: str,
+    work_dir: str,
+    token: str,
+    tls_ca: str,
+    result_path: str,
+    log_dir: str = "",
+    log_limit: int = 1 << 20,
 ) -> None:
     spec = AttemptSpec.model_validate_json(spec_json)
     payload = Path(payload_path).read_bytes()
-    result = task.execute(spec, payload, Path(work_dir), token, tls_ca=tls_ca)
+    # The user's prints and log records go to the attempt's logs (mapreduce.tasklogs).
+    capture = Capture(Path(log_dir), log_limit) if log_dir else None
+    try:
+        result = task.execute(spec, payload, Path(work_dir), token, tls_ca=tls_ca)
+        if capture is not None and result.state is TaskState.FAILED:
+            tail = capture.stderr_tail()
+            if tail:  # what the code said before it failed, beside its error
+                result.error = f"{result.error}\nLast lines of stderr:\n{tail}"
+            print(result.error, file=sys.stderr)  # the log has the whole story
+    finally:
+        if capture is not None:
+            capture.close()
     # Hadoop's CPU_MILLISECONDS: this process's user + system time, from its fork to here.
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result.counters["CPU_MILLISECONDS"] = round((usage.ru_utime + usage.ru_stime) * 1000)

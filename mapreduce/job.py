@@ -211,6 +211,21 @@ class JobTrackerClient:
     def kill(self, job_id: str) -> str:
         return str(self.call("POST", f"/mr/v1/jobs/{job_id}/kill", timeout=QUICK)["state"])
 
+    def workers(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.call("GET", "/mr/v1/workers", timeout=QUICK)
+        return result
+
+    def attempt_log(
+        self, worker_url: str, attempt_id: str, kind: str, offset: int = 0
+    ) -> tuple[bytes, int]:
+        """Log `kind` of an attempt, from its worker (`mapreduce.tasklogs`): the bytes from
+        `offset`, and the log's whole size."""
+        response = call(
+            self._http, "GET", f"{worker_url.rstrip('/')}/mr/v1/logs/{attempt_id}/{kind}",
+            params={"offset": offset}, timeout=QUICK,
+        )  # fmt: skip
+        return response.content, int(response.headers.get("x-log-size", "0"))
+
     def close(self) -> None:
         self._http.close()
 

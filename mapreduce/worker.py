@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from mapreduce import tasklogs
 from mapreduce.protocol import (
     AttemptResult,
     AttemptSpec,
@@ -81,6 +82,8 @@ class WorkerService:
         """`jobtrackers`: the job trackers' URLs (the first tried first); `locate`: the
         active one's URL as the lock service names it, or None when none is named."""
         self.work_dir = work_dir
+        self.logs = work_dir / "logs"  # task logs (mapreduce.tasklogs), kept past their job
+        self._expired_at = 0.0
         self.jobtrackers = [u.rstrip("/") for u in jobtrackers if u]
         self.jobtracker = self.jobtrackers[0] if self.jobtrackers else ""
         self.locate = locate
@@ -128,9 +131,26 @@ class WorkerService:
                                 exc_info=not expected)  # fmt: skip
                 failing = kind
                 await self.find_jobtracker()
+            await self.expire_logs()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.settings.mr_heartbeat_interval)
             self.wake.clear()
+
+    async def expire_logs(self) -> None:
+        """Delete task logs past their retention: looked for every minute (or every half
+        retention, when that is shorter)."""
+        retention = self.settings.task_log_retention
+        now = time.monotonic()
+        if now - self._expired_at < min(60.0, retention / 2):
+            return
+        self._expired_at = now
+        try:
+            gone = await asyncio.to_thread(tasklogs.expire, self.logs, retention)
+        except OSError as exc:
+            log.warning("task logs not expired: %s", exc)
+            return
+        if gone:
+            log.info("task logs of %d jobs expired", len(gone))
 
     async def heartbeat(self) -> None:
         self.poll()
@@ -217,6 +237,8 @@ class WorkerService:
                 self.settings.token,
                 self.settings.tls_ca,
                 str(result_path),
+                str(tasklogs.attempt_folder(self.logs, spec.attempt_id)),
+                self.settings.task_log_limit,
             ),
             name=spec.attempt_id,
             daemon=True,
@@ -311,8 +333,15 @@ def _is_job_dir(path: Path) -> bool:
 
 
 def _child_target(
-    spec_json: str, payload: str, work_dir: str, token: str, tls_ca: str, result: str
+    spec_json: str,
+    payload: str,
+    work_dir: str,
+    token: str,
+    tls_ca: str,
+    result: str,
+    log_dir: str,
+    log_limit: int,
 ) -> None:
     from mapreduce.child import run_child
 
-    run_child(spec_json, payload, work_dir, token, tls_ca, result)
+    run_child(spec_json, payload, work_dir, token, tls_ca, result, log_dir, log_limit)

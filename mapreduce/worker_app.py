@@ -2,6 +2,8 @@
 
 * ``GET /mr/v1/shuffle/<job>/<attempt>/<partition>`` (token) — one partition of a finished
   map attempt's output, streamed to the reducer that asked.
+* ``GET /mr/v1/logs/<attempt>/<stdout|stderr|syslog>[?offset=N]`` (token) — an
+  attempt's log (`mapreduce.tasklogs`), from byte N; its size in ``X-Log-Size``.
 * ``POST /mr/v1/internal/wake`` (token) — heartbeat now: the job tracker has new work.
 * ``GET /health`` and ``GET /mr/v1/worker`` — what it is running.
 """
@@ -19,8 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
+from mapreduce import tasklogs
 from mapreduce.task import shuffle_context, shuffle_path
 from mapreduce.worker import WorkerService
 from minihadoop.address import advertised_host
@@ -86,6 +89,14 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
 
         headers = {"content-length": str(size + MAC_SIZE)}
         return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)
+
+    @app.get("/mr/v1/logs/{attempt_id}/{kind}", dependencies=[auth])
+    def logs(attempt_id: str, kind: str, offset: int = 0) -> Response:
+        """An attempt's log (`stdout`, `stderr` or `syslog`) from byte `offset`: at most
+        4 MiB, its whole size in ``X-Log-Size`` (a follower asks again from there)."""
+        data, size = tasklogs.read(service.logs, attempt_id, kind, offset)
+        return Response(data, media_type="text/plain; charset=utf-8",
+                        headers={"x-log-size": str(size)})  # fmt: skip
 
     where = urlsplit(service.url)
     names = HostNames([*settings.host_names(), where.hostname or ""], ports=[where.port or 80])

@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     worker_timeout: float = Field(default=30.0, gt=0)
     task_timeout: float = Field(default=600.0, gt=0)
     worker_slots: int = Field(default=0, ge=0)  # 0: one per CPU core
+    # Task logs (mapreduce.tasklogs): bytes kept per log of an attempt (the first and the
+    # last half), and how long a worker keeps them (yarn.nodemanager.log.retain-seconds).
+    task_log_limit: int = Field(default=1 << 20, ge=1024)
+    task_log_retention: float = Field(default=86400.0, gt=0)
     # The active job tracker's lock session: a standby takes over within about this long
     # of the active one dying (or being cut off from the namenodes).
     jobtracker_session_ttl: float = Field(default=10.0, ge=1, le=600)

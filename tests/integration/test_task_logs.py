@@ -1,0 +1,72 @@
+"""Task logs on a real cluster: a job's prints, stderr and log records are kept on the
+workers that ran it and `minihadoop job logs` shows them, by task and by log; a failed
+attempt's error carries the last lines it wrote to stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from mapreduce import Job, JobState
+from minihadoop.filesystem import FileSystem
+from minihadoop.localcluster import LocalCluster
+from tests.integration.test_cli import run
+
+pytestmark = pytest.mark.integration
+
+
+def chatty_mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
+    print(f"mapping {line!r}")
+    logging.getLogger("wordcount").warning("offset %d", offset)
+    for word in line.split():
+        yield word, 1
+
+
+def chatty_reducer(word: str, counts: Iterator[int]) -> Iterator[tuple[str, int]]:
+    print(f"reducing {word}", file=sys.stderr)
+    yield word, sum(counts)
+
+
+def failing_mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
+    print(f"about to fail on {line!r}", file=sys.stderr)
+    raise ValueError("bad record")
+
+
+def test_job_logs_shows_what_each_task_printed_and_logged(
+    cluster: LocalCluster, fs: FileSystem
+) -> None:
+    fs.write_bytes("/tasklogs/in", b"b a\n")
+    done = Job(
+        chatty_mapper, chatty_reducer, inputs=["/tasklogs/in"], output="/tasklogs/out",
+        cluster_dir=cluster.directory,
+    ).run()  # fmt: skip
+    assert done.state is JobState.SUCCEEDED
+    shown = run(cluster.directory, "job", "logs", done.id).stdout
+    map_attempt = f"attempt_{done.id}_m_000000_0"
+    assert f"==> {map_attempt} (map 0, SUCCEEDED, on worker " in shown
+    assert "mapping 'b a'" in shown and "WARNING wordcount: offset 0" in shown
+    assert "reducing a\nreducing b" in shown
+    only = run(cluster.directory, "job", "logs", done.id, "--task", "m0", "--log", "syslog")
+    assert "WARNING wordcount: offset 0" in only.stdout
+    assert "mapping" not in only.stdout and "reducing" not in only.stdout
+    bad = run(cluster.directory, "job", "logs", done.id, "--log", "secrets", check=False)
+    assert bad.returncode != 0 and "no log 'secrets'" in bad.stderr
+
+
+def test_a_failed_attempts_error_ends_with_its_last_stderr_lines(
+    cluster: LocalCluster, fs: FileSystem
+) -> None:
+    fs.write_bytes("/tasklogs-failing/in", b"x y\n")
+    done = Job(
+        failing_mapper, chatty_reducer, inputs=["/tasklogs-failing/in"],
+        output="/tasklogs-failing/out", cluster_dir=cluster.directory, max_attempts=1,
+    ).run()  # fmt: skip
+    assert done.state is JobState.FAILED
+    status = run(cluster.directory, "job", "status", done.id).stdout
+    assert "ValueError: bad record" in status
+    assert "Last lines of stderr:" in status and "about to fail on 'x y'" in status
+    logs = run(cluster.directory, "job", "logs", done.id, "--log", "stderr").stdout
+    assert "about to fail on 'x y'" in logs and "ValueError: bad record" in logs
