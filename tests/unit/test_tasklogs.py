@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mapreduce.tasklogs import Capture, CappedWriter, attempt_folder, expire, read
+from mapreduce.tasklogs import CappedWriter, Capture, attempt_folder, expire, read
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
 
 ATTEMPT = "attempt_job_20261205_ab12cd_m_000003_1"
