@@ -260,6 +260,9 @@ def status(
                   f"({first['id']} and {len(group) - 1} more, on {workers})")  # fmt: skip
         if error:
             print("    " + error.strip().replace("\n", "\n    "))
+        if error and "frames of minihadoop's left out" in error:
+            print(f"    (all of it: minihadoop job logs {s['id']} --attempt {first['id']} "
+                  "--log stderr)")  # fmt: skip
     if s["error"]:
         err.print(s["error"], markup=False, highlight=False)
 

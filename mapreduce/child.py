@@ -40,7 +40,7 @@ def run_child(
             tail = capture.stderr_tail()
             if tail:  # what the code said before it failed, beside its error
                 result.error = f"{result.error}\nLast lines of stderr:\n{tail}"
-            print(result.error, file=sys.stderr)  # the log has the whole story
+            print(task.last_traceback or result.error, file=sys.stderr)  # the whole story
     finally:
         if capture is not None:
             capture.close()

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import re
+import sys
 import time
 import traceback
 from collections import Counter
@@ -32,6 +34,7 @@ from itertools import chain, repeat, starmap
 from pathlib import Path
 from typing import Any, cast
 
+import cloudpickle
 import httpx
 
 from mapreduce import counters as user_counters
@@ -101,6 +104,35 @@ def _dfs(spec: AttemptSpec, token: str, tls_ca: str) -> FileSystem:
     )
 
 
+# The whole traceback of the last attempt `execute` saw fail (its error has the user's
+# frames only): the child process writes it to the attempt's stderr log.
+last_traceback: str | None = None
+_FRAMEWORK = tuple(
+    str(Path(m.__file__).parent) + os.sep
+    for m in (sys.modules["mapreduce"], sys.modules["minihadoop"], cloudpickle)
+    if m.__file__
+)
+
+
+def user_traceback(exc: BaseException) -> str:
+    """`exc`'s traceback with the framework's frames left out, so it starts where the
+    user's code does; whole when none of it is the user's (a fault of ours)."""
+    te = traceback.TracebackException.from_exception(exc)
+    mine = [f for f in te.stack if not f.filename.startswith(_FRAMEWORK)]
+    dropped = len(te.stack) - len(mine)
+    if not mine or not dropped:
+        return "".join(te.format())
+    te.stack = traceback.StackSummary.from_list(mine)
+    lines = list(te.format())
+    head = "Traceback (most recent call last):\n"
+    at = max((i for i, line in enumerate(lines) if line == head), default=-1)
+    if at >= 0:  # the last one is the exception's own (causes come first): say so there
+        lines[at] = (
+            f"Traceback (most recent call last; {dropped} frames of minihadoop's left out):\n"
+        )
+    return "".join(lines)
+
+
 def execute(
     spec: AttemptSpec, payload: bytes, work_dir: Path, token: str, *, tls_ca: str = ""
 ) -> AttemptResult:
@@ -124,8 +156,10 @@ def execute(
         result.error = f"the DFS was unavailable: {exc}"
     except UnloadableJobError as exc:  # not the user's code failing: no traceback of ours
         result.error = f"UnloadableJobError: {exc.message}"
-    except BaseException:  # user code may raise anything, SystemExit included
-        result.error = traceback.format_exc()
+    except BaseException as exc:  # user code may raise anything, SystemExit included
+        global last_traceback
+        last_traceback = traceback.format_exc()  # the whole of it: for the task's log
+        result.error = user_traceback(exc)
     finally:
         user_counters.install(None)
     counters.update(user)

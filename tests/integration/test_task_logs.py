@@ -68,5 +68,10 @@ def test_a_failed_attempts_error_ends_with_its_last_stderr_lines(
     status = run(cluster.directory, "job", "status", done.id).stdout
     assert "ValueError: bad record" in status
     assert "Last lines of stderr:" in status and "about to fail on 'x y'" in status
+    # The error starts at the user's code; the whole traceback is in the attempt's log.
+    assert "frames of minihadoop's left out" in status and "in failing_mapper" in status
+    assert "mapreduce/task.py" not in status
+    assert f"(all of it: minihadoop job logs {done.id} --attempt " in status
     logs = run(cluster.directory, "job", "logs", done.id, "--log", "stderr").stdout
     assert "about to fail on 'x y'" in logs and "ValueError: bad record" in logs
+    assert "mapreduce/task.py" in logs
