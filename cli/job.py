@@ -38,6 +38,14 @@ ReducersOption = typer.Option(
 )
 
 
+InputFormatOption = typer.Option(
+    "text", "--input-format", help="text (offset, line), keyvalue (tab-split lines), wholefile."
+)
+OutputFormatOption = typer.Option(
+    "text", "--output-format", help="text (key<TAB>value lines) or jsonl."
+)
+
+
 def job_from_script(script: Path, inputs: list[str], output: str, reducers: int, **kw: Any) -> Job:
     """The job a script's functions make; `kw` as `Job` takes them (name, cluster_dir)."""
     functions = load_script(script)
@@ -99,12 +107,15 @@ def submit(
     reducers: int = ReducersOption,
     name: str | None = typer.Option(None, help="Job name (default: the script's name)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the job until it ends."),
+    input_format: str = InputFormatOption,
+    output_format: str = OutputFormatOption,
     dir: Path | None = DirOption,
 ) -> None:
     """Submit a job script and follow its progress."""
     job = job_from_script(
-        script, inputs, output, reducers, name=name or script.stem, cluster_dir=home_dir(dir)
-    )
+        script, inputs, output, reducers, name=name or script.stem, cluster_dir=home_dir(dir),
+        input_format=input_format, output_format=output_format,
+    )  # fmt: skip
     running = job.submit()
     try:
         print(f"submitted {running.id}", flush=True)
@@ -138,13 +149,17 @@ def run(
         1, "--local-processes", min=1, max=256, help="With --local: processes to use."
     ),
     split_size: str = typer.Option("64M", help="With --local: bytes per map split."),
+    input_format: str = InputFormatOption,
+    output_format: str = OutputFormatOption,
     dir: Path | None = DirOption,
 ) -> None:
     """Run a job script: on the cluster (as `job submit`), or with --local in this process."""
     if not local:
-        submit(script, inputs, output, reducers, None, True, dir)
+        submit(script, inputs, output, reducers, None, True, input_format, output_format, dir)
         return
-    job = job_from_script(script, inputs, output, reducers)
+    job = job_from_script(
+        script, inputs, output, reducers, input_format=input_format, output_format=output_format
+    )
     result = job.run(local=True, processes=processes, split_size=parse_size(split_size))
     _report(result)
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from mapreduce.formats import check_formats
 from mapreduce.protocol import JobState, SubmitRequest
 from mapreduce.serialization import (
     JobFunctions,
@@ -296,11 +297,16 @@ class Job:
         name: str | None = None,
         max_attempts: int = 4,
         speculative: bool = True,
+        input_format: str = "text",
+        output_format: str = "text",
         jobtracker: str | None = None,
         token: str | None = None,
         cluster_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.functions = JobFunctions(mapper, reducer, combiner, partitioner)
+        check_formats(input_format, output_format)
+        self.functions = JobFunctions(
+            mapper, reducer, combiner, partitioner, input_format, output_format
+        )
         # DFS paths for a cluster; local paths for `run(local=True)`, checked when it runs.
         self.inputs = [inputs] if isinstance(inputs, str) else [str(p) for p in inputs]
         self.output = str(output)
@@ -337,6 +343,7 @@ class Job:
             payload=base64.b64encode(payload).decode(),
             max_attempts=self.max_attempts,
             speculative=self.speculative,
+            whole_files=self.functions.input_format == "wholefile",
         )
 
     def run(

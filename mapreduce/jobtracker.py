@@ -79,6 +79,7 @@ from minihadoop.errors import (
     UnavailableError,
 )
 from minihadoop.filesystem import FileSystem
+from minihadoop.globbing import has_magic
 from minihadoop.signing import Keys
 
 log = logging.getLogger("minihadoop.jobtracker")
@@ -293,7 +294,7 @@ class JobTracker:
             raise IllegalArgumentError(f"job payload must be 1 byte to {MAX_PAYLOAD} bytes")
         unseal_payload(payload, self._seal_key)  # workers would refuse it: refuse it now
         files = self._input_files([paths.normalize(p) for p in req.inputs], fs)
-        splits = plan_splits([fs.blocks(f) for f in files])
+        splits = plan_splits([fs.blocks(f) for f in files], whole=req.whole_files)
         now = self.clock()
         job_id = f"job_{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}_{uuid.uuid4().hex[:6]}"
         fs.mkdir(f"{output}/_temporary/committed")  # fails first for a bad output path
@@ -335,9 +336,19 @@ class JobTracker:
         return job_id
 
     def _input_files(self, inputs: list[str], fs: FileSystem) -> list[str]:
-        """Every file named, or below a folder named; hidden (`.`/`_`) names are skipped."""
+        """Every file named, or below a folder named — a glob naming those it matches, as
+        Hadoop's FileInputFormat expands them; hidden (`.`/`_`) names are skipped."""
         files: list[str] = []
-        for path in inputs:
+        named: list[str] = []
+        for pattern in inputs:
+            if not has_magic(pattern):
+                named.append(pattern)
+                continue
+            matched = fs.glob(pattern)
+            if not matched:
+                raise FileNotFoundError_(f"Input Pattern {pattern} matches 0 files")
+            named += matched
+        for path in named:
             status = fs.stat(path)  # FileNotFound for a missing input
             if not status.is_dir:
                 files.append(path)

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from mapreduce import counters as user_counters
+from mapreduce import formats
 from mapreduce import taskcontext as task_context
-from mapreduce.records import split_records
 from mapreduce.serialization import JobFunctions
 from mapreduce.shuffle import MapOutputBuffer, merge_passes, merge_runs, read_run
-from mapreduce.task import _CountingMapper, _Reduced, _TextOutput, mapping
+from mapreduce.task import _CountingMapper, _input, _output, _records, _Reduced, mapping
 from mapreduce.taskcontext import TaskContext
 from minihadoop.errors import FileAlreadyExistsError, FileNotFoundError_, IllegalArgumentError
 
@@ -96,7 +96,10 @@ def run_local(
     if out.exists():
         raise FileAlreadyExistsError(f"the output folder {out} already exists")
     started = time.monotonic()
-    splits = local_splits(input_files(inputs), split_size)
+    files = input_files(inputs)
+    if _input(functions) == "wholefile":  # a file is one split, never cut
+        split_size = max([split_size, *(f.stat().st_size for f in files)])
+    splits = local_splits(files, split_size)
     out.mkdir(parents=True)
     counters: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="minihadoop-local-") as scratch:
@@ -138,12 +141,12 @@ def _map_task(
     with open(split.path, "rb") as f, _task(ctx, counters):
         f.seek(split.start)
         pieces = iter(lambda: f.read(READ_PIECE), b"")
-        records = split_records(pieces, split.start, split.start + split.length)
-        mapper = _CountingMapper(functions.mapper)
+        records = _records(functions, pieces, split.start, split.start + split.length)
+        mapper = _CountingMapper(formats.adapt(functions.mapper, _input(functions), split.path))
         pairs = chain.from_iterable(starmap(mapper, records))
         with mapping(split.path, split.start, split.length, mapper):
             if num_reducers == 0:
-                text = _TextOutput()
+                text = formats.output_for(_output(functions))
                 with open(out / f"part-m-{index:05d}", "wb") as dest:
                     text.write_all(pairs, dest.write)
                 counters["MAP_OUTPUT_RECORDS"] += text.records
@@ -188,7 +191,7 @@ def _reduce_task(
     runs = [work / f"m-{i:05d}" / f"part-{partition}.run" for i in range(num_maps)]
     runs = merge_passes([r for r in runs if r.exists()])
     reduced = _Reduced(merge_runs([read_run(p) for p in runs]), functions.reducer)
-    text = _TextOutput()
+    text = formats.output_for(_output(functions))
     with open(out / f"part-r-{partition:05d}", "wb") as dest, _task(ctx, counters):
         text.write_all(reduced, dest.write)
     counters["REDUCE_INPUT_GROUPS"] += reduced.groups

@@ -35,6 +35,8 @@ class JobFunctions:
     reducer: Reducer | None = None
     combiner: Reducer | None = None
     partitioner: Partitioner | None = None
+    input_format: str = "text"  # mapreduce.formats
+    output_format: str = "text"
 
 
 _INSTALLED = tuple(

@@ -14,12 +14,25 @@ from mapreduce.protocol import Split
 from minihadoop.models import LocatedBlocks
 
 
-def plan_splits(files: Sequence[LocatedBlocks]) -> list[Split]:
-    """The splits of `files`: per file in the given order, one per block in file order.
+def plan_splits(files: Sequence[LocatedBlocks], *, whole: bool = False) -> list[Split]:
+    """The splits of `files`: per file in the given order, one per block in file order —
+    or, `whole`, one per file (placed where its first block is).
 
     Empty blocks are skipped, so an empty file yields no split. They must be: a split
     ``[0, 0)`` would own the line at offset 0, which the next split ``[0, n)`` owns too.
     """
+    if whole:
+        return [
+            Split(
+                path=located.status.path,
+                start=0,
+                length=located.status.length,
+                file_length=located.status.length,
+                hosts=[node.id for node in min(located.blocks, key=lambda b: b.offset).locations],
+            )
+            for located in files
+            if located.status.length > 0
+        ]
     return [
         Split(
             path=located.status.path,

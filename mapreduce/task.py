@@ -38,6 +38,7 @@ import cloudpickle
 import httpx
 
 from mapreduce import counters as user_counters
+from mapreduce import formats
 from mapreduce import taskcontext as task_context
 from mapreduce.protocol import AttemptResult, AttemptSpec, MapOutput, TaskKind, TaskState
 from mapreduce.records import split_records
@@ -49,7 +50,6 @@ from minihadoop.filesystem import FileSystem
 from minihadoop.rest import tls_verify
 from minihadoop.signing import ClusterAuth, Keys, SignatureError, TrailingSeal
 
-OUTPUT_PIECE = 1 << 20  # text output is joined into pieces of about this size per write
 FETCH_ATTEMPTS = 3
 FETCH_BACKOFF = 0.2  # seconds before the 2nd fetch attempt, doubled after that
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")  # a name the disk takes whole (NAME_MAX 255)
@@ -220,8 +220,8 @@ def _run_map(
         f.seek(split.start)
         # a generator: closing it ends the read from the datanode
         pieces = cast(Generator[bytes, None, None], f.iter_chunks())
-        records = split_records(pieces, split.start, split.start + split.length)
-        mapper = _CountingMapper(functions.mapper)
+        records = _records(functions, pieces, split.start, split.start + split.length)
+        mapper = _CountingMapper(formats.adapt(functions.mapper, _input(functions), split.path))
         pairs = chain.from_iterable(starmap(mapper, records))
         ctx = TaskContext(
             spec.job_id, spec.attempt_id, "map", spec.index, split.path, split.start, split.length
@@ -231,7 +231,7 @@ def _run_map(
             sizes: list[int] = []
             with mapping(split.path, split.start, split.length, mapper):
                 if spec.num_reducers == 0:
-                    out = _TextOutput()
+                    out = formats.output_for(_output(functions))
                     path = output_path(spec)
                     with fs.create(path, overwrite=True, create_parent=False) as stream:
                         out.write_all(pairs, stream.write)
@@ -276,6 +276,23 @@ def _collect(
     finally:
         counters["MAP_OUTPUT_RECORDS"] += buffer.output_records
     return [p.stat().st_size for p in finals]
+
+
+def _input(functions: JobFunctions) -> str:
+    return getattr(functions, "input_format", "text")  # a job from before formats: text
+
+
+def _output(functions: JobFunctions) -> str:
+    return getattr(functions, "output_format", "text")
+
+
+def _records(
+    functions: JobFunctions, pieces: Iterable[bytes], start: int, end: int
+) -> Iterable[tuple[int, Any]]:
+    """A split's records as the job's input format reads them."""
+    if _input(functions) == "wholefile":
+        return formats.whole(pieces)
+    return split_records(pieces, start, end)
 
 
 class _CountingMapper:
@@ -328,7 +345,7 @@ def _run_reduce(
         fetched = merge_passes(fetched)
         groups = merge_runs([read_run(p) for p in fetched])
         reduced = _Reduced(groups, functions.reducer)
-        out = _TextOutput()
+        out = formats.output_for(_output(functions))
         with _dfs(spec, token, tls_ca) as fs:
             # The job tracker made this attempt's folder; if the job has ended since (and
             # its _temporary was removed), creating the file fails rather than bringing
@@ -479,42 +496,3 @@ def _receive_sealed(
 
 
 # --- text output --------------------------------------------------------------------------
-
-
-class _TextOutput:
-    """Hadoop's TextOutputFormat: ``key<TAB>value`` lines; a None value writes the key
-    alone, a None key the value alone, and both None nothing. Text is UTF-8 (lone
-    surrogates from undecodable input are written back as the bytes they stand for)."""
-
-    def __init__(self) -> None:
-        self.records = 0
-        self.bytes = 0
-
-    def write_all(self, pairs: Iterable[tuple[Any, Any]], write: Callable[[bytes], object]) -> None:
-        lines: list[str] = []
-        size = records = 0
-        try:
-            for key, value in pairs:
-                records += 1
-                if value is None:
-                    if key is None:
-                        continue
-                    line = f"{key}\n"
-                elif key is None:
-                    line = f"{value}\n"
-                else:
-                    line = f"{key}\t{value}\n"
-                lines.append(line)
-                size += len(line)
-                if size >= OUTPUT_PIECE:
-                    self._write(lines, write)
-                    lines, size = [], 0
-        finally:
-            self.records += records
-        if lines:
-            self._write(lines, write)
-
-    def _write(self, lines: list[str], write: Callable[[bytes], object]) -> None:
-        data = "".join(lines).encode("utf-8", "surrogateescape")
-        write(data)
-        self.bytes += len(data)

@@ -3,6 +3,7 @@ the cluster writes for the same input, splits, reducers, combiner and partitione
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -161,3 +162,73 @@ def test_mappers_know_their_input_and_failures_say_which_record(
     assert "the record at byte 10" in "".join(getattr(info.value, "__notes__", []))
     with pytest.raises(RuntimeError, match="only known inside"):
         context()
+
+
+def sales_by_region(region: str, amount: str) -> Iterator[tuple[str, int]]:
+    yield region, int(amount or 0)
+
+
+def words_per_file(path: str, data: bytes) -> Iterator[tuple[str, int]]:
+    yield path.rsplit("/", 1)[-1], len(data.split())
+
+
+@pytest.mark.parametrize(
+    ("input_format", "mapper_", "reducer_"),
+    [("keyvalue", sales_by_region, summing), ("wholefile", words_per_file, None)],
+)
+def test_input_and_output_formats_alike_here_and_on_the_cluster(
+    cluster: LocalCluster, tmp_path: Path, input_format: str, mapper_: object, reducer_: object
+) -> None:
+    rng = random.Random(7)
+    lines = "".join(f"{rng.choice(['north', 'south', 'été'])}\t{rng.randint(0, 99)}\n"
+                    for _ in range(20_000))  # fmt: skip
+    data = [lines.encode() + b"no-tab-here\n", text(3, 3000)]
+    local_in = tmp_path / "in"
+    local_in.mkdir()
+    run = os.urandom(4).hex()
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        for i, d in enumerate(data):
+            (local_in / f"f{i}.txt").write_bytes(d)
+            fs.write_bytes(f"/formats-{run}/in/f{i}.txt", d, block_size=SPLIT)
+        assert len(fs.blocks(f"/formats-{run}/in/f0.txt").blocks) > 1  # cut into blocks
+
+    def job(inputs: str, output: str) -> Job:
+        return Job(mapper_, reducer_, inputs=[inputs], output=output,  # type: ignore[arg-type]
+                   num_reducers=1 if reducer_ else 0, input_format=input_format,
+                   output_format="jsonl", cluster_dir=cluster.directory)  # fmt: skip
+
+    on_cluster = job(f"/formats-{run}/in", f"/formats-{run}/out").run()
+    assert on_cluster.ok, on_cluster.error
+    here = job(str(local_in), str(tmp_path / "out")).run(local=True, split_size=SPLIT)
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        parts = sorted(s.name for s in fs.ls(f"/formats-{run}/out") if s.name.startswith("part"))
+        got = {p: fs.read_bytes(f"/formats-{run}/out/{p}") for p in parts}
+    assert got == {p: (tmp_path / "out" / p).read_bytes() for p in parts}
+    records = [json.loads(line) for b in got.values() for line in b.decode().splitlines()]
+    if input_format == "wholefile":  # one record a file, however many blocks it has
+        assert on_cluster.status["maps"] == 2
+        assert records == [{"key": "f0.txt", "value": len(data[0].split())},
+                           {"key": "f1.txt", "value": len(data[1].split())}]  # fmt: skip
+    else:
+        assert {r["key"] for r in records} >= {"north", "south", "été", "no-tab-here"}
+        total = sum(int(line.split("\t")[1]) for line in lines.splitlines())
+        assert sum(r["value"] for r in records) == total
+    assert here.counters["MAP_INPUT_RECORDS"] == on_cluster.counters["MAP_INPUT_RECORDS"]
+
+
+def test_job_inputs_are_globs_as_in_hadoop(cluster: LocalCluster) -> None:
+    run = os.urandom(4).hex()
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        for name, body in (("2026-01.txt", b"a b\n"), ("2026-02.txt", b"c\n"), ("x.csv", b"z\n")):
+            fs.write_bytes(f"/glob-{run}/{name}", body)
+
+    def job(*inputs: str, output: str) -> Job:
+        return Job(mapper, summing, inputs=list(inputs), output=f"/glob-{run}/{output}",
+                   cluster_dir=cluster.directory)  # fmt: skip
+
+    done = job(f"/glob-{run}/2026-*.txt", output="out").run()
+    assert done.ok and done.counters["MAP_INPUT_RECORDS"] == 2 and done.status["maps"] == 2
+    both = job(f"/glob-{run}/{{2026-01.txt,x.csv}}", output="out2").run()
+    assert both.ok and both.counters["MAP_INPUT_RECORDS"] == 2
+    with pytest.raises(FileNotFoundError_, match="matches 0 files"):
+        job(f"/glob-{run}/1999-*", output="none").submit()
