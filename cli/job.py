@@ -17,10 +17,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from cli.format import columns, parse_size
 from mapreduce.job import Job, JobResult, JobTrackerClient, RunningJob
+from mapreduce.streaming import StreamCommand
 from minihadoop.config import home_dir
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
 
-app = typer.Typer(help="Run MapReduce jobs: submit a script, list, status, logs, kill, counters.")
+app = typer.Typer(
+    help="Run MapReduce jobs: submit a script or streaming commands, list, status, logs, kill."
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -116,6 +119,10 @@ def submit(
         script, inputs, output, reducers, name=name or script.stem, cluster_dir=home_dir(dir),
         input_format=input_format, output_format=output_format,
     )  # fmt: skip
+    _submit_and_follow(job, wait)
+
+
+def _submit_and_follow(job: Job, wait: bool) -> None:
     running = job.submit()
     try:
         print(f"submitted {running.id}", flush=True)
@@ -162,6 +169,51 @@ def run(
     )
     result = job.run(local=True, processes=processes, split_size=parse_size(split_size))
     _report(result)
+
+
+@app.command()
+def streaming(
+    mapper: str = typer.Option(..., "--mapper", help="Shell command: lines in, key<TAB>value out."),
+    reducer: str = typer.Option(
+        "", "--reducer", help="Shell command over sorted key<TAB>value lines; NONE: map-only."
+    ),
+    inputs: list[str] = typer.Option(
+        ..., "--input", "-i", help="Input file, folder or glob (repeatable); local with --local."
+    ),
+    output: str = OutputOption,
+    reducers: int = ReducersOption,
+    files: list[Path] = typer.Option(
+        [], "--file", help="A local file to ship with the job, beside the commands (repeatable)."
+    ),
+    name: str = typer.Option("streaming", help="Job name."),
+    input_format: str = typer.Option(
+        "text", "--input-format", help="text (each line) or keyvalue (the same lines)."
+    ),
+    output_format: str = OutputFormatOption,
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the job until it ends."),
+    local: bool = typer.Option(False, "--local", help="Run here, without a cluster."),
+    dir: Path | None = DirOption,
+) -> None:
+    """A Hadoop Streaming job: shell commands as mapper and reducer."""
+    if input_format == "wholefile":
+        raise IllegalArgumentError("a streaming job reads lines: --input-format text or keyvalue")
+    shipped = {}
+    for f in files:
+        if not f.is_file():
+            raise IllegalArgumentError(f"no such file to ship: {f}")
+        shipped[f.name] = f.read_bytes()
+    map_only = reducer.strip().upper() == "NONE" or reducers == 0
+    job = Job(
+        StreamCommand(mapper, "mapper", shipped),
+        None if map_only or not reducer else StreamCommand(reducer, "reducer", shipped),
+        inputs=inputs, output=output, num_reducers=0 if map_only else reducers, name=name,
+        input_format=input_format, output_format=output_format,
+        cluster_dir=None if local else home_dir(dir),
+    )  # fmt: skip
+    if local:
+        _report(job.run(local=True))
+        return
+    _submit_and_follow(job, wait)
 
 
 def failed_attempts(

@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, starmap
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,15 @@ from mapreduce import formats
 from mapreduce import taskcontext as task_context
 from mapreduce.serialization import JobFunctions
 from mapreduce.shuffle import MapOutputBuffer, merge_passes, merge_runs, read_run
-from mapreduce.task import _CountingMapper, _input, _output, _records, _Reduced, mapping
+from mapreduce.task import (
+    _CountingMapper,
+    _input,
+    _output,
+    _records,
+    _Reduced,
+    map_pairs,
+    mapping,
+)
 from mapreduce.taskcontext import TaskContext
 from minihadoop.errors import FileAlreadyExistsError, FileNotFoundError_, IllegalArgumentError
 
@@ -143,7 +150,7 @@ def _map_task(
         pieces = iter(lambda: f.read(READ_PIECE), b"")
         records = _records(functions, pieces, split.start, split.start + split.length)
         mapper = _CountingMapper(formats.adapt(functions.mapper, _input(functions), split.path))
-        pairs = chain.from_iterable(starmap(mapper, records))
+        pairs = map_pairs(functions, records, mapper)
         with mapping(split.path, split.start, split.length, mapper):
             if num_reducers == 0:
                 text = formats.output_for(_output(functions))

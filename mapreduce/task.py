@@ -44,6 +44,7 @@ from mapreduce.protocol import AttemptResult, AttemptSpec, MapOutput, TaskKind, 
 from mapreduce.records import split_records
 from mapreduce.serialization import JobFunctions, Mapper, Reducer, UnloadableJobError, loads
 from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, merge_runs, read_run
+from mapreduce.streaming import StreamCommand, StreamingError
 from mapreduce.taskcontext import TaskContext
 from minihadoop.errors import UnavailableError
 from minihadoop.filesystem import FileSystem
@@ -154,6 +155,8 @@ def execute(
     except UnavailableError as exc:
         result.state = TaskState.KILLED
         result.error = f"the DFS was unavailable: {exc}"
+    except StreamingError as exc:  # the command's own stderr says why, beside it
+        result.error = f"StreamingError: {exc.message}"
     except UnloadableJobError as exc:  # not the user's code failing: no traceback of ours
         result.error = f"UnloadableJobError: {exc.message}"
     except BaseException as exc:  # user code may raise anything, SystemExit included
@@ -222,7 +225,7 @@ def _run_map(
         pieces = cast(Generator[bytes, None, None], f.iter_chunks())
         records = _records(functions, pieces, split.start, split.start + split.length)
         mapper = _CountingMapper(formats.adapt(functions.mapper, _input(functions), split.path))
-        pairs = chain.from_iterable(starmap(mapper, records))
+        pairs = map_pairs(functions, records, mapper)
         ctx = TaskContext(
             spec.job_id, spec.attempt_id, "map", spec.index, split.path, split.start, split.length
         )
@@ -293,6 +296,23 @@ def _records(
     if _input(functions) == "wholefile":
         return formats.whole(pieces)
     return split_records(pieces, start, end)
+
+
+def map_pairs(
+    functions: JobFunctions, records: Iterable[tuple[int, Any]], mapper: _CountingMapper
+) -> Iterable[tuple[Any, Any]]:
+    """The map's output pairs: the mapper called per record, or a streaming mapper's
+    command run once over every record's line."""
+    if not isinstance(functions.mapper, StreamCommand):
+        return chain.from_iterable(starmap(mapper, records))
+
+    def lines() -> Iterator[str]:
+        for offset, line in records:
+            mapper.calls += 1
+            mapper.offset = offset
+            yield line
+
+    return functions.mapper.pipe(lines())
 
 
 class _CountingMapper:
@@ -374,6 +394,9 @@ class _Reduced:
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         reducer = self._reducer
+        if isinstance(reducer, StreamCommand):
+            yield from reducer.reduce(self._counted())
+            return
         for key, values in self._groups:
             self.groups += 1
             self.records += len(values)
@@ -383,6 +406,12 @@ class _Reduced:
                 out = reducer(key, values)
                 if out is not None:
                     yield from out
+
+    def _counted(self) -> Iterator[tuple[Any, list[Any]]]:
+        for key, values in self._groups:
+            self.groups += 1
+            self.records += len(values)
+            yield key, values
 
 
 def _fetch_all(
