@@ -194,6 +194,13 @@ def _job_pages(api: APIRouter, view: Renderer, jobs: JobTrackerView) -> None:
             "job.html", build, active="jobs", live=True, back="/jobs", back_label="Jobs"
         )
 
+    @api.get("/jobs/{job_id}/logs/{attempt_id}")
+    def attempt_logs_page(job_id: str, attempt_id: str) -> HTMLResponse:
+        build = partial(pages.attempt_logs, jobs, job_id, attempt_id)
+        return view.page(
+            "logs.html", build, active="jobs", back=f"/jobs/{job_id}", back_label="Job"
+        )
+
 
 def _fragments(
     api: APIRouter, view: Renderer, system: Namesystem, jobs: JobTrackerView, group: GroupView

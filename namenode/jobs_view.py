@@ -20,6 +20,7 @@ from minihadoop.rest import tls_verify
 from minihadoop.signing import ClusterAuth
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+LOG_KINDS = ("stdout", "stderr", "syslog")
 
 
 class JobTrackerUnavailable(Exception):
@@ -59,6 +60,30 @@ class JobTrackerView:
     def workers(self) -> list[dict[str, Any]]:
         result = self._get("/mr/v1/workers")
         return [w for w in result if isinstance(w, dict)] if isinstance(result, list) else []
+
+    def attempt_logs(self, job_id: str, attempt_id: str) -> dict[str, str]:
+        """The logs of one attempt of `job_id` (`mapreduce.tasklogs`), log -> text, from
+        the worker that ran it; a log it does not have is left out."""
+        attempts = [a for a in self.job(job_id).get("attempts", []) if isinstance(a, dict)]
+        found = [a for a in attempts if a.get("id") == attempt_id]
+        if not found:
+            raise FileNotFoundError_(f"job {job_id} has no attempt {attempt_id[:100]}")
+        urls = {w.get("id"): w.get("url") for w in self.workers()}
+        url = urls.get(found[0].get("worker"))
+        if not isinstance(url, str):
+            raise FileNotFoundError_(f"the worker that ran {attempt_id} is gone, and its logs")
+        logs: dict[str, str] = {}
+        try:
+            with httpx.Client(
+                timeout=self._timeout, auth=self._auth, verify=self._verify
+            ) as client:
+                for kind in LOG_KINDS:
+                    r = client.get(f"{url.rstrip('/')}/mr/v1/logs/{attempt_id}/{kind}")
+                    if r.status_code == 200:
+                        logs[kind] = r.content.decode("utf-8", "replace")
+        except httpx.HTTPError as exc:
+            raise JobTrackerUnavailable(f"cannot reach the worker {url}: {exc}") from exc
+        return logs
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         base = self._url_of()

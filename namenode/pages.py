@@ -158,6 +158,15 @@ def job(jobs: JobTrackerView, job_id: str, now: float) -> dict[str, Any]:
     return _with_jobs(fetch, job_id=job_id)
 
 
+def attempt_logs(jobs: JobTrackerView, job_id: str, attempt_id: str) -> dict[str, Any]:
+    """An attempt's logs page."""
+
+    def fetch() -> dict[str, Any]:
+        return {"attempt_id": attempt_id, "logs": jobs.attempt_logs(job_id, attempt_id)}
+
+    return _with_jobs(fetch, job_id=job_id, attempt_id=attempt_id)
+
+
 def ordered_counters(counters: dict[str, Any]) -> list[tuple[str, Any]]:
     def key(name: str) -> tuple[int, int, str]:
         lead = LEADING_COUNTERS.index(name) if name in LEADING_COUNTERS else len(LEADING_COUNTERS)

@@ -12,6 +12,7 @@ import os
 import random
 import re
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ def flaky_mapper_failing_once(marker: Path) -> Callable[[int, str], Iterator[tup
         except FileExistsError:
             pass
         else:
+            print("about to fail, on purpose", file=sys.stderr)
             raise RuntimeError("first attempt fails, on purpose")
         for word in line.split():
             yield word, 1
@@ -225,6 +227,12 @@ def test_jobs_list_and_a_jobs_page(page: Page, seeded: Seeded) -> None:
     expect(failure).to_contain_text("RuntimeError: first attempt fails, on purpose")
     expect(failure).to_contain_text("flaky_mapper")  # the user's own frame
     page.screenshot(path=str(ARTIFACTS / "job.png"), full_page=True)
+    failure.locator("[data-logs-link]").click()  # its logs, fetched from its worker
+    expect(page).to_have_url(f"{seeded.url}/jobs/{job.id}/logs/{failed['id']}")
+    expect(page.locator('[data-log="stderr"]')).to_contain_text("about to fail, on purpose")
+    expect(page.locator('[data-log="stderr"]')).to_contain_text("Traceback")
+    expect(page.locator('[data-log="stdout"]')).to_contain_text("Nothing written.")
+    page.go_back()
     page.get_by_role("link", name="/out/wordcount").click()
     expect(page.locator('tr[data-entry="_SUCCESS"]')).to_have_count(1)
 
@@ -246,6 +254,8 @@ def test_bad_paths_and_ids_get_clear_error_pages(page: Page, seeded: Seeded) -> 
         ("/jobs/job_19700101000000_abcdef", 404, "no job"),
         ("/jobs/not%20a%20job", 400, "not a job id"),
         ("/download/books", 404, "not a file: /books"),
+        (f"/jobs/{seeded.job.id}/logs/attempt_nope", 404, "has no attempt attempt_nope"),
+        ("/jobs/not%20a%20job/logs/x", 400, "not a job id"),
     ]:
         response = page.goto(f"{seeded.url}{path}")
         assert response is not None and response.status == status, path
