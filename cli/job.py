@@ -177,6 +177,9 @@ def streaming(
     reducer: str = typer.Option(
         "", "--reducer", help="Shell command over sorted key<TAB>value lines; NONE: map-only."
     ),
+    combiner: str = typer.Option(
+        "", "--combiner", help="Shell command run over each sorted spill of a map's output."
+    ),
     inputs: list[str] = typer.Option(
         ..., "--input", "-i", help="Input file, folder or glob (repeatable); local with --local."
     ),
@@ -206,6 +209,7 @@ def streaming(
     job = Job(
         StreamCommand(mapper, "mapper", shipped),
         None if map_only or not reducer else StreamCommand(reducer, "reducer", shipped),
+        combiner=StreamCommand(combiner, "combiner", shipped) if combiner else None,
         inputs=inputs, output=output, num_reducers=0 if map_only else reducers, name=name,
         input_format=input_format, output_format=output_format,
         cluster_dir=None if local else home_dir(dir),

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mapreduce.partition import default_partition
+from mapreduce.streaming import StreamCommand
 
 Group = tuple[Any, list[Any]]
 Combiner = Callable[[Any, list[Any]], Iterable[tuple[Any, Any]] | None]
@@ -187,7 +188,10 @@ class MapOutputBuffer:
         self.directory = directory
         self.num_partitions = num_partitions
         self.limit = max(1, limit)
-        self.combiner = combiner
+        # A streaming combiner (a command) runs once over each spill's sorted run, as
+        # Hadoop Streaming's does, not per key: the in-memory combining is for functions.
+        self.stream_combiner = combiner if isinstance(combiner, StreamCommand) else None
+        self.combiner = None if self.stream_combiner else combiner
         self.partitioner = partitioner or default_partition
         self.counters: Counter[str] = counters if counters is not None else Counter()
         self.records = 0  # buffered now
@@ -252,7 +256,8 @@ class MapOutputBuffer:
                 continue
             sort_keys(keys)
             path = self.directory / f"spill-{spill}-{r}.run"
-            write_run(path, [(k, groups[k]) for k in keys])
+            run = [(k, groups[k]) for k in keys]
+            write_run(path, self._stream_combine(run) if self.stream_combiner else run)
             self._spills[r].append(path)
         self._spill_count += 1
         self.counters["SPILLS"] += 1
@@ -336,6 +341,18 @@ class MapOutputBuffer:
         self.records += records_out - records_in
         self.counters["COMBINE_INPUT_RECORDS"] += records_in
         self.counters["COMBINE_OUTPUT_RECORDS"] += records_out
+
+    def _stream_combine(self, run: list[Group]) -> list[Group]:
+        """A spill's sorted run through the streaming combiner; its output, sorted."""
+        assert self.stream_combiner is not None
+        combined: defaultdict[Any, list[Any]] = defaultdict(list)
+        for key, value in self.stream_combiner.reduce(run):
+            combined[key].append(value)
+        self.counters["COMBINE_INPUT_RECORDS"] += sum(len(v) for _, v in run)
+        self.counters["COMBINE_OUTPUT_RECORDS"] += sum(len(v) for v in combined.values())
+        keys = list(combined)
+        sort_keys(keys)
+        return [(k, combined[k]) for k in keys]
 
     def _combine_sorted(self, groups: Iterator[Group]) -> Iterator[Group]:
         """Combine a sorted stream of groups (those with two or more values), keeping it

@@ -5,6 +5,7 @@ shipped files, the task's environment, failures, and the same output from --loca
 from __future__ import annotations
 
 import collections
+import json
 import sys
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def test_a_streaming_word_count_on_the_cluster_and_locally(
     args = [
         "job", "streaming",
         "--mapper", f"{sys.executable} map.py", "--reducer", f"{sys.executable} reduce.py",
+        "--combiner", f"{sys.executable} reduce.py",  # sums are sums of sums
         "--file", str(tmp_path / "map.py"), "--file", str(tmp_path / "reduce.py"),
         "--reducers", "2",
     ]  # fmt: skip
@@ -63,8 +65,13 @@ def test_a_streaming_word_count_on_the_cluster_and_locally(
         assert lines == sorted(lines, key=lambda line: line.split("\t")[0])  # key order
         got.update((k, int(v)) for k, v in (line.split("\t") for line in lines))
     assert got == expected
-    logs = run(cluster.directory, "job", "logs", done.stdout.split()[1], "--log", "stderr")
+    job_id = done.stdout.split()[1]
+    logs = run(cluster.directory, "job", "logs", job_id, "--log", "stderr")
     assert "mapping a.txt" in logs.stdout  # the task's environment; stderr to the task log
+    counters = json.loads(run(cluster.directory, "job", "counters", job_id, "--json").stdout)
+    # The combiner ran over each map's output: fewer records left the maps than went in.
+    assert counters["COMBINE_INPUT_RECORDS"] == 3 * 5000
+    assert counters["COMBINE_OUTPUT_RECORDS"] < counters["COMBINE_INPUT_RECORDS"] // 10
 
     local = run(cluster.directory, *args, "--local", "--input", str(tmp_path / "in"),
                 "--output", str(tmp_path / "out"))  # fmt: skip
