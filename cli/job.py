@@ -41,6 +41,11 @@ ReducersOption = typer.Option(
 )
 
 
+KillOnInterruptOption = typer.Option(
+    False, "--kill-on-interrupt", help="Ctrl-C kills the job too (else it keeps running)."
+)
+
+
 InputFormatOption = typer.Option(
     "text", "--input-format", help="text (offset, line), keyvalue (tab-split lines), wholefile."
 )
@@ -112,6 +117,7 @@ def submit(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the job until it ends."),
     input_format: str = InputFormatOption,
     output_format: str = OutputFormatOption,
+    kill_on_interrupt: bool = KillOnInterruptOption,
     dir: Path | None = DirOption,
 ) -> None:
     """Submit a job script and follow its progress."""
@@ -119,10 +125,10 @@ def submit(
         script, inputs, output, reducers, name=name or script.stem, cluster_dir=home_dir(dir),
         input_format=input_format, output_format=output_format,
     )  # fmt: skip
-    _submit_and_follow(job, wait)
+    _submit_and_follow(job, wait, kill_on_interrupt)
 
 
-def _submit_and_follow(job: Job, wait: bool) -> None:
+def _submit_and_follow(job: Job, wait: bool, kill_on_interrupt: bool = False) -> None:
     running = job.submit()
     try:
         print(f"submitted {running.id}", flush=True)
@@ -130,6 +136,10 @@ def _submit_and_follow(job: Job, wait: bool) -> None:
             return
         result = _follow(running)
     except KeyboardInterrupt:
+        if kill_on_interrupt:  # as `hadoop jar` with mapreduce.job.kill-on-interrupt
+            state = running.kill()
+            print(f"interrupted: {running.id} {state.lower()}", file=sys.stderr)
+            raise typer.Exit(130) from None
         # As with Hadoop, the job is the cluster's now: to stop watching it is not to stop
         # it. Say so, and how to do either.
         print(
@@ -162,7 +172,9 @@ def run(
 ) -> None:
     """Run a job script: on the cluster (as `job submit`), or with --local in this process."""
     if not local:
-        submit(script, inputs, output, reducers, None, True, input_format, output_format, dir)
+        submit(
+            script, inputs, output, reducers, None, True, input_format, output_format, False, dir
+        )
         return
     job = job_from_script(
         script, inputs, output, reducers, input_format=input_format, output_format=output_format
@@ -194,6 +206,7 @@ def streaming(
     ),
     output_format: str = OutputFormatOption,
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the job until it ends."),
+    kill_on_interrupt: bool = KillOnInterruptOption,
     local: bool = typer.Option(False, "--local", help="Run here, without a cluster."),
     dir: Path | None = DirOption,
 ) -> None:
@@ -217,7 +230,7 @@ def streaming(
     if local:
         _report(job.run(local=True))
         return
-    _submit_and_follow(job, wait)
+    _submit_and_follow(job, wait, kill_on_interrupt)
 
 
 def failed_attempts(

@@ -262,6 +262,29 @@ def test_ctrl_c_while_following_a_job_leaves_it_running_and_says_how_to_stop_it(
     wait_for(lambda: "KILLED" in run(home, "job", "status", job_id).stdout, 60, "the kill")
 
 
+def test_ctrl_c_with_kill_on_interrupt_kills_the_job(cluster: LocalCluster, tmp_path: Path) -> None:
+    home = cluster.directory
+    script = tmp_path / "slow.py"
+    script.write_text(
+        "import time\n\ndef mapper(key, line):\n    time.sleep(60)\n    yield line, 1\n"
+    )
+    with FileSystem.from_cluster(home) as fs:
+        fs.write_bytes("/slow-killed/in.txt", b"one line\n")
+    env = {**os.environ, "MINIHADOOP_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "job", "submit", str(script), "-i", "/slow-killed/in.txt",
+         "-o", "/slow-killed/out", "--kill-on-interrupt"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    job_id = proc.stdout.readline().split()[-1]
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and f"interrupted: {job_id} killed" in stderr, stderr
+    assert "KILLED" in run(home, "job", "status", job_id).stdout
+
+
 def test_a_task_that_fails_the_same_way_each_time_is_reported_once(
     cluster: LocalCluster, tmp_path: Path
 ) -> None:
