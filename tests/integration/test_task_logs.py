@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from mapreduce import Job, JobState
+from mapreduce import Job, JobState, serialization
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 from tests.integration.test_cli import run
@@ -75,3 +76,29 @@ def test_a_failed_attempts_error_ends_with_its_last_stderr_lines(
     logs = run(cluster.directory, "job", "logs", done.id, "--log", "stderr").stdout
     assert "about to fail on 'x y'" in logs and "ValueError: bad record" in logs
     assert "mapreduce/task.py" in logs
+
+
+def test_a_module_the_workers_lack_is_named_with_the_fix(
+    cluster: LocalCluster, fs: FileSystem, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A package installed here but not on the workers: this machine's site-packages stand
+    # in for it (the workers' Python has no such folder on its path).
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "onlyhere_wordsplit.py").write_text(
+        "def mapper(offset, line):\n    for w in line.split():\n        yield w, 1\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(serialization, "_INSTALLED", (*serialization._INSTALLED, str(site)))
+    import onlyhere_wordsplit
+
+    fs.write_bytes("/unloadable/in", b"a b\n")
+    done = Job(
+        onlyhere_wordsplit.mapper, inputs=["/unloadable/in"], output="/unloadable/out",
+        cluster_dir=cluster.directory, max_attempts=1,
+    ).run()  # fmt: skip
+    assert done.state is JobState.FAILED
+    assert "UnloadableJobError" in (done.error or "")
+    assert "onlyhere_wordsplit" in (done.error or "")
+    assert "install it on every worker, or put it beside the job script" in (done.error or "")
+    assert "Traceback" not in (done.error or "")
