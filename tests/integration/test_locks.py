@@ -131,7 +131,11 @@ def test_a_holder_stopped_past_its_ttl_loses_the_lock_and_its_late_writes_are_re
     try:
         wait_for(lambda: store.exists() and len(store.read_text().splitlines()) > 5,
                  timeout=60, what="the first holder writing")  # fmt: skip
-        os.killpg(first.pid, signal.SIGSTOP)  # the CLI and its command: no keepalive, no write
+        # Stopped between writes, never inside the writers' own lock (a writer stopped
+        # holding it would block the second one for good): the test holds it meanwhile.
+        with open(str(store) + ".lock", "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            os.killpg(first.pid, signal.SIGSTOP)  # the CLI and its command: no keepalive
         second = run(group, lock_cli(group, "res", sys.executable, str(writer), str(store), ttl=2),
                      start_new_session=True)  # fmt: skip
         try:
@@ -149,6 +153,7 @@ def test_a_holder_stopped_past_its_ttl_loses_the_lock_and_its_late_writes_are_re
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
+            first.wait(timeout=30)
     with open(str(store) + ".lock", "a") as guard:  # the writers' own lock, for a calm read
         fcntl.flock(guard, fcntl.LOCK_EX)
         refused = Path(str(store) + ".refused")
