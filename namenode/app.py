@@ -231,9 +231,11 @@ def _leases(system: Namesystem, auth: Any) -> APIRouter:
         return {"files": system.renew_lease(client)}
 
     @router.post("/recover_lease")
-    def recover_lease(path: str) -> dict[str, bool]:
-        """HDFS's recoverLease: true once `path` is closed, false while it is recovered."""
-        return {"boolean": system.recover_lease(path)}
+    def recover_lease(request: Request, path: str) -> dict[str, bool]:
+        """HDFS's recoverLease: true once `path` is closed, false while it is recovered.
+        Taking a file from its writer needs `w` on it, as in HDFS."""
+        with system.acting_as(webhdfs.user_of(request)):
+            return {"boolean": system.recover_lease(path)}
 
     return router
 

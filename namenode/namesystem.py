@@ -79,7 +79,7 @@ from namenode.leases import RECOVERY_HOLDER, Leases
 from namenode.locks import LockService
 from namenode.machine import NamespaceMachine, result_of
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
-from namenode.permissions import AS, READ, Caller, Checker
+from namenode.permissions import AS, READ, WRITE, Caller, Checker
 from namenode.placement import NodeView, make_policy, order_for_reader
 from namenode.replication import Delete, Replicate, ReplicationQueue
 from namenode.safemode import SafeMode
@@ -579,6 +579,10 @@ class Namesystem:
         self.read_barrier()  # its answer is a read: from current state
         with self.lock:
             pending = self.ns.under_construction.get(path)
+            if pending is not None and pending.append_to is not None:  # an append's file
+                self._may(lambda may: may.access(path, WRITE))
+            elif pending is not None:  # a new file: the right to make it there
+                self._may(lambda may: may.ancestor(path))
             if pending is None:
                 if isinstance(self.ns.lookup(path), File):
                     return True

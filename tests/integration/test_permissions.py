@@ -138,6 +138,18 @@ def test_the_trash_takes_only_what_its_user_may_remove(shared: LocalCluster) -> 
         assert moved is not None and moved.startswith("/user/alice/.Trash/Current")
 
 
+def test_another_user_cannot_take_a_file_from_its_writer(shared: LocalCluster) -> None:
+    with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
+        out = alice.create("/user/alice/being-written")
+        out.write(b"first part ")
+        with pytest.raises(AccessControlError):
+            bob.recover_lease("/user/alice/being-written")  # would end alice's write
+        out.write(b"and the rest")
+        out.close()
+        assert alice.read_bytes("/user/alice/being-written") == b"first part and the rest"
+        assert alice.recover_lease("/user/alice/being-written") is True  # closed: hers to ask
+
+
 def test_decisions_survive_a_namenode_restart(shared: LocalCluster) -> None:
     with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
         alice.write_bytes("/user/alice/kept", b"k")
