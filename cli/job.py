@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from cli.format import columns, parse_size
+from mapreduce import tasklogs
 from mapreduce.job import Job, JobResult, JobTrackerClient, RunningJob
 from mapreduce.streaming import StreamCommand
 from minihadoop.config import home_dir
@@ -373,9 +374,6 @@ def counters(
         print(line)
 
 
-LOG_KINDS = ("stdout", "stderr", "syslog")
-
-
 def _matches_task(attempt: dict[str, Any], task: str | None) -> bool:
     """`task`: ``m_000003``, ``m3``, ``r0`` or a whole task id (``task_<job>_m_000003``)."""
     if task is None:
@@ -393,7 +391,7 @@ def logs(
     task: str | None = typer.Option(None, "--task", help="Only this task (m3, r_000000)."),
     attempt: str | None = typer.Option(None, "--attempt", help="Only this attempt."),
     log: list[str] = typer.Option(
-        list(LOG_KINDS), "--log", help="Which logs: stdout, stderr, syslog (repeatable)."
+        list(tasklogs.KINDS), "--log", help="Which logs: stdout, stderr, syslog (repeatable)."
     ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Go on until the job ends."),
     dir: Path | None = DirOption,
@@ -402,8 +400,8 @@ def logs(
     (Hadoop's `yarn logs`). Each attempt's logs are kept on its worker for
     MINIHADOOP_TASK_LOG_RETENTION seconds."""
     for kind in log:
-        if kind not in LOG_KINDS:
-            raise IllegalArgumentError(f"no log {kind!r}: there are {', '.join(LOG_KINDS)}")
+        if kind not in tasklogs.KINDS:
+            raise IllegalArgumentError(f"no log {kind!r}: there are {', '.join(tasklogs.KINDS)}")
     with _client(dir) as jt:
         offsets: dict[tuple[str, str], int] = {}
         while True:

@@ -78,30 +78,29 @@ def whole(pieces: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
 class TextOutput:
     """Hadoop's TextOutputFormat: ``key<TAB>value`` lines; a None value writes the key
     alone, a None key the value alone, and both None nothing. Text is UTF-8 (lone
-    surrogates from undecodable input are written back as the bytes they stand for)."""
+    surrogates from undecodable input are written back as the bytes they stand for).
+    The loop formats inline: a reduce writes every record through it."""
 
     def __init__(self) -> None:
         self.records = 0
         self.bytes = 0
 
-    @staticmethod
-    def line(key: Any, value: Any) -> str | None:
-        if value is None:
-            return None if key is None else f"{key}\n"
-        return f"{value}\n" if key is None else f"{key}\t{value}\n"
-
     def write_all(self, pairs: Iterable[tuple[Any, Any]], write: Callable[[bytes], object]) -> None:
         lines: list[str] = []
         size = records = 0
-        line = self.line
         try:
             for key, value in pairs:
                 records += 1
-                text = line(key, value)
-                if text is None:
-                    continue
-                lines.append(text)
-                size += len(text)
+                if value is None:
+                    if key is None:
+                        continue
+                    line = f"{key}\n"
+                elif key is None:
+                    line = f"{value}\n"
+                else:
+                    line = f"{key}\t{value}\n"
+                lines.append(line)
+                size += len(line)
                 if size >= OUTPUT_PIECE:
                     self._write(lines, write)
                     lines, size = [], 0
@@ -117,9 +116,16 @@ class TextOutput:
 
 
 class JsonLinesOutput(TextOutput):
-    @staticmethod
-    def line(key: Any, value: Any) -> str | None:
-        return json.dumps({"key": key, "value": value}, ensure_ascii=False, default=str) + "\n"
+    """Each record as the text line of its JSON object (a value alone, to TextOutput)."""
+
+    def write_all(self, pairs: Iterable[tuple[Any, Any]], write: Callable[[bytes], object]) -> None:
+        super().write_all(
+            (
+                (None, json.dumps({"key": k, "value": v}, ensure_ascii=False, default=str))
+                for k, v in pairs
+            ),
+            write,
+        )
 
 
 def output_for(output_format: str) -> TextOutput:

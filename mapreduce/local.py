@@ -28,12 +28,8 @@ from mapreduce import taskcontext as task_context
 from mapreduce.serialization import JobFunctions
 from mapreduce.shuffle import MapOutputBuffer, merge_passes, merge_runs, read_run
 from mapreduce.task import (
-    _CountingMapper,
-    _input,
-    _output,
-    _records,
     _Reduced,
-    map_pairs,
+    map_input,
     mapping,
 )
 from mapreduce.taskcontext import TaskContext
@@ -104,7 +100,7 @@ def run_local(
         raise FileAlreadyExistsError(f"the output folder {out} already exists")
     started = time.monotonic()
     files = input_files(inputs)
-    if _input(functions) == "wholefile":  # a file is one split, never cut
+    if functions.input_format == "wholefile":  # a file is one split, never cut
         split_size = max([split_size, *(f.stat().st_size for f in files)])
     splits = local_splits(files, split_size)
     out.mkdir(parents=True)
@@ -148,12 +144,10 @@ def _map_task(
     with open(split.path, "rb") as f, _task(ctx, counters):
         f.seek(split.start)
         pieces = iter(lambda: f.read(READ_PIECE), b"")
-        records = _records(functions, pieces, split.start, split.start + split.length)
-        mapper = _CountingMapper(formats.adapt(functions.mapper, _input(functions), split.path))
-        pairs = map_pairs(functions, records, mapper)
+        mapper, pairs = map_input(functions, pieces, split.path, split.start, split.length)
         with mapping(split.path, split.start, split.length, mapper):
             if num_reducers == 0:
-                text = formats.output_for(_output(functions))
+                text = formats.output_for(functions.output_format)
                 with open(out / f"part-m-{index:05d}", "wb") as dest:
                     text.write_all(pairs, dest.write)
                 counters["MAP_OUTPUT_RECORDS"] += text.records
@@ -198,7 +192,7 @@ def _reduce_task(
     runs = [work / f"m-{i:05d}" / f"part-{partition}.run" for i in range(num_maps)]
     runs = merge_passes([r for r in runs if r.exists()])
     reduced = _Reduced(merge_runs([read_run(p) for p in runs]), functions.reducer)
-    text = formats.output_for(_output(functions))
+    text = formats.output_for(functions.output_format)
     with open(out / f"part-r-{partition:05d}", "wb") as dest, _task(ctx, counters):
         text.write_all(reduced, dest.write)
     counters["REDUCE_INPUT_GROUPS"] += reduced.groups

@@ -223,9 +223,7 @@ def _run_map(
         f.seek(split.start)
         # a generator: closing it ends the read from the datanode
         pieces = cast(Generator[bytes, None, None], f.iter_chunks())
-        records = _records(functions, pieces, split.start, split.start + split.length)
-        mapper = _CountingMapper(formats.adapt(functions.mapper, _input(functions), split.path))
-        pairs = map_pairs(functions, records, mapper)
+        mapper, pairs = map_input(functions, pieces, split.path, split.start, split.length)
         ctx = TaskContext(
             spec.job_id, spec.attempt_id, "map", spec.index, split.path, split.start, split.length
         )
@@ -234,7 +232,7 @@ def _run_map(
             sizes: list[int] = []
             with mapping(split.path, split.start, split.length, mapper):
                 if spec.num_reducers == 0:
-                    out = formats.output_for(_output(functions))
+                    out = formats.output_for(functions.output_format)
                     path = output_path(spec)
                     with fs.create(path, overwrite=True, create_parent=False) as stream:
                         out.write_all(pairs, stream.write)
@@ -281,24 +279,26 @@ def _collect(
     return [p.stat().st_size for p in finals]
 
 
-def _input(functions: JobFunctions) -> str:
-    return getattr(functions, "input_format", "text")  # a job from before formats: text
-
-
-def _output(functions: JobFunctions) -> str:
-    return getattr(functions, "output_format", "text")
-
-
 def _records(
     functions: JobFunctions, pieces: Iterable[bytes], start: int, end: int
 ) -> Iterable[tuple[int, Any]]:
     """A split's records as the job's input format reads them."""
-    if _input(functions) == "wholefile":
+    if functions.input_format == "wholefile":
         return formats.whole(pieces)
     return split_records(pieces, start, end)
 
 
-def map_pairs(
+def map_input(
+    functions: JobFunctions, pieces: Iterable[bytes], path: str, start: int, length: int
+) -> tuple[_CountingMapper, Iterable[tuple[Any, Any]]]:
+    """A split's map output, read from `pieces` as the job's input format says, and the
+    mapper that counts its records (the cluster's task and the local runner alike)."""
+    records = _records(functions, pieces, start, start + length)
+    mapper = _CountingMapper(formats.adapt(functions.mapper, functions.input_format, path))
+    return mapper, _map_pairs(functions, records, mapper)
+
+
+def _map_pairs(
     functions: JobFunctions, records: Iterable[tuple[int, Any]], mapper: _CountingMapper
 ) -> Iterable[tuple[Any, Any]]:
     """The map's output pairs: the mapper called per record, or a streaming mapper's
@@ -365,7 +365,7 @@ def _run_reduce(
         fetched = merge_passes(fetched)
         groups = merge_runs([read_run(p) for p in fetched])
         reduced = _Reduced(groups, functions.reducer)
-        out = formats.output_for(_output(functions))
+        out = formats.output_for(functions.output_format)
         with _dfs(spec, token, tls_ca) as fs:
             # The job tracker made this attempt's folder; if the job has ended since (and
             # its _temporary was removed), creating the file fails rather than bringing

@@ -260,11 +260,7 @@ class FileSystem:
 
     def _webhdfs(self, method: str, path: str, op: str, replay: Replay, **params: Any) -> Any:
         path = paths.normalize(path)
-        params = {
-            "op": op,
-            "user.name": self.user,
-            **{k: v for k, v in params.items() if v is not None},
-        }
+        params = {"op": op, **{k: v for k, v in params.items() if v is not None}}
         if replay is Replay.SESSION:
             params.update(self._session())
         response = self._nn(method, _webhdfs_url(path), replay, params=self._fenced(params))
@@ -272,9 +268,7 @@ class FileSystem:
 
     def _native(self, endpoint: str, body: Any, replay: Replay) -> Any:
         payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
-        params = {"user.name": self.user}
-        if replay is Replay.SESSION:
-            params.update(self._session())
+        params: dict[str, Any] = self._session() if replay is Replay.SESSION else {}
         params = self._fenced(params)
         return self._nn("POST", f"/nn/v1/{endpoint}", replay, json=payload, params=params).json()
 
@@ -282,7 +276,7 @@ class FileSystem:
 
     def coord_call(self, method: str, endpoint: str, replay: Replay, **kw: Any) -> Any:
         """A call to the lock service's `endpoint` (``/coord/v1…``), as this client's user."""
-        params = {"user.name": self.user, **kw.pop("params", {})}
+        params = dict(kw.pop("params", {}))
         if replay is Replay.SESSION:
             params.update(self._session())
         wait = float(params.get("wait", 0))
@@ -444,7 +438,7 @@ class FileSystem:
 
     def get_xattrs(self, path: str, *names: str) -> dict[str, bytes]:
         """`path`'s extended attributes (those named, or all), name -> value."""
-        params = [("op", "GETXATTRS"), ("user.name", self.user), ("encoding", "base64")]
+        params = [("op", "GETXATTRS"), ("encoding", "base64")]
         params += [("xattr.name", n) for n in names]
         found = self._nn("GET", _webhdfs_url(path), Replay.SAFE, params=params).json()["XAttrs"]
         return {a["name"]: base64.b64decode(a["value"][2:]) for a in found}
@@ -528,7 +522,7 @@ class FileSystem:
 
     def cancel_delegation_token(self, token: str) -> None:
         # Hadoop answers it with an empty 200; a repeat would be told the token is gone.
-        params = {"op": "CANCELDELEGATIONTOKEN", "user.name": self.user, "token": token}
+        params = {"op": "CANCELDELEGATIONTOKEN", "token": token}
         self._nn("PUT", "/webhdfs/v1/", Replay.IF_NOT_RECEIVED, params=params)
 
     def safemode(self, action: str = "get") -> dict[str, Any]:

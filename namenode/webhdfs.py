@@ -513,29 +513,19 @@ def _dispatch(
     request: Request,
     op: str,
 ) -> Any:
-    with system.acting_as(user_of(request)):
-        return _dispatch_as(table, system, tokens, path, request, op)
-
-
-def _dispatch_as(
-    table: dict[str, Op],
-    system: Namesystem,
-    tokens: TokenStore,
-    path: str,
-    request: Request,
-    op: str,
-) -> Any:
-    if DELEGATION_OPS.get(op.upper()) == request.method:
-        system.read_barrier()  # tokens are the leader's: one a follower issued is lost
-        return _delegation_op(tokens, request, op.upper())
-    if REDIRECTED.get(op.upper()) == request.method:
-        return _redirect(system, tokens, paths.normalize("/" + path), request, op.upper())
-    handler = table.get(op.upper())
-    if handler is None and op.upper() in UNSUPPORTED.get(request.method, ()):
-        raise UnsupportedOperationError(f"{op.upper()} is not supported by minihadoop")
-    if handler is None:
-        raise IllegalArgumentError(f'Invalid value for webhdfs parameter "op": {op}')
-    return handler(system, paths.normalize("/" + path), request.query_params, user_of(request))
+    user = user_of(request)
+    with system.acting_as(user):  # every op is checked as its caller
+        if DELEGATION_OPS.get(op.upper()) == request.method:
+            system.read_barrier()  # tokens are the leader's: one a follower issued is lost
+            return _delegation_op(tokens, request, op.upper())
+        if REDIRECTED.get(op.upper()) == request.method:
+            return _redirect(system, tokens, paths.normalize("/" + path), request, op.upper())
+        handler = table.get(op.upper())
+        if handler is None and op.upper() in UNSUPPORTED.get(request.method, ()):
+            raise UnsupportedOperationError(f"{op.upper()} is not supported by minihadoop")
+        if handler is None:
+            raise IllegalArgumentError(f'Invalid value for webhdfs parameter "op": {op}')
+        return handler(system, paths.normalize("/" + path), request.query_params, user)
 
 
 def router(system: Namesystem, tokens: TokenStore, auth: Any, read: Any) -> APIRouter:

@@ -229,33 +229,39 @@ def test_a_remote_user_needs_only_the_namenode_to_find_the_job_tracker(
     )
 
 
-def test_ctrl_c_while_following_a_job_leaves_it_running_and_says_how_to_stop_it(
-    cluster: LocalCluster, tmp_path: Path
-) -> None:
-    home = cluster.directory
+def ctrl_c_during_submit(home: Path, tmp_path: Path, folder: str, *flags: str) -> tuple[str, str]:
+    """`job submit` a slow job from `folder`, Ctrl-C it once it has printed the job's id;
+    (that id, what it said on stderr). It must exit with status 130."""
     script = tmp_path / "slow.py"
     script.write_text(
         "import time\n\ndef mapper(key, line):\n    time.sleep(60)\n    yield line, 1\n"
     )
     with FileSystem.from_cluster(home) as fs:
-        fs.write_bytes("/slow/in.txt", b"one line\n")
+        fs.write_bytes(f"{folder}/in.txt", b"one line\n")
     env = {**os.environ, "MINIHADOOP_HOME": str(home)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "job", "submit", str(script), "-i", "/slow/in.txt",
-         "-o", "/slow/out"],
+        [sys.executable, "-m", "cli", "job", "submit", str(script), "-i", f"{folder}/in.txt",
+         "-o", f"{folder}/out", *flags],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         # Ctrl-C as a terminal sends it, whatever this test runner's own SIGINT handling.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert proc.stdout is not None
     first = proc.stdout.readline()  # "submitted <id>": the job is the cluster's now
-    job_id = first.split()[-1]
     assert first.startswith("submitted job_")
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert f"{job_id} keeps running" in stderr and f"minihadoop job kill {job_id}" in stderr
+    assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
+    return first.split()[-1], stderr
+
+
+def test_ctrl_c_while_following_a_job_leaves_it_running_and_says_how_to_stop_it(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    home = cluster.directory
+    job_id, stderr = ctrl_c_during_submit(home, tmp_path, "/slow")
+    assert f"{job_id} keeps running" in stderr and f"minihadoop job kill {job_id}" in stderr
     assert job_id in run(home, "job", "status", job_id).stdout.split()[0]
     assert "RUNNING" in run(home, "job", "status", job_id).stdout
     run(home, "job", "kill", job_id)
@@ -264,24 +270,8 @@ def test_ctrl_c_while_following_a_job_leaves_it_running_and_says_how_to_stop_it(
 
 def test_ctrl_c_with_kill_on_interrupt_kills_the_job(cluster: LocalCluster, tmp_path: Path) -> None:
     home = cluster.directory
-    script = tmp_path / "slow.py"
-    script.write_text(
-        "import time\n\ndef mapper(key, line):\n    time.sleep(60)\n    yield line, 1\n"
-    )
-    with FileSystem.from_cluster(home) as fs:
-        fs.write_bytes("/slow-killed/in.txt", b"one line\n")
-    env = {**os.environ, "MINIHADOOP_HOME": str(home)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "job", "submit", str(script), "-i", "/slow-killed/in.txt",
-         "-o", "/slow-killed/out", "--kill-on-interrupt"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
-    assert proc.stdout is not None
-    job_id = proc.stdout.readline().split()[-1]
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and f"interrupted: {job_id} killed" in stderr, stderr
+    job_id, stderr = ctrl_c_during_submit(home, tmp_path, "/slow-killed", "--kill-on-interrupt")
+    assert f"interrupted: {job_id} killed" in stderr, stderr
     assert "KILLED" in run(home, "job", "status", job_id).stdout
 
 

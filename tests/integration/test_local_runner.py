@@ -45,18 +45,26 @@ def text(seed: int, lines: int) -> bytes:
     ).encode()
 
 
+def stage(cluster: LocalCluster, tmp_path: Path, name: str, data: list[bytes]) -> tuple[Path, str]:
+    """The same files `f<i>.txt` in a local folder and in a fresh DFS folder (blocks of
+    SPLIT bytes): (the local folder, the DFS folder holding ``in/``)."""
+    local_in = tmp_path / "in"
+    local_in.mkdir()
+    base = f"/{name}-{os.urandom(4).hex()}"
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        for i, d in enumerate(data):
+            (local_in / f"f{i}.txt").write_bytes(d)
+            fs.write_bytes(f"{base}/in/f{i}.txt", d, block_size=SPLIT)
+    return local_in, base
+
+
 @pytest.mark.parametrize("partitioner", [None, by_first_letter])
 def test_local_output_is_the_clusters_byte_for_byte(
     cluster: LocalCluster, tmp_path: Path, partitioner: object
 ) -> None:
     data = [text(1, 9000), text(2, 4000), b""]  # several splits each, and an empty file
-    local_in = tmp_path / "in"
-    local_in.mkdir()
-    run = os.urandom(4).hex()
-    with FileSystem.from_cluster(cluster.directory) as fs:
-        for i, d in enumerate(data):
-            (local_in / f"f{i}.txt").write_bytes(d)
-            fs.write_bytes(f"/local-{run}/in/f{i}.txt", d, block_size=SPLIT)
+    local_in, base = stage(cluster, tmp_path, "local", data)
+    run = base.removeprefix("/local-")
 
     def job(inputs: str, output: str) -> Job:
         return Job(mapper, summing, combiner=summing, partitioner=partitioner,  # type: ignore[arg-type]
@@ -183,14 +191,10 @@ def test_input_and_output_formats_alike_here_and_on_the_cluster(
     lines = "".join(f"{rng.choice(['north', 'south', 'été'])}\t{rng.randint(0, 99)}\n"
                     for _ in range(20_000))  # fmt: skip
     data = [lines.encode() + b"no-tab-here\n", text(3, 3000)]
-    local_in = tmp_path / "in"
-    local_in.mkdir()
-    run = os.urandom(4).hex()
+    local_in, base = stage(cluster, tmp_path, "formats", data)
+    run = base.removeprefix("/formats-")
     with FileSystem.from_cluster(cluster.directory) as fs:
-        for i, d in enumerate(data):
-            (local_in / f"f{i}.txt").write_bytes(d)
-            fs.write_bytes(f"/formats-{run}/in/f{i}.txt", d, block_size=SPLIT)
-        assert len(fs.blocks(f"/formats-{run}/in/f0.txt").blocks) > 1  # cut into blocks
+        assert len(fs.blocks(f"{base}/in/f0.txt").blocks) > 1  # cut into blocks
 
     def job(inputs: str, output: str) -> Job:
         return Job(mapper_, reducer_, inputs=[inputs], output=output,  # type: ignore[arg-type]
