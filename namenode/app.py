@@ -188,18 +188,21 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     @router.post("/add_block", dependencies=[auth], response_model=LocatedBlock)
     def add_block(req: AddBlockRequest, request: Request) -> Response:
         host = request.client.host if request.client else None
-        return json_response(system.add_block(req, host, _session(request)))
+        with system.acting_as(webhdfs.user_of(request)):
+            return json_response(system.add_block(req, host, _session(request)))
 
     @router.post("/complete", dependencies=[auth], response_model=dict[str, bool])
     def complete(req: CompleteRequest, request: Request) -> Response:
-        system.complete(req, _session(request))
+        with system.acting_as(webhdfs.user_of(request)):
+            system.complete(req, _session(request))
         return json_response({"boolean": True})
 
     @router.post("/abandon", dependencies=[auth])
     def abandon(
         request: Request, path: str, client: str, file_id: int = Query(0, ge=0)
     ) -> dict[str, bool]:
-        system.abandon(path, client, file_id, _session(request))
+        with system.acting_as(webhdfs.user_of(request)):
+            system.abandon(path, client, file_id, _session(request))
         return {"boolean": True}
 
     @router.get("/fsck", dependencies=[read])
@@ -226,9 +229,11 @@ def _leases(system: Namesystem, auth: Any) -> APIRouter:
     router = APIRouter(prefix="/nn/v1", dependencies=[auth])
 
     @router.post("/renew_lease")
-    def renew_lease(client: str) -> dict[str, int]:
-        """HDFS's renewLease: every file `client` is writing keeps its lease."""
-        return {"files": system.renew_lease(client)}
+    def renew_lease(request: Request, client: str) -> dict[str, int]:
+        """HDFS's renewLease: every file `client` is writing that the caller may write
+        keeps its lease."""
+        with system.acting_as(webhdfs.user_of(request)):
+            return {"files": system.renew_lease(client)}
 
     @router.post("/recover_lease")
     def recover_lease(request: Request, path: str) -> dict[str, bool]:

@@ -427,7 +427,6 @@ class Namesystem:
     ) -> tuple[int, int]:
         """Start a file; returns (its block size, its inode id)."""
         path = paths.normalize(req.path)
-        self._take_over(path, req.client, overwrite=req.overwrite, op="CREATE")
         cmd = c.StartFile(
             path=path,
             client=req.client,
@@ -440,6 +439,7 @@ class Namesystem:
             permission=req.permission or "644",
             create_parent=req.create_parent,
         )
+        self._take_over(cmd, req.client, overwrite=req.overwrite, op="CREATE")
         file_id = self._submit(cmd, session)
         return cmd.block_size, int(file_id)
 
@@ -450,7 +450,9 @@ class Namesystem:
         into a new block that replaces it when the append completes, so readers see either
         the old file or the whole new one, and replicas never diverge."""
         path = paths.normalize(req.path)
-        self._take_over(path, req.client, overwrite=False, op="APPEND")
+        self._take_over(
+            c.StartAppend(path, req.client, 0), req.client, overwrite=False, op="APPEND"
+        )
         with self.lock:
             node = self.ns.lookup(path)
             last = node.blocks[-1] if isinstance(node, File) and node.blocks else None
@@ -475,12 +477,16 @@ class Namesystem:
 
     # --- leases -------------------------------------------------------------------------------
 
-    def _take_over(self, path: str, client: str, *, overwrite: bool, op: str) -> None:
-        """Before `client` creates or appends at `path`, held by another writer: nothing
-        while that writer's lease is good (the command then refuses, AlreadyBeingCreated).
-        Past its soft limit, or with the file already under recovery, an overwrite drops
-        the file; anything else recovers it, and goes on if that closed it at once; else
-        RecoveryInProgressError."""
+    def _take_over(
+        self, cmd: c.StartFile | c.StartAppend, client: str, *, overwrite: bool, op: str
+    ) -> None:
+        """Before `client` applies `cmd` (a create or an append) to a path held by another
+        writer: nothing while that writer's lease is good (the command then refuses,
+        AlreadyBeingCreated). Past its soft limit, or with the file already under recovery,
+        an overwrite drops the file; anything else recovers it, and goes on if that closed
+        it at once; else RecoveryInProgressError. Only a caller that may apply `cmd` and
+        write the held file may take it, as HDFS checks before it recovers a lease."""
+        path = cmd.path
         with self.lock:
             pending = self.ns.under_construction.get(path)
             if pending is None or pending.client == client:
@@ -490,6 +496,8 @@ class Namesystem:
             pending = self.ns.under_construction.get(path)
             if pending is None or pending.client == client:
                 return
+            self._may(lambda may: may.command(cmd))
+            self._may(lambda may: may.pending(pending, WRITE))
             now = self.clock()
             fid = pending.file.id
             recovering = pending.client == RECOVERY_HOLDER
@@ -579,10 +587,10 @@ class Namesystem:
         self.read_barrier()  # its answer is a read: from current state
         with self.lock:
             pending = self.ns.under_construction.get(path)
-            if pending is not None and pending.append_to is not None:  # an append's file
-                self._may(lambda may: may.access(path, WRITE))
-            elif pending is not None:  # a new file: the right to make it there
-                self._may(lambda may: may.ancestor(path))
+            if pending is not None:  # taking it from its writer: w on it, as in HDFS
+                self._may(lambda may: may.pending(pending, WRITE))
+            else:
+                self._may(lambda may: may.traverse(path))
             if pending is None:
                 if isinstance(self.ns.lookup(path), File):
                     return True
@@ -632,7 +640,13 @@ class Namesystem:
         self.read_barrier()  # leases are the leader's: renewing a follower's would be lost
         with self.lock:
             now = self.clock()
-            held = [p.file.id for p in self.ns.under_construction.values() if p.client == client]
+            caller = CALLER.get()
+            may = Checker(self.ns, caller).allowed if caller is not None else None
+            held = [
+                p.file.id
+                for p in self.ns.under_construction.values()
+                if p.client == client and (may is None or may(p.file, WRITE))
+            ]
             for fid in held:
                 self.leases.renew(fid, now)
             return len(held)

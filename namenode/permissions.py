@@ -16,7 +16,8 @@ The rules are HDFS's (`FSPermissionChecker`):
 * a delete or rename needs ``w`` on the parent, and in a folder with the sticky bit (``/tmp``
   is 1777) only the owner of the entry or of the folder may remove or move an entry; a
   recursive delete needs ``rwx`` on every non-empty folder below too;
-* overwriting, appending to, re-replicating or touching a file needs ``w`` on it; reading it
+* overwriting, appending to, re-replicating or touching a file needs ``w`` on it, and so do
+  a writer's next block and its close, and taking a file from its writer; reading it
   ``r``; listing a folder ``r-x``; a content summary ``r-x`` on every folder below;
 * only the owner changes the mode; only a superuser changes the owner; the owner may
   change the group to one it belongs to.
@@ -154,6 +155,12 @@ class Checker:
             self.need(path, node, want)
         return node
 
+    def pending(self, pending: Any, want: int) -> None:
+        """`want` on a file being written (`namespace.PendingFile`), found by its writer or
+        its inode id, not by path: a new file is not in its folder until it is closed."""
+        self.traverse(pending.path)
+        self.need(pending.path, pending.file, want)
+
     def owner(self, path: str) -> Any:
         chain = self.traverse(path)
         node = self._target(path, chain)
@@ -216,9 +223,8 @@ class Checker:
     # --- a namespace command ----------------------------------------------------------------
 
     def command(self, cmd: c.NamespaceCommand) -> None:
-        """Raise AccessControlError if the caller may not apply `cmd`; change nothing. A
-        writer's own blocks and close (its lease is its right) and the namenode's lease
-        recovery need nothing more."""
+        """Raise AccessControlError if the caller may not apply `cmd`; change nothing. The
+        namenode's own lease recovery needs nothing more."""
         rule = _RULES.get(type(cmd))
         if rule is not None and not self.caller.superuser:
             rule(self, cmd)
@@ -235,6 +241,11 @@ class Checker:
     def _write(self, cmd: c.StartAppend | c.SetReplication | c.SetTimes | c.Truncate) -> None:
         self.access(cmd.path, WRITE)
 
+    def _writing(self, cmd: c.AddBlock | c.CompleteFile | c.AbandonFile) -> None:
+        """A writer's next block, close or abandon: ``w`` on the file it writes. Its client
+        name alone proves nothing; whoever may write the file may end its write anyway."""
+        self.pending(self.ns.pending_for(cmd.path, cmd.client, cmd.file_id), WRITE)
+
     def _delete(self, cmd: c.Delete) -> None:
         self.remove(cmd.path, subtree=cmd.recursive)
 
@@ -246,7 +257,7 @@ class Checker:
         self.remove(cmd.src, subtree=False)
         target = self.ns.lookup(cmd.dst)
         if target is not None and hasattr(target, "children"):
-            self.access(cmd.dst, WRITE)  # into this folder
+            self.access(cmd.dst, WRITE | EXECUTE)  # into this folder
         else:
             self.ancestor(cmd.dst)
 
@@ -273,6 +284,9 @@ _RULES: dict[type[Any], Callable[[Checker, Any], None]] = {
     c.Mkdirs: Checker._mkdirs,
     c.StartFile: Checker._start_file,
     c.StartAppend: Checker._write,
+    c.AddBlock: Checker._writing,
+    c.CompleteFile: Checker._writing,
+    c.AbandonFile: Checker._writing,
     c.SetReplication: Checker._write,
     c.SetTimes: Checker._write,
     c.Truncate: Checker._write,

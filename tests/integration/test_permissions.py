@@ -150,6 +150,53 @@ def test_another_user_cannot_take_a_file_from_its_writer(shared: LocalCluster) -
         assert alice.recover_lease("/user/alice/being-written") is True  # closed: hers to ask
 
 
+def test_a_writers_client_name_is_no_key_to_its_file(shared: LocalCluster) -> None:
+    """In /tmp anyone may create, so only the file's own mode guards a write in progress:
+    bob, knowing alice's client name and the file's id, can neither take the file (by
+    overwrite, append or recoverLease), nor add to, close, abandon or keep it."""
+    info = shared._require()
+    with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
+        out = alice.create("/tmp/hers")
+        out.write(b"alice's")
+        out.flush()
+        name, fid = alice.client_name, out.file_id
+        for attempt in (
+            lambda: bob.create("/tmp/hers", overwrite=True),
+            lambda: bob.append("/tmp/hers"),
+            lambda: bob.recover_lease("/tmp/hers"),
+        ):
+            with pytest.raises(
+                AccessControlError, match='user=bob, access=WRITE, inode="/tmp/hers"'
+            ):
+                attempt()
+        for route, body in (
+            ("add_block", {"path": "/tmp/hers", "client": name, "file_id": fid}),
+            ("complete", {"path": "/tmp/hers", "client": name, "file_id": fid}),
+        ):
+            r = httpx.post(
+                f"{info.namenode}/nn/v1/{route}",
+                params={"user.name": "bob"},
+                json=body,
+                auth=ClusterAuth(info.token),
+            )
+            assert r.status_code == 403, (route, r.text)
+        r = httpx.post(
+            f"{info.namenode}/nn/v1/abandon",
+            params={"user.name": "bob", "path": "/tmp/hers", "client": name, "file_id": fid},
+            auth=ClusterAuth(info.token),
+        )
+        assert r.status_code == 403, r.text
+        r = httpx.post(
+            f"{info.namenode}/nn/v1/renew_lease",
+            params={"user.name": "bob", "client": name},
+            auth=ClusterAuth(info.token),
+        )
+        assert r.json() == {"files": 0}
+        out.write(b" file")
+        out.close()
+        assert alice.read_bytes("/tmp/hers") == b"alice's file"
+
+
 def test_decisions_survive_a_namenode_restart(shared: LocalCluster) -> None:
     with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
         alice.write_bytes("/user/alice/kept", b"k")

@@ -106,12 +106,33 @@ def test_overwrite_append_setrep_touch_and_xattrs_need_write_on_the_file(
     touch(ns, "/tmp/f", ALICE, overwrite=True)
 
 
+def test_a_writers_blocks_close_and_abandon_need_write_on_its_file(ns: Namespace) -> None:
+    """Knowing a writer's client name and file id is not enough to write its file."""
+    started = c.StartFile("/tmp/w", "w-alice", T0, "alice", "", 3, 1024, False, "644")
+    fid = ns.apply(started, ALICE).result
+    for cmd in (
+        c.AddBlock("/tmp/w", "w-alice", None, fid),
+        c.AbandonFile("/tmp/w", "w-alice", fid),
+        c.CompleteFile("/tmp/w", "w-alice", T0, None, fid),
+    ):
+        refused(ns, cmd, BOB, 'inode="/tmp/w":alice')
+    ns.apply(c.AddBlock("/tmp/w", "w-alice", None, fid), ALICE)
+    checker = Checker(ns, BOB)
+    with pytest.raises(AccessControlError):
+        checker.pending(ns.pending_by_id(fid), WRITE)
+    ns.apply(c.CompleteFile("/tmp/w", "w-alice", T0, 0, fid), ALICE)
+
+
 def test_delete_and_rename_need_write_on_the_parent(ns: Namespace) -> None:
     mkdir(ns, "/user/alice/d", ALICE)
     touch(ns, "/user/alice/d/f", ALICE)
     refused(ns, c.Delete("/user/alice/d/f", False, T0), BOB)
     refused(ns, c.Rename("/user/alice/d/f", "/tmp/f", T0), BOB)
     refused(ns, c.Rename("/user/alice/d/f", "/user/bob/f", T0), ALICE)  # bob's folder
+    mkdir(ns, "/user/alice/wo", ALICE, "733")
+    ns.apply(c.SetOwner("/user/alice/wo", "bob", None), ROOT)
+    ns.apply(c.SetPermission("/user/alice/wo", "666"), ROOT)  # w but no x for its owner
+    refused(ns, c.Rename("/user/alice/d/f", "/user/alice/wo", T0), ALICE, "WRITE_EXECUTE")
     ns.apply(c.Rename("/user/alice/d/f", "/tmp", T0), ALICE)  # into /tmp: /tmp/f
     assert ns.lookup("/tmp/f") is not None
     assert ns.apply(c.Delete("/tmp/f", False, T0), ALICE).result is True
