@@ -210,7 +210,9 @@ class JobTrackerClient:
         return result
 
     def kill(self, job_id: str) -> str:
-        return str(self.call("POST", f"/mr/v1/jobs/{job_id}/kill", timeout=QUICK)["state"])
+        params = {"user.name": current_user()}
+        answer = self.call("POST", f"/mr/v1/jobs/{job_id}/kill", params=params, timeout=QUICK)
+        return str(answer["state"])
 
     def workers(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.call("GET", "/mr/v1/workers", timeout=QUICK)

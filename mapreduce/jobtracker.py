@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import getpass
 import logging
 import threading
 import time
@@ -68,8 +69,9 @@ from mapreduce.scheduler import (
 from mapreduce.serialization import unseal_payload
 from mapreduce.splits import plan_splits
 from minihadoop import paths
-from minihadoop.config import Settings
+from minihadoop.config import JOBTRACKER_USER, Settings
 from minihadoop.errors import (
+    AccessControlError,
     ConnectionLostError,
     FileAlreadyExistsError,
     FileNotFoundError_,
@@ -80,6 +82,7 @@ from minihadoop.errors import (
 )
 from minihadoop.filesystem import FileSystem
 from minihadoop.globbing import has_magic
+from minihadoop.groups import GroupMapping
 from minihadoop.signing import Keys
 
 log = logging.getLogger("minihadoop.jobtracker")
@@ -101,6 +104,7 @@ class JobTracker:
         self.directory = directory
         self.fs = fs
         self.settings = settings
+        self._groups = GroupMapping(settings.user_groups)
         self.clock = clock
         self.token = token
         self._seal_key = Keys.derive(settings.token).seal
@@ -376,15 +380,28 @@ class JobTracker:
         tmp.replace(path)
         return data
 
-    def kill(self, job_id: str) -> JobState:
+    def kill(self, job_id: str, user: str | None = None) -> JobState:
+        """Kill a job for `user`: its owner or an administrator (None: the tracker's own
+        doing), as Hadoop's KILL_JOB rule."""
         with self.lock:
+            record = self.records.get(job_id) or self.history.job(job_id)
+            if record is None:
+                raise FileNotFoundError_(f"no job {job_id}")
+            if user is not None and user != record.user and not self._administrator(user):
+                raise AccessControlError(
+                    f"User {user} cannot perform operation KILL_JOB on {job_id}"
+                )
             if job_id not in self.scheduler.jobs:
-                record = self.history.job(job_id)
-                if record is None:
-                    raise FileNotFoundError_(f"no job {job_id}")
                 return record.state
             self._apply(self.scheduler.kill_job(job_id, self.clock()))
             return self.scheduler.jobs[job_id].state
+
+    def _administrator(self, user: str) -> bool:
+        """Hadoop's cluster administrators: the job tracker's users (its DFS one and the
+        account it runs as) and the file system's superuser group."""
+        if user in (JOBTRACKER_USER, getpass.getuser()):
+            return True
+        return self.settings.supergroup in self._groups.groups(user)
 
     # --- workers ------------------------------------------------------------------------------
 

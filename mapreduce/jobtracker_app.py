@@ -38,6 +38,7 @@ from minihadoop.address import advertised_host
 from minihadoop.config import JOBTRACKER_USER, Settings
 from minihadoop.errors import IllegalArgumentError, MiniHadoopError, StandbyError
 from minihadoop.filesystem import FileSystem
+from minihadoop.groups import account
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
 from minihadoop.locks import JOBTRACKER_KEY, JOBTRACKER_LOCK, Lock, LockLostError, LockSession
 from minihadoop.rest import tls_verify
@@ -129,8 +130,9 @@ def create_app(
         return role.active().job_status(job_id)
 
     @app.post("/mr/v1/jobs/{job_id}/kill", dependencies=[auth])
-    def kill(job_id: str) -> dict[str, str]:
-        return {"state": role.active().kill(job_id).value}
+    def kill(job_id: str, user: str = Query("dr.who", alias="user.name")) -> dict[str, str]:
+        """Kill a job: its user's or an administrator's to do (`user.name`, as WebHDFS)."""
+        return {"state": role.active().kill(job_id, account(user, "user")).value}
 
     @app.get("/mr/v1/jobs/{job_id}/payload", dependencies=[auth])
     def payload(job_id: str) -> Response:

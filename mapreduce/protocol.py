@@ -110,7 +110,7 @@ class SubmitRequest(Wire):
     name: str = Field(default="job", max_length=200)
     # Whose job it is: its files are read and written as this user. A client that names
     # nobody is nobody in particular, as WebHDFS's caller without user.name.
-    user: str = Field(default="dr.who", max_length=64)
+    user: str = Field(default="dr.who", pattern=r"^[A-Za-z0-9._-]{1,64}$")
     whole_files: bool = False  # the wholefile input format: a file is one split
     inputs: list[str] = Field(min_length=1, max_length=10_000)
     output: str

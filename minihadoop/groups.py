@@ -85,3 +85,12 @@ class GroupMapping:
                 self._cache.clear()
             self._cache[user] = (now, found)
         return found
+
+
+def account(name: str, what: str) -> str:
+    """A user or group name: ASCII letters, digits, `-`, `_` and `.`, at most 64 of them
+    (no look-alike letters from other scripts)."""
+    bare = name.replace("-", "").replace("_", "").replace(".", "")
+    if len(name) > 64 or not bare.isascii() or not bare.isalnum():
+        raise IllegalArgumentError(f"invalid {what} {name[:100]!r}")
+    return name

@@ -115,7 +115,7 @@ class CreateRequest(Wire):
     create_parent: bool = True
     replication: int | None = Field(default=None, ge=1, le=512)
     block_size: int | None = Field(default=None, ge=4096, le=1 << 40)
-    permission: str | None = Field(default=None, pattern=r"^[0-7]{3,4}$")
+    permission: str | None = Field(default=None, pattern=r"^[01]?[0-7]{3}$")
 
 
 class AppendRequest(Wire):
@@ -159,7 +159,7 @@ class AbandonRequest(Wire):
 
 class MkdirsRequest(Wire):
     path: str
-    permission: str | None = Field(default=None, pattern=r"^[0-7]{3,4}$")
+    permission: str | None = Field(default=None, pattern=r"^[01]?[0-7]{3}$")
 
 
 class DeleteRequest(Wire):

@@ -206,20 +206,26 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
         return {"boolean": True}
 
     @router.get("/fsck", dependencies=[read])
-    def fsck(path: str = "/") -> dict[str, Any]:
-        return fsck_report(system, path)
+    def fsck(request: Request, path: str = "/") -> dict[str, Any]:
+        with system.acting_as(webhdfs.user_of(request)):
+            return fsck_report(system, path)
 
     @router.get("/cluster", dependencies=[read])
     def cluster() -> dict[str, Any]:
         return cluster_status(system, time.time())
 
     @router.post("/safemode", dependencies=[auth])
-    def safemode(action: str) -> dict[str, Any]:
+    def safemode(request: Request, action: str) -> dict[str, Any]:
+        if action in ("enter", "leave"):  # an administrator's; anybody may ask
+            with system.acting_as(webhdfs.user_of(request)):
+                system.superuser_only()
         message = system.set_safemode(action)
         return {"safemode": system.safemode.on, "message": message}
 
     @router.post("/decommission", dependencies=[auth])
-    def decommission(datanode: str) -> dict[str, Any]:
+    def decommission(request: Request, datanode: str) -> dict[str, Any]:
+        with system.acting_as(webhdfs.user_of(request)):
+            system.superuser_only()
         return {"state": system.decommission(datanode).value}
 
     return router

@@ -17,6 +17,8 @@ def fsck_report(system: Namesystem, path: str) -> dict[str, Any]:
     path = paths.normalize(path)
     system.read_barrier()  # a follower's block map may be behind: fsck is the leader's
     with system.lock:
+        # Every folder below is listed: r-x on each, as a content summary needs.
+        system.may(lambda may: may.summary(path))
         live = system.datanodes.live()
         files: list[dict[str, Any]] = []
         counts = {"files": 0, "directories": 0, "blocks": 0, "size": 0}

@@ -31,9 +31,11 @@ Applied = Callable[[c.NamespaceCommand, Effects], None]
 
 
 class NamespaceMachine:
-    def __init__(self, lock: threading.RLock, on_applied: Applied | None = None) -> None:
+    def __init__(
+        self, lock: threading.RLock, on_applied: Applied | None = None, root_owner: str = "hadoop"
+    ) -> None:
         self.lock = lock
-        self.ns = Namespace()
+        self.ns = Namespace(owner=root_owner)
         self.on_applied = on_applied or (lambda _cmd, _effects: None)
         self.applied_index = 0
 

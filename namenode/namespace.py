@@ -202,8 +202,12 @@ class Effects:
 
 
 class Namespace:
-    def __init__(self, *, now: int = 0, supergroup: str = "supergroup") -> None:
-        self.root = Directory(1, now, "hadoop", supergroup, "755")
+    def __init__(
+        self, *, now: int = 0, supergroup: str = "supergroup", owner: str = "hadoop"
+    ) -> None:
+        """`owner`: of `/`, the superuser (the account the namenodes run as), as HDFS's
+        format gives it."""
+        self.root = Directory(1, now, owner, supergroup, "755")
         self.under_construction: dict[str, PendingFile] = {}
         # The same files by inode id: what the writer's commands name them by.
         self._by_id: dict[int, PendingFile] = {}

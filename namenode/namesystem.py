@@ -34,6 +34,7 @@ from coord.machine import CoordMachine
 from minihadoop import paths
 from minihadoop.config import Settings
 from minihadoop.errors import (
+    AccessControlError,
     FileAlreadyExistsError,
     FileNotFoundError_,
     IllegalArgumentError,
@@ -185,7 +186,7 @@ class Namesystem:
             service = settings.namenode_service_group()
             others = {n: url for n, url in service.items() if n != self.node_id}
             transport = HttpTransport(self.node_id, others, settings.token, tls_ca=settings.tls_ca)
-        self.machine = NamespaceMachine(self.lock, self._applied)
+        self.machine = NamespaceMachine(self.lock, self._applied, root_owner=SUPERUSER)
         self.locks = LockService(self)
         self.services = Services(self.machine, self.locks.machine, self.locks.applied)
         self.storage = RaftStorage.open(name_dir)
@@ -407,7 +408,15 @@ class Namesystem:
         finally:
             CALLER.reset(reset)
 
-    def _may(self, check: Callable[[Checker], Any]) -> None:
+    def superuser_only(self) -> None:
+        """HDFS's checkSuperuserPrivilege, for an administrator's operation."""
+        caller = CALLER.get()
+        if caller is not None and not caller.superuser:
+            raise AccessControlError(
+                f"Access denied for user {caller.user}. Superuser privilege is required"
+            )
+
+    def may(self, check: Callable[[Checker], Any]) -> None:
         """Run a read's permission `check` for the request's caller (lock held)."""
         caller = CALLER.get()
         if caller is not None and not caller.superuser:
@@ -496,8 +505,8 @@ class Namesystem:
             pending = self.ns.under_construction.get(path)
             if pending is None or pending.client == client:
                 return
-            self._may(lambda may: may.command(cmd))
-            self._may(lambda may: may.pending(pending, WRITE))
+            self.may(lambda may: may.command(cmd))
+            self.may(lambda may: may.pending(pending, WRITE))
             now = self.clock()
             fid = pending.file.id
             recovering = pending.client == RECOVERY_HOLDER
@@ -588,9 +597,9 @@ class Namesystem:
         with self.lock:
             pending = self.ns.under_construction.get(path)
             if pending is not None:  # taking it from its writer: w on it, as in HDFS
-                self._may(lambda may: may.pending(pending, WRITE))
+                self.may(lambda may: may.pending(pending, WRITE))
             else:
-                self._may(lambda may: may.traverse(path))
+                self.may(lambda may: may.traverse(path))
             if pending is None:
                 if isinstance(self.ns.lookup(path), File):
                     return True
@@ -723,6 +732,7 @@ class Namesystem:
         when it was deleted for good)."""
         path = paths.normalize(path)
         with self.lock:
+            self.may(lambda may: may.traverse(path))  # whether it is there is a read
             trash = f"/user/{user}/.Trash"
             node = self.ns.lookup(path)
             if node is None and session is None and self.single:
@@ -760,7 +770,7 @@ class Namesystem:
         self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
-            self._may(lambda may: may.access(path, READ))
+            self.may(lambda may: may.access(path, READ))
             return self.ns.get_xattrs(path)
 
     def truncate(self, path: str, new_length: int, session: Session | None = None) -> bool:
@@ -807,28 +817,29 @@ class Namesystem:
         self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
+            self.may(lambda may: may.traverse(path))  # as HDFS: what is there, only then
             self.ns.status(path)
-            self._may(lambda may: may.access(path, wanted))
+            self.may(lambda may: may.access(path, wanted))
 
     def status(self, path: str) -> FileStatus:
         self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
-            self._may(lambda may: may.traverse(path))
+            self.may(lambda may: may.traverse(path))
             return self.ns.status(path)
 
     def status_or_none(self, path: str) -> FileStatus | None:
         self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
-            self._may(lambda may: may.traverse(path))
+            self.may(lambda may: may.traverse(path))
             return self.ns.status(path) if self.ns.lookup(path) is not None else None
 
     def listing(self, path: str) -> list[FileStatus]:
         self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
-            self._may(lambda may: may.listing(path))
+            self.may(lambda may: may.listing(path))
             return self.ns.listing(path)
 
     def listing_page(
@@ -837,14 +848,14 @@ class Namesystem:
         self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
-            self._may(lambda may: may.listing(path))
+            self.may(lambda may: may.listing(path))
             return self.ns.listing_page(path, after, limit)
 
     def summary(self, path: str) -> ContentSummary:
         self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
-            self._may(lambda may: may.summary(path))
+            self.may(lambda may: may.summary(path))
             return self.ns.content_summary(path)
 
     def located_blocks(self, path: str, reader_host: str | None = None) -> LocatedBlocks:
@@ -854,7 +865,7 @@ class Namesystem:
     def _located_blocks(self, path: str, reader_host: str | None) -> LocatedBlocks:
         path = paths.normalize(path)
         with self.lock:
-            self._may(lambda may: may.access(path, READ))
+            self.may(lambda may: may.access(path, READ))
             status, records = self.ns.file_blocks(path)
             live = self.datanodes.live()
             located, offset = [], 0

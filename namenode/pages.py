@@ -12,11 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from minihadoop import paths
-from minihadoop.errors import FileNotFoundError_
+from minihadoop.errors import AccessControlError, FileNotFoundError_
 from namenode.fsck import fsck_report
 from namenode.group_view import GroupView
 from namenode.jobs_view import JobTrackerUnavailable, JobTrackerView
 from namenode.namesystem import Namesystem
+from namenode.permissions import NOBODY
 from namenode.status import cluster_status
 from namenode.timeline import layout
 
@@ -81,6 +82,7 @@ def datanode(system: Namesystem, node_id: str, now: float) -> dict[str, Any]:
         raise FileNotFoundError_(f"no datanode {node_id!r}")
     replicas: list[dict[str, Any]] = []
     total = 0
+    shown = _visible(system)
     for f in fsck_report(system, "/")["files_detail"]:
         for index, block in enumerate(f["blocks"]):
             here = node["url"] in block["locations"]
@@ -91,7 +93,7 @@ def datanode(system: Namesystem, node_id: str, now: float) -> dict[str, Any]:
             if len(replicas) < MAX_NODE_BLOCKS:
                 replicas.append(
                     {
-                        "path": f["path"],
+                        "path": f["path"] if shown(f["path"]) else None,
                         "index": index,
                         "block_id": block["block_id"],
                         "length": block["length"],
@@ -99,6 +101,21 @@ def datanode(system: Namesystem, node_id: str, now: float) -> dict[str, Any]:
                     }
                 )
     return {"node": node, "replicas": replicas, "replica_total": total}
+
+
+def _visible(system: Namesystem) -> Callable[[str], bool]:
+    """Whether a page may name the file at a path: whether anybody (`dr.who`) may list
+    its folder, as the Browse pages would show it."""
+
+    def visible(path: str) -> bool:
+        with system.acting_as(NOBODY), system.lock:
+            try:
+                system.may(lambda may: may.listing(paths.parent(path)))
+            except AccessControlError:
+                return False
+        return True
+
+    return visible
 
 
 def browse(system: Namesystem, path: str) -> dict[str, Any]:

@@ -34,10 +34,11 @@ FILE = "delegation-tokens.json"
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asks to renew or cancel: a holder of the cluster token, or a user."""
+    """Who asks to renew or cancel: a user, and whether it is a superuser of the file
+    system (who may renew or cancel anybody's token)."""
 
     user: str
-    cluster: bool
+    superuser: bool
 
 
 class TokenStore:
@@ -108,7 +109,7 @@ class TokenStore:
         token = self.check(text, now)
         if _is_scoped(token):
             raise AccessControlError("a redirect's token cannot be renewed")
-        if not caller.cluster and caller.user != token.renewer:
+        if not caller.superuser and caller.user != token.renewer:
             raise AccessControlError(f"{caller.user} tried to renew a token for {token.renewer}")
         with self._lock:
             expiry = min(now + self.renew_interval, token.max_date)
@@ -118,7 +119,7 @@ class TokenStore:
 
     def cancel(self, text: str, caller: Caller, now: float) -> None:
         token = DelegationToken.decode(text, self._key)
-        if not caller.cluster and caller.user not in (token.user, token.renewer):
+        if not caller.superuser and caller.user not in (token.user, token.renewer):
             raise AccessControlError(f"{caller.user} tried to cancel a token of {token.user}")
         with self._lock:
             if self._expiry.pop(token.id, None) is None:

@@ -28,6 +28,7 @@ from minihadoop.errors import (
     MiniHadoopError,
     UnsupportedOperationError,
 )
+from minihadoop.groups import account
 from minihadoop.guard import CLUSTER, principal_of
 from minihadoop.server import flag, integer, json_response
 from minihadoop.xattrs import decode_value, encode_value
@@ -52,15 +53,6 @@ async def caller(request: Request) -> str:
     """`user_of` as a dependency: async, so FastAPI runs it on the event loop, not in a
     thread of its pool (see minihadoop.server)."""
     return user_of(request)
-
-
-def account(name: str, what: str) -> str:
-    """A user or group name: ASCII letters, digits, `-`, `_` and `.`, at most 64 of them
-    (no look-alike letters from other scripts)."""
-    bare = name.replace("-", "").replace("_", "").replace(".", "")
-    if len(name) > 64 or not bare.isascii() or not bare.isalnum():
-        raise IllegalArgumentError(f"invalid {what} {name[:100]!r}")
-    return name
 
 
 def permission(value: str | None, default: str) -> str:
@@ -473,10 +465,11 @@ def _redirect_token(
 # --- delegation tokens ------------------------------------------------------------------------
 
 
-def _delegation_op(tokens: TokenStore, request: Request, op: str) -> Any:
+def _delegation_op(system: Namesystem, tokens: TokenStore, request: Request, op: str) -> Any:
     """GETDELEGATIONTOKEN, RENEWDELEGATIONTOKEN, CANCELDELEGATIONTOKEN, as Hadoop answers
     them. Only a caller that signed with the cluster token is issued one (Hadoop: only a
-    Kerberos-authenticated one); a token's renewer may renew it, its user or renewer cancel."""
+    Kerberos-authenticated one); a token's renewer may renew it, its user or renewer cancel
+    it, and a superuser either."""
     principal = principal_of(request)
     now = time.time()
     if op == "GETDELEGATIONTOKEN":
@@ -491,7 +484,9 @@ def _delegation_op(tokens: TokenStore, request: Request, op: str) -> Any:
     if not text:
         raise IllegalArgumentError(f"{op} needs a token parameter")
     assert principal is not None  # the route's dependency let only the authenticated in
-    caller = Caller(user=user_of(request), cluster=principal.cluster)
+    # Whoever holds the cluster token may name any user; it acts as that user here too.
+    user = user_of(request)
+    caller = Caller(user=user, superuser=system.caller(user).superuser)
     if op == "RENEWDELEGATIONTOKEN":
         return {"long": int(tokens.renew(text, caller, now) * 1000)}
     tokens.cancel(text, caller, now)
@@ -517,7 +512,7 @@ def _dispatch(
     with system.acting_as(user):  # every op is checked as its caller
         if DELEGATION_OPS.get(op.upper()) == request.method:
             system.read_barrier()  # tokens are the leader's: one a follower issued is lost
-            return _delegation_op(tokens, request, op.upper())
+            return _delegation_op(system, tokens, request, op.upper())
         if REDIRECTED.get(op.upper()) == request.method:
             return _redirect(system, tokens, paths.normalize("/" + path), request, op.upper())
         handler = table.get(op.upper())

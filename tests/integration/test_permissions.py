@@ -59,6 +59,7 @@ def test_a_user_cannot_touch_another_users_files_by_any_face(shared: LocalCluste
         alice.mkdir("/user/alice/private", permission="700")
         alice.write_bytes("/user/alice/private/secret", b"s3cret")
         before = alice.stat("/user/alice/notes.txt")
+        assert alice.stat("/").owner == ADMIN  # `/` is the superuser's, as HDFS formats it
 
         # The Python API: bob reads what others may, and nothing else.
         assert bob.read_bytes("/user/alice/notes.txt") == b"mine"
@@ -98,6 +99,18 @@ def test_a_user_cannot_touch_another_users_files_by_any_face(shared: LocalCluste
         auth=ClusterAuth(info.token),
     )  # no user.name: dr.who
     assert r.status_code == 403 and "user=dr.who" in r.text
+
+    # fsck lists every file below: r-x on each folder, as a content summary. The
+    # dashboard's datanode page holds the replica but does not name the private file.
+    with as_user(shared, "bob") as bob, pytest.raises(AccessControlError, match="READ_EXECUTE"):
+        bob.fsck("/user/alice/private")
+    with as_user(shared, "alice") as alice:
+        assert alice.fsck("/user/alice/private")["files"] == 1
+    nodes = httpx.get(f"{info.namenode}/datanodes").text
+    node_id = nodes.split('data-node="', 1)[1].split('"', 1)[0]
+    page = httpx.get(f"{info.namenode}/datanodes/{node_id}").text
+    assert "/user/alice/notes.txt" in page and "secret" not in page
+    assert "a file in a private folder" in page
     with as_user(shared, "alice") as alice:
         assert alice.read_bytes("/user/alice/notes.txt") == b"mine"
         assert [s.name for s in alice.ls("/user/alice/private")] == ["secret"]
@@ -262,3 +275,21 @@ def test_a_job_reads_and_writes_as_its_user(
         job("/user/bob/out").submit()
     with as_user(cluster, "bob") as bob:
         assert not bob.exists("/user/bob/out")
+
+    # A job is killed by its user or an administrator; alice's delegation token is
+    # cancelled by her (or its renewer), not by bob.
+    monkeypatch.setenv("MINIHADOOP_USER", "alice")
+    info = cluster._require()
+    with job("/user/alice/out2").submit() as running:
+        r = httpx.post(
+            f"{info.jobtracker}/mr/v1/jobs/{running.id}/kill",
+            params={"user.name": "bob"},
+            auth=ClusterAuth(info.token),
+        )
+        assert r.status_code == 403 and "cannot perform operation KILL_JOB" in r.text
+        assert running.kill() in ("KILLED", "SUCCEEDED")  # hers to kill (it may be done)
+    with as_user(cluster, "alice") as alice, as_user(cluster, "bob") as bob:
+        token = alice.get_delegation_token()
+        with pytest.raises(AccessControlError, match="bob tried to cancel"):
+            bob.cancel_delegation_token(token)
+        alice.cancel_delegation_token(token)

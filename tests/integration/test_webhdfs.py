@@ -374,7 +374,7 @@ def test_paged_listing_defaults_policies_acls_and_access(
     with FileSystem(nn, info.token) as fs:
         delegation = fs.get_delegation_token()
     assert access("/paged/a", getpass.getuser(), "rwx") == 200  # the namenode's user: super
-    assert access("/paged/a", "hadoop", "r--") == 403  # the root's owner is nobody special
+    assert access("/paged/a", "hadoop", "r--") == 403  # a name of no special standing
     nobody = get("/paged/a", op="CHECKACCESS", fsaction="r--")  # no user.name: not super
     assert (
         nobody.status_code == 403 and "user=dr.who" in nobody.json()["RemoteException"]["message"]

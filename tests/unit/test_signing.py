@@ -284,14 +284,14 @@ def test_the_store_issues_renews_cancels_and_remembers(tmp_path: Path) -> None:
     with pytest.raises(AuthenticationError, match="expired"):
         store.check(text, NOW + 100)
     with pytest.raises(AccessControlError):
-        store.renew(text, Caller("alice", cluster=False), NOW + 50)  # bob renews, not alice
-    assert store.renew(text, Caller("bob", cluster=False), NOW + 90) == NOW + 190
-    assert store.renew(text, Caller("x", cluster=True), NOW + 180) == NOW + 250  # max date
+        store.renew(text, Caller("alice", superuser=False), NOW + 50)  # bob renews, not alice
+    assert store.renew(text, Caller("bob", superuser=False), NOW + 90) == NOW + 190
+    assert store.renew(text, Caller("x", superuser=True), NOW + 180) == NOW + 250  # max date
     reloaded = TokenStore(tmp_path, KEYS.delegation)  # a namenode restart
     assert reloaded.check(text, NOW + 249).renewer == "bob"
     with pytest.raises(AccessControlError):
-        reloaded.cancel(text, Caller("eve", cluster=False), NOW)
-    reloaded.cancel(text, Caller("alice", cluster=False), NOW)
+        reloaded.cancel(text, Caller("eve", superuser=False), NOW)
+    reloaded.cancel(text, Caller("alice", superuser=False), NOW)
     for store_now in (reloaded, TokenStore(tmp_path, KEYS.delegation)):
         with pytest.raises(AuthenticationError, match="cancelled"):
             store_now.check(text, NOW)
@@ -523,8 +523,8 @@ def test_a_redirects_token_is_not_kept_and_dies_with_its_parent(tmp_path: Path) 
     with pytest.raises(AuthenticationError, match="expired"):
         store.check(child_text, NOW + 100)  # no longer than its parent's expiry
     with pytest.raises(AccessControlError, match="cannot be renewed"):
-        store.renew(child_text, Caller("alice", cluster=False), NOW)
-    store.cancel(parent_text, Caller("alice", cluster=False), NOW)
+        store.renew(child_text, Caller("alice", superuser=False), NOW)
+    store.cancel(parent_text, Caller("alice", superuser=False), NOW)
     with pytest.raises(AuthenticationError, match="cancelled"):
         store.check(child_text, NOW)
     orphan = store.scoped("bob", "OPEN", "/x", NOW, lifetime=50)  # for a signed caller
