@@ -16,7 +16,6 @@ import contextlib
 import gzip
 import json
 import os
-import posixpath
 import stat as stat_module
 import sys
 import tempfile
@@ -79,16 +78,8 @@ def client(dir: Path | None) -> FileSystem:
 
 
 def absolute(fs: FileSystem, path: str) -> str:
-    """`path` as the namenode knows it: ``hdfs://host:port/x`` and ``/x`` are ``/x``; a
-    relative path is under the user's home folder, ``/user/<name>``."""
-    for scheme in ("hdfs://", "webhdfs://", "swebhdfs://"):
-        if path.startswith(scheme):
-            rest = path[len(scheme) :]
-            path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
-            break
-    if not path.startswith("/"):
-        path = posixpath.join(f"/user/{fs.user}", path)
-    return path
+    """`path` as the namenode knows it (`paths.resolve`), for this client's user."""
+    return paths.resolve(path, fs.user)
 
 
 def matches(fs: FileSystem, pattern: str) -> list[str]:
@@ -148,12 +139,13 @@ def each_path(
     do: Callable[[FileSystem, str], None],
     *,
     glob: bool = True,
+    failures: Failures | None = None,
 ) -> Failures:
     """`do(fs, path)` for every path the patterns match (with `glob` false, for the path
     each names: what does not exist yet is not globbed), on one client: a failure on one
     path is said on stderr and the others are still done. The caller ends with `.exit()`
-    once its own output is out."""
-    failures = Failures()
+    once its own output is out. `failures`: the caller's, to count its own in too."""
+    failures = failures or Failures()
     with client(dir) as fs:
         for path in failures.expand(fs, patterns) if glob else patterns:
             with failures.each():
@@ -255,13 +247,14 @@ def ls(
 ) -> None:
     """List folders (or show files): permission, replication, owner, group, size, date, path."""
     found: list[FileStatus] = []
+    failures = Failures()
 
     def each(fs: FileSystem, path: str) -> None:
         status = fs.stat(path)
         if directory or not status.is_dir:
             entries = [status]
         elif recursive:
-            entries = list(_walk(fs, path))
+            entries = list(_walk(fs, path, failures))
         else:
             entries = fs.ls(path)
         entries = _sorted(entries, by_time, by_size, reverse)
@@ -273,18 +266,33 @@ def ls(
         for line in [e.path for e in entries] if paths_only else ls_lines(entries, human):
             print(line)
 
-    failures = each_path(dir, patterns or ["."], each)
+    each_path(dir, patterns or ["."], each, failures=failures)
     if as_json:
         emit_json([e.model_dump(mode="json") for e in found])
     failures.exit()
 
 
-def _walk(fs: FileSystem, folder: str) -> Iterator[FileStatus]:
-    """Every entry below `folder`, depth first, each folder before what it holds."""
-    for entry in fs.ls(folder):
+def _walk(
+    fs: FileSystem,
+    folder: str,
+    failures: Failures | None = None,
+    listing: list[FileStatus] | None = None,
+) -> Iterator[FileStatus]:
+    """Every entry below `folder`, depth first, each folder before what it holds. With
+    `failures`, a folder below that cannot be listed (not the caller's to read) is said
+    there and skipped, and the walk goes on, as Hadoop's ``ls -R`` does."""
+    for entry in fs.ls(folder) if listing is None else listing:
         yield entry
-        if entry.is_dir:
+        if not entry.is_dir:
+            continue
+        if failures is None:
             yield from _walk(fs, entry.path)
+            continue
+        below = None
+        with failures.each():
+            below = fs.ls(entry.path)
+        if below is not None:
+            yield from _walk(fs, entry.path, failures, below)
 
 
 def _sorted(
@@ -547,13 +555,15 @@ def find(
         name = entry.name.lower() if fold else entry.name
         return any(rx.fullmatch(name) for rx in wanted)
 
+    failures = Failures()
+
     def each(fs: FileSystem, path: str) -> None:
         top = fs.stat(path)
-        for entry in [top, *(_walk(fs, path) if top.is_dir else [])]:
+        for entry in [top, *(_walk(fs, path, failures) if top.is_dir else [])]:
             if hit(entry) and print_:
                 print(entry.path)
 
-    each_path(dir, patterns or ["."], each).exit()
+    each_path(dir, patterns or ["."], each, failures=failures).exit()
 
 
 # --- reading --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -71,6 +72,26 @@ def hadoop_spelling(argv: list[str]) -> list[str]:
     return argv
 
 
+def _run(argv: list[str]) -> object:
+    try:
+        return app(argv, prog_name="minihadoop", standalone_mode=False)
+    except BrokenPipeError:
+        _reader_gone()
+    except SystemExit as exc:
+        # Typer turns a broken pipe into exit 1 after wrapping stdout to hush it (in its
+        # own copy of click, in some versions: known by name).
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            _reader_gone()
+        raise
+
+
+def _reader_gone() -> NoReturn:
+    """The reader went away (`| head`): stop quietly with the shell's status for SIGPIPE
+    (141), as cat does, and keep Python from complaining about stdout while it exits."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    sys.exit(141)
+
+
 def _unknown_option(message: str, argv: list[str]) -> str:
     """Click reads ``-lsr`` as ``-l -s -r`` and names only ``-l``: name what was typed."""
     prefix = "No such option: "
@@ -90,14 +111,9 @@ def main() -> None:
     argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
     fs.Failures.traceback = debug
     try:
-        code = app(argv, prog_name="minihadoop", standalone_mode=False)
+        code = _run(argv)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, as cat does, and keep Python from
-        # complaining about stdout while it exits.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(141)
     except fs.UsageMistake as exc:
         print(f"minihadoop: {exc.message} (see --help)", file=sys.stderr)
         sys.exit(2)

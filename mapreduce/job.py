@@ -336,11 +336,12 @@ class Job:
             raise
 
     def _request(self, payload: bytes) -> SubmitRequest:
+        user = current_user()  # relative paths are under its home, as HDFS resolves them
         return SubmitRequest(
             name=str(self.name)[:200],
-            user=current_user(),
-            inputs=[paths.normalize(p) for p in self.inputs],
-            output=paths.normalize(self.output),
+            user=user,
+            inputs=[paths.normalize(paths.resolve(p, user)) for p in self.inputs],
+            output=paths.normalize(paths.resolve(self.output, user)),
             num_reducers=self.num_reducers,
             payload=base64.b64encode(payload).decode(),
             max_attempts=self.max_attempts,

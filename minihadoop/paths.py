@@ -105,6 +105,20 @@ def join(base: str, *names: str) -> str:
     return normalize("/".join([base.rstrip("/"), *names]))
 
 
+def resolve(path: str, user: str) -> str:
+    """`path` as the namenode knows it, as HDFS's clients resolve it: ``hdfs://host:port/x``
+    (and ``webhdfs://…``) and ``/x`` are ``/x``; a relative path is under the user's home
+    folder, ``/user/<name>``. Not yet normalized."""
+    for scheme in ("hdfs://", "webhdfs://", "swebhdfs://"):
+        if path.startswith(scheme):
+            rest = path[len(scheme) :]
+            path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+            break
+    if not path.startswith("/"):
+        path = f"/user/{user}/{path}"
+    return path
+
+
 def is_ancestor(ancestor: str, path: str) -> bool:
     """True when `path` is `ancestor` or lies below it."""
     if ancestor == ROOT:

@@ -745,7 +745,13 @@ class Namesystem:
         if node is not None and to_trash:
             self._confirmed(lambda: self._check_trashable(path, recursive))
             cmd = c.MoveToTrash(path, f"{trash}/Current", self._now_ms(), user, INHERIT)
-        result = self._submit(cmd, session)
+        try:
+            result = self._submit(cmd, session)
+        except AccessControlError as exc:
+            if not isinstance(cmd, c.MoveToTrash):
+                raise
+            # Hadoop's words: the user may lack a home (the trash's) or the right to move.
+            raise AccessControlError(f"Failed to move to trash: {path}: {exc.message}") from None
         return bool(result), result if isinstance(result, str) else None
 
     def _check_trashable(self, path: str, recursive: bool) -> None:

@@ -247,8 +247,11 @@ def _getxattrs(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     encode_value(b"", encoding)  # a bad encoding is refused even where there is nothing
     held = system.xattrs(path)
     wanted = [xattr_name(n) for n in q.getlist("xattr.name")]
-    if any(n not in held for n in wanted):
-        raise MiniHadoopError("At least one of the attributes provided was not found.")
+    missing = [n for n in wanted if n not in held]
+    if missing:  # Hadoop's sentence, then which and where, for a command over many paths
+        raise MiniHadoopError(
+            f"At least one of the attributes provided was not found: {missing[0]} on {path}"
+        )
     names = wanted or sorted(held)
     return {"XAttrs": [{"name": n, "value": encode_value(held[n], encoding)} for n in names]}
 

@@ -84,6 +84,13 @@ def test_a_user_cannot_touch_another_users_files_by_any_face(shared: LocalCluste
     assert 'Permission denied: user=bob, access=WRITE, inode="/user"' in done.stderr
     done = cli(shared, "bob", "fs", "cat", "/user/alice/private/secret")
     assert done.returncode == 1 and "access=EXECUTE" in done.stderr and not done.stdout
+    # A walk says what it may not read and goes on with the rest, as Hadoop's ls -R.
+    for walk in (("ls", "-R", "-C"), ("find",)):
+        done = cli(shared, "bob", "fs", *walk, "/user/alice")
+        assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+        assert 'access=READ_EXECUTE, inode="/user/alice/private"' in done.stderr
+        assert "/user/alice/notes.txt" in done.stdout.split()
+        assert "/user/alice/private" in done.stdout.split() and "secret" not in done.stdout
 
     # WebHDFS, raw: Hadoop's 403 shape.
     info = shared._require()
@@ -145,8 +152,13 @@ def test_tmp_is_sticky_groups_share_and_the_superuser_may_all(shared: LocalClust
 def test_the_trash_takes_only_what_its_user_may_remove(shared: LocalCluster) -> None:
     with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
         alice.write_bytes("/user/alice/old", b"x")
-        with pytest.raises(AccessControlError):
+        with pytest.raises(AccessControlError, match=r"^Failed to move to trash: /user/alice/old"):
             bob.rm("/user/alice/old")  # to bob's trash: still alice's folder's say
+        with as_user(shared, "carol") as carol:  # no home, so no trash: Hadoop's words
+            carol.write_bytes("/tmp/carols", b"c")
+            with pytest.raises(AccessControlError, match=r'trash: /tmp/carols: .*inode="/user"'):
+                carol.rm("/tmp/carols")
+            carol.rm("/tmp/carols", skip_trash=True)
         moved = alice.rm("/user/alice/old")
         assert moved is not None and moved.startswith("/user/alice/.Trash/Current")
 
@@ -255,14 +267,13 @@ def test_a_job_reads_and_writes_as_its_user(
         alice.mkdir("/user/alice/in", permission="700")
         alice.write_bytes("/user/alice/in/words", b"a b a\n" * 50)
 
-    def job(output: str) -> Job:
+    def job(output: str, inputs: str = "/user/alice/in") -> Job:
         return Job(
-            mapper, reducer, inputs=["/user/alice/in"], output=output,
-            cluster_dir=cluster.directory,
+            mapper, reducer, inputs=[inputs], output=output, cluster_dir=cluster.directory,
         )  # fmt: skip
 
     monkeypatch.setenv("MINIHADOOP_USER", "alice")
-    done = job("/user/alice/out").run()
+    done = job("out", inputs="in").run()  # relative: under her home, as HDFS resolves them
     assert done.state is JobState.SUCCEEDED
     with as_user(cluster, "alice") as alice:
         parts = [s for s in alice.ls("/user/alice/out") if s.name.startswith("part-")]

@@ -425,6 +425,9 @@ def test_extended_attributes_in_hadoops_shapes_and_across_a_restart(
     assert isinstance(names, str) and json.loads(names) == ["user.color", "user.raw"]
     missing = call("GET", op="GETXATTRS", **{"xattr.name": "user.none"})
     assert missing.status_code == 403
+    assert missing.json()["RemoteException"]["message"] == (
+        "At least one of the attributes provided was not found: user.none on /x/f"
+    )
     trusted = call("PUT", op="SETXATTR", **{"xattr.name": "trusted.t", "xattr.value": "1"})
     assert trusted.json()["RemoteException"]["exception"] == "AccessControlException"
 
