@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.format import human_size
 from cli.fs import DirOption, client
 
 app = typer.Typer(
-    help="Administer the cluster: safe mode, decommissioning, lease recovery, delegation tokens."
+    help="Administer the cluster: report, safe mode, decommissioning, lease recovery, "
+    "delegation tokens."
 )
 RECOVER_RETRY_SECONDS = 5.0  # hdfs debug recoverLease waits 5000 ms between tries
 out = Console()
@@ -32,6 +37,96 @@ def safemode(
     """Get, enter or leave safe mode (read-only namespace)."""
     with client(dir) as fs:
         out.print(fs.safemode(action.value)["message"])
+
+
+# `hdfs dfsadmin -report`'s sections, in its order, by the datanode states they hold.
+REPORT_SECTIONS = (
+    ("live", "Live datanodes", ("LIVE",)),
+    ("dead", "Dead datanodes", ("DEAD",)),
+    ("decommissioning", "Decommissioning datanodes", ("DECOMMISSIONING", "DECOMMISSIONED")),
+)
+
+
+@app.command()
+def report(
+    live: bool = typer.Option(False, "-live", "--live", help="Only the live datanodes."),
+    dead: bool = typer.Option(False, "-dead", "--dead", help="Only the dead datanodes."),
+    decommissioning: bool = typer.Option(
+        False, "-decommissioning", "--decommissioning", help="Only those being drained."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON, for scripts."),
+    dir: Path | None = DirOption,
+) -> None:
+    """The cluster's capacity, block health and every datanode, like `hdfs dfsadmin
+    -report` (same fields, same order); -live, -dead, -decommissioning pick sections."""
+    with client(dir) as fs:
+        s = fs.cluster()
+    wanted = {k for k, on in (("live", live), ("dead", dead),
+                              ("decommissioning", decommissioning)) if on}  # fmt: skip
+    sections = [sec for sec in REPORT_SECTIONS if not wanted or sec[0] in wanted]
+    if as_json:
+        nodes = [n for n in s["datanodes"] if any(n["state"] in sec[2] for sec in sections)]
+        keep = ("capacity", "used", "remaining", "blocks", "under_replicated", "missing",
+                "corrupt", "safemode", "live", "dead", "decommissioning", "decommissioned")  # fmt: skip
+        print(json.dumps({**{k: s[k] for k in keep}, "datanodes": nodes}, indent=2))
+        return
+    for line in report_lines(s, sections, time.time()):
+        print(line)
+
+
+def report_lines(
+    s: dict[str, Any], sections: Sequence[tuple[str, str, tuple[str, ...]]], now: float
+) -> list[str]:
+    """`hdfs dfsadmin -report`'s text for the namenode's `cluster` answer."""
+    lines = ["Safe mode is ON"] if s["safemode"] else []
+    lines += _capacity_lines(s["capacity"], s["used"], s["remaining"], present=True)
+    lines += [
+        "Replicated Blocks:",
+        f"\tUnder replicated blocks: {s['under_replicated']}",
+        f"\tBlocks with corrupt replicas: {s['corrupt']}",
+        f"\tMissing blocks: {s['missing']}",
+        f"\tTotal blocks: {s['blocks']}",
+        "",
+        "-" * 49,
+    ]
+    for _key, title, states in sections:
+        nodes = [n for n in s["datanodes"] if n["state"] in states]
+        lines += [f"{title} ({len(nodes)}):", ""]
+        for n in nodes:
+            contact = time.strftime(
+                "%a %b %d %H:%M:%S %Z %Y", time.localtime(now - n["last_heartbeat_age"])
+            )
+            status = {"LIVE": "Normal", "DEAD": "Normal", "DECOMMISSIONING":
+                      "Decommission in progress", "DECOMMISSIONED": "Decommissioned"}  # fmt: skip
+            lines += [
+                f"Name: {n['url']} ({n['id']})",
+                f"Rack: {n['rack']}",
+                f"Decommission Status : {status[n['state']]}",
+                *_capacity_lines(n["capacity"], n["used"], n["remaining"], present=False),
+                f"Blocks: {n['blocks']}",
+                f"Last contact: {contact}",
+                "",
+            ]
+    return lines
+
+
+def _capacity_lines(capacity: int, used: int, remaining: int, *, present: bool) -> list[str]:
+    def size(n: int) -> str:
+        return f"{n} ({human_size(n)})"
+
+    def pct(n: int) -> str:
+        return f"{100 * n / capacity:.2f}%" if capacity else "0.00%"
+
+    lines = [f"Configured Capacity: {size(capacity)}"]
+    if present:  # what HDFS can use: its own bytes and what is free
+        lines.append(f"Present Capacity: {size(used + remaining)}")
+    else:
+        lines.append(f"Non DFS Used: {size(max(0, capacity - used - remaining))}")
+    lines += [f"DFS Remaining: {size(remaining)}", f"DFS Used: {size(used)}",
+              f"DFS Used%: {pct(used)}"]  # fmt: skip
+    if not present:
+        lines.append(f"DFS Remaining%: {pct(remaining)}")
+    return lines
 
 
 @app.command()

@@ -50,6 +50,7 @@ def cluster_status(system: Namesystem, now: float) -> dict[str, Any]:
             "live": sum(1 for n in nodes if n["state"] == "LIVE"),
             "dead": sum(1 for n in nodes if n["state"] == "DEAD"),
             "decommissioning": sum(1 for n in nodes if n["state"] == "DECOMMISSIONING"),
+            "decommissioned": sum(1 for n in nodes if n["state"] == "DECOMMISSIONED"),
             "blocks": len(ids),
             "under_replicated": len(health.under_replicated),
             "missing": len(health.missing),

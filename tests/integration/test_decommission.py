@@ -3,6 +3,7 @@ nothing, and stays retired across a namenode restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import pytest
 
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
+from tests.integration.test_cli import run
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -56,6 +58,18 @@ def test_decommissioned_only_when_fully_replicated_elsewhere_and_after_a_restart
         return done and state(fs, victim) == "DECOMMISSIONED"
 
     wait_for(retired, what="the victim drained and retired")
+
+    # The operator's view, as `hdfs dfsadmin -report` gives it.
+    report = run(cluster.directory, "admin", "report").stdout
+    assert "Live datanodes (3):" in report and "Decommissioning datanodes (1):" in report
+    section = report.split("Decommissioning datanodes (1):", 1)[1]
+    assert f"Name: {victim} (" in section and "Decommission Status : Decommissioned" in section
+    assert "Missing blocks: 0" in report and "Under replicated blocks: 0" in report
+    assert "Live datanodes" not in run(cluster.directory, "admin", "report", "-dead").stdout
+    picked = json.loads(run(cluster.directory, "admin", "report", "-live", "--json").stdout)
+    assert picked["live"] == 3 and picked["decommissioned"] == 1 and picked["missing"] == 0
+    assert sorted(n["state"] for n in picked["datanodes"]) == ["LIVE"] * 3
+    assert picked["capacity"] == sum(n["capacity"] for n in picked["datanodes"])
 
     cluster.kill("namenode", signal.SIGKILL)
     cluster.restart("namenode")
