@@ -67,7 +67,8 @@ def report(
     if as_json:
         nodes = [n for n in s["datanodes"] if any(n["state"] in sec[2] for sec in sections)]
         keep = ("capacity", "used", "remaining", "blocks", "under_replicated", "missing",
-                "corrupt", "safemode", "live", "dead", "decommissioning", "decommissioned")  # fmt: skip
+                "corrupt", "safemode", "live", "dead", "decommissioning",
+                "decommissioned")  # fmt: skip
         print(json.dumps({**{k: s[k] for k in keep}, "datanodes": nodes}, indent=2))
         return
     for line in report_lines(s, sections, time.time()):

@@ -36,6 +36,7 @@ from minihadoop.errors import (
     IllegalArgumentError,
 )
 from minihadoop.guard import HostNames, WebAuth, cluster_only, install_guard, read_access
+from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.models import BlockWriteResult, ReplicaReport
 from minihadoop.server import install_error_handlers
 from minihadoop.signing import CONTENT, UNSIGNED
@@ -140,6 +141,20 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
     app.include_router(webhdfs_router(service, Depends(web.user), Depends(web.reader)))
     where = urlsplit(service.identity.url)
     names = HostNames([*settings.host_names(), where.hostname or ""], ports=[where.port or 80])
+
+    def figures() -> dict[str, tuple[str, Any]]:
+        cap, used, remaining = store.capacity()
+        return {
+            "capacity_bytes": ("Configured capacity", cap),
+            "used_bytes": ("Bytes of block replicas stored", used),
+            "remaining_bytes": ("Bytes free for replicas", remaining),
+            "blocks": ("Replicas stored", len(store.replicas())),
+            "active_transfers": ("Block writes under way", service.active_transfers),
+            "registered": ("1 while registered with a namenode", int(service.registered)),
+        }
+
+    metrics = Metrics("datanode", lambda: families(metrics, figures()))
+    install_metrics(app, metrics)
     install_guard(app, settings, names, unsigned_payload=_block_data)
     return app
 

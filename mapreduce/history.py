@@ -240,6 +240,22 @@ class JobHistory:
             ).fetchall()
         return [_attempt(row) for row in rows]
 
+    def counts(self) -> tuple[dict[str, int], dict[str, int], int]:
+        """How many jobs, and how many attempts, the history holds in each state; and the
+        map output bytes its successful reduce attempts fetched."""
+        with self._lock:
+            jobs = self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+            attempts = self._db.execute(
+                "SELECT state, COUNT(*) FROM attempts GROUP BY state"
+            ).fetchall()
+            (shuffled,) = self._db.execute(
+                "SELECT COALESCE(SUM(json_extract(counters, '$.REDUCE_SHUFFLE_BYTES')), 0) "
+                "FROM attempts WHERE kind = ? AND state = ?",
+                (TaskKind.REDUCE.value, TaskState.SUCCEEDED.value),
+            ).fetchone()
+        jobs_by = {str(s): int(n) for s, n in jobs}
+        return jobs_by, {str(s): int(n) for s, n in attempts}, int(shuffled)
+
     def unfinished_jobs(self) -> list[JobRecord]:
         """Jobs in PREP or RUNNING, oldest first."""
         with self._lock:

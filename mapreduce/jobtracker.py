@@ -52,6 +52,7 @@ from mapreduce.protocol import (
     JobState,
     SubmitRequest,
     TaskKind,
+    TaskState,
     WorkerHeartbeat,
     checked_job_id,
 )
@@ -744,6 +745,24 @@ class JobTracker:
                 }
                 for w in self.scheduler.workers.values()
             ]
+
+    def metric_figures(self) -> dict[str, tuple[str, Any]]:
+        """What the job tracker's ``/metrics`` reads at each scrape: jobs and attempts by
+        state (its history's, since it began), workers, slots and map output shuffled."""
+        jobs, attempts, shuffled = self.history.counts()
+        with self.lock:
+            workers = list(self.scheduler.workers.values())
+            live = [w for w in workers if not w.lost]
+        return {
+            "jobs": ("Jobs by state", {s.value.lower(): jobs.get(s.value, 0) for s in JobState}),
+            "attempts": ("Task attempts by state",
+                         {s.value.lower(): attempts.get(s.value, 0) for s in TaskState}),
+            "workers": ("Workers by state", {"live": len(live), "lost": len(workers) - len(live)}),
+            "slots": ("Task slots of the live workers", sum(w.slots for w in live)),
+            "running_attempts": ("Attempts running now", sum(len(w.attempts) for w in live)),
+            "shuffle_bytes_total": ("Map output bytes fetched by successful reduce attempts",
+                              shuffled),
+        }  # fmt: skip
 
     def close(self) -> None:
         self.journal.close()

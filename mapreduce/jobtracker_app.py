@@ -41,6 +41,7 @@ from minihadoop.filesystem import FileSystem
 from minihadoop.groups import account
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
 from minihadoop.locks import JOBTRACKER_KEY, JOBTRACKER_LOCK, Lock, LockLostError, LockSession
+from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.rest import tls_verify
 from minihadoop.server import bind_socket, install_error_handlers, limit_body_size, serve, url_for
 from minihadoop.signing import ClusterAuth
@@ -151,8 +152,20 @@ def create_app(
                 raise IllegalArgumentError(f"worker urls must be http(s) URLs, not {url[:100]!r}")
         return role.active().heartbeat(hb)
 
+    metrics = Metrics("jobtracker", lambda: families(metrics, _figures(role)))
+    install_metrics(app, metrics)
     install_guard(app, settings, names or HostNames(settings.host_names()))
     return app
+
+
+def _figures(role: Role) -> dict[str, tuple[str, Any]]:
+    """The job tracker's figures for ``/metrics``; a standby has only its role."""
+    active = "1 on the active job tracker, 0 on a standby"
+    try:
+        tracker = role.active()
+    except StandbyError:
+        return {"active": (active, 0)}
+    return {"active": (active, 1), **tracker.metric_figures()}
 
 
 async def wake_workers(tracker: JobTracker, settings: Settings) -> None:

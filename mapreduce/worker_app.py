@@ -32,6 +32,7 @@ from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
 from minihadoop.filesystem import FileSystem
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
 from minihadoop.locks import JOBTRACKER_KEY
+from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.server import bind_socket, install_error_handlers, serve, url_for
 from minihadoop.signing import MAC_SIZE, Keys, stream_mac
 
@@ -44,6 +45,14 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
     install_error_handlers(app)
     auth = Depends(cluster_only)
     seal_key = Keys.derive(settings.token).seal
+    metrics = Metrics(
+        "worker",
+        lambda: families(metrics, {
+            "slots": ("Task slots", service.slots),
+            "running_attempts": ("Attempts running here now", len(service.running)),
+        }),
+    )  # fmt: skip
+    served = metrics.counter("shuffle_bytes_served", "Map output bytes sent to reduces")
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -84,6 +93,7 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
             with open(path, "rb") as f:
                 while piece := f.read(PIECE):
                     mac.update(piece)
+                    served.inc(len(piece))
                     yield piece
             yield mac.digest()
 
@@ -100,6 +110,7 @@ def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = No
 
     where = urlsplit(service.url)
     names = HostNames([*settings.host_names(), where.hostname or ""], ports=[where.port or 80])
+    install_metrics(app, metrics)
     install_guard(app, settings, names)
     return app
 

@@ -30,6 +30,7 @@ from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
 from minihadoop.errors import AuthenticationError, IllegalArgumentError
 from minihadoop.guard import HostNames, WebAuth, cluster_only, install_guard
+from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.models import (
     AddBlockRequest,
     AppendRequest,
@@ -52,7 +53,7 @@ from minihadoop.signing import Keys
 from namenode import coord_api, dashboard, webhdfs
 from namenode.fsck import fsck_report
 from namenode.namesystem import FENCE, Fence, Namesystem, Session
-from namenode.status import cluster_status
+from namenode.status import cluster_status, metric_figures
 from namenode.tokens import TokenStore
 from raft.codec import BadMessageError, decode_batch, encode_batch
 from raft.transport import PATH as RAFT_PATH
@@ -110,6 +111,11 @@ def create_app(
     app.include_router(_internal(system, tokens, auth))
     app.router.routes.append(_raft(system))
     app.add_middleware(FenceMiddleware)
+    metrics = Metrics("namenode", lambda: families(metrics, metric_figures(system, time.time())))
+    system.storage.on_sync(
+        metrics.histogram("edit_log_sync_seconds", "Time to make the edit log durable").observe
+    )
+    install_metrics(app, metrics)
     install_guard(app, settings, names or HostNames(settings.host_names()))
     return app
 

@@ -90,6 +90,7 @@ def load(data: dict[str, Any]) -> tuple[Namespace, int]:
             raise ValueError(f"the image's append at {path} has no file to append to")
         base = found if isinstance(found, File) else None
         ns.open_file(PendingFile(path, client, f, overwrite, started, base, replace_last))
+    ns.recount()
     return ns, int(data["txid"])
 
 

@@ -208,6 +208,10 @@ class Namespace:
         """`owner`: of `/`, the superuser (the account the namenodes run as), as HDFS's
         format gives it."""
         self.root = Directory(1, now, owner, supergroup, "755")
+        # Closed files and folders in the tree (`/` included), kept as they change: what
+        # the metrics report without walking the tree (`recount` after loading an image).
+        self.files = 0
+        self.folders = 1
         self.under_construction: dict[str, PendingFile] = {}
         # The same files by inode id: what the writer's commands name them by.
         self._by_id: dict[int, PendingFile] = {}
@@ -455,6 +459,7 @@ class Namespace:
                 child = Directory(self._new_inode_id(), mtime, owner, group or node.group, perm)
                 node.children[part] = child
                 node.mtime = mtime
+                self.folders += 1
             assert isinstance(child, Directory)
             node = child
         return node
@@ -564,6 +569,7 @@ class Namespace:
         pending.file.mtime = pending.file.atime = mtime
         parent.children[name] = pending.file
         parent.mtime = mtime
+        self.files += 1
         # Its blocks were reported while their length was unknown: they are checked now.
         closed = [b.block_id for b in pending.file.blocks]
         return Effects(removed, closed, result=True, file_id=pending.file.id)
@@ -611,7 +617,9 @@ class Namespace:
         pending = self._close_file(path)
         base = pending.append_to
         if base is None:
-            return self._forget_blocks(pending.file)
+            removed = self._forget_blocks(pending.file)
+            self.files += 1  # it was never in the tree, nor in the count
+            return removed
         # An append's blocks go; a block it shares with its file (a truncate's) stays.
         removed = []
         shared = {b.block_id for b in base.blocks}
@@ -672,12 +680,23 @@ class Namespace:
             n = stack.pop()
             self.xattrs.pop(n.id, None)
             if isinstance(n, File):
+                self.files -= 1
                 for b in n.blocks:
                     self.block_owner.pop(b.block_id, None)
                     removed.append(b.block_id)
             else:
+                self.folders -= 1
                 stack.extend(n.children.values())
         return removed
+
+    def recount(self) -> None:
+        """Count the tree's files and folders afresh (an image was loaded)."""
+        self.files = self.folders = 0
+        for _path, node in self.walk("/"):
+            if isinstance(node, File):
+                self.files += 1
+            else:
+                self.folders += 1
 
     def _delete(self, cmd: c.Delete) -> Effects:
         if cmd.path == "/":
@@ -800,6 +819,7 @@ class Namespace:
             parent = self._parent_dir(src)
             del parent.children[paths.name(src)]
             parent.mtime = cmd.mtime
+            self.files -= 1
         target.mtime = cmd.mtime
         return Effects(replication_changed=moved, result=True)
 

@@ -62,3 +62,35 @@ def cluster_status(system: Namesystem, now: float) -> dict[str, Any]:
                 for e in list(system.events)[-50:]
             ],
         }
+
+
+def metric_figures(system: Namesystem, now: float) -> dict[str, tuple[str, Any]]:
+    """What the namenode's ``/metrics`` reads at each scrape: {name: (help, value)}, HDFS's
+    FSNamesystem figures under Prometheus names."""
+    s = cluster_status(system, now)
+    states = {state: 0 for state in ("LIVE", "DEAD", "DECOMMISSIONING", "DECOMMISSIONED")}
+    for n in s["datanodes"]:
+        states[n["state"]] += 1
+    ha = s["namenode"]
+    with system.lock:
+        files, folders = system.ns.files, system.ns.folders
+    return {
+        "capacity_bytes": ("Capacity of the live datanodes", s["capacity"]),
+        "used_bytes": ("Bytes the live datanodes hold for the DFS", s["used"]),
+        "remaining_bytes": ("Bytes the live datanodes have free", s["remaining"]),
+        "files": ("Closed files in the namespace", files),
+        "folders": ("Folders in the namespace, / included", folders),
+        "files_being_written": ("Files open for writing", s["files_being_written"]),
+        "blocks": ("Blocks of closed files", s["blocks"]),
+        "under_replicated_blocks": ("Blocks with fewer live replicas than asked for",
+                                    s["under_replicated"]),
+        "missing_blocks": ("Blocks with no live replica", s["missing"]),
+        "corrupt_blocks": ("Blocks whose only replicas are corrupt", s["corrupt"]),
+        "pending_replications": ("Replica copies under way", s["pending_replications"]),
+        "datanodes": ("Datanodes by state", {k.lower(): v for k, v in states.items()}),
+        "safemode": ("1 while in safe mode", int(s["safemode"])),
+        "raft_term": ("This namenode's Raft term", ha["term"]),
+        "raft_commit_index": ("Highest log index known committed", ha["commit"]),
+        "raft_applied_index": ("Highest log index applied to the namespace", ha["applied"]),
+        "active": ("1 on the namenode that serves clients (the leader)", int(ha["active"])),
+    }  # fmt: skip

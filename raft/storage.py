@@ -50,7 +50,7 @@ import contextlib
 import fcntl
 import os
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +117,10 @@ class RaftStorage:
             self._wal = WriteAheadLog(directory, loaded.segments, loaded.newest_size, segment_size)
         else:
             self._wal = WriteAheadLog.create(directory, segment_size)
+
+    def on_sync(self, observe: Callable[[float], None]) -> None:
+        """Have `observe` told each log sync's duration, in seconds."""
+        self._wal.on_sync = observe
 
     @classmethod
     def open(

@@ -29,6 +29,8 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +121,8 @@ class WriteAheadLog:
         self._segments = segments
         self._size = newest_size
         self._fd = os.open(segments[-1].path, os.O_WRONLY | os.O_APPEND)
+        # Told how long each `sync` took, in seconds (the edit log's sync latency metric).
+        self.on_sync: Callable[[float], None] | None = None
 
     @classmethod
     def create(cls, directory: Path, segment_size: int) -> WriteAheadLog:
@@ -141,7 +145,10 @@ class WriteAheadLog:
         self._write(b"".join(frame(p) for p in payloads))
 
     def sync(self) -> None:
+        started = time.perf_counter()
         os.fdatasync(self._fd)
+        if self.on_sync is not None:
+            self.on_sync(time.perf_counter() - started)
 
     def roll(self, first_index: int, opening: list[bytes]) -> None:
         """Seal the newest segment (fdatasync) and start the next at `first_index`, opening

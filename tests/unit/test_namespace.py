@@ -127,12 +127,16 @@ def check_invariants(ns: Namespace) -> None:
     inode_ids: list[int] = []
     owners: dict[int, File] = {}
     files: list[File] = []
+    folders = 0
     for path, node in ns.walk("/"):
         inode_ids.append(node.id)
         if isinstance(node, File):
             files.append(node)
         else:
+            folders += 1
             assert path == "/" or ns.lookup(path) is node
+    # The counts the metrics report are kept as the tree changes: they match a walk.
+    assert (ns.files, ns.folders) == (len(files), folders), "the file and folder counts drifted"
     # A truncate's recovery rewrites its file's last block: that block is the rewrite's.
     shared: dict[int, File] = {}
     for path, pending in ns.under_construction.items():
