@@ -13,12 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.format import human_size
-from cli.fs import DirOption, client
+from cli.format import human_size, parse_size
+from cli.fs import DirOption, Failures, absolute, client
 
 app = typer.Typer(
-    help="Administer the cluster: report, safe mode, decommissioning, lease recovery, "
-    "delegation tokens."
+    help="Administer the cluster: report, quotas, safe mode, decommissioning, lease "
+    "recovery, delegation tokens."
 )
 RECOVER_RETRY_SECONDS = 5.0  # hdfs debug recoverLease waits 5000 ms between tries
 out = Console()
@@ -128,6 +128,57 @@ def _capacity_lines(capacity: int, used: int, remaining: int, *, present: bool) 
     if not present:
         lines.append(f"DFS Remaining%: {pct(remaining)}")
     return lines
+
+
+def _quota_each(folders: list[str], dir: Path | None, **quota: int) -> None:
+    """Set one quota on each folder; a folder that fails is said and the others done, and
+    the exit status is 1 if any failed (as `hdfs dfsadmin` goes through its list)."""
+    failures = Failures()
+    with client(dir) as fs:
+        for folder in folders:
+            with failures.each():
+                fs.set_quota(absolute(fs, folder), **quota)
+    failures.exit()
+
+
+@app.command()
+def setquota(
+    quota: int = typer.Argument(..., min=1, help="Files and folders each tree may hold."),
+    folders: list[str] = typer.Argument(..., metavar="FOLDER…"),
+    dir: Path | None = DirOption,
+) -> None:
+    """A name quota: at most QUOTA files and folders under each folder, itself included
+    (`hdfs dfsadmin -setQuota`). A superuser's to set."""
+    _quota_each(folders, dir, names=quota)
+
+
+@app.command()
+def clrquota(folders: list[str] = typer.Argument(..., metavar="FOLDER…"),
+             dir: Path | None = DirOption) -> None:  # fmt: skip
+    """Remove each folder's name quota (`hdfs dfsadmin -clrQuota`)."""
+    _quota_each(folders, dir, names=-1)
+
+
+@app.command()
+def setspacequota(
+    quota: str = typer.Argument(..., help="Bytes of replicas: 1073741824, 10g, 1t."),
+    folders: list[str] = typer.Argument(..., metavar="FOLDER…"),
+    dir: Path | None = DirOption,
+) -> None:
+    """A space quota: at most QUOTA bytes of replicas under each folder — a file's length
+    times its replication, a block being written counted whole (`hdfs dfsadmin
+    -setSpaceQuota`). A superuser's to set."""
+    size = parse_size(quota)
+    if size < 1:
+        raise typer.BadParameter("a space quota must be at least 1 byte")
+    _quota_each(folders, dir, space=size)
+
+
+@app.command()
+def clrspacequota(folders: list[str] = typer.Argument(..., metavar="FOLDER…"),
+                  dir: Path | None = DirOption) -> None:  # fmt: skip
+    """Remove each folder's space quota (`hdfs dfsadmin -clrSpaceQuota`)."""
+    _quota_each(folders, dir, space=-1)
 
 
 @app.command()

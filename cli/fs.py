@@ -414,7 +414,7 @@ def du(
 @app.command()
 def count(
     patterns: list[str] = typer.Argument(..., help="Paths or globs."),
-    quotas: bool = typer.Option(False, "-q", help="Quota columns first (none are set yet)."),
+    quotas: bool = typer.Option(False, "-q", help="Quota columns first."),
     human: bool = HumanOption,
     header: bool = typer.Option(False, "-v", help="A header line."),
     as_json: bool = JsonOption,
@@ -432,8 +432,8 @@ def count(
                 "file_count": s.file_count,
                 "length": s.length,
                 "space_consumed": s.space_consumed,
-                "quota": -1,
-                "space_quota": -1,
+                "quota": s.quota,
+                "space_quota": s.space_quota,
             }
         )
 
@@ -449,12 +449,27 @@ def count(
             + f"{'DIR_COUNT':>12} {'FILE_COUNT':>12} {'CONTENT_SIZE':>18} PATHNAME"
         )
     for r in rows:
-        quota = f"{'none':>12} {'inf':>15} {'none':>15} {'inf':>15} " if quotas else ""
+        quota = _quota_columns(r, human) if quotas else ""
         print(
             f"{quota}{r['directory_count']:>12} {r['file_count']:>12} "
             f"{size_text(r['length'], human):>18} {r['path']}"
         )
     failures.exit()
+
+
+def _quota_columns(r: dict[str, Any], human: bool) -> str:
+    """`count -q`'s QUOTA REM_QUOTA SPACE_QUOTA REM_SPACE_QUOTA: none and inf when unset."""
+    names = r["directory_count"] + r["file_count"]
+    if r["quota"] < 0:
+        quota, left = "none", "inf"
+    else:
+        quota, left = str(r["quota"]), str(r["quota"] - names)
+    if r["space_quota"] < 0:
+        space, space_left = "none", "inf"
+    else:
+        space = size_text(r["space_quota"], human)
+        space_left = size_text(r["space_quota"] - r["space_consumed"], human)
+    return f"{quota:>12} {left:>15} {space:>15} {space_left:>15} "
 
 
 @app.command()

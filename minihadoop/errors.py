@@ -97,6 +97,25 @@ class PathIsNotEmptyDirectoryError(MiniHadoopError):
     java_class = "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException"
 
 
+class QuotaExceededError(MiniHadoopError):
+    exception = "QuotaExceededException"
+    java_class = "org.apache.hadoop.hdfs.protocol.QuotaExceededException"
+
+
+class NSQuotaExceededError(QuotaExceededError):
+    """A folder's name quota (files and folders in its tree) would be exceeded."""
+
+    exception = "NSQuotaExceededException"
+    java_class = "org.apache.hadoop.hdfs.protocol.NSQuotaExceededException"
+
+
+class DSQuotaExceededError(QuotaExceededError):
+    """A folder's space quota (bytes of replicas in its tree) would be exceeded."""
+
+    exception = "DSQuotaExceededException"
+    java_class = "org.apache.hadoop.hdfs.protocol.DSQuotaExceededException"
+
+
 class AlreadyBeingCreatedError(MiniHadoopError):
     exception = "AlreadyBeingCreatedException"
     java_class = "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException"
@@ -240,6 +259,9 @@ for _cls in (
     DiskOutOfSpaceError,
     UnsupportedOperationError,
     UnavailableError,
+    QuotaExceededError,
+    NSQuotaExceededError,
+    DSQuotaExceededError,
     MiniHadoopError,
 ):
     _BY_NAME[_cls.exception] = _cls

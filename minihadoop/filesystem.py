@@ -394,7 +394,20 @@ class FileSystem:
             file_count=s["fileCount"],
             directory_count=s["directoryCount"],
             space_consumed=s["spaceConsumed"],
+            quota=s.get("quota", -1),
+            space_quota=s.get("spaceQuota", -1),
         )
+
+    def set_quota(self, path: str, *, names: int | None = None, space: int | None = None) -> None:
+        """HDFS's quotas on a folder (a superuser's to set): at most `names` files and
+        folders in its tree, itself included, and `space` bytes of replicas (length times
+        replication). None leaves one as it is; -1 clears it."""
+        params: dict[str, Any] = {}
+        if names is not None:
+            params["namespacequota"] = names
+        if space is not None:
+            params["storagespacequota"] = space
+        self._webhdfs("PUT", path, "SETQUOTA", Replay.SAFE, **params)
 
     def setrep(self, path: str, replication: int) -> None:
         self._webhdfs("PUT", path, "SETREPLICATION", Replay.SAFE, replication=replication)

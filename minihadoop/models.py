@@ -103,6 +103,8 @@ class ContentSummary(Wire):
     file_count: int
     directory_count: int
     space_consumed: int
+    quota: int = -1  # names (files and folders, itself included) its tree may hold; -1: none
+    space_quota: int = -1  # bytes of replicas its tree may hold; -1: none
 
 
 # --- client -> namenode ------------------------------------------------------------------

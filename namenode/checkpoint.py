@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from namenode.namespace import BlockRecord, Directory, File, Namespace, PendingFile
+from namenode.namespace import BlockRecord, Directory, File, Namespace, PendingFile, Quota
 
 
 def _dump_node(node: Directory | File) -> list[Any]:
@@ -52,6 +52,8 @@ def dump(ns: Namespace, txid: int) -> dict[str, Any]:
             str(inode): {k: base64.b64encode(v).decode() for k, v in held.items()}
             for inode, held in ns.xattrs.items()
         },
+        # Only the limits: what each folder holds is counted again on loading.
+        "quotas": {str(inode): [q.names, q.space] for inode, q in ns.quotas.items()},
         "under_construction": [
             [
                 p.path,
@@ -90,6 +92,10 @@ def load(data: dict[str, Any]) -> tuple[Namespace, int]:
             raise ValueError(f"the image's append at {path} has no file to append to")
         base = found if isinstance(found, File) else None
         ns.open_file(PendingFile(path, client, f, overwrite, started, base, replace_last))
+    ns.quotas = {  # an image from before quotas has none
+        int(inode): Quota(int(names), int(space))
+        for inode, (names, space) in data.get("quotas", {}).items()
+    }
     ns.recount()
     return ns, int(data["txid"])
 

@@ -206,6 +206,17 @@ class RemoveXAttr:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetQuota:
+    """HDFS's setQuota on the folder `path`: at most `names` files and folders in its tree
+    (itself included), at most `space` bytes of replicas (length times replication). None
+    leaves that quota as it is; -1 clears it."""
+
+    path: str
+    names: int | None = None
+    space: int | None = None
+
+
 NamespaceCommand = (
     Mkdirs
     | StartFile
@@ -226,6 +237,7 @@ NamespaceCommand = (
     | SetOwner
     | SetXAttr
     | RemoveXAttr
+    | SetQuota
 )
 
 _TYPES: dict[str, type[Any]] = {
@@ -250,6 +262,7 @@ _TYPES: dict[str, type[Any]] = {
         SetOwner,
         SetXAttr,
         RemoveXAttr,
+        SetQuota,
     )
 }
 

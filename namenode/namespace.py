@@ -32,11 +32,13 @@ from minihadoop import paths
 from minihadoop.errors import (
     AccessControlError,
     AlreadyBeingCreatedError,
+    DSQuotaExceededError,
     FileAlreadyExistsError,
     FileNotFoundError_,
     IllegalArgumentError,
     LeaseExpiredError,
     MiniHadoopError,
+    NSQuotaExceededError,
     ParentNotDirectoryError,
     PathIsNotEmptyDirectoryError,
 )
@@ -192,6 +194,34 @@ class PendingFile:
 
 
 @dataclass(slots=True)
+class Quota:
+    """HDFS's quotas on one folder: at most `names` files and folders in its tree (itself
+    included) and `space` bytes of replicas (length times replication); -1: none. `used`:
+    what its tree holds now — kept as commands change it, never walked for a check."""
+
+    names: int = -1
+    space: int = -1
+    used_names: int = 0
+    used_space: int = 0
+
+
+Usage = tuple[int, int]  # (names, bytes of replicas) a path's tree is charged
+
+
+@dataclass(slots=True)
+class _Move:
+    """How a command changes what the folders above some paths are charged: `before`'s
+    charge leaves the folders above it, `after`'s (a path, or read from the command's
+    effects) arrives at the folders above that; `predicted` is what `after` is expected
+    to be charged, for the check made before the command is applied."""
+
+    before: str | None
+    after: str | Callable[[Effects], str] | None
+    predicted: Usage
+    expected_at: str | None = None  # where `after` will be, when it is read from effects
+
+
+@dataclass(slots=True)
 class Effects:
     """What a command did that the block manager must act on."""
 
@@ -212,6 +242,8 @@ class Namespace:
         # the metrics report without walking the tree (`recount` after loading an image).
         self.files = 0
         self.folders = 1
+        # Folders with a quota, by inode id (few: an administrator sets them).
+        self.quotas: dict[int, Quota] = {}
         self.under_construction: dict[str, PendingFile] = {}
         # The same files by inode id: what the writer's commands name them by.
         self._by_id: dict[int, PendingFile] = {}
@@ -390,9 +422,11 @@ class Namespace:
                 space += n * node.replication
             else:
                 dirs += 1
+        quota = self.quotas.get(self._get(path).id) or Quota()
         return ContentSummary(
-            length=length, file_count=files, directory_count=dirs, space_consumed=space
-        )
+            length=length, file_count=files, directory_count=dirs, space_consumed=space,
+            quota=quota.names, space_quota=quota.space,
+        )  # fmt: skip
 
     def expected_replication(self, block_id: int) -> int | None:
         """The replication a block should have, or None when no file owns it."""
@@ -444,7 +478,122 @@ class Namespace:
             raise IllegalArgumentError(f"unknown command {type(cmd).__name__}")
         if caller is not None:
             Checker(self, caller).command(cmd)
-        return handler(self, cmd)
+        if not self.quotas:
+            return handler(self, cmd)
+        scope = _QUOTA_SCOPES.get(type(cmd))
+        if scope is None:
+            return handler(self, cmd)
+        moves = scope(self, cmd)
+        leaving = [
+            (m, self._quotas_above(m.before), self.charge(m.before))
+            if m.before
+            else (m, [], (0, 0))
+            for m in moves
+        ]
+        self._check_quotas(leaving)
+        effects = handler(self, cmd)
+        for move, above, charged in leaving:
+            for _path, quota in above:
+                quota.used_names -= charged[0]
+                quota.used_space -= charged[1]
+            after = move.after(effects) if callable(move.after) else move.after
+            if after is not None:
+                names, space = self.charge(after)
+                for _path, quota in self._quotas_above(after):
+                    quota.used_names += names
+                    quota.used_space += space
+        return effects
+
+    # --- quotas -----------------------------------------------------------------------------
+
+    def _quotas_above(self, path: str) -> list[tuple[str, Quota]]:
+        """The quotas of the folders strictly above `path` that exist, root first."""
+        found: list[tuple[str, Quota]] = []
+        node: Directory | File | None = self.root
+        at = ""
+        for part in paths.split(path):
+            if not isinstance(node, Directory):
+                break
+            quota = self.quotas.get(node.id)
+            if quota is not None:
+                found.append((at or "/", quota))
+            node = node.children.get(part)
+            at = f"{at}/{part}"
+        return found
+
+    def charge(self, path: str) -> Usage:
+        """What the tree at `path` is charged: its files and folders, and the replicas of
+        its files (length times replication), with the files being written at or below
+        it — each a name, its last block a whole block (as HDFS charges a block being
+        written), an append's new blocks on top of its file's."""
+        names = space = 0
+        node = self.lookup(path)
+        stack = [node] if node is not None else []
+        while stack:
+            n = stack.pop()
+            names += 1
+            if isinstance(n, File):
+                space += n.length * n.replication
+            else:
+                stack.extend(n.children.values())
+        if self.under_construction:
+            for pending in self.under_construction.values():
+                if paths.is_ancestor(path, pending.path):
+                    names += pending.append_to is None
+                    space += _writing_space(pending.file)
+        return names, space
+
+    def _check_quotas(self, leaving: list[tuple[_Move, list[tuple[str, Quota]], Usage]]) -> None:
+        """Refuse, having changed nothing, a command that would take a folder past a quota
+        (only growth is refused: a folder already over its quota may still shrink)."""
+        growth: dict[int, list[Any]] = {}
+        for move, above, charged in leaving:
+            for path, quota in above:
+                entry = growth.setdefault(id(quota), [path, quota, 0, 0])
+                entry[2] -= charged[0]
+                entry[3] -= charged[1]
+            target = move.expected_at or (move.after if isinstance(move.after, str) else None)
+            if target is None:
+                continue
+            for path, quota in self._quotas_above(target):
+                entry = growth.setdefault(id(quota), [path, quota, 0, 0])
+                entry[2] += move.predicted[0]
+                entry[3] += move.predicted[1]
+        for path, quota, names, space in growth.values():
+            if names > 0 and 0 <= quota.names < quota.used_names + names:
+                raise NSQuotaExceededError(
+                    f"The NameSpace quota (directories and files) of directory {path} is "
+                    f"exceeded: quota={quota.names} file count={quota.used_names + names}"
+                )
+            if space > 0 and 0 <= quota.space < quota.used_space + space:
+                raise DSQuotaExceededError(
+                    f"The DiskSpace quota of {path} is exceeded: quota = {quota.space} B = "
+                    f"{_short(quota.space)} but diskspace consumed = "
+                    f"{quota.used_space + space} B = {_short(quota.used_space + space)}"
+                )
+
+    def quota(self, path: str) -> Quota | None:
+        node = self._get(path)
+        return self.quotas.get(node.id)
+
+    def _set_quota(self, cmd: c.SetQuota) -> Effects:
+        node = self._get(cmd.path)
+        if not isinstance(node, Directory):
+            raise FileNotFoundError_(f"Directory does not exist: {cmd.path}")
+        for value, what in ((cmd.names, "namespace"), (cmd.space, "storagespace")):
+            if value is not None and value < -1:
+                raise IllegalArgumentError(f"Invalid values for {what} quota: {value}")
+        if cmd.names == 0:
+            raise IllegalArgumentError("a name quota must be at least 1 (the folder itself)")
+        held = self.quotas.get(node.id) or Quota()
+        names = held.names if cmd.names is None else cmd.names
+        space = held.space if cmd.space is None else cmd.space
+        if names == -1 and space == -1:
+            self.quotas.pop(node.id, None)
+            return Effects(result=True)
+        used_names, used_space = self.charge(cmd.path)
+        self.quotas[node.id] = Quota(names, space, used_names, used_space)
+        return Effects(result=True)
 
     def _mkdirs(self, cmd: c.Mkdirs) -> Effects:
         self._check_dirs_creatable(cmd.path)
@@ -686,17 +835,24 @@ class Namespace:
                     removed.append(b.block_id)
             else:
                 self.folders -= 1
+                self.quotas.pop(n.id, None)
                 stack.extend(n.children.values())
         return removed
 
     def recount(self) -> None:
-        """Count the tree's files and folders afresh (an image was loaded)."""
+        """Count the tree's files and folders afresh, and what each quota's folder holds
+        (an image was loaded)."""
         self.files = self.folders = 0
-        for _path, node in self.walk("/"):
+        quota_paths = []
+        for path, node in self.walk("/"):
             if isinstance(node, File):
                 self.files += 1
             else:
                 self.folders += 1
+                if node.id in self.quotas:
+                    quota_paths.append((path, self.quotas[node.id]))
+        for path, quota in quota_paths:
+            quota.used_names, quota.used_space = self.charge(path)
 
     def _delete(self, cmd: c.Delete) -> Effects:
         if cmd.path == "/":
@@ -964,6 +1120,154 @@ _HANDLERS: dict[type[Any], Callable[[Namespace, Any], Effects]] = {
     c.SetTimes: Namespace._set_attributes,
     c.SetPermission: Namespace._set_attributes,
     c.SetOwner: Namespace._set_attributes,
+    c.SetQuota: Namespace._set_quota,
+}
+
+
+# --- what each command changes in the folders' quotas --------------------------------------
+
+
+def _writing_space(f: File) -> int:
+    """The replicas a file being written is charged: its blocks, the last one whole."""
+    blocks = f.blocks
+    if not blocks:
+        return 0
+    return (sum(b.length for b in blocks[:-1]) + f.block_size) * f.replication
+
+
+def _short(n: int) -> str:
+    """HDFS's byteDesc: 1 MB, 384 MB, 1.5 GB (powers of 1024)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if size < 1024 or unit == "PB":
+            break
+        size /= 1024
+    text = f"{size:.2f}".rstrip("0").rstrip(".")
+    return f"{text} {unit}"
+
+
+def _plus(a: Usage, names: int = 0, space: int = 0) -> Usage:
+    return a[0] + names, a[1] + space
+
+
+def _first_missing(ns: Namespace, path: str) -> tuple[str, int]:
+    """The first component of `path` that does not exist, and how many are missing from
+    there on; `path` itself and 0 when it exists."""
+    node: Directory | File | None = ns.root
+    parts = paths.split(path)
+    at = ""
+    for i, part in enumerate(parts):
+        node = node.children.get(part) if isinstance(node, Directory) else None
+        at = f"{at}/{part}"
+        if node is None:
+            return at, len(parts) - i
+    return path, 0
+
+
+def _scope_mkdirs(ns: Namespace, cmd: c.Mkdirs) -> list[_Move]:
+    top, missing = _first_missing(ns, cmd.path)
+    return [_Move(top, top, (missing, 0))] if missing else []
+
+
+def _scope_start_file(ns: Namespace, cmd: c.StartFile) -> list[_Move]:
+    top, missing = _first_missing(ns, cmd.path)
+    return [_Move(top, top, _plus(ns.charge(top), names=missing or 1))]
+
+
+def _pending_of(ns: Namespace, path: str, file_id: int) -> PendingFile | None:
+    return ns.pending_by_id(file_id) if file_id else ns.under_construction.get(path)
+
+
+def _scope_add_block(ns: Namespace, cmd: c.AddBlock) -> list[_Move]:
+    pending = _pending_of(ns, cmd.path, cmd.file_id)
+    if pending is None:
+        return []
+    f = pending.file
+    grows = (cmd.previous_length or 0) if f.blocks else f.block_size
+    at = pending.path
+    return [_Move(at, at, _plus(ns.charge(at), space=grows * f.replication))]
+
+
+def _scope_pending(
+    ns: Namespace, cmd: c.CompleteFile | c.AbandonFile | c.ReassignLease | c.CloseRecovered
+) -> list[_Move]:
+    path = getattr(cmd, "path", "")
+    pending = _pending_of(ns, path, cmd.file_id)
+    if pending is None:
+        return []
+    return [_Move(pending.path, pending.path, ns.charge(pending.path))]
+
+
+def _scope_in_place(ns: Namespace, cmd: c.StartAppend | c.Truncate) -> list[_Move]:
+    return [_Move(cmd.path, cmd.path, ns.charge(cmd.path))]
+
+
+def _scope_set_replication(ns: Namespace, cmd: c.SetReplication) -> list[_Move]:
+    node = ns.lookup(cmd.path)
+    if node is None:
+        return []
+    names, space = ns.charge(cmd.path)
+    for _, n in ns.walk(cmd.path) if isinstance(node, Directory) else [(cmd.path, node)]:
+        if isinstance(n, File):
+            space += n.length * (cmd.replication - n.replication)
+    return [_Move(cmd.path, cmd.path, (names, space))]
+
+
+# A path is measured before and after (not assumed empty after a delete or a move): a file
+# being written there by its own path is not in the tree and stays where it is.
+
+
+def _scope_delete(_ns: Namespace, cmd: c.Delete) -> list[_Move]:
+    return [_Move(cmd.path, cmd.path, (0, 0))]
+
+
+def _scope_rename(ns: Namespace, cmd: c.Rename) -> list[_Move]:
+    into = isinstance(ns.lookup(cmd.dst), Directory)
+    final = paths.join(cmd.dst, paths.name(cmd.src)) if into else cmd.dst
+    arriving = _plus(ns.charge(final), *ns.charge(cmd.src))
+    return [_Move(cmd.src, cmd.src, (0, 0)), _Move(final, final, arriving)]
+
+
+def _scope_trash(ns: Namespace, cmd: c.MoveToTrash) -> list[_Move]:
+    dst = paths.join(cmd.trash_root, cmd.path.lstrip("/"))
+    top, missing = _first_missing(ns, paths.parent(dst))
+    moved = ns.charge(cmd.path)
+    leaving = _Move(cmd.path, cmd.path, (0, 0))
+    if missing:  # the trash's folders are made: the entry arrives with them
+        return [leaving, _Move(top, top, _plus(moved, names=missing))]
+    # Where it lands, its name perhaps stamped with the time, is nothing yet (or refused).
+    return [leaving, _Move(None, lambda effects: str(effects.result), moved, expected_at=dst)]
+
+
+def _scope_concat(ns: Namespace, cmd: c.Concat) -> list[_Move]:
+    target = ns.lookup(cmd.target)
+    sources = cmd.sources.split("\n") if cmd.sources else []
+    if not isinstance(target, File):
+        return []
+    gained = 0
+    for src in sources:
+        node = ns.lookup(src)
+        if isinstance(node, File):
+            gained += node.length * target.replication
+    moves = [_Move(src, src, (0, 0)) for src in sources]
+    return [*moves, _Move(cmd.target, cmd.target, _plus(ns.charge(cmd.target), space=gained))]
+
+
+_QUOTA_SCOPES: dict[type[Any], Callable[[Namespace, Any], list[_Move]]] = {
+    c.Mkdirs: _scope_mkdirs,
+    c.StartFile: _scope_start_file,
+    c.StartAppend: _scope_in_place,
+    c.AddBlock: _scope_add_block,
+    c.CompleteFile: _scope_pending,
+    c.AbandonFile: _scope_pending,
+    c.ReassignLease: _scope_pending,
+    c.CloseRecovered: _scope_pending,
+    c.Delete: _scope_delete,
+    c.Rename: _scope_rename,
+    c.Concat: _scope_concat,
+    c.Truncate: _scope_in_place,
+    c.MoveToTrash: _scope_trash,
+    c.SetReplication: _scope_set_replication,
 }
 
 

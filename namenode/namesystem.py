@@ -813,6 +813,10 @@ class Namesystem:
     ) -> None:
         self._submit(cmd, session)
 
+    def set_quota(self, cmd: c.SetQuota, session: Session | None = None) -> None:
+        """HDFS's setQuota: a superuser's (the command's permission rule)."""
+        self._submit(c.SetQuota(paths.normalize(cmd.path), cmd.names, cmd.space), session)
+
     # --- reads --------------------------------------------------------------------------------
 
     # A client's reads pass the read barrier first (linearizable, or StandbyError).

@@ -19,8 +19,8 @@ The rules are HDFS's (`FSPermissionChecker`):
 * overwriting, appending to, re-replicating or touching a file needs ``w`` on it, and so do
   a writer's next block and its close, and taking a file from its writer; reading it
   ``r``; listing a folder ``r-x``; a content summary ``r-x`` on every folder below;
-* only the owner changes the mode; only a superuser changes the owner; the owner may
-  change the group to one it belongs to.
+* only the owner changes the mode; only a superuser changes the owner or a quota; the
+  owner may change the group to one it belongs to.
 
 For the mode bits the owner's are used for the owner, the group's for a member of the
 file's group, the others' for everybody else. A superuser passes every check.
@@ -270,6 +270,11 @@ class Checker:
     def _set_permission(self, cmd: c.SetPermission) -> None:
         self.owner(cmd.path)
 
+    def _set_quota(self, cmd: c.SetQuota) -> None:
+        raise AccessControlError(
+            f"Access denied for user {self.caller.user}. Superuser privilege is required"
+        )
+
     def _set_owner(self, cmd: c.SetOwner) -> None:
         if cmd.owner is not None and cmd.owner != self.caller.user:
             raise AccessControlError(
@@ -298,6 +303,7 @@ _RULES: dict[type[Any], Callable[[Checker, Any], None]] = {
     c.Concat: Checker._concat,
     c.SetPermission: Checker._set_permission,
     c.SetOwner: Checker._set_owner,
+    c.SetQuota: Checker._set_quota,  # a superuser's, who passes every rule
 }
 
 

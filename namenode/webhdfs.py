@@ -113,9 +113,9 @@ def _getquotausage(system: Namesystem, path: str, _q: QueryParams, _u: str) -> A
     return {
         "QuotaUsage": {
             "fileAndDirectoryCount": s.file_count + s.directory_count,
-            "quota": -1,
+            "quota": s.quota,
             "spaceConsumed": s.space_consumed,
-            "spaceQuota": -1,
+            "spaceQuota": s.space_quota,
             "typeQuota": {},
         }
     }
@@ -193,9 +193,9 @@ def _getcontentsummary(system: Namesystem, path: str, _q: QueryParams, _u: str) 
             "directoryCount": s.directory_count,
             "fileCount": s.file_count,
             "length": s.length,
-            "quota": -1,
+            "quota": s.quota,
             "spaceConsumed": s.space_consumed,
-            "spaceQuota": -1,
+            "spaceQuota": s.space_quota,
         }
     }
 
@@ -306,6 +306,20 @@ def _setpermission(system: Namesystem, path: str, q: QueryParams, _u: str) -> An
     return Response(status_code=200)  # Hadoop answers these with an empty 200
 
 
+QUOTA_DONT_SET = (1 << 63) - 1  # Hadoop's HdfsConstants.QUOTA_DONT_SET, Long.MAX_VALUE
+
+
+def _setquota(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
+    """Hadoop 3.3's SETQUOTA: `namespacequota`, `storagespacequota`; absent (or
+    Long.MAX_VALUE) leaves one as it is, -1 clears it. A superuser's."""
+    names = integer(q.get("namespacequota"), "namespacequota")
+    space = integer(q.get("storagespacequota"), "storagespacequota")
+    names = None if names == QUOTA_DONT_SET else names
+    space = None if space == QUOTA_DONT_SET else space
+    system.set_quota(c.SetQuota(path, names, space), session_of(q))
+    return Response(status_code=200)
+
+
 def _setowner(system: Namesystem, path: str, q: QueryParams, _u: str) -> Any:
     owner, group = q.get("owner") or None, q.get("group") or None
     owner = None if owner is None else account(owner, "owner")
@@ -382,6 +396,7 @@ PUT_OPS: dict[str, Op] = {
     "SETTIMES": _settimes,
     "SETXATTR": _setxattr,
     "REMOVEXATTR": _removexattr,
+    "SETQUOTA": _setquota,
 }
 POST_OPS: dict[str, Op] = {"CONCAT": _concat, "TRUNCATE": _truncate}
 DELETE_OPS: dict[str, Op] = {"DELETE": _delete}
@@ -396,7 +411,7 @@ UNSUPPORTED = {
             "REMOVEACL", "SETACL", "ALLOWSNAPSHOT",
             "DISALLOWSNAPSHOT", "CREATESNAPSHOT", "RENAMESNAPSHOT", "SETSTORAGEPOLICY",
             "SATISFYSTORAGEPOLICY", "ENABLEECPOLICY", "DISABLEECPOLICY", "SETECPOLICY",
-            "SETQUOTA", "SETQUOTABYSTORAGETYPE"},
+            "SETQUOTABYSTORAGETYPE"},
     "POST": {"UNSETSTORAGEPOLICY", "UNSETECPOLICY"},
     "DELETE": {"DELETESNAPSHOT"},
 }  # fmt: skip

@@ -137,6 +137,15 @@ def check_invariants(ns: Namespace) -> None:
             assert path == "/" or ns.lookup(path) is node
     # The counts the metrics report are kept as the tree changes: they match a walk.
     assert (ns.files, ns.folders) == (len(files), folders), "the file and folder counts drifted"
+    # So is what each quota's folder holds: it matches a fresh count of its tree.
+    for path, node in ns.walk("/"):
+        quota = ns.quotas.get(node.id)
+        if quota is not None:
+            assert (quota.used_names, quota.used_space) == ns.charge(path), (
+                f"{path}'s quota drifted"
+            )
+    live = {node.id for _, node in ns.walk("/") if isinstance(node, Directory)}
+    assert set(ns.quotas) <= live, "a quota outlived its folder"
     # A truncate's recovery rewrites its file's last block: that block is the rewrite's.
     shared: dict[int, File] = {}
     for path, pending in ns.under_construction.items():
@@ -892,7 +901,7 @@ def _all_paths() -> list[str]:
 ALL_PATHS = _all_paths()
 KINDS = [
     "mkdirs", "start", "add", "add", "complete", "abandon", "delete", "rename", "trash",
-    "setrep", "touch", "reassign", "recovered",
+    "setrep", "touch", "reassign", "recovered", "quota",
 ]  # fmt: skip
 
 
@@ -944,10 +953,8 @@ def materialize(ns: Namespace, op: Op, now: int) -> c.NamespaceCommand:
                 path, op.client, now, "a", "g", op.number % 3 + 1, BLOCK, op.flag,
                 create_parent=op.other % 3 == 0,
             )  # fmt: skip
-        case "add" | "complete" | "abandon":
+        case "add" | "complete" | "abandon" | "reassign" | "recovered":
             return _writer_command(ns, op, choose(writing, op.pick), now)
-        case "reassign" | "recovered":
-            return _recovery_command(ns, op, choose(writing, op.pick), now)
         case "delete":
             return c.Delete(choose(tree, op.pick), op.flag, now)
         case "rename":  # files being written move with their folder
@@ -959,11 +966,23 @@ def materialize(ns: Namespace, op: Op, now: int) -> c.NamespaceCommand:
             return c.SetReplication(choose(tree, op.pick), op.number % 4 + 1)
         case "touch":
             return c.SetTimes(choose(tree, op.pick), mtime=now, atime=now)
+        case "quota":
+            return _quota_command(op, choose(folders, op.pick))
     raise AssertionError(op.kind)
 
 
+def _quota_command(op: Op, folder: str) -> c.SetQuota:
+    """Quotas tight enough to be hit: a few names, a few blocks' worth; or cleared."""
+    names = [-1, 1, 2, 4, 8, None][op.number % 6]
+    space = [-1, BLOCK, 3 * BLOCK, 8 * BLOCK, None][op.other % 5]
+    return c.SetQuota(folder, names, space)
+
+
 def _writer_command(ns: Namespace, op: Op, path: str, now: int) -> c.NamespaceCommand:
-    """AddBlock, CompleteFile or AbandonFile on `path`, mostly by its writer."""
+    """AddBlock, CompleteFile or AbandonFile on `path`, mostly by its writer; or its
+    recovery's commands."""
+    if op.kind in ("reassign", "recovered"):
+        return _recovery_command(ns, op, path, now)
     pending = ns.under_construction.get(path)
     client = pending.client if pending is not None and op.flag else op.client
     length = [BLOCK, 7, 0, None, -1, BLOCK + 1][op.number % 6]
@@ -994,6 +1013,23 @@ def _recovery_command(ns: Namespace, op: Op, path: str, now: int) -> c.Namespace
     return c.CloseRecovered(file_id, now, [BLOCK, 7, 0, BLOCK + 1][op.number % 4], gen)
 
 
+def quota_use(ns: Namespace) -> dict[int, tuple[int, int, int, int]]:
+    return {i: (q.names, q.space, q.used_names, q.used_space) for i, q in ns.quotas.items()}
+
+
+def check_quota_growth(
+    before: dict[int, tuple[int, int, int, int]], ns: Namespace, cmd: c.NamespaceCommand
+) -> None:
+    """A command that succeeded took no folder past a quota: usage over a limit is only
+    ever a limit set below what the folder already held, and it may only shrink."""
+    for inode, (names, space, used_names, used_space) in quota_use(ns).items():
+        if inode not in before or isinstance(cmd, c.SetQuota):
+            continue
+        was_names, was_space = before[inode][2], before[inode][3]
+        assert names < 0 or used_names <= max(names, was_names), f"{cmd} passed a name quota"
+        assert space < 0 or used_space <= max(space, was_space), f"{cmd} passed a space quota"
+
+
 def run(ops: list[Op]) -> tuple[Namespace, list[c.NamespaceCommand], int]:
     """Apply `ops`; the namespace, the commands that succeeded, and how many failed."""
     ns = Namespace()
@@ -1001,14 +1037,16 @@ def run(ops: list[Op]) -> tuple[Namespace, list[c.NamespaceCommand], int]:
     failures = 0
     for i, op in enumerate(ops):
         cmd = materialize(ns, op, now=T0 + i)
-        before = image(ns)
+        before, quotas = image(ns), quota_use(ns)
         try:
             ns.apply(cmd)
         except MiniHadoopError:
             failures += 1
             assert image(ns) == before, f"failed {cmd} changed the namespace"
+            assert quota_use(ns) == quotas, f"failed {cmd} changed a quota's count"
         else:
             applied.append(cmd)
+            check_quota_growth(quotas, ns, cmd)
         check_invariants(ns)
     return ns, applied, failures
 
@@ -1061,18 +1099,23 @@ def test_random_sequences_exercise_every_command_both_ways() -> None:
                 number=rng.randrange(1000),
             )
             cmd = materialize(ns, op, T0 + i)
+            quotas = quota_use(ns)
             try:
                 ns.apply(cmd)
             except MiniHadoopError as e:
                 failed[type(e).__name__] += 1
             else:
                 succeeded[type(cmd).__name__] += 1
+                check_quota_growth(quotas, ns, cmd)
+            check_invariants(ns)
     assert set(succeeded) == {
         "Mkdirs", "StartFile", "AddBlock", "CompleteFile", "AbandonFile", "Delete", "Rename",
         "MoveToTrash", "SetReplication", "SetTimes", "ReassignLease", "CloseRecovered",
+        "SetQuota",
     }  # fmt: skip
     assert min(succeeded.values()) >= 10, succeeded
     assert len(failed) >= 6, failed
+    assert failed["NSQuotaExceededError"] >= 5 and failed["DSQuotaExceededError"] >= 5, failed
 
 
 @pytest.mark.parametrize(
