@@ -323,6 +323,25 @@ def test_compose_runs_a_namenode_and_three_datanodes_built_from_the_dockerfile()
         assert services[name]["command"][0] == "datanode"
 
 
+def test_compose_runs_a_job_tracker_and_a_worker_beside_each_datanode() -> None:
+    services = compose_yaml()["services"]
+    commands = compose_commands_from_lines(read(COMPOSE))
+    assert commands["jobtracker"][0] == "jobtracker"
+    # The job tracker waits for the folders the README has an administrator make first.
+    after = services["jobtracker"]["depends_on"]["first-folders"]["condition"]
+    assert after == "service_completed_successfully"
+    readme = read(DEPLOY / "README.md").split("Before the first job tracker starts", 1)[1]
+    readme_block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    setup = [shlex.split(c) for c in commands["first-folders"][0].split("&&")]
+    assert setup == [shlex.split(line) for line in readme_block.splitlines() if line.strip()]
+    for i, datanode in enumerate(DATANODE_SERVICES, start=1):
+        worker = services[f"worker{i}"]
+        assert worker["network_mode"] == f"service:{datanode}"  # its datanode's machine
+        argv = commands[f"worker{i}"]
+        assert flag(argv, "--datanode") == f"http://{datanode}:9864"
+        assert flag(argv, "--advertise") == datanode
+
+
 def test_compose_datanodes_advertise_their_service_names_and_find_the_namenode() -> None:
     commands = compose_commands_from_lines(read(COMPOSE))
     nn = commands["namenode"]
@@ -335,9 +354,14 @@ def test_compose_datanodes_advertise_their_service_names_and_find_the_namenode()
 
 
 def daemon_services(path: Path) -> dict[str, dict[str, Any]]:
-    """The services `docker compose up` starts: those with a command and no profile."""
+    """The daemons `docker compose up` starts: services with a command, no profile, and
+    not a one-off (`restart: "no"`, like the first folders' setup)."""
     services: dict[str, dict[str, Any]] = compose_yaml(path)["services"]
-    return {n: s for n, s in services.items() if "command" in s and not s.get("profiles")}
+    return {
+        n: s
+        for n, s in services.items()
+        if "command" in s and not s.get("profiles") and s.get("restart") != "no"
+    }
 
 
 def flag(argv: list[str], name: str) -> str | None:
@@ -536,7 +560,13 @@ def test_dockerfile_installs_every_package_of_the_distribution() -> None:
         assert re.search(rf"^COPY .*\b{re.escape(needed)}\b", text, flags=re.MULTILINE), needed
         assert f"!{needed}" in ignore, f"Dockerfile.dockerignore leaves out {needed}"
     assert re.search(r"^FROM python:3\.11", text, flags=re.MULTILINE)
-    assert re.search(r"^RUN pip install ", text, flags=re.MULTILINE)
+    # Two stages: wheels built in the first, installed from a mount in the second, so
+    # neither the source nor the wheels stay in the image.
+    assert len(re.findall(r"^FROM ", text, flags=re.MULTILINE)) == 2
+    assert re.search(r"^RUN pip wheel ", text, flags=re.MULTILINE)
+    assert re.search(
+        r"^RUN --mount=type=bind,from=wheels\S* pip install --no-index ", text, flags=re.MULTILINE
+    )
     assert re.search(r"^USER (?!root)\w+", text, flags=re.MULTILINE)
     assert entrypoint() == ["minihadoop"]
 
@@ -635,7 +665,11 @@ def deploy_commands() -> list[tuple[str, list[str]]]:
                 found.append((f"{unit.name}:ExecStart", shlex.split(value)[1:]))
     for path in COMPOSE_FILES:
         for service, argv in compose_commands_from_lines(read(path)).items():
-            found.append((f"{path.name}:{service}", argv))
+            if argv and argv[0].startswith("minihadoop "):  # a shell script's (`sh -c`)
+                for i, line in enumerate(argv[0].split("&&")):
+                    found.append((f"{path.name}:{service}:{i}", shlex.split(line)[1:]))
+            else:
+                found.append((f"{path.name}:{service}", argv))
     return found
 
 
@@ -645,7 +679,8 @@ def params(commands: list[tuple[str, list[str]]]) -> list[Any]:
 
 def test_deploy_files_have_command_lines_to_check() -> None:
     names = [where for where, _ in deploy_commands()]
-    single = 1 + len(DATANODE_SERVICES)
+    first_folders = 4  # mkdir, chmod, chmod, chown
+    single = 1 + 2 * len(DATANODE_SERVICES) + 1 + first_folders  # with MapReduce
     group = len(NAMENODE_GROUP) + len(DATANODE_SERVICES)
     assert len(names) == len(UNITS) + single + group, names
 
