@@ -98,6 +98,18 @@ class LocatedBlocks(Wire):
     blocks: list[LocatedBlock]
 
 
+class BalancerMove(Wire):
+    """Move a replica of `block_id` from datanode `source` to datanode `target`."""
+
+    block_id: BlockId
+    source: str = Field(min_length=1, max_length=200)
+    target: str = Field(min_length=1, max_length=200)
+
+
+class BalancerMoves(Wire):
+    moves: list[BalancerMove] = Field(max_length=10_000)
+
+
 class ContentSummary(Wire):
     length: int
     file_count: int

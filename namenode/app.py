@@ -36,6 +36,7 @@ from minihadoop.models import (
     AppendRequest,
     AppendResponse,
     BadBlockReport,
+    BalancerMoves,
     BlockRecoveryReport,
     BlockReportRequest,
     CompleteRequest,
@@ -106,6 +107,7 @@ def create_app(
     app.include_router(dashboard.router(system, read))
     app.include_router(webhdfs.router(system, tokens, Depends(web.user), read))
     app.include_router(_native(system, auth, read))
+    app.include_router(_admin(system, auth))
     app.include_router(_leases(system, auth))
     app.include_router(coord_api.router(system, auth))
     app.include_router(_internal(system, tokens, auth))
@@ -220,6 +222,13 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
     def cluster() -> dict[str, Any]:
         return cluster_status(system, time.time())
 
+    return router
+
+
+def _admin(system: Namesystem, auth: Any) -> APIRouter:
+    """An administrator's calls: safe mode, decommissioning, the balancer's."""
+    router = APIRouter(prefix="/nn/v1")
+
     @router.post("/safemode", dependencies=[auth])
     def safemode(request: Request, action: str) -> dict[str, Any]:
         if action in ("enter", "leave"):  # an administrator's; anybody may ask
@@ -227,6 +236,28 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
                 system.superuser_only()
         message = system.set_safemode(action)
         return {"safemode": system.safemode.on, "message": message}
+
+    @router.get("/balancer/blocks", dependencies=[auth])
+    def balancer_blocks(
+        request: Request, datanode: str, size: int = Query(1 << 30, ge=1, le=1 << 40)
+    ) -> dict[str, list[list[int]]]:
+        """HDFS's getBlocks for the balancer: [block id, length] of `datanode`'s closed
+        blocks, up to `size` bytes; a superuser's."""
+        with system.acting_as(webhdfs.user_of(request)):
+            system.superuser_only()
+        return {"blocks": [list(b) for b in system.balancer_blocks(datanode, size)]}
+
+    @router.post("/balancer/moves", dependencies=[auth])
+    def balancer_moves(req: BalancerMoves, request: Request) -> dict[str, Any]:
+        """Start moving replicas (a copy, then the source's deleted); a superuser's."""
+        with system.acting_as(webhdfs.user_of(request)):
+            system.superuser_only()
+        moves = [(m.block_id, m.source, m.target) for m in req.moves]
+        refused = system.balancer_move(moves)
+        return {
+            "accepted": len(moves) - len(refused),
+            "refused": [{"block_id": b, "reason": why} for b, why in refused],
+        }
 
     @router.post("/decommission", dependencies=[auth])
     def decommission(request: Request, datanode: str) -> dict[str, Any]:

@@ -618,9 +618,7 @@ class Namespace:
             raise FileAlreadyExistsError("/ is a folder")
         pending = self.under_construction.get(cmd.path)
         if pending is not None and pending.client != cmd.client:
-            raise AlreadyBeingCreatedError(
-                f"{cmd.path} is already being written by {pending.client}"
-            )
+            raise AlreadyBeingCreatedError(f"{cmd.path} is already being written by another client")
         folder = paths.parent(cmd.path)
         if cmd.create_parent and self.lookup(folder) is None:
             # Nothing can be at the path, or be writing it, below a folder not yet made.
@@ -649,9 +647,7 @@ class Namespace:
         # Another writer's file first, as HDFS answers: it is there, only not closed yet.
         pending = self.under_construction.get(cmd.path)
         if pending is not None and pending.client != cmd.client:
-            raise AlreadyBeingCreatedError(
-                f"{cmd.path} is already being written by {pending.client}"
-            )
+            raise AlreadyBeingCreatedError(f"{cmd.path} is already being written by another client")
         base = self._get_file(cmd.path)
         if cmd.replace_last and not base.blocks:
             raise IllegalArgumentError(f"{cmd.path} has no last block to rewrite")

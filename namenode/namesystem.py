@@ -337,6 +337,11 @@ class Namesystem:
 
     def _propose(self, command: dict[str, Any], session: Session | None) -> Any:
         client, seq = session or ("", 0)
+        caller = CALLER.get()
+        if session is not None and caller is not None:
+            # A client id is no secret: a session is the caller's own, so another user
+            # naming it neither fills nor reads it.
+            client = f"{caller.user}/{client}"
         request = Request(command, client, seq, self._now_ms())
         try:
             outcome = self.host.propose(request, timeout=PROPOSE_TIMEOUT)
@@ -518,7 +523,7 @@ class Namesystem:
                 plan = self._plan_recovery(pending, now)
         if abandon is not None:
             self._submit(abandon)
-            self._event("lease", f"lease on {path} expired; dropped for an overwrite by {client}")
+            self._event("lease", f"lease on {path} expired; dropped for an overwrite")
             return
         if plan is not None and self._recover(plan):
             return
@@ -912,11 +917,25 @@ class Namesystem:
         cls = SafeModeError if self.safemode.manual else StartupSafeModeError
         return cls(f"{what}: {self.safemode.describe()}")
 
-    def datanode_for(self, path: str, op: str, offset: int, client_host: str | None) -> str:
+    def datanode_for(
+        self, path: str, op: str, offset: int, client_host: str | None, *, overwrite: bool = False
+    ) -> str:
         """The datanode URL a WebHDFS client is redirected to for `op` on `path`, after the
-        checks the namenode can make itself (so a bad request fails here, not there)."""
+        checks the namenode can make itself (so a bad request fails here, not there) — the
+        caller's permissions first, so a refused caller learns nothing of what is there."""
         self.read_barrier()
-        return self._datanode_for(paths.normalize(path), op, offset, client_host)
+        path = paths.normalize(path)
+        with self.lock:
+            match op:
+                case "CREATE":
+                    self.may(lambda may: may.ancestor(path))
+                    if overwrite:
+                        self.may(lambda may: may.access(path, WRITE))
+                case "APPEND":
+                    self.may(lambda may: may.access(path, WRITE))
+                case _:
+                    self.may(lambda may: may.access(path, READ))
+        return self._datanode_for(path, op, offset, client_host)
 
     def _datanode_for(self, path: str, op: str, offset: int, client_host: str | None) -> str:
         with self.lock:
@@ -1211,18 +1230,73 @@ class Namesystem:
             self._event("replication", f"copying {copies} under-replicated blocks")
         for d in decisions:
             if isinstance(d, Replicate):
-                rec = self.ns.block_record(d.block_id)
-                assert rec is not None
-                block = Block(block_id=rec.block_id, gen=rec.gen, length=rec.length)
-                for t in d.targets:
-                    self.datanodes.nodes[t].schedule(rec.block_id, rec.length, now)
-                targets = [self.datanodes.nodes[t].ref for t in d.targets]
-                self.datanodes.queue(
-                    d.source, Command(kind="replicate", block=block, targets=targets)
-                )
+                self._send_copy(d, now)
             elif isinstance(d, Delete):
                 self.blocks.remove(d.block_id, d.node)
                 self._delete_replica(d.node, d.block_id)
+
+    def _send_copy(self, d: Replicate, now: float) -> None:
+        """Tell `d.source` to copy its replica to `d.targets` (lock held)."""
+        rec = self.ns.block_record(d.block_id)
+        assert rec is not None
+        block = Block(block_id=rec.block_id, gen=rec.gen, length=rec.length)
+        for t in d.targets:
+            self.datanodes.nodes[t].schedule(rec.block_id, rec.length, now)
+        targets = [self.datanodes.nodes[t].ref for t in d.targets]
+        self.datanodes.queue(d.source, Command(kind="replicate", block=block, targets=targets))
+
+    # --- the balancer ------------------------------------------------------------------------
+
+    def balancer_blocks(self, datanode: str, size: int) -> list[tuple[int, int]]:
+        """HDFS's getBlocks, for the balancer: (block id, length) of closed blocks on
+        `datanode` not being copied, up to `size` bytes of them, largest first."""
+        self.read_barrier()
+        with self.lock:
+            if datanode not in self.datanodes.nodes:
+                raise FileNotFoundError_(f"no datanode {datanode}")
+            found = []
+            for block_id in self.blocks.blocks_of(datanode):
+                rec = self.ns.block_record(block_id)
+                if rec is None or not rec.length or not self.ns.is_complete_block(block_id):
+                    continue
+                found.append((rec.length, block_id))
+            found.sort(reverse=True)
+            chosen, total = [], 0
+            for length, block_id in found:
+                if total >= size:
+                    break
+                chosen.append((block_id, length))
+                total += length
+            return chosen
+
+    def balancer_move(self, moves: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
+        """Start the balancer's moves (block, source, target): each a copy now and the
+        source's replica deleted once the copy is there. The refused ones, with why."""
+        self.read_barrier()
+        refused = []
+        with self.lock:
+            if not self.active:
+                raise self.standby()
+            now = self.clock()
+            live = {k: n.view for k, n in self.datanodes.live().items()}
+            writable = self.datanodes.writable()
+            for block_id, source, target in moves:
+                if not self.ns.is_complete_block(block_id) or not self.ns.block_record(block_id):
+                    refused.append((block_id, f"block {block_id} is no closed file's"))
+                    continue
+                try:
+                    d = self.replication.move(
+                        block_id, source, target, now, blocks=self.blocks, live=live,
+                        writable=writable,
+                    )  # fmt: skip
+                except ValueError as exc:
+                    refused.append((block_id, str(exc)))
+                    continue
+                self._send_copy(d, now)
+        accepted = len(moves) - len(refused)
+        if accepted:
+            self._event("balancer", f"moving {accepted} replicas")
+        return refused
 
     def _finish_decommissions(self) -> None:
         """A draining node is retired once every block it holds is fully replicated elsewhere."""

@@ -180,25 +180,25 @@ class Checker:
             return
         parent_path, parent = chain[-2]
         self.need(parent_path, parent, WRITE)
-        sticky = int(parent.permission, 8) & 0o1000
-        if (
-            sticky
-            and not self.caller.superuser
-            and self.caller.user
-            not in (
-                parent.owner,
-                node.owner,
-            )
-        ):
-            raise AccessControlError(
-                f"Permission denied by sticky bit: user={self.caller.user}, "
-                f'path="{path}":{node.owner}:{node.group}:'
-                f"{mode_string(hasattr(node, 'children'), node.permission)}, "
-                f'parent="{parent_path}":{parent.owner}:{parent.group}:'
-                f"{mode_string(True, parent.permission)}"
-            )
+        self.sticky(parent_path, node, path, parent)
         if subtree:
             self.subtree(path, node, EXECUTE | WRITE | READ, skip_empty=True)
+
+    def sticky(self, parent_path: str, node: Any, path: str, parent: Any = None) -> None:
+        """In a folder with the sticky bit only the owner of `node` or of the folder (or a
+        superuser) may remove or replace it."""
+        parent = parent if parent is not None else self.ns.lookup(parent_path)
+        if parent is None or not int(parent.permission, 8) & 0o1000 or self.caller.superuser:
+            return
+        if self.caller.user in (parent.owner, node.owner):
+            return
+        raise AccessControlError(
+            f"Permission denied by sticky bit: user={self.caller.user}, "
+            f'path="{path}":{node.owner}:{node.group}:'
+            f"{mode_string(hasattr(node, 'children'), node.permission)}, "
+            f'parent="{parent_path}":{parent.owner}:{parent.group}:'
+            f"{mode_string(True, parent.permission)}"
+        )
 
     def subtree(self, path: str, node: Any, want: int, *, skip_empty: bool = False) -> None:
         """`want` on `node` and every folder below it (files are not checked)."""
@@ -237,6 +237,12 @@ class Checker:
         self.ancestor(cmd.path)
         if cmd.overwrite:
             self.access(cmd.path, WRITE)
+        # A file being written there, whoever's client name the command gives, is taken
+        # from its writer: that needs `w` on it, and the sticky bit's say, as a delete.
+        pending = getattr(self.ns, "under_construction", {}).get(cmd.path)
+        if pending is not None:
+            self.pending(pending, WRITE)
+            self.sticky(paths.parent(cmd.path), pending.file, cmd.path)
 
     def _write(self, cmd: c.StartAppend | c.SetReplication | c.SetTimes | c.Truncate) -> None:
         self.access(cmd.path, WRITE)

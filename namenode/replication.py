@@ -64,6 +64,10 @@ class ReplicationQueue:
         self._unhealthy: set[int] = set()
         self._pending: dict[int, _Pending] = {}
         self._failed_sources: dict[int, set[str]] = {}  # block -> sources whose copy timed out
+        # The balancer's moves: block -> (source, target). The copy is in `_pending`; once
+        # the target holds it, the source's replica is the excess one deleted (HDFS's
+        # delete hint), and only then — a move never lowers a block's replication.
+        self._moves: dict[int, tuple[str, str]] = {}
 
     def check(self, block_ids: Iterable[int]) -> None:
         """Mark blocks to look at on the next `compute`."""
@@ -82,9 +86,47 @@ class ReplicationQueue:
         self._unhealthy.discard(block_id)
         self._pending.pop(block_id, None)
         self._failed_sources.pop(block_id, None)
+        self._moves.pop(block_id, None)
 
     def in_flight(self) -> int:
         return len(self._pending)
+
+    def moves(self) -> int:
+        """The balancer's moves not finished yet."""
+        return len(self._moves)
+
+    def move(
+        self,
+        block_id: int,
+        source: str,
+        target: str,
+        now: float,
+        *,
+        blocks: BlockMap,
+        live: Mapping[str, NodeView],
+        writable: Mapping[str, NodeView],
+    ) -> Replicate:
+        """Start moving `block_id`'s replica from `source` to `target` (the balancer's
+        replaceBlock): a copy now, the source's replica deleted once the copy is there.
+        Raises ValueError, changing nothing, for a move that cannot be made or would
+        spread the block over fewer racks."""
+        holders = blocks.holders(block_id)
+        if block_id in self._pending or block_id in self._moves or block_id in self._unhealthy:
+            raise ValueError(f"block {block_id} is being copied already")
+        if source not in holders or source not in live:
+            raise ValueError(f"{source} holds no live replica of block {block_id}")
+        if target in holders or target in blocks.corrupt_holders(block_id):
+            raise ValueError(f"{target} has a replica of block {block_id} already")
+        if target not in writable:
+            raise ValueError(f"{target} is not a live datanode that takes new replicas")
+        racks = {live[n].rack for n in holders if n in live}
+        after = {live[n].rack for n in holders if n in live and n != source}
+        after.add(writable[target].rack)
+        if len(after) < min(len(racks), 2):
+            raise ValueError(f"moving block {block_id} to {target} would leave it on one rack")
+        self._moves[block_id] = (source, target)
+        self._pending[block_id] = _Pending({target: source}, now + self.pending_timeout)
+        return Replicate(block_id, source, (target,))
 
     def compute(
         self,
@@ -152,6 +194,7 @@ class ReplicationQueue:
         for block_id, pending in list(self._pending.items()):
             if pending.deadline <= now:
                 del self._pending[block_id]
+                self._moves.pop(block_id, None)
                 self._unhealthy.add(block_id)
                 self._failed_sources.setdefault(block_id, set()).update(pending.targets.values())
 
@@ -187,10 +230,16 @@ class ReplicationQueue:
             if readable:  # else missing: nothing to copy from; fsck reports it
                 under.append((len(counted), block_id, needed))
         elif len(counted) > want:
+            move = self._moves.pop(block_id, None)
+            if move is not None and move[0] in counted and move[1] in counted:
+                deletes.append(Delete(block_id, move[0]))  # the balancer's: its source
+                counted.remove(move[0])
             for node in choose_excess([live[n] for n in counted], len(counted) - want):
                 deletes.append(Delete(block_id, node.id))
         elif in_flight:
             self._unhealthy.add(block_id)
+        if block_id not in self._pending:  # its copy landed (or gave up): the move is over
+            self._moves.pop(block_id, None)
         if len(counted) >= want:
             deletes.extend(Delete(block_id, n) for n in corrupt)
         elif readable and corrupt:

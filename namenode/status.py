@@ -56,6 +56,7 @@ def cluster_status(system: Namesystem, now: float) -> dict[str, Any]:
             "missing": len(health.missing),
             "corrupt": len(health.corrupt),
             "pending_replications": system.replication.in_flight(),
+            "balancer_moves": system.replication.moves(),
             "files_being_written": len(system.ns.under_construction),
             "events": [
                 {"time": e.time, "kind": e.kind, "message": e.message}

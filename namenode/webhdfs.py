@@ -439,18 +439,16 @@ def _redirect(
     """
     q = request.query_params
     user = user_of(request)
-    if (
-        op == "CREATE"
-        and system.status_or_none(path) is not None
-        and not flag(q.get("overwrite"), False)
-    ):
-        raise FileAlreadyExistsError(f"{path} already exists")
+    overwrite = flag(q.get("overwrite"), False)
     offset = integer(q.get("offset"), "offset") or 0
     length = integer(q.get("length"), "length")
     if offset < 0 or (length is not None and length < 0):
         raise IllegalArgumentError("offset and length must not be negative")
     client = request.client.host if request.client else None
-    datanode = system.datanode_for(path, op, offset, client)
+    # Checked as the caller before anything is looked up: a refusal tells nothing.
+    datanode = system.datanode_for(path, op, offset, client, overwrite=overwrite)
+    if op == "CREATE" and system.status_or_none(path) is not None and not overwrite:
+        raise FileAlreadyExistsError(f"{path} already exists")
     params = [
         (k, v) for k, v in q.multi_items() if k not in ("noredirect", "delegation", "user.name")
     ]

@@ -222,6 +222,49 @@ def test_a_writers_client_name_is_no_key_to_its_file(shared: LocalCluster) -> No
         assert alice.read_bytes("/tmp/hers") == b"alice's file"
 
 
+def test_another_user_can_neither_learn_nor_spoil_by_redirects_or_sessions(
+    shared: LocalCluster,
+) -> None:
+    info = shared._require()
+    auth = ClusterAuth(info.token)
+    nn = f"{info.namenode}/webhdfs/v1"
+    with as_user(shared, "alice") as alice:
+        alice.mkdir("/user/alice/private", permission="700")
+        alice.write_bytes("/user/alice/private/there", b"x")
+        alice.write_bytes("/user/alice/shared.txt", b"mine")
+        # A redirect says nothing of what lies where the caller may not look: the same
+        # 403 for a file that is there and one that is not, and no datanode URL or token.
+        for name in ("there", "not-there"):
+            for op, method in (("OPEN", "GET"), ("GETFILECHECKSUM", "GET"), ("APPEND", "POST")):
+                r = httpx.request(
+                    method, f"{nn}/user/alice/private/{name}",
+                    params={"op": op, "user.name": "bob", "noredirect": "true"}, auth=auth,
+                )  # fmt: skip
+                assert r.status_code == 403, (op, name, r.text)
+                assert "Location" not in r.text and "delegation" not in r.text
+        for op, method, extra in (("APPEND", "POST", {}), ("CREATE", "PUT", {"overwrite": "true"})):
+            r = httpx.request(
+                method, f"{nn}/user/alice/shared.txt",
+                params={"op": op, "user.name": "bob", "noredirect": "true", **extra}, auth=auth,
+            )  # fmt: skip
+            assert r.status_code == 403 and "Location" not in r.text, (op, r.text)
+
+    # A client id is no key: bob's refused calls under a new client's id and the request
+    # numbers it will use neither use them up nor tell him which it has used.
+    with as_user(shared, "alice") as fresh:
+        for seq in range(1, 11):
+            r = httpx.put(
+                f"{nn}/user/alice/bobs",
+                params={"op": "MKDIRS", "user.name": "bob", "clientid": fresh.client_name,
+                        "seq": seq},
+                auth=auth,
+            )  # fmt: skip
+            assert r.status_code == 403 and "already used" not in r.text, r.text
+        fresh.mkdir("/user/alice/d")  # her numbers 1, 2, …: unspoilt
+        fresh.write_bytes("/user/alice/after", b"still mine")
+        assert fresh.read_bytes("/user/alice/after") == b"still mine"
+
+
 def test_decisions_survive_a_namenode_restart(shared: LocalCluster) -> None:
     with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
         alice.write_bytes("/user/alice/kept", b"k")

@@ -123,6 +123,24 @@ def test_a_writers_blocks_close_and_abandon_need_write_on_its_file(ns: Namespace
     ns.apply(c.CompleteFile("/tmp/w", "w-alice", T0, 0, fid), ALICE)
 
 
+def test_a_writers_client_name_does_not_let_another_user_restart_its_file(
+    ns: Namespace,
+) -> None:
+    """The same client name is the writer starting over: only whoever may write the file
+    being written (and, in a sticky folder, owns it or the folder) may do that."""
+    mkdir(ns, "/user/alice/open", ALICE, "777")
+    for folder in ("/tmp", "/user/alice/open"):
+        path = f"{folder}/w"
+        ns.apply(c.StartFile(path, "w-alice", T0, "alice", "", 3, 1024, False, "600"), ALICE)
+        for overwrite in (False, True):
+            cmd = c.StartFile(path, "w-alice", T0, "bob", "", 3, 1024, overwrite, "644")
+            refused(ns, cmd, BOB, f'inode="{path}":alice')
+    ns.apply(c.StartFile("/tmp/v", "w-alice", T0, "alice", "", 3, 1024, False, "666"), ALICE)
+    cmd = c.StartFile("/tmp/v", "w-alice", T0, "bob", "", 3, 1024, True, "644")
+    refused(ns, cmd, BOB, "sticky bit")  # 666: he may write it, not replace it in /tmp
+    ns.apply(c.StartFile("/tmp/w", "w-alice", T0, "alice", "", 3, 1024, True, "600"), ALICE)
+
+
 def test_delete_and_rename_need_write_on_the_parent(ns: Namespace) -> None:
     mkdir(ns, "/user/alice/d", ALICE)
     touch(ns, "/user/alice/d/f", ALICE)
