@@ -374,7 +374,9 @@ def test_a_token_cannot_get_tokens_and_a_redirect_token_only_does_its_op(
     with FileSystem(nn, info.token) as fs:
         token = fs.get_delegation_token()
         with httpx.Client(auth=fs._http.auth, timeout=10) as signed:
-            r = signed.put(f"{nn}/webhdfs/v1/scoped/f?op=CREATE&noredirect=true")
+            r = signed.put(
+                f"{nn}/webhdfs/v1/scoped/f?op=CREATE&noredirect=true&user.name={fs.user}"
+            )
     scoped = dict(p.split("=", 1) for p in urlsplit(r.json()["Location"]).query.split("&"))
     redirect_token = scoped["delegation"]
     for url, status in [

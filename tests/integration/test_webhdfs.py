@@ -244,9 +244,9 @@ def test_mutations_need_the_token_reads_do_not(
     assert r.json() == {"boolean": True}
     assert httpx.get(f"{nn}/webhdfs/v1/tok/f?op=GETFILESTATUS").status_code == 200
     # A datanode URL without the token is refused too.
-    location = httpx.put(f"{nn}/webhdfs/v1/tok/y?op=CREATE", auth=ClusterAuth(token)).headers[
-        "location"
-    ]
+    location = httpx.put(
+        f"{nn}/webhdfs/v1/tok/y?op=CREATE&user.name={getpass.getuser()}", auth=ClusterAuth(token)
+    ).headers["location"]
     bare = location.split("&delegation=")[0]
     assert httpx.put(bare, content=b"x").status_code == 401
     assert not fs.exists("/tok/y")
