@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -29,17 +30,26 @@ from datanode.blockstore import BlockStore, Replica
 from datanode.pipeline import WriteSpec, receive_block
 from datanode.service import DatanodeService
 from datanode.webhdfs import router as webhdfs_router
+from minihadoop import blocktoken
 from minihadoop.config import Settings
 from minihadoop.errors import (
     ChecksumError,
     DiskOutOfSpaceError,
     IllegalArgumentError,
 )
-from minihadoop.guard import HostNames, WebAuth, cluster_only, install_guard, read_access
+from minihadoop.guard import (
+    CLUSTER,
+    HostNames,
+    WebAuth,
+    cluster_only,
+    install_guard,
+    principal_of,
+    read_access,
+)
 from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.models import BlockWriteResult, ReplicaReport
 from minihadoop.server import install_error_handlers
-from minihadoop.signing import CONTENT, UNSIGNED
+from minihadoop.signing import CONTENT, UNSIGNED, Keys
 
 MAX_TARGETS = 16
 # A block id as the namenode hands them out (`models.BlockId`): anything else is a 400 here,
@@ -135,9 +145,10 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
         replica = await service.recover_replica(block_id, gen, length)
         return replica.report
 
-    _read_routes(app, service, read)
-    _verified_read_route(app, service, read)
-    _checksums_route(app, service, read)
+    block_read = Depends(_block_reader(settings))
+    _read_routes(app, service, block_read)
+    _verified_read_route(app, service, block_read)
+    _checksums_route(app, service, block_read)
     app.include_router(webhdfs_router(service, Depends(web.user), Depends(web.reader)))
     where = urlsplit(service.identity.url)
     names = HostNames([*settings.host_names(), where.hostname or ""], ports=[where.port or 80])
@@ -189,6 +200,24 @@ async def _open_range(
         await service.report_bad(block_id, str(exc))
         raise
     return replica, Span.of(replica, offset, length)
+
+
+def _block_reader(settings: Settings) -> Any:
+    block_key = Keys.derive(settings.token).block
+
+    async def block_reader(
+        request: Request, block_id: BlockIdParam, token: str | None = Query(None, max_length=200)
+    ) -> None:
+        """A block's bytes: to a caller signed with the cluster token; under the open read
+        policy also to one with the namenode's block access token for this block, which
+        it got by being allowed to read the file (`minihadoop.blocktoken`)."""
+        if principal_of(request) is CLUSTER:
+            return
+        if settings.read_policy != "open":
+            await cluster_only(request)
+        blocktoken.check(block_key, token, block_id, time.time())
+
+    return block_reader
 
 
 def _read_routes(app: FastAPI, service: DatanodeService, read: Any) -> None:

@@ -788,7 +788,8 @@ class FileSystem:
         problems = []
         for loc in located.locations:
             try:
-                r = self._call("GET", f"{loc.url}/dn/v1/blocks/{located.block.block_id}/checksums")
+                url = f"{loc.url}/dn/v1/blocks/{located.block.block_id}/checksums"
+                r = self._call("GET", url, params=_token_param(located))
                 return r.content, int(r.headers["x-bytes-per-checksum"])
             except (MiniHadoopError, KeyError, ValueError) as exc:
                 problems.append(f"{loc.url}: {exc}")
@@ -858,7 +859,7 @@ class FileSystem:
             if pos >= end:
                 return
             try:
-                for piece in self._read_replica(loc.url, located.block.block_id, pos, end):
+                for piece in self._read_replica(loc.url, located, pos, end):
                     pos += len(piece)
                     yield piece
                 if pos >= end:
@@ -873,8 +874,12 @@ class FileSystem:
             where = f"block {located.block.block_id} (offset {located.offset + pos})"
             raise MiniHadoopError(f"Could not obtain {where}: {detail}")
 
-    def _read_replica(self, url: str, block_id: int, start: int, end: int) -> Iterator[bytes]:
-        params = {"offset": start, "length": end - start}
+    def _read_replica(
+        self, url: str, located: LocatedBlock, start: int, end: int
+    ) -> Iterator[bytes]:
+        block_id = located.block.block_id
+        params: dict[str, str | int] = {"offset": start, "length": end - start}
+        params.update(_token_param(located))
         with self._http.stream(
             "GET", f"{url}/dn/v1/blocks/{block_id}", params=params, timeout=self._quick
         ) as response:
@@ -1217,3 +1222,9 @@ def _status(path: str, w: dict[str, Any]) -> FileStatus:
         children_num=w.get("childrenNum", 0),
         file_id=w.get("fileId", 0),
     )
+
+
+def _token_param(located: LocatedBlock) -> dict[str, str]:
+    """The block access token the namenode gave with the block, for a datanode to check
+    when this client does not sign with the cluster token."""
+    return {"token": located.token} if located.token else {}

@@ -50,6 +50,7 @@ class LocatedBlock(Wire):
     offset: NonNegative
     locations: list[DatanodeRef]
     corrupt: bool = False
+    token: str = ""  # a block access token, for a reader without the cluster token
 
 
 class FileStatus(Wire):

@@ -65,13 +65,14 @@ class Keys:
     response: bytes
     seal: bytes
     delegation: bytes
+    block: bytes  # block access tokens (`minihadoop.blocktoken`)
 
     @staticmethod
     def derive(token: str) -> Keys:
         def key(purpose: str) -> bytes:
             return hmac.digest(token.encode(), f"minihadoop/{purpose}/v1".encode(), "sha256")
 
-        return Keys(key("request"), key("response"), key("seal"), key("delegation"))
+        return Keys(key("request"), key("response"), key("seal"), key("delegation"), key("block"))
 
 
 class SignatureError(Exception):

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from coord.machine import CoordMachine
-from minihadoop import paths
+from minihadoop import blocktoken, paths
 from minihadoop.config import Settings
 from minihadoop.errors import (
     AccessControlError,
@@ -71,6 +71,7 @@ from minihadoop.models import (
     RegisterRequest,
     ReplicaReport,
 )
+from minihadoop.signing import Keys
 from namenode import commands as c
 from namenode import upgrade
 from namenode.blockmap import BlockMap
@@ -146,6 +147,7 @@ class Namesystem:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
+        self.keys = Keys.derive(settings.token)
         self.name_dir = name_dir
         self.clock = clock
         self.rng = rng or random.Random()
@@ -884,6 +886,7 @@ class Namesystem:
             status, records = self.ns.file_blocks(path)
             live = self.datanodes.live()
             located, offset = [], 0
+            now = time.time()  # a token's expiry is wall-clock time, the datanodes' too
             for rec in records:
                 holders = [live[n].view for n in self.blocks.holders(rec.block_id) if n in live]
                 ordered = order_for_reader(holders, reader_host, self.rng)
@@ -894,6 +897,7 @@ class Namesystem:
                         offset=offset,
                         locations=[live[v.id].ref for v in ordered],
                         corrupt=corrupt,
+                        token=blocktoken.make(self.keys.block, rec.block_id, now),
                     )
                 )
                 offset += rec.length

@@ -196,7 +196,8 @@ def test_corrupt_replica_is_never_served_and_is_replaced(
             f.truncate(5000)
     # The datanode itself refuses to hand out a replica that is not its finalized length.
     if damage == "truncate":
-        raw = httpx.get(f"{first.locations[0].url}/dn/v1/blocks/{block_id}")
+        url = f"{first.locations[0].url}/dn/v1/blocks/{block_id}"
+        raw = httpx.get(url, params={"token": first.token})  # as a reader without the cluster token
         assert raw.status_code == 409
         assert raw.json()["RemoteException"]["exception"] == "ChecksumException"
 

@@ -265,6 +265,38 @@ def test_another_user_can_neither_learn_nor_spoil_by_redirects_or_sessions(
         assert fresh.read_bytes("/user/alice/after") == b"still mine"
 
 
+def test_datanodes_serve_a_block_only_to_who_may_read_its_file(shared: LocalCluster) -> None:
+    """Under the open read policy a reader needs no cluster token, but a datanode serves
+    it a block only with the namenode's block access token for that block, given with the
+    block's locations to a caller allowed to read the file: a guessed block id is nothing."""
+    info = shared._require()
+    with as_user(shared, "alice") as alice:
+        alice.mkdir("/user/alice/private", permission="700")
+        alice.write_bytes("/user/alice/private/secret", b"s3cret")
+        alice.write_bytes("/user/alice/open.txt", b"for all")
+        secret = alice.blocks("/user/alice/private/secret").blocks[0]
+        public = alice.blocks("/user/alice/open.txt").blocks[0]
+    where = secret.locations[0].url
+    for params in ({}, {"token": public.token}, {"token": secret.token[:-1] + "0"},
+                   {"token": f"{secret.block.block_id}.99999999999.{'0' * 64}"}):  # fmt: skip
+        for suffix in ("", "/data", "/checksums"):
+            r = httpx.get(f"{where}/dn/v1/blocks/{secret.block.block_id}{suffix}", params=params)
+            assert r.status_code == 401, (params, suffix, r.text)
+    # bob, unsigned, is refused the private file's blocks, so he has no token for them;
+    # the public file's he gets, and with them its bytes.
+    blocks = f"{info.namenode}/nn/v1/blocks"
+    r = httpx.get(blocks, params={"path": "/user/alice/private/secret", "user.name": "bob"})
+    assert r.status_code == 403
+    r = httpx.get(blocks, params={"path": "/user/alice/open.txt", "user.name": "bob"})
+    token = r.json()["blocks"][0]["token"]
+    data = httpx.get(f"{where}/dn/v1/blocks/{public.block.block_id}/data", params={"token": token})
+    assert data.status_code == 200 and data.content == b"for all"
+    with FileSystem(info.namenode, token=None, user="bob") as unsigned:
+        assert unsigned.read_bytes("/user/alice/open.txt") == b"for all"
+        with pytest.raises(AccessControlError):
+            unsigned.read_bytes("/user/alice/private/secret")
+
+
 def test_decisions_survive_a_namenode_restart(shared: LocalCluster) -> None:
     with as_user(shared, "alice") as alice, as_user(shared, "bob") as bob:
         alice.write_bytes("/user/alice/kept", b"k")

@@ -531,3 +531,22 @@ def test_a_redirects_token_is_not_kept_and_dies_with_its_parent(tmp_path: Path) 
     assert store.check(orphan, NOW + 49).user == "bob"
     with pytest.raises(AuthenticationError, match="expired"):
         store.check(orphan, NOW + 50)
+
+
+def test_a_block_access_token_is_for_its_block_its_key_and_its_time() -> None:
+    from minihadoop import blocktoken
+
+    key = KEYS.block
+    token = blocktoken.make(key, 42, NOW, lifetime=60)
+    blocktoken.check(key, token, 42, NOW + 59)
+    refusals = [
+        (token, 43, NOW, "another block"),
+        (token, 42, NOW + 60, "expired"),
+        (token, 42, NOW, "not genuine", Keys.derive("another token").block),
+        (token.replace(str(int(NOW + 60)), str(int(NOW + 6000))), 42, NOW + 100, "not genuine"),
+        ("42.x.y", 42, NOW, "not a block access token"),
+        ("", 42, NOW, "needs the cluster token"),
+    ]
+    for text, block, now, why, *other in refusals:
+        with pytest.raises(AuthenticationError, match=why):
+            blocktoken.check(other[0] if other else key, text, block, now)
