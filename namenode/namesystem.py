@@ -81,7 +81,7 @@ from namenode.leases import RECOVERY_HOLDER, Leases
 from namenode.locks import LockService
 from namenode.machine import NamespaceMachine, result_of
 from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
-from namenode.permissions import AS, READ, WRITE, Caller, Checker
+from namenode.permissions import AS, NOBODY, READ, WRITE, Caller, Checker
 from namenode.placement import NodeView, make_policy, order_for_reader
 from namenode.replication import Delete, Replicate, ReplicationQueue
 from namenode.safemode import SafeMode
@@ -122,6 +122,7 @@ class ClusterEvent:
     time: float
     kind: str
     message: str
+    path: str | None = None  # the file it is about: not named to who may not see it
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,8 +311,18 @@ class Namesystem:
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    def _event(self, kind: str, message: str) -> None:
-        self.events.append(ClusterEvent(self.clock(), kind, message))
+    def _event(self, kind: str, message: str, path: str | None = None) -> None:
+        self.events.append(ClusterEvent(self.clock(), kind, message, path))
+
+    def visible(self, path: str) -> bool:
+        """Whether anybody (`dr.who`) may see the entry at `path` by listing its folder:
+        what the open pages and the cluster's event list may name."""
+        with self.acting_as(NOBODY), self.lock:
+            try:
+                self.may(lambda may: may.listing(paths.parent(path)))
+            except AccessControlError:
+                return False
+        return True
 
     def _submit(self, cmd: c.NamespaceCommand, session: Session | None = None) -> Any:
         """Commit and apply `cmd`; its result, or its refusal raised. Never called with the
@@ -525,7 +536,7 @@ class Namesystem:
                 plan = self._plan_recovery(pending, now)
         if abandon is not None:
             self._submit(abandon)
-            self._event("lease", f"lease on {path} expired; dropped for an overwrite")
+            self._event("lease", f"lease on {path} expired; dropped for an overwrite", path)
             return
         if plan is not None and self._recover(plan):
             return
@@ -575,7 +586,7 @@ class Namesystem:
         """Carry out a recovery planned under the lock; whether it closed the file."""
         result = self._submit(plan.command)
         if isinstance(plan.command, c.CloseRecovered):
-            self._event("lease", f"recovered the lease on {plan.path}; closed at once")
+            self._event("lease", f"recovered the lease on {plan.path}; closed at once", plan.path)
             return True
         _, gen = result
         if plan.primary is None:
@@ -590,7 +601,9 @@ class Namesystem:
                 plan.primary, Command(kind="recover", block=block, targets=targets)
             )
         self._event(
-            "lease", f"recovering the lease on {plan.path}: block {plan.block_id} on {plan.primary}"
+            "lease",
+            f"recovering the lease on {plan.path}: block {plan.block_id} on {plan.primary}",
+            plan.path,
         )
         return False
 
@@ -631,7 +644,7 @@ class Namesystem:
                 for node in self.blocks.holders(report.block_id) - keep:
                     self.blocks.remove(report.block_id, node)
                     self._delete_replica(node, report.block_id)
-        self._event("lease", f"recovered {path}: last block {length} bytes on {sorted(keep)}")
+        self._event("lease", f"recovered {path}: last block {length} bytes on {sorted(keep)}", path)
 
     def _recovering(self, report: BlockRecoveryReport) -> tuple[int, str]:
         """The file whose recovery `report` answers: (its inode id, its path)."""

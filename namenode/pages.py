@@ -12,12 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from minihadoop import paths
-from minihadoop.errors import AccessControlError, FileNotFoundError_
+from minihadoop.errors import FileNotFoundError_
 from namenode.fsck import fsck_report
 from namenode.group_view import GroupView
 from namenode.jobs_view import JobTrackerUnavailable, JobTrackerView
 from namenode.namesystem import Namesystem
-from namenode.permissions import NOBODY
 from namenode.status import cluster_status
 from namenode.timeline import layout
 
@@ -82,7 +81,7 @@ def datanode(system: Namesystem, node_id: str, now: float) -> dict[str, Any]:
         raise FileNotFoundError_(f"no datanode {node_id!r}")
     replicas: list[dict[str, Any]] = []
     total = 0
-    shown = _visible(system)
+    shown = system.visible
     for f in fsck_report(system, "/")["files_detail"]:
         for index, block in enumerate(f["blocks"]):
             here = node["url"] in block["locations"]
@@ -101,21 +100,6 @@ def datanode(system: Namesystem, node_id: str, now: float) -> dict[str, Any]:
                     }
                 )
     return {"node": node, "replicas": replicas, "replica_total": total}
-
-
-def _visible(system: Namesystem) -> Callable[[str], bool]:
-    """Whether a page may name the file at a path: whether anybody (`dr.who`) may list
-    its folder, as the Browse pages would show it."""
-
-    def visible(path: str) -> bool:
-        with system.acting_as(NOBODY), system.lock:
-            try:
-                system.may(lambda may: may.listing(paths.parent(path)))
-            except AccessControlError:
-                return False
-        return True
-
-    return visible
 
 
 def browse(system: Namesystem, path: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from namenode.namesystem import Namesystem
+from namenode.namesystem import ClusterEvent, Namesystem
 from namenode.replication import classify
 
 
@@ -59,10 +59,17 @@ def cluster_status(system: Namesystem, now: float) -> dict[str, Any]:
             "balancer_moves": system.replication.moves(),
             "files_being_written": len(system.ns.under_construction),
             "events": [
-                {"time": e.time, "kind": e.kind, "message": e.message}
+                {"time": e.time, "kind": e.kind, "message": _told(system, e)}
                 for e in list(system.events)[-50:]
             ],
         }
+
+
+def _told(system: Namesystem, event: ClusterEvent) -> str:
+    """An event's message, the file it is about named only if anybody may see it there."""
+    if event.path is None or system.visible(event.path):
+        return event.message
+    return event.message.replace(event.path, "a file in a private folder")
 
 
 def metric_figures(system: Namesystem, now: float) -> dict[str, tuple[str, Any]]:

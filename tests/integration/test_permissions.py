@@ -5,6 +5,7 @@ user; and the switch turns it all off."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import signal
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from mapreduce import Job, JobState
-from minihadoop.errors import AccessControlError
+from minihadoop.errors import AccessControlError, MiniHadoopError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 from minihadoop.signing import ClusterAuth
@@ -295,6 +296,19 @@ def test_datanodes_serve_a_block_only_to_who_may_read_its_file(shared: LocalClus
         assert unsigned.read_bytes("/user/alice/open.txt") == b"for all"
         with pytest.raises(AccessControlError):
             unsigned.read_bytes("/user/alice/private/secret")
+
+    # The cluster's events (the dashboard's overview, open to all) do not name it either.
+    with as_user(shared, "alice") as alice:
+        out = alice.create("/user/alice/private/being-written")
+        out.write(b"x")
+        out.flush()
+        alice.recover_lease("/user/alice/private/being-written")
+        with contextlib.suppress(MiniHadoopError):
+            out.close()  # its lease was taken: its writer's close may be refused
+    events = httpx.get(f"{info.namenode}/nn/v1/cluster").json()["events"]
+    lease = [e["message"] for e in events if e["kind"] == "lease"]
+    assert lease and all("private/being-written" not in m for m in lease), lease
+    assert any("a file in a private folder" in m for m in lease), lease
 
 
 def test_decisions_survive_a_namenode_restart(shared: LocalCluster) -> None:
