@@ -15,10 +15,13 @@ from rich.table import Table
 
 from cli.format import human_size, parse_size
 from cli.fs import DirOption, Failures, absolute, client
+from coord.errors import LockHeldError
+from minihadoop.balancer import Balancer
+from minihadoop.locks import LockSession
 
 app = typer.Typer(
-    help="Administer the cluster: report, quotas, safe mode, decommissioning, lease "
-    "recovery, delegation tokens."
+    help="Administer the cluster: report, balancer, quotas, safe mode, decommissioning, "
+    "lease recovery, delegation tokens."
 )
 RECOVER_RETRY_SECONDS = 5.0  # hdfs debug recoverLease waits 5000 ms between tries
 out = Console()
@@ -179,6 +182,38 @@ def clrspacequota(folders: list[str] = typer.Argument(..., metavar="FOLDER…"),
                   dir: Path | None = DirOption) -> None:  # fmt: skip
     """Remove each folder's space quota (`hdfs dfsadmin -clrSpaceQuota`)."""
     _quota_each(folders, dir, space=-1)
+
+
+@app.command()
+def balance(
+    threshold: float = typer.Option(
+        10.0,
+        "--threshold",
+        "-threshold",
+        min=0.001,
+        max=100,
+        help="Percent: each datanode's use within this of the cluster's mean.",
+    ),
+    bandwidth: str = typer.Option(
+        "100m", "--bandwidth", help="Bytes a second each datanode may send or take (10m, 1g)."
+    ),
+    dir: Path | None = DirOption,
+) -> None:
+    """Move replicas until every datanode's use is within the threshold of the mean (`hdfs
+    balancer`). Never lowers a block's replication; safe to stop and run again. Exits 0
+    when balanced, 1 when no more can be moved. A superuser's."""
+    rate = parse_size(bandwidth)
+    if rate < 1:
+        raise typer.BadParameter("the bandwidth must be at least 1 byte a second")
+    with client(dir) as fs, LockSession(fs) as session:
+        try:
+            session.acquire("balancer", timeout=0.5)
+        except LockHeldError:
+            out.print("Another balancer is running. Exiting...")
+            raise typer.Exit(1) from None
+        balancer = Balancer(fs, threshold=threshold, bandwidth=rate, say=print)
+        if not balancer.run():
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -555,6 +555,25 @@ class FileSystem:
         )
         return str(response.json()["state"])
 
+    def balancer_blocks(self, datanode: str, size: int) -> list[tuple[int, int, list[str]]]:
+        """(block id, length, holders) of `datanode`'s closed blocks, up to `size` bytes
+        (HDFS's getBlocks); a superuser's."""
+        response = self._nn(
+            "GET", "/nn/v1/balancer/blocks", Replay.SAFE,
+            params={"datanode": datanode, "size": max(1, min(size, 1 << 40))},
+        )  # fmt: skip
+        return [(int(b), int(n), list(h)) for b, n, h in response.json()["blocks"]]
+
+    def balancer_move(self, moves: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
+        """Have the namenode move replicas (block, source, target): a copy, then the
+        source's replica deleted. The moves it refused, with why. A superuser's."""
+        if not moves:
+            return []
+        body = {"moves": [{"block_id": b, "source": s, "target": t} for b, s, t in moves]}
+        # A repeat would be refused move by move ("being copied already"): safe to send again.
+        response = self._nn("POST", "/nn/v1/balancer/moves", Replay.SAFE, json=body)
+        return [(int(r["block_id"]), str(r["reason"])) for r in response.json()["refused"]]
+
     def blocks(self, path: str) -> LocatedBlocks:
         response = self._nn(
             "GET",

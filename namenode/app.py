@@ -240,9 +240,9 @@ def _admin(system: Namesystem, auth: Any) -> APIRouter:
     @router.get("/balancer/blocks", dependencies=[auth])
     def balancer_blocks(
         request: Request, datanode: str, size: int = Query(1 << 30, ge=1, le=1 << 40)
-    ) -> dict[str, list[list[int]]]:
-        """HDFS's getBlocks for the balancer: [block id, length] of `datanode`'s closed
-        blocks, up to `size` bytes; a superuser's."""
+    ) -> dict[str, list[list[Any]]]:
+        """HDFS's getBlocks for the balancer: [block id, length, holders] of `datanode`'s
+        closed blocks, up to `size` bytes; a superuser's."""
         with system.acting_as(webhdfs.user_of(request)):
             system.superuser_only()
         return {"blocks": [list(b) for b in system.balancer_blocks(datanode, size)]}

@@ -1264,9 +1264,9 @@ class Namesystem:
 
     # --- the balancer ------------------------------------------------------------------------
 
-    def balancer_blocks(self, datanode: str, size: int) -> list[tuple[int, int]]:
-        """HDFS's getBlocks, for the balancer: (block id, length) of closed blocks on
-        `datanode` not being copied, up to `size` bytes of them, largest first."""
+    def balancer_blocks(self, datanode: str, size: int) -> list[tuple[int, int, list[str]]]:
+        """HDFS's getBlocks, for the balancer: (block id, length, the nodes holding it) of
+        closed blocks on `datanode`, up to `size` bytes of them, largest first."""
         self.read_barrier()
         with self.lock:
             if datanode not in self.datanodes.nodes:
@@ -1282,7 +1282,7 @@ class Namesystem:
             for length, block_id in found:
                 if total >= size:
                     break
-                chosen.append((block_id, length))
+                chosen.append((block_id, length, sorted(self.blocks.holders(block_id))))
                 total += length
             return chosen
 

@@ -57,6 +57,7 @@ def cluster_status(system: Namesystem, now: float) -> dict[str, Any]:
             "corrupt": len(health.corrupt),
             "pending_replications": system.replication.in_flight(),
             "balancer_moves": system.replication.moves(),
+            "heartbeat_interval": system.settings.heartbeat_interval,
             "files_being_written": len(system.ns.under_construction),
             "events": [
                 {"time": e.time, "kind": e.kind, "message": _told(system, e)}
