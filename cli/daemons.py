@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from minihadoop import logs
 from minihadoop.config import (
     DATANODE_PORT,
     JOBTRACKER_PORT,
@@ -19,15 +20,18 @@ from minihadoop.errors import IllegalArgumentError
 
 
 def _log_warnings() -> None:
+    """Plain warnings until the settings say how to log (`_settings`)."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(daemon: str = "", **overrides: object) -> Settings:
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     if not settings.token:
         raise IllegalArgumentError(
             "no cluster token: set MINIHADOOP_TOKEN (the same value on every daemon and client)"
         )
+    if daemon:
+        logs.setup(daemon, settings.log_format, settings.log_level)
     return settings
 
 
@@ -59,7 +63,7 @@ def namenode(
 
     _log_warnings()
     settings = _settings(
-        namenode_id=node_id, namenode_peers=peers, namenode_service_peers=service_peers
+        "namenode", namenode_id=node_id, namenode_peers=peers, namenode_service_peers=service_peers
     )
     run(dir, settings, host, port, ready_file, None if service_port < 0 else service_port)
 
@@ -90,7 +94,7 @@ def datanode(
     run(
         dir,
         namenodes,
-        _settings(),
+        _settings("datanode"),
         host=host,
         port=port,
         advertise=advertise,
@@ -121,7 +125,7 @@ def jobtracker(
     run(
         dir,
         namenode_url,
-        _settings(),
+        _settings("jobtracker"),
         host=host,
         port=port,
         advertise=advertise,
@@ -163,7 +167,7 @@ def worker(
     run(
         dir,
         jobtracker_url,
-        _settings(),
+        _settings("worker"),
         host=host,
         port=port,
         datanode=datanode_url,

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
 
     placement: PlacementName = "default"
 
+    # Daemon logs (minihadoop.logs): plain text, or one JSON object a line for a log store.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
     # HTTP serving (every daemon): how long a client may take over a request's headers, and
     # stay silent in its body; how many connections a listening port, and one client
     # address on it, may hold open (minihadoop.httpguard).

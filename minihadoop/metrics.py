@@ -33,6 +33,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minihadoop.logs import RequestIds
+
 PREFIX = "minihadoop"
 # Seconds: a stat answers in well under a millisecond, a Raft commit waits for an fsync, a
 # block transfer or a job submission may take seconds.
@@ -110,14 +112,16 @@ class _Callback(Collector):
 
 
 def install_metrics(app: FastAPI, metrics: Metrics) -> None:
-    """``GET /metrics``, and the request counters: call before `install_guard`, so the
-    guard stays the outermost middleware."""
+    """``GET /metrics``, the request counters, and request ids for the logs
+    (`minihadoop.logs`): call before `install_guard`, so the guard stays the outermost
+    middleware."""
 
     @app.get("/metrics", include_in_schema=False)
     def scrape() -> Response:
         return Response(metrics.page(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(_Timing, metrics=metrics)
+    app.add_middleware(RequestIds)
 
 
 def operation(scope: Scope) -> str:

@@ -4,6 +4,7 @@ names no file."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -112,3 +113,33 @@ def test_every_daemon_serves_figures_that_follow_the_cluster(
         for i in range(2)
     )
     assert served >= shuffled  # what the reduces fetched (plus each output's seal)
+
+
+def test_json_logs_carry_the_daemon_the_request_and_the_job(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    cluster = make_cluster(datanodes=1, replication=1, log_format="json", log_level="INFO")
+    namenode = cluster.daemon("namenode").url
+    r = httpx.get(f"{namenode}/health", headers={"x-request-id": "trace-42"})
+    assert r.headers["x-request-id"] == "trace-42"  # the caller's, sent back
+    made = httpx.get(f"{namenode}/health").headers["x-request-id"]
+    assert len(made) == 16  # one of its own
+    assert (
+        httpx.get(f"{namenode}/health", headers={"x-request-id": "no\tway"}).headers["x-request-id"]
+        != "no\tway"
+    )
+    with FileSystem.from_cluster(cluster.directory) as fs:
+        fs.write_bytes("/in/words", b"a b a\n")
+    done = Job(mapper, reducer, inputs=["/in"], output="/out", cluster_dir=cluster.directory).run()
+    assert done.state is JobState.SUCCEEDED, done.error
+
+    records = []
+    for log in sorted(cluster.logs.glob("*.log")):
+        for line in log.read_text().splitlines():
+            if line.strip():
+                records.append(json.loads(line))  # every line is one JSON record
+    assert {r["daemon"] for r in records} >= {"namenode", "jobtracker"}
+    assert all({"time", "level", "daemon", "logger", "message"} <= r.keys() for r in records)
+    submitted = [r for r in records if r["daemon"] == "jobtracker" and "submitted" in r["message"]]
+    assert submitted and submitted[0]["job_id"] == done.id
+    assert submitted[0].get("request_id")  # logged while serving the submission
