@@ -5,7 +5,9 @@ names no file."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
 
 pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
 
 
 def scrape(url: str) -> tuple[dict[tuple[str, tuple[tuple[str, str], ...]], float], str]:
@@ -106,13 +109,16 @@ def test_every_daemon_serves_figures_that_follow_the_cluster(
     shuffled = jt[("minihadoop_jobtracker_shuffle_bytes_total", ())]
     assert shuffled == done.counters["REDUCE_SHUFFLE_BYTES"] > 0
 
-    served = sum(
-        scrape(cluster.daemon(f"worker-{i}").url)[0][
-            ("minihadoop_worker_shuffle_bytes_served_total", ())
-        ]
-        for i in range(2)
-    )
+    workers = [scrape(cluster.daemon(f"worker-{i}").url)[0] for i in range(2)]
+    served = sum(w[("minihadoop_worker_shuffle_bytes_served_total", ())] for w in workers)
     assert served >= shuffled  # what the reduces fetched (plus each output's seal)
+
+    # Every series the Grafana dashboard in deploy/ draws is one the daemons serve.
+    names = {name for page in (nn, dn, jt, *workers) for name, _ in page}
+    dashboard = (REPO / "deploy" / "grafana" / "minihadoop.json").read_text()
+    exprs = [t["expr"] for p in json.loads(dashboard)["panels"] for t in p["targets"]]
+    drawn = {m for e in exprs for m in re.findall(r"\bminihadoop_\w+", e)}
+    assert len(drawn) >= 20 and drawn <= names, sorted(drawn - names)
 
 
 def test_json_logs_carry_the_daemon_the_request_and_the_job(
