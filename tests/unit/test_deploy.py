@@ -469,7 +469,14 @@ def group_settings(argv: list[str]) -> Settings:
 
 def test_ha_compose_runs_three_namenodes_and_three_datanodes_from_the_dockerfile() -> None:
     services = compose_yaml(COMPOSE_HA)["services"]
-    assert set(daemon_services(COMPOSE_HA)) == {*NAMENODE_GROUP, *DATANODE_SERVICES}
+    workers = {f"worker{i}" for i in range(1, len(DATANODE_SERVICES) + 1)}
+    assert set(daemon_services(COMPOSE_HA)) == {
+        *NAMENODE_GROUP,
+        *DATANODE_SERVICES,
+        "jobtracker1",
+        "jobtracker2",
+        *workers,
+    }
     for name, service in services.items():
         build = service["build"]
         assert (COMPOSE_HA.parent / build["context"]).resolve() == ROOT, name
@@ -681,7 +688,7 @@ def test_deploy_files_have_command_lines_to_check() -> None:
     names = [where for where, _ in deploy_commands()]
     first_folders = 4  # mkdir, chmod, chmod, chown
     single = 1 + 2 * len(DATANODE_SERVICES) + 1 + first_folders  # with MapReduce
-    group = len(NAMENODE_GROUP) + len(DATANODE_SERVICES)
+    group = len(NAMENODE_GROUP) + 2 * len(DATANODE_SERVICES) + 2 + first_folders
     assert len(names) == len(UNITS) + single + group, names
 
 
