@@ -53,6 +53,7 @@ bench: bench-install
 	$(PY) bench/namenode_ops.py
 	$(PY) bench/namenode_failover.py
 	$(PY) bench/namenode_snapshot.py
+	$(PY) bench/safemode_reports.py
 	$(PY) bench/lock_service.py
 	$(PY) bench/report.py
 

@@ -892,8 +892,44 @@ def page(results: Path, img_rel: str, made: list[str]) -> str:
             ),
             "",
         ]
+    out += safemode_section(load(results / "safemode_reports.jsonl"))
     out += failover_section(load(results / "namenode_failover.jsonl"))
     return "\n".join(out).rstrip() + "\n"
+
+
+def safemode_section(rows: list[dict[str, Any]]) -> list[str]:
+    """A block report's CPU in safe mode: the count kept as replicas arrive, against the
+    walk of every block each report used to make, in the same run."""
+    if not rows:
+        return []
+    lines = [
+        "### Block reports in safe mode",
+        "",
+        "`bench/safemode_reports.py`: a namenode restarted on an image of one-block files "
+        "(so in safe mode, nothing reported), datanodes each sending one full report of "
+        "their share of the replicas (three a block); the namenode's CPU per report and "
+        "until safe mode is off, with safe mode's count kept as replicas are reported "
+        "(an exact walk only when the monitor's tick finds the threshold may be reached) "
+        "against the walk of every block after each report that it used to make.",
+        "",
+    ]
+    table = [
+        [
+            stamp(r),
+            f"{r['files']:,}",
+            f"{r['datanodes']}",
+            f"{r['kept']['report_ms_mean']:.1f} / {r['walked']['report_ms_mean']:.1f} ms",
+            ratio(r["walked"]["report_ms_mean"] / r["kept"]["report_ms_mean"]),
+            f"{r['kept']['cpu_to_leave_safemode_s']:.2f} / "
+            f"{r['walked']['cpu_to_leave_safemode_s']:.2f} s",
+        ]
+        for r in rows[-5:]
+    ]
+    header = [
+        "run", "blocks", "datanodes", "CPU per report, kept / walked", "ratio",
+        "CPU until safe mode is off, kept / walked",
+    ]  # fmt: skip
+    return [*lines, md_table(header, table), ""]
 
 
 def failover_section(rows: list[dict[str, Any]]) -> list[str]:

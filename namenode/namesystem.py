@@ -115,6 +115,9 @@ SUPERUSER = getpass.getuser()  # HDFS's rule: the user the namenode runs as
 # retry policy decides what next): on one namenode, a disk this slow is a disk failing.
 PROPOSE_TIMEOUT = 60.0
 READ_TIMEOUT = 10.0
+# Seconds between exact counts of safe mode's reported blocks while it is on (a walk of
+# every block): between them the count is kept as replicas are reported.
+SAFEMODE_RECOUNT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,13 @@ class Namesystem:
         self.safemode = SafeMode(
             threshold=settings.safemode_threshold, extension=settings.safemode_extension
         )
+        # Safe mode's count, kept as replicas are reported rather than walked for on each
+        # report (that made start-up quadratic in the datanodes): the blocks seen reported
+        # since the last exact count, and that count's total. A cheap count that reaches the
+        # threshold is confirmed by an exact one (`_update_safemode`), which alone decides.
+        self._safe_reported: set[int] = set()
+        self._safe_total: int | None = None
+        self._safe_counted_at = float("-inf")
         self.policy = make_policy(settings.placement)
         self.events: deque[ClusterEvent] = deque(maxlen=200)
         self.started = clock()
@@ -1029,7 +1039,7 @@ class Namesystem:
             for block_id in before - reported:
                 self.blocks.remove(block_id, node.id)
                 self.replication.check([block_id])
-            self._update_safemode()
+            self._update_safemode(exact=False)  # the monitor's tick decides, exactly
             return self._reply(self._commands_for(node.id))
 
     def incremental_report(self, req: IncrementalReportRequest) -> None:
@@ -1064,6 +1074,8 @@ class Namesystem:
             self._event("corrupt", f"block {block_id} on {node.id}: wrong length/stamp")
         elif self.blocks.add(block_id, node.id):
             self.replication.replica_arrived(block_id, node.id)
+            if committed and record.length and self.safemode.on:
+                self._safe_reported.add(block_id)
 
     def report_bad_replica(self, block_id: int, datanode_id: str, reason: str) -> None:
         with self.lock:
@@ -1211,19 +1223,44 @@ class Namesystem:
                     raise IllegalArgumentError("safe mode action must be enter, leave or get")
             return self.safemode.describe()
 
-    def _update_safemode(self) -> None:
+    def _update_safemode(self, *, exact: bool = True) -> None:
+        """Feed safe mode its counts (caller holds the lock). The cheap count — blocks seen
+        reported — only grows; it may count a block whose replica has gone since. So an
+        exact walk of the namespace's blocks (O(blocks)) is made only when the cheap count
+        says the threshold may be reached, every `SAFEMODE_RECOUNT` seconds, and at the
+        first call; with `exact` false (a block report), never: only the monitor's tick
+        decides to leave safe mode."""
         if not self.safemode.on:
+            self._safe_reported.clear()
             return
+        now = self.clock()
+        total = self._safe_total
+        due = now - self._safe_counted_at >= SAFEMODE_RECOUNT
+        cheap = len(self._safe_reported)
+        if total is None or (exact and (due or cheap >= self.safemode.needed(total))):
+            total, cheap = self._count_safe_blocks()
+            self._safe_total, self._safe_counted_at = total, now
+        if not exact:
+            # Counts for `describe`, never a decision: the extension's clock is the tick's.
+            self.safemode.total, self.safemode.reported = total, min(cheap, total)
+            return
+        self.safemode.update(total=total, reported=min(cheap, total), now=now)
+
+    def _count_safe_blocks(self) -> tuple[int, int]:
+        """Walk every complete, non-empty block: (how many, how many have a live replica);
+        the cheap count is reset to exactly the latter."""
         live = self.datanodes.live()
-        total = reported = 0
+        total = 0
+        seen: set[int] = set()
         for block_id in self.ns.complete_block_ids():
             rec = self.ns.block_record(block_id)
             if rec is None or rec.length == 0:
                 continue
             total += 1
             if any(n in live for n in self.blocks.holders(block_id)):
-                reported += 1
-        self.safemode.update(total=total, reported=reported, now=self.clock())
+                seen.add(block_id)
+        self._safe_reported = seen
+        return total, len(seen)
 
     def _schedule_replication(self, now: float) -> None:
         sources = {k: n.view for k, n in self.datanodes.live().items()}

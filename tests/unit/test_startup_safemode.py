@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from minihadoop.config import Settings
-from minihadoop.models import Block, LocatedBlock
+from minihadoop.models import Block, BlockReportRequest, LocatedBlock, ReplicaReport
 from namenode.app import create_app
 from namenode.namesystem import SUPERUSER, Namesystem
 from tests.support import cluster_auth, register_datanodes
@@ -78,5 +78,44 @@ def test_a_namenode_starting_up_does_not_answer_a_read_with_no_locations(tmp_pat
         assert "Zero block locations for /f" in blocks.text
         stat = call(system, "GET", "/webhdfs/v1/f", params={"op": "GETFILESTATUS"})
         assert stat.status_code == 200  # the namespace itself is readable
+    finally:
+        system.close()
+
+
+def test_block_reports_in_safe_mode_do_not_walk_the_namespace(tmp_path: Path) -> None:
+    """Safe mode's count is kept as replicas are reported: a report costs its own replicas,
+    not a walk of every block (which made a start-up with many datanodes quadratic). Only
+    the monitor's tick leaves safe mode, and only on an exact count: a replica reported and
+    then gone does not let it out."""
+    system = restarted_namenode(tmp_path)
+    try:
+        (record,) = system.ns.file_blocks("/f")[1]
+        ids = [f"dn{i}" for i in range(40)]
+        register_datanodes(system, *ids)
+        walks = 0
+        walk = system.ns.complete_block_ids
+
+        def counted() -> Any:
+            nonlocal walks
+            walks += 1
+            return walk()
+
+        system.ns.complete_block_ids = counted  # type: ignore[method-assign]
+        for node in ids:
+            system.block_report(BlockReportRequest(datanode_id=node, replicas=[]))
+        assert walks <= 1 and system.safemode.on  # the first count, then none
+
+        replica = ReplicaReport(block_id=record.block_id, gen=record.gen, length=10)
+        system.block_report(BlockReportRequest(datanode_id="dn0", replicas=[replica]))
+        assert system.safemode.on and system.safemode.reported == 1  # seen; not decided
+        system.block_report(BlockReportRequest(datanode_id="dn0", replicas=[]))  # gone again
+        before = walks
+        system.tick()
+        assert walks == before + 1  # the cheap count reached the threshold: counted exactly
+        assert system.safemode.on and system.safemode.reported == 0
+
+        system.block_report(BlockReportRequest(datanode_id="dn1", replicas=[replica]))
+        system.tick()
+        assert not system.safemode.on  # an exact count of 1 of 1
     finally:
         system.close()
