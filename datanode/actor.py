@@ -13,7 +13,10 @@ decides, by `datanode.fence`, whether the data commands in it are carried out.
 
 After an outage the actor registers again, sends what its queue holds, then a full block
 report: the report's snapshot is taken after the queue was sent, so a change the queue
-reported to a namenode that had forgotten this node is in the report too.
+reported to a namenode that had forgotten this node is in the report too. A namenode that
+answers that it is overloaded (503, 429) is no outage: the actor backs off
+and tries again, still registered, rather than adding a registration and a full report to
+the load. Its pauses are jittered (±10 %), so nodes do not heartbeat in waves.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from typing import Any, Protocol
 
@@ -94,6 +98,7 @@ class NamenodeActor:
         self.last_contact: float | None = None  # wall time of its last good answer
         self._flushing = asyncio.Lock()  # one report in flight, so batches stay in order
         self._wake = asyncio.Event()
+        self._rng = random.Random()
 
     # --- calls ------------------------------------------------------------------------------
 
@@ -183,20 +188,27 @@ class NamenodeActor:
                     next_report = time.monotonic() + s.block_report_interval
                 await self.flush()
             except (httpx.HTTPError, ValueError) as exc:
-                self._failed(_why(exc))
+                # A busy namenode (503, 429) still knows this node: going
+                # through registration and a full report again would only add to its load
+                # (at a thousand nodes, that fed the very overload). It asks for both itself
+                # when it needs them (a restart, or this node declared dead).
+                self._failed(_why(exc), forget=not _busy(exc))
             except Exception as exc:  # a bug or a disk error: keep serving the others
                 self._failed(f"unexpected {type(exc).__name__}: {exc}", trace=True)
             else:
                 if self.failures:
                     log.warning("namenode %s reachable again", self.url)
                 self.failures = 0
-            await self._pause_until(started + s.heartbeat_interval * self._backoff())
+            # Jittered, so nodes whose reports finished together do not beat together.
+            pause = s.heartbeat_interval * self._backoff() * self._rng.uniform(0.9, 1.1)
+            await self._pause_until(started + pause)
 
-    def _failed(self, why: str, *, trace: bool = False) -> None:
+    def _failed(self, why: str, *, trace: bool = False, forget: bool = True) -> None:
         if not self.failures:  # once per outage, not at every attempt
             log.warning("namenode %s: %s; retrying", self.url, why, exc_info=trace)
         self.failures += 1
-        self.registered = False
+        if forget:
+            self.registered = False
 
     def _backoff(self) -> int:
         return min(1 << self.failures, MAX_BACKOFF) if self.failures else 1
@@ -227,6 +239,12 @@ class NamenodeActor:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _busy(exc: Exception) -> bool:
+    """A namenode that is there but says it is overloaded (503, 429). No answer at all
+    within the deadline is an outage still: a namenode stopped or cut off looks the same."""
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (429, 503)
 
 
 def _why(exc: Exception) -> str:

@@ -51,7 +51,8 @@ class FakeNamenode:
     url: str
     active: bool = True
     term: int = 0
-    mode: str = "up"  # "up", "refuse" (stopped), "hang" (cut off: never answers)
+    # "up", "refuse" (stopped), "hang" (cut off: never answers), "busy" (answers 503)
+    mode: str = "up"
     commands: list[Command] = field(default_factory=list)  # for the next reply only
     calls: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     known: set[str] = field(default_factory=set)
@@ -65,6 +66,8 @@ class FakeNamenode:
         async def internal(endpoint: str, request: Request) -> Any:
             body = await request.json()
             self.calls.append((time.monotonic(), endpoint, body))
+            if self.mode == "busy":
+                raise UnavailableError("too many requests: try again later")
             match endpoint:
                 case "register":
                     self.known.add(body["datanode_id"])
@@ -336,6 +339,31 @@ def test_a_namenode_away_gets_every_change_in_order_once_back_and_delays_no_othe
             # registered again, sent what it missed, then the whole store
             assert after[:3] == ["register", "incremental_report", "block_report"]
             await until(lambda: len(service.actors[1].queue) == 0)
+
+    run(test)
+
+
+def test_a_busy_namenode_is_not_sent_registrations_and_full_reports_again(
+    tmp_path: Path,
+) -> None:
+    """A namenode answering 503 knows the node still: the actor backs off and goes on
+    heartbeating, registered, without a registration and a full report that would only add
+    to the load (at a thousand datanodes, that fed the overload)."""
+    store = store_with(tmp_path)
+    nn1, nn2 = group()
+
+    async def test() -> None:
+        async with running(store, nn1, nn2) as (service, _):
+            await beats(nn2)
+            heard = len(nn2.calls)
+            nn2.mode = "busy"
+            await until(lambda: service.actors[1].failures >= 2, what="two refusals")
+            assert service.actors[1].registered
+            nn2.mode = "up"
+            await beats(nn2, 2)
+            after = nn2.endpoints()[heard:]
+            assert "register" not in after and "block_report" not in after, after
+            assert service.actors[1].failures == 0
 
     run(test)
 
