@@ -892,9 +892,47 @@ def page(results: Path, img_rel: str, made: list[str]) -> str:
             ),
             "",
         ]
+    out += scale_section(load(results / "scale.jsonl"))
     out += safemode_section(load(results / "safemode_reports.jsonl"))
     out += failover_section(load(results / "namenode_failover.jsonl"))
     return "\n".join(out).rstrip() + "\n"
+
+
+def scale_section(rows: list[dict[str, Any]]) -> list[str]:
+    """One namenode against many simulated datanodes: start-up, report and heartbeat
+    latency, the namenode's CPU and memory, by the count of datanodes."""
+    if not rows:
+        return []
+    lines = [
+        "### Many datanodes",
+        "",
+        "`bench/scale.py`: one real namenode restarted on an image of one-block files (so "
+        "in safe mode), against simulated datanodes in two processes speaking the real "
+        "signed HTTP protocol: each registers, sends its full report (three replicas a "
+        "block), then heartbeats every 3 s, jittered. *steady* heartbeats are those sent "
+        "from two intervals after safe mode is off; the namenode's CPU is over the steady "
+        "part, in percent of one core. The simulators share the machine's two cores with "
+        "the namenode.",
+        "",
+    ]
+    table = [
+        [
+            stamp(r),
+            f"{r['datanodes']:,}",
+            f"{r['blocks']:,}",
+            f"{r['safemode_off_s']:.1f} s" if r["safemode_off_s"] is not None else "not off",
+            f"{r['report_p50_s'] * 1000:.0f} / {r['report_p99_s'] * 1000:.0f} ms",
+            f"{r['heartbeat_p50_ms']:.1f} / {r['heartbeat_p99_ms']:.1f} ms",
+            f"{r['namenode_cpu_percent']:.0f} %",
+            f"{r['namenode_rss_mib']:.0f} MiB",
+        ]
+        for r in sorted(rows[-6:], key=lambda r: r["datanodes"])
+    ]
+    header = [
+        "run", "datanodes", "blocks", "safe mode off after", "first report p50 / p99",
+        "steady heartbeat p50 / p99", "namenode CPU", "namenode RSS",
+    ]  # fmt: skip
+    return [*lines, md_table(header, table), ""]
 
 
 def safemode_section(rows: list[dict[str, Any]]) -> list[str]:

@@ -57,9 +57,12 @@ class BlockHealth:
 
 
 class ReplicationQueue:
-    def __init__(self, *, pending_timeout: float, max_streams: int) -> None:
+    def __init__(
+        self, *, pending_timeout: float, max_streams: int, max_per_tick: int = 10_000
+    ) -> None:
         self.pending_timeout = pending_timeout
         self.max_streams = max_streams
+        self.max_per_tick = max_per_tick  # blocks looked at in one `compute`
         self._suspect: set[int] = set()
         self._unhealthy: set[int] = set()
         self._pending: dict[int, _Pending] = {}
@@ -156,6 +159,14 @@ class ReplicationQueue:
         work = self._suspect | self._unhealthy
         self._suspect = set()
         self._unhealthy = set()
+        if len(work) > self.max_per_tick:
+            # A whole namespace to look at (safe mode just left): a share a tick, so the
+            # namenode's lock is never held for seconds; the rest wait for the next ticks.
+            ordered = sorted(work)
+            work, self._suspect = (
+                set(ordered[: self.max_per_tick]),
+                set(ordered[self.max_per_tick :]),
+            )
         streams = self._streams(busy)
         decisions: list[Replicate | Delete] = []
         under: list[tuple[int, int, int]] = []  # (counted replicas, block, needed)

@@ -477,3 +477,19 @@ def test_one_ticks_copies_spread_over_targets_that_looked_equal() -> None:
     assert sum(targets.values()) == 30
     assert set(targets) == {"dn2", "dn3", "dn4"}
     assert max(targets.values()) - min(targets.values()) <= 1, targets
+
+
+def test_a_whole_namespace_to_check_is_looked_at_a_share_a_tick() -> None:
+    """Safe mode left: every block is checked, but at most `max_per_tick` a round, so the
+    namenode's lock is never held for the whole namespace at once; none is forgotten."""
+    c = Cluster(["a", "b", "c"], max_streams=100)
+    c.queue.max_per_tick = 10
+    for block_id in range(1, 26):  # each one replica short
+        c.block(block_id, 2, holders=["a"])
+    copied: list[int] = []
+    for tick in range(6):  # arrivals are looked at again too: a few more rounds
+        decisions = c.compute(float(tick))
+        assert len(decisions) <= 10
+        copied += [d.block_id for d in replicates(decisions)]
+        c.carry_out(decisions)
+    assert sorted(copied) == list(range(1, 26))
