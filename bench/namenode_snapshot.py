@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from common import append_result, run_in_workdir, workdir_options
+from safemode_reports import image
 
 from coord.machine import CoordMachine
 from namenode import commands as c
@@ -44,18 +45,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "namenode_snapshot.jsonl
 
 
 def namespace_image(files: int) -> bytes:
-    machine = NamespaceMachine(threading.RLock())
-    ns = machine.ns
-    for i in range(files):
-        folder = f"/data/{i // 1000:05d}"
-        if i % 1000 == 0:
-            ns.apply(c.Mkdirs(folder, 1, "bench", "supergroup"))
-        path = f"{folder}/part-{i:08d}"
-        ns.apply(c.StartFile(path, "w", 1, "bench", "supergroup", 3, 128 << 20))
-        ns.apply(c.AddBlock(path, "w"))
-        ns.apply(c.CompleteFile(path, "w", 2, 1000))
-    machine.applied_index = 1
-    return replicated(Services(machine, CoordMachine())).snapshot()
+    """A namespace image of `files` one-block files (`safemode_reports.image`)."""
+    return image(files)[0]
 
 
 def run(directory: Path, image: bytes, args: argparse.Namespace, off_loop: bool) -> dict[str, Any]:
