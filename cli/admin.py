@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -102,13 +103,15 @@ def report_lines(
             )
             status = {"LIVE": "Normal", "DEAD": "Normal", "DECOMMISSIONING":
                       "Decommission in progress", "DECOMMISSIONED": "Decommissioned"}  # fmt: skip
+            address = urlsplit(n["url"])
             lines += [
-                f"Name: {n['url']} ({n['id']})",
+                f"Name: {address.netloc} ({n['id']})",
+                f"Hostname: {address.hostname}",
                 f"Rack: {n['rack']}",
                 f"Decommission Status : {status[n['state']]}",
                 *_capacity_lines(n["capacity"], n["used"], n["remaining"], present=False),
-                f"Blocks: {n['blocks']}",
                 f"Last contact: {contact}",
+                f"Num of Blocks: {n['blocks']}",
                 "",
             ]
     return lines
@@ -121,16 +124,22 @@ def _capacity_lines(capacity: int, used: int, remaining: int, *, present: bool) 
     def pct(n: int) -> str:
         return f"{100 * n / capacity:.2f}%" if capacity else "0.00%"
 
-    lines = [f"Configured Capacity: {size(capacity)}"]
-    if present:  # what HDFS can use: its own bytes and what is free
-        lines.append(f"Present Capacity: {size(used + remaining)}")
-    else:
-        lines.append(f"Non DFS Used: {size(max(0, capacity - used - remaining))}")
-    lines += [f"DFS Remaining: {size(remaining)}", f"DFS Used: {size(used)}",
-              f"DFS Used%: {pct(used)}"]  # fmt: skip
-    if not present:
-        lines.append(f"DFS Remaining%: {pct(remaining)}")
-    return lines
+    if present:  # the summary: what HDFS can use, its own bytes and what is free
+        return [
+            f"Configured Capacity: {size(capacity)}",
+            f"Present Capacity: {size(used + remaining)}",
+            f"DFS Remaining: {size(remaining)}",
+            f"DFS Used: {size(used)}",
+            f"DFS Used%: {pct(used)}",
+        ]
+    return [  # a datanode's lines, in HDFS's per-node order
+        f"Configured Capacity: {size(capacity)}",
+        f"DFS Used: {size(used)}",
+        f"Non DFS Used: {size(max(0, capacity - used - remaining))}",
+        f"DFS Remaining: {size(remaining)}",
+        f"DFS Used%: {pct(used)}",
+        f"DFS Remaining%: {pct(remaining)}",
+    ]
 
 
 def _quota_each(folders: list[str], dir: Path | None, **quota: int) -> None:

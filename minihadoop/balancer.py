@@ -156,6 +156,7 @@ class Balancer:
 
     def run(self, max_idle: int = 5) -> bool:
         """Balance; True when the cluster is balanced, False when it can move no more."""
+        self.fs.balancer_move([])  # a superuser's, as HDFS's: anybody else stops here
         idle = 0
         iteration = 0
         while True:

@@ -376,7 +376,7 @@ class FileSystem:
             skiptrash=_flag(skip_trash),
         )
         if not answer["boolean"]:
-            raise FileNotFoundError_(f"No such file or folder: {paths.normalize(path)}")
+            raise FileNotFoundError_(f"File does not exist: {paths.normalize(path)}")
         trash: str | None = answer.get("trash")
         return trash
 
@@ -566,9 +566,8 @@ class FileSystem:
 
     def balancer_move(self, moves: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
         """Have the namenode move replicas (block, source, target): a copy, then the
-        source's replica deleted. The moves it refused, with why. A superuser's."""
-        if not moves:
-            return []
+        source's replica deleted. The moves it refused, with why. A superuser's: no moves
+        asks only that, and raises AccessControlError for anybody else."""
         body = {"moves": [{"block_id": b, "source": s, "target": t} for b, s, t in moves]}
         # A repeat would be refused move by move ("being copied already"): safe to send again.
         response = self._nn("POST", "/nn/v1/balancer/moves", Replay.SAFE, json=body)

@@ -42,6 +42,7 @@ from minihadoop.errors import (
     MiniHadoopError,
     NotEnoughReplicasError,
     PathIsNotEmptyDirectoryError,
+    QuotaExceededError,
     RecoveryInProgressError,
     SafeModeError,
     StandbyError,
@@ -777,11 +778,14 @@ class Namesystem:
             cmd = c.MoveToTrash(path, f"{trash}/Current", self._now_ms(), user, INHERIT)
         try:
             result = self._submit(cmd, session)
-        except AccessControlError as exc:
+        except (AccessControlError, QuotaExceededError) as exc:
             if not isinstance(cmd, c.MoveToTrash):
                 raise
-            # Hadoop's words: the user may lack a home (the trash's) or the right to move.
-            raise AccessControlError(f"Failed to move to trash: {path}: {exc.message}") from None
+            # Hadoop's words: the user may lack a home (the trash's) or the right to move, or
+            # the trash's folders would take the home past its quota; -skipTrash still works.
+            raise type(exc)(
+                f"Failed to move to trash: {path}: {exc.message}. Consider using -skipTrash option"
+            ) from None
         return bool(result), result if isinstance(result, str) else None
 
     def _check_trashable(self, path: str, recursive: bool) -> None:

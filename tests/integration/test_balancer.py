@@ -22,8 +22,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 MiB = 1 << 20
 
 
-def balance(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+def balance(
+    cluster: LocalCluster, *args: str, user: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MINIHADOOP_HOME": str(cluster.directory)}
+    if user is not None:
+        env["MINIHADOOP_USER"] = user
     env.pop("MINIHADOOP_NAMENODE", None)
     return subprocess.run(
         [sys.executable, "-m", "cli", "admin", "balance", *args],
@@ -96,3 +100,9 @@ def test_two_new_datanodes_are_filled_without_lowering_any_replication(
     # Run again: nothing to do. Stopped and run again is the same: it keeps no state.
     again = balance(cluster)
     assert again.returncode == 0 and "Iteration" not in again.stdout, again.stdout
+
+    # Only a superuser balances, as in HDFS: anybody else is refused before anything moves,
+    # even on a cluster with nothing to do.
+    refused = balance(cluster, user="mallory")
+    assert refused.returncode == 1 and "Superuser privilege is required" in refused.stderr
+    assert "Iteration" not in refused.stdout and "balanced" not in refused.stdout

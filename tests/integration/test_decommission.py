@@ -7,6 +7,7 @@ import json
 import os
 import signal
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -63,7 +64,15 @@ def test_decommissioned_only_when_fully_replicated_elsewhere_and_after_a_restart
     report = run(cluster.directory, "admin", "report").stdout
     assert "Live datanodes (3):" in report and "Decommissioning datanodes (1):" in report
     section = report.split("Decommissioning datanodes (1):", 1)[1]
-    assert f"Name: {victim} (" in section and "Decommission Status : Decommissioned" in section
+    assert f"Name: {urlsplit(victim).netloc} (" in section
+    assert "Decommission Status : Decommissioned" in section
+    # Each node's lines in HDFS's order, so a script reading them by position works.
+    order = ["Name:", "Hostname:", "Rack:", "Decommission Status :", "Configured Capacity:",
+             "DFS Used:", "Non DFS Used:", "DFS Remaining:", "DFS Used%:", "DFS Remaining%:",
+             "Last contact:", "Num of Blocks:"]  # fmt: skip
+    node = section.strip().split("\n\n", 1)[0].splitlines()
+    assert [line.split(" ")[0] for line in node] == [o.split(" ")[0] for o in order]
+    assert all(line.startswith(o) for line, o in zip(node, order, strict=True)), node
     assert "Missing blocks: 0" in report and "Under replicated blocks: 0" in report
     assert "Live datanodes" not in run(cluster.directory, "admin", "report", "-dead").stdout
     picked = json.loads(run(cluster.directory, "admin", "report", "-live", "--json").stdout)

@@ -104,9 +104,19 @@ def test_quotas_are_set_shown_enforced_and_kept(make_cluster: Callable[..., Loca
     cluster.wait_for_datanodes(1)
     assert count_q(cluster, "/user/alice")[:4] == ["3", "0", "none", "inf"]
     assert count_q(cluster, "/proj")[:4] == ["10", "8", "10240", "5240"]
+    with (
+        FileSystem.from_cluster(cluster.directory, user="alice") as alice,
+        pytest.raises(NSQuotaExceededError),
+    ):
+        alice.write_bytes("/user/alice/c", b"c")
+    # A full home cannot take the trash's folders: rm says so in Hadoop's words, changes
+    # nothing, and -skipTrash still deletes.
+    done = cli(cluster, "alice", "fs", "rm", "a")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "Failed to move to trash: /user/alice/a: The NameSpace quota" in done.stderr
+    assert "Consider using -skipTrash option" in done.stderr
     with FileSystem.from_cluster(cluster.directory, user="alice") as alice:
-        with pytest.raises(NSQuotaExceededError):
-            alice.write_bytes("/user/alice/c", b"c")
+        assert sorted(s.name for s in alice.ls("/user/alice")) == ["a", "b"]
         alice.rm("/user/alice/a", skip_trash=True)
         alice.write_bytes("/user/alice/c", b"c")  # room again
     assert cli(cluster, ADMIN, "admin", "clrquota", "/user/alice").returncode == 0
