@@ -343,16 +343,22 @@ def _internal(system: Namesystem, tokens: TokenStore, auth: Any) -> APIRouter:
     # Every datanode calls these every few seconds, and after every block it receives.
 
     @router.post("/heartbeat", response_model=HeartbeatResponse)
-    def heartbeat(req: HeartbeatRequest) -> Response:
+    async def heartbeat(req: HeartbeatRequest) -> Response:
+        # On the event loop, not a pool thread: it takes no lock and does microseconds of
+        # work, so a thousand nodes' beats never queue for threads held by slower calls.
         return json_response(system.heartbeat(req))
 
+    # Reports queue for the one thread that processes them in batches (`ReportQueue`):
+    # the request waits for its answer without holding one of the server's threads.
+
     @router.post("/block_report", response_model=HeartbeatResponse)
-    def block_report(req: BlockReportRequest) -> Response:
-        return json_response(system.block_report(req))
+    async def block_report(req: BlockReportRequest) -> Response:
+        done = system.reports.submit(lambda: system.block_report(req))
+        return json_response(await asyncio.wrap_future(done))
 
     @router.post("/incremental_report", response_model=dict[str, bool])
-    def incremental_report(req: IncrementalReportRequest) -> Response:
-        system.incremental_report(req)
+    async def incremental_report(req: IncrementalReportRequest) -> Response:
+        await asyncio.wrap_future(system.reports.submit(lambda: system.incremental_report(req)))
         return json_response({"boolean": True})
 
     @router.post("/delegation/check")

@@ -10,10 +10,17 @@ not yet reported (`schedule` / `received`). Its `view` counts them as transfers 
 and takes their bytes off its free space: between two heartbeats every node's reported
 numbers stand still, and without this every block of a burst would go to the same node.
 A scheduled write never reported (the writer died) stops counting after `SCHEDULED_TTL`.
+
+Heartbeats are the one call made without the namesystem's lock (a thousand nodes send one
+every few seconds, and none should wait behind a replication round): `heartbeat` only
+stores plain fields and takes commands from the node's deque, each of which is one atomic
+step, so it cannot tear what the locked callers do. Everything else, stale scheduled writes
+included (`forget_stale`, on the monitor's tick), happens under the lock.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -34,7 +41,7 @@ class DatanodeDescriptor:
     used: int = 0
     remaining: int = 0
     active_transfers: int = 0
-    commands: list[Command] = field(default_factory=list)
+    commands: deque[Command] = field(default_factory=deque)
     # block id -> (bytes, when): writes this node was chosen for, not yet reported received
     scheduled: dict[int, tuple[int, float]] = field(default_factory=dict)
     scheduled_bytes: int = 0  # their sum, kept as they come and go: views are built often
@@ -112,15 +119,21 @@ class DatanodeRegistry:
         return node
 
     def heartbeat(self, req: HeartbeatRequest, now: float) -> DatanodeDescriptor | None:
-        """Record a heartbeat; None when the node must register first."""
+        """Record a heartbeat; None when the node must register first. Safe without the
+        namesystem's lock (see the module's note): plain stores, nothing iterated."""
         node = self.nodes.get(req.datanode_id)
         if node is None or node.state is DatanodeState.DEAD:
             return None
         node.last_heartbeat = now
         node.capacity, node.used, node.remaining = req.capacity, req.used, req.remaining
         node.active_transfers = req.active_transfers
-        node.forget_stale(now)
         return node
+
+    def forget_stale(self, now: float) -> None:
+        """Scheduled writes never reported within `SCHEDULED_TTL` stop counting."""
+        for node in list(self.nodes.values()):
+            if node.scheduled:
+                node.forget_stale(now)
 
     def expire(self, now: float) -> list[DatanodeDescriptor]:
         """Declare nodes silent for too long dead; the ones newly dead."""
@@ -151,9 +164,12 @@ class DatanodeRegistry:
 
     def take_commands(self, datanode_id: str, limit: int = 100) -> list[Command]:
         node = self.nodes.get(datanode_id)
-        if node is None:
-            return []
-        out, node.commands = node.commands[:limit], node.commands[limit:]
+        out: list[Command] = []
+        while node is not None and len(out) < limit:
+            try:  # one atomic pop at a time: a command queued meanwhile is never lost
+                out.append(node.commands.popleft())
+            except IndexError:
+                break
         return out
 
     def by_url(self) -> dict[str, DatanodeDescriptor]:

@@ -85,6 +85,7 @@ from namenode.namespace import Directory, Effects, File, Namespace, PendingFile
 from namenode.permissions import AS, NOBODY, READ, WRITE, Caller, Checker
 from namenode.placement import NodeView, make_policy, order_for_reader
 from namenode.replication import Delete, Replicate, ReplicationQueue
+from namenode.reportqueue import ReportQueue
 from namenode.safemode import SafeMode
 from namenode.services import Services, coord_command, fenced_command, replicated
 from raft.config import Config, NotLeaderError
@@ -229,6 +230,10 @@ class Namesystem:
         self._stopping = threading.Event()
         threading.Thread(
             target=self.locks.run, args=(self._stopping,), name="lock-leases", daemon=True
+        ).start()
+        self.reports = ReportQueue(self.lock)
+        threading.Thread(
+            target=self.reports.run, args=(self._stopping,), name="block-reports", daemon=True
         ).start()
         if self.single:
             self._become_leader()
@@ -1019,11 +1024,12 @@ class Namesystem:
                 self._start_decommission(node)
 
     def heartbeat(self, req: HeartbeatRequest) -> HeartbeatResponse:
-        with self.lock:
-            node = self.datanodes.heartbeat(req, self.clock())
-            if node is None:
-                return self._reply([Command(kind="register")])
-            return self._reply(self._commands_for(node.id))
+        """Without the lock, as HDFS keeps heartbeats off its namesystem lock: a beat must
+        not wait behind a replication round (`DatanodeRegistry` says why this is safe)."""
+        node = self.datanodes.heartbeat(req, self.clock())
+        if node is None:
+            return self._reply([Command(kind="register")])
+        return self._reply(self._commands_for(node.id))
 
     def block_report(self, req: BlockReportRequest) -> HeartbeatResponse:
         """A datanode's full list of replicas: the truth about what it holds."""
@@ -1098,6 +1104,7 @@ class Namesystem:
         self._follow_role()
         with self.lock:
             now = self.clock()
+            self.datanodes.forget_stale(now)
             for node in self.datanodes.expire(now):
                 lost = self.blocks.remove_node(node.id)
                 self.replication.check(lost)
@@ -1143,7 +1150,8 @@ class Namesystem:
                 self.active = True
                 self.active_since = self.clock()
                 for node in self.datanodes.live().values():
-                    node.commands[:] = [Command(kind="report")]
+                    node.commands.clear()
+                    node.commands.append(Command(kind="report"))
             self._event("ha", f"{self.node_id} is the active namenode (term {self.term})")
         elif not leading and self.active:
             with self.lock:

@@ -96,6 +96,8 @@ def metric_figures(system: Namesystem, now: float) -> dict[str, tuple[str, Any]]
         "missing_blocks": ("Blocks with no live replica", s["missing"]),
         "corrupt_blocks": ("Blocks whose only replicas are corrupt", s["corrupt"]),
         "pending_replications": ("Replica copies under way", s["pending_replications"]),
+        "block_reports_queued": ("Block reports waiting for the processing thread",
+                                 system.reports.pending()),
         "datanodes": ("Datanodes by state", {k.lower(): v for k, v in states.items()}),
         "safemode": ("1 while in safe mode", int(s["safemode"])),
         "raft_term": ("This namenode's Raft term", ha["term"]),

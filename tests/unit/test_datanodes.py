@@ -163,4 +163,4 @@ def test_expire_resets_transfers_of_the_dead(reg: DatanodeRegistry) -> None:
     beat(reg, "dn1", 1.0, active_transfers=4)
     (dead,) = reg.expire(100.0)
     assert dead.active_transfers == 0
-    assert dead.commands == []
+    assert not dead.commands
