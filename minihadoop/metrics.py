@@ -16,7 +16,10 @@ a Prometheus server scrapes it without the cluster token.
 
 from __future__ import annotations
 
+import gc
+import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -50,6 +53,37 @@ WEBHDFS_OPS = frozenset(
 )
 Collect = Callable[[], Iterable[Metric]]
 
+# Python's cycle collector stops every thread while it runs, for a time that grows with the
+# objects alive (a namenode's namespace and block map are millions): like the JVM's GC time
+# in Hadoop's metrics, its pauses are measured. One callback for the process, feeding every
+# daemon's histogram (tests run several daemons in one process).
+_GC_HISTOGRAMS: weakref.WeakSet[Histogram] = weakref.WeakSet()
+_gc_started = 0.0
+LONG_GC_PAUSE = 0.1  # seconds: a pause this long is logged
+
+
+def _gc_callback(phase: str, info: dict[str, int]) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+        return
+    paused = time.perf_counter() - _gc_started
+    generation = info.get("generation", 0)
+    for histogram in list(_GC_HISTOGRAMS):
+        histogram.labels(str(generation)).observe(paused)
+    log = logging.getLogger("minihadoop.gc")
+    # Hadoop's JvmPauseMonitor says the same of the JVM's; only where logging is set up
+    # (a daemon), not through logging's last-resort printer in any process importing this.
+    if paused >= LONG_GC_PAUSE and log.hasHandlers():
+        log.warning(
+            "a garbage collection paused every thread for %.0f ms (generation %d, %d objects "
+            "freed, %d still watched)", 1000 * paused, generation, info.get("collected", 0),
+            len(gc.get_objects()),
+        )  # fmt: skip
+
+
+gc.callbacks.append(_gc_callback)
+
 
 class Metrics:
     """One daemon's metrics: `daemon` names it in every figure (``minihadoop_namenode_…``)."""
@@ -63,6 +97,12 @@ class Metrics:
         self.latency = self.histogram(
             "http_request_duration_seconds", "Time to answer a request, by operation", ["op"]
         )
+        self.gc_pauses = self.histogram(
+            "gc_pause_seconds",
+            "Time every thread stood still for Python's cycle collector, by generation",
+            ["generation"],
+        )
+        _GC_HISTOGRAMS.add(self.gc_pauses)
         if collect is not None:
             self.registry.register(_Callback(collect))
 

@@ -22,7 +22,7 @@ log = logging.getLogger("minihadoop.namenode")
 def build_app(
     name_dir: Path, settings: Settings, host: str = "127.0.0.1", ports: list[int] | None = None
 ) -> FastAPI:
-    system = Namesystem(name_dir, settings)
+    system = Namesystem(name_dir, settings, settle_heap=True)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import contextvars
+import gc
 import getpass
 import logging
 import os
@@ -151,8 +152,14 @@ class Namesystem:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        settle_heap: bool = False,
     ) -> None:
+        """`settle_heap`: a daemon's namenode, alone in its process, freezes its heap once
+        loaded (`_settle_heap`); tests, many namenodes to a process, do not."""
         self.settings = settings
+        self.settle_heap = settle_heap
+        if settle_heap:  # no collections while the image loads: `_settle_heap` does one
+            gc.disable()
         self.keys = Keys.derive(settings.token)
         self.name_dir = name_dir
         self.clock = clock
@@ -238,6 +245,8 @@ class Namesystem:
         if self.single:
             self._become_leader()
         self._event("namenode", f"started; {self.host.applied - restored} edits replayed")
+        if self.settle_heap:
+            _settle_heap()  # the namespace is loaded now
         self.tick()
 
     @property
@@ -1209,6 +1218,8 @@ class Namesystem:
 
     def _left_safemode(self) -> None:
         self._event("safemode", "left safe mode")
+        if self.settle_heap:
+            _settle_heap()  # the block map is filled now
         self.replication.check(self.ns.complete_block_ids())
         for node_id, block_id in sorted(self._postponed_invalid):
             if self.ns.block_record(block_id) is None:
@@ -1434,6 +1445,27 @@ class Namesystem:
 def _terminate(reason: str) -> None:
     logging.getLogger("minihadoop.namenode").critical("stopping the namenode: %s", reason)
     os._exit(1)
+
+
+YOUNG_GC_THRESHOLD = 10_000
+
+
+def _settle_heap() -> None:
+    """Move every object alive now out of the cycle collector's sight (`gc.freeze`). The
+    namespace and the block map are millions of objects; a full collection walks them all,
+    and every thread — heartbeats included — stands still for it: 0.25-0.5 s at 333,000
+    blocks. Freezing them once they are loaded (at start, and when safe mode is left, the
+    block map filled) spares that walk. Nothing leaks by it: a frozen object is still freed
+    when its last reference goes, and the namespace and block map are trees of dicts, sets
+    and slotted records, with no cycles for the collector to find.
+
+    The young generation's threshold goes from 700 allocations to 10,000 too: a report of
+    1,000 replicas parses into 1,000 objects, and with the old threshold the reports of a
+    restart set off a full collection about every half second."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
+    gc.enable()
 
 
 def _delete_command(block_id: int) -> Command:

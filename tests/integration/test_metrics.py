@@ -94,6 +94,9 @@ def test_every_daemon_serves_figures_that_follow_the_cluster(
     assert ("minihadoop_namenode_http_requests_total",
             (("op", "webhdfs other"), ("status", "400"))) in nn  # fmt: skip
 
+    # The namenode froze its loaded heap (a full collection, then gc.freeze): timed.
+    assert nn[("minihadoop_namenode_gc_pause_seconds_count", (("generation", "2"),))] >= 1
+
     dn, page = scrape(cluster.daemon("datanode-0").url)
     assert dn[("minihadoop_datanode_blocks", ())] >= blocks  # replication 2 of 2 nodes
     assert dn[("minihadoop_datanode_registered", ())] == 1
