@@ -54,6 +54,7 @@ bench: bench-install
 	$(PY) bench/namenode_failover.py
 	$(PY) bench/namenode_snapshot.py
 	$(PY) bench/safemode_reports.py
+	$(PY) bench/report_cost.py
 	for n in 100 300 1000; do $(PY) bench/scale.py --datanodes $$n --files $$((n * 333)); done
 	$(PY) bench/lock_service.py
 	$(PY) bench/report.py
