@@ -131,7 +131,7 @@ class DatanodeRegistry:
 
     def forget_stale(self, now: float) -> None:
         """Scheduled writes never reported within `SCHEDULED_TTL` stop counting."""
-        for node in list(self.nodes.values()):
+        for node in self.nodes.values():  # under the lock: no node comes or goes meanwhile
             if node.scheduled:
                 node.forget_stale(now)
 

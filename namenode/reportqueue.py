@@ -28,7 +28,7 @@ class ReportQueue:
         self.lock = lock
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
-        self.batches = 0  # how many times the lock was taken: for tests and metrics
+        self.batches = 0  # how many times the lock was taken (tests read it)
 
     def submit(self, work: Callable[[], Any]) -> Future[Any]:
         """Queue `work` (run under the lock); its answer, or its exception, in the future."""
