@@ -7,7 +7,7 @@ BENCH_STAMP := $(VENV)/.bench-installed-stamp
 
 .PHONY: install demo test test-fast soak lint format bench bench-install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py mapreduce/_collect.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -14,7 +14,8 @@ For each `--sizes` entry (MiB), on a corpus from `corpus.py` (generated once, th
   JVM and Python workers are children of this process, so they are in the memory figures.
   Dask and pyspark run only when importable (the `bench` extra, `make bench-install`); a
   printed note says when they are skipped.
-* **minihadoop** — `Job(mapper, reducer, combiner=reducer, num_reducers=2).run()` on a local
+* **minihadoop** — `Job(mapper, mapreduce.sum, combiner=mapreduce.sum, num_reducers=2).run()`
+  (with `--reducer own`: the hand-written summing `reducer` below as both) on a local
   cluster (namenode, 3 datanodes, job tracker, 3 workers with their default slots, one per
   core) started after the baselines, with 64 MiB blocks and replication 1 (keeps the upload
   cheap; a map reads one replica anyway). Heartbeats are the defaults of `minihadoop cluster
@@ -85,8 +86,10 @@ import httpx
 from common import TreeSampler, git_commit, run_in_workdir, workdir_options
 from jobprofile import StackSampler, phases, py_spy, wall_split
 
+import mapreduce
 from mapreduce import Job
 from mapreduce.job import JobResult
+from mapreduce.serialization import Reducer
 from minihadoop.config import Settings
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -137,6 +140,9 @@ def mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
 
 def reducer(word: str, counts: Iterable[int]) -> Iterator[tuple[str, int]]:
     yield word, sum(counts)
+
+
+REDUCERS_BY_NAME: dict[str, Reducer] = {"builtin": mapreduce.sum, "own": reducer}
 
 
 # --- plain Python -------------------------------------------------------------------------------
@@ -405,11 +411,13 @@ def counters_text(counters: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def run_job(cluster: LocalCluster, remote: str, output: str) -> JobResult:
+def run_job(
+    cluster: LocalCluster, remote: str, output: str, reduce_with: Reducer = mapreduce.sum
+) -> JobResult:
     job = Job(
         mapper,
-        reducer,
-        combiner=reducer,
+        reduce_with,
+        combiner=reduce_with,
         inputs=[remote],
         output=output,
         num_reducers=REDUCERS,
@@ -462,7 +470,10 @@ def measure_minihadoop(
                 flush=True,
             )
             for i in range(args.repeat):
-                result = measure(m, functools.partial(run_job, cluster, remote, f"/bench/out-{i}"))
+                job = functools.partial(
+                    run_job, cluster, remote, f"/bench/out-{i}", REDUCERS_BY_NAME[args.reducer]
+                )
+                result = measure(m, job)
                 report_job(result, m.runs[-1].seconds)
                 info.jobs.append(
                     {
@@ -496,7 +507,7 @@ def profile_job(
     sampler = StackSampler(os.getpid(), output, args.profile_rate, executable)
     with TreeSampler() as tree, sampler:
         start = time.perf_counter()
-        result = run_job(cluster, remote, "/bench/out-profiled")
+        result = run_job(cluster, remote, "/bench/out-profiled", REDUCERS_BY_NAME[args.reducer])
         seconds = time.perf_counter() - start
     if not result.ok or not sampler.samples:
         why = result.error if not result.ok else f"py-spy wrote nothing: {sampler.error}"
@@ -714,6 +725,7 @@ def run_size(args: argparse.Namespace, work: Path, size_mb: int) -> tuple[bool, 
                 "datanodes": DATANODES,
                 "settings": CLUSTER_SETTINGS,
                 "reducers": REDUCERS,
+                "reducer": args.reducer,
                 "slots": cluster.slots,
                 "start_s": cluster.start_s,
                 "upload_s": cluster.upload_s,
@@ -743,6 +755,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="one more minihadoop run per size under py-spy, for the stage breakdown",
+    )
+    parser.add_argument(
+        "--reducer",
+        choices=["builtin", "own"],
+        default="builtin",
+        help="minihadoop's reducer and combiner: mapreduce.sum (default), or the hand-written "
+        "`reducer` above (the per-key list path)",
     )
     parser.add_argument(
         "--profile-rate", type=int, default=20, help="py-spy samples per second (default 20)"

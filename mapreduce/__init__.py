@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mapreduce.aggregates import max as max
+    from mapreduce.aggregates import min as min
+    from mapreduce.aggregates import sum as sum
     from mapreduce.counters import counter
     from mapreduce.job import Job, JobResult, RunningJob
     from mapreduce.protocol import JobState
@@ -24,6 +27,10 @@ _LAZY = {
     "counter": "mapreduce.counters",
     "context": "mapreduce.taskcontext",
     "TaskContext": "mapreduce.taskcontext",
+    # Built-in reducers. Not in __all__: `from mapreduce import *` must not shadow builtins.
+    "sum": "mapreduce.aggregates",
+    "min": "mapreduce.aggregates",
+    "max": "mapreduce.aggregates",
 }
 
 

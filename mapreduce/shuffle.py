@@ -38,6 +38,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
+from mapreduce import aggregates, collect
+from mapreduce.aggregates import Aggregate
 from mapreduce.partition import default_partition
 from mapreduce.streaming import StreamCommand
 
@@ -49,6 +51,7 @@ FRAME_GROUPS = 4096
 MERGE_FACTOR = 64  # runs merged at once (Hadoop's io.sort.factor): bounds open files
 _LENGTH = struct.Struct("<Q")
 _KEY = itemgetter(0)
+_MISSING = object()
 
 
 class MapOutputError(Exception):
@@ -192,38 +195,67 @@ class MapOutputBuffer:
         # Hadoop Streaming's does, not per key: the in-memory combining is for functions.
         self.stream_combiner = combiner if isinstance(combiner, StreamCommand) else None
         self.combiner = None if self.stream_combiner else combiner
+        # A built-in combiner (`mapreduce.sum`, ...) is folded in as records arrive: one
+        # running result per key in `_folded` instead of a list of values in `_groups`.
+        self.aggregate = combiner if isinstance(combiner, Aggregate) else None
+        self._folded: dict[Any, Any] = {}
+        self._folded_in = 0  # records folded into `_folded` since the last spill
         self.partitioner = partitioner or default_partition
         self.counters: Counter[str] = counters if counters is not None else Counter()
         self.records = 0  # buffered now
         self.output_records = 0  # added in all
-        self._groups: defaultdict[Any, list[Any]] = defaultdict(list)
+        self._groups: dict[Any, list[Any]] = {}
         self._spills: list[list[Path]] = [[] for _ in range(num_partitions)]
         self._spill_count = 0
         self._combine_on_merge = True  # False once the combiner emitted a foreign key
 
     def add(self, key: Any, value: Any) -> None:
-        self._groups[key].append(value)
-        self.records += 1
-        self.output_records += 1
-        if self.records >= self.limit:
-            self._full()
+        self.add_all([(key, value)])
 
     def add_all(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         """Add every `(key, value)` of `pairs`, spilling whenever the buffer is full."""
         pairs = iter(pairs)
+        if self.aggregate is not None:
+            self._fold_all(pairs)
+            return
         while True:
-            groups = self._groups
             room = self.limit - self.records
-            n = 0
-            # enumerate and islice count and stop in C: the loop body is the whole
-            # per-record cost.
-            for n, (key, value) in enumerate(islice(pairs, room), 1):  # noqa: B007
-                groups[key].append(value)
+            n = collect.collect(self._groups, pairs, room)
             self.records += n
             self.output_records += n
             if n < room:
                 return
             self._full()
+
+    def _fold_all(self, pairs: Iterator[tuple[Any, Any]]) -> None:
+        """`add_all` with a built-in combiner: each value folded into its key's result at
+        once, spilling when `limit` keys are held."""
+        assert self.aggregate is not None
+        aggregate = self.aggregate
+        loop = collect.fold_sum if aggregate is aggregates.sum else self._fold_py
+        # Each pair adds at most one key, so a batch of `limit - len` cannot overshoot;
+        # the floor keeps batches long when the keys are many but the pairs repeat them.
+        floor = max(1, self.limit // 8)
+        while True:
+            room = max(self.limit - len(self._folded), floor)
+            n = loop(self._folded, pairs, room)
+            self._folded_in += n
+            self.output_records += n
+            self.records = len(self._folded)
+            if self.records >= self.limit:
+                self._write_spill()
+            if n < room:
+                return
+
+    def _fold_py(self, folded: dict[Any, Any], pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
+        """`collect.fold_sum`'s loop for any other built-in (min, max)."""
+        assert self.aggregate is not None
+        fold, start, get, missing = self.aggregate.fold, self.aggregate.start, folded.get, _MISSING
+        n = 0
+        for n, (key, value) in enumerate(islice(pairs, limit), 1):  # noqa: B007
+            acc = get(key, missing)
+            folded[key] = start(value) if acc is missing else fold(acc, value)
+        return n
 
     def _full(self) -> None:
         """The buffer holds `limit` records. With a combiner, combine them in memory first
@@ -239,16 +271,23 @@ class MapOutputBuffer:
     def spill(self) -> None:
         """Write what is buffered (combined first) as one sorted run per partition; none for
         partitions without records."""
-        if self.combiner is not None:
+        if self.combiner is not None and self.aggregate is None:
             self._combine_buffer()
         self._write_spill()
 
     def _write_spill(self) -> None:
-        if not self._groups:
+        groups: dict[Any, list[Any]]
+        if self._folded:  # a built-in combiner's results: one value per key
+            groups = {key: [value] for key, value in self._folded.items()}
+            self.counters["COMBINE_INPUT_RECORDS"] += self._folded_in
+            self.counters["COMBINE_OUTPUT_RECORDS"] += len(groups)
+            self._folded, self._folded_in = {}, 0
+        elif self._groups:
+            groups = self._groups
+            self._groups = {}
+        else:
             return
-        groups: dict[Any, list[Any]] = self._groups
-        records = self.records
-        self._groups = defaultdict(list)
+        records = len(groups) if self.aggregate is not None else self.records
         self.records = 0
         spill = self._spill_count
         for r, keys in enumerate(self._partition(groups)):
@@ -336,7 +375,7 @@ class MapOutputBuffer:
         if elsewhere:
             self._combine_on_merge = False
             for k, v in elsewhere:
-                groups[k].append(v)
+                groups.setdefault(k, []).append(v)
             records_out += len(elsewhere)
         self.records += records_out - records_in
         self.counters["COMBINE_INPUT_RECORDS"] += records_in

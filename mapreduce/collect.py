@@ -1,0 +1,64 @@
+"""The map side's per-record loops: where every pair a mapper emits goes.
+
+They are a map's hot path (a word count's 64 MiB split is ~9 million pairs), so each is a
+tight loop over up to `limit` pairs that returns how many it consumed: fewer only when the
+pairs ran out. `MapOutputBuffer` calls them between its checks for a full buffer.
+
+* `collect(groups, pairs, limit)` — ``groups.setdefault(key, []).append(value)``: a job
+  with no combiner, or a combiner of the user's.
+* `fold_sum(folded, pairs, limit)` — ``folded[key] = folded.get(key, 0) + value``: a job
+  whose combiner is `mapreduce.sum`.
+
+Both exist twice: compiled (`mapreduce._collect`, built from ``_collect.c`` at install when
+a C compiler is there) and in pure Python below, with the same results and errors. The
+compiled ones are used when they were built: they save ~15 % of a word count's map CPU by
+not running bytecode per pair. `IMPLEMENTATION` says which are in use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from itertools import islice
+from typing import Any
+
+Loop = Callable[[dict[Any, Any], Iterator[tuple[Any, Any]], int], int]
+
+
+def collect_py(groups: dict[Any, list[Any]], pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
+    n = 0
+    get = groups.get
+    # enumerate and islice count and stop in C: the loop body is the whole per-pair cost.
+    for n, (key, value) in enumerate(islice(pairs, limit), 1):  # noqa: B007
+        values = get(key)
+        if values is None:
+            groups[key] = [value]
+        else:
+            values.append(value)
+    return n
+
+
+def fold_sum_py(folded: dict[Any, Any], pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
+    n = 0
+    get = folded.get
+    for n, (key, value) in enumerate(islice(pairs, limit), 1):  # noqa: B007
+        acc = get(key, 0)
+        try:
+            folded[key] = acc + value
+        except TypeError as exc:
+            raise TypeError(
+                f"mapreduce.sum cannot add the value {value!r} of key {key!r}: {exc}"
+            ) from exc
+    return n
+
+
+collect: Loop = collect_py
+fold_sum: Loop = fold_sum_py
+IMPLEMENTATION = "python"
+try:
+    _collect = importlib.import_module("mapreduce._collect")
+except ImportError:  # not built (no C compiler at install): the loops above
+    pass
+else:
+    collect, fold_sum = _collect.collect, _collect.fold_sum
+    IMPLEMENTATION = "compiled"

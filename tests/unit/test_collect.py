@@ -1,0 +1,207 @@
+"""The map side's per-record loops, compiled and in Python, and the built-in reducers.
+
+Every behaviour is checked on both implementations of `mapreduce.collect`: the compiled one
+must be a drop-in for the Python one, errors included.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from itertools import chain, repeat
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mapreduce
+from mapreduce import collect
+from mapreduce.aggregates import Aggregate
+from mapreduce.serialization import JobFunctions, dumps
+from mapreduce.shuffle import MapOutputBuffer, read_run
+
+
+def _compiled() -> Any:
+    from mapreduce import _collect  # built by `pip install` (setup.py)
+
+    return _collect
+
+
+IMPLS = {
+    "compiled": lambda: (_compiled().collect, _compiled().fold_sum),
+    "python": lambda: (collect.collect_py, collect.fold_sum_py),
+}
+
+
+@pytest.fixture(params=sorted(IMPLS))
+def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """(collect, fold_sum) of one implementation, also installed for `MapOutputBuffer`."""
+    loops = IMPLS[request.param]()
+    monkeypatch.setattr(collect, "collect", loops[0])
+    monkeypatch.setattr(collect, "fold_sum", loops[1])
+    return loops
+
+
+def test_the_compiled_loops_are_built_and_used() -> None:
+    assert _compiled().__file__.endswith(".so")
+    assert collect.IMPLEMENTATION == "compiled"
+
+
+def test_collect_groups_values_in_order_and_stops_at_the_limit(impl: tuple[Any, Any]) -> None:
+    loop, _ = impl
+    pairs = iter([("a", 1), ("b", 2), ("a", 3), ["c", 4], ("a", 5)])  # any 2-iterable
+    groups: dict[Any, list[Any]] = {}
+    assert loop(groups, pairs, 4) == 4
+    assert groups == {"a": [1, 3], "b": [2], "c": [4]}
+    assert next(pairs) == ("a", 5)  # the rest is left for the next call
+    assert loop(groups, pairs, 4) == 0
+
+
+def test_fold_sum_adds_from_zero_as_builtin_sum(impl: tuple[Any, Any]) -> None:
+    _, fold = impl
+    folded: dict[Any, Any] = {}
+    pairs = [("a", 1), ("b", 0.5), ("a", 2), ("b", 0.25), ("c", True)]
+    assert fold(folded, iter(pairs), 100) == 5
+    assert folded == {"a": 3, "b": 0.75, "c": 1}
+    assert type(folded["c"]) is int  # 0 + True, as sum([True]) is 1
+    assert fold(folded, iter([("a", 10)]), 0) == 0 and folded["a"] == 3
+
+
+BAD_PAIRS = [
+    (("a", 1, 2), ValueError, "too many values to unpack (expected 2)"),
+    (("a",), ValueError, "not enough values to unpack (expected 2, got 1)"),
+    (7, TypeError, "cannot unpack non-iterable int object"),
+    ((["unhashable"], 1), TypeError, "unhashable type: 'list'"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "message"), BAD_PAIRS)
+def test_bad_pairs_fail_as_unpacking_does(
+    impl: tuple[Any, Any], bad: Any, error: type[Exception], message: str
+) -> None:
+    for loop in impl:
+        target: dict[Any, Any] = {}
+        with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+            loop(target, iter([("ok", 1), bad]), 10)
+        assert list(target) == ["ok"]  # what came before is kept; nothing of the bad pair
+
+
+def test_a_value_sum_cannot_add_names_its_key(impl: tuple[Any, Any]) -> None:
+    _, fold = impl
+    folded: dict[Any, Any] = {}
+    with pytest.raises(TypeError, match=r"mapreduce.sum cannot add the value 'x' of key 'k'") as e:
+        fold(folded, iter([("k", 1), ("k", "x")]), 10)
+    assert isinstance(e.value.__cause__, TypeError)
+    assert folded == {"k": 1}
+
+
+def test_the_mappers_own_exception_passes_unchanged(impl: tuple[Any, Any]) -> None:
+    class Boom(Exception):
+        pass
+
+    def pairs() -> Iterator[tuple[str, int]]:
+        yield "a", 1
+        raise Boom("mapper failed")
+
+    for loop in impl:
+        with pytest.raises(Boom, match="mapper failed"):
+            loop({}, pairs(), 10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.one_of(st.integers(-3, 3), st.text(max_size=2)),
+            st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=False, width=32)),
+        ),
+        max_size=60,
+    ),
+    limit=st.integers(1, 70),
+)
+def test_compiled_and_python_agree(pairs: list[tuple[Any, Any]], limit: int) -> None:
+    c_collect, c_fold = IMPLS["compiled"]()
+    for compiled, python in ((c_collect, collect.collect_py), (c_fold, collect.fold_sum_py)):
+        a: dict[Any, Any] = {}
+        b: dict[Any, Any] = {}
+        ia, ib = iter(pairs), iter(pairs)
+        while (n := compiled(a, ia, limit)) == limit:
+            assert python(b, ib, limit) == n
+        assert python(b, ib, limit) == n
+        assert repr(a) == repr(b)  # same values of the same types, in the same key order
+
+
+# --- the built-in reducers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "expected"),
+    [("sum", [3, 4, 5], 12), ("min", [3, 1, 5], 1), ("max", [3, 9, 5], 9), ("sum", [], 0)],
+)
+def test_builtins_reduce_as_the_builtin_functions(
+    name: str, values: list[int], expected: int
+) -> None:
+    reducer = getattr(mapreduce, name)
+    assert isinstance(reducer, Aggregate)
+    assert list(reducer("k", values)) == [("k", expected)]
+    assert repr(reducer) == f"mapreduce.{name}"
+
+
+def test_builtins_pickle_by_name_so_workers_recognise_them() -> None:
+    for reducer in (mapreduce.sum, mapreduce.min, mapreduce.max):
+        assert pickle.loads(pickle.dumps(reducer)) is reducer
+        assert cloudpickle.loads(cloudpickle.dumps(reducer)) is reducer
+    shipped = cloudpickle.loads(
+        dumps(JobFunctions(mapper=lambda k, v: [], reducer=mapreduce.sum, combiner=mapreduce.sum))
+    )
+    assert shipped.combiner is mapreduce.sum
+
+
+def test_builtins_are_not_exported_by_star_import() -> None:
+    names: dict[str, Any] = {}
+    exec("from mapreduce import *", names)
+    assert "sum" not in names and "max" not in names and "min" not in names
+
+
+def _final(directory: Path, combiner: Any, pairs: list[tuple[Any, Any]], limit: int) -> Any:
+    buffer = MapOutputBuffer(directory, 2, limit=limit, combiner=combiner)
+    buffer.add_all(pairs)
+    runs = [list(read_run(p)) for p in buffer.finish()]
+    return runs, buffer.counters, buffer.output_records
+
+
+def _own_sum(key: Any, values: list[Any]) -> Iterator[tuple[Any, Any]]:
+    yield key, sum(values)
+
+
+def _own_min(key: Any, values: list[Any]) -> Iterator[tuple[Any, Any]]:
+    yield key, min(values)
+
+
+@pytest.mark.parametrize("limit", [3, 8, 10_000])  # 3 and 8: many spills and merges
+@pytest.mark.parametrize(("builtin", "own"), [("sum", _own_sum), ("min", _own_min)])
+def test_a_builtin_combiner_gives_what_the_users_own_gives(
+    tmp_path: Path, impl: tuple[Any, Any], limit: int, builtin: str, own: Any
+) -> None:
+    words = [f"w{i % 23}" for i in range(400)]
+    pairs = list(zip(words, chain.from_iterable(repeat(range(7), 60)), strict=False))
+    (tmp_path / "own").mkdir()
+    (tmp_path / "builtin").mkdir()
+    own_runs, _, own_n = _final(tmp_path / "own", own, pairs, limit)
+    runs, counters, n = _final(tmp_path / "builtin", getattr(mapreduce, builtin), pairs, limit)
+
+    # The same keys in the same partitions and order, each reducing to the same value.
+    def reduced(runs: Any) -> Any:
+        return [[(k, next(own(k, v))[1]) for k, v in r] for r in runs]
+
+    assert reduced(runs) == reduced(own_runs)
+    assert sorted(k for r in runs for k, _ in r) == sorted(set(words))
+    assert n == own_n == len(pairs)
+    assert counters["COMBINE_INPUT_RECORDS"] >= len(pairs) - 23 * 2
+    if limit == 10_000:
+        assert counters["SPILLS"] == 1 and all(len(v) == 1 for r in runs for _, v in r)
+    else:
+        assert counters["SPILLS"] > 1
