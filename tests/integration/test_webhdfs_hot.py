@@ -133,3 +133,18 @@ def test_open_read_policy_answers_user_name(make_cluster: Callable[..., LocalClu
     assert httpx.get(f"{nn}/webhdfs/v1/hot/d?op=GETFILESTATUS").json()["FileStatus"]["type"] == (
         "DIRECTORY"
     )
+
+
+def test_a_cancelled_token_is_refused_at_once(closed: LocalCluster) -> None:
+    """The namenode remembers which token texts were genuine, not which are live: a token
+    used a moment ago, then cancelled, opens nothing on the next request."""
+    nn = closed._require().namenode
+    url = f"{nn}/webhdfs/v1/user/alice/open.txt?op=GETFILESTATUS&delegation="
+    token = delegation_for(closed, "alice")
+    assert httpx.get(url + token).status_code == 200
+    with FileSystem.from_cluster(closed.directory, user="alice") as alice:
+        alice.cancel_delegation_token(token)
+    hot, regular = hot_and_regular(url + token)
+    assert hot.status_code == 401
+    assert_same(hot, regular)
+    assert "cancelled" in hot.json()["RemoteException"]["message"]
