@@ -1262,27 +1262,30 @@ def namenode_http_section(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, md_table(header, table), "", *NAMENODE_HTTP_FINDINGS.splitlines(), ""]
 
 
-# What the profiles of b253fde said (docs/performance.md keeps it beside the table).
+# What the profiles said (docs/performance.md keeps it beside the table).
 NAMENODE_HTTP_FINDINGS = """\
 Where a stat's CPU went before (py-spy on the namenode under wrk, ~290 us a request): the
 stat itself (lock, permission walk, FileStatus, its dict) ~20 us; FastAPI around it the
 rest: seven middlewares, the router's match over ~60 routes (~10 %), dependency solving
 (~19 %), `json.dumps` and Starlette's response, and FastAPI 0.165's native OpenTelemetry
-asking the global providers whether they are set up on every request (~12 us). Now
-(`namenode/hotreads.py`) a plain GETFILESTATUS is answered just inside the request guard
-with the regular route's own checks, and encoded by orjson; per-request pieces every
-daemon pays got cheaper (the control-character scan, the Host check, request ids, metric
-labels). What remains, ~107 us against the bare endpoint's ~29: uvicorn's answer path
-(~30 us, more than for the bare endpoint's 16 bytes), the guard and Starlette's outer
-layers (~12 %: serving the hot path outside them measured 10,800/s against 9,500/s), query
-parsing, the caller's groups and `acting_as`, the permission walk and the FileStatus model
-(~10-25 us each, all Python). Half the bare rate would need the whole request under ~30 us
-of Python: a different shape (answering below ASGI, or in compiled code), not trimming.
-A delegation token costs ~40 us more a request (its MAC, JSON and liveness checked every
-time). Fsynced mutations were never bound by fsync over HTTP: group commit already spans
-requests (1,100/s with one connection, ~2,000/s with 16 or 64), and a mutation costs
-~520 us of namenode CPU, which is the bound. `namenode_ops.py`'s 570 creates/s over HTTP
-are two log entries and two requests a create, from Python clients sharing the two cores.
+asking the global providers whether they are set up on every request (~12 us). What was
+done, in order (b253fde, 1f90783, then the last row): a plain GETFILESTATUS is answered just
+inside the request guard with the regular route's own checks and encoded by orjson
+(`namenode/hotreads.py`), the per-request pieces every daemon pays got cheaper (the
+control-character scan, the Host check, request ids, metric labels); a delegation token's
+MAC and JSON are decoded once per token text, its liveness still checked every request
+(6,700 -> 9,300 stats/s with a token); and a connection's small writes of one loop turn
+leave as one `send()` (`httpguard.CorkedTransport`: uvicorn wrote an answer's head and body
+apart), which lifted the bare endpoint too (34,000 -> 38,000/s). What remains, ~86 us a stat
+against the bare endpoint's ~26: the guard and Starlette's outer layers (~12 %: serving the
+hot path outside them measured 10,800/s against 9,500/s before corking), query parsing, the
+caller's groups and `acting_as`, the permission walk and the FileStatus model, uvicorn's
+answer path — each 5-15 us, all Python. Half the bare rate would need the whole request
+under ~25 us of Python: a different shape (answering below ASGI, or compiled code), not
+trimming. Fsynced mutations were never bound by fsync over HTTP: group commit already spans
+requests (1,100-1,200/s with one connection, ~1,900-2,400/s with 16 or 64), and a mutation
+costs ~450-600 us of namenode CPU, which is the bound. `namenode_ops.py`'s 570 creates/s over
+HTTP are two log entries and two requests a create, from Python clients sharing the cores.
 """
 
 
