@@ -39,9 +39,10 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 # The benchmarks' extra systems and tools (dask, pyspark, matplotlib, profilers): only here,
-# so install, test and demo never need them.
+# so install, test and demo never need them. wrk (bench/namenode_http.py) is a system package.
 $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	@command -v wrk >/dev/null || echo "bench/namenode_http.py needs wrk, a system package: apt-get install -y wrk (it skips without)"
 	touch $(BENCH_STAMP)
 
 bench-install: $(BENCH_STAMP)
@@ -51,6 +52,7 @@ bench: bench-install
 	$(PY) bench/wordcount.py --sizes 64,256,1024 --repeat 1
 	$(PY) bench/job_latency.py
 	$(PY) bench/namenode_ops.py
+	$(PY) bench/namenode_http.py
 	$(PY) bench/namenode_failover.py
 	$(PY) bench/namenode_snapshot.py
 	$(PY) bench/safemode_reports.py

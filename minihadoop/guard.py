@@ -24,6 +24,7 @@ path) or `WebAuth.reader` (reads: that, or anyone under the "open" read policy).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -132,6 +133,7 @@ def _split_host(text: str) -> tuple[str, int | None]:
     return name.rstrip("."), int(port) if port else None
 
 
+@functools.lru_cache(maxsize=1024)  # bounded: the Host header is the caller's to choose
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)

@@ -104,8 +104,22 @@ class Metrics:
             ["generation"],
         )
         _GC_HISTOGRAMS.add(self.gc_pauses)
+        # Both label sets are bounded (routes x statuses; WEBHDFS_OPS), so these stay small.
+        self._answered: dict[tuple[str, int], Any] = {}
+        self._timed: dict[str, Any] = {}
         if collect is not None:
             self.registry.register(_Callback(collect))
+
+    def answered(self, op: str, status: int, seconds: float) -> None:
+        """Count one request answered with `status` after `seconds`, under label `op`."""
+        counter = self._answered.get((op, status))
+        if counter is None:  # a labelled child is looked up once: labels() costs microseconds
+            counter = self._answered[op, status] = self.requests.labels(op, str(status))
+        timer = self._timed.get(op)
+        if timer is None:
+            timer = self._timed[op] = self.latency.labels(op)
+        counter.inc()
+        timer.observe(seconds)
 
     def name(self, metric: str) -> str:
         return f"{PREFIX}_{self.daemon}_{metric}"
@@ -173,14 +187,18 @@ def operation(scope: Scope) -> str:
     if template is None:
         return "unmatched"
     if template.startswith("/webhdfs/"):
-        query = scope.get("query_string", b"").decode("latin-1")
-        for part in query.split("&"):
-            key, _, value = part.partition("=")
-            if key == "op":
-                op = value.upper()
-                return f"webhdfs {op if op in WEBHDFS_OPS else 'other'}"
-        return "webhdfs none"
+        return webhdfs_operation(scope.get("query_string", b""))
     return str(template)
+
+
+def webhdfs_operation(query_string: bytes) -> str:
+    """A WebHDFS request's label: its first `op`, as sent, when it is one of WEBHDFS_OPS."""
+    for part in query_string.decode("latin-1").split("&"):
+        key, _, value = part.partition("=")
+        if key == "op":
+            op = value.upper()
+            return f"webhdfs {op if op in WEBHDFS_OPS else 'other'}"
+    return "webhdfs none"
 
 
 class _Timing:
@@ -204,9 +222,7 @@ class _Timing:
         try:
             await self.app(scope, receive, noting)
         finally:
-            op = operation(scope)
-            self.metrics.requests.labels(op, str(status)).inc()
-            self.metrics.latency.labels(op).observe(time.perf_counter() - started)
+            self.metrics.answered(operation(scope), status, time.perf_counter() - started)
 
 
 def families(metrics: Metrics, figures: dict[str, tuple[str, Any]]) -> Iterable[Metric]:

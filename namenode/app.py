@@ -11,7 +11,9 @@ Handlers are plain `def`: FastAPI runs them in its thread pool, so a handler wai
 edit-log fsync does not stall the event loop, and concurrent waiters share one fsync. Two
 exceptions, both because a thread hop cost more than the work: the auth dependencies are
 async (minihadoop.server), and a WebHDFS GETFILESTATUS is answered on the event loop when
-the namesystem's lock is free (namenode.webhdfs).
+the namesystem's lock is free — in front of FastAPI, by `namenode.hotreads.HotReads`, just
+inside the request guard, with the route's own checks (the route itself answers it when
+HotReads hands it over: a busy lock, a Raft group, anything unusual).
 """
 
 from __future__ import annotations
@@ -49,10 +51,16 @@ from minihadoop.models import (
     LocatedBlocks,
     RegisterRequest,
 )
-from minihadoop.server import install_error_handlers, json_response, limit_body_size
+from minihadoop.server import (
+    NO_TELEMETRY,
+    install_error_handlers,
+    json_response,
+    limit_body_size,
+)
 from minihadoop.signing import Keys
 from namenode import coord_api, dashboard, webhdfs
 from namenode.fsck import fsck_report
+from namenode.hotreads import HotReads
 from namenode.namesystem import FENCE, Fence, Namesystem, Session
 from namenode.status import cluster_status, metric_figures
 from namenode.tokens import TokenStore
@@ -75,7 +83,7 @@ def create_app(
     tokens: TokenStore | None = None,
 ) -> FastAPI:
     """The namenode's app; `names` are the host names it answers to (`minihadoop.guard`)."""
-    app = FastAPI(title="minihadoop namenode", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="minihadoop namenode", version="0.1.0", lifespan=lifespan, **NO_TELEMETRY)
     install_error_handlers(app)
     # Raft messages may carry a snapshot of the whole namespace; only a signed peer gets
     # as far as sending a body (the guard checks the signature on the headers first).
@@ -118,6 +126,8 @@ def create_app(
         metrics.histogram("edit_log_sync_seconds", "Time to make the edit log durable").observe
     )
     install_metrics(app, metrics)
+    # Inside the guard, outside everything else: see namenode.hotreads.
+    app.add_middleware(HotReads, system=system, tokens=tokens, web=web, metrics=metrics)
     install_guard(app, settings, names or HostNames(settings.host_names()))
     return app
 

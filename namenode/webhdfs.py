@@ -516,7 +516,7 @@ DELEGATION_OPS = {
 }
 
 
-def _dispatch(
+def dispatch(
     table: dict[str, Op],
     system: Namesystem,
     tokens: TokenStore,
@@ -554,23 +554,23 @@ def router(system: Namesystem, tokens: TokenStore, auth: Any, read: Any) -> APIR
         inline = system.single and op.upper() in INLINE_GET_OPS
         if inline and system.lock.acquire(blocking=False):
             try:
-                return json_response(_dispatch(GET_OPS, system, tokens, path, request, op))
+                return json_response(dispatch(GET_OPS, system, tokens, path, request, op))
             finally:
                 system.lock.release()
         return await run_in_threadpool(
-            lambda: json_response(_dispatch(GET_OPS, system, tokens, path, request, op))
+            lambda: json_response(dispatch(GET_OPS, system, tokens, path, request, op))
         )
 
     @api.put("/{path:path}", dependencies=[auth])
     def webhdfs_put(path: str, request: Request, op: str = Query(...)) -> Response:
-        return json_response(_dispatch(PUT_OPS, system, tokens, path, request, op))
+        return json_response(dispatch(PUT_OPS, system, tokens, path, request, op))
 
     @api.post("/{path:path}", dependencies=[auth])
     def webhdfs_post(path: str, request: Request, op: str = Query(...)) -> Response:
-        return json_response(_dispatch(POST_OPS, system, tokens, path, request, op))
+        return json_response(dispatch(POST_OPS, system, tokens, path, request, op))
 
     @api.delete("/{path:path}", dependencies=[auth])
     def webhdfs_delete(path: str, request: Request, op: str = Query(...)) -> Response:
-        return json_response(_dispatch(DELETE_OPS, system, tokens, path, request, op))
+        return json_response(dispatch(DELETE_OPS, system, tokens, path, request, op))
 
     return api
