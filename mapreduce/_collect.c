@@ -56,6 +56,20 @@ fail:
     return -1;
 }
 
+/* The next pair of `pairs`, unpacked: 1 with new references in *key and *value, 0 when the
+ * pairs ran out, -1 with an error set (from the iterator, or a pair that does not unpack). */
+static int
+next_pair(PyObject *pairs, PyObject **key, PyObject **value)
+{
+    PyObject *item = PyIter_Next(pairs);
+    if (item == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    int bad = unpack_pair(item, key, value);
+    Py_DECREF(item);
+    return bad ? -1 : 1;
+}
+
 /* Replace the pending TypeError of `acc + value` by one that names the key, caused by it,
  * as mapreduce.collect's Python twin raises it. */
 static void
@@ -100,17 +114,15 @@ fold_sum(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_ssize_t n = 0;
     while (n < limit) {
-        PyObject *item = PyIter_Next(pairs);
-        if (item == NULL) {
+        PyObject *key, *value;
+        int got = next_pair(pairs, &key, &value);
+        if (got <= 0) {
+            if (got < 0) {
+                goto error;
+            }
             break;
         }
         n++;
-        PyObject *key, *value;
-        int bad = unpack_pair(item, &key, &value);
-        Py_DECREF(item);
-        if (bad) {
-            goto error;
-        }
         PyObject *acc = PyDict_GetItemWithError(folded, key); /* borrowed */
         if (acc == NULL && PyErr_Occurred()) {
             Py_DECREF(key);
@@ -133,9 +145,6 @@ fold_sum(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (failed) {
             goto error;
         }
-    }
-    if (PyErr_Occurred()) {
-        goto error;
     }
     Py_DECREF(zero);
     return PyLong_FromSsize_t(n);
@@ -160,17 +169,15 @@ collect(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_ssize_t n = 0;
     while (n < limit) {
-        PyObject *item = PyIter_Next(pairs);
-        if (item == NULL) {
+        PyObject *key, *value;
+        int got = next_pair(pairs, &key, &value);
+        if (got <= 0) {
+            if (got < 0) {
+                return NULL;
+            }
             break;
         }
         n++;
-        PyObject *key, *value;
-        int bad = unpack_pair(item, &key, &value);
-        Py_DECREF(item);
-        if (bad) {
-            return NULL;
-        }
         PyObject *values = PyDict_GetItemWithError(groups, key); /* borrowed */
         int failed = 0;
         if (values == NULL) {
@@ -197,9 +204,6 @@ collect(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (failed) {
             return NULL;
         }
-    }
-    if (PyErr_Occurred()) {
-        return NULL;
     }
     return PyLong_FromSsize_t(n);
 }
