@@ -50,6 +50,7 @@ bench-install: $(BENCH_STAMP)
 bench: bench-install
 	$(PY) bench/dfs_io.py
 	$(PY) bench/wordcount.py --sizes 64,256,1024 --repeat 1
+	$(PY) bench/small_files.py
 	$(PY) bench/job_latency.py
 	$(PY) bench/namenode_ops.py
 	$(PY) bench/namenode_http.py

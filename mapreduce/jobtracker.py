@@ -299,7 +299,7 @@ class JobTracker:
             raise IllegalArgumentError(f"job payload must be 1 byte to {MAX_PAYLOAD} bytes")
         unseal_payload(payload, self._seal_key)  # workers would refuse it: refuse it now
         files = self._input_files([paths.normalize(p) for p in req.inputs], fs)
-        splits = plan_splits([fs.blocks(f) for f in files], whole=req.whole_files)
+        splits = plan_splits(fs.blocks_many(files), whole=req.whole_files)
         now = self.clock()
         job_id = f"job_{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}_{uuid.uuid4().hex[:6]}"
         fs.mkdir(f"{output}/_temporary/committed")  # fails first for a bad output path

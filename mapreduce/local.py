@@ -17,8 +17,8 @@ import multiprocessing
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from mapreduce import formats
 from mapreduce import taskcontext as task_context
 from mapreduce.serialization import JobFunctions
 from mapreduce.shuffle import MapOutputBuffer, merge_passes, merge_runs, read_run
+from mapreduce.splits import COMBINED_BYTES, COMBINED_FILES, SMALL_FILE
 from mapreduce.task import (
     _Reduced,
     map_input,
@@ -44,6 +45,10 @@ class LocalSplit:
     path: str
     start: int
     length: int
+    more: tuple[LocalSplit, ...] = ()  # small files packed after this one, as on the cluster
+
+    def pieces(self) -> list[LocalSplit]:
+        return [self, *self.more]
 
 
 @dataclass
@@ -69,14 +74,33 @@ def input_files(inputs: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def local_splits(files: Sequence[Path], split_size: int = SPLIT_SIZE) -> list[LocalSplit]:
+def local_splits(
+    files: Sequence[Path], split_size: int = SPLIT_SIZE, *, pack: bool = True
+) -> list[LocalSplit]:
+    """A split per `split_size` bytes of each file; with `pack`, files under
+    `splits.SMALL_FILE` that fit in one split are packed together, as the cluster packs them
+    (one machine: one group)."""
     if split_size < 1:
         raise IllegalArgumentError("the split size must be positive")
-    splits = []
+    splits: list[LocalSplit] = []
+    small: list[LocalSplit] = []
     for f in files:
         size = f.stat().st_size
+        if pack and 0 < size < SMALL_FILE and size <= split_size:
+            small.append(LocalSplit(str(f), 0, size))
+            continue
         for start in range(0, size, split_size):  # an empty file has none, as on the cluster
             splits.append(LocalSplit(str(f), start, min(split_size, size - start)))
+    batch: list[LocalSplit] = []
+    size = 0
+    for split in small:
+        if batch and (size + split.length > COMBINED_BYTES or len(batch) >= COMBINED_FILES):
+            splits.append(replace(batch[0], more=tuple(batch[1:])))
+            batch, size = [], 0
+        batch.append(split)
+        size += split.length
+    if batch:
+        splits.append(replace(batch[0], more=tuple(batch[1:])))
     return splits
 
 
@@ -100,9 +124,10 @@ def run_local(
         raise FileAlreadyExistsError(f"the output folder {out} already exists")
     started = time.monotonic()
     files = input_files(inputs)
-    if functions.input_format == "wholefile":  # a file is one split, never cut
+    whole = functions.input_format == "wholefile"
+    if whole:  # a file is one split, never cut, never packed with others
         split_size = max([split_size, *(f.stat().st_size for f in files)])
-    splits = local_splits(files, split_size)
+    splits = local_splits(files, split_size, pack=not whole)
     out.mkdir(parents=True)
     counters: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="minihadoop-local-") as scratch:
@@ -139,34 +164,48 @@ def _map_task(
     sort_buffer_records: int,
 ) -> Counter[str]:
     counters: Counter[str] = Counter()
+    if num_reducers == 0:
+        text = formats.output_for(functions.output_format)
+        with open(out / f"part-m-{index:05d}", "wb") as dest:
+            for piece in split.pieces():
+                with _piece_pairs(functions, piece, index, counters) as pairs:
+                    text.write_all(pairs, dest.write)
+        counters["MAP_OUTPUT_RECORDS"] += text.records
+        return counters
+    directory = work / f"m-{index:05d}"
+    directory.mkdir()
+    buffer = MapOutputBuffer(
+        directory,
+        num_reducers,
+        limit=sort_buffer_records,
+        combiner=functions.combiner,
+        partitioner=functions.partitioner,
+        counters=counters,
+    )
+    for piece in split.pieces():
+        with _piece_pairs(functions, piece, index, counters) as pairs:
+            buffer.add_all(pairs)
+    buffer.finish()
+    counters["MAP_OUTPUT_RECORDS"] += buffer.output_records
+    return counters
+
+
+@contextlib.contextmanager
+def _piece_pairs(
+    functions: JobFunctions, split: LocalSplit, index: int, counters: Counter[str]
+) -> Iterator[Iterable[tuple[Any, Any]]]:
+    """One file's split mapped, with the task context naming that file."""
     ctx = TaskContext("local", f"local_m_{index:06d}", "map", index, split.path,
                       split.start, split.length)  # fmt: skip
     with open(split.path, "rb") as f, _task(ctx, counters):
         f.seek(split.start)
         pieces = iter(lambda: f.read(READ_PIECE), b"")
         mapper, pairs = map_input(functions, pieces, split.path, split.start, split.length)
-        with mapping(split.path, split.start, split.length, mapper):
-            if num_reducers == 0:
-                text = formats.output_for(functions.output_format)
-                with open(out / f"part-m-{index:05d}", "wb") as dest:
-                    text.write_all(pairs, dest.write)
-                counters["MAP_OUTPUT_RECORDS"] += text.records
-            else:
-                directory = work / f"m-{index:05d}"
-                directory.mkdir()
-                buffer = MapOutputBuffer(
-                    directory,
-                    num_reducers,
-                    limit=sort_buffer_records,
-                    combiner=functions.combiner,
-                    partitioner=functions.partitioner,
-                    counters=counters,
-                )
-                buffer.add_all(pairs)
-                buffer.finish()
-                counters["MAP_OUTPUT_RECORDS"] += buffer.output_records
-        counters["MAP_INPUT_RECORDS"] += mapper.calls
-    return counters
+        try:
+            with mapping(split.path, split.start, split.length, mapper):
+                yield pairs
+        finally:
+            counters["MAP_INPUT_RECORDS"] += mapper.calls
 
 
 @contextlib.contextmanager

@@ -66,6 +66,13 @@ class Split(Wire):
     length: Annotated[int, Field(ge=0)]
     file_length: Annotated[int, Field(ge=0)]
     hosts: list[str] = []  # datanode ids with a replica of the block
+    # A combined split (many small files, `mapreduce.splits`): the whole files read after
+    # this one by the same map, each a split of its own file. Never nested.
+    more: list[Split] = []
+
+    def pieces(self) -> list[Split]:
+        """What the map reads, in order: this split, then those packed with it."""
+        return [self, *self.more]
 
 
 class MapOutput(Wire):

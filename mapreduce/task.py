@@ -40,14 +40,22 @@ import httpx
 from mapreduce import counters as user_counters
 from mapreduce import formats
 from mapreduce import taskcontext as task_context
-from mapreduce.protocol import AttemptResult, AttemptSpec, MapOutput, TaskKind, TaskState
+from mapreduce.protocol import (
+    AttemptResult,
+    AttemptSpec,
+    MapOutput,
+    Split,
+    TaskKind,
+    TaskState,
+)
 from mapreduce.records import split_records
 from mapreduce.serialization import JobFunctions, Mapper, Reducer, UnloadableJobError, loads
 from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, merge_runs, read_run
 from mapreduce.streaming import StreamCommand, StreamingError
 from mapreduce.taskcontext import TaskContext
 from minihadoop.errors import UnavailableError
-from minihadoop.filesystem import FileSystem
+from minihadoop.filesystem import DFSInputStream, FileSystem
+from minihadoop.models import LocatedBlocks
 from minihadoop.rest import tls_verify
 from minihadoop.signing import ClusterAuth, Keys, SignatureError, TrailingSeal
 
@@ -213,13 +221,41 @@ def _run_map(
     tls_ca: str,
     counters: Counter[str],
 ) -> list[int]:
-    split = spec.split
-    if split is None:
+    if spec.split is None:
         raise ValueError(f"map attempt {spec.attempt_id} has no input split")
+    pieces = spec.split.pieces()  # one, or a combined split's small files
+    with _dfs(spec, token, tls_ca) as fs:
+        # A combined split's files are located in one call, not one each.
+        located = fs.blocks_many([p.path for p in pieces]) if len(pieces) > 1 else None
+        if spec.num_reducers == 0:
+            out = formats.output_for(functions.output_format)
+            with fs.create(output_path(spec), overwrite=True, create_parent=False) as stream:
+                for i, piece in enumerate(pieces):
+                    with _piece_pairs(spec, functions, fs, piece, located, i, counters) as pairs:
+                        out.write_all(pairs, stream.write)
+            counters["MAP_OUTPUT_RECORDS"] += out.records
+            counters["HDFS_BYTES_WRITTEN"] += out.bytes
+            return []
+        return _collect(spec, functions, pieces, fs, located, work_dir, counters)
+
+
+@contextlib.contextmanager
+def _piece_pairs(
+    spec: AttemptSpec,
+    functions: JobFunctions,
+    fs: FileSystem,
+    split: Split,
+    located: list[LocatedBlocks] | None,
+    i: int,
+    counters: Counter[str],
+) -> Iterator[Iterable[tuple[Any, Any]]]:
+    """The map output of one file's split: read from the DFS (the worker's own datanode
+    first), the mapper called per record, the task's context saying which file it is."""
     with (
-        _dfs(spec, token, tls_ca) as fs,
-        fs.open(split.path, prefer=spec.datanode_url) as f,
-    ):
+        DFSInputStream(fs, located[i], prefer=spec.datanode_url)
+        if located is not None
+        else fs.open(split.path, prefer=spec.datanode_url)
+    ) as f:
         f.seek(split.start)
         # a generator: closing it ends the read from the datanode
         pieces = cast(Generator[bytes, None, None], f.iter_chunks())
@@ -229,34 +265,26 @@ def _run_map(
         )
         task_context.install(ctx)
         try:
-            sizes: list[int] = []
             with mapping(split.path, split.start, split.length, mapper):
-                if spec.num_reducers == 0:
-                    out = formats.output_for(functions.output_format)
-                    path = output_path(spec)
-                    with fs.create(path, overwrite=True, create_parent=False) as stream:
-                        out.write_all(pairs, stream.write)
-                    counters["MAP_OUTPUT_RECORDS"] += out.records
-                    counters["HDFS_BYTES_WRITTEN"] += out.bytes
-                else:
-                    sizes = _collect(spec, functions, pairs, work_dir, counters)
+                yield pairs
         finally:
             pieces.close()  # stop reading past the split: closes the datanode response
             counters["MAP_INPUT_RECORDS"] += mapper.calls
             counters["BYTES_READ_LOCAL"] += f.bytes_local
             counters["BYTES_READ_REMOTE"] += f.bytes_remote
             counters["HDFS_BYTES_READ"] += f.bytes_local + f.bytes_remote
-    return sizes
 
 
 def _collect(
     spec: AttemptSpec,
     functions: JobFunctions,
-    pairs: Iterable[tuple[Any, Any]],
+    pieces: list[Split],
+    fs: FileSystem,
+    located: list[LocatedBlocks] | None,
     work_dir: Path,
     counters: Counter[str],
 ) -> list[int]:
-    """Sort the map output into one run per reducer; their sizes in bytes."""
+    """Sort the map output of every piece into one run per reducer; their sizes in bytes."""
     directory = attempt_dir(work_dir, spec.job_id, spec.attempt_id)
     directory.mkdir(parents=True, exist_ok=True)
     buffer = MapOutputBuffer(
@@ -268,7 +296,9 @@ def _collect(
         counters=counters,
     )
     try:
-        buffer.add_all(pairs)
+        for i, piece in enumerate(pieces):
+            with _piece_pairs(spec, functions, fs, piece, located, i, counters) as pairs:
+                buffer.add_all(pairs)
         finals = buffer.finish()
     except BaseException:
         for p in directory.glob("*.run"):  # spills, merges, final runs: none may be served

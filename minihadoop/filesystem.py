@@ -67,6 +67,7 @@ from minihadoop.errors import (
 from minihadoop.ha import NamenodeState, group_state
 from minihadoop.locks import Lock, LockSession, hold
 from minihadoop.models import (
+    MAX_BATCH_PATHS,
     AddBlockRequest,
     AppendRequest,
     AppendResponse,
@@ -79,6 +80,7 @@ from minihadoop.models import (
     FileType,
     LocatedBlock,
     LocatedBlocks,
+    LocatedBlocksBatch,
 )
 from minihadoop.rest import call, remote_error, tls_verify
 from minihadoop.retry import NamenodeGroup, Replay, RetryPolicy, failing_over
@@ -581,6 +583,16 @@ class FileSystem:
             params={"path": paths.normalize(path)},
         )
         return LocatedBlocks.model_validate(response.json())
+
+    def blocks_many(self, paths_: Sequence[str]) -> list[LocatedBlocks]:
+        """`blocks` of many files, `MAX_BATCH_PATHS` to a call; in the order given."""
+        out: list[LocatedBlocks] = []
+        normalized = [paths.normalize(p) for p in paths_]
+        for i in range(0, len(normalized), MAX_BATCH_PATHS):
+            body = {"paths": normalized[i : i + MAX_BATCH_PATHS]}
+            response = self._nn("POST", "/nn/v1/blocks", Replay.SAFE, json=body)
+            out += LocatedBlocksBatch.model_validate(response.json()).files
+        return out
 
     # --- writing ------------------------------------------------------------------------------
 

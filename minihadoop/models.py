@@ -99,6 +99,17 @@ class LocatedBlocks(Wire):
     blocks: list[LocatedBlock]
 
 
+MAX_BATCH_PATHS = 1000  # files in one `POST /nn/v1/blocks`: bounds the namesystem lock's hold
+
+
+class BlocksRequest(Wire):
+    paths: list[str] = Field(min_length=1, max_length=MAX_BATCH_PATHS)
+
+
+class LocatedBlocksBatch(Wire):
+    files: list[LocatedBlocks]
+
+
 class BalancerMove(Wire):
     """Move a replica of `block_id` from datanode `source` to datanode `target`."""
 

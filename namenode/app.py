@@ -41,6 +41,7 @@ from minihadoop.models import (
     BalancerMoves,
     BlockRecoveryReport,
     BlockReportRequest,
+    BlocksRequest,
     CompleteRequest,
     CreateRequest,
     DelegationCheckRequest,
@@ -49,6 +50,7 @@ from minihadoop.models import (
     IncrementalReportRequest,
     LocatedBlock,
     LocatedBlocks,
+    LocatedBlocksBatch,
     RegisterRequest,
 )
 from minihadoop.server import (
@@ -181,6 +183,14 @@ def _native(system: Namesystem, auth: Any, read: Any) -> APIRouter:
         host = request.client.host if request.client else None
         with system.acting_as(webhdfs.user_of(request)):
             return json_response(system.blocks_for_reader(path, host))
+
+    @router.post("/blocks", dependencies=[read], response_model=LocatedBlocksBatch)
+    def blocks_many(request: Request, req: BlocksRequest) -> Response:
+        """`/blocks` of many files at once: a job planning splits over small files."""
+        host = request.client.host if request.client else None
+        with system.acting_as(webhdfs.user_of(request)):
+            located = system.blocks_for_readers(req.paths, host)
+        return json_response(LocatedBlocksBatch(files=located))
 
     @router.post("/create", dependencies=[auth], response_model=dict[str, int | float])
     def create(

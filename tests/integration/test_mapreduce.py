@@ -11,13 +11,17 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+import mapreduce
 from mapreduce import Job, JobState
 from mapreduce.counters import counter
-from minihadoop.errors import FileAlreadyExistsError, IllegalArgumentError
+from minihadoop.errors import FileAlreadyExistsError, FileNotFoundError_, IllegalArgumentError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
+from minihadoop.models import LocatedBlocks
+from minihadoop.retry import Replay
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -99,6 +103,74 @@ def test_map_only_job_and_user_counters(cluster: LocalCluster, fs: FileSystem) -
     assert result.counters["user:kept"] == 2
     parts = [e.path for e in fs.ls("/maponly/out") if e.name.startswith("part-m-")]
     assert b"".join(fs.read_bytes(p) for p in parts) == b"KEEP 1\nKEEP 3\n"
+
+
+def test_many_small_files_are_packed_into_few_maps(cluster: LocalCluster, fs: FileSystem) -> None:
+    texts = {f"/small/in/{i:03d}.txt": corpus(3, seed=100 + i) for i in range(150)}
+    for path, text in texts.items():
+        fs.write_bytes(path, text.encode(), replication=1)  # one holder: the packing's key
+    fs.write_bytes("/small/in/big.txt", corpus(2000, seed=3).encode(), block_size=8192)
+    big_blocks = len(fs.blocks("/small/in/big.txt").blocks)
+    result = job(
+        cluster,
+        wc_mapper,
+        mapreduce.sum,
+        combiner=mapreduce.sum,
+        inputs=["/small/in"],
+        output="/small/out",
+        num_reducers=2,
+    ).run()
+    assert result.ok, result.error
+    everything = "\n".join([*texts.values(), corpus(2000, seed=3)])
+    assert read_output(fs, "/small/out") == dict(Counter(everything.split()))
+    # The big file's blocks each have a map; the 150 small files share one per datanode
+    # holding them (3 here).
+    small_maps = result.status["maps"] - big_blocks
+    assert 1 <= small_maps <= 3
+    # Every line of every file mapped once (each corpus line ends with a newline).
+    lines = sum(t.count("\n") for t in [*texts.values(), corpus(2000, seed=3)])
+    assert result.counters["MAP_INPUT_RECORDS"] == lines
+
+
+def test_a_map_only_job_over_packed_files_names_each_file(
+    cluster: LocalCluster, fs: FileSystem
+) -> None:
+    for i in range(12):
+        fs.write_bytes(f"/packed/in/f{i:02d}", f"line of {i}\n".encode())
+
+    def where(offset: int, line: str) -> Iterator[tuple[str, str]]:
+        yield mapreduce.context().input_file, line
+
+    result = job(cluster, where, inputs=["/packed/in"], output="/packed/out", num_reducers=0).run()
+    assert result.ok, result.error
+    assert result.status["maps"] < 12
+    lines = []
+    for e in fs.ls("/packed/out"):
+        if e.name.startswith("part-m-"):
+            lines += fs.read_bytes(e.path).decode().splitlines()
+    assert sorted(lines) == [f"/packed/in/f{i:02d}\tline of {i}" for i in range(12)]
+
+
+def test_locating_many_files_at_once(cluster: LocalCluster, fs: FileSystem) -> None:
+    for i in range(3):
+        fs.write_bytes(f"/many/f{i}", b"x" * (i + 1))
+    names = [f"/many/f{i}" for i in (2, 0, 1)]
+
+    def facts(located: LocatedBlocks) -> object:  # tokens and replica order vary by call
+        return located.status, [(b.block, {n.id for n in b.locations}) for b in located.blocks]
+
+    many = fs.blocks_many(names)
+    assert [facts(f) for f in many] == [facts(fs.blocks(n)) for n in names]  # as asked
+    assert all(b.token for f in many for b in f.blocks)  # readable: each block has its token
+    with pytest.raises(FileNotFoundError_):
+        fs.blocks_many(["/many/f0", "/many/nothing"])
+    info = cluster.info
+    assert info is not None
+    stranger = httpx.post(f"{info.namenode}/nn/v1/blocks", json={"paths": names}, timeout=10)
+    assert stranger.status_code == 401  # as the one-file call: the cluster's callers only
+    for bad in ({"paths": ["/many/f0"] * 1001}, {}, {"paths": []}, {"paths": "f0"}, {"paths": [7]}):
+        with pytest.raises(IllegalArgumentError):
+            fs._nn("POST", "/nn/v1/blocks", Replay.SAFE, json=bad)
 
 
 def test_cpu_milliseconds_counts_cpu_not_waiting(cluster: LocalCluster, fs: FileSystem) -> None:
