@@ -56,6 +56,21 @@ fail:
     return -1;
 }
 
+/* A loop's arguments, (dict, iterator, int): 0, or -1 with TypeError saying `usage`. */
+static int
+loop_args(PyObject *const *args, Py_ssize_t nargs, const char *usage, PyObject **target,
+          PyObject **pairs, Py_ssize_t *limit)
+{
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyIter_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
+    }
+    *target = args[0];
+    *pairs = args[1];
+    *limit = PyLong_AsSsize_t(args[2]);
+    return (*limit == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
 /* The next pair of `pairs`, unpacked: 1 with new references in *key and *value, 0 when the
  * pairs ran out, -1 with an error set (from the iterator, or a pair that does not unpack). */
 static int
@@ -99,13 +114,10 @@ say_sum_failed(PyObject *key, PyObject *value)
 static PyObject *
 fold_sum(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyDict_Check(args[0]) || !PyIter_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "fold_sum(folded: dict, pairs: iterator, limit: int)");
-        return NULL;
-    }
-    PyObject *folded = args[0], *pairs = args[1];
-    Py_ssize_t limit = PyLong_AsSsize_t(args[2]);
-    if (limit == -1 && PyErr_Occurred()) {
+    PyObject *folded, *pairs;
+    Py_ssize_t limit;
+    if (loop_args(args, nargs, "fold_sum(folded: dict, pairs: iterator, limit: int)", &folded, &pairs,
+                  &limit) < 0) {
         return NULL;
     }
     PyObject *zero = PyLong_FromLong(0);
@@ -158,13 +170,10 @@ error:
 static PyObject *
 collect(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyDict_Check(args[0]) || !PyIter_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "collect(groups: dict, pairs: iterator, limit: int)");
-        return NULL;
-    }
-    PyObject *groups = args[0], *pairs = args[1];
-    Py_ssize_t limit = PyLong_AsSsize_t(args[2]);
-    if (limit == -1 && PyErr_Occurred()) {
+    PyObject *groups, *pairs;
+    Py_ssize_t limit;
+    if (loop_args(args, nargs, "collect(groups: dict, pairs: iterator, limit: int)", &groups, &pairs,
+                  &limit) < 0) {
         return NULL;
     }
     Py_ssize_t n = 0;

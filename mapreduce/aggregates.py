@@ -29,22 +29,17 @@ from typing import Any
 class Aggregate:
     """A reducer that folds a key's values into one with a binary function.
 
-    `fold(acc, value)` is the step; `start(value)` the result for a key's first value (for
-    ``sum`` that is ``0 + value``, as ``builtins.sum`` computes it). Calling it as a reducer
-    yields ``(key, result)`` once per key.
+    `fold(acc, value)` is the step from a key's first value on (``sum`` folds from 0
+    instead, as ``builtins.sum`` does: `collect.fold_sum`). Calling it as a reducer yields
+    ``(key, whole(values))`` once per key.
     """
 
     def __init__(
-        self,
-        name: str,
-        whole: Callable[[Iterable[Any]], Any],
-        fold: Callable[[Any, Any], Any],
-        start: Callable[[Any], Any],
+        self, name: str, whole: Callable[[Iterable[Any]], Any], fold: Callable[[Any, Any], Any]
     ) -> None:
         self.name = name
         self.whole = whole
         self.fold = fold
-        self.start = start
         self.__name__ = self.__qualname__ = name
         self.__doc__ = f"Reducer: yields (key, {name}(values))."
 
@@ -63,14 +58,6 @@ class Aggregate:
         return f"mapreduce.{self.name}"
 
 
-def _sum_start(value: Any) -> Any:
-    return 0 + value
-
-
-def _first(value: Any) -> Any:
-    return value
-
-
 def _keep_min(acc: Any, value: Any) -> Any:
     return value if value < acc else acc
 
@@ -79,6 +66,6 @@ def _keep_max(acc: Any, value: Any) -> Any:
     return value if value > acc else acc
 
 
-sum = Aggregate("sum", builtins.sum, operator.add, _sum_start)
-min = Aggregate("min", builtins.min, _keep_min, _first)
-max = Aggregate("max", builtins.max, _keep_max, _first)
+sum = Aggregate("sum", builtins.sum, operator.add)
+min = Aggregate("min", builtins.min, _keep_min)
+max = Aggregate("max", builtins.max, _keep_max)

@@ -27,7 +27,7 @@ from mapreduce import formats
 from mapreduce import taskcontext as task_context
 from mapreduce.serialization import JobFunctions
 from mapreduce.shuffle import MapOutputBuffer, merge_passes, merge_runs, read_run
-from mapreduce.splits import COMBINED_BYTES, COMBINED_FILES, SMALL_FILE
+from mapreduce.splits import COMBINED_BYTES, COMBINED_FILES, SMALL_FILE, batches
 from mapreduce.task import (
     _Reduced,
     map_input,
@@ -91,15 +91,7 @@ def local_splits(
             continue
         for start in range(0, size, split_size):  # an empty file has none, as on the cluster
             splits.append(LocalSplit(str(f), start, min(split_size, size - start)))
-    batch: list[LocalSplit] = []
-    size = 0
-    for split in small:
-        if batch and (size + split.length > COMBINED_BYTES or len(batch) >= COMBINED_FILES):
-            splits.append(replace(batch[0], more=tuple(batch[1:])))
-            batch, size = [], 0
-        batch.append(split)
-        size += split.length
-    if batch:
+    for batch in batches(small, lambda split: split.length, COMBINED_BYTES, COMBINED_FILES):
         splits.append(replace(batch[0], more=tuple(batch[1:])))
     return splits
 

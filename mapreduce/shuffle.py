@@ -248,13 +248,14 @@ class MapOutputBuffer:
                 return
 
     def _fold_py(self, folded: dict[Any, Any], pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
-        """`collect.fold_sum`'s loop for any other built-in (min, max)."""
+        """`collect.fold_sum`'s loop for any other built-in (min, max): a key's first value
+        is its result so far."""
         assert self.aggregate is not None
-        fold, start, get, missing = self.aggregate.fold, self.aggregate.start, folded.get, _MISSING
+        fold, get, missing = self.aggregate.fold, folded.get, _MISSING
         n = 0
         for n, (key, value) in enumerate(islice(pairs, limit), 1):  # noqa: B007
             acc = get(key, missing)
-            folded[key] = start(value) if acc is missing else fold(acc, value)
+            folded[key] = value if acc is missing else fold(acc, value)
         return n
 
     def _full(self) -> None:
@@ -287,7 +288,7 @@ class MapOutputBuffer:
             self._groups = {}
         else:
             return
-        records = len(groups) if self.aggregate is not None else self.records
+        records = self.records  # with a built-in combiner: the keys held (`_fold_all`)
         self.records = 0
         spill = self._spill_count
         for r, keys in enumerate(self._partition(groups)):

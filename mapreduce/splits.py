@@ -17,7 +17,8 @@ same line rule, so no record is lost or doubled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from mapreduce.protocol import Split
 from minihadoop.models import LocatedBlocks
@@ -25,6 +26,8 @@ from minihadoop.models import LocatedBlocks
 SMALL_FILE = 4 << 20  # bytes: a one-block file under this is packed with others
 COMBINED_BYTES = 64 << 20  # at most this many bytes in one combined split
 COMBINED_FILES = 2000  # and at most this many files: bounds a map's opens
+
+T = TypeVar("T")
 
 
 def plan_splits(
@@ -81,48 +84,45 @@ def _combined(small: list[LocatedBlocks], max_bytes: int, max_files: int) -> lis
     """Small one-block files packed by datanode: the datanode holding the most of the files
     not yet packed takes all of them (ties: the one seen first), then the next, and so on;
     files without a live replica go last, together."""
-    files = [
-        Split(
-            path=located.status.path,
-            start=0,
-            length=located.status.length,
-            file_length=located.status.length,
-            hosts=[node.id for node in located.blocks[0].locations],
-        )
-        for located in small
-    ]
+    files = [_whole(located) for located in small]
     holding: dict[str, list[int]] = {}  # datanode -> indexes of the files it holds
     for i, split in enumerate(files):
         for host in split.hosts:
             holding.setdefault(host, []).append(i)
+    unpacked = {host: len(held) for host, held in holding.items()}  # of the files left
     left = set(range(len(files)))
     out: list[Split] = []
     while left:
-        counts = {host: sum(i in left for i in held) for host, held in holding.items()}
-        host = max(counts, key=lambda h: counts[h], default="")
-        if not counts.get(host):
-            host, members = "", sorted(left)
-        else:
+        host = max(unpacked, key=unpacked.__getitem__, default="")
+        if unpacked.get(host):
             members = [i for i in holding[host] if i in left]
+        else:
+            host, members = "", sorted(left)
         left.difference_update(members)
-        out += _cut(host, [files[i] for i in members], max_bytes, max_files)
+        for i in members:
+            for holder in files[i].hosts:
+                unpacked[holder] -= 1
+        for batch in batches(members, lambda i: files[i].length, max_bytes, max_files):
+            out.append(_pack(host, [files[i] for i in batch]))
     return out
 
 
-def _cut(host: str, members: list[Split], max_bytes: int, max_files: int) -> list[Split]:
-    """`members` (one datanode's files) in combined splits of at most `max_bytes` bytes and
-    `max_files` files, in order."""
-    out: list[Split] = []
-    batch: list[Split] = []
-    size = 0
-    for split in members:
-        if batch and (size + split.length > max_bytes or len(batch) >= max_files):
-            out.append(_pack(host, batch))
-            batch, size = [], 0
-        batch.append(split)
-        size += split.length
+def batches(
+    items: Sequence[T], size: Callable[[T], int], max_bytes: int, max_files: int
+) -> list[list[T]]:
+    """`items` cut, in order, into batches of at most `max_files` items whose sizes add up
+    to at most `max_bytes` (an item larger than that alone)."""
+    out: list[list[T]] = []
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        if batch and (total + size(item) > max_bytes or len(batch) >= max_files):
+            out.append(batch)
+            batch, total = [], 0
+        batch.append(item)
+        total += size(item)
     if batch:
-        out.append(_pack(host, batch))
+        out.append(batch)
     return out
 
 

@@ -225,18 +225,18 @@ def _run_map(
         raise ValueError(f"map attempt {spec.attempt_id} has no input split")
     pieces = spec.split.pieces()  # one, or a combined split's small files
     with _dfs(spec, token, tls_ca) as fs:
-        # A combined split's files are located in one call, not one each.
-        located = fs.blocks_many([p.path for p in pieces]) if len(pieces) > 1 else None
+        # Every file located in one call, however many a combined split holds.
+        inputs = list(zip(pieces, fs.blocks_many([p.path for p in pieces]), strict=True))
         if spec.num_reducers == 0:
             out = formats.output_for(functions.output_format)
             with fs.create(output_path(spec), overwrite=True, create_parent=False) as stream:
-                for i, piece in enumerate(pieces):
-                    with _piece_pairs(spec, functions, fs, piece, located, i, counters) as pairs:
+                for piece, located in inputs:
+                    with _piece_pairs(spec, functions, fs, piece, located, counters) as pairs:
                         out.write_all(pairs, stream.write)
             counters["MAP_OUTPUT_RECORDS"] += out.records
             counters["HDFS_BYTES_WRITTEN"] += out.bytes
             return []
-        return _collect(spec, functions, pieces, fs, located, work_dir, counters)
+        return _collect(spec, functions, inputs, fs, work_dir, counters)
 
 
 @contextlib.contextmanager
@@ -245,17 +245,12 @@ def _piece_pairs(
     functions: JobFunctions,
     fs: FileSystem,
     split: Split,
-    located: list[LocatedBlocks] | None,
-    i: int,
+    located: LocatedBlocks,
     counters: Counter[str],
 ) -> Iterator[Iterable[tuple[Any, Any]]]:
     """The map output of one file's split: read from the DFS (the worker's own datanode
     first), the mapper called per record, the task's context saying which file it is."""
-    with (
-        DFSInputStream(fs, located[i], prefer=spec.datanode_url)
-        if located is not None
-        else fs.open(split.path, prefer=spec.datanode_url)
-    ) as f:
+    with DFSInputStream(fs, located, prefer=spec.datanode_url) as f:
         f.seek(split.start)
         # a generator: closing it ends the read from the datanode
         pieces = cast(Generator[bytes, None, None], f.iter_chunks())
@@ -278,9 +273,8 @@ def _piece_pairs(
 def _collect(
     spec: AttemptSpec,
     functions: JobFunctions,
-    pieces: list[Split],
+    inputs: list[tuple[Split, LocatedBlocks]],
     fs: FileSystem,
-    located: list[LocatedBlocks] | None,
     work_dir: Path,
     counters: Counter[str],
 ) -> list[int]:
@@ -296,8 +290,8 @@ def _collect(
         counters=counters,
     )
     try:
-        for i, piece in enumerate(pieces):
-            with _piece_pairs(spec, functions, fs, piece, located, i, counters) as pairs:
+        for piece, located in inputs:
+            with _piece_pairs(spec, functions, fs, piece, located, counters) as pairs:
                 buffer.add_all(pairs)
         finals = buffer.finish()
     except BaseException:

@@ -105,6 +105,18 @@ def request_id_of(scope: Scope) -> str:
 _ids = random.Random(secrets.randbits(128))
 
 
+def tagged(send: Send, request_id: str) -> Send:
+    """`send`, with `request_id` added to the answer's headers."""
+    tag = (HEADER_BYTES, request_id.encode())
+
+    async def tagging(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), tag]}
+        await send(message)
+
+    return tagging
+
+
 class RequestIds:
     """Gives each request an id for its log records: the caller's ``X-Request-Id`` when it
     sends a sensible one, else a new one; either is sent back in the answer's."""
@@ -118,14 +130,7 @@ class RequestIds:
             return
         request_id = request_id_of(scope)
         reset = REQUEST_ID.set(request_id)
-
-        async def tagged(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (HEADER_BYTES, request_id.encode())]
-                message = {**message, "headers": headers}
-            await send(message)
-
         try:
-            await self.app(scope, receive, tagged)
+            await self.app(scope, receive, tagged(send, request_id))
         finally:
             REQUEST_ID.reset(reset)

@@ -32,12 +32,12 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minihadoop import paths
 from minihadoop.errors import MiniHadoopError
 from minihadoop.guard import WebAuth
-from minihadoop.logs import HEADER_BYTES, REQUEST_ID, request_id_of
+from minihadoop.logs import REQUEST_ID, request_id_of, tagged
 from minihadoop.metrics import Metrics, webhdfs_operation
 from minihadoop.server import error_response
 from namenode import webhdfs
@@ -45,6 +45,7 @@ from namenode.namesystem import Namesystem
 from namenode.tokens import TokenStore
 
 PREFIX = "/webhdfs/v1/"
+# GET operations cheap enough to answer on the event loop: O(path depth), no fsync.
 HOT_OPS = frozenset({"GETFILESTATUS"})
 JSON = b"application/json"
 
@@ -73,7 +74,7 @@ class HotReads:
         request_id = request_id_of(scope)
         reset = REQUEST_ID.set(request_id)
         try:
-            status = await self._answer(request, scope, receive, _tagged(send, request_id))
+            status = await self._answer(request, scope, receive, tagged(send, request_id))
         finally:
             REQUEST_ID.reset(reset)
         if status is None:  # the lock was busy: the regular route takes it to a thread
@@ -133,15 +134,3 @@ class HotReads:
             return webhdfs.dispatch(webhdfs.GET_OPS, system, self.tokens, path, request, op)
         finally:
             system.lock.release()
-
-
-def _tagged(send: Send, request_id: str) -> Send:
-    """`send`, with the request id in the answer's headers, as `logs.RequestIds` adds it."""
-    tag = (HEADER_BYTES, request_id.encode())
-
-    async def tagged(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), tag]}
-        await send(message)
-
-    return tagged

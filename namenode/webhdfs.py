@@ -17,7 +17,6 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 
 from minihadoop import paths
@@ -415,8 +414,6 @@ UNSUPPORTED = {
     "POST": {"UNSETSTORAGEPOLICY", "UNSETECPOLICY"},
     "DELETE": {"DELETESNAPSHOT"},
 }  # fmt: skip
-# GET operations cheap enough to answer on the event loop: O(path depth), no fsync.
-INLINE_GET_OPS = frozenset({"GETFILESTATUS"})
 
 
 # --- operations whose data lives on datanodes: redirected there ----------------------------
@@ -543,23 +540,10 @@ def router(system: Namesystem, tokens: TokenStore, auth: Any, read: Any) -> APIR
     api = APIRouter(prefix="/webhdfs/v1", tags=["webhdfs"])
 
     @api.get("/{path:path}", dependencies=[read])
-    async def webhdfs_get(path: str, request: Request, op: str = Query(...)) -> Response:
-        # A stat takes a few microseconds under the namesystem's lock; handing it to a
-        # thread of the pool and back cost more than the rest of the request. So when the
-        # lock is free it is answered here on the event loop; when the lock is busy (a
-        # mutation, a checkpoint), and for every other operation, in a thread as usual,
-        # so the loop never waits for the lock.
-        # Only alone: in a group a read waits for the leader's read-index round, whose
-        # answers arrive on this very loop.
-        inline = system.single and op.upper() in INLINE_GET_OPS
-        if inline and system.lock.acquire(blocking=False):
-            try:
-                return json_response(dispatch(GET_OPS, system, tokens, path, request, op))
-            finally:
-                system.lock.release()
-        return await run_in_threadpool(
-            lambda: json_response(dispatch(GET_OPS, system, tokens, path, request, op))
-        )
+    def webhdfs_get(path: str, request: Request, op: str = Query(...)) -> Response:
+        # In a thread, as the other methods. A lone namenode answers a plain stat on the
+        # event loop before it gets here (namenode.hotreads), when the lock is free.
+        return json_response(dispatch(GET_OPS, system, tokens, path, request, op))
 
     @api.put("/{path:path}", dependencies=[auth])
     def webhdfs_put(path: str, request: Request, op: str = Query(...)) -> Response:

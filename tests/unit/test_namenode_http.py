@@ -1,7 +1,7 @@
 """The namenode's hot HTTP routes, in process through an ASGI transport: a stat answered on
 the event loop or from a thread gives the same answer, the native write calls answer the
 shapes they declare, and the token checks hold on every path (minihadoop.server's
-`json_response` and async dependencies, namenode.webhdfs's inline GETFILESTATUS)."""
+`json_response` and async dependencies, namenode.hotreads' GETFILESTATUS on the event loop)."""
 
 from __future__ import annotations
 
