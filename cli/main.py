@@ -7,29 +7,60 @@ beside ours: ``minihadoop fs -ls /`` is ``minihadoop fs ls /``.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+import typer.main
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
-from cli import admin, cluster, daemons, fs, job, lock
+from cli import daemons
+from cli.failures import Failures, UsageMistake
 from minihadoop import __version__
 from minihadoop.errors import MiniHadoopError
 
+if TYPE_CHECKING:
+    from typer import _click as click  # the click typer runs on: its own copy, here
+
+# The command groups, each the `app` of its module, in the order `--help` lists them.
+GROUPS = {"fs": "cli.fs", "cluster": "cli.cluster", "admin": "cli.admin", "job": "cli.job",
+          "lock": "cli.lock"}  # fmt: skip
+
+
+class LazyGroups(TyperGroup):
+    """The top-level command, which imports a command group's module only when that group is
+    run (or listed, by `--help`): between them they import the DFS and job clients, rich,
+    the local cluster and the lock service, which would cost `minihadoop fs ls` several
+    times the interpreter's own start-up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*(c for c in super().list_commands(ctx) if c not in GROUPS), *GROUPS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            # A name that is no command loads them all: typer suggests from those loaded.
+            for name in [cmd_name] if cmd_name in GROUPS else GROUPS:
+                self._load(name)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, name: str) -> None:
+        if name not in self.commands:
+            group = typer.main.get_group(importlib.import_module(GROUPS[name]).app)
+            group.name = name
+            self.commands[name] = group
+
+
 app = typer.Typer(
+    cls=LazyGroups,
     help="minihadoop: a small but real Hadoop. DFS, MapReduce, and a local cluster to run them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(fs.app, name="fs")
-app.add_typer(cluster.app, name="cluster")
-app.add_typer(admin.app, name="admin")
-app.add_typer(job.app, name="job")
-app.add_typer(lock.app, name="lock")
 app.command()(daemons.namenode)
 app.command()(daemons.datanode)
 app.command()(daemons.jobtracker)
@@ -60,6 +91,8 @@ def hadoop_spelling(argv: list[str]) -> list[str]:
     """``fs -ls /`` as ``fs ls /``: a dashed first word after ``fs`` that names a command;
     ``fs -help ls`` as ``fs ls --help``; ``-lsr`` and ``-rmr`` as Hadoop meant them."""
     if len(argv) >= 2 and argv[0] == "fs" and argv[1].startswith("-") and argv[1] != "--help":
+        from cli import fs  # only here: fs's commands are the spellings to know
+
         name = argv[1].lstrip("-")
         commands = {c.name or (c.callback.__name__ if c.callback else "") for c in
                     fs.app.registered_commands}  # fmt: skip
@@ -109,12 +142,12 @@ def main() -> None:
     end = argv.index("--") if "--" in argv else len(argv)
     debug = "--debug" in argv[:end]
     argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
-    fs.Failures.traceback = debug
+    Failures.traceback = debug
     try:
         code = _run(argv)
     except KeyboardInterrupt:
         sys.exit(130)
-    except fs.UsageMistake as exc:
+    except UsageMistake as exc:
         print(f"minihadoop: {exc.message} (see --help)", file=sys.stderr)
         sys.exit(2)
     except MiniHadoopError as exc:
