@@ -44,6 +44,7 @@ from mapreduce.serialization import (
 )
 from minihadoop import paths
 from minihadoop.config import (
+    JOBTRACKER_KEY,
     ClusterInfo,
     client_retry_window,
     client_tls_ca,
@@ -52,7 +53,6 @@ from minihadoop.config import (
 )
 from minihadoop.errors import AuthenticationError, MiniHadoopError, UnavailableError
 from minihadoop.filesystem import FileSystem
-from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.rest import call, tls_verify
 from minihadoop.retry import Replay, may_retry
 from minihadoop.signing import ClusterAuth

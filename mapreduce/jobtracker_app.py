@@ -35,12 +35,12 @@ from coord.errors import LockHeldError
 from mapreduce.jobtracker import JobTracker
 from mapreduce.protocol import HeartbeatReply, SubmitRequest, WorkerHeartbeat
 from minihadoop.address import advertised_host
-from minihadoop.config import JOBTRACKER_USER, Settings
+from minihadoop.config import JOBTRACKER_KEY, JOBTRACKER_LOCK, JOBTRACKER_USER, Settings
 from minihadoop.errors import IllegalArgumentError, MiniHadoopError, StandbyError
 from minihadoop.filesystem import FileSystem
 from minihadoop.groups import account
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
-from minihadoop.locks import JOBTRACKER_KEY, JOBTRACKER_LOCK, Lock, LockLostError, LockSession
+from minihadoop.locks import Lock, LockLostError, LockSession
 from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.rest import tls_verify
 from minihadoop.server import bind_socket, install_error_handlers, limit_body_size, serve, url_for

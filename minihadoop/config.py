@@ -265,6 +265,12 @@ def client_retry_window() -> float:
 
 
 JOBTRACKER_USER = "mapred"  # who the job tracker is on the DFS (its journal's owner)
+# The lock the active job tracker holds, and where it publishes its URL under the same
+# session (gone when it dies): a lock and a key are named apart. Here, not in
+# minihadoop.locks, so a job's client finds the job tracker without importing the lock
+# service's client.
+JOBTRACKER_LOCK = "minihadoop/jobtracker"
+JOBTRACKER_KEY = "minihadoop/jobtracker"
 
 
 def current_user() -> str:
