@@ -37,7 +37,7 @@ from cli.format import (
     timestamp_seconds,
 )
 from minihadoop import paths
-from minihadoop.config import home_dir
+from minihadoop.client_config import home_dir
 from minihadoop.errors import (
     FileAlreadyExistsError,
     FileNotFoundError_,

@@ -18,7 +18,6 @@ import typer.main
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
-from cli import daemons
 from cli.failures import Failures, UsageMistake
 from minihadoop import __version__
 from minihadoop.errors import MiniHadoopError
@@ -26,45 +25,59 @@ from minihadoop.errors import MiniHadoopError
 if TYPE_CHECKING:
     from typer import _click as click  # the click typer runs on: its own copy, here
 
-# The command groups, each the `app` of its module, in the order `--help` lists them.
-GROUPS = {"fs": "cli.fs", "cluster": "cli.cluster", "admin": "cli.admin", "job": "cli.job",
-          "lock": "cli.lock"}  # fmt: skip
+# Every command, in the order `--help` lists them: the daemons (functions of cli.daemons),
+# then the command groups (each the `app` of its module).
+COMMANDS = {
+    "namenode": ("cli.daemons", "namenode"),
+    "datanode": ("cli.daemons", "datanode"),
+    "jobtracker": ("cli.daemons", "jobtracker"),
+    "worker": ("cli.daemons", "worker"),
+    "fs": ("cli.fs", "app"),
+    "cluster": ("cli.cluster", "app"),
+    "admin": ("cli.admin", "app"),
+    "job": ("cli.job", "app"),
+    "lock": ("cli.lock", "app"),
+}
 
 
-class LazyGroups(TyperGroup):
-    """The top-level command, which imports a command group's module only when that group is
+class LazyCommands(TyperGroup):
+    """The top-level command, which imports a command's module only when that command is
     run (or listed, by `--help`): between them they import the DFS and job clients, rich,
-    the local cluster and the lock service, which would cost `minihadoop fs ls` several
-    times the interpreter's own start-up."""
+    the daemons' settings, the local cluster and the lock service, each a cost to every
+    command that does not need it (`minihadoop fs ls` is mostly imports)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [*(c for c in super().list_commands(ctx) if c not in GROUPS), *GROUPS]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:
             # A name that is no command loads them all: typer suggests from those loaded.
-            for name in [cmd_name] if cmd_name in GROUPS else GROUPS:
+            for name in [cmd_name] if cmd_name in COMMANDS else COMMANDS:
                 self._load(name)
         return super().get_command(ctx, cmd_name)
 
     def _load(self, name: str) -> None:
-        if name not in self.commands:
-            group = typer.main.get_group(importlib.import_module(GROUPS[name]).app)
-            group.name = name
-            self.commands[name] = group
+        if name in self.commands:
+            return
+        module, attribute = COMMANDS[name]
+        found = getattr(importlib.import_module(module), attribute)
+        if isinstance(found, typer.Typer):
+            command: click.Command = typer.main.get_group(found)
+        else:  # a daemon's function: a command of its own, as `app.command()` would make it
+            alone = typer.Typer(add_completion=False)
+            alone.command()(found)
+            command = typer.main.get_command(alone)
+        command.name = name
+        self.commands[name] = command
 
 
 app = typer.Typer(
-    cls=LazyGroups,
+    cls=LazyCommands,
     help="minihadoop: a small but real Hadoop. DFS, MapReduce, and a local cluster to run them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command()(daemons.namenode)
-app.command()(daemons.datanode)
-app.command()(daemons.jobtracker)
-app.command()(daemons.worker)
 
 
 def _version(value: bool) -> None:

@@ -43,7 +43,7 @@ from mapreduce.serialization import (
     seal_payload,
 )
 from minihadoop import paths
-from minihadoop.config import (
+from minihadoop.client_config import (
     JOBTRACKER_KEY,
     ClusterInfo,
     client_retry_window,

@@ -49,7 +49,7 @@ import httpx
 import coord.errors  # noqa: F401  # the lock service's errors, known by name to this client
 from minihadoop import globbing, paths
 from minihadoop.checksum import CHECKSUM_SIZE, chunk_checksums, verify
-from minihadoop.config import (
+from minihadoop.client_config import (
     ClusterInfo,
     client_retry_window,
     client_tls_ca,

@@ -25,6 +25,8 @@ print("MODULES", *sorted(sys.modules))
 """
 SERVERS = ["fastapi", "uvicorn", "httptools", "uvloop"]
 GROUPS = ["cli.fs", "cli.job", "cli.admin", "cli.cluster", "cli.lock"]
+# The daemons' commands and settings: pydantic-settings, for `Settings`, is for daemons only.
+DAEMONS = ["cli.daemons", "minihadoop.config", "pydantic_settings"]
 
 
 def loaded(tmp_path: Path, *argv: str) -> set[str]:
@@ -50,15 +52,19 @@ def test_fs_ls_loads_neither_servers_nor_other_commands(tmp_path: Path) -> None:
     others = [g for g in GROUPS if g != "cli.fs"]
     heavy = ["mapreduce", "cloudpickle", "minihadoop.localcluster", "minihadoop.locks",
              "coord.leases", "cli.progress"]  # fmt: skip
-    assert below(modules, SERVERS + others + heavy) == set()
+    assert below(modules, SERVERS + DAEMONS + others + heavy) == set()
 
 
-def test_job_commands_load_neither_servers_nor_other_commands(tmp_path: Path) -> None:
-    modules = loaded(tmp_path, "job", "list")
+@pytest.mark.parametrize("command", ["list", "submit"])
+def test_job_commands_load_neither_servers_nor_other_commands(tmp_path: Path, command: str) -> None:
+    script = tmp_path / "job.py"
+    script.write_text("def mapper(key, value):\n    yield key, value\n")
+    argv = ["-i", "/in", "-o", "/out"] if command == "submit" else []
+    modules = loaded(tmp_path, "job", command, *([str(script)] if argv else []), *argv)
     assert "cli.job" in modules
     others = [g for g in GROUPS if g != "cli.job"]
     heavy = ["minihadoop.localcluster", "minihadoop.locks", "coord.leases"]
-    assert below(modules, SERVERS + others + heavy) == set()
+    assert below(modules, SERVERS + DAEMONS + others + heavy) == set()
 
 
 @pytest.mark.parametrize("argv", [["fs", "-ls", "/"], ["--debug", "fs", "ls", "/"]])
