@@ -56,6 +56,16 @@ def minihadoop() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
 
+def command_env(work: Path) -> dict[str, str]:
+    """The commands' environment: this run's cluster, not one the shell points at; and
+    bytecode written and reused, as in any install (a shell that forbids writing it, as
+    some CI and sandboxes do, would time the compiler at every start)."""
+    env = {**os.environ, "MINIHADOOP_HOME": str(work / "cluster")}
+    for name in ("MINIHADOOP_NAMENODE", "MINIHADOOP_JOBTRACKER", "PYTHONDONTWRITEBYTECODE"):
+        env.pop(name, None)
+    return env
+
+
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
     """Wall time of `argv` from start to exit, and its stdout; a failure stops the run."""
     start = time.perf_counter()
@@ -74,9 +84,7 @@ def row(name: str, seconds: list[float], floor: float) -> dict[str, Any]:
 
 def measure(work: Path, repeat: int) -> list[dict[str, Any]]:
     cmd = minihadoop()
-    env = {**os.environ, "MINIHADOOP_HOME": str(work / "cluster")}
-    env.pop("MINIHADOOP_NAMENODE", None)  # this cluster, not one the shell points at
-    env.pop("MINIHADOOP_JOBTRACKER", None)
+    env = command_env(work)
     (work / "line.txt").write_text(LINE)
     (work / "count.py").write_text(SCRIPT)
     timed([*cmd, "fs", "put", str(work / "line.txt"), "/in.txt"], env)
@@ -127,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print("machine shared with other work: expect noise, the max above all")
 
     def run(args: argparse.Namespace, work: Path) -> None:
-        cmd, env = minihadoop(), {**os.environ, "MINIHADOOP_HOME": str(work / "cluster")}
+        cmd, env = minihadoop(), command_env(work)
         timed([*cmd, "cluster", "up"], env)
         try:
             rows = measure(work, args.repeat)
