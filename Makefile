@@ -52,6 +52,7 @@ bench: bench-install
 	$(PY) bench/wordcount.py --sizes 64,256,1024 --repeat 1
 	$(PY) bench/small_files.py
 	$(PY) bench/job_latency.py
+	$(PY) bench/cli_latency.py
 	$(PY) bench/namenode_ops.py
 	$(PY) bench/namenode_http.py
 	$(PY) bench/namenode_failover.py

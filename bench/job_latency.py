@@ -9,8 +9,8 @@ each (default 10):
   round trip (namenode create, add block, a datanode pipeline, complete, a final stat).
 * **job** — the word count of `wordcount.py` (same mapper, summing combiner and reducer,
   2 reducers) over that file, already in the DFS: `Job(...).run()` from the submit until the
-  client has seen it finish (it polls every 0.1 s), each run to a new output folder. Its
-  output is checked against the Counter's.
+  client has seen it finish (a long poll: the job tracker answers when the job changes),
+  each run to a new output folder. Its output is checked against the Counter's.
 
 Every job runs one map and two reduces, so its time is almost all coordination: heartbeats,
 starting task processes, DFS metadata calls and the commit. The script prints the median of

@@ -14,8 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.failures import Failures
 from cli.format import human_size, parse_size
-from cli.fs import DirOption, Failures, absolute, client
+from cli.fs import DirOption, absolute, client
 from coord.errors import LockHeldError
 from minihadoop.balancer import Balancer
 from minihadoop.locks import LockSession

@@ -12,7 +12,6 @@ Progress bars go to stderr, and only on a terminal.
 from __future__ import annotations
 
 import bz2
-import contextlib
 import gzip
 import json
 import os
@@ -20,17 +19,14 @@ import stat as stat_module
 import sys
 import tempfile
 import time
-import traceback
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, Task
-from rich.text import Text
 
+from cli.failures import Failures, fail
 from cli.format import (
     apply_mode,
     human_size,
@@ -41,12 +37,11 @@ from cli.format import (
     timestamp_seconds,
 )
 from minihadoop import paths
-from minihadoop.config import home_dir
+from minihadoop.client_config import home_dir
 from minihadoop.errors import (
     FileAlreadyExistsError,
     FileNotFoundError_,
     IllegalArgumentError,
-    MiniHadoopError,
     PathIsNotEmptyDirectoryError,
 )
 from minihadoop.filesystem import FileSystem
@@ -57,7 +52,6 @@ from minihadoop.xattrs import decode_value, encode_value
 app = typer.Typer(
     help="Work with files in the DFS, as `hdfs dfs` does (`minihadoop fs -ls` works too)."
 )
-PROGRESS_THRESHOLD = 8 << 20  # show a progress bar for transfers larger than this
 TAIL_BYTES = 1024  # hdfs dfs -tail and -head show the last (first) kilobyte
 
 DirOption = typer.Option(
@@ -94,43 +88,13 @@ def matches(fs: FileSystem, pattern: str) -> list[str]:
     return found
 
 
-class Failures:
-    """Per-path failures of one command: each said on stderr, the command goes on, and its
-    exit status is 1 if any happened."""
-
-    traceback = False  # set by --debug
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    @contextlib.contextmanager
-    def each(self) -> Iterator[None]:
-        try:
-            yield
-        except BrokenPipeError:
-            raise  # the reader went away (| head): not this path's failure
-        except (MiniHadoopError, OSError) as exc:
-            self.count += 1
-            if self.traceback:
-                traceback.print_exc()
-            message = exc.message if isinstance(exc, MiniHadoopError) else str(exc)
-            print(f"minihadoop: {message}", file=sys.stderr)
-
-    def expand(self, fs: FileSystem, patterns: Iterable[str]) -> Iterator[str]:
-        """Every path the patterns match; a pattern that matches nothing is a failure."""
-        for pattern in patterns:
-            found: list[str] = []
-            with self.each():
-                found = matches(fs, pattern)
-            yield from found
-
-    def exit(self) -> None:
-        if self.count:
-            raise typer.Exit(1)
-
-
-class UsageMistake(IllegalArgumentError):
-    """A command used wrongly (arguments that cannot go together): exit status 2."""
+def expand(failures: Failures, fs: FileSystem, patterns: Iterable[str]) -> Iterator[str]:
+    """Every path the patterns match; a pattern that matches nothing is a failure."""
+    for pattern in patterns:
+        found: list[str] = []
+        with failures.each():
+            found = matches(fs, pattern)
+        yield from found
 
 
 def each_path(
@@ -147,14 +111,10 @@ def each_path(
     once its own output is out. `failures`: the caller's, to count its own in too."""
     failures = failures or Failures()
     with client(dir) as fs:
-        for path in failures.expand(fs, patterns) if glob else patterns:
+        for path in expand(failures, fs, patterns) if glob else patterns:
             with failures.each():
                 do(fs, path if glob else paths.normalize(absolute(fs, path)))
     return failures
-
-
-def fail(message: str) -> NoReturn:
-    raise UsageMistake(message)
 
 
 def one(fs: FileSystem, pattern: str) -> str:
@@ -174,35 +134,6 @@ def size_text(n: int, human: bool) -> str:
 
 def emit_json(value: Any) -> None:
     print(json.dumps(value, indent=2))
-
-
-class BinarySpeedColumn(ProgressColumn):
-    """Transfer speed in the units `ls -h` uses (KiB/s, MiB/s)."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("?" if speed is None else f"{human_size(speed)}/s", style="progress.data.speed")
-
-
-def _progress(total: int) -> Progress:
-    return Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        BinarySpeedColumn(),
-        console=Console(stderr=True),
-        disable=total < PROGRESS_THRESHOLD or not sys.stderr.isatty(),
-        transient=True,
-    )
-
-
-def _advance(bar: Progress, what: str, total: int) -> Callable[[int], None] | None:
-    """The progress callback for one transfer, or None when no bar is shown (then the
-    client sends each block whole rather than in pieces)."""
-    if bar.disable:
-        return None
-    task = bar.add_task(what, total=total)
-    return lambda n: bar.advance(task, n)
 
 
 def ls_lines(entries: list[FileStatus], human: bool) -> list[str]:
@@ -680,7 +611,7 @@ def get(
     sources, local = (args[:-1], args[-1]) if len(args) > 1 else (args, ".")
     failures = Failures()
     with client(dir) as fs:
-        found = list(failures.expand(fs, sources))
+        found = list(expand(failures, fs, sources))
         if local == "-":
             for path in found:
                 with failures.each():
@@ -713,8 +644,10 @@ def _get_tree(fs: FileSystem, status: FileStatus, dest: Path, force: bool) -> No
         return
     if dest.exists() and not force:
         raise FileAlreadyExistsError(f"{dest}: the local file exists (-f replaces it)")
-    with _progress(status.length) as bar:
-        fs.get(status.path, dest, progress=_advance(bar, f"get {status.name}", status.length))
+    from cli.progress import advance, transfer_bar  # rich: only for commands that move files
+
+    with transfer_bar(status.length) as bar:
+        fs.get(status.path, dest, progress=advance(bar, f"get {status.name}", status.length))
 
 
 @app.command()
@@ -843,14 +776,16 @@ def _put_tree(
     if not stat_module.S_ISREG(local.stat().st_mode):
         raise IllegalArgumentError(f"{local}: not a regular file")
     size = local.stat().st_size
-    with _progress(size) as bar:
+    from cli.progress import advance, transfer_bar  # rich: only for commands that move files
+
+    with transfer_bar(size) as bar:
         status = fs.put(
             local,
             dest,
             overwrite=overwrite,
             replication=replication,
             block_size=block_size,
-            progress=_advance(bar, f"put {local.name}", size),
+            progress=advance(bar, f"put {local.name}", size),
         )
     print(f"{status.path}  {human_size(status.length)}  replication {status.replication}")
 
@@ -947,7 +882,7 @@ def cp(
     failures = Failures()
     with client(dir) as fs:
         target = paths.normalize(absolute(fs, args[-1]))
-        sources = list(failures.expand(fs, args[:-1]))
+        sources = list(expand(failures, fs, args[:-1]))
         into = _destination(fs, args[-1], target, several=len(sources) + failures.count > 1)
         for src in sources:
             with failures.each():
@@ -982,7 +917,7 @@ def mv(
     failures = Failures()
     with client(dir) as fs:
         target = paths.normalize(absolute(fs, args[-1]))
-        sources = list(failures.expand(fs, args[:-1]))
+        sources = list(expand(failures, fs, args[:-1]))
         into = _destination(fs, args[-1], target, several=len(sources) + failures.count > 1)
         for src in sources:
             with failures.each():
@@ -1092,7 +1027,7 @@ def setrep(
     failures = Failures()
     done = []
     with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
+        for path in expand(failures, fs, patterns):
             with failures.each():
                 fs.setrep(path, replication)
                 done.append(path)
@@ -1125,7 +1060,7 @@ def truncate(
     failures = Failures()
     pending = []
     with client(dir) as fs:
-        for path in failures.expand(fs, patterns):
+        for path in expand(failures, fs, patterns):
             with failures.each():
                 if fs.truncate(path, length):
                     print(f"Truncated {path} to length: {length}")

@@ -19,7 +19,7 @@ from cli.format import columns, parse_size
 from mapreduce import tasklogs
 from mapreduce.job import Job, JobResult, JobTrackerClient, RunningJob
 from mapreduce.streaming import StreamCommand
-from minihadoop.config import home_dir
+from minihadoop.client_config import home_dir
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
 
 app = typer.Typer(

@@ -7,33 +7,77 @@ beside ours: ``minihadoop fs -ls /`` is ``minihadoop fs ls /``.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+import typer.main
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
-from cli import admin, cluster, daemons, fs, job, lock
+from cli.failures import Failures, UsageMistake
 from minihadoop import __version__
 from minihadoop.errors import MiniHadoopError
 
+if TYPE_CHECKING:
+    from typer import _click as click  # the click typer runs on: its own copy, here
+
+# Every command, in the order `--help` lists them: the daemons (functions of cli.daemons),
+# then the command groups (each the `app` of its module).
+COMMANDS = {
+    "namenode": ("cli.daemons", "namenode"),
+    "datanode": ("cli.daemons", "datanode"),
+    "jobtracker": ("cli.daemons", "jobtracker"),
+    "worker": ("cli.daemons", "worker"),
+    "fs": ("cli.fs", "app"),
+    "cluster": ("cli.cluster", "app"),
+    "admin": ("cli.admin", "app"),
+    "job": ("cli.job", "app"),
+    "lock": ("cli.lock", "app"),
+}
+
+
+class LazyCommands(TyperGroup):
+    """The top-level command, which imports a command's module only when that command is
+    run (or listed, by `--help`): between them they import the DFS and job clients, rich,
+    the daemons' settings, the local cluster and the lock service, each a cost to every
+    command that does not need it (`minihadoop fs ls` is mostly imports)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            # A name that is no command loads them all: typer suggests from those loaded.
+            for name in [cmd_name] if cmd_name in COMMANDS else COMMANDS:
+                self._load(name)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, name: str) -> None:
+        if name in self.commands:
+            return
+        module, attribute = COMMANDS[name]
+        found = getattr(importlib.import_module(module), attribute)
+        if isinstance(found, typer.Typer):
+            command: click.Command = typer.main.get_group(found)
+        else:  # a daemon's function: a command of its own, as `app.command()` would make it
+            alone = typer.Typer(add_completion=False)
+            alone.command()(found)
+            command = typer.main.get_command(alone)
+        command.name = name
+        self.commands[name] = command
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     help="minihadoop: a small but real Hadoop. DFS, MapReduce, and a local cluster to run them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(fs.app, name="fs")
-app.add_typer(cluster.app, name="cluster")
-app.add_typer(admin.app, name="admin")
-app.add_typer(job.app, name="job")
-app.add_typer(lock.app, name="lock")
-app.command()(daemons.namenode)
-app.command()(daemons.datanode)
-app.command()(daemons.jobtracker)
-app.command()(daemons.worker)
 
 
 def _version(value: bool) -> None:
@@ -60,6 +104,8 @@ def hadoop_spelling(argv: list[str]) -> list[str]:
     """``fs -ls /`` as ``fs ls /``: a dashed first word after ``fs`` that names a command;
     ``fs -help ls`` as ``fs ls --help``; ``-lsr`` and ``-rmr`` as Hadoop meant them."""
     if len(argv) >= 2 and argv[0] == "fs" and argv[1].startswith("-") and argv[1] != "--help":
+        from cli import fs  # only here: fs's commands are the spellings to know
+
         name = argv[1].lstrip("-")
         commands = {c.name or (c.callback.__name__ if c.callback else "") for c in
                     fs.app.registered_commands}  # fmt: skip
@@ -109,12 +155,12 @@ def main() -> None:
     end = argv.index("--") if "--" in argv else len(argv)
     debug = "--debug" in argv[:end]
     argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
-    fs.Failures.traceback = debug
+    Failures.traceback = debug
     try:
         code = _run(argv)
     except KeyboardInterrupt:
         sys.exit(130)
-    except fs.UsageMistake as exc:
+    except UsageMistake as exc:
         print(f"minihadoop: {exc.message} (see --help)", file=sys.stderr)
         sys.exit(2)
     except MiniHadoopError as exc:

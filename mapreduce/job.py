@@ -43,7 +43,8 @@ from mapreduce.serialization import (
     seal_payload,
 )
 from minihadoop import paths
-from minihadoop.config import (
+from minihadoop.client_config import (
+    JOBTRACKER_KEY,
     ClusterInfo,
     client_retry_window,
     client_tls_ca,
@@ -52,7 +53,6 @@ from minihadoop.config import (
 )
 from minihadoop.errors import AuthenticationError, MiniHadoopError, UnavailableError
 from minihadoop.filesystem import FileSystem
-from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.rest import call, tls_verify
 from minihadoop.retry import Replay, may_retry
 from minihadoop.signing import ClusterAuth
@@ -92,9 +92,9 @@ def published_jobtracker(
     return str(found["value"])
 
 
-QUICK = httpx.Timeout(
-    15.0, connect=5.0
-)  # a status, a list, a kill: a silent job tracker is given up
+QUICK_SECONDS = 15.0  # a status, a list, a kill: a silent job tracker is given up
+QUICK = httpx.Timeout(QUICK_SECONDS, connect=5.0)
+LONG_POLL = 10.0  # seconds a job tracker may hold a status call until the job changes
 
 
 def default_name(mapper: Any) -> str:
@@ -177,13 +177,14 @@ class JobTrackerClient:
         return cls(url, info.token, tls_ca=tls_ca, locate=locate)
 
     def call(self, method: str, path: str, replay: Replay = Replay.SAFE, **kw: Any) -> Any:
-        deadline = time.monotonic() + self.retry_window
+        deadline = None  # the window opens at the first failure: a long poll may be held
         while True:
             try:
                 return call(self._http, method, f"{self.url}{path}", **kw).json()
             except UnavailableError as exc:  # gone, or a standby
                 if self.locate is None or not may_retry(exc, replay):
                     raise
+                deadline = deadline or time.monotonic() + self.retry_window
                 if time.monotonic() >= deadline:
                     raise
                 with suppress(MiniHadoopError):
@@ -200,8 +201,14 @@ class JobTrackerClient:
         body = req.model_dump(mode="json")
         return str(self.call("POST", "/mr/v1/jobs", Replay.IF_NOT_RECEIVED, json=body)["id"])
 
-    def status(self, job_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.call("GET", f"/mr/v1/jobs/{job_id}", timeout=QUICK)
+    def status(self, job_id: str, *, since: str | None = None, wait: float = 0.0) -> dict[str, Any]:
+        """The job's status; with `since` (a status's ``version``), once it has changed
+        from that one or the job has ended, or after `wait` seconds with what it is then."""
+        params: dict[str, Any] = {} if since is None else {"since": since, "wait": wait}
+        timeout = QUICK if since is None else httpx.Timeout(QUICK_SECONDS + wait, connect=5.0)
+        result: dict[str, Any] = self.call(
+            "GET", f"/mr/v1/jobs/{job_id}", params=params, timeout=timeout
+        )
         return result
 
     def jobs(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -265,9 +272,11 @@ class RunningJob:
     def wait(
         self, *, progress: Callable[[dict[str, Any]], None] | None = None, poll: float = 0.1
     ) -> JobResult:
-        """Poll until the job ends; `progress` sees every status on the way."""
+        """Wait until the job ends, each status call held by the job tracker until the job
+        changes (a long poll); `progress` sees every status on the way. `poll`: the pause
+        between calls to a job tracker that answers with no ``version`` (holds no call)."""
+        status = self.status()
         while True:
-            status = self.status()
             if progress is not None:
                 progress(status)
             state = JobState(status["state"])
@@ -282,7 +291,10 @@ class RunningJob:
                     duration=status["duration"],
                     status=status,
                 )
-            time.sleep(poll)
+            version = status.get("version")
+            if version is None:
+                time.sleep(poll)
+            status = self.client.status(self.id, since=version, wait=LONG_POLL)
 
 
 class Job:

@@ -139,6 +139,11 @@ class JobTracker:
         # Called (from the journal's thread) when a job's reduces may start: the last of its
         # maps is journaled. The daemon asks the workers to heartbeat now.
         self.on_reduces_ready: Callable[[], object] = lambda: None
+        # How often each job's status changed (its "version"), and what is called, under the
+        # lock, with the jobs whose status changed: what long polls of a status wait on. It
+        # must only hand the news on (the daemon wakes its waiting requests), never call in.
+        self._versions: dict[str, int] = {}
+        self.on_change: Callable[[set[str]], object] = lambda _job_ids: None
 
     # --- taking over ----------------------------------------------------------------------------
 
@@ -466,6 +471,9 @@ class JobTracker:
                     touched.add(ins.job_id)
         for job_id in touched:
             self._persist(job_id)
+            self._versions[job_id] = self._versions.get(job_id, 0) + 1
+        if touched:
+            self.on_change(touched)
 
     def _spec(self, launch: Launch) -> AttemptSpec:
         job = self.scheduler.jobs[launch.job_id]
@@ -708,6 +716,9 @@ class JobTracker:
             attempts = self.history.attempts(job_id)
             return {
                 **_summary(record, self.scheduler.jobs.get(job_id)),
+                # Changes whenever the rest may have: `?since=` of a long poll. Opaque, and
+                # with the fencing token in, so no two job trackers' versions are alike.
+                "version": f"{self.token}.{self._versions.get(job_id, 0)}",
                 "attempts": [
                     {
                         "id": a.id,

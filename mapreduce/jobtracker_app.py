@@ -2,7 +2,9 @@
 
 * ``POST /mr/v1/jobs`` (token) — submit; every live worker is then told to heartbeat now.
 * ``GET /mr/v1/jobs``, ``GET /mr/v1/jobs/<id>`` — list and status (progress, counters,
-  attempts); ``POST /mr/v1/jobs/<id>/kill`` (token).
+  attempts); ``POST /mr/v1/jobs/<id>/kill`` (token). A status with ``?wait=S&since=V`` is
+  a long poll: answered once the job's ``version`` is no longer V, or it has ended, or S
+  seconds (at most `MAX_WAIT`) have passed.
 * ``GET /mr/v1/jobs/<id>/payload`` (token) — the pickled functions, for workers.
 * ``POST /mr/v1/internal/heartbeat`` (token) — workers pull work.
 * ``GET /mr/v1/workers``, ``GET /health`` (with this job tracker's role).
@@ -18,11 +20,12 @@ at once (its lease, by its own clock) and goes back to waiting.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,17 +33,18 @@ from urllib.parse import urlsplit
 import httpx
 from fastapi import BackgroundTasks, Depends, FastAPI, Query
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from coord.errors import LockHeldError
 from mapreduce.jobtracker import JobTracker
-from mapreduce.protocol import HeartbeatReply, SubmitRequest, WorkerHeartbeat
+from mapreduce.protocol import HeartbeatReply, JobState, SubmitRequest, WorkerHeartbeat
 from minihadoop.address import advertised_host
-from minihadoop.config import JOBTRACKER_USER, Settings
+from minihadoop.config import JOBTRACKER_KEY, JOBTRACKER_LOCK, JOBTRACKER_USER, Settings
 from minihadoop.errors import IllegalArgumentError, MiniHadoopError, StandbyError
 from minihadoop.filesystem import FileSystem
 from minihadoop.groups import account
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
-from minihadoop.locks import JOBTRACKER_KEY, JOBTRACKER_LOCK, Lock, LockLostError, LockSession
+from minihadoop.locks import Lock, LockLostError, LockSession
 from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.rest import tls_verify
 from minihadoop.server import bind_socket, install_error_handlers, limit_body_size, serve, url_for
@@ -51,6 +55,60 @@ MAX_BODY = 96 << 20  # a base64 payload of up to 64 MiB
 CLEANUP_INTERVAL = 1.0  # seconds between tries of cleanups the namenode was down for
 LOCK_POLL = 2.0  # seconds a standby waits in the lock's queue before looking up again
 KEY_CHECK = 2.0  # seconds between the active one's checks that its URL is still published
+MAX_WAIT = 30.0  # seconds a long poll of a job's status may ask to be held
+
+
+class JobChanges:
+    """What long polls of job status wait on. The job tracker calls `notify` (from any
+    thread) with the jobs whose status changed; the polls held on those read them again."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Per job polled now: how many polls wait on it, and the event its next change sets.
+        self._polls: collections.Counter[str] = collections.Counter()
+        self._changed: dict[str, asyncio.Event] = {}
+
+    def notify(self, job_ids: Iterable[str] | None = None) -> None:
+        """`job_ids` changed (None: any may have)."""
+        loop = self._loop
+        if loop is None:
+            return  # no poll has waited yet
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the process is stopping
+            loop.call_soon_threadsafe(self._wake, None if job_ids is None else list(job_ids))
+
+    def _wake(self, job_ids: list[str] | None) -> None:
+        for job_id in list(self._changed) if job_ids is None else job_ids:
+            if (changed := self._changed.pop(job_id, None)) is not None:
+                changed.set()
+
+    async def status(
+        self, job_id: str, read: Callable[[], dict[str, Any]], since: str | None, wait: float
+    ) -> dict[str, Any]:
+        """`read()` (job `job_id`'s status, read in a thread): once its version is not
+        `since`, or the job has ended, or `wait` seconds have passed."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # the first poll (or a test's new loop): events are its
+            self._loop, self._changed = loop, {}
+        self._polls[job_id] += 1
+        try:
+            deadline = loop.time() + wait
+            while True:
+                # Taken before the read: no change falls between the two.
+                changed = self._changed.setdefault(job_id, asyncio.Event())
+                status = await run_in_threadpool(read)
+                if since is None or status["version"] != since:
+                    return status
+                if JobState(status["state"]).finished:
+                    return status
+                try:
+                    await asyncio.wait_for(changed.wait(), max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    return status  # as it still is: any change since would have woken this
+        finally:
+            self._polls[job_id] -= 1
+            if not self._polls[job_id]:  # forget the jobs nobody polls
+                del self._polls[job_id]
+                self._changed.pop(job_id, None)
 
 
 class Role:
@@ -60,12 +118,14 @@ class Role:
         self.url = url
         self.tracker: JobTracker | None = None
         self.active_url: str | None = None  # the active one's, as last read from the key
+        self.changes = JobChanges()
 
     @classmethod
     def fixed(cls, tracker: JobTracker) -> Role:
         """Always active: a job tracker that holds no lock (tests, tools)."""
         role = cls("")
         role.tracker = tracker
+        tracker.on_change = role.changes.notify
         return role
 
     def _live(self) -> JobTracker | None:
@@ -85,10 +145,12 @@ class Role:
         return tracker
 
     def activate(self, tracker: JobTracker) -> None:
+        tracker.on_change = self.changes.notify
         self.tracker, self.active_url = tracker, self.url
 
     def deactivate(self) -> None:
         self.tracker = None
+        self.changes.notify()  # polls held here look again, and learn this is a standby
 
     def status(self) -> dict[str, Any]:
         tracker = self._live()
@@ -127,8 +189,18 @@ def create_app(
         return role.active().list_jobs(limit)
 
     @app.get("/mr/v1/jobs/{job_id}", dependencies=[read])
-    def job(job_id: str) -> dict[str, Any]:
-        return role.active().job_status(job_id)
+    async def job(
+        job_id: str,
+        wait: float = Query(0.0, ge=0.0, le=MAX_WAIT),
+        since: str | None = Query(None, max_length=64),
+    ) -> dict[str, Any]:
+        """A job's status; with `wait` and `since`, held until it is no longer version
+        `since` (a long poll)."""
+
+        def look() -> dict[str, Any]:  # the active job tracker's, at every look
+            return role.active().job_status(job_id)
+
+        return await role.changes.status(job_id, look, since, wait)
 
     @app.post("/mr/v1/jobs/{job_id}/kill", dependencies=[auth])
     def kill(job_id: str, user: str = Query("dr.who", alias="user.name")) -> dict[str, str]:

@@ -104,7 +104,10 @@ class WorkerService:
         )
         self._payload_locks: dict[str, asyncio.Lock] = {}
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["mapreduce.child"])
+        # What every attempt imports, once, in the fork server: the task code, and this
+        # module, where each child finds its target (`_child_target`) as it unpickles it.
+        # Not preloaded, each attempt imported this module and the daemons' settings.
+        ctx.set_forkserver_preload(["mapreduce.child", "mapreduce.worker"])
         self.ctx = ctx
 
     # --- the loop ---------------------------------------------------------------------------

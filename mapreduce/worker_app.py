@@ -27,11 +27,10 @@ from mapreduce import tasklogs
 from mapreduce.task import shuffle_context, shuffle_path
 from mapreduce.worker import WorkerService
 from minihadoop.address import advertised_host
-from minihadoop.config import Settings
+from minihadoop.config import JOBTRACKER_KEY, Settings
 from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
 from minihadoop.filesystem import FileSystem
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
-from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.server import bind_socket, install_error_handlers, serve, url_for
 from minihadoop.signing import MAC_SIZE, Keys, stream_mac

@@ -1,4 +1,5 @@
-"""Configuration: the only module that reads the environment.
+"""Configuration: with its client's half, `minihadoop.client_config`, the only module that
+reads the environment.
 
 `Settings` holds every tunable of the daemons, with Hadoop's meaning and minihadoop's
 defaults. Values come from keyword arguments (the CLI's flags), then `MINIHADOOP_*`
@@ -6,30 +7,72 @@ environment variables, then the defaults here. Every timeout is a setting, so te
 make a cluster that notices a dead node in a second.
 
 `ClusterInfo` is the `cluster.json` a local cluster writes: where its daemons listen and its
-token, so clients find the cluster with no flags.
+token, so clients find the cluster with no flags. It and the other client settings live in
+`minihadoop.client_config`, so that clients need not import pydantic-settings; every name
+of that module is exported from here too.
 """
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
-import re
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from minihadoop.client_config import (
+    CLUSTER_FILE,
+    DATANODE_PORT,
+    DEFAULT_RETRY_WINDOW,
+    DEFAULT_UMASK,
+    JOBTRACKER_KEY,
+    JOBTRACKER_LOCK,
+    JOBTRACKER_PORT,
+    JOBTRACKER_USER,
+    NAMENODE_PORT,
+    NAMENODE_SERVICE_PORT,
+    WORKER_PORT,
+    ClusterInfo,
+    DaemonInfo,
+    client_retry_window,
+    client_tls_ca,
+    client_umask,
+    current_user,
+    home_dir,
+)
+
+# The client's half (minihadoop.client_config) is exported from here too: whoever reads the
+# configuration finds all of it in this module.
+__all__ = [
+    "CLUSTER_FILE",
+    "DATANODE_PORT",
+    "DEFAULT_RETRY_WINDOW",
+    "DEFAULT_UMASK",
+    "JOBTRACKER_KEY",
+    "JOBTRACKER_LOCK",
+    "JOBTRACKER_PORT",
+    "JOBTRACKER_USER",
+    "MEMBERSHIP",
+    "MIN_BLOCK_SIZE",
+    "NAMENODE_PORT",
+    "NAMENODE_SERVICE_PORT",
+    "WORKER_PORT",
+    "ClusterInfo",
+    "DaemonInfo",
+    "MiB",
+    "PlacementName",
+    "ReadPolicy",
+    "Settings",
+    "client_retry_window",
+    "client_tls_ca",
+    "client_umask",
+    "current_user",
+    "home_dir",
+    "settings_from_environment",
+]
 
 MiB = 1 << 20
 MIN_BLOCK_SIZE = 4096
-NAMENODE_PORT = 9870
-NAMENODE_SERVICE_PORT = 8022  # datanodes only (HDFS: dfs.namenode.servicerpc-address)
-DATANODE_PORT = 9864
-JOBTRACKER_PORT = 8088
-WORKER_PORT = 8042
-CLUSTER_FILE = "cluster.json"
-
 PlacementName = Literal["default", "random", "round-robin", "least-used"]
 ReadPolicy = Literal["open", "token"]
 
@@ -103,7 +146,7 @@ class Settings(BaseSettings):
     permissions: bool = True
     supergroup: str = Field(default="supergroup", pattern=r"^[A-Za-z0-9._-]{1,64}$")
     user_groups: str = Field(default="", max_length=65536)
-    umask: str = Field(default="022", pattern=r"^0?[0-7]{1,3}$")
+    umask: str = Field(default=DEFAULT_UMASK, pattern=r"^0?[0-7]{1,3}$")
     ls_limit: int = Field(default=1000, ge=1, le=100_000)  # dfs.ls.limit
 
     placement: PlacementName = "default"
@@ -123,7 +166,7 @@ class Settings(BaseSettings):
     # Clients of a master that is down or starting up (the FileSystem client, task attempts,
     # the job tracker) retry within this many seconds, then give up (Hadoop's
     # dfs.client.retry.policy / ipc.client.connect.max.retries, as a time). 0: no retries.
-    retry_window: float = Field(default=60.0, ge=0)
+    retry_window: float = Field(default=DEFAULT_RETRY_WINDOW, ge=0)
 
     # MapReduce (Hadoop: tasks time out after 600 s; 4 attempts).
     mr_heartbeat_interval: float = Field(default=0.3, gt=0)
@@ -204,23 +247,6 @@ def _id_urls(text: str, what: str) -> dict[str, str]:
     return found
 
 
-def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Where a local cluster lives: `explicit`, else $MINIHADOOP_HOME, else ~/.minihadoop."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("MINIHADOOP_HOME")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".minihadoop"
-
-
-def client_tls_ca() -> str:
-    """The CA bundle a client verifies servers against when its caller names none:
-    $MINIHADOOP_TLS_CA, or empty (the system's trust store). Read alone, not through
-    `Settings`, so a client is not refused for a daemon-only setting it does not use."""
-    return os.environ.get("MINIHADOOP_TLS_CA", "")
-
-
 MEMBERSHIP = ("namenode_id", "namenode_peers", "namenode_service_peers")
 
 
@@ -236,85 +262,3 @@ def settings_from_environment() -> dict[str, str]:
         if key.startswith("MINIHADOOP_") and field in fields:
             found[field] = value
     return found
-
-
-def client_umask() -> int:
-    """The mode bits a client leaves off the files (666) and folders (777) it makes when
-    not told a mode: $MINIHADOOP_UMASK (octal, Hadoop's fs.permissions.umask-mode), else
-    022 — so 644 and 755."""
-    text = os.environ.get("MINIHADOOP_UMASK") or str(Settings.model_fields["umask"].default)
-    if not re.fullmatch(r"0?[0-7]{1,3}", text):
-        raise ValueError(f"MINIHADOOP_UMASK must be an octal mode like 022, not {text[:20]!r}")
-    return int(text, 8)
-
-
-def client_retry_window() -> float:
-    """How long a client retries an unavailable namenode when its caller does not say:
-    $MINIHADOOP_RETRY_WINDOW, else the default. Read alone, as `client_tls_ca` is."""
-    text = os.environ.get("MINIHADOOP_RETRY_WINDOW")
-    if text is None:
-        default: float = Settings.model_fields["retry_window"].default
-        return default
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:  # NaN included
-        raise ValueError(f"MINIHADOOP_RETRY_WINDOW must be seconds, 0 or more, not {text!r}")
-    return seconds
-
-
-JOBTRACKER_USER = "mapred"  # who the job tracker is on the DFS (its journal's owner)
-
-
-def current_user() -> str:
-    """The user name a client acts as, like Hadoop's HADOOP_USER_NAME / login user."""
-    for var in ("MINIHADOOP_USER", "HADOOP_USER_NAME"):
-        if os.environ.get(var):
-            return os.environ[var]
-    try:  # the account this process runs as, as Hadoop's login user is
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        return "hadoop"
-
-
-class DaemonInfo(BaseModel):
-    name: str
-    url: str
-    pid: int
-    data_dir: str = ""
-    log: str = ""
-    # The process's start time (/proc/<pid>/stat, clock ticks since boot): a pid the kernel
-    # gave to another process since has another, so it is never signalled by mistake.
-    start_time: int | None = None
-    # The command's arguments, port included, so the daemon can be started again as it was.
-    argv: list[str] = []
-
-
-class ClusterInfo(BaseModel):
-    namenode: str
-    token: str
-    # A namenode group's client URLs, the leader's included; empty with one namenode. Clients
-    # fail over among them; `namenode` stays one of them, for readers that know one URL.
-    namenodes: list[str] = []
-    # The namenode's service port, which datanodes use (None: they use `namenode`).
-    namenode_service: str | None = None
-    daemons: list[DaemonInfo] = []
-    jobtracker: str | None = None
-    settings: dict[str, Any] = {}
-
-    def namenode_urls(self) -> list[str]:
-        """Every namenode a client may ask: the group, or the one namenode."""
-        return self.namenodes or [self.namenode]
-
-    @staticmethod
-    def load(directory: Path) -> ClusterInfo:
-        path = directory / CLUSTER_FILE
-        return ClusterInfo.model_validate(json.loads(path.read_text()))
-
-    def save(self, directory: Path) -> None:
-        path = directory / CLUSTER_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        os.chmod(tmp, 0o600)  # it holds the token
-        tmp.replace(path)

@@ -42,13 +42,14 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+import coord.errors  # noqa: F401  # the lock service's errors, known by name to this client
 from minihadoop import globbing, paths
 from minihadoop.checksum import CHECKSUM_SIZE, chunk_checksums, verify
-from minihadoop.config import (
+from minihadoop.client_config import (
     ClusterInfo,
     client_retry_window,
     client_tls_ca,
@@ -65,7 +66,6 @@ from minihadoop.errors import (
     UnavailableError,
 )
 from minihadoop.ha import NamenodeState, group_state
-from minihadoop.locks import Lock, LockSession, hold
 from minihadoop.models import (
     MAX_BATCH_PATHS,
     AddBlockRequest,
@@ -85,6 +85,9 @@ from minihadoop.models import (
 from minihadoop.rest import call, remote_error, tls_verify
 from minihadoop.retry import NamenodeGroup, Replay, RetryPolicy, failing_over
 from minihadoop.signing import CONTENT, ClusterAuth
+
+if TYPE_CHECKING:
+    from minihadoop.locks import Lock, LockSession
 
 Progress = Callable[[int], None]
 READ_PIECE = 1 << 20
@@ -297,10 +300,14 @@ class FileSystem:
         """Hold lock `name` for a `with` block, in a session of its own kept alive every
         `ttl`/3 seconds; waits for it up to `timeout` seconds (None: for ever). The `Lock`
         has the fencing `token`; `lock.valid()` says whether it may still be believed held."""
+        from minihadoop.locks import hold  # here: most clients never hold a lock
+
         return hold(self, name, ttl=ttl, shared=shared, timeout=timeout)
 
     def lock_session(self, ttl: float = 10.0) -> LockSession:
         """A session for several locks and keys (`minihadoop.locks.LockSession`)."""
+        from minihadoop.locks import LockSession  # here: most clients never hold a lock
+
         return LockSession(self, ttl)
 
     def locks(self, name: str | None = None) -> list[dict[str, Any]]:

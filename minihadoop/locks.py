@@ -35,10 +35,6 @@ if TYPE_CHECKING:
     from minihadoop.filesystem import FileSystem
 
 LONG_POLL = 30.0  # seconds one waiting request is held by the namenode
-# The lock the active job tracker holds, and where it publishes its URL under the same
-# session (gone when it dies): a lock and a key are named apart.
-JOBTRACKER_LOCK = "minihadoop/jobtracker"
-JOBTRACKER_KEY = "minihadoop/jobtracker"
 
 
 class LockLostError(MiniHadoopError):

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from coord.machine import CoordMachine
 from minihadoop import blocktoken, paths
-from minihadoop.config import Settings
+from minihadoop.config import JOBTRACKER_KEY, Settings
 from minihadoop.errors import (
     AccessControlError,
     FileAlreadyExistsError,
@@ -51,7 +51,6 @@ from minihadoop.errors import (
     UnavailableError,
 )
 from minihadoop.groups import GroupMapping
-from minihadoop.locks import JOBTRACKER_KEY
 from minihadoop.models import (
     AddBlockRequest,
     AppendRequest,

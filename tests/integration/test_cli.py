@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from minihadoop.config import current_user
+from minihadoop.config import JOBTRACKER_KEY, current_user
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
-from minihadoop.locks import JOBTRACKER_KEY
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration

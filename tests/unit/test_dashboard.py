@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from minihadoop.config import Settings
-from minihadoop.locks import JOBTRACKER_KEY
+from minihadoop.config import JOBTRACKER_KEY, Settings
 from namenode import display
 from namenode.app import create_app
 from namenode.namesystem import Namesystem
