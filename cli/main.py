@@ -13,14 +13,19 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, NoReturn
 
-import typer
-import typer.main
-from pydantic import ValidationError
-from typer.core import TyperGroup
+# httpx imports its own command line tool (click, rich's console, pygments: ~40 ms, an eighth
+# of `minihadoop fs ls`) unless that import fails, when it leaves a stub `httpx.main` in its
+# place. This process never runs httpx's tool, so it says the module is not there.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from cli.failures import Failures, UsageMistake
-from minihadoop import __version__
-from minihadoop.errors import MiniHadoopError
+import typer  # noqa: E402
+import typer.main  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from cli.failures import Failures, UsageMistake  # noqa: E402
+from minihadoop import __version__  # noqa: E402
+from minihadoop.errors import MiniHadoopError  # noqa: E402
 
 if TYPE_CHECKING:
     from typer import _click as click  # the click typer runs on: its own copy, here

@@ -48,7 +48,7 @@ from minihadoop.guard import (
 )
 from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.models import BlockWriteResult, ReplicaReport
-from minihadoop.server import install_error_handlers
+from minihadoop.server import daemon_app, install_error_handlers
 from minihadoop.signing import CONTENT, UNSIGNED, Keys
 
 MAX_TARGETS = 16
@@ -68,7 +68,7 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
                 await loop
         await service.close()
 
-    app = FastAPI(title="minihadoop datanode", version="0.1.0", lifespan=lifespan)
+    app = daemon_app("minihadoop datanode", lifespan)
     install_error_handlers(app)
     auth = Depends(cluster_only)
     read = Depends(read_access(settings.read_policy))

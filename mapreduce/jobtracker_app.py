@@ -47,7 +47,14 @@ from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
 from minihadoop.locks import Lock, LockLostError, LockSession
 from minihadoop.metrics import Metrics, families, install_metrics
 from minihadoop.rest import tls_verify
-from minihadoop.server import bind_socket, install_error_handlers, limit_body_size, serve, url_for
+from minihadoop.server import (
+    bind_socket,
+    daemon_app,
+    install_error_handlers,
+    limit_body_size,
+    serve,
+    url_for,
+)
 from minihadoop.signing import ClusterAuth
 
 log = logging.getLogger("minihadoop.jobtracker")
@@ -167,7 +174,7 @@ def create_app(
     names: HostNames | None = None,
 ) -> FastAPI:
     role = role if isinstance(role, Role) else Role.fixed(role)
-    app = FastAPI(title="minihadoop job tracker", version="0.1.0", lifespan=lifespan)
+    app = daemon_app("minihadoop job tracker", lifespan)
     install_error_handlers(app)
     limit_body_size(app, MAX_BODY, exempt=lambda _p: False)
     auth = Depends(cluster_only)

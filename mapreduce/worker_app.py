@@ -32,7 +32,7 @@ from minihadoop.errors import FileNotFoundError_, IllegalArgumentError
 from minihadoop.filesystem import FileSystem
 from minihadoop.guard import HostNames, cluster_only, install_guard, read_access
 from minihadoop.metrics import Metrics, families, install_metrics
-from minihadoop.server import bind_socket, install_error_handlers, serve, url_for
+from minihadoop.server import bind_socket, daemon_app, install_error_handlers, serve, url_for
 from minihadoop.signing import MAC_SIZE, Keys, stream_mac
 
 log = logging.getLogger("minihadoop.worker")
@@ -40,7 +40,7 @@ PIECE = 1 << 20
 
 
 def create_app(service: WorkerService, settings: Settings, *, lifespan: Any = None) -> FastAPI:
-    app = FastAPI(title="minihadoop worker", version="0.1.0", lifespan=lifespan)
+    app = daemon_app("minihadoop worker", lifespan)
     install_error_handlers(app)
     auth = Depends(cluster_only)
     seal_key = Keys.derive(settings.token).seal

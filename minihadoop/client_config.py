@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 NAMENODE_PORT = 9870
 NAMENODE_SERVICE_PORT = 8022  # datanodes only (HDFS: dfs.namenode.servicerpc-address)
@@ -91,6 +91,8 @@ def current_user() -> str:
 
 
 class DaemonInfo(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built when first read: not by every import
+
     name: str
     url: str
     pid: int
@@ -104,6 +106,8 @@ class DaemonInfo(BaseModel):
 
 
 class ClusterInfo(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     namenode: str
     token: str
     # A namenode group's client URLs, the leader's included; empty with one namenode. Clients

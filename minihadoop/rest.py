@@ -5,7 +5,9 @@ against the cluster's CA (`tls_verify`)."""
 from __future__ import annotations
 
 import functools
+import os
 import ssl
+import threading
 from typing import Any
 
 import httpx
@@ -17,21 +19,63 @@ from minihadoop.errors import (
     from_remote,
 )
 
-Verify = ssl.SSLContext | bool
+Verify = ssl.SSLContext | bool  # what httpx takes as verify=
+
+
+class DefaultTrust(ssl.SSLContext):
+    """A verifying client context that reads httpx's default trust store — $SSL_CERT_FILE,
+    else $SSL_CERT_DIR, else certifi's bundle — at its first TLS connection, not when it
+    is made: the bundle takes ~30 ms to parse, and a command on a plain-HTTP cluster (most
+    of them) never opens one. Every TLS connection, sync or async, is made by `wrap_socket`
+    or `wrap_bio`, and both load the store first."""
+
+    _lock = threading.Lock()
+
+    def __new__(cls) -> DefaultTrust:
+        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)  # verifies host and chain
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loaded = False
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            if os.environ.get("SSL_CERT_FILE"):
+                self.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+            elif os.environ.get("SSL_CERT_DIR"):
+                self.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+            else:
+                import certifi  # here: only a TLS connection needs it
+
+                self.load_verify_locations(cafile=certifi.where())
+            self._loaded = True
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        if not self._loaded:
+            self._load()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        if not self._loaded:
+            self._load()
+        return super().wrap_bio(*args, **kwargs)
 
 
 @functools.lru_cache(maxsize=8)
-def tls_verify(ca: str = "") -> Verify:
+def tls_verify(ca: str = "") -> ssl.SSLContext:
     """What every httpx client of the cluster passes as ``verify=``: a context trusting only
-    the PEM bundle `ca` (`Settings.tls_ca`), or True — httpx's default store (certifi's
-    bundle, or $SSL_CERT_FILE) — when it is empty. Plain-HTTP URLs never use it, so it is
-    the same call with TLS on or off.
+    the PEM bundle `ca` (`Settings.tls_ca`), or, when it is empty, httpx's default store
+    (`DefaultTrust`, read at the first TLS connection). Plain-HTTP URLs never use it, so it
+    is the same call with TLS on or off.
 
     Cached per path: daemons and tasks make clients often, and the bundle is read once per
-    process (a new CA takes a restart, as a new certificate does).
+    process (a new CA takes a restart, as a new certificate does). A named bundle is read
+    here, so a missing one is an error at once, not at the first connection.
     """
     if not ca:
-        return True
+        return DefaultTrust()
     return ssl.create_default_context(cafile=ca)
 
 

@@ -54,6 +54,11 @@ def _no_telemetry() -> dict[str, Any]:
 NO_TELEMETRY = _no_telemetry()
 
 
+def daemon_app(title: str, lifespan: Callable[[FastAPI], Any]) -> FastAPI:
+    """A daemon's FastAPI app, its routes to come, with FastAPI's telemetry off."""
+    return FastAPI(title=title, version="0.1.0", lifespan=lifespan, **NO_TELEMETRY)
+
+
 def error_response(exc: MiniHadoopError) -> JSONResponse:
     return JSONResponse(exc.to_remote(), status_code=exc.status)
 

@@ -54,7 +54,7 @@ from minihadoop.models import (
     RegisterRequest,
 )
 from minihadoop.server import (
-    NO_TELEMETRY,
+    daemon_app,
     install_error_handlers,
     json_response,
     limit_body_size,
@@ -85,7 +85,7 @@ def create_app(
     tokens: TokenStore | None = None,
 ) -> FastAPI:
     """The namenode's app; `names` are the host names it answers to (`minihadoop.guard`)."""
-    app = FastAPI(title="minihadoop namenode", version="0.1.0", lifespan=lifespan, **NO_TELEMETRY)
+    app = daemon_app("minihadoop namenode", lifespan)
     install_error_handlers(app)
     # Raft messages may carry a snapshot of the whole namespace; only a signed peer gets
     # as far as sending a body (the guard checks the signature on the headers first).
