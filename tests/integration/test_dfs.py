@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import io
 import os
 from pathlib import Path
 
@@ -47,6 +48,51 @@ def test_put_get_50mb_with_1mib_blocks(fs: FileSystem, tmp_path: Path) -> None:
     blocks = report["files_detail"][0]["blocks"]
     assert all(b["live_replicas"] == 3 and len(set(b["locations"])) == 3 for b in blocks)
     assert report["verdict"] == "The filesystem under path '/big' is HEALTHY"
+
+
+class Trickle(io.RawIOBase):
+    """A source that gives at most `most` bytes a read, as a pipe or a socket may."""
+
+    def __init__(self, data: bytes, most: int) -> None:
+        self.data, self.most, self.pos = data, most, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.most if n < 0 else min(n, self.most)
+        piece = self.data[self.pos : self.pos + n]
+        self.pos += len(piece)
+        return piece
+
+
+MiB = 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("size", "most", "before"),
+    [
+        (3 * MiB + 12345, 100_000, b""),  # short reads: blocks still whole
+        (2 * MiB, MiB, b""),  # an exact multiple, the source's end found by an empty read
+        (2 * MiB + 7, 3 * MiB, b"head of the file\n"),  # write() first: a partial block
+        (1000, 3 * MiB, b"x" * (MiB - 10)),  # the source ends inside the buffered block
+        (0, MiB, b""),
+    ],
+)
+def test_write_from_reads_ahead_and_keeps_every_byte_in_order(
+    fs: FileSystem, size: int, most: int, before: bytes
+) -> None:
+    data = os.urandom(size)
+    told: list[int] = []
+    path = f"/write-from/{size}-{most}-{len(before)}"
+    with fs.create(path, block_size=MiB, replication=1, progress=told.append) as out:
+        out.write(before)
+        out.write_from(Trickle(data, most))
+    whole = before + data
+    assert fs.read_bytes(path) == whole
+    assert sum(told) == len(whole)  # progress: every byte once, retries or not
+    lengths = [b.block.length for b in fs.blocks(path).blocks]
+    assert lengths == [MiB] * (len(whole) // MiB) + ([len(whole) % MiB] if len(whole) % MiB else [])
 
 
 def test_ranged_and_streaming_reads(fs: FileSystem) -> None:
