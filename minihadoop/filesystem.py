@@ -925,35 +925,41 @@ class FileSystem:
             sums_len = int(h["x-checksums-length"])
             bpc = int(h["x-bytes-per-checksum"])
             data_len = int(h["x-data-length"])
-            buf = bytearray()
             sums = b""
-            pos = chunk_start  # block offset of buf[0]
+            pos = chunk_start  # block offset of the first byte not yet yielded
             chunk_index = chunk_start // bpc
-            for piece in response.iter_raw(READ_PIECE):
-                buf += piece
+            # The wire's pieces (~64 KiB) are gathered to READ_PIECE and joined once, cut at a
+            # chunk boundary so the joined bytes are verified and handed on as they are.
+            held: list[bytes] = []
+            size = 0
+            for piece in response.iter_raw():
                 if len(sums) < sums_len:
                     need = sums_len - len(sums)
-                    sums += bytes(buf[:need])
-                    del buf[:need]
-                whole = len(buf) - len(buf) % bpc
-                if whole:
-                    yield from self._verified(
-                        buf, whole, sums, bpc, chunk_index, chunk_start, pos, start, end, block_id
-                    )
-                    pos += whole
-                    chunk_index += whole // bpc
-                    del buf[:whole]
-            if pos - chunk_start + len(buf) != data_len:
-                raise UnavailableError(f"{url}: short read of block {block_id}")
-            if buf:
+                    sums += piece[:need]
+                    piece = piece[need:]
+                held.append(piece)
+                size += len(piece)
+                if size < READ_PIECE or size % bpc > len(piece):
+                    continue  # (a chunk bigger than a piece: until one ends in this piece)
+                cut = len(piece) - size % bpc  # the whole chunks held end here, in `piece`
+                held[-1] = piece[:cut]
+                whole = b"".join(held)
+                held, size = ([piece[cut:]], size % bpc) if cut < len(piece) else ([], 0)
                 yield from self._verified(
-                    buf, len(buf), sums, bpc, chunk_index, chunk_start, pos, start, end, block_id
+                    whole, sums, bpc, chunk_index, chunk_start, pos, start, end, block_id
+                )
+                pos += len(whole)
+                chunk_index += len(whole) // bpc
+            if pos - chunk_start + size != data_len:
+                raise UnavailableError(f"{url}: short read of block {block_id}")
+            if size:
+                yield from self._verified(
+                    b"".join(held), sums, bpc, chunk_index, chunk_start, pos, start, end, block_id
                 )
 
     @staticmethod
     def _verified(
-        buf: bytearray,
-        n: int,
+        data: bytes,
         sums: bytes,
         bpc: int,
         chunk_index: int,
@@ -963,17 +969,17 @@ class FileSystem:
         end: int,
         block_id: int,
     ) -> Iterator[bytes]:
+        """`data` (block offset `pos`, chunk `chunk_index`), checked against its checksums,
+        cut to the range asked for: as it is when all of it was asked for."""
         first = chunk_index - chunk_start // bpc
-        count = -(-n // bpc)
+        count = -(-len(data) // bpc)
         expected = sums[first * CHECKSUM_SIZE : (first + count) * CHECKSUM_SIZE]
-        view = memoryview(buf)[:n]
-        try:
-            verify(view, expected, bpc, where=f"block {block_id}", first_chunk=chunk_index)
-            lo, hi = max(start - pos, 0), min(n, end - pos)
-            if hi > lo:
-                yield bytes(view[lo:hi])
-        finally:
-            view.release()
+        verify(data, expected, bpc, where=f"block {block_id}", first_chunk=chunk_index)
+        lo, hi = max(start - pos, 0), min(len(data), end - pos)
+        if lo == 0 and hi == len(data):
+            yield data
+        elif hi > lo:
+            yield data[lo:hi]
 
 
 class DFSOutputStream(io.RawIOBase):

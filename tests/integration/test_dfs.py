@@ -108,6 +108,22 @@ def test_ranged_and_streaming_reads(fs: FileSystem) -> None:
     assert b"".join(fs.cat("/ranges/f")) == data
 
 
+@pytest.mark.parametrize("bpc", [512, 3 * MiB // 2])  # a chunk far smaller, and bigger, than a read
+def test_reads_verify_and_cut_at_any_chunk_size(
+    cluster: LocalCluster, bpc: int, tmp_path: Path
+) -> None:
+    data = os.urandom(5 * MiB + 4321)
+    with FileSystem.from_cluster(cluster.directory, bytes_per_checksum=bpc) as client:
+        client.write_bytes(f"/chunks/{bpc}", data, block_size=4 * MiB, replication=1)
+        assert client.read_bytes(f"/chunks/{bpc}") == data
+        assert client.get(f"/chunks/{bpc}", tmp_path / "back") == len(data)
+        assert (tmp_path / "back").read_bytes() == data
+        with client.open(f"/chunks/{bpc}") as f:
+            for at in (0, bpc - 1, 2 * MiB + 17, 4 * MiB - 3, len(data) - 5):
+                f.seek(at)
+                assert f.read(MiB + 9) == data[at : at + MiB + 9]
+
+
 def test_empty_file_and_exact_block_multiple(fs: FileSystem) -> None:
     fs.write_bytes("/edge/empty", b"")
     assert fs.stat("/edge/empty").length == 0
