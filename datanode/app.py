@@ -6,6 +6,10 @@
   the chunks start (``x-chunk-start``) and how long each part is, so the reader verifies
   every byte before it uses it.
 * ``GET /dn/v1/blocks/<id>/data`` — the same range, verified here, as plain bytes.
+* ``POST /dn/v1/blocks/read`` (cluster members; ``{"blocks": [id, ...]}``, at most 1,000) —
+  many whole blocks in one answer, for a map over many small files: per block, in the order
+  asked, a header (`minihadoop.models.BLOCK_READ_HEADER`: id, length or -1 when this node
+  does not serve it, bytes per checksum, checksums' length), its checksums, its bytes.
 * ``GET /dn/v1/blocks/<id>/replica`` and ``POST /dn/v1/blocks/<id>/recover?gen=&length=`` —
   lease recovery: a replica's stamp and length, and cutting it to `length` under the new
   stamp `gen` (asked by the recovery's primary datanode; see `datanode.recovery`).
@@ -36,6 +40,7 @@ from minihadoop.errors import (
     ChecksumError,
     DiskOutOfSpaceError,
     IllegalArgumentError,
+    MiniHadoopError,
 )
 from minihadoop.guard import (
     CLUSTER,
@@ -47,7 +52,12 @@ from minihadoop.guard import (
     read_access,
 )
 from minihadoop.metrics import Metrics, families, install_metrics
-from minihadoop.models import BlockWriteResult, ReplicaReport
+from minihadoop.models import (
+    BLOCK_READ_HEADER,
+    BlockReadRequest,
+    BlockWriteResult,
+    ReplicaReport,
+)
 from minihadoop.server import daemon_app, install_error_handlers
 from minihadoop.signing import CONTENT, UNSIGNED, Keys
 
@@ -147,6 +157,7 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
 
     block_read = Depends(_block_reader(settings))
     _read_routes(app, service, block_read)
+    _many_blocks_route(app, service, auth)
     _verified_read_route(app, service, block_read)
     _checksums_route(app, service, block_read)
     app.include_router(webhdfs_router(service, Depends(web.user), Depends(web.reader)))
@@ -251,6 +262,36 @@ def _read_routes(app: FastAPI, service: DatanodeService, read: Any) -> None:
             "content-length": str(len(sums) + span.aligned_end - span.start),
         }
         return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)
+
+
+def _many_blocks_route(app: FastAPI, service: DatanodeService, auth: Any) -> None:
+    store = service.store
+
+    @app.post("/dn/v1/blocks/read", dependencies=[auth])
+    async def read_many(req: BlockReadRequest) -> StreamingResponse:
+        """Whole blocks, one after another (see the module's docstring). A block this node
+        has not, or whose replica is found short, is answered with length -1 and the next
+        follows: the reader gets that one elsewhere."""
+
+        async def body() -> AsyncIterator[bytes]:
+            service.active_transfers += 1
+            try:
+                for block_id in req.blocks:
+                    try:
+                        replica, span = await _open_range(service, block_id, 0, None)
+                        sums = store.checksums(replica, 0, span.chunks)
+                    except MiniHadoopError:
+                        yield BLOCK_READ_HEADER.pack(block_id, -1, 0, 0)
+                        continue
+                    bpc = replica.bytes_per_checksum
+                    yield BLOCK_READ_HEADER.pack(block_id, replica.length, bpc, len(sums))
+                    yield sums
+                    for piece in store.read_range(replica, 0, replica.length):
+                        yield piece
+            finally:
+                service.active_transfers -= 1
+
+        return StreamingResponse(body(), media_type="application/octet-stream")
 
 
 def _checksums_route(app: FastAPI, service: DatanodeService, read: Any) -> None:

@@ -53,7 +53,7 @@ from mapreduce.serialization import JobFunctions, Mapper, Reducer, UnloadableJob
 from mapreduce.shuffle import MapOutputBuffer, MapOutputError, merge_passes, merge_runs, read_run
 from mapreduce.streaming import StreamCommand, StreamingError
 from mapreduce.taskcontext import TaskContext
-from minihadoop.errors import UnavailableError
+from minihadoop.errors import MiniHadoopError, UnavailableError
 from minihadoop.filesystem import DFSInputStream, FileSystem
 from minihadoop.models import LocatedBlocks
 from minihadoop.rest import tls_verify
@@ -230,13 +230,63 @@ def _run_map(
         if spec.num_reducers == 0:
             out = formats.output_for(functions.output_format)
             with fs.create(output_path(spec), overwrite=True, create_parent=False) as stream:
-                for piece, located in inputs:
-                    with _piece_pairs(spec, functions, fs, piece, located, counters) as pairs:
+                for piece, located, data in _with_local_bytes(fs, spec, inputs):
+                    with _piece_pairs(spec, functions, fs, piece, located, counters, data) as pairs:
                         out.write_all(pairs, stream.write)
             counters["MAP_OUTPUT_RECORDS"] += out.records
             counters["HDFS_BYTES_WRITTEN"] += out.bytes
             return []
         return _collect(spec, functions, inputs, fs, work_dir, counters)
+
+
+# A combined split's small files are read from the worker's own datanode this many, or
+# this many bytes, to a call (`FileSystem.whole_blocks`), instead of a call each.
+LOCAL_BATCH_FILES = 500
+LOCAL_BATCH_BYTES = 16 << 20
+
+
+def _with_local_bytes(
+    fs: FileSystem, spec: AttemptSpec, inputs: list[tuple[Split, LocatedBlocks]]
+) -> Iterator[tuple[Split, LocatedBlocks, bytes | None]]:
+    """Each input, in order, with its bytes when a batch call to the worker's own datanode
+    got them (a whole one-block file it holds: a combined split's small files), else None:
+    that one is read the usual way (a single file's split, a file elsewhere, a batch call
+    that failed, a block that node could not give)."""
+    local = (spec.datanode_url or "").rstrip("/")
+    batch: list[tuple[Split, LocatedBlocks]] = []
+    size = 0
+
+    def fetched() -> Iterator[tuple[Split, LocatedBlocks, bytes | None]]:
+        got: list[bytes | None] = [None] * len(batch)
+        with contextlib.suppress(httpx.HTTPError, MiniHadoopError):
+            got = fs.whole_blocks(local, [located.blocks[0] for _, located in batch])
+        for (piece, located), data in zip(batch, got, strict=True):
+            yield piece, located, data
+
+    def here(piece: Split, located: LocatedBlocks) -> bool:
+        """A whole one-block file with a replica on the worker's datanode."""
+        whole = piece.start == 0 and piece.length == located.status.length
+        return (
+            whole
+            and len(located.blocks) == 1
+            and any(loc.url.rstrip("/") == local for loc in located.blocks[0].locations)
+        )
+
+    for piece, located in inputs:
+        if local and len(inputs) > 1 and here(piece, located):
+            batch.append((piece, located))
+            size += piece.length
+            if len(batch) < LOCAL_BATCH_FILES and size < LOCAL_BATCH_BYTES:
+                continue
+            yield from fetched()
+            batch, size = [], 0
+            continue
+        if batch:
+            yield from fetched()
+            batch, size = [], 0
+        yield piece, located, None
+    if batch:
+        yield from fetched()
 
 
 @contextlib.contextmanager
@@ -247,27 +297,52 @@ def _piece_pairs(
     split: Split,
     located: LocatedBlocks,
     counters: Counter[str],
+    data: bytes | None = None,
 ) -> Iterator[Iterable[tuple[Any, Any]]]:
-    """The map output of one file's split: read from the DFS (the worker's own datanode
-    first), the mapper called per record, the task's context saying which file it is."""
+    """The map output of one file's split: its bytes `data` when already read (from the
+    worker's own datanode), else read from the DFS (that datanode first); the mapper called
+    per record, the task's context saying which file it is."""
+    if data is not None:
+        try:
+            with _mapped(spec, functions, split, iter((data,)), counters) as pairs:
+                yield pairs
+        finally:
+            counters["BYTES_READ_LOCAL"] += len(data)
+            counters["HDFS_BYTES_READ"] += len(data)
+        return
     with DFSInputStream(fs, located, prefer=spec.datanode_url) as f:
         f.seek(split.start)
         # a generator: closing it ends the read from the datanode
         pieces = cast(Generator[bytes, None, None], f.iter_chunks())
-        mapper, pairs = map_input(functions, pieces, split.path, split.start, split.length)
-        ctx = TaskContext(
-            spec.job_id, spec.attempt_id, "map", spec.index, split.path, split.start, split.length
-        )
-        task_context.install(ctx)
         try:
-            with mapping(split.path, split.start, split.length, mapper):
+            with _mapped(spec, functions, split, pieces, counters) as pairs:
                 yield pairs
         finally:
             pieces.close()  # stop reading past the split: closes the datanode response
-            counters["MAP_INPUT_RECORDS"] += mapper.calls
             counters["BYTES_READ_LOCAL"] += f.bytes_local
             counters["BYTES_READ_REMOTE"] += f.bytes_remote
             counters["HDFS_BYTES_READ"] += f.bytes_local + f.bytes_remote
+
+
+@contextlib.contextmanager
+def _mapped(
+    spec: AttemptSpec,
+    functions: JobFunctions,
+    split: Split,
+    pieces: Iterable[bytes],
+    counters: Counter[str],
+) -> Iterator[Iterable[tuple[Any, Any]]]:
+    """The map output of `split`'s bytes `pieces`, with the task's context for it."""
+    mapper, pairs = map_input(functions, pieces, split.path, split.start, split.length)
+    ctx = TaskContext(
+        spec.job_id, spec.attempt_id, "map", spec.index, split.path, split.start, split.length
+    )
+    task_context.install(ctx)
+    try:
+        with mapping(split.path, split.start, split.length, mapper):
+            yield pairs
+    finally:
+        counters["MAP_INPUT_RECORDS"] += mapper.calls
 
 
 def _collect(
@@ -290,8 +365,8 @@ def _collect(
         counters=counters,
     )
     try:
-        for piece, located in inputs:
-            with _piece_pairs(spec, functions, fs, piece, located, counters) as pairs:
+        for piece, located, data in _with_local_bytes(fs, spec, inputs):
+            with _piece_pairs(spec, functions, fs, piece, located, counters, data) as pairs:
                 buffer.add_all(pairs)
         finals = buffer.finish()
     except BaseException:

@@ -69,6 +69,7 @@ from minihadoop.errors import (
 )
 from minihadoop.ha import NamenodeState, group_state
 from minihadoop.models import (
+    BLOCK_READ_HEADER,
     MAX_BATCH_PATHS,
     AddBlockRequest,
     AppendRequest,
@@ -957,6 +958,46 @@ class FileSystem:
                     b"".join(held), sums, bpc, chunk_index, chunk_start, pos, start, end, block_id
                 )
 
+    def whole_blocks(self, url: str, blocks: Sequence[LocatedBlock]) -> list[bytes | None]:
+        """Whole blocks from the datanode at `url` in one call (`MAX_BATCH_BLOCKS` at most;
+        for many small files): each verified against its checksums, in the order given.
+        None for a block that datanode does not serve as located (missing, another length)
+        or whose bytes fail their checksums (reported): read that one the usual way. Raises
+        only when the call itself fails. The answer is read whole before it is returned:
+        keep the blocks small."""
+        body = {"blocks": [lb.block.block_id for lb in blocks]}
+        url = url.rstrip("/")
+        out: list[bytes | None] = []
+        with self._http.stream(
+            "POST", f"{url}/dn/v1/blocks/read", json=body, timeout=self._quick
+        ) as response:
+            if response.status_code != 200:
+                response.read()
+                raise remote_error(response)
+            take = _exactly(response.iter_raw())
+            for lb in blocks:
+                block_id, length, bpc, sums_len = BLOCK_READ_HEADER.unpack(
+                    take(BLOCK_READ_HEADER.size)
+                )
+                if block_id != lb.block.block_id:
+                    raise UnavailableError(f"{url}: answered block {block_id} for {lb.block}")
+                if length < 0:
+                    out.append(None)
+                    continue
+                sums, data = take(sums_len), take(length)
+                if length != lb.block.length:
+                    out.append(None)  # not the replica located (an old or a longer one)
+                    continue
+                try:
+                    verify(data, sums, bpc, where=f"block {block_id}")
+                except ChecksumError as exc:
+                    node = next((loc.id for loc in lb.locations if loc.url == url), "")
+                    self._report_bad(block_id, node, str(exc))
+                    out.append(None)
+                    continue
+                out.append(data)
+        return out
+
     @staticmethod
     def _verified(
         data: bytes,
@@ -1240,6 +1281,24 @@ class PreparedBlock:
         hasher = hashlib.sha256(data)
         hasher.update(sums)
         return cls(data, bytes_per_checksum, sums, hasher.hexdigest())
+
+
+def _exactly(pieces: Iterator[bytes]) -> Callable[[int], bytes]:
+    """A function taking exactly n bytes from the stream `pieces` each call; a stream that
+    ends first is an UnavailableError (the answer was cut short)."""
+    held = bytearray()
+
+    def take(n: int) -> bytes:
+        while len(held) < n:
+            piece = next(pieces, b"")
+            if not piece:
+                raise UnavailableError(f"answer cut short: {n - len(held)} bytes missing")
+            held.extend(piece)
+        out = bytes(held[:n])
+        del held[:n]
+        return out
+
+    return take
 
 
 def _read_full(src: io.BufferedIOBase | Any, n: int) -> bytes:

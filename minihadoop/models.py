@@ -6,6 +6,7 @@ body is validated against one of these models, so malformed input is refused at 
 
 from __future__ import annotations
 
+import struct
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -104,6 +105,16 @@ MAX_BATCH_PATHS = 1000  # files in one `POST /nn/v1/blocks`: bounds the namesyst
 
 class BlocksRequest(Wire):
     paths: list[str] = Field(min_length=1, max_length=MAX_BATCH_PATHS)
+
+
+MAX_BATCH_BLOCKS = 1000  # blocks in one `POST /dn/v1/blocks/read`
+# Each block of its answer: id, length (-1: not served here), bytes per checksum, checksums'
+# length; then the checksums, then the block's bytes (little-endian).
+BLOCK_READ_HEADER = struct.Struct("<qqii")
+
+
+class BlockReadRequest(Wire):
+    blocks: list[BlockId] = Field(min_length=1, max_length=MAX_BATCH_BLOCKS)
 
 
 class LocatedBlocksBatch(Wire):

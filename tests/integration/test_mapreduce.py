@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -17,6 +18,8 @@ import pytest
 import mapreduce
 from mapreduce import Job, JobState
 from mapreduce.counters import counter
+from mapreduce.protocol import Split
+from mapreduce.task import _with_local_bytes
 from minihadoop.errors import FileAlreadyExistsError, FileNotFoundError_, IllegalArgumentError
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
@@ -171,6 +174,55 @@ def test_locating_many_files_at_once(cluster: LocalCluster, fs: FileSystem) -> N
     for bad in ({"paths": ["/many/f0"] * 1001}, {}, {"paths": []}, {"paths": "f0"}, {"paths": [7]}):
         with pytest.raises(IllegalArgumentError):
             fs._nn("POST", "/nn/v1/blocks", Replay.SAFE, json=bad)
+
+
+def test_many_small_blocks_come_from_one_datanode_in_one_call(
+    cluster: LocalCluster, fs: FileSystem
+) -> None:
+    texts = {f"/batch/f{i:02d}": f"file {i}\n".encode() * (i + 1) for i in range(24)}
+    for path, text in texts.items():
+        fs.write_bytes(path, text, replication=1)
+    located = fs.blocks_many(list(texts))
+    holder = located[0].blocks[0].locations[0]
+    here = [lb.blocks[0].locations[0].url == holder.url for lb in located]
+    assert 0 < sum(here) < len(texts)  # some on this datanode, some elsewhere
+
+    got = fs.whole_blocks(holder.url, [lb.blocks[0] for lb in located])
+    assert got == [text if mine else None for text, mine in zip(texts.values(), here, strict=True)]
+
+    # A rotten replica (same length, one byte flipped) is None, and the others still come.
+    rotten = next(i for i, mine in enumerate(here) if mine)
+    block_id = located[rotten].blocks[0].block.block_id
+    disk = Path(cluster.daemon_at(holder.url).data_dir)
+    replica = disk / "current" / f"subdir{block_id % 64}" / f"blk_{block_id}"
+    data = bytearray(replica.read_bytes())
+    data[0] ^= 0xFF
+    replica.write_bytes(bytes(data))
+    again = fs.whole_blocks(holder.url, [lb.blocks[0] for lb in located])
+    assert again[rotten] is None
+    assert [g for i, g in enumerate(again) if i != rotten] == [
+        g for i, g in enumerate(got) if i != rotten
+    ]
+
+    # The task's batching: local whole files in one call, the rest (and the rotten one)
+    # left to the usual read, in the input's order.
+    inputs = [
+        (Split(path=p, start=0, length=len(t), file_length=len(t)), lb)
+        for (p, t), lb in zip(texts.items(), located, strict=True)
+    ]
+    spec = SimpleNamespace(datanode_url=holder.url)
+    out = list(_with_local_bytes(fs, spec, inputs))  # type: ignore[arg-type]
+    assert [(piece.path, data) for piece, _, data in out] == [
+        (p, None if i == rotten else g) for i, (p, g) in enumerate(zip(texts, got, strict=True))
+    ]
+
+    # Cluster members only, and a bounded, well-formed list of block ids.
+    url = f"{holder.url}/dn/v1/blocks/read"
+    stranger = httpx.post(url, json={"blocks": [block_id]}, timeout=10)
+    assert stranger.status_code == 401
+    bads: list[dict[str, object]] = [{"blocks": [1] * 1001}, {}, {"blocks": []}, {"blocks": [0]}]
+    for bad in [*bads, {"blocks": "1"}]:
+        assert fs._http.post(url, json=bad).status_code == 400, bad
 
 
 def test_cpu_milliseconds_counts_cpu_not_waiting(cluster: LocalCluster, fs: FileSystem) -> None:
