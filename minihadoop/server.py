@@ -222,6 +222,9 @@ def serve(
     config = uvicorn.Config(
         app,
         http=guarded_protocol(ConnectionLimits.of(settings)),
+        # uvicorn believes X-Forwarded-For/-Proto from 127.0.0.1 by default: any local user
+        # could then say who a caller is. Daemons take the peer's address from the socket.
+        proxy_headers=False,
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,

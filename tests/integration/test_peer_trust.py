@@ -14,6 +14,8 @@ import json
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -417,3 +419,48 @@ def test_a_page_that_rebinds_its_name_reads_nothing(cluster: LocalCluster) -> No
     assert (
         httpx.get(info.namenode + "/health", headers={"host": names}, timeout=10).status_code == 200
     )
+
+
+ECHO_CLIENT = """
+import json, sys
+from minihadoop.config import Settings
+from minihadoop.server import bind_socket, serve
+
+async def app(scope, receive, send):  # says who it thinks called, and how
+    if scope["type"] != "http":
+        return
+    body = json.dumps({"client": scope["client"][0], "scheme": scope["scheme"]}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+sock = bind_socket("127.0.0.1", 0)
+print(sock.getsockname()[1], flush=True)
+serve(app, sock, Settings(token="t"))
+"""
+
+
+def test_a_daemon_takes_the_callers_address_from_the_socket_not_its_headers() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", ECHO_CLIENT], stdout=subprocess.PIPE, text=True
+    ) as server:
+        _ask_the_echo(server)
+
+
+def _ask_the_echo(server: subprocess.Popen[str]) -> None:
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        url = f"http://127.0.0.1:{port}/"
+        forged = {"x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https"}
+        seen = wait_for(lambda: _answer(url, forged), timeout=20, what="the server up")
+        assert seen == {"client": "127.0.0.1", "scheme": "http"}
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _answer(url: str, headers: dict[str, str]) -> dict[str, str] | None:
+    try:
+        return dict(httpx.get(url, headers=headers, timeout=5).json())
+    except httpx.TransportError:
+        return None
