@@ -909,18 +909,23 @@ class FileSystem:
             where = f"block {located.block.block_id} (offset {located.offset + pos})"
             raise MiniHadoopError(f"Could not obtain {where}: {detail}")
 
+    @contextlib.contextmanager
+    def _streamed(self, method: str, url: str, **kw: Any) -> Iterator[httpx.Response]:
+        """A datanode's streamed answer, its body not yet read; an error answer raised as
+        its exception."""
+        with self._http.stream(method, url, timeout=self._quick, **kw) as response:
+            if response.status_code != 200:
+                response.read()
+                raise remote_error(response)
+            yield response
+
     def _read_replica(
         self, url: str, located: LocatedBlock, start: int, end: int
     ) -> Iterator[bytes]:
         block_id = located.block.block_id
         params: dict[str, str | int] = {"offset": start, "length": end - start}
         params.update(_token_param(located))
-        with self._http.stream(
-            "GET", f"{url}/dn/v1/blocks/{block_id}", params=params, timeout=self._quick
-        ) as response:
-            if response.status_code != 200:
-                response.read()
-                raise remote_error(response)
+        with self._streamed("GET", f"{url}/dn/v1/blocks/{block_id}", params=params) as response:
             h = response.headers
             chunk_start = int(h["x-chunk-start"])
             sums_len = int(h["x-checksums-length"])
@@ -968,12 +973,7 @@ class FileSystem:
         body = {"blocks": [lb.block.block_id for lb in blocks]}
         url = url.rstrip("/")
         out: list[bytes | None] = []
-        with self._http.stream(
-            "POST", f"{url}/dn/v1/blocks/read", json=body, timeout=self._quick
-        ) as response:
-            if response.status_code != 200:
-                response.read()
-                raise remote_error(response)
+        with self._streamed("POST", f"{url}/dn/v1/blocks/read", json=body) as response:
             take = _exactly(response.iter_raw())
             for lb in blocks:
                 block_id, length, bpc, sums_len = BLOCK_READ_HEADER.unpack(
