@@ -8,6 +8,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
+#include <structmember.h>
 
 /* Unpack one pair as `key, value = item` would; new references, or -1 with an error set. */
 static int
@@ -217,6 +219,100 @@ collect(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(n);
 }
 
+/* Tally(iterable): its items passed on unchanged, counted (`count`), the last one kept
+ * (`last`, None before the first): a map's records, so the mapper is called straight from
+ * C (`starmap`) and the task still knows how many records it mapped and which one a failing
+ * mapper was on. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *it;
+    PyObject *last;
+    Py_ssize_t count;
+} TallyObject;
+
+static int
+tally_traverse(TallyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->it);
+    Py_VISIT(self->last);
+    return 0;
+}
+
+static int
+tally_clear(TallyObject *self)
+{
+    Py_CLEAR(self->it);
+    Py_CLEAR(self->last);
+    return 0;
+}
+
+static void
+tally_dealloc(TallyObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    tally_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+tally_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *iterable;
+    if ((kwds != NULL && PyDict_GET_SIZE(kwds) != 0) ||
+        !PyArg_UnpackTuple(args, "Tally", 1, 1, &iterable)) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "Tally(iterable) takes no keyword arguments");
+        }
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(iterable);
+    if (it == NULL) {
+        return NULL;
+    }
+    TallyObject *self = (TallyObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    self->it = it;
+    self->last = Py_NewRef(Py_None);
+    self->count = 0;
+    return (PyObject *)self;
+}
+
+static PyObject *
+tally_next(TallyObject *self)
+{
+    PyObject *item = PyIter_Next(self->it); /* NULL: ended, or an error is set */
+    if (item == NULL) {
+        return NULL;
+    }
+    self->count++;
+    Py_SETREF(self->last, Py_NewRef(item));
+    return item;
+}
+
+static PyMemberDef tally_members[] = {
+    {"count", T_PYSSIZET, offsetof(TallyObject, count), READONLY, "items passed on so far"},
+    {"last", T_OBJECT, offsetof(TallyObject, last), READONLY,
+     "the last item passed on (None before the first)"},
+    {NULL},
+};
+
+static PyTypeObject TallyType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mapreduce._collect.Tally",
+    .tp_basicsize = sizeof(TallyObject),
+    .tp_dealloc = (destructor)tally_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Tally(iterable): its items unchanged, counted (count), the last kept (last).",
+    .tp_traverse = (traverseproc)tally_traverse,
+    .tp_clear = (inquiry)tally_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)tally_next,
+    .tp_members = tally_members,
+    .tp_new = tally_new,
+};
+
 static PyMethodDef methods[] = {
     {"fold_sum", (PyCFunction)(void (*)(void))fold_sum, METH_FASTCALL,
      "fold_sum(folded, pairs, limit) -> pairs consumed: folded[k] = folded.get(k, 0) + v"},
@@ -233,5 +329,16 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__collect(void)
 {
-    return PyModule_Create(&module);
+    if (PyType_Ready(&TallyType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(m, "Tally", (PyObject *)&TallyType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

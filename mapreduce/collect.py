@@ -8,6 +8,9 @@ pairs ran out. `MapOutputBuffer` calls them between its checks for a full buffer
   with no combiner, or a combiner of the user's.
 * `fold_sum(folded, pairs, limit)` — ``folded[key] = folded.get(key, 0) + value``: a job
   whose combiner is `mapreduce.sum`.
+* `Tally(records)` — the records passed on unchanged, counted (``count``), the last one
+  kept (``last``): so a generator mapper is called straight from C (`itertools.starmap`),
+  with no Python wrapper per record, and the task still knows what it mapped.
 
 Both exist twice: compiled (`mapreduce._collect`, built from ``_collect.c`` at install when
 a C compiler is there) and in pure Python below, with the same results and errors. The
@@ -18,7 +21,7 @@ not running bytecode per pair. `IMPLEMENTATION` says which are in use.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -52,13 +55,34 @@ def fold_sum_py(folded: dict[Any, Any], pairs: Iterator[tuple[Any, Any]], limit:
     return n
 
 
+class TallyPy:
+    """`Tally`'s Python twin."""
+
+    __slots__ = ("_items", "count", "last")
+
+    def __init__(self, iterable: Iterable[Any]) -> None:
+        self._items = iter(iterable)
+        self.count = 0
+        self.last: Any = None
+
+    def __iter__(self) -> TallyPy:
+        return self
+
+    def __next__(self) -> Any:
+        item = next(self._items)
+        self.count += 1
+        self.last = item
+        return item
+
+
 collect: Loop = collect_py
 fold_sum: Loop = fold_sum_py
+Tally: Callable[[Iterable[Any]], TallyPy] = TallyPy
 IMPLEMENTATION = "python"
 try:
     _collect = importlib.import_module("mapreduce._collect")
 except ImportError:  # not built (no C compiler at install): the loops above
     pass
 else:
-    collect, fold_sum = _collect.collect, _collect.fold_sum
+    collect, fold_sum, Tally = _collect.collect, _collect.fold_sum, _collect.Tally
     IMPLEMENTATION = "compiled"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import inspect
 import os
 import re
 import sys
@@ -32,13 +33,13 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain, repeat, starmap
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import cloudpickle
 import httpx
 
+from mapreduce import collect, formats
 from mapreduce import counters as user_counters
-from mapreduce import formats
 from mapreduce import taskcontext as task_context
 from mapreduce.protocol import (
     AttemptResult,
@@ -389,12 +390,17 @@ def _records(
 
 def map_input(
     functions: JobFunctions, pieces: Iterable[bytes], path: str, start: int, length: int
-) -> tuple[_CountingMapper, Iterable[tuple[Any, Any]]]:
-    """A split's map output, read from `pieces` as the job's input format says, and the
-    mapper that counts its records (the cluster's task and the local runner alike)."""
+) -> tuple[MapCount, Iterable[tuple[Any, Any]]]:
+    """A split's map output, read from `pieces` as the job's input format says, and what
+    counts its records (the cluster's task and the local runner alike)."""
     records = _records(functions, pieces, start, start + length)
-    mapper = _CountingMapper(formats.adapt(functions.mapper, functions.input_format, path))
-    return mapper, _map_pairs(functions, records, mapper)
+    mapper = formats.adapt(functions.mapper, functions.input_format, path)
+    if not isinstance(mapper, StreamCommand) and inspect.isgeneratorfunction(mapper):
+        # A generator function never returns None: called straight from C, per record.
+        tally = collect.Tally(records)
+        return _Tallied(tally), chain.from_iterable(starmap(mapper, tally))
+    counting = _CountingMapper(mapper)
+    return counting, _map_pairs(functions, records, counting)
 
 
 def _map_pairs(
@@ -412,6 +418,32 @@ def _map_pairs(
             yield line
 
     return functions.mapper.pipe(lines())
+
+
+class MapCount(Protocol):
+    """How many records a map has called its mapper with, and the offset of the last."""
+
+    @property
+    def calls(self) -> int: ...
+
+    @property
+    def offset(self) -> int | None: ...
+
+
+class _Tallied:
+    """`MapCount` of records passed through a `collect.Tally`."""
+
+    def __init__(self, tally: collect.TallyPy) -> None:
+        self.tally = tally
+
+    @property
+    def calls(self) -> int:
+        return self.tally.count
+
+    @property
+    def offset(self) -> int | None:
+        last = self.tally.last
+        return None if last is None else int(last[0])
 
 
 class _CountingMapper:
@@ -433,7 +465,7 @@ class _CountingMapper:
 
 
 @contextlib.contextmanager
-def mapping(path: str, start: int, length: int, mapper: _CountingMapper) -> Iterator[None]:
+def mapping(path: str, start: int, length: int, mapper: MapCount) -> Iterator[None]:
     """A map failure carries where it happened: the file, the split, the record's byte."""
     try:
         yield

@@ -205,3 +205,86 @@ def test_a_builtin_combiner_gives_what_the_users_own_gives(
         assert counters["SPILLS"] == 1 and all(len(v) == 1 for r in runs for _, v in r)
     else:
         assert counters["SPILLS"] > 1
+
+
+# --- Tally: a map's records, counted on their way to the mapper ------------------------------
+
+TALLIES = {"compiled": lambda: _compiled().Tally, "python": lambda: collect.TallyPy}
+
+
+@pytest.mark.parametrize("kind", sorted(TALLIES))
+def test_a_tally_passes_items_on_counting_them_and_keeping_the_last(kind: str) -> None:
+    tally = TALLIES[kind]()(iter([(0, "a"), (2, "b"), (4, "c")]))
+    assert (tally.count, tally.last) == (0, None)
+    assert next(tally) == (0, "a")
+    assert (tally.count, tally.last) == (1, (0, "a"))  # as consumed, not ahead
+    assert list(tally) == [(2, "b"), (4, "c")]
+    assert (tally.count, tally.last) == (3, (4, "c"))
+    assert list(tally) == [] and tally.count == 3
+    assert iter(tally) is tally
+
+
+@pytest.mark.parametrize("kind", sorted(TALLIES))
+def test_a_tally_passes_its_sources_error_on_and_refuses_what_does_not_iterate(kind: str) -> None:
+    def source() -> Iterator[int]:
+        yield 1
+        raise OSError("the disk went away")
+
+    tally = TALLIES[kind]()(source())
+    assert next(tally) == 1
+    with pytest.raises(OSError, match="the disk went away"):
+        next(tally)
+    assert (tally.count, tally.last) == (1, 1)
+    with pytest.raises(TypeError):
+        TALLIES[kind]()(5)
+
+
+def test_the_compiled_tally_is_collected_in_a_cycle() -> None:
+    import gc
+    import weakref
+
+    class Item:
+        pass
+
+    item = Item()
+    tally = _compiled().Tally([item])
+    item.tally = tally  # type: ignore[attr-defined]  # item -> tally -> its list -> item
+    next(tally)
+    gone = weakref.ref(item)
+    del item, tally
+    gc.collect()
+    assert gone() is None
+
+
+def gen_mapper(offset: int, line: str) -> Iterator[tuple[str, int]]:
+    if line == "poison":
+        raise ValueError("no")
+    for word in line.split():
+        yield word, offset
+
+
+def plain_mapper(offset: int, line: str) -> list[tuple[str, int]] | None:
+    if line == "poison":
+        raise ValueError("no")
+    return [(w, offset) for w in line.split()] or None  # None: nothing from this line
+
+
+@pytest.mark.parametrize("kind", sorted(TALLIES))
+@pytest.mark.parametrize("mapper", [gen_mapper, plain_mapper])
+def test_map_input_counts_records_and_says_where_a_mapper_failed(
+    kind: str, mapper: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mapreduce.task import map_input, mapping
+
+    monkeypatch.setattr(collect, "Tally", TALLIES[kind]())
+    text = b"a b\n\nc\npoison\nd\n"
+    counted, pairs = map_input(JobFunctions(mapper=mapper), [text], "/f", 0, len(text))
+    out = []
+    with pytest.raises(ValueError) as failed, mapping("/f", 0, len(text), counted):
+        for pair in pairs:
+            out.append(pair)
+    assert out == [("a", 0), ("b", 0), ("c", 5)]
+    assert counted.calls == 4 and counted.offset == 7  # the poison line, at byte 7
+    assert "the record at byte 7" in "".join(failed.value.__notes__)
+    counted, pairs = map_input(JobFunctions(mapper=mapper), [b"x\ny\n"], "/f", 0, 4)
+    assert list(pairs) == [("x", 0), ("y", 2)] and counted.calls == 2
