@@ -35,6 +35,7 @@ from datanode.pipeline import WriteSpec, receive_block
 from datanode.service import DatanodeService
 from datanode.webhdfs import router as webhdfs_router
 from minihadoop import blocktoken
+from minihadoop.checksum import MAX_BYTES_PER_CHECKSUM
 from minihadoop.config import Settings
 from minihadoop.errors import (
     ChecksumError,
@@ -62,6 +63,7 @@ from minihadoop.server import daemon_app, install_error_handlers
 from minihadoop.signing import CONTENT, UNSIGNED, Keys
 
 MAX_TARGETS = 16
+SMALL_READ = 1 << 20  # a block this small is read whole in one hop to a thread
 # A block id as the namenode hands them out (`models.BlockId`): anything else is a 400 here,
 # before it names a file or reaches a block report.
 BlockIdParam = Annotated[int, Path(ge=1, lt=1 << 63)]
@@ -114,7 +116,7 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
         request: Request,
         gen: int = Query(0, ge=0),
         length: int = Query(..., ge=0, le=1 << 40),
-        bpc: int = Query(..., ge=512, le=1 << 24),
+        bpc: int = Query(..., ge=512, le=MAX_BYTES_PER_CHECKSUM),
     ) -> BlockWriteResult:
         targets = tuple(t for t in request.headers.get("x-targets", "").split(",") if t)
         if len(targets) > MAX_TARGETS or not all(
@@ -267,26 +269,45 @@ def _read_routes(app: FastAPI, service: DatanodeService, read: Any) -> None:
 def _many_blocks_route(app: FastAPI, service: DatanodeService, auth: Any) -> None:
     store = service.store
 
+    def opened(block_id: int) -> tuple[Replica, bytes, bytes | None]:
+        """A block's replica, its stored checksums, and its bytes when it is small (file
+        work: in a thread, one hop for a small block)."""
+        replica = store.get(block_id)
+        store.check_size(replica)
+        chunks = -(-replica.length // replica.bytes_per_checksum)
+        sums = store.checksums(replica, 0, chunks)
+        if replica.length > SMALL_READ:
+            return replica, sums, None
+        return replica, sums, b"".join(store.read_range(replica, 0, replica.length))
+
     @app.post("/dn/v1/blocks/read", dependencies=[auth])
     async def read_many(req: BlockReadRequest) -> StreamingResponse:
         """Whole blocks, one after another (see the module's docstring). A block this node
-        has not, or whose replica is found short, is answered with length -1 and the next
-        follows: the reader gets that one elsewhere."""
+        has not, or cannot open, is answered with length -1 and the next follows: the
+        reader gets that one elsewhere. Files are opened and read in a thread, never on the
+        event loop."""
 
         async def body() -> AsyncIterator[bytes]:
             service.active_transfers += 1
             try:
                 for block_id in req.blocks:
                     try:
-                        replica, span = await _open_range(service, block_id, 0, None)
-                        sums = store.checksums(replica, 0, span.chunks)
-                    except MiniHadoopError:
+                        replica, sums, data = await asyncio.to_thread(opened, block_id)
+                    except ChecksumError as exc:  # found short on disk
+                        await service.report_bad(block_id, str(exc))
+                        yield BLOCK_READ_HEADER.pack(block_id, -1, 0, 0)
+                        continue
+                    except (MiniHadoopError, OSError):  # not here, or gone meanwhile
                         yield BLOCK_READ_HEADER.pack(block_id, -1, 0, 0)
                         continue
                     bpc = replica.bytes_per_checksum
                     yield BLOCK_READ_HEADER.pack(block_id, replica.length, bpc, len(sums))
                     yield sums
-                    for piece in store.read_range(replica, 0, replica.length):
+                    if data is not None:
+                        yield data
+                        continue
+                    pieces = store.read_range(replica, 0, replica.length)
+                    while piece := await asyncio.to_thread(next, pieces, b""):
                         yield piece
             finally:
                 service.active_transfers -= 1

@@ -274,8 +274,9 @@ class RunningJob:
     ) -> JobResult:
         """Wait until the job ends, each status call held by the job tracker until the job
         changes (a long poll); `progress` sees every status on the way. `poll`: the pause
-        between calls to a job tracker that answers with no ``version`` (holds no call)."""
-        status = self.status()
+        between calls answered unchanged: by a job tracker that holds no call (no
+        ``version``), or holds no more (it bounds how many it holds)."""
+        status, asked = self.status(), None
         while True:
             if progress is not None:
                 progress(status)
@@ -292,9 +293,9 @@ class RunningJob:
                     status=status,
                 )
             version = status.get("version")
-            if version is None:
+            if version is None or version == asked:  # not held (or held to the end)
                 time.sleep(poll)
-            status = self.client.status(self.id, since=version, wait=LONG_POLL)
+            status, asked = self.client.status(self.id, since=version, wait=LONG_POLL), version
 
 
 class Job:

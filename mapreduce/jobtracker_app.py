@@ -67,9 +67,16 @@ MAX_WAIT = 30.0  # seconds a long poll of a job's status may ask to be held
 
 class JobChanges:
     """What long polls of job status wait on. The job tracker calls `notify` (from any
-    thread) with the jobs whose status changed; the polls held on those read them again."""
+    thread) with the jobs whose status changed; the polls held on those read them again.
+
+    At most `MAX_HELD` polls are held at once; beyond that one is answered at once, as a
+    plain status. A held poll keeps its connection for up to `MAX_WAIT` seconds: without a
+    bound, a local user could fill an address's share of connections with them."""
+
+    MAX_HELD = 64
 
     def __init__(self) -> None:
+        self._held = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         # Per job polled now: how many polls wait on it, and the event its next change sets.
         self._polls: collections.Counter[str] = collections.Counter()
@@ -105,12 +112,15 @@ class JobChanges:
                 status = await run_in_threadpool(read)
                 if since is None or status["version"] != since:
                     return status
-                if JobState(status["state"]).finished:
+                if JobState(status["state"]).finished or self._held >= self.MAX_HELD:
                     return status
+                self._held += 1
                 try:
                     await asyncio.wait_for(changed.wait(), max(0.0, deadline - loop.time()))
                 except TimeoutError:
                     return status  # as it still is: any change since would have woken this
+                finally:
+                    self._held -= 1
         finally:
             self._polls[job_id] -= 1
             if not self._polls[job_id]:  # forget the jobs nobody polls

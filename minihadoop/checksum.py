@@ -18,6 +18,7 @@ import crc32c
 from minihadoop.errors import ChecksumError
 
 DEFAULT_BYTES_PER_CHECKSUM = 4096
+MAX_BYTES_PER_CHECKSUM = 1 << 24  # the most a datanode takes (16 MiB chunks)
 CHECKSUM_SIZE = 4
 
 _crc = crc32c.crc32c

@@ -34,6 +34,7 @@ import io
 import itertools
 import json
 import os
+import stat
 import struct
 import tempfile
 import time
@@ -50,7 +51,13 @@ import httpx
 
 import coord.errors  # noqa: F401  # the lock service's errors, known by name to this client
 from minihadoop import globbing, paths
-from minihadoop.checksum import CHECKSUM_SIZE, chunk_checksums, verify
+from minihadoop.checksum import (
+    CHECKSUM_SIZE,
+    MAX_BYTES_PER_CHECKSUM,
+    checksum_length,
+    chunk_checksums,
+    verify,
+)
 from minihadoop.client_config import (
     ClusterInfo,
     client_retry_window,
@@ -966,10 +973,11 @@ class FileSystem:
     def whole_blocks(self, url: str, blocks: Sequence[LocatedBlock]) -> list[bytes | None]:
         """Whole blocks from the datanode at `url` in one call (`MAX_BATCH_BLOCKS` at most;
         for many small files): each verified against its checksums, in the order given.
-        None for a block that datanode does not serve as located (missing, another length)
-        or whose bytes fail their checksums (reported): read that one the usual way. Raises
-        only when the call itself fails. The answer is read whole before it is returned:
-        keep the blocks small."""
+        None for a block that datanode does not have or whose bytes fail their checksums
+        (reported), and for every block from one of another length than located on (what
+        follows it may not be framed as said): read those the usual way. Raises when the
+        call itself fails or the answer is not what was asked. The answer is read whole
+        before it is returned: keep the blocks small."""
         body = {"blocks": [lb.block.block_id for lb in blocks]}
         url = url.rstrip("/")
         out: list[bytes | None] = []
@@ -984,10 +992,13 @@ class FileSystem:
                 if length < 0:
                     out.append(None)
                     continue
+                if length != lb.block.length or not 0 < bpc <= MAX_BYTES_PER_CHECKSUM:
+                    # Not the replica located (an old or a longer one), or nonsense: what
+                    # follows cannot be trusted to be framed as said. The rest elsewhere.
+                    break
+                if sums_len != checksum_length(length, bpc):
+                    raise UnavailableError(f"{url}: {sums_len} bytes of checksums for {lb}")
                 sums, data = take(sums_len), take(length)
-                if length != lb.block.length:
-                    out.append(None)  # not the replica located (an old or a longer one)
-                    continue
                 try:
                     verify(data, sums, bpc, where=f"block {block_id}")
                 except ChecksumError as exc:
@@ -996,7 +1007,7 @@ class FileSystem:
                     out.append(None)
                     continue
                 out.append(data)
-        return out
+        return out + [None] * (len(blocks) - len(out))
 
     @staticmethod
     def _verified(
@@ -1088,10 +1099,12 @@ class DFSOutputStream(io.RawIOBase):
     def write_from(self, src: io.BufferedIOBase | Any) -> None:
         """Copy a whole binary file object in, one block at a time.
 
-        While a block is sent, the next is read and checksummed beside it, in a thread
-        (hashing and reading let go of the GIL): the datanodes' work on one block overlaps
-        the client's on the next, at the cost of a second block in memory. A block read
-        whole is sent as it was read, never copied into the buffer."""
+        From a regular file, the next block is read and checksummed in a thread while the
+        current one is sent (reading and hashing let go of the GIL): the datanodes' work on
+        one block overlaps the client's on the next, at the cost of a second block in
+        memory. Not from a pipe or a terminal, whose read may wait for ever: a thread stuck
+        there would hold up a failure or Ctrl-C until the source ended. A block read whole
+        is sent as it was read, never copied into the buffer."""
         try:
             if self._buf:  # a partial block from write(): filled first, as write() would
                 self._buf += _read_full(src, self.block_size - len(self._buf))
@@ -1104,15 +1117,25 @@ class DFSOutputStream(io.RawIOBase):
                 data = _read_full(src, size)
                 return PreparedBlock.of(data, bpc) if len(data) == size else data
 
-            with ThreadPoolExecutor(1, thread_name_prefix="dfs-read-ahead") as ahead:
-                pending = ahead.submit(next_block)
+            with contextlib.ExitStack() as stack:
+                ahead = (
+                    stack.enter_context(ThreadPoolExecutor(1, "dfs-read-ahead"))
+                    if _regular_file(src)
+                    else None
+                )
+
+                def start_next() -> Callable[[], PreparedBlock | bytes]:
+                    """The next block: being read beside, or to be read when asked."""
+                    return next_block if ahead is None else ahead.submit(next_block).result
+
+                pending = start_next()
                 while True:
                     self._keep_lease()
-                    block = pending.result()
+                    block = pending()
                     if not isinstance(block, PreparedBlock):  # the end: less than a block
                         self._buf += block  # sent by close()
                         return
-                    pending = ahead.submit(next_block)
+                    pending = start_next()
                     self._send_block(block)
         except BaseException:
             self._fail()
@@ -1299,6 +1322,15 @@ def _exactly(pieces: Iterator[bytes]) -> Callable[[int], bytes]:
         return out
 
     return take
+
+
+def _regular_file(src: Any) -> bool:
+    """Whether `src` reads from a regular file (a read never waits long), not a pipe, a
+    socket or a terminal, or a file object with no descriptor."""
+    try:
+        return stat.S_ISREG(os.fstat(src.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return False
 
 
 def _read_full(src: io.BufferedIOBase | Any, n: int) -> bytes:

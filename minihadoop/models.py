@@ -10,7 +10,7 @@ import struct
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 BlockId = Annotated[int, Field(ge=1, lt=1 << 63)]
 NonNegative = Annotated[int, Field(ge=0, lt=1 << 63)]
@@ -114,7 +114,17 @@ BLOCK_READ_HEADER = struct.Struct("<qqii")
 
 
 class BlockReadRequest(Wire):
-    blocks: list[BlockId] = Field(min_length=1, max_length=MAX_BATCH_BLOCKS)
+    # Strict: JSON's true, 1.0 or "1" is no block id. Unique: one request, one read each.
+    blocks: list[Annotated[int, Strict(), Field(ge=1, lt=1 << 63)]] = Field(
+        min_length=1, max_length=MAX_BATCH_BLOCKS
+    )
+
+    @field_validator("blocks")
+    @classmethod
+    def _each_once(cls, blocks: list[int]) -> list[int]:
+        if len(set(blocks)) != len(blocks):
+            raise ValueError("a block is asked for more than once")
+        return blocks
 
 
 class LocatedBlocksBatch(Wire):

@@ -79,15 +79,20 @@ MiB = 1 << 20
         (0, MiB, b""),
     ],
 )
-def test_write_from_reads_ahead_and_keeps_every_byte_in_order(
-    fs: FileSystem, size: int, most: int, before: bytes
+@pytest.mark.parametrize("source", ["pipe-like", "file"])  # read ahead from a file only
+def test_write_from_keeps_every_byte_in_order(
+    fs: FileSystem, tmp_path: Path, size: int, most: int, before: bytes, source: str
 ) -> None:
     data = os.urandom(size)
+    (tmp_path / "src").write_bytes(data)
     told: list[int] = []
-    path = f"/write-from/{size}-{most}-{len(before)}"
-    with fs.create(path, block_size=MiB, replication=1, progress=told.append) as out:
+    path = f"/write-from/{source}-{size}-{most}-{len(before)}"
+    with (
+        fs.create(path, block_size=MiB, replication=1, progress=told.append) as out,
+        open(tmp_path / "src", "rb") as file,
+    ):
         out.write(before)
-        out.write_from(Trickle(data, most))
+        out.write_from(Trickle(data, most) if source == "pipe-like" else file)
     whole = before + data
     assert fs.read_bytes(path) == whole
     assert sum(told) == len(whole)  # progress: every byte once, retries or not

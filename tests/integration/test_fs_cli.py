@@ -8,6 +8,7 @@ import getpass
 import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from minihadoop.errors import AlreadyBeingCreatedError, FileNotFoundError_
 from minihadoop.filesystem import FileSystem
 from minihadoop.localcluster import LocalCluster
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +116,36 @@ def test_globs_relative_paths_and_several_sources(sh: Shell, tmp_path: Path) -> 
     assert "logs/none-*: no such file or folder" in both.stderr
     # Several sources need a folder to go to.
     assert "not a folder" in sh("fs", "cp", "logs/*", "logs/notes.txt", ok=False).stderr
+
+
+def test_ctrl_c_stops_a_put_from_a_pipe_that_is_still_open(sh: Shell) -> None:
+    """The source is a pipe whose writer has gone quiet: the command must not wait for it
+    to end (or fill a block) before it stops, and must leave no file behind."""
+    env = {**os.environ, "MINIHADOOP_HOME": str(sh.cluster.directory),
+           "MINIHADOOP_USER": sh.user}  # fmt: skip
+    path = f"{sh.home}/stalled.txt"
+    with subprocess.Popen(
+        [sys.executable, "-m", "cli", "fs", "put", "-", path], stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=env,
+    ) as put, sh.fs() as fs:  # fmt: skip
+        assert put.stdin is not None
+        put.stdin.write(b"x")
+        put.stdin.flush()
+
+        def writing() -> bool:  # the command has made the file and is reading its source
+            try:
+                fs.append(path).close()
+            except AlreadyBeingCreatedError:
+                return True
+            except FileNotFoundError_:
+                return False
+            raise AssertionError("appended to a file the command was writing")
+
+        wait_for(writing, timeout=30, what="the put under way")
+        put.send_signal(signal.SIGINT)
+        assert put.wait(timeout=15) == 130  # stopped while its source is still open
+        put.stdin.close()
+        wait_for(lambda: not fs.exists(path), timeout=30, what="the abandoned file gone")
 
 
 def test_stdin_stdout_folders_and_overwrites(sh: Shell, tmp_path: Path) -> None:

@@ -220,8 +220,10 @@ def test_many_small_blocks_come_from_one_datanode_in_one_call(
     url = f"{holder.url}/dn/v1/blocks/read"
     stranger = httpx.post(url, json={"blocks": [block_id]}, timeout=10)
     assert stranger.status_code == 401
-    bads: list[dict[str, object]] = [{"blocks": [1] * 1001}, {}, {"blocks": []}, {"blocks": [0]}]
-    for bad in [*bads, {"blocks": "1"}]:
+    bads: list[dict[str, object]] = [{"blocks": list(range(1, 1002))}, {}, {"blocks": []}]
+    bads += [{"blocks": [0]}, {"blocks": "1"}, {"blocks": [block_id, block_id]}]  # each once
+    bads += [{"blocks": [True]}, {"blocks": [1.0]}, {"blocks": ["1"]}]  # ids are integers
+    for bad in bads:
         assert fs._http.post(url, json=bad).status_code == 400, bad
 
 

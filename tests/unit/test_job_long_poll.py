@@ -15,7 +15,7 @@ import pytest
 
 from mapreduce.history import JobRecord
 from mapreduce.jobtracker import JobTracker
-from mapreduce.jobtracker_app import create_app
+from mapreduce.jobtracker_app import JobChanges, Role, create_app
 from mapreduce.protocol import JobState, Split
 from minihadoop.config import Settings
 from tests.support import cluster_auth
@@ -56,7 +56,7 @@ def tracker(tmp_path: Path) -> Iterator[JobTracker]:
     t.close()
 
 
-def client(tracker: JobTracker, *, auth: bool = True) -> httpx.AsyncClient:
+def client(tracker: JobTracker | Role, *, auth: bool = True) -> httpx.AsyncClient:
     app = create_app(tracker, Settings(token=TOKEN, read_policy="token"))
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -120,6 +120,37 @@ def test_a_held_status_that_sees_no_change_is_answered_when_its_wait_ends(
 
     before, after = asyncio.run(scenario())
     assert after["state"] == "RUNNING" and after["version"] == before["version"]
+
+
+def test_polls_beyond_the_most_held_are_answered_at_once(
+    tracker: JobTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(JobChanges, "MAX_HELD", 2)
+    role = Role.fixed(tracker)
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        async with client(role) as c:
+            before = (await c.get(URL)).json()
+            params = {"wait": 30, "since": before["version"]}
+            held = [asyncio.create_task(c.get(URL, params=params)) for _ in range(2)]
+            deadline = asyncio.get_running_loop().time() + 30
+            while role.changes._held < 2:  # both polls read the job and wait
+                assert asyncio.get_running_loop().time() < deadline, "the polls never waited"
+                await asyncio.sleep(0.01)
+            asked = asyncio.create_task(c.get(URL, params=params))  # not held: answered as is
+            while not asked.done():
+                assert role.changes._held <= 2, "a third poll was held"
+                assert asyncio.get_running_loop().time() < deadline, "no answer"
+                await asyncio.sleep(0.005)
+            third = (await asked).json()
+            assert not any(task.done() for task in held)
+            await asyncio.to_thread(tracker.kill, "j")
+            return before, third, [(await task).json() for task in held]
+
+    before, third, woken = asyncio.run(scenario())
+    assert third["state"] == "RUNNING" and third["version"] == before["version"]
+    assert [w["state"] for w in woken] == ["KILLED", "KILLED"]
+    assert role.changes._held == 0
 
 
 @pytest.mark.parametrize("wait", ["-1", "30.5", "nan", "inf", "soon", ""])
