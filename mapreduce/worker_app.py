@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -131,7 +130,9 @@ def run(
     namenodes', where the lock service names the active job tracker. One of them, or both."""
     sock = bind_socket(host, port)
     url = url_for(advertised_host(host, advertise), sock.getsockname()[1], tls=settings.tls)
-    worker_id = f"{socket.gethostname()}:{sock.getsockname()[1]}"
+    # Its advertised address: unique in the cluster, where a host name may not be (cloned
+    # machines, containers, network namespaces: the job tracker took two for one worker).
+    worker_id = urlsplit(url).netloc
     locate = fs = None
     if namenode:
         fs = FileSystem(namenode, settings.token, user="mapred", retry_window=0.0,

@@ -35,7 +35,7 @@ from mapreduce import Job, JobState
 from minihadoop.filesystem import FileSystem
 from tests.conftest import FAST
 from tests.netns import Host, Lan, NetnsUnavailable
-from tests.support import wait_for
+from tests.support import cluster_auth, wait_for
 from tests.unit.test_deploy import ENV_EXAMPLE, UNITS, env_lines, read, unit_value
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -195,6 +195,16 @@ def test_the_systemd_units_make_a_cluster_on_four_machines(
         assert fs.read_bytes("/data/words.txt") == text.encode()
         wait_for(lambda: all(len(at) == 2 for at in live_replicas(fs, "/data")),
                  what="two replicas of every block")  # fmt: skip
+
+    # Every worker known to the job tracker, beside its datanode, before the job: one it has
+    # not heard from yet cannot be waited for, and its maps would go to whoever asks first.
+    jobtracker = f"http://{m.lan.hosts['nn1'].ip}:{PORTS['jobtracker']}/mr/v1/workers"
+
+    def workers_beside_datanodes() -> bool:
+        known = httpx.get(jobtracker, auth=cluster_auth(m.token), timeout=5).json()
+        return sum(1 for w in known if w["state"] == "LIVE" and w["datanode"]) == 3
+
+    wait_for(workers_beside_datanodes, timeout=30, what="three workers heard from")
 
     # A word count, its job tracker found through the namenode as a remote client finds it.
     monkeypatch.setenv("MINIHADOOP_NAMENODE", m.namenode)
