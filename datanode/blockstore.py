@@ -94,6 +94,10 @@ class BlockStore:
         self.current = root / "current"
         for d in (self.tmp, self.current):
             d.mkdir(parents=True, exist_ok=True)
+        # Only the datanode's own account may read replicas, whatever a folder was made with
+        # (HDFS's dfs.datanode.data.dir.perm, 700): block data is the users' files, and a
+        # reader of the DFS has its permissions checked, a reader of this folder would not.
+        root.chmod(0o700)
         for leftover in self.tmp.iterdir():
             leftover.unlink(missing_ok=True)
         version = root / "VERSION"

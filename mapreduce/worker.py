@@ -97,6 +97,7 @@ class WorkerService:
         self.running: dict[str, RunningAttempt] = {}
         self.finished: list[AttemptResult] = []
         work_dir.mkdir(parents=True, exist_ok=True)
+        work_dir.chmod(0o700)  # map outputs are the users' data: the worker's account only
         self.held: set[str] = {p.name for p in work_dir.iterdir() if _is_job_dir(p)}
         self.wake = asyncio.Event()
         self.client = httpx.AsyncClient(

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from datanode.blockstore import BlockStore
 from mapreduce import Job
 from mapreduce.protocol import HeartbeatReply
 from mapreduce.serialization import seal_payload
@@ -464,3 +465,18 @@ def _answer(url: str, headers: dict[str, str]) -> dict[str, str] | None:
         return dict(httpx.get(url, headers=headers, timeout=5).json())
     except httpx.TransportError:
         return None
+
+
+def test_replicas_and_map_outputs_are_readable_by_their_daemons_account_only(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    info = cluster._require()
+    for d in info.daemons:
+        if d.name.startswith(("datanode-", "worker-")):
+            assert Path(d.data_dir).stat().st_mode & 0o777 == 0o700, d.name
+    # A folder made open before (by hand, or by an older version) is closed at start.
+    old = tmp_path / "old-datanode"
+    (old / "current").mkdir(parents=True, mode=0o755)
+    old.chmod(0o755)
+    BlockStore(old)
+    assert old.stat().st_mode & 0o777 == 0o700
