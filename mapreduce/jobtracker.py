@@ -143,6 +143,9 @@ class JobTracker:
         # lock, with the jobs whose status changed: what long polls of a status wait on. It
         # must only hand the news on (the daemon wakes its waiting requests), never call in.
         self._versions: dict[str, int] = {}
+        # Jobs that succeeded whose end is not journaled yet: shown as RUNNING until it is,
+        # so no client hears of a success a restarted job tracker would not know.
+        self._ending: set[str] = set()
         self.on_change: Callable[[set[str]], object] = lambda _job_ids: None
 
     # --- taking over ----------------------------------------------------------------------------
@@ -596,6 +599,7 @@ class JobTracker:
             self.cleanups.add(record.id, record.output)
             self._try_cleanup(record.id, record.output)
         else:
+            self._ending.add(record.id)
             self.journal.later(lambda: self._journal_end(record.id, self.journal))
         (self.directory / "payloads" / f"{ins.job_id}.pkl").unlink(missing_ok=True)
         log.warning("job %s %s%s", ins.job_id, state.value, f": {error}" if error else "")
@@ -606,13 +610,17 @@ class JobTracker:
             self._persist(job_id)
             record = self.records.get(job_id) or self.history.job(job_id)
             attempts = self.history.attempts(job_id)
-        if record is None or job_id in self._unjournaled:
-            return
-        try:
-            journal.end(record, attempts)
-        except MiniHadoopError as exc:
-            log.warning("job %s: its end is not journaled yet: %s", job_id, exc)
-            raise
+        if record is not None and job_id not in self._unjournaled:
+            try:
+                journal.end(record, attempts)
+            except MiniHadoopError as exc:
+                log.warning("job %s: its end is not journaled yet: %s", job_id, exc)
+                raise
+        with self.lock:  # durable now: its success may be told
+            if job_id in self._ending:
+                self._ending.discard(job_id)
+                self._versions[job_id] = self._versions.get(job_id, 0) + 1
+                self.on_change({job_id})
 
     def _commit_job(self, record: JobRecord) -> None:
         committed = f"{record.output}/_temporary/committed"
@@ -715,7 +723,7 @@ class JobTracker:
                 raise FileNotFoundError_(f"no job {job_id}")
             attempts = self.history.attempts(job_id)
             return {
-                **_summary(record, self.scheduler.jobs.get(job_id)),
+                **self._told(_summary(record, self.scheduler.jobs.get(job_id))),
                 # Changes whenever the rest may have: `?since=` of a long poll. Opaque, and
                 # with the fencing token in, so no two job trackers' versions are alike.
                 "version": f"{self.token}.{self._versions.get(job_id, 0)}",
@@ -739,7 +747,16 @@ class JobTracker:
 
     def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.lock:
-            return [_summary(r, self.scheduler.jobs.get(r.id)) for r in self.history.jobs(limit)]
+            return [
+                self._told(_summary(r, self.scheduler.jobs.get(r.id)))
+                for r in self.history.jobs(limit)
+            ]
+
+    def _told(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """`summary` as clients may hear it: a success not journaled yet is still running."""
+        if summary["id"] in self._ending:
+            return {**summary, "state": JobState.RUNNING.value, "finished": None}
+        return summary
 
     def workers(self) -> list[dict[str, Any]]:
         with self.lock:
