@@ -195,24 +195,28 @@ def _signed_digest(request: Request) -> str | None:
     return None if content in (None, UNSIGNED) else content
 
 
-async def _open_range(
-    service: DatanodeService, block_id: int, offset: int, length: int | None
+def _replica_span(
+    store: BlockStore, block_id: int, offset: int, length: int | None
 ) -> tuple[Replica, Span]:
-    """The replica and the chunk-aligned span covering [offset, offset+length).
-
-    A replica whose data file no longer has its finalized length (truncated on disk) is
-    reported to the namenode and refused with 409, never streamed short.
-    """
-    store = service.store
+    """The replica and the chunk-aligned span covering [offset, offset+length); a replica
+    whose data file no longer has its finalized length (truncated on disk) is ChecksumError,
+    never streamed short."""
     replica = store.get(block_id)
     if offset > replica.length:
         raise IllegalArgumentError(f"offset {offset} is past the block's end ({replica.length})")
+    store.check_size(replica)
+    return replica, Span.of(replica, offset, length)
+
+
+async def _open_range(
+    service: DatanodeService, block_id: int, offset: int, length: int | None
+) -> tuple[Replica, Span]:
+    """`_replica_span`, a truncated replica reported to the namenode and refused (409)."""
     try:
-        store.check_size(replica)
+        return _replica_span(service.store, block_id, offset, length)
     except ChecksumError as exc:
         await service.report_bad(block_id, str(exc))
         raise
-    return replica, Span.of(replica, offset, length)
 
 
 def _block_reader(settings: Settings) -> Any:
@@ -272,10 +276,8 @@ def _many_blocks_route(app: FastAPI, service: DatanodeService, auth: Any) -> Non
     def opened(block_id: int) -> tuple[Replica, bytes, bytes | None]:
         """A block's replica, its stored checksums, and its bytes when it is small (file
         work: in a thread, one hop for a small block)."""
-        replica = store.get(block_id)
-        store.check_size(replica)
-        chunks = -(-replica.length // replica.bytes_per_checksum)
-        sums = store.checksums(replica, 0, chunks)
+        replica, span = _replica_span(store, block_id, 0, None)
+        sums = store.checksums(replica, 0, span.chunks)
         if replica.length > SMALL_READ:
             return replica, sums, None
         return replica, sums, b"".join(store.read_range(replica, 0, replica.length))
@@ -293,11 +295,9 @@ def _many_blocks_route(app: FastAPI, service: DatanodeService, auth: Any) -> Non
                 for block_id in req.blocks:
                     try:
                         replica, sums, data = await asyncio.to_thread(opened, block_id)
-                    except ChecksumError as exc:  # found short on disk
-                        await service.report_bad(block_id, str(exc))
-                        yield BLOCK_READ_HEADER.pack(block_id, -1, 0, 0)
-                        continue
-                    except (MiniHadoopError, OSError):  # not here, or gone meanwhile
+                    except (MiniHadoopError, OSError) as exc:  # not here, gone, or short
+                        if isinstance(exc, ChecksumError):
+                            await service.report_bad(block_id, str(exc))
                         yield BLOCK_READ_HEADER.pack(block_id, -1, 0, 0)
                         continue
                     bpc = replica.bytes_per_checksum

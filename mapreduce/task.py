@@ -255,14 +255,7 @@ def _with_local_bytes(
     that failed, a block that node could not give)."""
     local = (spec.datanode_url or "").rstrip("/")
     batch: list[tuple[Split, LocatedBlocks]] = []
-    size = 0
-
-    def fetched() -> Iterator[tuple[Split, LocatedBlocks, bytes | None]]:
-        got: list[bytes | None] = [None] * len(batch)
-        with contextlib.suppress(httpx.HTTPError, MiniHadoopError):
-            got = fs.whole_blocks(local, [located.blocks[0] for _, located in batch])
-        for (piece, located), data in zip(batch, got, strict=True):
-            yield piece, located, data
+    size = 0  # the batch's bytes
 
     def here(piece: Split, located: LocatedBlocks) -> bool:
         """A whole one-block file with a replica on the worker's datanode."""
@@ -273,21 +266,29 @@ def _with_local_bytes(
             and any(loc.url.rstrip("/") == local for loc in located.blocks[0].locations)
         )
 
+    def flushed() -> Iterator[tuple[Split, LocatedBlocks, bytes | None]]:
+        """The batch so far, read in one call (all None if the call failed), and emptied."""
+        nonlocal size
+        taken = batch[:]
+        batch.clear()
+        size = 0
+        got: list[bytes | None] = [None] * len(taken)
+        if taken:
+            with contextlib.suppress(httpx.HTTPError, MiniHadoopError):
+                got = fs.whole_blocks(local, [located.blocks[0] for _, located in taken])
+        for (piece, located), data in zip(taken, got, strict=True):
+            yield piece, located, data
+
     for piece, located in inputs:
         if local and len(inputs) > 1 and here(piece, located):
             batch.append((piece, located))
             size += piece.length
-            if len(batch) < LOCAL_BATCH_FILES and size < LOCAL_BATCH_BYTES:
-                continue
-            yield from fetched()
-            batch, size = [], 0
+            if len(batch) >= LOCAL_BATCH_FILES or size >= LOCAL_BATCH_BYTES:
+                yield from flushed()
             continue
-        if batch:
-            yield from fetched()
-            batch, size = [], 0
+        yield from flushed()
         yield piece, located, None
-    if batch:
-        yield from fetched()
+    yield from flushed()
 
 
 @contextlib.contextmanager

@@ -1002,8 +1002,8 @@ class FileSystem:
                 try:
                     verify(data, sums, bpc, where=f"block {block_id}")
                 except ChecksumError as exc:
-                    node = next((loc.id for loc in lb.locations if loc.url == url), "")
-                    self._report_bad(block_id, node, str(exc))
+                    for node in _ids_of(lb, [url]):
+                        self._report_bad(block_id, node, str(exc))
                     out.append(None)
                     continue
                 out.append(data)

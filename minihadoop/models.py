@@ -115,9 +115,7 @@ BLOCK_READ_HEADER = struct.Struct("<qqii")
 
 class BlockReadRequest(Wire):
     # Strict: JSON's true, 1.0 or "1" is no block id. Unique: one request, one read each.
-    blocks: list[Annotated[int, Strict(), Field(ge=1, lt=1 << 63)]] = Field(
-        min_length=1, max_length=MAX_BATCH_BLOCKS
-    )
+    blocks: list[Annotated[BlockId, Strict()]] = Field(min_length=1, max_length=MAX_BATCH_BLOCKS)
 
     @field_validator("blocks")
     @classmethod

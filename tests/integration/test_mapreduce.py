@@ -11,12 +11,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
 
 import mapreduce
 from mapreduce import Job, JobState
+from mapreduce import task as task_module
 from mapreduce.counters import counter
 from mapreduce.protocol import Split
 from mapreduce.task import _with_local_bytes
@@ -177,7 +179,7 @@ def test_locating_many_files_at_once(cluster: LocalCluster, fs: FileSystem) -> N
 
 
 def test_many_small_blocks_come_from_one_datanode_in_one_call(
-    cluster: LocalCluster, fs: FileSystem
+    cluster: LocalCluster, fs: FileSystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     texts = {f"/batch/f{i:02d}": f"file {i}\n".encode() * (i + 1) for i in range(24)}
     for path, text in texts.items():
@@ -211,10 +213,24 @@ def test_many_small_blocks_come_from_one_datanode_in_one_call(
         for (p, t), lb in zip(texts.items(), located, strict=True)
     ]
     spec = SimpleNamespace(datanode_url=holder.url)
-    out = list(_with_local_bytes(fs, spec, inputs))  # type: ignore[arg-type]
-    assert [(piece.path, data) for piece, _, data in out] == [
+    expected = [
         (p, None if i == rotten else g) for i, (p, g) in enumerate(zip(texts, got, strict=True))
     ]
+    out = list(_with_local_bytes(fs, spec, inputs))  # type: ignore[arg-type]
+    assert [(piece.path, data) for piece, _, data in out] == expected
+    # Batches cut at their limit give the same, in calls of at most that many blocks.
+    calls: list[int] = []
+    whole_blocks = fs.whole_blocks
+
+    def counted(url: str, blocks: list[Any]) -> list[bytes | None]:
+        calls.append(len(blocks))
+        return whole_blocks(url, blocks)
+
+    monkeypatch.setattr(fs, "whole_blocks", counted)
+    monkeypatch.setattr(task_module, "LOCAL_BATCH_FILES", 2)
+    out = list(_with_local_bytes(fs, spec, inputs))  # type: ignore[arg-type]
+    assert [(piece.path, data) for piece, _, data in out] == expected
+    assert calls and max(calls) <= 2 and sum(calls) == sum(here)
 
     # Cluster members only, and a bounded, well-formed list of block ids.
     url = f"{holder.url}/dn/v1/blocks/read"
