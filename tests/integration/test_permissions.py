@@ -266,6 +266,11 @@ def test_another_user_can_neither_learn_nor_spoil_by_redirects_or_sessions(
         assert fresh.read_bytes("/user/alice/after") == b"still mine"
 
 
+def _flip_last(token: str) -> str:
+    """The token with its last hex digit changed (never to itself)."""
+    return token[:-1] + ("1" if token[-1] == "0" else "0")
+
+
 def test_datanodes_serve_a_block_only_to_who_may_read_its_file(shared: LocalCluster) -> None:
     """Under the open read policy a reader needs no cluster token, but a datanode serves
     it a block only with the namenode's block access token for that block, given with the
@@ -278,7 +283,7 @@ def test_datanodes_serve_a_block_only_to_who_may_read_its_file(shared: LocalClus
         secret = alice.blocks("/user/alice/private/secret").blocks[0]
         public = alice.blocks("/user/alice/open.txt").blocks[0]
     where = secret.locations[0].url
-    for params in ({}, {"token": public.token}, {"token": secret.token[:-1] + "0"},
+    for params in ({}, {"token": public.token}, {"token": _flip_last(secret.token)},
                    {"token": f"{secret.block.block_id}.99999999999.{'0' * 64}"}):  # fmt: skip
         for suffix in ("", "/data", "/checksums"):
             r = httpx.get(f"{where}/dn/v1/blocks/{secret.block.block_id}{suffix}", params=params)
