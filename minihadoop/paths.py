@@ -27,6 +27,18 @@ def normalize(path: str) -> str:
     """Return the canonical form of `path`, or raise InvalidPathError saying why not."""
     if not isinstance(path, str):
         raise InvalidPathError(f"path must be a string, not {type(path).__name__}")
+    if (  # already canonical, as nearly every path a namenode is asked for: ~0.3 us, not ~1
+        _CANONICAL.fullmatch(path)
+        and path.isascii()
+        and len(path) <= MAX_PATH_LENGTH
+        and path.count("/") <= MAX_DEPTH
+    ):
+        return path
+    return _normalize(path)
+
+
+def _normalize(path: str) -> str:
+    """`normalize`, the long way: every rule checked, every part looked at."""
     if not path.startswith("/"):
         raise InvalidPathError(f"path must be absolute: {path!r}")
     if len(path) > MAX_PATH_LENGTH:
@@ -39,6 +51,11 @@ def normalize(path: str) -> str:
     if len(parts) > MAX_DEPTH:
         raise InvalidPathError(f"path is deeper than {MAX_DEPTH} components")
     return "/" + "/".join(parts)
+
+
+# `/`, or `/`-led components of 1-255 characters that are neither `.` nor `..` and hold no
+# `:` and no control character: what `normalize` returns, unchanged, for an ASCII path.
+_CANONICAL = re.compile(r"/|(?:/(?!\.\.?(?:/|$))[^/:\x00-\x1f\x7f-\x9f]{1,255})+")
 
 
 def _check_component(part: str, path: str) -> None:

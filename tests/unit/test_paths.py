@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -61,11 +63,44 @@ def test_normalize_rejects_non_strings() -> None:
         paths.normalize(b"/a")  # type: ignore[arg-type]
 
 
+# Paths near every rule: dots, slashes, colons, control and non-ASCII characters, lone
+# surrogates, components at and past 255 characters.
+_NEAR_THE_RULES = st.lists(
+    st.sampled_from(
+        ["", ".", "..", "...", "a", ".a", "a.", "b:c", "\x1b", "\x9b", "\x7f", "é", "\ud800",
+         " ", "x" * 255, "x" * 256]
+    ),
+    max_size=6,
+).map(lambda parts: "/".join(["", *parts]))  # fmt: skip
+
+
+@given(_NEAR_THE_RULES)
+@settings(max_examples=1500, deadline=None)
+def test_the_fast_path_of_normalize_agrees_with_the_rules(path: str) -> None:
+    """`normalize` returns an already-canonical path without looking at its parts: for
+    every path, it answers (or refuses, saying the same) as the rules checked one by one."""
+
+    def outcome(normalizer: Any) -> tuple[str, str]:
+        try:
+            return "ok", normalizer(path)
+        except InvalidPathError as exc:
+            return "refused", str(exc)
+
+    assert outcome(paths.normalize) == outcome(paths._normalize)
+
+
 def test_normalize_limits_are_inclusive() -> None:
     longest = "x" * paths.MAX_COMPONENT_LENGTH
     assert paths.normalize(f"/{longest}/") == f"/{longest}"
     deepest = "/a" * paths.MAX_DEPTH
     assert paths.normalize(deepest) == deepest
+    with pytest.raises(InvalidPathError, match="deeper"):
+        paths.normalize(deepest + "/a")
+    longest_path = "/" + "/".join(["y" * 99] * (paths.MAX_PATH_LENGTH // 100))
+    assert len(longest_path) == paths.MAX_PATH_LENGTH
+    assert paths.normalize(longest_path) == longest_path
+    with pytest.raises(InvalidPathError, match="longer"):
+        paths.normalize(longest_path + "y")
 
 
 def test_invalid_path_error_is_a_400() -> None:
