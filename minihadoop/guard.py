@@ -99,6 +99,7 @@ class HostNames:
     def __init__(self, extra: Iterable[str] = (), ports: Iterable[int] = ()) -> None:
         self.names = {"localhost", socket.gethostname().lower(), socket.getfqdn().lower()}
         self.ports = set(ports)
+        self._allowed: dict[str, bool] = {}  # unsigned requests' Host headers, decided
         self.add(*extra)
 
     def add(self, *names: str) -> None:
@@ -108,8 +109,19 @@ class HostNames:
                 self.names.add(name)
             if port is not None:
                 self.ports.add(port)
+        self._allowed.clear()
 
     def allows(self, host_header: str, *, signed: bool = False) -> bool:
+        if signed:
+            return self._allows(host_header, signed=True)
+        known = self._allowed.get(host_header)
+        if known is None:
+            if len(self._allowed) >= 1024:  # the header is the caller's to choose
+                self._allowed.clear()
+            known = self._allowed[host_header] = self._allows(host_header, signed=False)
+        return known
+
+    def _allows(self, host_header: str, *, signed: bool) -> bool:
         host, port = _split_host(host_header.strip().lower())
         if not host or not (_is_ip(host) or host in self.names):
             return False
@@ -346,34 +358,56 @@ DelegationCheck = Callable[[str, str, str], Awaitable[DelegationToken]]
 
 
 class WebAuth:
-    """The WebHDFS routes' dependencies: `user` for writes, `reader` for reads."""
+    """The WebHDFS routes' dependencies: `user` for writes, `reader` for reads; `reader_now`
+    is `reader` for a caller that may not await (the namenode's fast lane), with `check_now`
+    the check without awaiting."""
 
-    def __init__(self, check: DelegationCheck, read_policy: str) -> None:
+    def __init__(
+        self,
+        check: DelegationCheck,
+        read_policy: str,
+        check_now: Callable[[str, str, str], DelegationToken] | None = None,
+    ) -> None:
         self.check = check
         self.read_policy = read_policy
-
-    async def _delegated(self, request: Request) -> Principal | None:
-        text = request.query_params.get("delegation")
-        if not text:
-            return None
-        op = request.query_params.get("op", "")
-        path = paths.normalize("/" + request.path_params.get("path", "").lstrip("/"))
-        token = await self.check(text, op, path)
-        if not token.permits(op, path):
-            raise AuthenticationError(f"the delegation token does not permit {op} on {path}")
-        principal = Principal(cluster=False, token=token, token_text=text)
-        request.scope[PRINCIPAL] = principal
-        return principal
+        self.check_now = check_now
 
     async def user(self, request: Request) -> None:
         if principal_of(request) is CLUSTER:
             return
-        if await self._delegated(request) is None:
-            raise AuthenticationError(
-                "a request signed with the cluster token or a delegation token is required"
-            )
+        text, op, path = _presented(request)
+        _admit(request, text, op, path, await self.check(text, op, path))
 
     async def reader(self, request: Request) -> None:
-        if self.read_policy == "open" and "delegation" not in request.query_params:
+        if not self._open(request):
+            await self.user(request)
+
+    def reader_now(self, request: Request) -> None:
+        if self._open(request) or principal_of(request) is CLUSTER:
             return
-        await self.user(request)
+        if self.check_now is None:
+            raise TypeError("reader_now needs WebAuth(check_now=...)")
+        text, op, path = _presented(request)
+        _admit(request, text, op, path, self.check_now(text, op, path))
+
+    def _open(self, request: Request) -> bool:
+        return self.read_policy == "open" and "delegation" not in request.query_params
+
+
+def _presented(request: Request) -> tuple[str, str, str]:
+    """The delegation token a request presents, and the op and path it is presented for."""
+    text = request.query_params.get("delegation")
+    if not text:
+        raise AuthenticationError(
+            "a request signed with the cluster token or a delegation token is required"
+        )
+    op = request.query_params.get("op", "")
+    path = paths.normalize("/" + request.path_params.get("path", "").lstrip("/"))
+    return text, op, path
+
+
+def _admit(request: Request, text: str, op: str, path: str, token: DelegationToken) -> None:
+    """The request acts as `token`'s user from here on, if the token permits `op` on `path`."""
+    if not token.permits(op, path):
+        raise AuthenticationError(f"the delegation token does not permit {op} on {path}")
+    request.scope[PRINCIPAL] = Principal(cluster=False, token=token, token_text=text)

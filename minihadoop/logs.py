@@ -94,7 +94,12 @@ def job(job_id: str) -> Iterator[None]:
 def request_id_of(scope: Scope) -> str:
     """The id a request is logged under: the caller's ``X-Request-Id`` when it is sensible
     (1-64 letters, digits, ``-`` and ``_``), else a new one."""
-    given = dict(scope.get("headers") or []).get(HEADER_BYTES, b"").decode("latin-1")
+    return request_id(dict(scope.get("headers") or []).get(HEADER_BYTES, b""))
+
+
+def request_id(header: bytes) -> str:
+    """`request_id_of` given the header's value (empty when there is none)."""
+    given = header.decode("latin-1")
     bare = given.replace("-", "").replace("_", "")
     ok = 0 < len(given) <= 64 and bare.isascii() and bare.isalnum()
     return given if ok else f"{_ids.getrandbits(64):016x}"

@@ -106,20 +106,19 @@ class Metrics:
         _GC_HISTOGRAMS.add(self.gc_pauses)
         # Both label sets are bounded (routes x statuses; WEBHDFS_OPS), so these stay small.
         self._answered: dict[tuple[str, int], Any] = {}
-        self._timed: dict[str, Any] = {}
         if collect is not None:
             self.registry.register(_Callback(collect))
 
     def answered(self, op: str, status: int, seconds: float) -> None:
         """Count one request answered with `status` after `seconds`, under label `op`."""
-        counter = self._answered.get((op, status))
-        if counter is None:  # a labelled child is looked up once: labels() costs microseconds
-            counter = self._answered[op, status] = self.requests.labels(op, str(status))
-        timer = self._timed.get(op)
-        if timer is None:
-            timer = self._timed[op] = self.latency.labels(op)
-        counter.inc()
-        timer.observe(seconds)
+        children = self._answered.get((op, status))
+        if children is None:  # labelled children are looked up once: labels() costs us
+            children = self._answered[op, status] = (
+                self.requests.labels(op, str(status)),
+                self.latency.labels(op),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def name(self, metric: str) -> str:
         return f"{PREFIX}_{self.daemon}_{metric}"

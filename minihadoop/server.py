@@ -36,7 +36,7 @@ from minihadoop.errors import (
     MiniHadoopError,
     UnsupportedOperationError,
 )
-from minihadoop.httpguard import ConnectionLimits, guarded_protocol
+from minihadoop.httpguard import ConnectionLimits, FastLane, guarded_protocol
 
 log = logging.getLogger("minihadoop")
 
@@ -210,18 +210,20 @@ def serve(
     *,
     service_sock: socket.socket | None = None,
     log_level: str = "warning",
+    lane: FastLane | None = None,
 ) -> None:
     """Run `app` on an already-bound socket (and `service_sock`, a second port with
     connection caps of its own) until SIGINT/SIGTERM; HTTPS when the settings name a
     certificate and its key (`tls_cert`, `tls_key`). Slow and greedy clients are bounded by
     the settings' connection limits (minihadoop.httpguard), which replace uvicorn's
     `limit_concurrency`: that counted half-open connections from anyone, and answered
-    everyone 503 when they won."""
+    everyone 503 when they won. `lane` answers the app's hottest read below ASGI
+    (`minihadoop.httpguard.FastLane`)."""
     if settings.tls:
         check_tls_files(settings.tls_cert, settings.tls_key)
     config = uvicorn.Config(
         app,
-        http=guarded_protocol(ConnectionLimits.of(settings)),
+        http=guarded_protocol(ConnectionLimits.of(settings), lane),
         # uvicorn believes X-Forwarded-For/-Proto from 127.0.0.1 by default: any local user
         # could then say who a caller is. Daemons take the peer's address from the socket.
         proxy_headers=False,

@@ -11,9 +11,10 @@ Handlers are plain `def`: FastAPI runs them in its thread pool, so a handler wai
 edit-log fsync does not stall the event loop, and concurrent waiters share one fsync. Two
 exceptions, both because a thread hop cost more than the work: the auth dependencies are
 async (minihadoop.server), and a WebHDFS GETFILESTATUS is answered on the event loop when
-the namesystem's lock is free — in front of FastAPI, by `namenode.hotreads.HotReads`, just
-inside the request guard, with the route's own checks (the route itself answers it when
-HotReads hands it over: a busy lock, a Raft group, anything unusual).
+the namesystem's lock is free — below ASGI, by the fast lane `namenode.hotreads.HotReads`
+(``app.state.lane``, which the daemon serves with), with the guard's and the route's own
+checks (the route itself answers it when the lane hands it over: a refusal, a busy lock,
+a Raft group, anything unusual).
 """
 
 from __future__ import annotations
@@ -92,14 +93,17 @@ def create_app(
     limit_body_size(app, MAX_JSON_BODY, exempt=lambda p: p == RAFT_PATH)
     tokens = tokens or TokenStore(system.name_dir, Keys.derive(settings.token).delegation)
 
-    async def check(text: str, _op: str, _path: str) -> DelegationToken:
+    def check_now(text: str, _op: str, _path: str) -> DelegationToken:
         if not system.single and not system.active:
             # A follower knows only the tokens it issued itself: its "never issued" would
             # stop a client that fails over on StandbyException (HdfsCLI) at a follower.
             raise system.standby()
         return tokens.check(text, time.time())
 
-    web = WebAuth(check, settings.read_policy)
+    async def check(text: str, op: str, path: str) -> DelegationToken:
+        return check_now(text, op, path)
+
+    web = WebAuth(check, settings.read_policy, check_now)
     auth = Depends(cluster_only)
     read = Depends(web.reader)
     app.state.system = system
@@ -128,9 +132,10 @@ def create_app(
         metrics.histogram("edit_log_sync_seconds", "Time to make the edit log durable").observe
     )
     install_metrics(app, metrics)
-    # Inside the guard, outside everything else: see namenode.hotreads.
-    app.add_middleware(HotReads, system=system, tokens=tokens, web=web, metrics=metrics)
-    install_guard(app, settings, names or HostNames(settings.host_names()))
+    names = names or HostNames(settings.host_names())
+    install_guard(app, settings, names)
+    # Served below ASGI by the daemon (serve(lane=...)): see namenode.hotreads.
+    app.state.lane = HotReads(system, tokens, web, names, metrics)
     return app
 
 

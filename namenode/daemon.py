@@ -70,4 +70,4 @@ def run(
     if ready_file is not None:
         ready_file.write_text(f"{url}\n{service_url}")
     log.warning("namenode serving %s on %s (datanodes: %s)", name_dir, url, service_url)
-    serve(app, sock, settings, service_sock=service_sock)
+    serve(app, sock, settings, service_sock=service_sock, lane=app.state.lane)

@@ -346,6 +346,32 @@ class Namespace:
     def status(self, path: str) -> FileStatus:
         return self._status(path, self._get(path))
 
+    def webhdfs_status(self, path: str) -> dict[str, Any]:
+        """``status(path).to_webhdfs("")``, built from the inode without the model between
+        (a third of a stat's cost over HTTP was pydantic's)."""
+        node = self._get(path)
+        if isinstance(node, File):
+            kind, length, children = "FILE", node.length, 0
+            replication, block_size = node.replication, node.block_size
+        else:
+            kind, length, children = "DIRECTORY", 0, len(node.children)
+            replication = block_size = 0
+        return {
+            "accessTime": node.atime,
+            "blockSize": block_size,
+            "childrenNum": children,
+            "fileId": node.id,
+            "group": node.group,
+            "length": length,
+            "modificationTime": node.mtime,
+            "owner": node.owner,
+            "pathSuffix": "",
+            "permission": node.permission,
+            "replication": replication,
+            "storagePolicy": 0,
+            "type": kind,
+        }
+
     def _status(self, path: str, node: Directory | File) -> FileStatus:
         if isinstance(node, File):
             return FileStatus(

@@ -83,7 +83,7 @@ def session_of(q: QueryParams) -> Session | None:
 
 
 def _getfilestatus(system: Namesystem, path: str, _q: QueryParams, _u: str) -> Any:
-    return {"FileStatus": system.status(path).to_webhdfs("")}
+    return {"FileStatus": system.webhdfs_status(path)}
 
 
 def _liststatus(system: Namesystem, path: str, _q: QueryParams, _u: str) -> Any:
@@ -542,7 +542,7 @@ def router(system: Namesystem, tokens: TokenStore, auth: Any, read: Any) -> APIR
     @api.get("/{path:path}", dependencies=[read])
     def webhdfs_get(path: str, request: Request, op: str = Query(...)) -> Response:
         # In a thread, as the other methods. A lone namenode answers a plain stat on the
-        # event loop before it gets here (namenode.hotreads), when the lock is free.
+        # event loop, below ASGI, when the lock is free (namenode.hotreads).
         return json_response(dispatch(GET_OPS, system, tokens, path, request, op))
 
     @api.put("/{path:path}", dependencies=[auth])

@@ -32,6 +32,14 @@ def hot_and_regular(url: str, **kw: Any) -> tuple[httpx.Response, httpx.Response
     return hot, regular
 
 
+def lane_answers(namenode: str) -> float:
+    """How many stats the namenode's fast lane has answered (its metric)."""
+    for line in httpx.get(f"{namenode}/metrics").text.splitlines():
+        if line.startswith("minihadoop_namenode_fast_lane_answers_total "):
+            return float(line.split()[1])
+    raise AssertionError("no fast lane metric")
+
+
 def assert_same(hot: httpx.Response, regular: httpx.Response) -> None:
     assert hot.status_code == regular.status_code, (hot.text, regular.text)
     assert hot.json() == regular.json()
@@ -85,9 +93,13 @@ def test_answers_and_refusals_are_the_regular_routes(closed: LocalCluster) -> No
         f"/user/alice/open.txt?op=GETFILESTATUS&delegation={alice}&x=%1B": 200,
     }
     for url, status in cases.items():
+        before = lane_answers(nn)
         hot, regular = hot_and_regular(f"{nn}/webhdfs/v1{url}")
         assert hot.status_code == status, (url, hot.text)
         assert_same(hot, regular)
+        # The lane answered the successes (and only the first request: the second declared
+        # a body); every refusal was the app's.
+        assert lane_answers(nn) == before + (status == 200), url
         if status != 200:
             remote = hot.json()["RemoteException"]
             assert remote["message"] and remote["javaClassName"].endswith(remote["exception"])

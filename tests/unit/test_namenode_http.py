@@ -1,7 +1,7 @@
-"""The namenode's hot HTTP routes, in process through an ASGI transport: a stat answered on
-the event loop or from a thread gives the same answer, the native write calls answer the
+"""The namenode's hot HTTP routes, in process through an ASGI transport: a stat answered by
+the fast lane or from a thread gives the same answer, the native write calls answer the
 shapes they declare, and the token checks hold on every path (minihadoop.server's
-`json_response` and async dependencies, namenode.hotreads' GETFILESTATUS on the event loop)."""
+`json_response` and async dependencies, namenode.hotreads' fast lane for GETFILESTATUS)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.datastructures import QueryParams
 
 from minihadoop.config import Settings
+from minihadoop.groups import GroupMapping
 from minihadoop.models import Block, LocatedBlock, RegisterRequest
 from minihadoop.server import json_response
 from minihadoop.signing import ClusterAuth
+from namenode import hotreads
 from namenode.app import create_app
 from namenode.namesystem import SUPERUSER, Namesystem
 
@@ -93,29 +98,43 @@ def test_the_native_write_calls_answer_what_they_declare(system: Namesystem) -> 
     assert system.status("/d/f").length == 10
 
 
-def test_a_stat_answers_alike_on_the_event_loop_and_from_a_thread(system: Namesystem) -> None:
+def test_the_fast_lane_answers_as_the_route_and_never_waits_for_the_lock(
+    system: Namesystem,
+) -> None:
+    """The lane (namenode.hotreads, below ASGI) gives the route's bytes while the lock is
+    free, and hands the stat over while it is held; the route then waits for it."""
     write_file(system, "/d/f")
+    lane = create_app(system, system.settings).state.lane
+    host = [(b"host", b"127.0.0.1")]
+    url = f"/webhdfs/v1/d/f?op=GETFILESTATUS&user.name={SUPERUSER}".encode()
     (free,) = call(system, stat("/d/f"))
-    # With the lock held elsewhere the request must not skip it: it waits in a thread.
+    answer = lane.answer(url, host)
+    assert answer is not None and answer[1] == free.content
+    assert (b"content-type", b"application/json") in answer[0]
+    assert lane.answer(url.replace(b"/d/f", b"/nope"), host) is None  # refusals: the route's
+    assert lane.answer(url, [(b"host", b"evil.example")]) is None  # the guard refuses that
+    assert lane.answer(url, [*host, (b"authorization", b"MH1 x")]) is None  # the guard's
+
     released_at: list[float] = []
+    held = threading.Event()
 
     def hold_lock() -> None:
         with system.lock:
+            held.set()
             time.sleep(0.3)
             released_at.append(time.monotonic())
 
     holder = threading.Thread(target=hold_lock)
     holder.start()
-    while not released_at and system.lock.acquire(blocking=False):
-        system.lock.release()  # not taken by the holder yet
-        time.sleep(0.001)
+    held.wait(timeout=10)
+    assert lane.answer(url, host) is None  # at once: the event loop never waits for it
+    assert not released_at
     (busy,) = call(system, stat("/d/f"))
     answered_at = time.monotonic()
     holder.join()
-    assert free.status_code == busy.status_code == 200
-    assert free.json() == busy.json()
-    assert free.json()["FileStatus"]["length"] == 10
+    assert busy.status_code == 200 and busy.content == free.content
     assert answered_at >= released_at[0]
+    assert free.json()["FileStatus"]["length"] == 10
     (missing,) = call(system, stat("/nope"))
     assert missing.status_code == 404
     assert missing.json()["RemoteException"]["exception"] == "FileNotFoundException"
@@ -229,3 +248,24 @@ def test_a_request_number_reused_for_another_request_is_refused(system: Namesyst
     assert other.status_code == 400, other.text
     assert "already used for another request" in other.json()["RemoteException"]["message"]
     assert system.status_or_none("/kept") is not None
+
+
+@given(st.text(alphabet="ab=&%+;2F é\x00", max_size=30))
+@settings(max_examples=1000, deadline=None)
+def test_the_fast_lanes_query_parse_is_starlettes(text: str) -> None:
+    query = text.encode("utf-8")
+    assert list(hotreads._query(query).multi_items()) == list(QueryParams(query).multi_items())
+
+
+def test_a_caller_follows_its_groups_as_the_mapping_refreshes_them(system: Namesystem) -> None:
+    """Callers are kept between requests, but only while the group mapping's answer is the
+    one they were made from: a user added to the superuser group is one at the refresh."""
+    groups = {"carol": frozenset({"staff"})}
+    now = [0.0]
+    system.group_mapping = GroupMapping("", lambda user: groups[user], clock=lambda: now[0])
+    first = system.caller("carol")
+    assert system.caller("carol") is first and not first.superuser
+    groups["carol"] = frozenset({"staff", system.settings.supergroup})
+    assert system.caller("carol") is first  # the mapping's cache has not expired
+    now[0] = 10_000.0
+    assert system.caller("carol").superuser

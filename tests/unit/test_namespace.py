@@ -1328,3 +1328,19 @@ def test_bad_truncates_are_refused_and_change_nothing(ns: Namespace) -> None:
     fails_unchanged(ns, c.Truncate("/nope", 0, T0), FileNotFoundError_)
     fails_unchanged(ns, c.Truncate("/d", 0, T0), FileNotFoundError_)
     fails_unchanged(ns, c.Truncate("/g", 0, T0), FileNotFoundError_)  # not there yet
+
+
+def test_a_webhdfs_status_is_the_status_in_webhdfs_shape(ns: Namespace) -> None:
+    """GETFILESTATUS's answer, built from the inode, is the FileStatus model's own, for
+    files of several blocks and none, folders full and empty, the root, after changes."""
+    mkdirs(ns, "/d/empty", permission="700")
+    write(ns, "/d/f", [1024, 1024, 7], replication=2, mtime=T0 + 9)
+    write(ns, "/d/none", [])
+    ns.apply(c.SetTimes("/d/f", mtime=T0 + 20, atime=T0 + 30))
+    ns.apply(c.SetOwner("/d/none", owner="bob", group="staff"))
+    ns.apply(c.SetReplication("/d/none", 5))
+    for path in ("/", "/d", "/d/empty", "/d/f", "/d/none"):
+        assert ns.webhdfs_status(path) == ns.status(path).to_webhdfs(""), path
+    assert ns.webhdfs_status("/d/f")["length"] == 2055
+    with pytest.raises(FileNotFoundError_):
+        ns.webhdfs_status("/d/missing")

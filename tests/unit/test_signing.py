@@ -326,7 +326,16 @@ def test_the_store_forgets_expired_tokens(tmp_path: Path) -> None:
     ],
 )
 def test_host_names(host: str, allowed: bool) -> None:
-    assert HostNames(["nn.example.com"]).allows(host) is allowed
+    names = HostNames(["nn.example.com"])
+    assert names.allows(host) is allowed
+    assert names.allows(host) is allowed  # the second time from what the first decided
+
+
+def test_a_name_added_is_allowed_from_then_on() -> None:
+    names = HostNames()
+    assert not names.allows("late.example:9870")
+    names.add("late.example")
+    assert names.allows("late.example:9870")
 
 
 # --- the guard, in front of a real app -------------------------------------------------------
