@@ -60,6 +60,9 @@ from minihadoop.signing import (
 )
 
 PRINCIPAL = "minihadoop.principal"
+# Host header values longer than this are decided each time, never remembered: a DNS name
+# is at most 253 characters, with a port 259; memos of 64 KiB headers would be 64 MiB.
+MAX_HOST = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +115,8 @@ class HostNames:
         self._allowed.clear()
 
     def allows(self, host_header: str, *, signed: bool = False) -> bool:
-        if signed:
-            return self._allows(host_header, signed=True)
+        if signed or len(host_header) > MAX_HOST:
+            return self._allows(host_header, signed=signed)
         known = self._allowed.get(host_header)
         if known is None:
             if len(self._allowed) >= 1024:  # the header is the caller's to choose
@@ -145,8 +148,12 @@ def _split_host(text: str) -> tuple[str, int | None]:
     return name.rstrip("."), int(port) if port else None
 
 
-@functools.lru_cache(maxsize=1024)  # bounded: the Host header is the caller's to choose
 def _is_ip(text: str) -> bool:
+    return len(text) <= MAX_HOST and _is_short_ip(text)
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: the Host header is the caller's to choose
+def _is_short_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -160,9 +160,11 @@ class FastLane(Protocol):
     """A read answered below ASGI. Through uvicorn and an ASGI app a request costs a scope,
     a task, the app's middlewares and its router; a bare ASGI endpoint alone costs ~26 us
     of CPU here, more than a namenode's stat. A lane is offered a GET whose URL starts with
-    its `prefix`, on a connection with nothing else in flight, in HTTP/1.1, with no body,
-    no ``Expect`` and no upgrade, and gives either the body and headers of a 200 answer, or
-    None: the request then goes to the app exactly as if there were no lane.
+    its `prefix`, on a connection with nothing else in flight and not paused for writing,
+    in HTTP/1.1, with no body, no ``Expect`` and no upgrade, and gives either the body and
+    headers of a 200 answer, or None: the request then goes to the app exactly as if there
+    were no lane. (A client that sends without reading therefore meets the app's flow
+    control, which stops reading its requests, after one buffer of answers.)
 
     What a lane must hold to: it answers only what the app would answer the same way
     (the same checks, in the same order, the same bytes), answers successes only (a refusal
@@ -323,6 +325,7 @@ class GuardedProtocol(HttpToolsProtocol):
             or self.expect_100_continue
             or self.root_path
             or not self._between_requests()  # pipelined behind an answer still coming
+            or self.flow.write_paused  # a client not reading: the app's path waits for it
         ):
             return False
         for name, value in self.headers:

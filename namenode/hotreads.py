@@ -76,15 +76,18 @@ class HotReads:
     def answer(self, url: bytes, headers: Headers) -> tuple[Headers, bytes] | None:
         """The headers and body of the 200 answer to ``GET url``; None to hand it over."""
         started = time.perf_counter()
-        host = given_id = b""
+        host: bytes | None = None
+        given_id = b""
         for name, value in headers:
             if name == b"host":
+                if host is not None:
+                    return None  # two: the guard's to refuse
                 host = value
             elif name == HEADER_BYTES:
                 given_id = value
             elif name == b"authorization":
                 return None  # the guard's to verify, and its answer to sign
-        if not self.names.allows(host.decode("latin-1")):
+        if not self.names.allows((host or b"").decode("latin-1")):
             return None  # refused by the guard
         request = self._hot(url, headers)
         if request is None:

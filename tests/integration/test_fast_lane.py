@@ -8,11 +8,17 @@ The server's lane answers ``GET /fast/<word>`` with ``lane <word>``, declines
 
 from __future__ import annotations
 
+import fcntl
 import socket
+import struct
 import subprocess
 import sys
+import termios
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
@@ -34,7 +40,8 @@ class Lane:
             return None
         if word == b"boom":
             raise RuntimeError("the lane broke")
-        return [(b"content-type", b"text/plain"), (b"x-by", b"lane")], b"lane " + word
+        pad = b"." * (1 << 16) if word.startswith(b"big") else b""
+        return [(b"content-type", b"text/plain"), (b"x-by", b"lane")], b"lane " + word + pad
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
@@ -56,9 +63,19 @@ serve(app, sock, Settings(token="t"), lane=Lane())
 """
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    log: Path  # the server's stderr
+    pid: int
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The server's URL, and the file its stderr (its log) goes to."""
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log = tmp_path_factory.mktemp("lane") / "stderr.log"
     with (
         log.open("w") as stderr,
@@ -70,7 +87,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             assert proc.stdout is not None
             url = f"http://127.0.0.1:{int(proc.stdout.readline())}"
             wait_for(lambda: _up(url), timeout=20, what="the server up")
-            yield url, log
+            yield Served(url, log, proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -94,21 +111,25 @@ def exchange(url: str, *steps: tuple[bytes, int]) -> list[bytes]:
     ):
         for raw, answers in steps:
             conn.sendall(raw)
-            for _ in range(answers):
-                head = b""
-                while not head.endswith(b"\r\n\r\n") or head.startswith(b"HTTP/1.1 100 "):
-                    if head.startswith(b"HTTP/1.1 100 ") and head.endswith(b"\r\n\r\n"):
-                        head = b""  # an interim answer ("100 Continue"): the answer follows
-                    line = stream.readline()
-                    assert line, f"connection closed after {got}"
-                    head += line
-                length = next(
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                got.append(head + stream.read(length))
+            got += [read_answer(stream) for _ in range(answers)]
     return got
+
+
+def read_answer(stream: BinaryIO) -> bytes:
+    """One answer, framed by its Content-Length; interim answers skipped."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n") or head.startswith(b"HTTP/1.1 100 "):
+        if head.startswith(b"HTTP/1.1 100 ") and head.endswith(b"\r\n\r\n"):
+            head = b""  # an interim answer ("100 Continue"): the answer follows
+        line = stream.readline()
+        assert line, "connection closed"
+        head += line
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return head + stream.read(length)
 
 
 def get(path: str, *extra: bytes, version: bytes = b"1.1") -> bytes:
@@ -121,9 +142,9 @@ def body_of(answer: bytes) -> bytes:
 
 
 def test_the_lane_answers_what_it_takes_and_the_app_the_rest(
-    server: tuple[str, Path],
+    server: Served,
 ) -> None:
-    url, _ = server
+    url = server.url
     fast = httpx.get(f"{url}/fast/hello")
     assert fast.status_code == 200 and fast.text == "lane hello"
     assert fast.headers["x-by"] == "lane" and fast.headers["content-length"] == "10"
@@ -139,9 +160,9 @@ def test_the_lane_answers_what_it_takes_and_the_app_the_rest(
 
 
 def test_a_get_with_a_body_or_an_expect_goes_to_the_app(
-    server: tuple[str, Path],
+    server: Served,
 ) -> None:
-    url, _ = server
+    url = server.url
     sized = get("/fast/x", b"Content-Length: 4")[:-2] + b"\r\nbody"
     (answer,) = exchange(url, (sized, 1))
     assert body_of(answer) == b"app GET /fast/x 4"
@@ -154,11 +175,11 @@ def test_a_get_with_a_body_or_an_expect_goes_to_the_app(
 
 
 def test_pipelined_requests_are_answered_in_order_on_one_connection(
-    server: tuple[str, Path],
+    server: Served,
 ) -> None:
     """Behind a request the app is still answering, the lane answers nothing (its answer
     would overtake); once the app has answered, it takes requests again."""
-    url, _ = server
+    url = server.url
     first = get("/fast/a") + get("/fast/b") + get("/slow/c") + get("/fast/d") + get("/fast/e")
     answers = exchange(url, (first, 5), (get("/fast/f") + get("/fast/decline"), 2))
     assert [body_of(a) for a in answers] == [
@@ -174,8 +195,8 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection(
     assert not any(b"connection: close" in a.lower() for a in answers)  # kept alive
 
 
-def test_connection_close_and_http_1_0(server: tuple[str, Path]) -> None:
-    url, _ = server
+def test_connection_close_and_http_1_0(server: Served) -> None:
+    url = server.url
     port = int(url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
         conn.sendall(get("/fast/bye", b"Connection: close"))
@@ -190,12 +211,64 @@ def test_connection_close_and_http_1_0(server: tuple[str, Path]) -> None:
 
 
 def test_a_lane_that_fails_hands_the_request_to_the_app(
-    server: tuple[str, Path],
+    server: Served,
 ) -> None:
-    url, log = server
+    url, log = server.url, server.log
     for _ in range(3):
         assert httpx.get(f"{url}/fast/boom").text == "app GET /fast/boom 0"
     assert httpx.get(f"{url}/fast/after").text == "lane after"  # and the server goes on
     logged = wait_for(lambda: "the lane broke" in log.read_text() and log.read_text(), what="log")
     # Once, not per request: a caller that can make a lane fail cannot flood the log.
     assert logged.count("the fast lane failed on b'/fast/boom'") == 1
+
+
+def test_bad_requests_are_logged_once_a_minute_not_once_each(server: Served) -> None:
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+            conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            assert conn.recv(65536).startswith(b"HTTP/1.1 400 ")
+    logged = wait_for(
+        lambda: "Invalid HTTP request" in server.log.read_text() and server.log.read_text(),
+        what="the log line",
+    )
+    assert logged.count("Invalid HTTP request received.") == 1
+
+
+def rss(pid: int) -> int:
+    """Resident memory of process `pid`, in bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+def unsent(conn: socket.socket) -> int:
+    """Bytes written to `conn` that its peer has not taken yet."""
+    return int(struct.unpack("i", fcntl.ioctl(conn, termios.TIOCOUTQ, b"\0" * 4))[0])
+
+
+def test_a_client_that_does_not_read_meets_flow_control(server: Served) -> None:
+    """2,000 requests for 64 KiB answers, sent without reading any: the lane answers until
+    the connection is paused for writing, then declines, so the app's flow control stops
+    reading the requests; the server holds a few buffers, not 128 MiB. Then every answer
+    arrives, in order."""
+    count = 2000
+    pad = b"X-Pad: " + b"p" * 2000
+    raw = b"".join(get(f"/fast/big-{i}", pad) for i in range(count))  # ~4 MiB: no buffer holds it
+    before = rss(server.pid)
+    with socket.socket() as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.settimeout(60)
+        conn.connect(("127.0.0.1", server.port))
+        sender = threading.Thread(target=conn.sendall, args=(raw,))
+        sender.start()
+        # The server stops taking requests: they wait on this side, the sender blocked.
+        wait_for(lambda: sender.is_alive() and unsent(conn) > 0, what="the server not reading")
+        grown = rss(server.pid) - before
+        with conn.makefile("rb") as stream:
+            bodies = [body_of(read_answer(stream)) for _ in range(count)]
+        sender.join(timeout=60)
+    seen = [int(b.split(b"big-")[1].split(b" ")[0].rstrip(b".")) for b in bodies]
+    assert seen == list(range(count))  # each answer to its request, in order
+    by_app = sum(b.startswith(b"app ") for b in bodies)
+    assert 0 < by_app < count  # the lane answered until paused, then the app
+    assert grown < 32 << 20, f"the server grew {grown >> 20} MiB for a client not reading"

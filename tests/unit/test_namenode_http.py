@@ -113,6 +113,8 @@ def test_the_fast_lane_answers_as_the_route_and_never_waits_for_the_lock(
     assert (b"content-type", b"application/json") in answer[0]
     assert lane.answer(url.replace(b"/d/f", b"/nope"), host) is None  # refusals: the route's
     assert lane.answer(url, [(b"host", b"evil.example")]) is None  # the guard refuses that
+    for two in ([(b"host", b"evil.example"), *host], [*host, (b"host", b"evil.example")]):
+        assert lane.answer(url, two) is None  # two Hosts: the guard's to judge
     assert lane.answer(url, [*host, (b"authorization", b"MH1 x")]) is None  # the guard's
 
     released_at: list[float] = []

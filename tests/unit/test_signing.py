@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minihadoop import guard
 from minihadoop.config import Settings
 from minihadoop.delegation import DelegationToken
 from minihadoop.errors import AccessControlError, AuthenticationError, ChecksumError, from_remote
@@ -336,6 +337,18 @@ def test_a_name_added_is_allowed_from_then_on() -> None:
     assert not names.allows("late.example:9870")
     names.add("late.example")
     assert names.allows("late.example:9870")
+
+
+def test_long_host_headers_are_decided_but_not_remembered() -> None:
+    """The Host header is the caller's: 1,000 distinct 60 KB values must not be kept."""
+    names = HostNames()
+    remembered_ips = guard._is_short_ip.cache_info().currsize
+    for i in range(1000):
+        assert not names.allows(f"{i}{'h' * 60_000}")
+        assert not names.allows(f"[{i}{'1' * 60_000}]:1")
+    assert names._allowed == {}
+    assert guard._is_short_ip.cache_info().currsize == remembered_ips
+    assert names.allows("127.0.0.1:1") and len(names._allowed) == 1
 
 
 # --- the guard, in front of a real app -------------------------------------------------------
