@@ -111,62 +111,6 @@ say_sum_failed(PyObject *key, PyObject *value)
     Py_XDECREF(tb);
 }
 
-/* fold_sum(folded: dict, pairs: iterator, limit: int) -> int
- * folded[key] = folded.get(key, 0) + value, for up to `limit` pairs. */
-static PyObject *
-fold_sum(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *folded, *pairs;
-    Py_ssize_t limit;
-    if (loop_args(args, nargs, "fold_sum(folded: dict, pairs: iterator, limit: int)", &folded, &pairs,
-                  &limit) < 0) {
-        return NULL;
-    }
-    PyObject *zero = PyLong_FromLong(0);
-    if (zero == NULL) {
-        return NULL;
-    }
-    Py_ssize_t n = 0;
-    while (n < limit) {
-        PyObject *key, *value;
-        int got = next_pair(pairs, &key, &value);
-        if (got <= 0) {
-            if (got < 0) {
-                goto error;
-            }
-            break;
-        }
-        n++;
-        PyObject *acc = PyDict_GetItemWithError(folded, key); /* borrowed */
-        if (acc == NULL && PyErr_Occurred()) {
-            Py_DECREF(key);
-            Py_DECREF(value);
-            goto error;
-        }
-        PyObject *sum = PyNumber_Add(acc != NULL ? acc : zero, value);
-        if (sum == NULL) {
-            if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-                say_sum_failed(key, value);
-            }
-            Py_DECREF(key);
-            Py_DECREF(value);
-            goto error;
-        }
-        int failed = PyDict_SetItem(folded, key, sum);
-        Py_DECREF(sum);
-        Py_DECREF(key);
-        Py_DECREF(value);
-        if (failed) {
-            goto error;
-        }
-    }
-    Py_DECREF(zero);
-    return PyLong_FromSsize_t(n);
-error:
-    Py_DECREF(zero);
-    return NULL;
-}
-
 /* collect(groups: dict, pairs: iterator, limit: int) -> int
  * groups.setdefault(key, []).append(value), for up to `limit` pairs. */
 static PyObject *
@@ -313,9 +257,295 @@ static PyTypeObject TallyType = {
     .tp_new = tally_new,
 };
 
+/* SumTable(): `mapreduce.sum`'s running result per key, as a dict ``folded[key] =
+ * folded.get(key, 0) + value`` would hold them, with a key's int sums kept in C: a dict
+ * maps each key to its slot, and the slot holds a 64-bit count, or the Python object the
+ * sum became (a value that is not an int, or past 64 bits). One dict lookup a pair and no
+ * int object made per pair, where the dict of sums took two lookups and a new int. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *index;   /* dict: key -> its slot (int) */
+    long long *counts; /* a slot's sum while `objs` has NULL there */
+    PyObject **objs;   /* a slot's sum once it is not a 64-bit int; else NULL */
+    Py_ssize_t used, cap;
+} SumTableObject;
+
+static int
+sumtable_traverse(SumTableObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->index);
+    for (Py_ssize_t i = 0; i < self->used; i++) {
+        Py_VISIT(self->objs[i]);
+    }
+    return 0;
+}
+
+static void
+sumtable_drop(SumTableObject *self)
+{
+    for (Py_ssize_t i = 0; i < self->used; i++) {
+        Py_CLEAR(self->objs[i]);
+    }
+    self->used = 0;
+}
+
+static int
+sumtable_clear(SumTableObject *self)
+{
+    sumtable_drop(self);
+    Py_CLEAR(self->index);
+    return 0;
+}
+
+static void
+sumtable_dealloc(SumTableObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    sumtable_clear(self);
+    PyMem_Free(self->counts);
+    PyMem_Free(self->objs);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+sumtable_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "SumTable() takes no arguments");
+        return NULL;
+    }
+    SumTableObject *self = (SumTableObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->index = PyDict_New();
+    if (self->index == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static int
+sumtable_grow(SumTableObject *self)
+{
+    Py_ssize_t cap = self->cap ? self->cap * 2 : 1024;
+    long long *counts = PyMem_Realloc(self->counts, cap * sizeof(long long));
+    if (counts == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->counts = counts;
+    PyObject **objs = PyMem_Realloc(self->objs, cap * sizeof(PyObject *));
+    if (objs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->objs = objs;
+    self->cap = cap;
+    return 0;
+}
+
+/* `acc + value` as the Python twin adds them; a TypeError names the key. */
+static PyObject *
+sumtable_plus(PyObject *acc, PyObject *key, PyObject *value)
+{
+    PyObject *sum = PyNumber_Add(acc, value);
+    if (sum == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        say_sum_failed(key, value);
+    }
+    return sum;
+}
+
+/* Fold one pair in; 0, or -1 with an error set and the table as it was. */
+static int
+sumtable_add(SumTableObject *self, PyObject *key, PyObject *value)
+{
+    long long v = 0;
+    int fits = 0;
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (v == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        fits = !overflow;
+    }
+    PyObject *slot = PyDict_GetItemWithError(self->index, key); /* borrowed */
+    if (slot == NULL) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        PyObject *obj = NULL;
+        if (!fits) {
+            PyObject *zero = PyLong_FromLong(0);
+            if (zero == NULL) {
+                return -1;
+            }
+            obj = sumtable_plus(zero, key, value);
+            Py_DECREF(zero);
+            if (obj == NULL) {
+                return -1;
+            }
+        }
+        if (self->used == self->cap && sumtable_grow(self) < 0) {
+            Py_XDECREF(obj);
+            return -1;
+        }
+        PyObject *at = PyLong_FromSsize_t(self->used);
+        if (at == NULL || PyDict_SetItem(self->index, key, at) < 0) {
+            Py_XDECREF(at);
+            Py_XDECREF(obj);
+            return -1;
+        }
+        Py_DECREF(at);
+        self->counts[self->used] = v;
+        self->objs[self->used] = obj;
+        self->used++;
+        return 0;
+    }
+    Py_ssize_t i = PyLong_AsSsize_t(slot);
+    if (i < 0 || i >= self->used) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_SystemError, "SumTable: a slot out of range");
+        }
+        return -1;
+    }
+    PyObject *acc = self->objs[i];
+    if (acc == NULL) {
+        long long sum;
+        if (fits && !__builtin_add_overflow(self->counts[i], v, &sum)) {
+            self->counts[i] = sum;
+            return 0;
+        }
+        PyObject *count = PyLong_FromLongLong(self->counts[i]);
+        if (count == NULL) {
+            return -1;
+        }
+        PyObject *total = sumtable_plus(count, key, value);
+        Py_DECREF(count);
+        if (total == NULL) {
+            return -1;
+        }
+        self->objs[i] = total;
+        return 0;
+    }
+    PyObject *total = sumtable_plus(acc, key, value);
+    if (total == NULL) {
+        return -1;
+    }
+    self->objs[i] = total;
+    Py_DECREF(acc);
+    return 0;
+}
+
+static PyObject *
+sumtable_fold(SumTableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "fold(pairs: iterator, limit: int)");
+        return NULL;
+    }
+    PyObject *pairs = args[0];
+    Py_ssize_t limit = PyLong_AsSsize_t(args[1]);
+    if (limit == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!PyIter_Check(pairs)) {
+        PyErr_SetString(PyExc_TypeError, "fold(pairs: iterator, limit: int): pairs must be an iterator");
+        return NULL;
+    }
+    Py_ssize_t n = 0;
+    while (n < limit) {
+        PyObject *key, *value;
+        int got = next_pair(pairs, &key, &value);
+        if (got <= 0) {
+            if (got < 0) {
+                return NULL;
+            }
+            break;
+        }
+        n++;
+        int failed = sumtable_add(self, key, value);
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (failed) {
+            return NULL;
+        }
+    }
+    return PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+sumtable_items(SumTableObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *slot;
+    while (PyDict_Next(self->index, &pos, &key, &slot)) {
+        Py_ssize_t i = PyLong_AsSsize_t(slot);
+        if (i == -1 && PyErr_Occurred()) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *sum = self->objs[i] != NULL ? Py_NewRef(self->objs[i])
+                                               : PyLong_FromLongLong(self->counts[i]);
+        PyObject *pair = sum == NULL ? NULL : PyTuple_Pack(2, key, sum);
+        Py_XDECREF(sum);
+        if (pair == NULL || PyList_Append(out, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(pair);
+    }
+    return out;
+}
+
+static PyObject *
+sumtable_clear_method(SumTableObject *self, PyObject *Py_UNUSED(ignored))
+{
+    sumtable_drop(self);
+    PyDict_Clear(self->index);
+    Py_RETURN_NONE;
+}
+
+static Py_ssize_t
+sumtable_len(SumTableObject *self)
+{
+    return self->used;
+}
+
+static PyMethodDef sumtable_methods[] = {
+    {"fold", (PyCFunction)(void (*)(void))sumtable_fold, METH_FASTCALL,
+     "fold(pairs, limit) -> pairs consumed: each value added to its key's sum"},
+    {"items", (PyCFunction)sumtable_items, METH_NOARGS,
+     "items() -> [(key, sum)], keys in the order they first came"},
+    {"clear", (PyCFunction)sumtable_clear_method, METH_NOARGS, "clear(): no keys"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMappingMethods sumtable_as_mapping = {
+    .mp_length = (lenfunc)sumtable_len,
+};
+
+static PyTypeObject SumTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mapreduce._collect.SumTable",
+    .tp_basicsize = sizeof(SumTableObject),
+    .tp_dealloc = (destructor)sumtable_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "SumTable(): mapreduce.sum's running sum per key (fold, items, clear, len).",
+    .tp_traverse = (traverseproc)sumtable_traverse,
+    .tp_clear = (inquiry)sumtable_clear,
+    .tp_as_mapping = &sumtable_as_mapping,
+    .tp_methods = sumtable_methods,
+    .tp_new = sumtable_new,
+};
+
 static PyMethodDef methods[] = {
-    {"fold_sum", (PyCFunction)(void (*)(void))fold_sum, METH_FASTCALL,
-     "fold_sum(folded, pairs, limit) -> pairs consumed: folded[k] = folded.get(k, 0) + v"},
     {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
      "collect(groups, pairs, limit) -> pairs consumed: groups.setdefault(k, []).append(v)"},
     {NULL, NULL, 0, NULL},
@@ -329,14 +559,15 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__collect(void)
 {
-    if (PyType_Ready(&TallyType) < 0) {
+    if (PyType_Ready(&TallyType) < 0 || PyType_Ready(&SumTableType) < 0) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) {
         return NULL;
     }
-    if (PyModule_AddObjectRef(m, "Tally", (PyObject *)&TallyType) < 0) {
+    if (PyModule_AddObjectRef(m, "Tally", (PyObject *)&TallyType) < 0 ||
+        PyModule_AddObjectRef(m, "SumTable", (PyObject *)&SumTableType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -30,7 +30,7 @@ class Aggregate:
     """A reducer that folds a key's values into one with a binary function.
 
     `fold(acc, value)` is the step from a key's first value on (``sum`` folds from 0
-    instead, as ``builtins.sum`` does: `collect.fold_sum`). Calling it as a reducer yields
+    instead, as ``builtins.sum`` does: `collect.SumTable`). Calling it as a reducer yields
     ``(key, whole(values))`` once per key.
     """
 

