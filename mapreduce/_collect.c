@@ -87,6 +87,34 @@ next_pair(PyObject *pairs, PyObject **key, PyObject **value)
     return bad ? -1 : 1;
 }
 
+/* Take up to `limit` pairs from `pairs`, each handed to `add(target, key, value)` (0, or -1
+ * with an error set); how many were taken, or NULL on an error (the pairs' own, the
+ * unpacking's, or add's). */
+static PyObject *
+each_pair(PyObject *pairs, Py_ssize_t limit, int (*add)(void *, PyObject *, PyObject *),
+          void *target)
+{
+    Py_ssize_t n = 0;
+    while (n < limit) {
+        PyObject *key, *value;
+        int got = next_pair(pairs, &key, &value);
+        if (got <= 0) {
+            if (got < 0) {
+                return NULL;
+            }
+            break;
+        }
+        n++;
+        int failed = add(target, key, value);
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (failed) {
+            return NULL;
+        }
+    }
+    return PyLong_FromSsize_t(n);
+}
+
 /* Replace the pending TypeError of `acc + value` by one that names the key, caused by it,
  * as mapreduce.collect's Python twin raises it. */
 static void
@@ -111,6 +139,28 @@ say_sum_failed(PyObject *key, PyObject *value)
     Py_XDECREF(tb);
 }
 
+/* groups.setdefault(key, []).append(value) */
+static int
+group_add(void *target, PyObject *key, PyObject *value)
+{
+    PyObject *groups = target;
+    PyObject *values = PyDict_GetItemWithError(groups, key); /* borrowed */
+    if (values != NULL) {
+        return PyList_Append(values, value);
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    PyObject *fresh = PyList_New(1);
+    if (fresh == NULL) {
+        return -1;
+    }
+    PyList_SET_ITEM(fresh, 0, Py_NewRef(value));
+    int failed = PyDict_SetItem(groups, key, fresh);
+    Py_DECREF(fresh);
+    return failed;
+}
+
 /* collect(groups: dict, pairs: iterator, limit: int) -> int
  * groups.setdefault(key, []).append(value), for up to `limit` pairs. */
 static PyObject *
@@ -122,45 +172,7 @@ collect(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                   &limit) < 0) {
         return NULL;
     }
-    Py_ssize_t n = 0;
-    while (n < limit) {
-        PyObject *key, *value;
-        int got = next_pair(pairs, &key, &value);
-        if (got <= 0) {
-            if (got < 0) {
-                return NULL;
-            }
-            break;
-        }
-        n++;
-        PyObject *values = PyDict_GetItemWithError(groups, key); /* borrowed */
-        int failed = 0;
-        if (values == NULL) {
-            if (PyErr_Occurred()) {
-                failed = 1;
-            }
-            else {
-                PyObject *fresh = PyList_New(1);
-                if (fresh == NULL) {
-                    failed = 1;
-                }
-                else {
-                    PyList_SET_ITEM(fresh, 0, Py_NewRef(value));
-                    failed = PyDict_SetItem(groups, key, fresh);
-                    Py_DECREF(fresh);
-                }
-            }
-        }
-        else {
-            failed = PyList_Append(values, value);
-        }
-        Py_DECREF(key);
-        Py_DECREF(value);
-        if (failed) {
-            return NULL;
-        }
-    }
-    return PyLong_FromSsize_t(n);
+    return each_pair(pairs, limit, group_add, groups);
 }
 
 /* Tally(iterable): its items passed on unchanged, counted (`count`), the last one kept
@@ -359,8 +371,9 @@ sumtable_plus(PyObject *acc, PyObject *key, PyObject *value)
 
 /* Fold one pair in; 0, or -1 with an error set and the table as it was. */
 static int
-sumtable_add(SumTableObject *self, PyObject *key, PyObject *value)
+sumtable_add(void *target, PyObject *key, PyObject *value)
 {
+    SumTableObject *self = target;
     long long v = 0;
     int fits = 0;
     if (PyLong_CheckExact(value)) {
@@ -455,25 +468,7 @@ sumtable_fold(SumTableObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "fold(pairs: iterator, limit: int): pairs must be an iterator");
         return NULL;
     }
-    Py_ssize_t n = 0;
-    while (n < limit) {
-        PyObject *key, *value;
-        int got = next_pair(pairs, &key, &value);
-        if (got <= 0) {
-            if (got < 0) {
-                return NULL;
-            }
-            break;
-        }
-        n++;
-        int failed = sumtable_add(self, key, value);
-        Py_DECREF(key);
-        Py_DECREF(value);
-        if (failed) {
-            return NULL;
-        }
-    }
-    return PyLong_FromSsize_t(n);
+    return each_pair(pairs, limit, sumtable_add, self);
 }
 
 static PyObject *

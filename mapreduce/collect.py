@@ -45,20 +45,37 @@ def collect_py(groups: dict[Any, list[Any]], pairs: Iterator[tuple[Any, Any]], l
     return n
 
 
-class SumTablePy:
-    """`SumTable` in Python: a dict of the sums."""
+class ResultTable:
+    """A running result per key, in a dict: `items`, `clear` and `len` of `SumTable`, for
+    its Python twin and the other built-in combiners' tables to add their `fold` to."""
 
-    __slots__ = ("_sums",)
+    __slots__ = ("_results",)
 
     def __init__(self) -> None:
-        self._sums: dict[Any, Any] = {}
+        self._results: dict[Any, Any] = {}
+
+    def items(self) -> list[tuple[Any, Any]]:
+        """(key, result) pairs, keys in the order they first came."""
+        return list(self._results.items())
+
+    def clear(self) -> None:
+        self._results.clear()
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+
+class SumTablePy(ResultTable):
+    """`SumTable` in Python: a dict of the sums."""
+
+    __slots__ = ()
 
     def fold(self, pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
         """Add each of up to `limit` pairs' value to its key's sum; how many were taken."""
         if not isinstance(pairs, Iterator):
             raise TypeError("fold(pairs: iterator, limit: int): pairs must be an iterator")
         n = 0
-        sums = self._sums
+        sums = self._results
         get = sums.get
         for n, (key, value) in enumerate(islice(pairs, limit), 1):  # noqa: B007
             acc = get(key, 0)
@@ -69,16 +86,6 @@ class SumTablePy:
                     f"mapreduce.sum cannot add the value {value!r} of key {key!r}: {exc}"
                 ) from exc
         return n
-
-    def items(self) -> list[tuple[Any, Any]]:
-        """(key, sum) pairs, keys in the order they first came."""
-        return list(self._sums.items())
-
-    def clear(self) -> None:
-        self._sums.clear()
-
-    def __len__(self) -> int:
-        return len(self._sums)
 
 
 class TallyPy:

@@ -66,13 +66,15 @@ class Folded(Protocol):
     def __len__(self) -> int: ...
 
 
-class _Folded:
+class _Folded(collect.ResultTable):
     """`Folded` for any other built-in (min, max), or none: a key's first value is its
     result so far, then ``aggregate.fold(result, value)``."""
 
+    __slots__ = ("aggregate",)
+
     def __init__(self, aggregate: Aggregate | None) -> None:
+        super().__init__()
         self.aggregate = aggregate
-        self._results: dict[Any, Any] = {}
 
     def fold(self, pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
         assert self.aggregate is not None
@@ -83,15 +85,6 @@ class _Folded:
             acc = get(key, missing)
             results[key] = value if acc is missing else fold(acc, value)
         return n
-
-    def items(self) -> list[tuple[Any, Any]]:
-        return list(self._results.items())
-
-    def clear(self) -> None:
-        self._results.clear()
-
-    def __len__(self) -> int:
-        return len(self._results)
 
 
 class MapOutputError(Exception):
