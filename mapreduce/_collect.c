@@ -280,7 +280,19 @@ typedef struct {
     long long *counts; /* a slot's sum while `objs` has NULL there */
     PyObject **objs;   /* a slot's sum once it is not a 64-bit int; else NULL */
     Py_ssize_t used, cap;
+    int busy; /* in fold: the pairs, keys and values run Python, which must not change the
+                 table under it (fold or clear again) */
 } SumTableObject;
+
+static int
+sumtable_enter(SumTableObject *self)
+{
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "a result table cannot change during its own fold");
+        return -1;
+    }
+    return 0;
+}
 
 static int
 sumtable_traverse(SumTableObject *self, visitproc visit, void *arg)
@@ -468,7 +480,13 @@ sumtable_fold(SumTableObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "fold(pairs: iterator, limit: int): pairs must be an iterator");
         return NULL;
     }
-    return each_pair(pairs, limit, sumtable_add, self);
+    if (sumtable_enter(self) < 0) {
+        return NULL;
+    }
+    self->busy = 1;
+    PyObject *n = each_pair(pairs, limit, sumtable_add, self);
+    self->busy = 0;
+    return n;
 }
 
 static PyObject *
@@ -503,8 +521,13 @@ sumtable_items(SumTableObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 sumtable_clear_method(SumTableObject *self, PyObject *Py_UNUSED(ignored))
 {
+    if (sumtable_enter(self) < 0) {
+        return NULL;
+    }
+    self->busy = 1; /* dropping sums and keys may run their __del__ */
     sumtable_drop(self);
     PyDict_Clear(self->index);
+    self->busy = 0;
     Py_RETURN_NONE;
 }
 

@@ -49,16 +49,22 @@ class ResultTable:
     """A running result per key, in a dict: `items`, `clear` and `len` of `SumTable`, for
     its Python twin and the other built-in combiners' tables to add their `fold` to."""
 
-    __slots__ = ("_results",)
+    __slots__ = ("_busy", "_results")
 
     def __init__(self) -> None:
         self._results: dict[Any, Any] = {}
+        self._busy = False  # in fold: keys and values run Python, which must not change it
+
+    def _enter(self) -> None:
+        if self._busy:
+            raise RuntimeError("a result table cannot change during its own fold")
 
     def items(self) -> list[tuple[Any, Any]]:
         """(key, result) pairs, keys in the order they first came."""
         return list(self._results.items())
 
     def clear(self) -> None:
+        self._enter()
         self._results.clear()
 
     def __len__(self) -> int:
@@ -74,6 +80,14 @@ class SumTablePy(ResultTable):
         """Add each of up to `limit` pairs' value to its key's sum; how many were taken."""
         if not isinstance(pairs, Iterator):
             raise TypeError("fold(pairs: iterator, limit: int): pairs must be an iterator")
+        self._enter()
+        self._busy = True
+        try:
+            return self._fold(pairs, limit)
+        finally:
+            self._busy = False
+
+    def _fold(self, pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
         n = 0
         sums = self._results
         get = sums.get

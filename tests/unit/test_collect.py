@@ -132,6 +132,29 @@ def test_bad_pairs_fail_as_unpacking_does(
         assert list(target) == ["ok"]  # what came before is kept; nothing of the bad pair
 
 
+def test_a_sum_table_cannot_change_under_its_own_fold(impl: tuple[Any, Any]) -> None:
+    """Values and keys run Python during a fold (``__radd__``, ``__eq__``, ``__del__``): the
+    compiled table must not be cleared or folded into under itself."""
+    _, table_of = impl
+
+    class Meddling:
+        def __init__(self, meddle: Any) -> None:
+            self.meddle = meddle
+
+        def __radd__(self, other: Any) -> Any:
+            self.meddle()
+            return other
+
+    for how in ("clear", "fold"):
+        table = table_of()
+        meddle = table.clear if how == "clear" else lambda t=table: t.fold(iter([("b", 1)]), 5)
+        with pytest.raises(RuntimeError, match="cannot change during its own fold"):
+            table.fold(iter([("a", 2**70), ("a", Meddling(meddle))]), 10)
+        assert table.items() == [("a", 2**70)]
+        table.clear()  # and once the fold is over, it may
+        assert table.items() == []
+
+
 def test_a_value_sum_cannot_add_names_its_key(impl: tuple[Any, Any]) -> None:
     fold = folding(impl[1])
     for first in (1, 2**70, 0.5):  # a 64-bit count, or a Python number, before the bad value
