@@ -304,20 +304,19 @@ sumtable_traverse(SumTableObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static void
-sumtable_drop(SumTableObject *self)
-{
-    for (Py_ssize_t i = 0; i < self->used; i++) {
-        Py_CLEAR(self->objs[i]);
-    }
-    self->used = 0;
-}
-
+/* No keys, no sums: the index emptied and `used` 0 before any sum is let go, so a sum's
+ * __del__ that looks at the table sees it empty, as the Python twin's dict.clear(). */
 static int
 sumtable_clear(SumTableObject *self)
 {
-    sumtable_drop(self);
-    Py_CLEAR(self->index);
+    if (self->index != NULL) {
+        PyDict_Clear(self->index);
+    }
+    Py_ssize_t held = self->used;
+    self->used = 0;
+    for (Py_ssize_t i = 0; i < held; i++) {
+        Py_CLEAR(self->objs[i]);
+    }
     return 0;
 }
 
@@ -326,6 +325,7 @@ sumtable_dealloc(SumTableObject *self)
 {
     PyObject_GC_UnTrack(self);
     sumtable_clear(self);
+    Py_CLEAR(self->index);
     PyMem_Free(self->counts);
     PyMem_Free(self->objs);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -472,15 +472,28 @@ sumtable_fold(SumTableObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *pairs = args[0];
-    Py_ssize_t limit = PyLong_AsSsize_t(args[1]);
-    if (limit == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
     if (!PyIter_Check(pairs)) {
         PyErr_SetString(PyExc_TypeError, "fold(pairs: iterator, limit: int): pairs must be an iterator");
         return NULL;
     }
     if (sumtable_enter(self) < 0) {
+        return NULL;
+    }
+    /* As the Python twin: operator.index(limit), then 0 <= limit <= sys.maxsize. */
+    PyObject *whole = PyNumber_Index(args[1]);
+    if (whole == NULL) {
+        return NULL;
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(whole);
+    Py_DECREF(whole);
+    if (limit == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+    }
+    if (limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "limit must be from 0 to sys.maxsize");
         return NULL;
     }
     self->busy = 1;
@@ -489,8 +502,10 @@ sumtable_fold(SumTableObject *self, PyObject *const *args, Py_ssize_t nargs)
     return n;
 }
 
+/* The (key, sum) pairs. Its allocations may run a finalizer (the collector): the table is
+ * busy meanwhile, so nothing folds into it or clears it while its index is walked. */
 static PyObject *
-sumtable_items(SumTableObject *self, PyObject *Py_UNUSED(ignored))
+sumtable_pairs(SumTableObject *self)
 {
     PyObject *out = PyList_New(0);
     if (out == NULL) {
@@ -519,14 +534,23 @@ sumtable_items(SumTableObject *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
+sumtable_items(SumTableObject *self, PyObject *Py_UNUSED(ignored))
+{
+    int was = self->busy;
+    self->busy = 1;
+    PyObject *out = sumtable_pairs(self);
+    self->busy = was;
+    return out;
+}
+
+static PyObject *
 sumtable_clear_method(SumTableObject *self, PyObject *Py_UNUSED(ignored))
 {
     if (sumtable_enter(self) < 0) {
         return NULL;
     }
     self->busy = 1; /* dropping sums and keys may run their __del__ */
-    sumtable_drop(self);
-    PyDict_Clear(self->index);
+    sumtable_clear(self);
     self->busy = 0;
     Py_RETURN_NONE;
 }

@@ -25,6 +25,8 @@ not running bytecode per pair. `IMPLEMENTATION` says which are in use.
 from __future__ import annotations
 
 import importlib
+import operator
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -81,6 +83,9 @@ class SumTablePy(ResultTable):
         if not isinstance(pairs, Iterator):
             raise TypeError("fold(pairs: iterator, limit: int): pairs must be an iterator")
         self._enter()
+        limit = operator.index(limit)
+        if not 0 <= limit <= sys.maxsize:
+            raise ValueError("limit must be from 0 to sys.maxsize")
         self._busy = True
         try:
             return self._fold(pairs, limit)

@@ -155,6 +155,30 @@ def test_a_sum_table_cannot_change_under_its_own_fold(impl: tuple[Any, Any]) -> 
         assert table.items() == []
 
 
+def test_a_sum_tables_limit_and_clear_behave_alike(impl: tuple[Any, Any]) -> None:
+    _, table_of = impl
+    table = table_of()
+    for bad in (-1, 2**70):
+        with pytest.raises(ValueError, match=r"limit must be from 0 to sys\.maxsize"):
+            table.fold(iter([("a", 1)]), bad)
+    with pytest.raises(TypeError):
+        table.fold(iter([("a", 1)]), 1.5)
+    assert table.fold(iter([("a", 1), ("a", 1)]), True) == 1  # operator.index(True) is 1
+    seen: list[Any] = []
+
+    class Noting:
+        def __radd__(self, other: Any) -> Any:
+            return self  # 0 + Noting(): the sum is the object itself
+
+        def __del__(self) -> None:
+            seen.append((len(table), table.items()))
+
+    assert table.fold(iter([("b", Noting())]), 5) == 1
+    assert len(table) == 2
+    table.clear()  # the sum's __del__ runs: the table is empty by then
+    assert seen == [(0, [])]
+
+
 def test_a_value_sum_cannot_add_names_its_key(impl: tuple[Any, Any]) -> None:
     fold = folding(impl[1])
     for first in (1, 2**70, 0.5):  # a 64-bit count, or a Python number, before the bad value
