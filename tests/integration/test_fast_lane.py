@@ -4,7 +4,7 @@ declines, or fails on, reaches the app as if there were no lane.
 
 The server's lane answers ``GET /fast/<word>`` with ``lane <word>``, declines
 ``/fast/decline`` and raises on ``/fast/boom``; its app answers anything with ``app
-<method> <path>``."""
+<method> <path>``, and ``/fast-to-app`` with how many ``/fast/`` requests it was given."""
 
 from __future__ import annotations
 
@@ -43,9 +43,18 @@ class Lane:
         pad = b"." * (1 << 16) if word.startswith(b"big") else b""
         return [(b"content-type", b"text/plain"), (b"x-by", b"lane")], b"lane " + word + pad
 
+fast_to_app = 0  # requests for /fast/ the app was given: the lane declined them
+
 async def app(scope, receive, send):
+    global fast_to_app
     if scope["type"] != "http":
         return
+    if scope["path"] == "/fast-to-app":
+        text = str(fast_to_app).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": text})
+        return
+    fast_to_app += scope["path"].startswith("/fast/")
     body = b""
     while True:
         message = await receive()
@@ -241,33 +250,52 @@ def rss(pid: int) -> int:
     return int(line.split()[1]) * 1024
 
 
+def fast_to_app(server: Served) -> int:
+    """How many /fast/ requests the lane has handed the app so far."""
+    return int(httpx.get(f"{server.url}/fast-to-app").text)
+
+
 def unsent(conn: socket.socket) -> int:
     """Bytes written to `conn` that its peer has not taken yet."""
     return int(struct.unpack("i", fcntl.ioctl(conn, termios.TIOCOUTQ, b"\0" * 4))[0])
 
 
+def kernel_buffers() -> int:
+    """The most a TCP connection's two socket buffers can hold here: the sender's and the
+    receiver's, each at its largest autotuned size."""
+    most = 0
+    for name in ("tcp_rmem", "tcp_wmem"):
+        with open(f"/proc/sys/net/ipv4/{name}") as f:
+            most += int(f.read().split()[2])
+    return most
+
+
 def test_a_client_that_does_not_read_meets_flow_control(server: Served) -> None:
-    """2,000 requests for 64 KiB answers, sent without reading any: the lane answers until
-    the connection is paused for writing, then declines, so the app's flow control stops
-    reading the requests; the server holds a few buffers, not 128 MiB. Then every answer
-    arrives, in order."""
-    count = 2000
-    pad = b"X-Pad: " + b"p" * 2000
-    raw = b"".join(get(f"/fast/big-{i}", pad) for i in range(count))  # ~4 MiB: no buffer holds it
-    before = rss(server.pid)
+    """Requests sent without reading any answer, more bytes of them than the kernel's socket
+    buffers can hold, the first 200 for 64 KiB answers: the lane answers until the
+    connection is paused for writing, then declines, so the app's flow control stops
+    reading the requests (the sender blocks for good) and the server holds a few buffers,
+    not every answer. Then every answer arrives, in order."""
+    pad = b"X-Pad: " + b"p" * 4000
+    count = (kernel_buffers() + (4 << 20)) // len(pad)
+    raw = b"".join(get(f"/fast/{'big' if i < 200 else 'small'}-{i}", pad) for i in range(count))
+    before, handed = rss(server.pid), fast_to_app(server)
     with socket.socket() as conn:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         conn.settimeout(60)
         conn.connect(("127.0.0.1", server.port))
         sender = threading.Thread(target=conn.sendall, args=(raw,))
         sender.start()
-        # The server stops taking requests: they wait on this side, the sender blocked.
+        # The lane declines once writes are paused: the app gets a request of this
+        # connection, and stops reading the rest behind it (the sender blocked: no buffer
+        # can take them all).
+        wait_for(lambda: fast_to_app(server) > handed, what="the lane stepping aside")
         wait_for(lambda: sender.is_alive() and unsent(conn) > 0, what="the server not reading")
         grown = rss(server.pid) - before
         with conn.makefile("rb") as stream:
             bodies = [body_of(read_answer(stream)) for _ in range(count)]
         sender.join(timeout=60)
-    seen = [int(b.split(b"big-")[1].split(b" ")[0].rstrip(b".")) for b in bodies]
+    seen = [int(b.split(b"-")[1].split(b" ")[0].rstrip(b".")) for b in bodies]
     assert seen == list(range(count))  # each answer to its request, in order
     by_app = sum(b.startswith(b"app ") for b in bodies)
     assert 0 < by_app < count  # the lane answered until paused, then the app
