@@ -45,7 +45,7 @@ MAX_HEAD = 64 << 10
 MAX_HEAD_BUFFERED = 1 << 20
 CORK_LIMIT = 64 << 10  # bytes a connection may hold back to send with its next write
 LOG_EVERY = 60.0  # seconds between log lines about one address's refused connections, or
-# about the fast lane's failures
+# of one message that requests can repeat (`Repeats`)
 Listener = int  # the local port a connection came in on
 Peer = str  # the client's address
 
@@ -109,6 +109,30 @@ class ConnectionCounter:
         return self._per_client[listener, peer]
 
 
+class Repeats(logging.Filter):
+    """Lets each of `messages` (a log call's format string, before its arguments) through
+    once every `LOG_EVERY` seconds: for what a stream of requests could log once each."""
+
+    def __init__(self, messages: frozenset[str]) -> None:
+        super().__init__()
+        self.messages = messages
+        self.last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg not in self.messages:
+            return True
+        now = time.monotonic()
+        if now - self.last.get(record.msg, -LOG_EVERY) < LOG_EVERY:
+            return False
+        self.last[record.msg] = now
+        return True
+
+
+LANE_FAILED = "the fast lane failed on %r; the app answers it"
+lane_log = logging.getLogger("minihadoop.fastlane")
+lane_log.addFilter(Repeats(frozenset({LANE_FAILED})))
+
+
 class CorkedTransport:
     """A connection's transport whose small writes in one turn of the event loop leave as
     one: uvicorn writes an answer's head and its body apart, two system calls and two TCP
@@ -170,8 +194,8 @@ class FastLane(Protocol):
     (the same checks, in the same order, the same bytes), answers successes only (a refusal
     is the app's to make), and changes nothing (so handing over is always safe). Everything
     the app does around a request that a caller could see (the Host check, the request id,
-    metrics) is the lane's to do too. An exception in a lane is logged and the request
-    handed over."""
+    metrics) is the lane's to do too. An exception in a lane is logged (once a minute) and
+    the request handed over."""
 
     prefix: bytes
 
@@ -184,7 +208,6 @@ class GuardedProtocol(HttpToolsProtocol):
 
     counter: ClassVar[ConnectionCounter]
     lane: ClassVar[FastLane | None] = None
-    lane_failure_logged: ClassVar[list[float]]  # when a failure of the lane was last logged
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -335,10 +358,7 @@ class GuardedProtocol(HttpToolsProtocol):
         try:
             answer = self.lane.answer(self.url, self.headers)
         except Exception:
-            now = time.monotonic()
-            if now - self.lane_failure_logged[0] >= LOG_EVERY:  # requests may repeat it
-                self.lane_failure_logged[0] = now
-                log.exception("the fast lane failed on %r; the app answers it", self.url[:200])
+            lane_log.exception(LANE_FAILED, self.url[:200])
             return False
         if answer is None:
             return False
@@ -365,9 +385,5 @@ def guarded_protocol(
 ) -> type[GuardedProtocol]:
     """A protocol class for `uvicorn.Config(http=...)` with its own connection counts (one
     per server: the counts live as long as the server does) and `lane`, if any."""
-    shared = {
-        "counter": ConnectionCounter(limits),
-        "lane": lane,
-        "lane_failure_logged": [-LOG_EVERY],
-    }
+    shared = {"counter": ConnectionCounter(limits), "lane": lane}
     return type("Guarded", (GuardedProtocol,), shared)

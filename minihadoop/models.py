@@ -78,21 +78,44 @@ class FileStatus(Wire):
 
     def to_webhdfs(self, path_suffix: str) -> dict[str, Any]:
         """This status in WebHDFS's FileStatus shape (Hadoop 3 fields)."""
-        return {
-            "accessTime": self.access_time,
-            "blockSize": self.block_size,
-            "childrenNum": self.children_num,
-            "fileId": self.file_id,
-            "group": self.group,
-            "length": self.length,
-            "modificationTime": self.modification_time,
-            "owner": self.owner,
-            "pathSuffix": path_suffix,
-            "permission": self.permission,
-            "replication": self.replication,
-            "storagePolicy": 0,
-            "type": self.type.value,
-        }
+        return webhdfs_file_status(
+            self.type, self.length, self.replication, self.block_size, self.children_num,
+            self.modification_time, self.access_time, self.owner, self.group,
+            self.permission, self.file_id, path_suffix,
+        )  # fmt: skip
+
+
+def webhdfs_file_status(
+    kind: FileType,
+    length: int,
+    replication: int,
+    block_size: int,
+    children_num: int,
+    modification_time: int,
+    access_time: int,
+    owner: str,
+    group: str,
+    permission: str,
+    file_id: int,
+    path_suffix: str,
+) -> dict[str, Any]:
+    """WebHDFS's FileStatus (Hadoop 3 fields): of a `FileStatus`, or straight from an inode
+    (the namenode's GETFILESTATUS, without the model between)."""
+    return {
+        "accessTime": access_time,
+        "blockSize": block_size,
+        "childrenNum": children_num,
+        "fileId": file_id,
+        "group": group,
+        "length": length,
+        "modificationTime": modification_time,
+        "owner": owner,
+        "pathSuffix": path_suffix,
+        "permission": permission,
+        "replication": replication,
+        "storagePolicy": 0,
+        "type": kind.value,
+    }
 
 
 class LocatedBlocks(Wire):

@@ -15,7 +15,6 @@ import inspect
 import logging
 import socket
 import ssl
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +36,7 @@ from minihadoop.errors import (
     MiniHadoopError,
     UnsupportedOperationError,
 )
-from minihadoop.httpguard import ConnectionLimits, FastLane, guarded_protocol
+from minihadoop.httpguard import ConnectionLimits, FastLane, Repeats, guarded_protocol
 
 log = logging.getLogger("minihadoop")
 
@@ -239,34 +238,15 @@ def serve(
     uvicorn.Server(config).run(sockets=socks)
 
 
-class _Repeats(logging.Filter):
-    """Lets each of `messages` through once a minute: uvicorn logs them once per request,
-    and the requests are anybody's to send (500 malformed requests were 500 log lines)."""
-
-    EVERY = 60.0
-
-    def __init__(self, messages: frozenset[str]) -> None:
-        super().__init__()
-        self.messages = messages
-        self.last: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg not in self.messages:
-            return True
-        now = time.monotonic()
-        if now - self.last.get(record.msg, -self.EVERY) < self.EVERY:
-            return False
-        self.last[record.msg] = now
-        return True
-
-
+# uvicorn logs these once per request, and the requests are anybody's to send (500
+# malformed requests were 500 log lines).
 REPEATED_BY_REQUESTS = frozenset({"Invalid HTTP request received.", "Unsupported upgrade request."})
 
 
 def _quiet_about_bad_requests() -> None:
     logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _Repeats) for f in logger.filters):
-        logger.addFilter(_Repeats(REPEATED_BY_REQUESTS))
+    if not any(isinstance(f, Repeats) for f in logger.filters):
+        logger.addFilter(Repeats(REPEATED_BY_REQUESTS))
 
 
 def check_tls_files(certfile: str, keyfile: str) -> None:

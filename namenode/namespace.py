@@ -42,7 +42,7 @@ from minihadoop.errors import (
     ParentNotDirectoryError,
     PathIsNotEmptyDirectoryError,
 )
-from minihadoop.models import ContentSummary, FileStatus, FileType
+from minihadoop.models import ContentSummary, FileStatus, FileType, webhdfs_file_status
 from namenode import commands as c
 from namenode.leases import RECOVERY_HOLDER
 from namenode.permissions import Caller, Checker
@@ -231,6 +231,14 @@ class Effects:
     file_id: int = 0  # the file being written that the command opened, extended or closed
 
 
+def _shape(node: Directory | File) -> tuple[FileType, int, int, int, int]:
+    """What a status says of an inode by its kind: (type, length, replication, block size,
+    children); a folder's length, replication and block size are 0, a file has no children."""
+    if isinstance(node, File):
+        return FileType.FILE, node.length, node.replication, node.block_size, 0
+    return FileType.DIRECTORY, 0, 0, 0, len(node.children)
+
+
 class Namespace:
     def __init__(
         self, *, now: int = 0, supergroup: str = "supergroup", owner: str = "hadoop"
@@ -350,52 +358,25 @@ class Namespace:
         """``status(path).to_webhdfs("")``, built from the inode without the model between
         (a third of a stat's cost over HTTP was pydantic's)."""
         node = self._get(path)
-        if isinstance(node, File):
-            kind, length, children = "FILE", node.length, 0
-            replication, block_size = node.replication, node.block_size
-        else:
-            kind, length, children = "DIRECTORY", 0, len(node.children)
-            replication = block_size = 0
-        return {
-            "accessTime": node.atime,
-            "blockSize": block_size,
-            "childrenNum": children,
-            "fileId": node.id,
-            "group": node.group,
-            "length": length,
-            "modificationTime": node.mtime,
-            "owner": node.owner,
-            "pathSuffix": "",
-            "permission": node.permission,
-            "replication": replication,
-            "storagePolicy": 0,
-            "type": kind,
-        }
+        return webhdfs_file_status(
+            *_shape(node), node.mtime, node.atime, node.owner, node.group, node.permission,
+            node.id, "",
+        )  # fmt: skip
 
     def _status(self, path: str, node: Directory | File) -> FileStatus:
-        if isinstance(node, File):
-            return FileStatus(
-                path=path,
-                type=FileType.FILE,
-                length=node.length,
-                replication=node.replication,
-                block_size=node.block_size,
-                modification_time=node.mtime,
-                access_time=node.atime,
-                owner=node.owner,
-                group=node.group,
-                permission=node.permission,
-                file_id=node.id,
-            )
+        kind, length, replication, block_size, children = _shape(node)
         return FileStatus(
             path=path,
-            type=FileType.DIRECTORY,
+            type=kind,
+            length=length,
+            replication=replication,
+            block_size=block_size,
             modification_time=node.mtime,
             access_time=node.atime,
             owner=node.owner,
             group=node.group,
             permission=node.permission,
-            children_num=len(node.children),
+            children_num=children,
             file_id=node.id,
         )
 

@@ -899,19 +899,19 @@ class Namesystem:
             self.may(lambda may: may.access(path, wanted))
 
     def status(self, path: str) -> FileStatus:
-        self.read_barrier()
-        with self.lock:
-            path = paths.normalize(path)
-            self.may(lambda may: may.traverse(path))
-            return self.ns.status(path)
+        return self._stat(path, self.ns.status)
 
     def webhdfs_status(self, path: str) -> dict[str, Any]:
         """`status(path)` in WebHDFS's FileStatus shape: what GETFILESTATUS answers."""
+        return self._stat(path, self.ns.webhdfs_status)
+
+    def _stat(self, path: str, answer: Callable[[str], T]) -> T:
+        """`answer` of `path` for a caller who may traverse to it."""
         self.read_barrier()
         with self.lock:
             path = paths.normalize(path)
             self.may(lambda may: may.traverse(path))
-            return self.ns.webhdfs_status(path)
+            return answer(path)
 
     def status_or_none(self, path: str) -> FileStatus | None:
         self.read_barrier()
