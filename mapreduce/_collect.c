@@ -270,19 +270,67 @@ static PyTypeObject TallyType = {
 };
 
 /* SumTable(): `mapreduce.sum`'s running result per key, as a dict ``folded[key] =
- * folded.get(key, 0) + value`` would hold them, with a key's int sums kept in C: a dict
- * maps each key to its slot, and the slot holds a 64-bit count, or the Python object the
- * sum became (a value that is not an int, or past 64 bits). One dict lookup a pair and no
- * int object made per pair, where the dict of sums took two lookups and a new int. */
+ * folded.get(key, 0) + value`` would hold them, in a hash table of its own.
+ *
+ * Each key has an entry (its hash, the key, its sum) in an array kept in the order keys
+ * first came; an open-addressing index (linear probing, at most half full) maps a hash to
+ * its entry. An int sum is a 64-bit count in the entry until it is not an int any more
+ * (a value that is not an int, or past 64 bits): then the entry holds the Python object the
+ * sum became. So a pair costs one probe and makes no int object.
+ *
+ * Why not a dict of key -> slot: a word count's map spends a quarter of its time finding
+ * keys, and most of that waiting for memory. A dict lookup reads its index, its entry, the
+ * stored key (to compare) and the slot's int, each a cache miss for a rare word; here an
+ * index slot carries 32 bits of the hash (a mismatch never reads the entry), and an entry
+ * is one cache line holding the characters of a short ASCII key, so a str key usually
+ * costs the index and the entry only.
+ *
+ * Keys compare as a dict compares them: the same object, or equal hashes and ==. The
+ * characters held in an entry only stand in for == between two exact ASCII strs. */
+#define INLINE_MAX 31      /* the longest key kept in its entry: a str of ASCII characters */
+#define NOT_INLINE 0xff    /* SumEntry.size of a key that is not */
+#define MIN_SLOTS_LOG2 3
+
+typedef struct {
+    Py_hash_t hash;
+    PyObject *key;   /* a new reference */
+    PyObject *obj;   /* the sum once it is not a 64-bit int (a new reference); else NULL */
+    long long count; /* the sum while `obj` is NULL */
+    unsigned char size; /* the key's length when its characters are in `text`; NOT_INLINE */
+    char text[INLINE_MAX];
+} SumEntry;
+
 typedef struct {
     PyObject_HEAD
-    PyObject *index;   /* dict: key -> its slot (int) */
-    long long *counts; /* a slot's sum while `objs` has NULL there */
-    PyObject **objs;   /* a slot's sum once it is not a 64-bit int; else NULL */
+    void *block;        /* what `entries` was allocated in (aligned to a cache line) */
+    SumEntry *entries;  /* `used` of `cap`, in the order the keys first came */
     Py_ssize_t used, cap;
+    uint64_t *slots;    /* the index: 0 empty, else (hash tag << 32) | (entry + 1) */
+    int shift;          /* 64 - log2(number of slots) */
     int busy; /* in fold: the pairs, keys and values run Python, which must not change the
                  table under it (fold or clear again) */
 } SumTableObject;
+
+static inline size_t
+slot_count(const SumTableObject *self)
+{
+    return (size_t)1 << (64 - self->shift);
+}
+
+/* Where a hash's probe starts (Fibonacci hashing: ints' hashes are themselves, and their
+ * low bits alone would crowd consecutive keys together), and the 32 bits an index slot
+ * keeps of it. */
+static inline size_t
+home_slot(const SumTableObject *self, Py_hash_t hash)
+{
+    return (size_t)(((uint64_t)hash * 0x9E3779B97F4A7C15ULL) >> self->shift);
+}
+
+static inline uint32_t
+hash_tag(Py_hash_t hash)
+{
+    return (uint32_t)(((uint64_t)hash >> 32) ^ (uint64_t)hash);
+}
 
 static int
 sumtable_enter(SumTableObject *self)
@@ -297,26 +345,33 @@ sumtable_enter(SumTableObject *self)
 static int
 sumtable_traverse(SumTableObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->index);
     for (Py_ssize_t i = 0; i < self->used; i++) {
-        Py_VISIT(self->objs[i]);
+        Py_VISIT(self->entries[i].key);
+        Py_VISIT(self->entries[i].obj);
     }
     return 0;
 }
 
-/* No keys, no sums: the index emptied and `used` 0 before any sum is let go, so a sum's
- * __del__ that looks at the table sees it empty, as the Python twin's dict.clear(). */
+/* No keys, no sums. The entries are taken out of the table, and the index emptied, before
+ * any key or sum is let go: a __del__ that looks at the table sees it empty, as the Python
+ * twin's dict.clear(), and one that folds into it fills a new array, not this one. */
 static int
 sumtable_clear(SumTableObject *self)
 {
-    if (self->index != NULL) {
-        PyDict_Clear(self->index);
-    }
+    void *block = self->block;
+    SumEntry *entries = self->entries;
     Py_ssize_t held = self->used;
-    self->used = 0;
-    for (Py_ssize_t i = 0; i < held; i++) {
-        Py_CLEAR(self->objs[i]);
+    self->block = NULL;
+    self->entries = NULL;
+    self->used = self->cap = 0;
+    if (self->slots != NULL) {
+        memset(self->slots, 0, slot_count(self) * sizeof(uint64_t));
     }
+    for (Py_ssize_t i = 0; i < held; i++) {
+        Py_CLEAR(entries[i].key);
+        Py_CLEAR(entries[i].obj);
+    }
+    PyMem_Free(block);
     return 0;
 }
 
@@ -325,9 +380,7 @@ sumtable_dealloc(SumTableObject *self)
 {
     PyObject_GC_UnTrack(self);
     sumtable_clear(self);
-    Py_CLEAR(self->index);
-    PyMem_Free(self->counts);
-    PyMem_Free(self->objs);
+    PyMem_Free(self->slots);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -342,32 +395,118 @@ sumtable_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (self == NULL) {
         return NULL;
     }
-    self->index = PyDict_New();
-    if (self->index == NULL) {
+    self->shift = 64 - MIN_SLOTS_LOG2;
+    self->slots = PyMem_Calloc(slot_count(self), sizeof(uint64_t));
+    if (self->slots == NULL) {
         Py_DECREF(self);
-        return NULL;
+        return PyErr_NoMemory();
     }
     return (PyObject *)self;
 }
 
+/* Room for one more entry: the array, and the index kept at most half full. */
 static int
-sumtable_grow(SumTableObject *self)
+sumtable_make_room(SumTableObject *self)
 {
-    Py_ssize_t cap = self->cap ? self->cap * 2 : 1024;
-    long long *counts = PyMem_Realloc(self->counts, cap * sizeof(long long));
-    if (counts == NULL) {
-        PyErr_NoMemory();
+    if (self->used >= (Py_ssize_t)UINT32_MAX - 1) {
+        PyErr_SetString(PyExc_OverflowError, "SumTable: too many keys");
         return -1;
     }
-    self->counts = counts;
-    PyObject **objs = PyMem_Realloc(self->objs, cap * sizeof(PyObject *));
-    if (objs == NULL) {
-        PyErr_NoMemory();
-        return -1;
+    if (self->used == self->cap) {
+        Py_ssize_t cap = self->cap ? self->cap * 2 : 64;
+        if ((size_t)cap > (PY_SSIZE_T_MAX - 64) / sizeof(SumEntry)) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        void *block = PyMem_Malloc(cap * sizeof(SumEntry) + 64);
+        if (block == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        SumEntry *entries = (SumEntry *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
+        if (self->used) {
+            memcpy(entries, self->entries, self->used * sizeof(SumEntry));
+        }
+        PyMem_Free(self->block);
+        self->block = block;
+        self->entries = entries;
+        self->cap = cap;
     }
-    self->objs = objs;
-    self->cap = cap;
+    if ((size_t)(self->used + 1) * 2 > slot_count(self)) {
+        int shift = self->shift - 1;
+        size_t count = (size_t)1 << (64 - shift);
+        uint64_t *slots = PyMem_Calloc(count, sizeof(uint64_t));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyMem_Free(self->slots);
+        self->slots = slots;
+        self->shift = shift;
+        size_t mask = count - 1;
+        for (Py_ssize_t e = 0; e < self->used; e++) {
+            Py_hash_t hash = self->entries[e].hash;
+            size_t i = home_slot(self, hash);
+            while (slots[i] != 0) {
+                i = (i + 1) & mask;
+            }
+            slots[i] = ((uint64_t)hash_tag(hash) << 32) | (uint64_t)(e + 1);
+        }
+    }
     return 0;
+}
+
+static inline int
+is_ascii_str(PyObject *key)
+{
+    return PyUnicode_CheckExact(key) && PyUnicode_IS_COMPACT_ASCII(key);
+}
+
+/* The entry of `key`, whose hash is `hash`: its number; -1 when it has none (*empty is
+ * then the index slot it would take); -2 with an error set (from a key's ==). */
+static Py_ssize_t
+sumtable_find(SumTableObject *self, PyObject *key, Py_hash_t hash, size_t *empty)
+{
+    const uint32_t tag = hash_tag(hash);
+    const size_t mask = slot_count(self) - 1;
+    const int ascii = is_ascii_str(key);
+    const Py_ssize_t size = ascii ? PyUnicode_GET_LENGTH(key) : 0;
+    const char *text = ascii ? (const char *)PyUnicode_DATA(key) : NULL;
+    for (size_t i = home_slot(self, hash);; i = (i + 1) & mask) {
+        uint64_t slot = self->slots[i];
+        if (slot == 0) {
+            *empty = i;
+            return -1;
+        }
+        if ((uint32_t)(slot >> 32) != tag) {
+            continue;
+        }
+        Py_ssize_t e = (Py_ssize_t)(slot & 0xffffffffu) - 1;
+        SumEntry *entry = &self->entries[e];
+        if (entry->key == key) {
+            return e;
+        }
+        if (entry->hash != hash) {
+            continue;
+        }
+        if (ascii && entry->size != NOT_INLINE) { /* two ASCII strs: equal characters */
+            if (entry->size == size && memcmp(entry->text, text, size) == 0) {
+                return e;
+            }
+            continue;
+        }
+        /* As a dict: stored == key. The table is busy, so Python run by == cannot change
+         * it: the index and this entry stay where they are. */
+        PyObject *stored = Py_NewRef(entry->key);
+        int eq = PyObject_RichCompareBool(stored, key, Py_EQ);
+        Py_DECREF(stored);
+        if (eq < 0) {
+            return -2;
+        }
+        if (eq) {
+            return e;
+        }
+    }
 }
 
 /* `acc + value` as the Python twin adds them; a TypeError names the key. */
@@ -379,6 +518,49 @@ sumtable_plus(PyObject *acc, PyObject *key, PyObject *value)
         say_sum_failed(key, value);
     }
     return sum;
+}
+
+/* A new key's entry, its sum `0 + value`: the count `v` when `fits`, else the object `0 +
+ * value` (as the twin's `get(key, 0) + value`: an error there makes no key). */
+static int
+sumtable_insert(SumTableObject *self, PyObject *key, Py_hash_t hash, PyObject *value,
+                long long v, int fits)
+{
+    PyObject *obj = NULL;
+    if (!fits) {
+        PyObject *zero = PyLong_FromLong(0);
+        if (zero == NULL) {
+            return -1;
+        }
+        obj = sumtable_plus(zero, key, value);
+        Py_DECREF(zero);
+        if (obj == NULL) {
+            return -1;
+        }
+    }
+    if (sumtable_make_room(self) < 0) {
+        Py_XDECREF(obj);
+        return -1;
+    }
+    Py_ssize_t e = self->used++;
+    SumEntry *entry = &self->entries[e];
+    entry->hash = hash;
+    entry->key = Py_NewRef(key);
+    entry->obj = obj;
+    entry->count = v;
+    entry->size = NOT_INLINE;
+    if (is_ascii_str(key) && PyUnicode_GET_LENGTH(key) <= INLINE_MAX) {
+        entry->size = (unsigned char)PyUnicode_GET_LENGTH(key);
+        memcpy(entry->text, PyUnicode_DATA(key), entry->size);
+    }
+    /* The index may have grown: the key's slot is looked for again (it has none). */
+    const size_t mask = slot_count(self) - 1;
+    size_t i = home_slot(self, hash);
+    while (self->slots[i] != 0) {
+        i = (i + 1) & mask;
+    }
+    self->slots[i] = ((uint64_t)hash_tag(hash) << 32) | (uint64_t)(e + 1);
+    return 0;
 }
 
 /* Fold one pair in; 0, or -1 with an error set and the table as it was. */
@@ -396,54 +578,30 @@ sumtable_add(void *target, PyObject *key, PyObject *value)
         }
         fits = !overflow;
     }
-    PyObject *slot = PyDict_GetItemWithError(self->index, key); /* borrowed */
-    if (slot == NULL) {
-        if (PyErr_Occurred()) {
+    Py_hash_t hash = PyUnicode_CheckExact(key) ? ((PyASCIIObject *)key)->hash : -1;
+    if (hash == -1) {
+        hash = PyObject_Hash(key);
+        if (hash == -1) {
             return -1;
         }
-        PyObject *obj = NULL;
-        if (!fits) {
-            PyObject *zero = PyLong_FromLong(0);
-            if (zero == NULL) {
-                return -1;
-            }
-            obj = sumtable_plus(zero, key, value);
-            Py_DECREF(zero);
-            if (obj == NULL) {
-                return -1;
-            }
-        }
-        if (self->used == self->cap && sumtable_grow(self) < 0) {
-            Py_XDECREF(obj);
-            return -1;
-        }
-        PyObject *at = PyLong_FromSsize_t(self->used);
-        if (at == NULL || PyDict_SetItem(self->index, key, at) < 0) {
-            Py_XDECREF(at);
-            Py_XDECREF(obj);
-            return -1;
-        }
-        Py_DECREF(at);
-        self->counts[self->used] = v;
-        self->objs[self->used] = obj;
-        self->used++;
-        return 0;
     }
-    Py_ssize_t i = PyLong_AsSsize_t(slot);
-    if (i < 0 || i >= self->used) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_SystemError, "SumTable: a slot out of range");
-        }
+    size_t empty;
+    Py_ssize_t e = sumtable_find(self, key, hash, &empty);
+    if (e == -2) {
         return -1;
     }
-    PyObject *acc = self->objs[i];
+    if (e == -1) {
+        return sumtable_insert(self, key, hash, value, v, fits);
+    }
+    SumEntry *entry = &self->entries[e];
+    PyObject *acc = entry->obj;
     if (acc == NULL) {
         long long sum;
-        if (fits && !__builtin_add_overflow(self->counts[i], v, &sum)) {
-            self->counts[i] = sum;
+        if (fits && !__builtin_add_overflow(entry->count, v, &sum)) {
+            entry->count = sum;
             return 0;
         }
-        PyObject *count = PyLong_FromLongLong(self->counts[i]);
+        PyObject *count = PyLong_FromLongLong(entry->count);
         if (count == NULL) {
             return -1;
         }
@@ -452,14 +610,14 @@ sumtable_add(void *target, PyObject *key, PyObject *value)
         if (total == NULL) {
             return -1;
         }
-        self->objs[i] = total;
+        self->entries[e].obj = total;
         return 0;
     }
     PyObject *total = sumtable_plus(acc, key, value);
     if (total == NULL) {
         return -1;
     }
-    self->objs[i] = total;
+    self->entries[e].obj = total;
     Py_DECREF(acc);
     return 0;
 }
@@ -503,32 +661,25 @@ sumtable_fold(SumTableObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* The (key, sum) pairs. Its allocations may run a finalizer (the collector): the table is
- * busy meanwhile, so nothing folds into it or clears it while its index is walked. */
+ * busy meanwhile, so nothing folds into it or clears it while its entries are walked. */
 static PyObject *
 sumtable_pairs(SumTableObject *self)
 {
-    PyObject *out = PyList_New(0);
+    PyObject *out = PyList_New(self->used);
     if (out == NULL) {
         return NULL;
     }
-    Py_ssize_t pos = 0;
-    PyObject *key, *slot;
-    while (PyDict_Next(self->index, &pos, &key, &slot)) {
-        Py_ssize_t i = PyLong_AsSsize_t(slot);
-        if (i == -1 && PyErr_Occurred()) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyObject *sum = self->objs[i] != NULL ? Py_NewRef(self->objs[i])
-                                               : PyLong_FromLongLong(self->counts[i]);
-        PyObject *pair = sum == NULL ? NULL : PyTuple_Pack(2, key, sum);
+    for (Py_ssize_t i = 0; i < self->used; i++) {
+        SumEntry *entry = &self->entries[i];
+        PyObject *sum = entry->obj != NULL ? Py_NewRef(entry->obj)
+                                           : PyLong_FromLongLong(entry->count);
+        PyObject *pair = sum == NULL ? NULL : PyTuple_Pack(2, entry->key, sum);
         Py_XDECREF(sum);
-        if (pair == NULL || PyList_Append(out, pair) < 0) {
-            Py_XDECREF(pair);
+        if (pair == NULL) {
             Py_DECREF(out);
             return NULL;
         }
-        Py_DECREF(pair);
+        PyList_SET_ITEM(out, i, pair);
     }
     return out;
 }

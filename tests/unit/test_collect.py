@@ -49,10 +49,15 @@ def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> tup
 def folding(table_of: Any) -> Any:
     """A SumTable driven as the other loop is, ``loop(target, pairs, limit)``: a table per
     target dict, its sums copied into the dict after every call, a failed one too."""
-    tables: dict[int, Any] = {}
+    # (target, table): the targets are held, so a new dict never takes a dead one's id
+    # and its table.
+    tables: list[tuple[dict[Any, Any], Any]] = []
 
     def loop(target: dict[Any, Any], pairs: Iterator[tuple[Any, Any]], limit: int) -> int:
-        table = tables.setdefault(id(target), table_of())
+        table = next((t for d, t in tables if d is target), None)
+        if table is None:
+            table = table_of()
+            tables.append((target, table))
         try:
             return int(table.fold(pairs, limit))
         finally:
@@ -206,11 +211,44 @@ def test_the_mappers_own_exception_passes_unchanged(impl: tuple[Any, Any]) -> No
             loop({}, pairs(), 10)
 
 
+class Clash:
+    """A key whose hash every Clash shares: a probe must pass the others by ==."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __hash__(self) -> int:
+        return 7
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Clash) and other.name == self.name
+
+    def __repr__(self) -> str:
+        return f"Clash({self.name!r})"
+
+
+class Word(str):
+    """A str subclass: compared by ==, never by the characters a table may keep."""
+
+
+# Keys a compiled table tells apart in different ways: short and long ASCII strs (whose
+# characters an entry may hold), other strs, ints with equal hashes (-1 and -2), numbers
+# equal across types (1, 1.0, True: one key, as in a dict), a str subclass, shared hashes.
+KEYS = st.one_of(
+    st.integers(-3, 3),
+    st.text(max_size=2),
+    st.text(alphabet="ab\u00e9", min_size=29, max_size=34),
+    st.sampled_from([1.0, True, 0.0, -0.0, "", "x" * 31, "x" * 32, b"a", ("a", 1)]),
+    st.builds(Word, st.text(alphabet="ab", max_size=2)),
+    st.builds(Clash, st.sampled_from("abcd")),
+)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     pairs=st.lists(
         st.tuples(
-            st.one_of(st.integers(-3, 3), st.text(max_size=2)),
+            KEYS,
             st.one_of(
                 st.integers(-(2**70), 2**70),
                 st.integers(2**62, 2**63),  # near the 64-bit edge, both sides
@@ -233,6 +271,65 @@ def test_compiled_and_python_agree(pairs: list[tuple[Any, Any]], limit: int) -> 
             assert python(b, ib, limit) == n
         assert python(b, ib, limit) == n
         assert repr(a) == repr(b)  # same values of the same types, in the same key order
+
+
+def test_a_sum_table_holds_many_keys_in_the_order_they_came(impl: tuple[Any, Any]) -> None:
+    """Past every growth of the compiled table, and again after a clear."""
+    _, table_of = impl
+    table = table_of()
+    words = [f"w{i}" for i in range(50_000)] + [
+        f"a long word past the kept characters {i}" for i in range(500)
+    ]
+    pairs = [(w, 1) for w in words] + [(w, i) for i, w in enumerate(reversed(words))]
+    for _ in range(2):
+        assert table.fold(iter(pairs), len(pairs)) == len(pairs)
+        got = table.items()
+        assert [k for k, _ in got] == words
+        assert got[0] == ("w0", 1 + len(words) - 1) and got[-1] == (words[-1], 1)
+        table.clear()
+        assert len(table) == 0
+
+
+def test_keys_that_share_a_hash_are_told_apart_by_eq(impl: tuple[Any, Any]) -> None:
+    _, table_of = impl
+    table = table_of()
+    pairs = [(Clash(n), 1) for n in "abcabca"] + [(-1, 1), (-2, 1), (-1, 1)]
+    assert table.fold(iter(pairs), 100) == len(pairs)
+    assert [(getattr(k, "name", k), v) for k, v in table.items()] == [
+        ("a", 3),
+        ("b", 2),
+        ("c", 2),
+        (-1, 2),
+        (-2, 1),
+    ]
+
+    class Refusing(Clash):
+        def __eq__(self, other: object) -> bool:
+            raise ValueError("no comparing")
+
+        __hash__ = Clash.__hash__
+
+    with pytest.raises(ValueError, match="no comparing"):
+        table.fold(iter([("z", 1), (Refusing("a"), 1)]), 10)
+    assert len(table) == 4 + 1 + 1  # "z" went in; the key that could not compare did not
+    assert table.items()[-1] == ("z", 1)
+
+
+def test_a_keys_eq_cannot_change_the_table_it_is_looked_for_in(impl: tuple[Any, Any]) -> None:
+    _, table_of = impl
+    table = table_of()
+
+    class Meddling(Clash):
+        def __eq__(self, other: object) -> bool:
+            table.clear()
+            return False
+
+        __hash__ = Clash.__hash__
+
+    table.fold(iter([(Clash("a"), 5)]), 10)
+    with pytest.raises(RuntimeError, match="cannot change during its own fold"):
+        table.fold(iter([(Meddling("a"), 1)]), 10)
+    assert [(k.name, v) for k, v in table.items()] == [("a", 5)]
 
 
 # --- the built-in reducers -----------------------------------------------------------------
