@@ -374,7 +374,7 @@ class JobTracker:
                     (todo if entry.is_dir else files).append(entry.path)
         if not files:
             raise FileNotFoundError_(f"no input files in {', '.join(inputs)}")
-        return sorted(dict.fromkeys(files), key=files.index)
+        return list(dict.fromkeys(files))  # each once, where it first came
 
     def payload(self, job_id: str) -> bytes:
         """A running job's payload: from this machine's cache, else from the journal."""

@@ -599,7 +599,7 @@ class FileSystem:
             Replay.SAFE,
             params={"path": paths.normalize(path)},
         )
-        return LocatedBlocks.model_validate(response.json())
+        return LocatedBlocks.model_validate_json(response.content)
 
     def blocks_many(self, paths_: Sequence[str]) -> list[LocatedBlocks]:
         """`blocks` of many files, `MAX_BATCH_PATHS` to a call; in the order given."""
@@ -608,7 +608,7 @@ class FileSystem:
         for i in range(0, len(normalized), MAX_BATCH_PATHS):
             body = {"paths": normalized[i : i + MAX_BATCH_PATHS]}
             response = self._nn("POST", "/nn/v1/blocks", Replay.SAFE, json=body)
-            out += LocatedBlocksBatch.model_validate(response.json()).files
+            out += LocatedBlocksBatch.model_validate_json(response.content).files
         return out
 
     # --- writing ------------------------------------------------------------------------------

@@ -104,10 +104,20 @@ class Metrics:
             ["generation"],
         )
         _GC_HISTOGRAMS.add(self.gc_pauses)
+        self.registry.register(_Callback(self._heap))
         # Both label sets are bounded (routes x statuses; WEBHDFS_OPS), so these stay small.
         self._answered: dict[tuple[str, int], Any] = {}
         if collect is not None:
             self.registry.register(_Callback(collect))
+
+    def _heap(self) -> list[Metric]:
+        return [
+            self.gauge(
+                "gc_frozen_objects",
+                "Objects out of the cycle collector's sight (minihadoop.heap.settle)",
+                gc.get_freeze_count(),
+            )
+        ]
 
     def answered(self, op: str, status: int, seconds: float) -> None:
         """Count one request answered with `status` after `seconds`, under label `op`."""

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minihadoop import paths
+from minihadoop import heap, paths
 from minihadoop.config import Settings
 from minihadoop.errors import (
     AuthenticationError,
@@ -234,6 +234,7 @@ def serve(
         ssl_keyfile=settings.tls_key or None,
     )
     _quiet_about_bad_requests()  # after uvicorn's logging set-up
+    heap.settle()  # the app and what it holds are built: out of the collector's way
     socks = [sock] if service_sock is None else [sock, service_sock]
     uvicorn.Server(config).run(sockets=socks)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from coord.machine import CoordMachine
-from minihadoop import blocktoken, paths
+from minihadoop import blocktoken, heap, paths
 from minihadoop.config import JOBTRACKER_KEY, Settings
 from minihadoop.errors import (
     AccessControlError,
@@ -1486,25 +1486,13 @@ def _terminate(reason: str) -> None:
     os._exit(1)
 
 
-YOUNG_GC_THRESHOLD = 10_000
-
-
 def _settle_heap() -> None:
-    """Move every object alive now out of the cycle collector's sight (`gc.freeze`). The
-    namespace and the block map are millions of objects; a full collection walks them all,
-    and every thread — heartbeats included — stands still for it: 0.25-0.5 s at 333,000
-    blocks. Freezing them once they are loaded (at start, and when safe mode is left, the
-    block map filled) spares that walk. Nothing leaks by it: a frozen object is still freed
-    when its last reference goes, and the namespace and block map are trees of dicts, sets
-    and slotted records, with no cycles for the collector to find.
-
-    The young generation's threshold goes from 700 allocations to 10,000 too: a report of
-    1,000 replicas parses into 1,000 objects, and with the old threshold the reports of a
-    restart set off a full collection about every half second."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
-    gc.enable()
+    """`minihadoop.heap.settle`, for the namesystem: the namespace and the block map are
+    millions of objects; a full collection walks them all, and every thread -- heartbeats
+    included -- stands still for it: 0.25-0.5 s at 333,000 blocks. A report of 1,000
+    replicas parses into 1,000 objects, and with the default young threshold the reports of
+    a restart set off a full collection about every half second."""
+    heap.settle()
 
 
 def _delete_command(block_id: int) -> Command:

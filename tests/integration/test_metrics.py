@@ -108,6 +108,12 @@ def test_every_daemon_serves_figures_that_follow_the_cluster(
     # least, have run by now).
     pauses = [v for (n, _), v in nn.items() if n == "minihadoop_namenode_gc_pause_seconds_count"]
     assert pauses and sum(pauses) >= 1
+    # Every daemon settled its heap out of the collector's way once it was serving
+    # (`minihadoop.heap.settle`): its start-up objects are frozen.
+    for daemon in ("namenode", "datanode-0", "jobtracker", "worker-0"):
+        figures, _ = scrape(cluster.daemon(daemon).url)
+        kind = daemon.split("-")[0]
+        assert figures[(f"minihadoop_{kind}_gc_frozen_objects", ())] > 10_000, daemon
 
     dn, page = scrape(cluster.daemon("datanode-0").url)
     assert dn[("minihadoop_datanode_blocks", ())] >= blocks  # replication 2 of 2 nodes
