@@ -11,7 +11,7 @@ defaults but replication 1, which keeps the upload cheap):
 Each is counted by the README's word count (`wordcount.mapper`, `mapreduce.sum` as reducer
 and combiner, 2 reducers), `--repeat` times, timed from the submit to `run()` returning; the
 outputs are checked equal. The figure is the small files' best time over the one file's
-(target: at most 2x). The job's map count and planning time are printed beside it: small
+(target: at most 2x). The job's map count is printed beside it: small
 files are packed into combined splits by the datanode holding them (`mapreduce.splits`),
 and the job tracker locates them in batches of 1,000 (`POST /nn/v1/blocks`). The upload is
 timed apart and not included. One JSON line per run goes to
