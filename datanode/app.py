@@ -59,10 +59,13 @@ from minihadoop.models import (
     BlockWriteResult,
     ReplicaReport,
 )
-from minihadoop.server import daemon_app, install_error_handlers
+from minihadoop.server import daemon_app, install_error_handlers, limit_body_size
 from minihadoop.signing import CONTENT, UNSIGNED, Keys
 
 MAX_TARGETS = 16
+# The one JSON body a datanode takes: up to 1,000 block ids (``POST /dn/v1/blocks/read``).
+MAX_JSON_BODY = 1 << 20
+BATCH_READ = "/dn/v1/blocks/read"
 SMALL_READ = 1 << 20  # a block this small is read whole in one hop to a thread
 # A block id as the namenode hands them out (`models.BlockId`): anything else is a 400 here,
 # before it names a file or reaches a block report.
@@ -179,6 +182,8 @@ def create_app(service: DatanodeService, settings: Settings, *, heartbeats: bool
 
     metrics = Metrics("datanode", lambda: families(metrics, figures()))
     install_metrics(app, metrics)
+    # Block data may be large; the batch read's list of ids may not.
+    limit_body_size(app, MAX_JSON_BODY, exempt=lambda path: path != BATCH_READ)
     install_guard(app, settings, names, unsigned_payload=_block_data)
     return app
 
@@ -282,7 +287,7 @@ def _many_blocks_route(app: FastAPI, service: DatanodeService, auth: Any) -> Non
             return replica, sums, None
         return replica, sums, b"".join(store.read_range(replica, 0, replica.length))
 
-    @app.post("/dn/v1/blocks/read", dependencies=[auth])
+    @app.post(BATCH_READ, dependencies=[auth])
     async def read_many(req: BlockReadRequest) -> StreamingResponse:
         """Whole blocks, one after another (see the module's docstring). A block this node
         has not, or cannot open, is answered with length -1 and the next follows: the

@@ -45,9 +45,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 import coord.errors  # noqa: F401  # the lock service's errors, known by name to this client
 from minihadoop import globbing, paths
@@ -599,7 +600,7 @@ class FileSystem:
             Replay.SAFE,
             params={"path": paths.normalize(path)},
         )
-        return LocatedBlocks.model_validate_json(response.content)
+        return _parsed(LocatedBlocks, response)
 
     def blocks_many(self, paths_: Sequence[str]) -> list[LocatedBlocks]:
         """`blocks` of many files, `MAX_BATCH_PATHS` to a call; in the order given."""
@@ -608,7 +609,7 @@ class FileSystem:
         for i in range(0, len(normalized), MAX_BATCH_PATHS):
             body = {"paths": normalized[i : i + MAX_BATCH_PATHS]}
             response = self._nn("POST", "/nn/v1/blocks", Replay.SAFE, json=body)
-            out += LocatedBlocksBatch.model_validate_json(response.content).files
+            out += _parsed(LocatedBlocksBatch, response).files
         return out
 
     # --- writing ------------------------------------------------------------------------------
@@ -1376,6 +1377,23 @@ def _ids_of(located: LocatedBlock, urls: list[str]) -> list[str]:
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parsed(model: type[M], response: httpx.Response) -> M:
+    """A namenode's answer as `model`, parsed from its bytes; one that is not (something
+    else answering at the namenode's address) is an IOException saying so, not a
+    validation error that reads like a mistake in the caller's settings."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        first = exc.errors()[0]["msg"] if exc.error_count() else str(exc)
+        raise MiniHadoopError(
+            f"the namenode's answer to {response.request.url.path} is not one minihadoop "
+            f"sends: {first}"
+        ) from None
 
 
 def _status(path: str, w: dict[str, Any]) -> FileStatus:

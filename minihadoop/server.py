@@ -92,6 +92,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
+        # A body that is not JSON leaves a cycle: the error, its cause, their tracebacks,
+        # FastAPI's frame holding the body (as bytes and as str), the error. Broken here,
+        # the body goes with the answer, not at the next collection.
+        exc.body = None
+        for e in (exc, exc.__cause__, exc.__context__):
+            if e is not None:
+                e.__traceback__ = None
         return error_response(IllegalArgumentError(f"invalid {where}: {first.get('msg', exc)}"))
 
     @app.exception_handler(ClientDisconnect)

@@ -1492,7 +1492,7 @@ def _settle_heap() -> None:
     included -- stands still for it: 0.25-0.5 s at 333,000 blocks. A report of 1,000
     replicas parses into 1,000 objects, and with the default young threshold the reports of
     a restart set off a full collection about every half second."""
-    heap.settle()
+    heap.settle(young=heap.YOUNG_GC_THRESHOLD)
 
 
 def _delete_command(block_id: int) -> Command:

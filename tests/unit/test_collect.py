@@ -315,6 +315,35 @@ def test_keys_that_share_a_hash_are_told_apart_by_eq(impl: tuple[Any, Any]) -> N
     assert table.items()[-1] == ("z", 1)
 
 
+def test_keys_chosen_to_crowd_one_slot_are_spread_by_the_secret() -> None:
+    """An int's hash is the int. Keys whose Fibonacci hash (hash * 0x9E3779B97F4A7C15 mod
+    2**64) shares its top 40 bits would all start their probe at one slot of an unsalted
+    table, at every size: each new key would walk all the others. Mixed with the process's
+    secret first, they probe about as little as any keys."""
+    phi_inverse = pow(0x9E3779B97F4A7C15, -1, 2**64)
+    keys: list[int] = []
+    j = 0
+    while len(keys) < 20_000:
+        k = ((0x123456789A << 24 | j) * phi_inverse) % 2**64
+        j += 1
+        if k < 2**61 - 1:  # below the modulus of int hashes: hash(k) == k
+            keys.append(k)
+    table = _compiled().SumTable()
+    assert table.fold(iter([(k, 1) for k in keys]), len(keys)) == len(keys)
+    assert len(table) == len(keys)
+    assert table.probes < 4 * len(keys)  # crowded: ~len(keys) ** 2 / 2
+
+
+def test_a_deep_chain_of_tables_is_freed_without_a_c_frame_each() -> None:
+    """Each table the only key of the next: freeing the last frees them all."""
+    head = _compiled().SumTable()
+    for _ in range(400_000):
+        table = _compiled().SumTable()
+        table.fold(iter([(head, 1)]), 1)
+        head = table
+    del head, table  # a crash (stack overflow) without the trashcan
+
+
 def test_a_keys_eq_cannot_change_the_table_it_is_looked_for_in(impl: tuple[Any, Any]) -> None:
     _, table_of = impl
     table = table_of()
