@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,3 +115,18 @@ def register_datanodes(system: Namesystem, *ids: str, capacity: int = 1 << 40) -
             remaining=capacity,
         )
         system.register(request, peer_ip="127.0.0.1")
+
+
+@contextlib.contextmanager
+def http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server on a free loopback port answering with `handler` (a fake peer
+    for a client to meet); its base URL. Shut down on exit."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -5,7 +5,6 @@ that says so, never a validation error that reads like a mistake in the caller's
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from minihadoop.errors import MiniHadoopError
 from minihadoop.filesystem import FileSystem
 from minihadoop.models import FileStatus, FileType, LocatedBlocks, LocatedBlocksBatch
+from tests.support import http_server
 
 GOOD = LocatedBlocks(status=FileStatus(path="/x", type=FileType.FILE), blocks=[])
 ANSWERS = {
@@ -49,13 +49,8 @@ def namenode() -> Iterator[tuple[str, dict[str, str]]]:
             self.rfile.read(int(self.headers["content-length"]))
             self.answer(many=True)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", said
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with http_server(Handler) as url:
+        yield url, said
 
 
 @pytest.mark.parametrize("answer", sorted(ANSWERS))

@@ -6,7 +6,6 @@ data, and never make the client read more than it asked for."""
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from minihadoop.checksum import chunk_checksums
 from minihadoop.errors import UnavailableError
 from minihadoop.filesystem import FileSystem
 from minihadoop.models import BLOCK_READ_HEADER, Block, LocatedBlock
+from tests.support import http_server
 
 H = BLOCK_READ_HEADER
 DATA = b"hello world\n"
@@ -75,13 +75,8 @@ def datanode() -> Iterator[tuple[str, dict[str, str]]]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading: as it should
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", said
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with http_server(Handler) as url:
+        yield url, said
 
 
 @pytest.mark.parametrize("answer", list(ANSWERS))
