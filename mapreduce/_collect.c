@@ -301,6 +301,7 @@ typedef struct {
     unsigned char size; /* the key's length when its characters are in `text`; NOT_INLINE */
     char text[INLINE_MAX];
 } SumEntry;
+_Static_assert(sizeof(SumEntry) == 64, "a SumEntry is one cache line");
 
 typedef struct {
     PyObject_HEAD
@@ -421,6 +422,20 @@ sumtable_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)self;
 }
 
+/* Entry `e` into the index, at the first free slot from its hash's home: a key that has
+ * no slot yet (a new one, or every one when the index has grown). */
+static void
+sumtable_place(SumTableObject *self, Py_ssize_t e)
+{
+    const Py_hash_t hash = self->entries[e].hash;
+    const size_t mask = slot_count(self) - 1;
+    size_t i = home_slot(self, hash);
+    while (self->slots[i] != 0) {
+        i = (i + 1) & mask;
+    }
+    self->slots[i] = ((uint64_t)hash_tag(hash) << 32) | (uint64_t)(e + 1);
+}
+
 /* Room for one more entry: the array, and the index kept at most half full. */
 static int
 sumtable_make_room(SumTableObject *self)
@@ -460,14 +475,8 @@ sumtable_make_room(SumTableObject *self)
         PyMem_Free(self->slots);
         self->slots = slots;
         self->shift = shift;
-        size_t mask = count - 1;
         for (Py_ssize_t e = 0; e < self->used; e++) {
-            Py_hash_t hash = self->entries[e].hash;
-            size_t i = home_slot(self, hash);
-            while (slots[i] != 0) {
-                i = (i + 1) & mask;
-            }
-            slots[i] = ((uint64_t)hash_tag(hash) << 32) | (uint64_t)(e + 1);
+            sumtable_place(self, e);
         }
     }
     return 0;
@@ -479,10 +488,10 @@ is_ascii_str(PyObject *key)
     return PyUnicode_CheckExact(key) && PyUnicode_IS_COMPACT_ASCII(key);
 }
 
-/* The entry of `key`, whose hash is `hash`: its number; -1 when it has none (*empty is
- * then the index slot it would take); -2 with an error set (from a key's ==). */
+/* The entry of `key`, whose hash is `hash`: its number; -1 when it has none; -2 with an
+ * error set (from a key's ==). */
 static Py_ssize_t
-sumtable_find(SumTableObject *self, PyObject *key, Py_hash_t hash, size_t *empty)
+sumtable_find(SumTableObject *self, PyObject *key, Py_hash_t hash)
 {
     const uint32_t tag = hash_tag(hash);
     const size_t mask = slot_count(self) - 1;
@@ -493,7 +502,6 @@ sumtable_find(SumTableObject *self, PyObject *key, Py_hash_t hash, size_t *empty
         self->probes++;
         uint64_t slot = self->slots[i];
         if (slot == 0) {
-            *empty = i;
             return -1;
         }
         if ((uint32_t)(slot >> 32) != tag) {
@@ -571,13 +579,7 @@ sumtable_insert(SumTableObject *self, PyObject *key, Py_hash_t hash, PyObject *v
         entry->size = (unsigned char)PyUnicode_GET_LENGTH(key);
         memcpy(entry->text, PyUnicode_DATA(key), entry->size);
     }
-    /* The index may have grown: the key's slot is looked for again (it has none). */
-    const size_t mask = slot_count(self) - 1;
-    size_t i = home_slot(self, hash);
-    while (self->slots[i] != 0) {
-        i = (i + 1) & mask;
-    }
-    self->slots[i] = ((uint64_t)hash_tag(hash) << 32) | (uint64_t)(e + 1);
+    sumtable_place(self, e); /* the index may have grown since the key was looked for */
     return 0;
 }
 
@@ -603,8 +605,7 @@ sumtable_add(void *target, PyObject *key, PyObject *value)
             return -1;
         }
     }
-    size_t empty;
-    Py_ssize_t e = sumtable_find(self, key, hash, &empty);
+    Py_ssize_t e = sumtable_find(self, key, hash);
     if (e == -2) {
         return -1;
     }

@@ -1384,14 +1384,15 @@ M = TypeVar("M", bound=BaseModel)
 
 def _parsed(model: type[M], response: httpx.Response) -> M:
     """A namenode's answer as `model`, parsed from its bytes; one that is not (something
-    else answering at the namenode's address) is an IOException saying so, not a
-    validation error that reads like a mistake in the caller's settings."""
+    else answering at its address) is an IOException saying so, not a validation error
+    that reads like a mistake in the caller's settings."""
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
         first = exc.errors()[0]["msg"] if exc.error_count() else str(exc)
+        url = response.request.url
         raise MiniHadoopError(
-            f"the namenode's answer to {response.request.url.path} is not one minihadoop "
+            f"the answer from {url.host}:{url.port} to {url.path} is not one minihadoop "
             f"sends: {first}"
         ) from None
 

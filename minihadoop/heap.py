@@ -6,7 +6,9 @@ forms garbage cycles (imported modules, the app, and for the namenode the namesp
 block map), and builds large acyclic results in bursts (a listing of 10,000 files parsed into
 models, a report of 1,000 replicas). Each burst sets off full collections that walk the
 rest of the heap again: parsing the block locations of 10,000 files took 0.20 s in a
-daemon's heap, 0.10 s with the heap frozen, 0.05 s with no collector at all.
+daemon's heap, 0.10 s with the heap frozen, 0.05 s with no collector at all; a namenode's
+full collection at 333,000 blocks stood every thread, heartbeats included, still for
+0.25-0.5 s.
 """
 
 from __future__ import annotations

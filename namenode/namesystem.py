@@ -172,10 +172,10 @@ class Namesystem:
         settle_heap: bool = False,
     ) -> None:
         """`settle_heap`: a daemon's namenode, alone in its process, freezes its heap once
-        loaded (`_settle_heap`); tests, many namenodes to a process, do not."""
+        loaded (`minihadoop.heap.settle`); tests, many namenodes to a process, do not."""
         self.settings = settings
         self.settle_heap = settle_heap
-        if settle_heap:  # no collections while the image loads: `_settle_heap` does one
+        if settle_heap:  # no collections while the image loads: `heap.settle` does one
             gc.disable()
         self.keys = Keys.derive(settings.token)
         self.name_dir = name_dir
@@ -264,7 +264,7 @@ class Namesystem:
             self._become_leader()
         self._event("namenode", f"started; {self.host.applied - restored} edits replayed")
         if self.settle_heap:
-            _settle_heap()  # the namespace is loaded now
+            heap.settle(young=heap.YOUNG_GC_THRESHOLD)  # the namespace is loaded now
         self.tick()
 
     @property
@@ -1258,7 +1258,7 @@ class Namesystem:
     def _left_safemode(self) -> None:
         self._event("safemode", "left safe mode")
         if self.settle_heap:
-            _settle_heap()  # the block map is filled now
+            heap.settle(young=heap.YOUNG_GC_THRESHOLD)  # the block map is filled now
         self.replication.check(self.ns.complete_block_ids())
         for node_id, block_id in sorted(self._postponed_invalid):
             if self.ns.block_record(block_id) is None:
@@ -1484,15 +1484,6 @@ class Namesystem:
 def _terminate(reason: str) -> None:
     logging.getLogger("minihadoop.namenode").critical("stopping the namenode: %s", reason)
     os._exit(1)
-
-
-def _settle_heap() -> None:
-    """`minihadoop.heap.settle`, for the namesystem: the namespace and the block map are
-    millions of objects; a full collection walks them all, and every thread -- heartbeats
-    included -- stands still for it: 0.25-0.5 s at 333,000 blocks. A report of 1,000
-    replicas parses into 1,000 objects, and with the default young threshold the reports of
-    a restart set off a full collection about every half second."""
-    heap.settle(young=heap.YOUNG_GC_THRESHOLD)
 
 
 def _delete_command(block_id: int) -> Command:

@@ -4,10 +4,13 @@ or a URL cannot be decoded: WebHDFS's error shape, and nothing about the server'
 from __future__ import annotations
 
 import asyncio
+import gc
+import types
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from minihadoop.server import install_error_handlers
 
@@ -50,3 +53,52 @@ def test_undecodable_urls_are_400_before_any_route(url: str) -> None:
     assert r.status_code == 400, r.text
     assert r.json()["RemoteException"]["exception"] == "IllegalArgumentException"
     assert good.json() == {"name": "ü"}
+
+
+class Ask(BaseModel):  # at module level: the route's body annotation must resolve to it
+    n: int
+
+
+def test_a_json_body_that_does_not_parse_is_not_left_in_a_garbage_cycle() -> None:
+    """FastAPI's decode error, its cause and their tracebacks hold the frames that decoded
+    the body, and the body, in a cycle that only the collector frees: the handler breaks
+    it, so the body goes with the answer, whatever the collector's thresholds."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/ask")
+    def ask(req: Ask) -> dict[str, int]:
+        return {"n": req.n}
+
+    size = 1 << 20
+    body = b"{" + b"x" * size  # not JSON
+
+    async def post() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://d") as client:
+            r = await client.post(
+                "/ask", content=body, headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 400
+            return str(r.json()["RemoteException"]["message"])
+
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds stays in gc.garbage
+    try:
+        message = asyncio.run(post())
+        gc.collect()
+        # The server's frames holding the body (the client's request object keeps its own
+        # copy, in a cycle of httpx's).
+        held = [
+            g.f_code.co_name
+            for g in gc.garbage
+            if isinstance(g, types.FrameType)
+            and any(isinstance(o, bytes | str) and len(o) >= size for o in gc.get_referents(g))
+        ]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert "JSON decode error" in message  # the body was decoded, and failed
+    assert not held  # unbroken: json.loads' frames and FastAPI's, holding it
