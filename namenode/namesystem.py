@@ -77,6 +77,7 @@ from namenode import upgrade
 from namenode.blockmap import BlockMap
 from namenode.datanodes import DatanodeDescriptor, DatanodeRegistry
 from namenode.decommissioned import DecommissionList
+from namenode.early_replicas import EarlyReplicas
 from namenode.leases import RECOVERY_HOLDER, Leases
 from namenode.locks import LockService
 from namenode.machine import NamespaceMachine, result_of
@@ -88,7 +89,7 @@ from namenode.reportqueue import ReportQueue
 from namenode.safemode import SafeMode
 from namenode.services import Services, coord_command, fenced_command, replicated
 from raft.config import Config, NotLeaderError
-from raft.host import OutcomeUnknownError, RaftHost
+from raft.host import OutcomeUnknownError, RaftHost, Transport
 from raft.machine import Request
 from raft.sessions import Expired, Reused
 from raft.storage import RaftStorage
@@ -170,9 +171,12 @@ class Namesystem:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         settle_heap: bool = False,
+        transport: Transport | None = None,
     ) -> None:
         """`settle_heap`: a daemon's namenode, alone in its process, freezes its heap once
-        loaded (`minihadoop.heap.settle`); tests, many namenodes to a process, do not."""
+        loaded (`minihadoop.heap.settle`); tests, many namenodes to a process, do not.
+        `transport`: what carries a group's Raft messages; by default HTTP to the service
+        peers (a test passes its own network, which delivers to `host`)."""
         self.settings = settings
         self.settle_heap = settle_heap
         if settle_heap:  # no collections while the image loads: `heap.settle` does one
@@ -186,6 +190,11 @@ class Namesystem:
         name_dir.mkdir(parents=True, exist_ok=True)
         self.decommissioned = DecommissionList(name_dir)
         self.blocks = BlockMap()
+        # Replicas a follower was told of before it applied their block (`early_replicas`).
+        self.early = EarlyReplicas()
+        # The datanodes asked for a full report when this namenode became active, until
+        # they send it: reads of a block with no known replica are retried meanwhile.
+        self._reports_awaited: set[str] = set()
         self.datanodes = DatanodeRegistry(dead_timeout=settings.dead_node_timeout)
         self.replication = ReplicationQueue(
             pending_timeout=settings.replication_pending_timeout,
@@ -221,11 +230,13 @@ class Namesystem:
         self.peers = settings.namenode_group()  # id -> client URL; empty: a group of one
         voters = tuple(sorted(self.peers)) or (self.node_id,)
         self.single = len(voters) == 1
-        transport: HttpTransport | None = None
-        if not self.single:
+        owned: HttpTransport | None = None
+        if not self.single and transport is None:
             service = settings.namenode_service_group()
             others = {n: url for n, url in service.items() if n != self.node_id}
-            transport = HttpTransport(self.node_id, others, settings.token, tls_ca=settings.tls_ca)
+            transport = owned = HttpTransport(
+                self.node_id, others, settings.token, tls_ca=settings.tls_ca
+            )
         self.machine = NamespaceMachine(self.lock, self._applied, root_owner=SUPERUSER)
         self.locks = LockService(self)
         self.services = Services(self.machine, self.locks.machine, self.locks.applied)
@@ -247,9 +258,9 @@ class Namesystem:
             on_fatal=lambda reason: self.on_fatal(reason),
             fork_lock=self.lock,
         )
-        self.transport = transport
-        if transport is not None:
-            transport.receive = self.host.receive
+        self.transport = owned
+        if owned is not None:
+            owned.receive = self.host.receive
         restored = self.host.applied
         self.host.start()
         self._stopping = threading.Event()
@@ -422,6 +433,8 @@ class Namesystem:
         match cmd:
             case c.StartFile() | c.StartAppend() | c.AddBlock():
                 self.leases.renew(effects.file_id, now)
+                if isinstance(cmd, c.AddBlock) and self.early:
+                    self._place_early(self.early.take(effects.result[0]))
             case c.ReassignLease():
                 self.leases.recovery_asked(effects.file_id, now)
             case c.Truncate() if effects.result is False:
@@ -991,8 +1004,15 @@ class Namesystem:
 
     def _for_reader(self, path: str, reader_host: str | None) -> LocatedBlocks:
         located = self._located_blocks(path, reader_host)
-        if self.safemode.on and any(not b.locations and not b.corrupt for b in located.blocks):
-            raise self._safe_mode_error(f"Zero block locations for {located.status.path}")
+        if any(not b.locations and not b.corrupt for b in located.blocks):
+            if self.safemode.on:
+                raise self._safe_mode_error(f"Zero block locations for {located.status.path}")
+            if self._reports_awaited and self._newly_active():
+                raise UnavailableError(
+                    f"Zero block locations for {located.status.path}: this namenode has just "
+                    f"become the active one and {len(self._reports_awaited)} datanode(s) have "
+                    "not sent their block reports yet; try again"
+                )
         return located
 
     def _safe_mode_error(self, what: str) -> SafeModeError:
@@ -1089,6 +1109,8 @@ class Namesystem:
                 # Retired: its replicas no longer count. Asking it to register again would
                 # only bring another report, and so on for ever.
                 return self._reply([])
+            self._reports_awaited.discard(node.id)
+            self.early.forget_node(node.id)  # this report is the truth now
             before = self.blocks.blocks_of(node.id)
             reported = set()
             for replica in req.replicas:
@@ -1109,11 +1131,15 @@ class Namesystem:
                 node.received(replica.block_id)
                 self._replica_reported(node, replica)
             for block_id in req.deleted:
+                self.early.discard(block_id, node.id)
                 self.blocks.remove(block_id, node.id)
                 self.replication.check([block_id])
 
     def _replica_reported(self, node: DatanodeDescriptor, replica: ReplicaReport) -> None:
         record = self.ns.block_record(replica.block_id)
+        if record is None and not self.active and replica.block_id > self.ns.last_block_id:
+            self.early.add(node.id, replica)  # its AddBlock is committed, not applied here yet
+            return
         if record is None:  # deleted from the namespace, or never committed: garbage
             self.blocks.remove(replica.block_id, node.id)
             if self.safemode.on:
@@ -1135,6 +1161,14 @@ class Namesystem:
             if committed and record.length and self.safemode.on:
                 self._safe_reported.add(block_id)
 
+    def _place_early(self, early: list[tuple[str, ReplicaReport]]) -> None:
+        """Replicas held until their block was applied, reported now (under the lock) by
+        the datanodes still live."""
+        for datanode_id, replica in early:
+            node = self.datanodes.get(datanode_id)
+            if node is not None and node.is_live:
+                self._replica_reported(node, replica)
+
     def report_bad_replica(self, block_id: int, datanode_id: str, reason: str) -> None:
         with self.lock:
             if self.ns.block_record(block_id) is None:
@@ -1153,7 +1187,11 @@ class Namesystem:
         with self.lock:
             now = self.clock()
             self.datanodes.forget_stale(now)
+            if self.early:  # blocks a snapshot brought, or their AddBlock was missed
+                self._place_early(self.early.take_known(self.ns.last_block_id))
             for node in self.datanodes.expire(now):
+                self.early.forget_node(node.id)
+                self._reports_awaited.discard(node.id)
                 lost = self.blocks.remove_node(node.id)
                 self.replication.check(lost)
                 self._event(
@@ -1195,8 +1233,13 @@ class Namesystem:
             except (NotLeaderError, OutcomeUnknownError, TimeoutError):
                 return
             with self.lock:
+                # Everything committed is applied: a held replica's block is known now,
+                # or it never will be (the full reports asked for find that replica again).
+                self._place_early(self.early.take_known(self.ns.last_block_id))
+                self.early.clear()
                 self.active = True
                 self.active_since = self.clock()
+                self._reports_awaited = set(self.datanodes.live())
                 for node in self.datanodes.live().values():
                     node.commands.clear()
                     node.commands.append(Command(kind="report"))

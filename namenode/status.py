@@ -98,6 +98,8 @@ def metric_figures(system: Namesystem, now: float) -> dict[str, tuple[str, Any]]
         "pending_replications": ("Replica copies under way", s["pending_replications"]),
         "block_reports_queued": ("Block reports waiting for the processing thread",
                                  system.reports.pending()),
+        "early_replicas": ("Replicas reported before their block was applied here",
+                           len(system.early)),
         "datanodes": ("Datanodes by state", {k.lower(): v for k, v in states.items()}),
         "safemode": ("1 while in safe mode", int(s["safemode"])),
         "raft_term": ("This namenode's Raft term", ha["term"]),

@@ -40,6 +40,7 @@ PURE = [
     "namenode.commands",
     "namenode.permissions",
     "namenode.blockmap",
+    "namenode.early_replicas",
     "namenode.replication",
     "namenode.safemode",
     "namenode.datanodes",
