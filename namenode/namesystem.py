@@ -224,7 +224,8 @@ class Namesystem:
         # The job tracker announces itself, so the dashboard can show jobs (soft state).
         # The block manager acts (sends commands, expires leases, re-replicates) only while
         # this namenode is the group's leader and has applied everything committed before.
-        self.active = False
+        self._made_active = False  # by `_follow_role`, in the term `_active_term`
+        self._active_term = 0
         self.active_since = 0.0
         self.node_id = settings.namenode_id
         self.peers = settings.namenode_group()  # id -> client URL; empty: a group of one
@@ -1007,13 +1008,25 @@ class Namesystem:
         if any(not b.locations and not b.corrupt for b in located.blocks):
             if self.safemode.on:
                 raise self._safe_mode_error(f"Zero block locations for {located.status.path}")
-            if self._reports_awaited and self._newly_active():
-                raise UnavailableError(
-                    f"Zero block locations for {located.status.path}: this namenode has just "
-                    f"become the active one and {len(self._reports_awaited)} datanode(s) have "
-                    "not sent their block reports yet; try again"
-                )
+            if any(not b.locations and not b.corrupt and b.block.length for b in located.blocks):
+                self._refuse_while_reports_come(located.status.path)
         return located
+
+    def _refuse_while_reports_come(self, path: str) -> None:
+        """A leader elected a moment ago — not yet made active by the monitor, or made
+        active but still waiting for the full reports it asked for (at most 10 heartbeat
+        intervals) — may not know where a block is: the read is refused as retriable."""
+        if not self.single and not self.active:
+            raise UnavailableError(
+                f"Zero block locations for {path}: this namenode has just been elected and "
+                "is not serving block locations yet; try again"
+            )
+        if self._reports_awaited and self._newly_active():
+            raise UnavailableError(
+                f"Zero block locations for {path}: this namenode has just become the active "
+                f"one and {len(self._reports_awaited)} datanode(s) have not sent their block "
+                "reports yet; try again"
+            )
 
     def _safe_mode_error(self, what: str) -> SafeModeError:
         """Safe mode after start-up ends by itself once datanodes report, so clients may
@@ -1137,8 +1150,12 @@ class Namesystem:
 
     def _replica_reported(self, node: DatanodeDescriptor, replica: ReplicaReport) -> None:
         record = self.ns.block_record(replica.block_id)
-        if record is None and not self.active and replica.block_id > self.ns.last_block_id:
-            self.early.add(node.id, replica)  # its AddBlock is committed, not applied here yet
+        if not self.active and (
+            replica.gen > record.gen
+            if record is not None
+            else replica.block_id > self.ns.last_block_id
+        ):  # the edit that made it (a new block, a new stamp) is not applied here yet
+            self.early.add(node.id, replica)
             return
         if record is None:  # deleted from the namespace, or never committed: garbage
             self.blocks.remove(replica.block_id, node.id)
@@ -1162,8 +1179,9 @@ class Namesystem:
                 self._safe_reported.add(block_id)
 
     def _place_early(self, early: list[tuple[str, ReplicaReport]]) -> None:
-        """Replicas held until their block was applied, reported now (under the lock) by
-        the datanodes still live."""
+        """Replicas held until their block's edit was applied, reported again now (under
+        the lock) for the datanodes still live: placed, held again (a stamp still ahead),
+        or judged as any report is."""
         for datanode_id, replica in early:
             node = self.datanodes.get(datanode_id)
             if node is not None and node.is_live:
@@ -1171,6 +1189,7 @@ class Namesystem:
 
     def report_bad_replica(self, block_id: int, datanode_id: str, reason: str) -> None:
         with self.lock:
+            self.early.discard(block_id, datanode_id)  # held, it would be placed as good
             if self.ns.block_record(block_id) is None:
                 return
             self.blocks.mark_corrupt(block_id, datanode_id)
@@ -1226,31 +1245,49 @@ class Namesystem:
         be) and asks every datanode for a full block report: replicas a follower could not
         place (reported before it applied their block) and deletes the old leader never
         sent are found that way."""
-        leading = self.host.status.role is Role.LEADER
-        if leading and not self.active:
+        status = self.host.status
+        leading = status.role is Role.LEADER
+        if leading and not self.active:  # newly elected, or elected again in a newer term
             try:
                 self.host.read_barrier(timeout=READ_TIMEOUT)
             except (NotLeaderError, OutcomeUnknownError, TimeoutError):
                 return
             with self.lock:
+                now = self.host.status
+                if now.role is not Role.LEADER or now.term != status.term:
+                    return  # the barrier was passed in another term: the next round decides
                 # Everything committed is applied: a held replica's block is known now,
                 # or it never will be (the full reports asked for find that replica again).
                 self._place_early(self.early.take_known(self.ns.last_block_id))
                 self.early.clear()
-                self.active = True
+                self._made_active, self._active_term = True, status.term
                 self.active_since = self.clock()
                 self._reports_awaited = set(self.datanodes.live())
-                for node in self.datanodes.live().values():
+                for node in self.datanodes.nodes.values():
                     node.commands.clear()
+                    node.clear_scheduled()
+                for node in self.datanodes.live().values():
                     node.commands.append(Command(kind="report"))
-            self._event("ha", f"{self.node_id} is the active namenode (term {self.term})")
-        elif not leading and self.active:
+            self._event("ha", f"{self.node_id} is the active namenode (term {status.term})")
+        elif not leading and self._made_active:
             with self.lock:
-                self.active = False
+                self._made_active = False
                 for node in self.datanodes.nodes.values():
                     node.commands.clear()
                     node.clear_scheduled()
             self._event("ha", f"{self.node_id} is no longer the active namenode")
+
+    @property
+    def active(self) -> bool:
+        """Whether this namenode is the active one: made active by `_follow_role`, and still
+        the leader of the term it was made active in. A leader deposed, or elected again in a
+        newer term, is not active from that moment, not only from the monitor's next round:
+        its heartbeat replies must not carry commands it queued in the older term with the
+        newer term's authority (a datanode obeys the newest term it has seen)."""
+        if not self._made_active:
+            return False
+        status = self.host.status
+        return status.role is Role.LEADER and status.term == self._active_term
 
     def _newly_active(self) -> bool:
         """Whether this namenode became active so recently that its datanodes may not have
