@@ -289,3 +289,44 @@ def test_tls_from_the_environment_reaches_the_daemons_and_the_ca_reaches_cluster
             assert fs.read_bytes("/env.txt") == b"verified"
     finally:
         cluster.stop()
+
+
+def test_a_tls_daemon_with_an_idle_client_connection_stops_without_waiting_for_it(
+    tmp_path: Path, ca: CertificateAuthority
+) -> None:
+    """A peer keeps its connections to a datanode idle in a pool between uses. Stopping,
+    the datanode must not wait for such a client's TLS goodbye (it sends none until it next
+    uses the connection): uvicorn would wait out its graceful shutdown, and say so."""
+    server = ca.server("localhost", ips=("127.0.0.1",), dns=("localhost",))
+    cluster = start_cluster(
+        tmp_path / "c",
+        datanodes=1,
+        mapreduce=False,
+        replication=1,
+        tls_cert=str(server.cert),
+        tls_key=str(server.key),
+        tls_ca=str(ca.ca_file),
+    )
+    try:
+        d = cluster.daemon("datanode-0")
+        host, port = d.url.removeprefix("https://").rsplit(":", 1)
+        with (
+            socket.create_connection((host, int(port))) as raw,
+            trusting(ca).wrap_socket(raw, server_hostname="localhost") as conn,
+        ):
+            conn.sendall(f"GET /health HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += conn.recv(65536)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: (\d+)", head.lower())[1])  # type: ignore[index]
+            while len(body) < length:
+                body += conn.recv(65536)
+            assert head.startswith(b"HTTP/1.1 200")  # answered; the connection stays open
+            assert cluster.stop_daemon("datanode-0")
+            log = (cluster.directory / "logs" / "datanode-0.log").read_text()
+            assert "timeout graceful shutdown exceeded" not in log, log
+            with contextlib.suppress(ssl.SSLError, OSError):  # dropped: EOF or a reset
+                assert conn.recv(65536) == b""
+    finally:
+        cluster.stop()
