@@ -286,12 +286,14 @@ class GuardedProtocol(HttpToolsProtocol):
         sends close_notify and then waits for the client's, which a client keeping the
         connection idle in its pool does not send until it next uses it — so the server's
         graceful shutdown waited out its whole 5 s for it (a TLS datanode holding a peer's
-        pipeline connection took 5 s to stop). Only with nothing left to send: a connection
-        still answering, or with bytes of its last answer buffered, is closed as before."""
+        pipeline connection took 5 s to stop). The same for one already closing (its idle
+        deadline passed) that still waits for that goodbye. Only with nothing left to send:
+        a connection still answering, or with bytes of its last answer buffered, is closed
+        as before."""
         idle = self._between_requests() and self.transport.get_extra_info("sslcontext")
         if idle and isinstance(self.transport, CorkedTransport):
             self.transport.flush()
-        if idle and not self.transport.is_closing() and not self.transport.get_write_buffer_size():
+        if idle and not self.transport.get_write_buffer_size():
             self.transport.abort()
             return
         super().shutdown()

@@ -291,18 +291,22 @@ def test_tls_from_the_environment_reaches_the_daemons_and_the_ca_reaches_cluster
         cluster.stop()
 
 
+@pytest.mark.parametrize("closed_by_its_deadline", [False, True], ids=["idle", "timed-out"])
 def test_a_tls_daemon_with_an_idle_client_connection_stops_without_waiting_for_it(
-    tmp_path: Path, ca: CertificateAuthority
+    tmp_path: Path, ca: CertificateAuthority, closed_by_its_deadline: bool
 ) -> None:
     """A peer keeps its connections to a datanode idle in a pool between uses. Stopping,
     the datanode must not wait for such a client's TLS goodbye (it sends none until it next
-    uses the connection): uvicorn would wait out its graceful shutdown, and say so."""
+    uses the connection): uvicorn would wait out its graceful shutdown, and say so. The
+    same for a connection the datanode already closed for its idle deadline, whose client
+    has not answered that close."""
     server = ca.server("localhost", ips=("127.0.0.1",), dns=("localhost",))
     cluster = start_cluster(
         tmp_path / "c",
         datanodes=1,
         mapreduce=False,
         replication=1,
+        http_header_timeout=1.0 if closed_by_its_deadline else 10.0,
         tls_cert=str(server.cert),
         tls_key=str(server.key),
         tls_ca=str(ca.ca_file),
@@ -314,6 +318,7 @@ def test_a_tls_daemon_with_an_idle_client_connection_stops_without_waiting_for_i
             socket.create_connection((host, int(port))) as raw,
             trusting(ca).wrap_socket(raw, server_hostname="localhost") as conn,
         ):
+            conn.settimeout(30)
             conn.sendall(f"GET /health HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
             answer = b""
             while b"\r\n\r\n" not in answer:
@@ -323,6 +328,8 @@ def test_a_tls_daemon_with_an_idle_client_connection_stops_without_waiting_for_i
             while len(body) < length:
                 body += conn.recv(65536)
             assert head.startswith(b"HTTP/1.1 200")  # answered; the connection stays open
+            if closed_by_its_deadline:  # its close_notify arrives; ours is never sent
+                assert conn.recv(65536) == b""
             assert cluster.stop_daemon("datanode-0")
             log = (cluster.directory / "logs" / "datanode-0.log").read_text()
             assert "timeout graceful shutdown exceeded" not in log, log
