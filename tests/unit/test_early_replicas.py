@@ -277,6 +277,22 @@ def received(system: Namesystem, block: Block) -> None:
     system.incremental_report(IncrementalReportRequest(datanode_id="dn-a", received=[report]))
 
 
+def roles(g: Group) -> tuple[Namesystem, Namesystem, Namesystem]:
+    """The active namenode, and the other two."""
+    leader = g.active()
+    follower, third = [s for s in g.systems.values() if s is not leader]
+    return leader, follower, third
+
+
+def closed_file(leader: Namesystem, path: str, *told: Namesystem) -> Block:
+    """A closed one-block file whose replica dn-a has reported to each of `told`."""
+    block = start_block(leader, path)
+    for system in told:
+        received(system, block)
+    leader.complete(CompleteRequest(path=path, client="c1", last=block))
+    return block
+
+
 def elect(g: Group, old: Namesystem, new: Namesystem, third: Namesystem) -> None:
     """Make `new` the leader: `third` is cut off while `old` commits one more edit with
     `new` (so `third`'s log is behind and `new` refuses it its vote), then `old` is cut off
@@ -306,8 +322,7 @@ def locations(located: LocatedBlocks) -> list[list[str]]:
 def test_a_replica_reported_to_a_follower_before_its_block_is_placed_once_applied(
     group: Group,
 ) -> None:
-    leader = group.active()
-    follower, third = [s for s in group.systems.values() if s is not leader]
+    leader, follower, third = roles(group)
     group.cut(follower)  # it will hear of the block only after the datanode has
     block = start_block(leader, "/f")
     received(leader, block)
@@ -327,14 +342,10 @@ def test_a_replica_reported_to_a_follower_before_its_block_is_placed_once_applie
 
 
 def test_a_new_leader_not_told_of_a_replica_has_readers_retry_until_the_report_comes(
-    group: Group, clock: Clock
+    group: Group,
 ) -> None:
-    leader = group.active()
-    follower, third = [s for s in group.systems.values() if s is not leader]
-    block = start_block(leader, "/f")
-    received(leader, block)  # the report to the follower was lost with the old leader
-    leader.complete(CompleteRequest(path="/f", client="c1", last=block))
-
+    leader, follower, third = roles(group)
+    block = closed_file(leader, "/f", leader)  # the follower's report was lost with the leader
     new = hand_over(group, leader, follower, third)
     with pytest.raises(UnavailableError, match="not sent their block reports yet"):
         new.blocks_for_reader("/f")
@@ -346,11 +357,8 @@ def test_a_new_leader_not_told_of_a_replica_has_readers_retry_until_the_report_c
 def test_a_datanode_that_never_reports_holds_readers_up_only_for_a_while(
     group: Group, clock: Clock
 ) -> None:
-    leader = group.active()
-    follower, third = [s for s in group.systems.values() if s is not leader]
-    block = start_block(leader, "/f")
-    leader.complete(CompleteRequest(path="/f", client="c1", last=block))
-
+    leader, follower, third = roles(group)
+    closed_file(leader, "/f")
     new = hand_over(group, leader, follower, third)
     with pytest.raises(UnavailableError):
         new.blocks_for_reader("/f")
@@ -386,12 +394,6 @@ def test_replicas_of_blocks_a_snapshot_brought_are_placed_by_the_monitor(
         assert len(follower.early) == 0
     finally:
         g.stop()
-
-
-def roles(g: Group) -> tuple[Namesystem, Namesystem, Namesystem]:
-    leader = g.active()
-    follower, third = [s for s in g.systems.values() if s is not leader]
-    return leader, follower, third
 
 
 def test_what_a_follower_holds_goes_with_the_datanodes_word(group: Group) -> None:
@@ -437,9 +439,7 @@ def test_what_a_follower_holds_goes_with_the_datanodes_word(group: Group) -> Non
 
 def test_a_stamp_ahead_of_a_followers_waits_and_marks_nothing_corrupt(group: Group) -> None:
     leader, follower, third = roles(group)
-    block = start_block(leader, "/f")
-    received(leader, block)
-    leader.complete(CompleteRequest(path="/f", client="c1", last=block))
+    block = closed_file(leader, "/f", leader)
     group.caught_up(follower, leader)
     ahead = ReplicaReport(block_id=block.block_id, gen=block.gen + 1, length=LENGTH - 1)
     follower.incremental_report(IncrementalReportRequest(datanode_id="dn-a", received=[ahead]))
@@ -456,9 +456,7 @@ def test_a_stamp_ahead_of_a_followers_waits_and_marks_nothing_corrupt(group: Gro
 
 def test_a_leader_elected_a_moment_ago_refuses_reads_it_cannot_place(group: Group) -> None:
     leader, follower, third = roles(group)
-    block = start_block(leader, "/f")
-    received(leader, block)  # never told to the follower
-    leader.complete(CompleteRequest(path="/f", client="c1", last=block))
+    closed_file(leader, "/f", leader)  # never told to the follower
     elect(group, leader, follower, third)
     assert not follower.active  # the monitor has not run yet
     with pytest.raises(UnavailableError, match="just been elected"):
@@ -469,9 +467,7 @@ def test_a_deposed_leader_sends_no_command_before_its_monitor_notices(group: Gro
     """A delete queued while it led is not handed out once it no longer leads — even with
     the newer term it has heard of, which a datanode would otherwise obey."""
     leader, _, _ = roles(group)
-    block = start_block(leader, "/f")
-    received(leader, block)
-    leader.complete(CompleteRequest(path="/f", client="c1", last=block))
+    closed_file(leader, "/f", leader)
     leader.delete("/f", recursive=False, skip_trash=True, user="u")  # queues a delete
     term = leader.host.status.term
     group.cut(leader)
