@@ -432,10 +432,11 @@ class Namesystem:
         """A committed command was applied (under the lock): the block manager acts on it."""
         now = self.clock()
         match cmd:
-            case c.StartFile() | c.StartAppend() | c.AddBlock():
+            case c.AddBlock():
                 self.leases.renew(effects.file_id, now)
-                if isinstance(cmd, c.AddBlock) and self.early:
-                    self._place_early(self.early.take(effects.result[0]))
+                self._place_early(self.early.take(effects.result[0]))  # told of it early
+            case c.StartFile() | c.StartAppend():
+                self.leases.renew(effects.file_id, now)
             case c.ReassignLease():
                 self.leases.recovery_asked(effects.file_id, now)
             case c.Truncate() if effects.result is False:
@@ -1005,11 +1006,11 @@ class Namesystem:
 
     def _for_reader(self, path: str, reader_host: str | None) -> LocatedBlocks:
         located = self._located_blocks(path, reader_host)
-        if any(not b.locations and not b.corrupt for b in located.blocks):
-            if self.safemode.on:
-                raise self._safe_mode_error(f"Zero block locations for {located.status.path}")
-            if any(not b.locations and not b.corrupt and b.block.length for b in located.blocks):
-                self._refuse_while_reports_come(located.status.path)
+        unplaced = [b for b in located.blocks if not b.locations and not b.corrupt]
+        if unplaced and self.safemode.on:
+            raise self._safe_mode_error(f"Zero block locations for {located.status.path}")
+        if any(b.block.length for b in unplaced):
+            self._refuse_while_reports_come(located.status.path)
         return located
 
     def _refuse_while_reports_come(self, path: str) -> None:
@@ -1206,8 +1207,8 @@ class Namesystem:
         with self.lock:
             now = self.clock()
             self.datanodes.forget_stale(now)
-            if self.early:  # blocks a snapshot brought, or their AddBlock was missed
-                self._place_early(self.early.take_known(self.ns.last_block_id))
+            # Replicas of blocks a snapshot brought, and stamps caught up with.
+            self._place_early(self.early.take_known(self.ns.last_block_id))
             for node in self.datanodes.expire(now):
                 self.early.forget_node(node.id)
                 self._reports_awaited.discard(node.id)

@@ -120,8 +120,9 @@ def register_datanodes(system: Namesystem, *ids: str, capacity: int = 1 << 40) -
 @contextlib.contextmanager
 def http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     """A threaded HTTP server on a free loopback port answering with `handler` (a fake peer
-    for a client to meet); its base URL. Shut down on exit."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    for a client to meet), which logs nothing; its base URL. Shut down on exit."""
+    quiet = type(handler.__name__, (handler,), {"log_message": lambda *_args: None})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), quiet)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

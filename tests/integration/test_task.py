@@ -7,7 +7,6 @@ import collections
 import http.server
 import random
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -43,6 +42,7 @@ from minihadoop.signing import (
     stream_mac,
     verify_request,
 )
+from tests.support import http_server
 
 pytestmark = pytest.mark.integration
 
@@ -132,16 +132,8 @@ def shuffle_server(tmp_path: Path, fs: FileSystem) -> Iterator[ShuffleServer]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield ShuffleServer(f"http://127.0.0.1:{server.server_address[1]}", work_dir)
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with http_server(Handler) as url:
+        yield ShuffleServer(url, work_dir)
 
 
 # --- running a job by hand -----------------------------------------------------------------

@@ -7,6 +7,7 @@ nowhere."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import re
 import socket
 import ssl
@@ -312,28 +313,22 @@ def test_a_tls_daemon_with_an_idle_client_connection_stops_without_waiting_for_i
         tls_ca=str(ca.ca_file),
     )
     try:
-        d = cluster.daemon("datanode-0")
-        host, port = d.url.removeprefix("https://").rsplit(":", 1)
-        with (
-            socket.create_connection((host, int(port))) as raw,
-            trusting(ca).wrap_socket(raw, server_hostname="localhost") as conn,
-        ):
-            conn.settimeout(30)
-            conn.sendall(f"GET /health HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
-            answer = b""
-            while b"\r\n\r\n" not in answer:
-                answer += conn.recv(65536)
-            head, _, body = answer.partition(b"\r\n\r\n")
-            length = int(re.search(rb"content-length: (\d+)", head.lower())[1])  # type: ignore[index]
-            while len(body) < length:
-                body += conn.recv(65536)
-            assert head.startswith(b"HTTP/1.1 200")  # answered; the connection stays open
+        url = httpx.URL(cluster.daemon("datanode-0").url)
+        client = http.client.HTTPSConnection(url.host, url.port, timeout=30, context=trusting(ca))
+        try:
+            client.request("GET", "/health")
+            answer = client.getresponse()
+            answer.read()
+            assert answer.status == 200 and not answer.will_close  # the connection stays open
+            assert client.sock is not None
             if closed_by_its_deadline:  # its close_notify arrives; ours is never sent
-                assert conn.recv(65536) == b""
+                assert client.sock.recv(65536) == b""
             assert cluster.stop_daemon("datanode-0")
             log = (cluster.directory / "logs" / "datanode-0.log").read_text()
             assert "timeout graceful shutdown exceeded" not in log, log
             with contextlib.suppress(ssl.SSLError, OSError):  # dropped: EOF or a reset
-                assert conn.recv(65536) == b""
+                assert client.sock.recv(65536) == b""
+        finally:
+            client.close()
     finally:
         cluster.stop()

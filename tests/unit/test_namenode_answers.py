@@ -29,9 +29,6 @@ def namenode() -> Iterator[tuple[str, dict[str, str]]]:
     said = {"answer": "good"}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *_args: object) -> None:
-            pass
-
         def answer(self, many: bool) -> None:
             body = ANSWERS[said["answer"]]
             if many and said["answer"] == "good":

@@ -56,9 +56,6 @@ def datanode() -> Iterator[tuple[str, dict[str, str]]]:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # the body ends when the connection does
 
-        def log_message(self, *_args: object) -> None:
-            pass
-
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["content-length"]))
             self.send_response(200)
